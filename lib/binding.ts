@@ -1,0 +1,120 @@
+/** The typed native module. Nothing outside this file touches the addon untyped. */
+import * as path from 'path';
+
+export interface NativeLayer {
+  in: number;
+  out: number;
+  activation: number;
+}
+
+export interface NativeEpochEvent {
+  type: 'epoch';
+  epoch: number;
+  loss: number;
+  batchLoss: number;
+  valLoss: number;
+  seconds: number;
+  steps: number;
+  diagnostics: Record<string, number>;
+}
+
+export interface NativeBatchEvent {
+  type: 'batch';
+  epoch: number;
+  batch: number;
+  batches: number;
+  step: number;
+  loss: number;
+}
+
+export interface NativeFitConfig {
+  epochs: number;
+  batchSize: number;
+  timeBudget: number;
+  shuffle: boolean;
+  seed: number;
+  batchEvents: boolean;
+  threads: number;
+}
+
+export interface NativeOptimizer {
+  id: string;
+  kind: string;
+  paper: boolean;
+  settings: Record<string, number>;
+}
+
+export interface NativeModelInfo {
+  paramCount: number;
+  steps: number;
+  epochs: number;
+  seconds: number;
+  backend: string;
+  threads: number;
+}
+
+export interface NativeModel {
+  fit(
+    x: Float32Array, y: Float32Array | null, rows: number,
+    valX: Float32Array | null, valY: Float32Array | null, valRows: number,
+    config: NativeFitConfig, optimizer: NativeOptimizer,
+    onEvent: (event: NativeEpochEvent | NativeBatchEvent) => void,
+  ): Promise<void>;
+  cancel(): void;
+  evaluate(x: Float32Array, y: Float32Array | null, rows: number): Promise<number>;
+  predict(x: Float32Array, rows: number, logits: boolean): Promise<Float32Array>;
+  getWeights(): Float32Array;
+  setWeights(weights: Float32Array): void;
+  gradients(x: Float32Array, y: Float32Array | null, rows: number): { loss: number; gradient: Float32Array };
+  info(): NativeModelInfo;
+  dispose(): void;
+}
+
+export interface FirstOrderUpdateSettings {
+  kind: number;
+  paper?: boolean;
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  dampening?: number;
+  rmsMomentum?: number;
+  nesterov?: boolean;
+  firstStep?: boolean;
+  step?: number;
+}
+
+/** Every Backend operation on Float32Arrays (row-major), for tests and diagnostics. */
+export interface NativeBackendOps {
+  name: string;
+  gemm(ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, lda: number,
+    b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number): void;
+  syrk(trans: boolean, n: number, k: number, alpha: number, a: Float32Array, lda: number, beta: number,
+    c: Float32Array, ldc: number): void;
+  gemv(trans: boolean, m: number, n: number, alpha: number, a: Float32Array, lda: number, x: Float32Array,
+    beta: number, y: Float32Array): void;
+  ger(m: number, n: number, alpha: number, x: Float32Array, y: Float32Array, a: Float32Array, lda: number): void;
+  potrf(n: number, a: Float32Array): number;
+  potri(n: number, a: Float32Array): number;
+  potrs(n: number, nrhs: number, l: Float32Array, b: Float32Array): number;
+  activationForward(act: number, h: Float32Array, m: number, d: number, out: Float32Array): void;
+  activationBackward(act: number, h: Float32Array, m: number, d: number, g: Float32Array): void;
+  loss(kind: number, z: Float32Array, t: Float32Array, m: number, d: number, grad: Float32Array | null): number;
+  columnMean(a: Float32Array, m: number, cols: number, out: Float32Array): void;
+  firstOrderUpdate(settings: FirstOrderUpdateSettings, theta: Float32Array, grad: Float32Array, m: Float32Array,
+    v: Float32Array): void;
+}
+
+export interface NativeAddon {
+  NativeModel: new (spec: { layers: NativeLayer[]; loss: number; seed: number }) => NativeModel;
+  backend: NativeBackendOps;
+  /** Sets the OpenBLAS thread count when given one; returns the current count. */
+  threads(count?: number): number;
+}
+
+// The package root is one level above both lib/ (tests) and dist/ (the published build).
+const addonPath = path.join(__dirname, '..', 'build', 'Release', 'kbfgs_native.node');
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const addon: NativeAddon = require(addonPath) as NativeAddon;

@@ -1,0 +1,52 @@
+/** The one data shape the package passes around: a row-major Float32Array, one sample per row. */
+import { InvalidArgumentError, ShapeError } from './errors';
+
+export interface Matrix {
+  readonly data: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** Inputs with optional targets; without `y` the targets are the inputs (autoencoders). */
+export interface LabeledData {
+  readonly x: Matrix;
+  readonly y?: Matrix;
+}
+
+export type TrainingData = Matrix | LabeledData;
+
+/** Wraps a Float32Array as a rows x cols matrix (no copy); checks the length. */
+export function matrix(data: Float32Array, rows: number, cols: number): Matrix {
+  const m = { data, rows, cols };
+  checkMatrix('matrix', m);
+  return m;
+}
+
+export function checkMatrix(what: string, m: unknown): asserts m is Matrix {
+  const candidate = m as Partial<Matrix> | null;
+  if (!candidate || typeof candidate !== 'object') throw new InvalidArgumentError(`${what} must be a matrix { data, rows, cols }`);
+  if (!(candidate.data instanceof Float32Array))
+    throw new InvalidArgumentError(`${what}.data must be a Float32Array`);
+  const { rows, cols } = candidate;
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || (rows as number) <= 0 || (cols as number) <= 0)
+    throw new ShapeError(`${what} must have positive integer rows and cols, got ${rows} x ${cols}`);
+  if (candidate.data.length !== (rows as number) * (cols as number))
+    throw new ShapeError(`${what} has ${candidate.data.length} values, but ${rows} x ${cols} = ${(rows as number) * (cols as number)}`);
+}
+
+/** Splits TrainingData into inputs and (optional) separate targets, checking both against the model's widths. */
+export function resolveData(what: string, data: TrainingData, inputDim: number, outputDim: number): { x: Matrix; y: Matrix | null } {
+  const labeled = data && typeof data === 'object' && 'x' in data;
+  const x = labeled ? (data as LabeledData).x : (data as Matrix);
+  const y = labeled ? (data as LabeledData).y ?? null : null;
+  checkMatrix(`${what}${labeled ? '.x' : ''}`, x);
+  if (x.cols !== inputDim) throw new ShapeError(`${what} has ${x.cols} columns but the model takes ${inputDim} inputs`);
+  if (y) {
+    checkMatrix(`${what}.y`, y);
+    if (y.cols !== outputDim) throw new ShapeError(`${what}.y has ${y.cols} columns but the model gives ${outputDim} outputs`);
+    if (y.rows !== x.rows) throw new ShapeError(`${what}.y has ${y.rows} rows but ${what}.x has ${x.rows}`);
+  } else if (inputDim !== outputDim) {
+    throw new ShapeError(`${what} needs targets y: the model maps ${inputDim} inputs to ${outputDim} outputs`);
+  }
+  return { x, y };
+}

@@ -1,0 +1,107 @@
+/**
+ * Typed errors. Every error this package throws is a {@link KbfgsError} with a stable `code`; errors raised
+ * in native code carry the same codes and are rethrown as these classes (see {@link fromNative}).
+ */
+
+export class KbfgsError extends Error {
+  readonly code: string;
+  constructor(message: string, code = 'KBFGS_ERROR') {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A hyperparameter, option or argument is missing, unknown, of the wrong type or out of range. */
+export class InvalidArgumentError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_INVALID_ARGUMENT');
+  }
+}
+
+/** Data whose shape does not fit the model or the declared rows x cols. */
+export class ShapeError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_SHAPE');
+  }
+}
+
+/** Data containing NaN or Infinity; the message names the row and column. */
+export class InvalidDataError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_INVALID_DATA');
+  }
+}
+
+/** A second fit/evaluate/predict on a model that is still working. */
+export class BusyError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_BUSY');
+  }
+}
+
+/** Use of a model after dispose(). */
+export class DisposedError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_DISPOSED');
+  }
+}
+
+/** Training stopped by an AbortSignal; `history` holds the epochs that finished. The model stays valid. */
+export class AbortError extends KbfgsError {
+  history?: unknown;
+  constructor(message = 'training was aborted') {
+    super(message, 'KBFGS_ABORTED');
+    this.name = 'AbortError';
+  }
+}
+
+/** Training produced a non-finite loss or quantity; the message names the step. */
+export class NumericalError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_NUMERICAL');
+  }
+}
+
+/** A curvature factor that must be symmetric positive definite is not (Cholesky failed). */
+export class NotPositiveDefiniteError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_NOT_POSITIVE_DEFINITE');
+  }
+}
+
+/** The native addon could not allocate memory. */
+export class OutOfMemoryError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_OUT_OF_MEMORY');
+  }
+}
+
+const byCode: Record<string, new (message: string) => KbfgsError> = {
+  KBFGS_INVALID_ARGUMENT: InvalidArgumentError,
+  KBFGS_SHAPE: ShapeError,
+  KBFGS_INVALID_DATA: InvalidDataError,
+  KBFGS_BUSY: BusyError,
+  KBFGS_DISPOSED: DisposedError,
+  KBFGS_ABORTED: AbortError,
+  KBFGS_NUMERICAL: NumericalError,
+  KBFGS_NOT_POSITIVE_DEFINITE: NotPositiveDefiniteError,
+  KBFGS_OUT_OF_MEMORY: OutOfMemoryError,
+};
+
+/** Turns an error thrown by the addon (a plain Error with a `code`) into the matching typed error. */
+export function fromNative(error: unknown): unknown {
+  if (error instanceof KbfgsError || !(error instanceof Error)) return error;
+  const code = (error as Error & { code?: unknown }).code;
+  const Type = typeof code === 'string' ? byCode[code] : undefined;
+  return Type ? new Type(error.message) : new KbfgsError(error.message, typeof code === 'string' ? code : 'KBFGS_INTERNAL');
+}
+
+/** Calls fn and rethrows native errors as typed errors. */
+export function native<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw fromNative(error);
+  }
+}

@@ -1,0 +1,358 @@
+/**
+ * Dense feed-forward models. `Sequential` is a stack of dense layers (with bias) and a loss; `Autoencoder`
+ * adds the paper's presets. Weights and optimizer state live in native memory; `dispose()` frees them.
+ */
+import * as os from 'os';
+import { addon, type NativeModel } from './binding';
+import { resolveData, checkMatrix, type Matrix, type TrainingData } from './data';
+import { AbortError, InvalidArgumentError, ShapeError, fromNative, native } from './errors';
+import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
+import { Optimizer } from './optimizers';
+
+export const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'] as const;
+export type ActivationName = (typeof ACTIVATIONS)[number];
+
+/**
+ * Losses per sample, summed over outputs and averaged over the batch (spec §7.1):
+ * - 'sigmoidCrossEntropy': binary cross-entropy on logits (targets in [0,1]); the last layer must be linear.
+ * - 'halfSquaredError': ½‖z − t‖².
+ * - 'softmaxCrossEntropy': −Σ t log softmax(z); the last layer must be linear.
+ */
+export const LOSSES = ['sigmoidCrossEntropy', 'halfSquaredError', 'softmaxCrossEntropy'] as const;
+export type LossName = (typeof LOSSES)[number];
+
+export interface DenseLayerConfig {
+  units: number;
+  /** Default 'linear'. */
+  activation?: ActivationName;
+}
+
+export interface SequentialConfig {
+  inputDim: number;
+  layers: DenseLayerConfig[];
+  loss: LossName;
+  /** Seed of the initialisation W, b ~ U(−1/√fan_in, 1/√fan_in). Default 0. */
+  seed?: number;
+}
+
+export interface BatchLogs {
+  /** Mean data loss of the minibatch before the step. */
+  loss: number;
+  epoch: number;
+  batches: number;
+  step: number;
+}
+
+export interface EpochLogs {
+  /** Regularised training loss over the full training set: data loss + (τ/2)‖θ‖² (spec §2). */
+  loss: number;
+  /** Mean of the epoch's minibatch losses. */
+  batchLoss: number;
+  /** Mean data loss of validationData, when given. */
+  valLoss?: number;
+  /** Cumulative training wall time of this model in seconds (warm start included, evaluation excluded). */
+  seconds: number;
+  /** Optimizer steps taken so far. */
+  steps: number;
+  /** Per-epoch counters and phase timings of the optimizer. */
+  diagnostics: Record<string, number>;
+}
+
+export interface FitOptions {
+  optimizer: Optimizer;
+  /** Default 1. */
+  epochs?: number;
+  /** Default min(1000, rows). The last incomplete batch of each epoch is dropped (spec §2). */
+  batchSize?: number;
+  /** Stop at the first epoch end after this many seconds of this fit. Default: no budget. */
+  timeBudget?: number;
+  /** Reshuffle the rows each time the data runs out (the first pass is in stored order). Default true. */
+  shuffle?: boolean;
+  /** Seed of the data order. Default 0. */
+  seed?: number;
+  validationData?: TrainingData;
+  /** OpenBLAS threads (a process-wide setting). Default: the number of CPUs. */
+  threads?: number;
+  /** Aborting stops training at the next batch boundary; fit() rejects with AbortError, the model stays valid. */
+  signal?: AbortSignal;
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => void;
+  onBatchEnd?: (batch: number, logs: BatchLogs) => void;
+}
+
+/** Shaped like TensorFlow.js's History: one array per logged quantity, indexed like `epoch`. */
+export interface History {
+  epoch: number[];
+  history: { loss: number[]; batchLoss: number[]; seconds: number[]; valLoss?: number[] };
+  params: { epochs: number; batchSize: number; samples: number; optimizer: ReturnType<Optimizer['toJSON']> };
+}
+
+export interface LayerWeights {
+  /** units x inputs, row-major. */
+  weight: Float32Array;
+  bias: Float32Array;
+}
+
+const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'timeBudget', 'shuffle', 'seed', 'validationData', 'threads',
+  'signal', 'onEpochEnd', 'onBatchEnd'] as const;
+
+export class Sequential {
+  readonly inputDim: number;
+  readonly outputDim: number;
+  readonly layers: ReadonlyArray<Required<DenseLayerConfig>>;
+  readonly loss: LossName;
+  private readonly handle: NativeModel;
+  private disposed = false;
+
+  constructor(config: SequentialConfig) {
+    const where = 'Sequential';
+    checkKeys(where, config, ['inputDim', 'layers', 'loss', 'seed']);
+    this.inputDim = checkNumber(where, 'inputDim', config?.inputDim, NaN, { min: 1, integer: true });
+    if (!Array.isArray(config.layers) || config.layers.length === 0)
+      throw new InvalidArgumentError(`${where}: layers must be a non-empty array`);
+    this.layers = config.layers.map((layer, i) => {
+      checkKeys(`${where} layer ${i}`, layer, ['units', 'activation']);
+      return {
+        units: checkNumber(`${where} layer ${i}`, 'units', layer.units, NaN, { min: 1, max: 1 << 20, integer: true }),
+        activation: checkChoice(`${where} layer ${i}`, 'activation', layer.activation, 'linear', ACTIVATIONS),
+      };
+    });
+    this.loss = checkChoice(where, 'loss', config.loss, 'halfSquaredError', LOSSES);
+    if (this.loss !== 'halfSquaredError' && this.layers[this.layers.length - 1].activation !== 'linear')
+      throw new InvalidArgumentError(`${where}: loss '${this.loss}' takes logits, so the last layer must be 'linear'`);
+    const seed = checkNumber(where, 'seed', config.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
+    this.outputDim = this.layers[this.layers.length - 1].units;
+    let inputs = this.inputDim;
+    const nativeLayers = this.layers.map((layer) => {
+      const spec = { in: inputs, out: layer.units, activation: ACTIVATIONS.indexOf(layer.activation) };
+      inputs = layer.units;
+      return spec;
+    });
+    this.handle = native(() => new addon.NativeModel({ layers: nativeLayers, loss: LOSSES.indexOf(this.loss), seed }));
+  }
+
+  /** Number of trainable parameters (weights and biases). */
+  get paramCount(): number {
+    return this.native().info().paramCount;
+  }
+
+  /**
+   * Trains on the native thread. Resolves with the History once the last onEpochEnd has run.
+   * Rejects with AbortError (model valid, `error.history` set) when `signal` aborts, with the error of a
+   * throwing callback, or with a typed error for bad input or numerical failure.
+   */
+  async fit(data: TrainingData, options: FitOptions): Promise<History> {
+    const where = 'fit';
+    checkKeys(where, options, FIT_KEYS);
+    if (!options || !(options.optimizer instanceof Optimizer))
+      throw new InvalidArgumentError(`${where}: optimizer must be an optimizer instance, e.g. new Adam()`);
+    const handle = this.native();
+    const { x, y } = resolveData('training data', data, this.inputDim, this.outputDim);
+    const val = options.validationData === undefined ? null
+      : resolveData('validationData', options.validationData, this.inputDim, this.outputDim);
+    const epochs = checkNumber(where, 'epochs', options.epochs, 1, { min: 0, integer: true });
+    const batchSize = checkNumber(where, 'batchSize', options.batchSize, Math.min(1000, x.rows), { min: 1, integer: true });
+    if (batchSize > x.rows) throw new ShapeError(`${where}: batchSize ${batchSize} exceeds the ${x.rows} training rows`);
+    const config = {
+      epochs,
+      batchSize,
+      timeBudget: checkNumber(where, 'timeBudget', options.timeBudget, 0, { min: 0 }),
+      shuffle: checkBoolean(where, 'shuffle', options.shuffle, true),
+      seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
+      threads: checkNumber(where, 'threads', options.threads, defaultThreads(), { min: 1, max: 1024, integer: true }),
+      batchEvents: options.onBatchEnd !== undefined,
+    };
+    for (const name of ['onEpochEnd', 'onBatchEnd'] as const)
+      if (options[name] !== undefined && typeof options[name] !== 'function')
+        throw new InvalidArgumentError(`${where}: ${name} must be a function`);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      throw new InvalidArgumentError(`${where}: signal must be an AbortSignal`);
+
+    const history: History = {
+      epoch: [],
+      history: { loss: [], batchLoss: [], seconds: [], ...(val ? { valLoss: [] } : {}) },
+      params: { epochs, batchSize, samples: x.rows, optimizer: options.optimizer.toJSON() },
+    };
+    if (signal?.aborted) throw Object.assign(new AbortError(), { history });
+
+    let callbackError: unknown;
+    const onEvent = (event: Parameters<Parameters<NativeModel['fit']>[8]>[0]) => {
+      if (callbackError !== undefined) return;
+      try {
+        if (event.type === 'epoch') {
+          history.epoch.push(event.epoch);
+          history.history.loss.push(event.loss);
+          history.history.batchLoss.push(event.batchLoss);
+          history.history.seconds.push(event.seconds);
+          const logs: EpochLogs = {
+            loss: event.loss, batchLoss: event.batchLoss, seconds: event.seconds, steps: event.steps,
+            diagnostics: event.diagnostics,
+          };
+          if (val) {
+            history.history.valLoss!.push(event.valLoss);
+            logs.valLoss = event.valLoss;
+          }
+          options.onEpochEnd?.(event.epoch, logs);
+        } else {
+          options.onBatchEnd?.(event.batch, { loss: event.loss, epoch: event.epoch, batches: event.batches, step: event.step });
+        }
+      } catch (error) {
+        callbackError = error;
+        handle.cancel();
+      }
+    };
+    const abort = () => handle.cancel();
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await native(() => handle.fit(x.data, y?.data ?? null, x.rows, val?.x.data ?? null, val?.y?.data ?? null,
+        val?.x.rows ?? 0, config, options.optimizer.toNative(), onEvent));
+    } catch (error) {
+      if (callbackError !== undefined) throw callbackError;
+      const typed = fromNative(error);
+      if (typed instanceof AbortError) typed.history = history;
+      throw typed;
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+    if (callbackError !== undefined) throw callbackError;
+    return history;
+  }
+
+  /** Mean per-sample data loss (no regulariser) over all rows. */
+  async evaluate(data: TrainingData): Promise<number> {
+    const handle = this.native();
+    const { x, y } = resolveData('evaluate data', data, this.inputDim, this.outputDim);
+    return native(() => handle.evaluate(x.data, y?.data ?? null, x.rows)).catch((e) => Promise.reject(fromNative(e)));
+  }
+
+  /**
+   * Outputs for each row of x, in data space: sigmoid(z) for sigmoidCrossEntropy, softmax(z) for
+   * softmaxCrossEntropy, z itself for halfSquaredError. With `{ logits: true }` the raw last-layer outputs.
+   */
+  async predict(x: Matrix, options: { logits?: boolean } = {}): Promise<Matrix> {
+    checkKeys('predict', options, ['logits']);
+    const handle = this.native();
+    checkMatrix('predict input', x);
+    if (x.cols !== this.inputDim) throw new ShapeError(`predict input has ${x.cols} columns but the model takes ${this.inputDim}`);
+    const logits = checkBoolean('predict', 'logits', options.logits, false);
+    const data = await native(() => handle.predict(x.data, x.rows, logits)).catch((e) => Promise.reject(fromNative(e)));
+    return { data, rows: x.rows, cols: this.outputDim };
+  }
+
+  /** Mean data loss of one batch and its gradient per layer, synchronously (for checks and custom loops). */
+  computeGradients(data: TrainingData): { loss: number; gradients: LayerWeights[] } {
+    const handle = this.native();
+    const { x, y } = resolveData('computeGradients data', data, this.inputDim, this.outputDim);
+    const { loss, gradient } = native(() => handle.gradients(x.data, y?.data ?? null, x.rows));
+    return { loss, gradients: this.split(gradient) };
+  }
+
+  /** Copies of each layer's weight (units x inputs) and bias. */
+  getWeights(): LayerWeights[] {
+    return this.split(native(() => this.native().getWeights()));
+  }
+
+  /** Replaces all weights; shapes must match getWeights(). Values are copied. */
+  setWeights(weights: LayerWeights[]): void {
+    const handle = this.native();
+    if (!Array.isArray(weights) || weights.length !== this.layers.length)
+      throw new ShapeError(`setWeights needs ${this.layers.length} layers, got ${Array.isArray(weights) ? weights.length : typeof weights}`);
+    const flat = new Float32Array(handle.info().paramCount);
+    let offset = 0;
+    let inputs = this.inputDim;
+    weights.forEach((layer, l) => {
+      const units = this.layers[l].units;
+      if (!(layer?.weight instanceof Float32Array) || layer.weight.length !== units * inputs)
+        throw new ShapeError(`setWeights: layer ${l} weight must be a Float32Array of ${units} x ${inputs}`);
+      if (!(layer.bias instanceof Float32Array) || layer.bias.length !== units)
+        throw new ShapeError(`setWeights: layer ${l} bias must be a Float32Array of ${units}`);
+      for (let i = 0; i < units; i++) {
+        flat.set(layer.weight.subarray(i * inputs, (i + 1) * inputs), offset + i * (inputs + 1));
+        flat[offset + i * (inputs + 1) + inputs] = layer.bias[i];
+      }
+      offset += units * (inputs + 1);
+      inputs = units;
+    });
+    native(() => handle.setWeights(flat));
+  }
+
+  /** Frees the native weights and optimizer state. Later calls throw DisposedError. */
+  dispose(): void {
+    if (this.disposed) return;
+    native(() => this.handle.dispose());
+    this.disposed = true;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private native(): NativeModel {
+    if (this.disposed) native(() => this.handle.info());  // throws the native DisposedError
+    return this.handle;
+  }
+
+  /** Splits a flat parameter vector (per layer: units x (inputs+1), bias last) into layer copies. */
+  private split(flat: Float32Array): LayerWeights[] {
+    let offset = 0;
+    let inputs = this.inputDim;
+    return this.layers.map(({ units }) => {
+      const weight = new Float32Array(units * inputs);
+      const bias = new Float32Array(units);
+      for (let i = 0; i < units; i++) {
+        const row = offset + i * (inputs + 1);
+        weight.set(flat.subarray(row, row + inputs), i * inputs);
+        bias[i] = flat[row + inputs];
+      }
+      offset += units * (inputs + 1);
+      inputs = units;
+      return { weight, bias };
+    });
+  }
+}
+
+function defaultThreads(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+export interface AutoencoderConfig {
+  /** Encoder widths from the input to the code, e.g. [784, 1000, 500, 250, 30]; the decoder mirrors them. */
+  encoder: number[];
+  loss: LossName;
+  /** Hidden activation. Default 'relu' (the paper's choice); the code and output layers are linear. */
+  activation?: ActivationName;
+  seed?: number;
+}
+
+/** A deep autoencoder: ReLU hidden layers, a linear code layer and a linear output (spec §7.1). */
+export class Autoencoder extends Sequential {
+  constructor(config: AutoencoderConfig) {
+    checkKeys('Autoencoder', config, ['encoder', 'loss', 'activation', 'seed']);
+    const widths = config.encoder;
+    if (!Array.isArray(widths) || widths.length < 2)
+      throw new InvalidArgumentError('Autoencoder: encoder must list at least the input and code widths');
+    const activation = checkChoice('Autoencoder', 'activation', config.activation, 'relu', ACTIVATIONS);
+    const all = [...widths, ...widths.slice(0, -1).reverse()];
+    const codeLayer = widths.length - 2;
+    const layers = all.slice(1).map((units, i) => ({
+      units,
+      activation: i === codeLayer || i === all.length - 2 ? ('linear' as const) : activation,
+    }));
+    super({ inputDim: widths[0], layers, loss: config.loss, seed: config.seed });
+  }
+
+  /** MNIST: 784-1000-500-250-30-250-500-1000-784, sigmoid cross-entropy (2,837,314 parameters). */
+  static mnist(options: { seed?: number } = {}): Autoencoder {
+    return new Autoencoder({ encoder: [784, 1000, 500, 250, 30], loss: 'sigmoidCrossEntropy', ...options });
+  }
+
+  /** FACES: 625-2000-1000-500-30-500-1000-2000-625, half squared error (7,537,655 parameters). */
+  static faces(options: { seed?: number } = {}): Autoencoder {
+    return new Autoencoder({ encoder: [625, 2000, 1000, 500, 30], loss: 'halfSquaredError', ...options });
+  }
+
+  /** CURVES: 784-400-200-100-50-25-6-25-50-100-200-400-784, sigmoid cross-entropy (842,340 parameters). */
+  static curves(options: { seed?: number } = {}): Autoencoder {
+    return new Autoencoder({ encoder: [784, 400, 200, 100, 50, 25, 6], loss: 'sigmoidCrossEntropy', ...options });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Optimizers. Construct one and pass it to `fit({ optimizer })`; passing the same instance to a later fit()
+ * on the same model continues its state (moments, step count), a new instance starts fresh.
+ *
+ * Two protocols (one option, `protocol`, on every first-order optimizer):
+ *
+ * - `'pytorch'` (default): the textbook methods with PyTorch's definitions and defaults (torch.optim.SGD,
+ *   Adam, RMSprop), weight decay added to the gradient as L2.
+ * - `'paper'`: the reference protocol of the K-BFGS paper (spec §2, §6), used by the benchmark so that every
+ *   method sees the same input: the gradient plus τθ (τ = `weightDecay`, default 1e-5, biases included) is
+ *   averaged as M ← ρM + (1−ρ)(∇L + τθ) with ρ = 0.9 and no bias correction, and the method acts on M:
+ *   SGD steps along M; RMSprop squares M (v ← βv + (1−β)M², v warm-started by one pass of squared
+ *   gradients); Adam bias-corrects M and squares the corrected momentum; β = 0.9 and ε sits outside the sqrt.
+ *   The second-order methods (K-BFGS, KFAC) always use this protocol.
+ *
+ * In both protocols the reported training loss is the data loss plus (weightDecay/2)·‖θ‖².
+ */
+import { InvalidArgumentError } from './errors';
+import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
+import type { NativeOptimizer } from './binding';
+
+export type Protocol = 'pytorch' | 'paper';
+
+let nextId = 0;
+
+/** Common base of all optimizers. */
+export abstract class Optimizer {
+  /** Short method name used in logs: 'sgd', 'adam', 'rmsprop', ... */
+  abstract readonly kind: string;
+  readonly protocol: Protocol;
+  /** The resolved numeric settings, defaults filled in. */
+  readonly settings: Readonly<Record<string, number>>;
+  private readonly id = `optimizer-${++nextId}`;
+
+  protected constructor(protocol: Protocol, settings: Record<string, number>) {
+    this.protocol = protocol;
+    this.settings = Object.freeze({ ...settings });
+  }
+
+  /** @internal What the native factory reads. */
+  toNative(): NativeOptimizer {
+    return { id: this.id, kind: this.kind, paper: this.protocol === 'paper', settings: { ...this.settings } };
+  }
+
+  toJSON(): { kind: string; protocol: Protocol; settings: Record<string, number> } {
+    return { kind: this.kind, protocol: this.protocol, settings: { ...this.settings } };
+  }
+}
+
+function protocolOf(where: string, options: { protocol?: Protocol } | undefined): Protocol {
+  return checkChoice(where, 'protocol', options?.protocol, 'pytorch', ['pytorch', 'paper'] as const);
+}
+
+const PAPER_TAU = 1e-5;  // spec §3.6
+const PAPER_RHO = 0.9;   // gradient momentum, spec §2 step 4
+
+export interface SGDOptions {
+  /** Learning rate α. Default 0.01. */
+  lr?: number;
+  /** PyTorch: heavy-ball momentum (default 0). Paper: the EMA weight ρ of M (default 0.9). */
+  momentum?: number;
+  /** PyTorch only: dampening of the momentum buffer. Default 0. */
+  dampening?: number;
+  /** PyTorch only: Nesterov momentum (needs momentum > 0 and dampening 0). Default false. */
+  nesterov?: boolean;
+  /** L2 coefficient added to the gradient. Default 0 (pytorch), 1e-5 (paper). */
+  weightDecay?: number;
+  protocol?: Protocol;
+}
+
+/** Stochastic gradient descent with momentum. */
+export class SGD extends Optimizer {
+  readonly kind = 'sgd';
+  constructor(options: SGDOptions = {}) {
+    const where = 'SGD';
+    checkKeys(where, options, ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay', 'protocol']);
+    const protocol = protocolOf(where, options);
+    const paper = protocol === 'paper';
+    const momentum = checkNumber(where, 'momentum', options.momentum, paper ? PAPER_RHO : 0, { min: 0, below: 1 });
+    const dampening = checkNumber(where, 'dampening', options.dampening, 0, { min: 0, max: 1 });
+    const nesterov = checkBoolean(where, 'nesterov', options.nesterov, false);
+    if (nesterov && (momentum <= 0 || dampening !== 0))
+      throw new InvalidArgumentError(`${where}: nesterov needs momentum > 0 and dampening 0`);
+    super(protocol, {
+      lr: checkNumber(where, 'lr', options.lr, 0.01, { above: 0 }),
+      momentum,
+      dampening,
+      nesterov: nesterov ? 1 : 0,
+      weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, paper ? PAPER_TAU : 0, { min: 0 }),
+    });
+  }
+}
+
+export interface AdamOptions {
+  /** Learning rate α. Default 0.001. */
+  lr?: number;
+  /** First-moment decay; in the paper protocol the EMA weight ρ of M. Default 0.9. */
+  beta1?: number;
+  /** Second-moment decay. Default 0.999 (pytorch), 0.9 (paper). */
+  beta2?: number;
+  /** Added to √v̂ in the denominator. Default 1e-8 (pytorch), 1e-4 (paper). */
+  epsilon?: number;
+  /** L2 coefficient added to the gradient. Default 0 (pytorch), 1e-5 (paper). */
+  weightDecay?: number;
+  protocol?: Protocol;
+}
+
+/** Adam (Kingma & Ba), or the paper's variant that squares the bias-corrected momentum (spec §6). */
+export class Adam extends Optimizer {
+  readonly kind = 'adam';
+  constructor(options: AdamOptions = {}) {
+    const where = 'Adam';
+    checkKeys(where, options, ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'protocol']);
+    const protocol = protocolOf(where, options);
+    const paper = protocol === 'paper';
+    super(protocol, {
+      lr: checkNumber(where, 'lr', options.lr, 0.001, { above: 0 }),
+      beta1: checkNumber(where, 'beta1', options.beta1, 0.9, { min: 0, below: 1 }),
+      beta2: checkNumber(where, 'beta2', options.beta2, paper ? 0.9 : 0.999, { min: 0, below: 1 }),
+      epsilon: checkNumber(where, 'epsilon', options.epsilon, paper ? 1e-4 : 1e-8, { above: 0 }),
+      weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, paper ? PAPER_TAU : 0, { min: 0 }),
+    });
+  }
+}
+
+export interface RMSpropOptions {
+  /** Learning rate α. Default 0.01 (pytorch), 0.001 (paper). */
+  lr?: number;
+  /** Decay of the squared average. Default 0.99 (pytorch), 0.9 (paper). */
+  alpha?: number;
+  /** Added to √v in the denominator. Default 1e-8 (pytorch), 1e-4 (paper). */
+  epsilon?: number;
+  /** PyTorch: momentum of the scaled step (default 0). Paper: the EMA weight ρ of M (default 0.9). */
+  momentum?: number;
+  /** L2 coefficient added to the gradient. Default 0 (pytorch), 1e-5 (paper). */
+  weightDecay?: number;
+  protocol?: Protocol;
+}
+
+/** RMSprop, or the paper's variant that squares the gradient momentum and warm-starts v (spec §6). */
+export class RMSprop extends Optimizer {
+  readonly kind = 'rmsprop';
+  constructor(options: RMSpropOptions = {}) {
+    const where = 'RMSprop';
+    checkKeys(where, options, ['lr', 'alpha', 'epsilon', 'momentum', 'weightDecay', 'protocol']);
+    const protocol = protocolOf(where, options);
+    const paper = protocol === 'paper';
+    super(protocol, {
+      lr: checkNumber(where, 'lr', options.lr, paper ? 0.001 : 0.01, { above: 0 }),
+      alpha: checkNumber(where, 'alpha', options.alpha, paper ? 0.9 : 0.99, { min: 0, below: 1 }),
+      epsilon: checkNumber(where, 'epsilon', options.epsilon, paper ? 1e-4 : 1e-8, { above: 0 }),
+      momentum: checkNumber(where, 'momentum', options.momentum, paper ? PAPER_RHO : 0, { min: 0, below: 1 }),
+      weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, paper ? PAPER_TAU : 0, { min: 0 }),
+    });
+  }
+}

@@ -1,0 +1,120 @@
+// The narrow compute interface every backend implements (CPU on OpenBLAS now, CUDA later).
+//
+// All matrices are row-major float32. Pointers handed to these calls are backend memory (host RAM for the
+// CPU backend, device memory for a GPU backend); only to_device/to_host cross between host and backend.
+// The engine (network.cc) and the optimizers (optim/) talk to the hardware through this interface alone.
+// Tested op by op against naive loops in test/backend.test.ts.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace kb {
+
+enum class Activation : int { Linear = 0, Relu = 1, Sigmoid = 2, Tanh = 3 };
+
+// Per-sample losses, summed over outputs, averaged over the batch by the caller (spec §7.1).
+enum class Loss : int {
+  SigmoidCrossEntropy = 0,  // BCE on logits z with targets t in [0,1]
+  HalfSquaredError = 1,     // 0.5 * sum (z - t)^2
+  SoftmaxCrossEntropy = 2,  // -sum t * log softmax(z)
+};
+
+// One fused element-wise parameter update for the first-order methods (spec §2, §6).
+struct FirstOrderUpdate {
+  enum Kind : int { Sgd = 0, Adam = 1, RmsProp = 2 } kind = Sgd;
+  // paper = the reference protocol of spec §2/§6: m <- rho*m + (1-rho)*(g + tau*theta), then the method acts on m.
+  // otherwise PyTorch semantics: the method acts on g + weight_decay*theta with its own buffers.
+  bool paper = false;
+  float lr = 0.01f;
+  float beta1 = 0.0f;          // SGD momentum / Adam beta1 / paper gradient EMA rho
+  float beta2 = 0.0f;          // Adam beta2 / RMSprop alpha
+  float eps = 0.0f;
+  float weight_decay = 0.0f;   // tau in the paper protocol
+  float dampening = 0.0f;      // PyTorch SGD
+  float rms_momentum = 0.0f;   // PyTorch RMSprop momentum
+  bool nesterov = false;
+  bool first_step = false;     // PyTorch SGD: the momentum buffer starts at the first gradient
+  int64_t step = 1;            // 1-based step number (bias corrections)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // ---- memory -------------------------------------------------------------------------------------------
+  virtual float* alloc(size_t count) = 0;  // zero-filled; throws std::bad_alloc on failure
+  virtual void release(float* p) = 0;
+  virtual void to_device(float* dst, const float* host, size_t count) = 0;
+  virtual void to_host(float* host, const float* src, size_t count) = 0;
+  virtual void copy(float* dst, const float* src, size_t count) = 0;
+  virtual void fill(float* x, float value, size_t count) = 0;
+  // A view of a host dataset that kernels can read. The CPU backend returns the host pointer (no copy);
+  // a GPU backend uploads once per fit. release_dataset undoes it.
+  virtual const float* stage_dataset(const float* host, size_t count) = 0;
+  virtual void release_dataset(const float* staged) = 0;
+
+  // ---- BLAS ---------------------------------------------------------------------------------------------
+  // C = alpha * op(A) op(B) + beta * C, op(A) is m x k, op(B) is k x n.
+  virtual void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                    const float* b, int ldb, float beta, float* c, int ldc) = 0;
+  // C = alpha * op(A) op(A)^T + beta * C with C n x n; trans=true means op(A) = A^T (A is k x n).
+  // Both triangles of C are written (the engine uses C in GEMMs afterwards).
+  virtual void syrk(bool trans, int n, int k, float alpha, const float* a, int lda, float beta, float* c,
+                    int ldc) = 0;
+  // y = alpha * op(A) x + beta * y, A is m x n.
+  virtual void gemv(bool trans, int m, int n, float alpha, const float* a, int lda, const float* x, float beta,
+                    float* y) = 0;
+  // A += alpha * x y^T, A is m x n.
+  virtual void ger(int m, int n, float alpha, const float* x, const float* y, float* a, int lda) = 0;
+  virtual double dot(size_t n, const float* x, const float* y) = 0;   // accumulated in double
+  virtual void axpby(size_t n, float alpha, const float* x, float beta, float* y) = 0;  // y = a x + b y
+
+  // ---- LAPACK (symmetric positive definite) -------------------------------------------------------------
+  // Each returns LAPACK's info: 0 on success, k > 0 when the leading minor of order k is not positive definite.
+  virtual int potrf(int n, float* a, int lda) = 0;                 // in place, lower factor L with A = L L^T
+  virtual int potri(int n, float* a, int lda) = 0;                 // from potrf's factor to the full inverse
+  virtual int potrs(int n, int nrhs, const float* l, int lda, float* b, int ldb) = 0;  // solve A X = B, B n x nrhs
+
+  // ---- engine helpers -----------------------------------------------------------------------------------
+  // dst row i (cols floats, stride ld_dst) = src row rows[i] (stride cols); rows is a host array.
+  virtual void gather_rows(float* dst, int ld_dst, const float* src, int cols, const uint32_t* rows,
+                           int count) = 0;
+  virtual void set_column(float* a, int rows, int ld, int col, float value) = 0;
+  // out = phi(h), h is m x d (stride ldh), out stride ldo.
+  virtual void activation_forward(Activation act, const float* h, int m, int d, int ldh, float* out,
+                                  int ldo) = 0;
+  // g *= phi'(h) element-wise (h and g are m x d, g stride ldg, h stride d).
+  virtual void activation_backward(Activation act, const float* h, int m, int d, float* g, int ldg) = 0;
+  // Returns the summed per-sample loss of the m x d logits z against targets t (double accumulation).
+  // If grad is not null it receives the per-sample output gradient d loss_i / d z_i (spec §1: g = m * dL/dz).
+  virtual double loss(Loss loss, const float* z, const float* t, int m, int d, float* grad) = 0;
+  // Output-space prediction: sigmoid for SigmoidCrossEntropy, softmax for SoftmaxCrossEntropy, z otherwise.
+  virtual void link(Loss loss, const float* z, int m, int d, float* out) = 0;
+  // out[j] = mean over the m rows of A[:, j], A is m x cols with stride ld.
+  virtual void column_mean(const float* a, int m, int cols, int ld, float* out) = 0;
+  virtual double sum_squares(const float* x, size_t n) = 0;
+  // Index of the first non-finite entry, or -1 if all are finite.
+  virtual int64_t first_non_finite(const float* x, size_t n) = 0;
+  // A[i][i] += value for i < n.
+  virtual void add_diagonal(float* a, int n, int lda, float value) = 0;
+  // theta, m, v are the flat parameter vector and its two optimizer buffers; grad is the data-loss gradient.
+  virtual void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
+                                  float* v) = 0;
+  // m = rho * m + (1 - rho) * (grad + tau * theta): the gradient momentum every method receives (spec §2 step 4).
+  virtual void gradient_momentum(size_t n, float rho, float tau, const float* theta, const float* grad,
+                                 float* m) = 0;
+  // v = (j-1)/j * v + 1/j * (grad + tau*theta)^2: the running mean behind RMSprop's warm start (spec §6).
+  virtual void running_mean_of_squares(size_t n, int j, float tau, const float* theta, const float* grad,
+                                       float* v) = 0;
+
+  // ---- threads ------------------------------------------------------------------------------------------
+  virtual void set_threads(int threads) = 0;
+  virtual int threads() const = 0;
+};
+
+// The CPU backend (OpenBLAS). One per process; thread count is a process-wide OpenBLAS setting.
+Backend& cpu_backend();
+
+}  // namespace kb

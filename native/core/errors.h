@@ -1,0 +1,33 @@
+// Errors the engine raises. The N-API layer turns each into a JS error whose `code` names the kind, and
+// lib/errors.ts maps that code onto a typed error class.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace kb {
+
+enum class ErrorKind { InvalidArgument, InvalidData, Numerical, NotPositiveDefinite, Aborted };
+
+inline const char* error_code(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::InvalidArgument: return "KBFGS_INVALID_ARGUMENT";
+    case ErrorKind::InvalidData: return "KBFGS_INVALID_DATA";
+    case ErrorKind::Numerical: return "KBFGS_NUMERICAL";
+    case ErrorKind::NotPositiveDefinite: return "KBFGS_NOT_POSITIVE_DEFINITE";
+    case ErrorKind::Aborted: return "KBFGS_ABORTED";
+  }
+  return "KBFGS_ERROR";
+}
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+  const char* code() const { return error_code(kind_); }
+
+ private:
+  ErrorKind kind_;
+};
+
+}  // namespace kb

@@ -1,0 +1,95 @@
+// Forward and backward of the dense network (spec §1). Tested against finite differences in
+// test/gradients.test.ts.
+#include "network.h"
+
+#include <cmath>
+#include <vector>
+
+#include "rng.h"
+
+namespace kb {
+
+Workspace::Workspace(Backend& backend, const std::vector<LayerSpec>& layers, int capacity, size_t param_count)
+    : backend_(backend), capacity_(capacity) {
+  auto take = [&](size_t count) {
+    float* p = backend_.alloc(count);
+    owned_.push_back(p);
+    return p;
+  };
+  const size_t m = (size_t)capacity;
+  for (const LayerSpec& layer : layers) {
+    float* a = take(m * (layer.in + 1));
+    backend_.set_column(a, capacity, layer.in + 1, layer.in, 1.0f);  // the homogeneous coordinate, set once
+    abar.push_back(a);
+    h.push_back(take(m * layer.out));
+    g.push_back(take(m * layer.out));
+  }
+  output = layers.back().activation == Activation::Linear ? h.back() : take(m * layers.back().out);
+  target = take(m * layers.back().out);
+  grad = take(param_count);
+}
+
+Workspace::~Workspace() {
+  for (float* p : owned_) backend_.release(p);
+}
+
+Network::Network(Backend& backend, std::vector<LayerSpec> layers, Loss loss)
+    : backend_(backend), layers_(std::move(layers)), loss_(loss) {
+  offsets_.push_back(0);
+  for (int l = 0; l < num_layers(); ++l) offsets_.push_back(offsets_.back() + (size_t)rows(l) * cols(l));
+  params_ = backend_.alloc(param_count());
+}
+
+Network::~Network() { backend_.release(params_); }
+
+void Network::initialize(uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> host(param_count());
+  for (int l = 0; l < num_layers(); ++l) {
+    const int d = rows(l), n = cols(l);
+    const double bound = 1.0 / std::sqrt((double)layers_[l].in);
+    float* w = host.data() + offsets_[l];
+    // Weights first (row by row), then the bias column: the order PyTorch's nn.Linear draws them.
+    for (int i = 0; i < d; ++i)
+      for (int j = 0; j < n - 1; ++j) w[(size_t)i * n + j] = (float)((2 * rng.uniform() - 1) * bound);
+    for (int i = 0; i < d; ++i) w[(size_t)i * n + n - 1] = (float)((2 * rng.uniform() - 1) * bound);
+  }
+  backend_.to_device(params_, host.data(), host.size());
+}
+
+void Network::load_batch(Workspace& ws, const float* x, const float* y, const uint32_t* rows, int m) const {
+  ws.m = m;
+  backend_.gather_rows(ws.abar[0], cols(0), x, input_dim(), rows, m);
+  backend_.gather_rows(ws.target, output_dim(), y, output_dim(), rows, m);
+}
+
+double Network::forward(Workspace& ws, bool output_gradient) {
+  const int m = ws.m, L = num_layers();
+  for (int l = 0; l < L; ++l) {
+    const int d = rows(l), n = cols(l);
+    // h = abar W^T  (spec §1: h_l = W_l abar_{l-1}, one row per sample)
+    backend_.gemm(false, true, m, d, n, 1.0f, ws.abar[l], n, weights(l), n, 0.0f, ws.h[l], d);
+    float* out = l + 1 < L ? ws.abar[l + 1] : ws.output;
+    const int ld_out = l + 1 < L ? d + 1 : d;
+    if (out != ws.h[l]) backend_.activation_forward(layers_[l].activation, ws.h[l], m, d, d, out, ld_out);
+  }
+  const int d = output_dim();
+  const double total = backend_.loss(loss_, ws.output, ws.target, m, d, output_gradient ? ws.g[L - 1] : nullptr);
+  if (output_gradient) backend_.activation_backward(layers_[L - 1].activation, ws.h[L - 1], m, d, ws.g[L - 1], d);
+  return total;
+}
+
+void Network::backward(Workspace& ws, float* weight_grad) {
+  const int m = ws.m;
+  for (int l = num_layers() - 1; l >= 0; --l) {
+    const int d = rows(l), n = cols(l);
+    if (weight_grad)  // dW = (1/m) g^T abar
+      backend_.gemm(true, false, d, n, m, 1.0f / m, ws.g[l], d, ws.abar[l], n, 0.0f, weight_grad + offsets_[l], n);
+    if (l > 0) {  // g_{l-1} = (g_l W_l[:, :n-1]) .* phi'(h_{l-1})
+      backend_.gemm(false, false, m, n - 1, d, 1.0f, ws.g[l], d, weights(l), n, 0.0f, ws.g[l - 1], n - 1);
+      backend_.activation_backward(layers_[l - 1].activation, ws.h[l - 1], m, n - 1, ws.g[l - 1], n - 1);
+    }
+  }
+}
+
+}  // namespace kb

@@ -1,0 +1,89 @@
+// The dense network engine: fp32 layers with bias, forward, loss, backward (spec §1, §7.1).
+//
+// Layer l holds W_l of shape d_l x n_l, n_l = d_{l-1} + 1, row-major with the bias as the last column
+// (the "homogeneous" form of spec §1), so one GEMM does weights and bias and one SYRK gives A_l with its
+// bias entries. All layers live in one flat parameter vector (first-order updates are one pass over it).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "backend.h"
+
+namespace kb {
+
+struct LayerSpec {
+  int in = 0;
+  int out = 0;
+  Activation activation = Activation::Linear;
+};
+
+// What one minibatch's forward/backward keeps (spec §1): per layer the augmented input abar (m x n, last
+// column 1), the pre-activations h (m x d) and the per-sample pre-activation gradients g = d loss_i / d h
+// (m x d, i.e. m times the gradient of the mean loss). Buffers are allocated once per capacity and reused.
+class Workspace {
+ public:
+  Workspace(Backend& backend, const std::vector<LayerSpec>& layers, int capacity, size_t param_count);
+  ~Workspace();
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+
+  int capacity() const { return capacity_; }
+  int m = 0;                   // rows of the current batch (<= capacity)
+  std::vector<float*> abar;    // abar[l]: input of layer l, augmented with a column of ones
+  std::vector<float*> h;       // h[l]: pre-activations of layer l
+  std::vector<float*> g;       // g[l]: per-sample gradients of the loss w.r.t. h[l]
+  float* output = nullptr;     // a_L (aliases h[L-1] when the last activation is linear)
+  float* target = nullptr;     // m x d_L targets of the batch
+  float* grad = nullptr;       // flat gradient of the mean data loss, laid out like the parameters
+
+ private:
+  Backend& backend_;
+  int capacity_;
+  std::vector<float*> owned_;
+};
+
+class Network {
+ public:
+  Network(Backend& backend, std::vector<LayerSpec> layers, Loss loss);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  Backend& backend() const { return backend_; }
+  Loss loss_kind() const { return loss_; }
+  int num_layers() const { return (int)layers_.size(); }
+  const LayerSpec& layer(int l) const { return layers_[l]; }
+  const std::vector<LayerSpec>& layers() const { return layers_; }
+  int input_dim() const { return layers_.front().in; }
+  int output_dim() const { return layers_.back().out; }
+  // W_l is rows(l) x cols(l) = d_l x (d_{l-1} + 1).
+  int rows(int l) const { return layers_[l].out; }
+  int cols(int l) const { return layers_[l].in + 1; }
+  size_t offset(int l) const { return offsets_[l]; }
+  size_t param_count() const { return offsets_.back(); }
+  float* params() { return params_; }
+  const float* params() const { return params_; }
+  float* weights(int l) { return params_ + offsets_[l]; }
+
+  // W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) from a seeded SplitMix64 stream, layer by layer (spec §7.2).
+  void initialize(uint64_t seed);
+
+  // Copies the batch rows (inputs and targets) of host-or-staged data into ws.
+  void load_batch(Workspace& ws, const float* x, const float* y, const uint32_t* rows, int m) const;
+  // Forward pass over ws.abar[0]; returns the summed (not averaged) data loss of the batch. With
+  // output_gradient it also leaves g[L-1] = d loss_i / d h_L for backward().
+  double forward(Workspace& ws, bool output_gradient);
+  // Propagates g[L-1] down to g[0]. If weight_grad is not null it receives the mean-loss gradient
+  // (1/m) sum_i g_l^(i) abar^(i)^T of every layer, laid out like the parameters.
+  void backward(Workspace& ws, float* weight_grad);
+
+ private:
+  Backend& backend_;
+  std::vector<LayerSpec> layers_;
+  Loss loss_;
+  std::vector<size_t> offsets_;  // offsets_[l] = start of W_l; offsets_[L] = total
+  float* params_ = nullptr;
+};
+
+}  // namespace kb

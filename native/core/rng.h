@@ -1,0 +1,29 @@
+// A small, portable, seeded random number generator (SplitMix64, Steele, Lea & Flood 2014).
+// Same seed, same stream on every platform and compiler: initialisation and data order are reproducible.
+#pragma once
+
+#include <cstdint>
+
+namespace kb {
+
+class Rng {
+ public:
+  explicit Rng(uint64_t seed = 0) : state_(seed) {}
+  uint64_t next_u64() {
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  // Uniform double in [0, 1) with 53 random bits.
+  double uniform() { return (double)(next_u64() >> 11) * 0x1.0p-53; }
+  // Uniform integer in [0, n) (n > 0); the modulo bias is below 2^-40 for the sizes used here.
+  uint64_t below(uint64_t n) { return next_u64() % n; }
+  uint64_t state() const { return state_; }
+  void set_state(uint64_t s) { state_ = s; }
+
+ private:
+  uint64_t state_;
+};
+
+}  // namespace kb

@@ -1,0 +1,122 @@
+#include "trainer.h"
+
+#include <chrono>
+#include <numeric>
+#include <string>
+
+#include "errors.h"
+
+namespace kb {
+
+void BatchSampler::reset(int rows, bool shuffle, uint64_t seed) {
+  order_.resize(rows);
+  std::iota(order_.begin(), order_.end(), 0u);
+  position_ = 0;
+  shuffle_ = shuffle;
+  rng_ = Rng(seed ^ 0x5A17ED5EEDull);
+}
+
+const uint32_t* BatchSampler::next(int m) {
+  if (position_ + m > order_.size()) {
+    if (shuffle_)  // Fisher-Yates
+      for (size_t i = order_.size() - 1; i > 0; --i) std::swap(order_[i], order_[rng_.below(i + 1)]);
+    position_ = 0;
+  }
+  const uint32_t* batch = order_.data() + position_;
+  position_ += m;
+  return batch;
+}
+
+double mean_loss(Network& net, Workspace& ws, const DataView& data) {
+  thread_local std::vector<uint32_t> rows;
+  double total = 0;
+  for (int start = 0; start < data.rows; start += ws.capacity()) {
+    const int m = std::min(ws.capacity(), data.rows - start);
+    rows.resize(m);
+    std::iota(rows.begin(), rows.end(), (uint32_t)start);
+    net.load_batch(ws, data.x, data.y, rows.data(), m);
+    total += net.forward(ws, false);
+  }
+  return total / data.rows;
+}
+
+void check_finite(Backend& backend, const float* data, int rows, int cols, const char* what) {
+  const int64_t at = backend.first_non_finite(data, (size_t)rows * cols);
+  if (at >= 0)
+    throw Error(ErrorKind::InvalidData, std::string(what) + " contain NaN or Infinity at row " +
+                                            std::to_string(at / cols) + ", column " + std::to_string(at % cols));
+}
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+void throw_if_cancelled(const std::atomic<bool>& cancel) {
+  if (cancel.load(std::memory_order_relaxed)) throw Error(ErrorKind::Aborted, "training was aborted");
+}
+}  // namespace
+
+void fit(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
+         const FitConfig& config, const FitCallbacks& callbacks, const std::atomic<bool>& cancel) {
+  const int m = config.batch_size;
+  Optimizer& opt = *state.optimizer;
+  if (!state.workspace || state.workspace->capacity() != m) {
+    state.workspace = std::make_unique<Workspace>(net.backend(), net.layers(), m, net.param_count());
+  }
+  Workspace& ws = *state.workspace;
+  if (state.sampler.rows() != train.rows) state.sampler.reset(train.rows, config.shuffle, config.seed);
+  const int batches = train.rows / m;  // the incomplete trailing batch is dropped (spec §2 step 1)
+
+  if (!state.warm) {
+    const auto t0 = Clock::now();
+    if (opt.wants_warm_start()) {
+      for (int j = 1; j <= batches; ++j) {
+        throw_if_cancelled(cancel);
+        net.load_batch(ws, train.x, train.y, state.sampler.next(m), m);
+        opt.warm_start_batch(net, ws, j);
+      }
+    }
+    state.warm = true;
+    state.seconds += since(t0);
+  }
+
+  const double start_seconds = state.seconds;
+  for (int e = 0; e < config.epochs; ++e) {
+    const int epoch = state.epochs_done;
+    double batch_loss_sum = 0;
+    const auto epoch_start = Clock::now();
+    for (int b = 0; b < batches; ++b) {
+      throw_if_cancelled(cancel);
+      net.load_batch(ws, train.x, train.y, state.sampler.next(m), m);
+      const double loss = net.forward(ws, true) / m;
+      if (!std::isfinite(loss))
+        throw Error(ErrorKind::Numerical, "the training loss became " + std::to_string(loss) + " at step " +
+                                              std::to_string(state.step) + " (epoch " + std::to_string(epoch) +
+                                              ", batch " + std::to_string(b) + ")");
+      net.backward(ws, ws.grad);
+      opt.step(net, ws, state.step);
+      ++state.step;
+      batch_loss_sum += loss;
+      if (config.batch_events && callbacks.on_batch) {
+        BatchEvent event{epoch, b, batches, state.step, loss};
+        callbacks.on_batch(event);
+      }
+    }
+    state.seconds += since(epoch_start);
+    ++state.epochs_done;
+
+    EpochEvent event;
+    event.epoch = epoch;
+    event.steps = state.step;
+    event.seconds = state.seconds;
+    event.batch_loss = batches ? batch_loss_sum / batches : NAN;
+    const double tau = opt.weight_decay();
+    event.loss = mean_loss(net, ws, train) + 0.5 * tau * net.backend().sum_squares(net.params(), net.param_count());
+    if (validation) event.val_loss = mean_loss(net, ws, *validation);
+    opt.take_diagnostics(event.diagnostics);
+    if (callbacks.on_epoch) callbacks.on_epoch(event);
+    if (config.time_budget_seconds > 0 && state.seconds - start_seconds >= config.time_budget_seconds) break;
+  }
+}
+
+}  // namespace kb

@@ -1,0 +1,93 @@
+// The step loop every method shares (spec §2): sample a minibatch, forward, backward, optimizer step, and
+// at each epoch end the regularised training loss over the whole training set. No N-API here.
+#pragma once
+
+#include <atomic>
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "../optim/optimizer.h"
+#include "network.h"
+#include "rng.h"
+
+namespace kb {
+
+// Row-major samples; y may equal x (autoencoders). Pointers are staged backend memory.
+struct DataView {
+  const float* x = nullptr;
+  const float* y = nullptr;
+  int rows = 0;
+};
+
+// Walks a permutation of the rows in order and reshuffles only when a batch would run past the end; the
+// first pass is in stored order. This is the reference's data iterator (spec §10.15): a warm-start pass
+// consumes one epoch, so the first training epoch of a warm-started method is shuffled.
+class BatchSampler {
+ public:
+  void reset(int rows, bool shuffle, uint64_t seed);
+  const uint32_t* next(int m);
+  int rows() const { return (int)order_.size(); }
+
+ private:
+  std::vector<uint32_t> order_;
+  size_t position_ = 0;
+  bool shuffle_ = true;
+  Rng rng_;
+};
+
+struct FitConfig {
+  int epochs = 1;
+  int batch_size = 1000;
+  double time_budget_seconds = 0;  // 0: no budget; otherwise stop at the first epoch end past it
+  bool shuffle = true;
+  uint64_t seed = 0;
+  bool batch_events = false;
+};
+
+struct BatchEvent {
+  int epoch = 0;        // 0-based
+  int batch = 0;        // 0-based within the epoch
+  int batches = 0;      // per epoch
+  int64_t step = 0;     // global step counter k after this step
+  double loss = 0;      // mean data loss of the minibatch at theta_k
+};
+
+struct EpochEvent {
+  int epoch = 0;
+  double loss = 0;          // regularised training loss over the full training set (spec §2 step 6)
+  double batch_loss = 0;    // mean of the epoch's minibatch losses
+  double val_loss = NAN;    // mean data loss of the validation data, if any
+  double seconds = 0;       // cumulative training wall time of this model, evaluation excluded
+  int64_t steps = 0;
+  Diagnostics diagnostics;
+};
+
+// What persists between fit() calls on one model: the optimizer, its step counter, the data order.
+struct TrainingState {
+  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<Workspace> workspace;
+  BatchSampler sampler;
+  bool warm = false;           // warm start done
+  int64_t step = 0;
+  int epochs_done = 0;
+  double seconds = 0;
+};
+
+struct FitCallbacks {
+  std::function<void(const BatchEvent&)> on_batch;
+  std::function<void(const EpochEvent&)> on_epoch;
+};
+
+// Runs training; throws kb::Error (Aborted when cancel becomes true, checked at every batch boundary).
+void fit(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
+         const FitConfig& config, const FitCallbacks& callbacks, const std::atomic<bool>& cancel);
+
+// Mean per-sample data loss over all rows of data, in chunks of ws's capacity.
+double mean_loss(Network& net, Workspace& ws, const DataView& data);
+
+// Throws InvalidData naming the first NaN/Inf of a rows x cols host matrix.
+void check_finite(Backend& backend, const float* data, int rows, int cols, const char* what);
+
+}  // namespace kb

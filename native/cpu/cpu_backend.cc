@@ -1,0 +1,305 @@
+// The CPU Backend: BLAS and LAPACK from OpenBLAS (linked statically), element-wise work in plain loops.
+//
+// Row-major conventions: OpenBLAS's CBLAS takes row-major directly. The Fortran LAPACK routines are
+// column-major; a row-major symmetric matrix is its own column-major view, and the column-major 'U' factor
+// (A = U^T U) read row-major is the lower factor L = U^T with A = L L^T, so potrf/potri pass 'U'.
+// potrs is the two triangular solves with that L (strsm), which works on row-major right-hand sides.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "../core/backend.h"
+
+extern "C" {
+void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
+void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info);
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int);
+}
+
+namespace kb {
+namespace {
+
+// Copies the lower triangle of a row-major n x n matrix onto its upper triangle.
+void mirror_lower(float* a, int n, int lda) {
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < i; ++j) a[(size_t)j * lda + i] = a[(size_t)i * lda + j];
+}
+
+inline float sigmoid(float z) {
+  if (z >= 0) return 1.0f / (1.0f + std::exp(-z));
+  const float e = std::exp(z);
+  return e / (1.0f + e);
+}
+
+class CpuBackend final : public Backend {
+ public:
+  const char* name() const override { return "cpu"; }
+
+  float* alloc(size_t count) override {
+    void* p = nullptr;
+    const size_t bytes = std::max<size_t>(count, 1) * sizeof(float);
+    if (posix_memalign(&p, 64, (bytes + 63) / 64 * 64) != 0) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
+    return static_cast<float*>(p);
+  }
+  void release(float* p) override { std::free(p); }
+  void to_device(float* dst, const float* host, size_t n) override { std::memcpy(dst, host, n * sizeof(float)); }
+  void to_host(float* host, const float* src, size_t n) override { std::memcpy(host, src, n * sizeof(float)); }
+  void copy(float* dst, const float* src, size_t n) override { std::memmove(dst, src, n * sizeof(float)); }
+  void fill(float* x, float value, size_t n) override { std::fill(x, x + n, value); }
+  const float* stage_dataset(const float* host, size_t) override { return host; }
+  void release_dataset(const float*) override {}
+
+  void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
+            float beta, float* c, int ldc) override {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a,
+                lda, b, ldb, beta, c, ldc);
+  }
+  void syrk(bool trans, int n, int k, float alpha, const float* a, int lda, float beta, float* c,
+            int ldc) override {
+    cblas_ssyrk(CblasRowMajor, CblasLower, trans ? CblasTrans : CblasNoTrans, n, k, alpha, a, lda, beta, c, ldc);
+    mirror_lower(c, n, ldc);
+  }
+  void gemv(bool trans, int m, int n, float alpha, const float* a, int lda, const float* x, float beta,
+            float* y) override {
+    cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, m, n, alpha, a, lda, x, 1, beta, y, 1);
+  }
+  void ger(int m, int n, float alpha, const float* x, const float* y, float* a, int lda) override {
+    cblas_sger(CblasRowMajor, m, n, alpha, x, 1, y, 1, a, lda);
+  }
+  double dot(size_t n, const float* x, const float* y) override {
+    double s = 0;
+    for (size_t i = 0; i < n; ++i) s += (double)x[i] * y[i];
+    return s;
+  }
+  void axpby(size_t n, float alpha, const float* x, float beta, float* y) override {
+    for (size_t i = 0; i < n; ++i) y[i] = alpha * x[i] + beta * y[i];
+  }
+
+  int potrf(int n, float* a, int lda) override {
+    int info = 0;
+    spotrf_("U", &n, a, &lda, &info);
+    return info;
+  }
+  int potri(int n, float* a, int lda) override {
+    int info = 0;
+    spotri_("U", &n, a, &lda, &info);
+    if (info == 0) mirror_lower(a, n, lda);
+    return info;
+  }
+  int potrs(int n, int nrhs, const float* l, int lda, float* b, int ldb) override {
+    cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, n, nrhs, 1.0f, l, lda, b, ldb);
+    cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, n, nrhs, 1.0f, l, lda, b, ldb);
+    return 0;
+  }
+
+  void gather_rows(float* dst, int ld_dst, const float* src, int cols, const uint32_t* rows, int count) override {
+    for (int i = 0; i < count; ++i)
+      std::memcpy(dst + (size_t)i * ld_dst, src + (size_t)rows[i] * cols, (size_t)cols * sizeof(float));
+  }
+  void set_column(float* a, int rows, int ld, int col, float value) override {
+    for (int i = 0; i < rows; ++i) a[(size_t)i * ld + col] = value;
+  }
+
+  void activation_forward(Activation act, const float* h, int m, int d, int ldh, float* out, int ldo) override {
+    for (int i = 0; i < m; ++i) {
+      const float* hi = h + (size_t)i * ldh;
+      float* oi = out + (size_t)i * ldo;
+      switch (act) {
+        case Activation::Linear: std::memcpy(oi, hi, (size_t)d * sizeof(float)); break;
+        case Activation::Relu: for (int j = 0; j < d; ++j) oi[j] = hi[j] > 0 ? hi[j] : 0.0f; break;
+        case Activation::Sigmoid: for (int j = 0; j < d; ++j) oi[j] = sigmoid(hi[j]); break;
+        case Activation::Tanh: for (int j = 0; j < d; ++j) oi[j] = std::tanh(hi[j]); break;
+      }
+    }
+  }
+  void activation_backward(Activation act, const float* h, int m, int d, float* g, int ldg) override {
+    if (act == Activation::Linear) return;
+    for (int i = 0; i < m; ++i) {
+      const float* hi = h + (size_t)i * d;
+      float* gi = g + (size_t)i * ldg;
+      switch (act) {
+        case Activation::Relu: for (int j = 0; j < d; ++j) gi[j] = hi[j] > 0 ? gi[j] : 0.0f; break;
+        case Activation::Sigmoid:
+          for (int j = 0; j < d; ++j) { const float s = sigmoid(hi[j]); gi[j] *= s * (1 - s); }
+          break;
+        case Activation::Tanh:
+          for (int j = 0; j < d; ++j) { const float t = std::tanh(hi[j]); gi[j] *= 1 - t * t; }
+          break;
+        case Activation::Linear: break;
+      }
+    }
+  }
+
+  double loss(Loss kind, const float* z, const float* t, int m, int d, float* grad) override {
+    double total = 0;
+    for (int i = 0; i < m; ++i) {
+      const float* zi = z + (size_t)i * d;
+      const float* ti = t + (size_t)i * d;
+      float* gi = grad ? grad + (size_t)i * d : nullptr;
+      double row = 0;
+      switch (kind) {
+        case Loss::SigmoidCrossEntropy:
+          for (int j = 0; j < d; ++j) {
+            const float zj = zi[j];
+            row += (double)std::max(zj, 0.0f) - (double)zj * ti[j] + std::log1p(std::exp(-(double)std::fabs(zj)));
+            if (gi) gi[j] = sigmoid(zj) - ti[j];
+          }
+          break;
+        case Loss::HalfSquaredError:
+          for (int j = 0; j < d; ++j) {
+            const float r = zi[j] - ti[j];
+            row += 0.5 * (double)r * r;
+            if (gi) gi[j] = r;
+          }
+          break;
+        case Loss::SoftmaxCrossEntropy: {
+          float zmax = zi[0];
+          for (int j = 1; j < d; ++j) zmax = std::max(zmax, zi[j]);
+          double denom = 0, tsum = 0;
+          for (int j = 0; j < d; ++j) denom += std::exp((double)zi[j] - zmax);
+          const double lse = zmax + std::log(denom);
+          for (int j = 0; j < d; ++j) {
+            row += (double)ti[j] * (lse - zi[j]);
+            tsum += ti[j];
+          }
+          if (gi)
+            for (int j = 0; j < d; ++j) gi[j] = (float)(std::exp(zi[j] - lse) * tsum - ti[j]);
+          break;
+        }
+      }
+      total += row;
+    }
+    return total;
+  }
+
+  void link(Loss kind, const float* z, int m, int d, float* out) override {
+    const size_t n = (size_t)m * d;
+    switch (kind) {
+      case Loss::HalfSquaredError: std::memcpy(out, z, n * sizeof(float)); break;
+      case Loss::SigmoidCrossEntropy: for (size_t i = 0; i < n; ++i) out[i] = sigmoid(z[i]); break;
+      case Loss::SoftmaxCrossEntropy:
+        for (int i = 0; i < m; ++i) {
+          const float* zi = z + (size_t)i * d;
+          float* oi = out + (size_t)i * d;
+          const float zmax = *std::max_element(zi, zi + d);
+          double denom = 0;
+          for (int j = 0; j < d; ++j) denom += std::exp((double)zi[j] - zmax);
+          for (int j = 0; j < d; ++j) oi[j] = (float)(std::exp((double)zi[j] - zmax) / denom);
+        }
+        break;
+    }
+  }
+
+  void column_mean(const float* a, int m, int cols, int ld, float* out) override {
+    // Row-wise accumulation keeps the access pattern contiguous; double keeps the mean exact enough.
+    thread_local std::vector<double> acc;
+    acc.assign(cols, 0.0);
+    for (int i = 0; i < m; ++i) {
+      const float* ai = a + (size_t)i * ld;
+      for (int j = 0; j < cols; ++j) acc[j] += ai[j];
+    }
+    for (int j = 0; j < cols; ++j) out[j] = (float)(acc[j] / m);
+  }
+  double sum_squares(const float* x, size_t n) override { return dot(n, x, x); }
+  int64_t first_non_finite(const float* x, size_t n) override {
+    for (size_t i = 0; i < n; ++i)
+      if (!std::isfinite(x[i])) return (int64_t)i;
+    return -1;
+  }
+  void add_diagonal(float* a, int n, int lda, float value) override {
+    for (int i = 0; i < n; ++i) a[(size_t)i * lda + i] += value;
+  }
+
+  void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
+                          float* v) override {
+    const float bc1 = 1.0f - std::pow(u.beta1, (float)u.step);
+    const float bc2 = 1.0f - std::pow(u.beta2, (float)u.step);
+    const float lr = u.lr, b1 = u.beta1, b2 = u.beta2, eps = u.eps, wd = u.weight_decay;
+    if (u.paper) {
+      // spec §2 step 4 then §6: every method acts on the EMA momentum m, not on the raw gradient.
+      for (size_t i = 0; i < n; ++i) {
+        const float mi = b1 * m[i] + (1 - b1) * (grad[i] + wd * theta[i]);
+        m[i] = mi;
+        float step = mi;
+        if (u.kind == FirstOrderUpdate::RmsProp) {
+          const float vi = b2 * v[i] + (1 - b2) * mi * mi;
+          v[i] = vi;
+          step = mi / (std::sqrt(vi) + eps);
+        } else if (u.kind == FirstOrderUpdate::Adam) {
+          const float mhat = mi / bc1;
+          const float vi = b2 * v[i] + (1 - b2) * mhat * mhat;
+          v[i] = vi;
+          step = mhat / (std::sqrt(vi / bc2) + eps);
+        }
+        theta[i] -= lr * step;
+      }
+      return;
+    }
+    // PyTorch semantics (torch.optim.SGD / Adam / RMSprop with weight_decay as L2 on the gradient).
+    for (size_t i = 0; i < n; ++i) {
+      const float g = grad[i] + wd * theta[i];
+      float step = g;
+      switch (u.kind) {
+        case FirstOrderUpdate::Sgd:
+          if (b1 != 0) {
+            const float buf = u.first_step ? g : b1 * m[i] + (1 - u.dampening) * g;
+            m[i] = buf;
+            step = u.nesterov ? g + b1 * buf : buf;
+          }
+          break;
+        case FirstOrderUpdate::Adam: {
+          const float mi = b1 * m[i] + (1 - b1) * g;
+          const float vi = b2 * v[i] + (1 - b2) * g * g;
+          m[i] = mi;
+          v[i] = vi;
+          step = (mi / bc1) / (std::sqrt(vi) / std::sqrt(bc2) + eps);
+          break;
+        }
+        case FirstOrderUpdate::RmsProp: {
+          const float vi = b2 * v[i] + (1 - b2) * g * g;
+          v[i] = vi;
+          const float scaled = g / (std::sqrt(vi) + eps);
+          if (u.rms_momentum > 0) {
+            m[i] = u.rms_momentum * m[i] + scaled;
+            step = m[i];
+          } else {
+            step = scaled;
+          }
+          break;
+        }
+      }
+      theta[i] -= lr * step;
+    }
+  }
+
+  void gradient_momentum(size_t n, float rho, float tau, const float* theta, const float* grad, float* m) override {
+    for (size_t i = 0; i < n; ++i) m[i] = rho * m[i] + (1 - rho) * (grad[i] + tau * theta[i]);
+  }
+  void running_mean_of_squares(size_t n, int j, float tau, const float* theta, const float* grad,
+                               float* v) override {
+    const float keep = (float)(j - 1) / j, add = 1.0f / j;
+    for (size_t i = 0; i < n; ++i) {
+      const float g = grad[i] + tau * theta[i];
+      v[i] = keep * v[i] + add * g * g;
+    }
+  }
+
+  void set_threads(int threads) override { openblas_set_num_threads(threads); }
+  int threads() const override { return openblas_get_num_threads(); }
+};
+
+}  // namespace
+
+Backend& cpu_backend() {
+  static CpuBackend backend;
+  return backend;
+}
+
+}  // namespace kb

@@ -1,0 +1,24 @@
+// Module entry: the only place that lists what the addon exports (typed in lib/binding.ts).
+#include <napi.h>
+
+#include "../core/backend.h"
+#include "backend_ops.h"
+#include "model.h"
+
+namespace {
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsNumber()) kb::cpu_backend().set_threads(info[0].As<Napi::Number>().Int32Value());
+  return Napi::Number::New(info.Env(), kb::cpu_backend().threads());
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeModel", kb::napi::Model::Define(env));
+  exports.Set("backend", kb::napi::BackendOps(env));
+  exports.Set("threads", Napi::Function::New(env, SetThreads));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(kbfgs_native, Init)

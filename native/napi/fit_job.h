@@ -1,0 +1,50 @@
+// fit() as one native training thread: events reach JS through the progress queue, and the promise settles
+// only after the queue has delivered the last event (node-addon-api calls OnOK/OnError once the queue's
+// thread-safe function is finalised).
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+#include "../core/trainer.h"
+#include "model.h"
+
+namespace kb::napi {
+
+struct FitEvent {
+  bool is_epoch = false;
+  BatchEvent batch;
+  EpochEvent epoch;
+};
+
+struct FitData {
+  Napi::Reference<Napi::Float32Array> x, y, val_x, val_y;  // keep the typed arrays alive
+  DataView train, validation;
+  bool has_validation = false;
+};
+
+class FitJob final : public Napi::AsyncProgressQueueWorker<FitEvent> {
+ public:
+  FitJob(Napi::Env env, Model* model, Napi::Object model_object, FitData data, FitConfig config, int threads,
+         Napi::Function on_event);
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override;
+  void OnProgress(const FitEvent* events, size_t count) override;
+  void OnOK() override;
+  void OnError(const Napi::Error& error) override;
+
+ private:
+  Model* model_;
+  Napi::ObjectReference model_object_;
+  FitData data_;
+  FitConfig config_;
+  int threads_;
+  Napi::FunctionReference on_event_;
+  Napi::Promise::Deferred deferred_;
+  std::string error_code_;
+};
+
+}  // namespace kb::napi

@@ -1,0 +1,339 @@
+#include "model.h"
+
+#include <functional>
+#include <numeric>
+#include <vector>
+
+#include "../optim/factory.h"
+#include "convert.h"
+#include "fit_job.h"
+
+namespace kb::napi {
+namespace {
+
+// Runs work on the libuv pool and settles a promise with result(env); used by evaluate() and predict().
+class TaskWorker final : public Napi::AsyncWorker {
+ public:
+  TaskWorker(Napi::Env env, Model* model, Napi::Object keep_alive, std::function<void()> work,
+             std::function<Napi::Value(Napi::Env)> result)
+      : Napi::AsyncWorker(env), model_(model), keep_(Napi::Persistent(keep_alive)), work_(std::move(work)),
+        result_(std::move(result)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      work_();
+    } catch (const Error& e) {
+      code_ = e.code();
+      SetError(e.what());
+    } catch (const std::bad_alloc&) {
+      code_ = "KBFGS_OUT_OF_MEMORY";
+      SetError("out of memory");
+    } catch (const std::exception& e) {
+      code_ = "KBFGS_INTERNAL";
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    model_->finish_job();
+    deferred_.Resolve(result_(Env()));
+  }
+  void OnError(const Napi::Error& error) override {
+    model_->finish_job();
+    deferred_.Reject(make_error(Env(), code_.c_str(), error.Message()).Value());
+  }
+
+ private:
+  Model* model_;
+  Napi::ObjectReference keep_;
+  std::function<void()> work_;
+  std::function<Napi::Value(Napi::Env)> result_;
+  Napi::Promise::Deferred deferred_;
+  std::string code_;
+};
+
+// Reads (x, y|null, rows) at info[i..i+2] and checks the lengths against the network.
+DataView data_args(const Napi::CallbackInfo& info, size_t i, const Network& net, const char* what,
+                   Napi::Reference<Napi::Float32Array>* keep_x, Napi::Reference<Napi::Float32Array>* keep_y) {
+  Napi::Env env = info.Env();
+  Napi::Float32Array x = float32_arg(info[i], what);
+  const int rows = int_arg(info, i + 2, "rows");
+  if (rows <= 0 || x.ElementLength() != (size_t)rows * net.input_dim())
+    throw_invalid(env, std::string(what) + " has " + std::to_string(x.ElementLength()) + " values, expected " +
+                           std::to_string(rows) + " x " + std::to_string(net.input_dim()));
+  DataView view;
+  view.rows = rows;
+  view.x = x.Data();
+  view.y = view.x;
+  if (keep_x) *keep_x = Napi::Persistent(x);
+  if (!info[i + 1].IsNull() && !info[i + 1].IsUndefined()) {
+    Napi::Float32Array y = float32_arg(info[i + 1], "targets");
+    if (y.ElementLength() != (size_t)rows * net.output_dim())
+      throw_invalid(env, "targets have " + std::to_string(y.ElementLength()) + " values, expected " +
+                             std::to_string(rows) + " x " + std::to_string(net.output_dim()));
+    view.y = y.Data();
+    if (keep_y) *keep_y = Napi::Persistent(y);
+  } else if (net.input_dim() != net.output_dim()) {
+    throw_invalid(env, "targets are required when the output width differs from the input width");
+  }
+  return view;
+}
+
+}  // namespace
+
+Napi::Function Model::Define(Napi::Env env) {
+  return DefineClass(env, "NativeModel",
+                     {InstanceMethod("fit", &Model::Fit), InstanceMethod("cancel", &Model::Cancel),
+                      InstanceMethod("evaluate", &Model::Evaluate), InstanceMethod("predict", &Model::Predict),
+                      InstanceMethod("getWeights", &Model::GetWeights),
+                      InstanceMethod("setWeights", &Model::SetWeights),
+                      InstanceMethod("gradients", &Model::Gradients), InstanceMethod("info", &Model::Info),
+                      InstanceMethod("dispose", &Model::Dispose)});
+}
+
+// new NativeModel({ layers: [{ in, out, activation }], loss, seed })
+Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw_invalid(env, "model spec must be an object");
+  Napi::Object spec = info[0].As<Napi::Object>();
+  Napi::Value layers_value = spec.Get("layers");
+  if (!layers_value.IsArray()) throw_invalid(env, "layers must be an array");
+  Napi::Array layers = layers_value.As<Napi::Array>();
+  if (layers.Length() == 0) throw_invalid(env, "a model needs at least one layer");
+  std::vector<LayerSpec> specs;
+  for (uint32_t i = 0; i < layers.Length(); ++i) {
+    Napi::Object l = layers.Get(i).As<Napi::Object>();
+    LayerSpec s;
+    s.in = (int)number_field(l, "in", 0);
+    s.out = (int)number_field(l, "out", 0);
+    const int act = (int)number_field(l, "activation", -1);
+    if (s.in <= 0 || s.out <= 0 || s.in > (1 << 20) || s.out > (1 << 20))
+      throw_invalid(env, "layer " + std::to_string(i) + " has an invalid width");
+    if (act < 0 || act > 3) throw_invalid(env, "layer " + std::to_string(i) + " has an unknown activation");
+    if (i > 0 && specs.back().out != s.in)
+      throw_invalid(env, "layer " + std::to_string(i) + " takes " + std::to_string(s.in) + " inputs but layer " +
+                             std::to_string(i - 1) + " gives " + std::to_string(specs.back().out));
+    s.activation = (Activation)act;
+    specs.push_back(s);
+  }
+  const int loss = (int)number_field(spec, "loss", -1);
+  if (loss < 0 || loss > 2) throw_invalid(env, "unknown loss");
+  const double seed = number_field(spec, "seed", 0);
+  net_ = std::make_unique<Network>(cpu_backend(), std::move(specs), (Loss)loss);
+  net_->initialize((uint64_t)seed);
+}
+
+void Model::ensure_usable(Napi::Env env, bool claim) {
+  if (!net_) throw make_error(env, "KBFGS_DISPOSED", "the model has been disposed");
+  bool expected = false;
+  if (claim ? !busy_.compare_exchange_strong(expected, true) : busy_.load())
+    throw make_error(env, "KBFGS_BUSY", "the model is busy with another fit(), evaluate() or predict(); await it first");
+}
+
+// fit(x, y|null, rows, valX|null, valY|null, valRows, config, optimizer, onEvent) -> Promise<void>
+Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_usable(env, true);
+  try {
+    FitData data;
+    data.train = data_args(info, 0, *net_, "training inputs", &data.x, &data.y);
+    if (!info[3].IsNull() && !info[3].IsUndefined()) {
+      data.validation = data_args(info, 3, *net_, "validation inputs", &data.val_x, &data.val_y);
+      data.has_validation = true;
+    }
+    if (!info[6].IsObject() || !info[7].IsObject() || !info[8].IsFunction())
+      throw_invalid(env, "fit needs a config, an optimizer and an event callback");
+    Napi::Object cfg = info[6].As<Napi::Object>();
+    FitConfig config;
+    config.epochs = (int)number_field(cfg, "epochs", 1);
+    config.batch_size = (int)number_field(cfg, "batchSize", 1000);
+    config.time_budget_seconds = number_field(cfg, "timeBudget", 0);
+    config.shuffle = cfg.Get("shuffle").ToBoolean();
+    config.seed = (uint64_t)number_field(cfg, "seed", 0);
+    config.batch_events = cfg.Get("batchEvents").ToBoolean();
+    const int threads = (int)number_field(cfg, "threads", 0);
+    if (config.epochs < 0 || config.batch_size <= 0 || config.batch_size > data.train.rows)
+      throw_invalid(env, "batchSize must be between 1 and the number of training rows");
+
+    Napi::Object opt = info[7].As<Napi::Object>();
+    const std::string id = opt.Get("id").ToString().Utf8Value();
+    if (id != optimizer_id_ || !state_.optimizer) {
+      OptimizerSpec spec;
+      spec.kind = opt.Get("kind").ToString().Utf8Value();
+      spec.paper = opt.Get("paper").ToBoolean();
+      Napi::Object settings = opt.Get("settings").As<Napi::Object>();
+      Napi::Array keys = settings.GetPropertyNames();
+      for (uint32_t i = 0; i < keys.Length(); ++i) {
+        const std::string key = keys.Get(i).ToString().Utf8Value();
+        spec.numbers[key] = number_field(settings, key.c_str(), 0);
+      }
+      state_ = TrainingState{};
+      state_.optimizer = make_optimizer(spec);
+      state_.optimizer->attach(*net_, config.batch_size);
+      optimizer_id_ = id;
+    }
+    cancel_ = false;
+    auto* job = new FitJob(env, this, info.This().As<Napi::Object>(), std::move(data), config, threads,
+                           info[8].As<Napi::Function>());
+    Napi::Promise promise = job->promise();
+    job->Queue();
+    return promise;
+  } catch (const Error& e) {
+    busy_ = false;
+    throw make_error(env, e.code(), e.what());
+  } catch (...) {
+    busy_ = false;
+    throw;
+  }
+}
+
+void Model::Cancel(const Napi::CallbackInfo&) { cancel_ = true; }
+
+// evaluate(x, y|null, rows) -> Promise<number>: mean per-sample data loss.
+Napi::Value Model::Evaluate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_usable(env, true);
+  try {
+    Napi::Reference<Napi::Float32Array> keep_x, keep_y;
+    DataView data = data_args(info, 0, *net_, "inputs", &keep_x, &keep_y);
+    auto result = std::make_shared<double>(0);
+    Network* net = net_.get();
+    auto* task = new TaskWorker(
+        env, this, info.This().As<Napi::Object>(),
+        [net, data, result] {
+          check_finite(net->backend(), data.x, data.rows, net->input_dim(), "inputs");
+          Workspace ws(net->backend(), net->layers(), std::min(data.rows, 1000), net->param_count());
+          *result = mean_loss(*net, ws, data);
+        },
+        [result, x = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_x)),
+         y = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_y))](Napi::Env e) {
+          return Napi::Number::New(e, *result);
+        });
+    Napi::Promise promise = task->promise();
+    task->Queue();
+    return promise;
+  } catch (...) {
+    busy_ = false;
+    throw;
+  }
+}
+
+// predict(x, rows, logits) -> Promise<Float32Array>: the outputs in data space (sigmoid/softmax applied to
+// logits unless logits is true).
+Napi::Value Model::Predict(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_usable(env, true);
+  try {
+    Napi::Float32Array x = float32_arg(info[0], "inputs");
+    const int rows = int_arg(info, 1, "rows");
+    if (rows <= 0 || x.ElementLength() != (size_t)rows * net_->input_dim())
+      throw_invalid(env, "inputs have " + std::to_string(x.ElementLength()) + " values, expected " +
+                             std::to_string(rows) + " x " + std::to_string(net_->input_dim()));
+    const bool logits = info[2].ToBoolean();
+    Network* net = net_.get();
+    const float* xs = x.Data();
+    auto out = std::make_shared<std::vector<float>>();
+    auto keep = std::make_shared<Napi::Reference<Napi::Float32Array>>(Napi::Persistent(x));
+    auto* task = new TaskWorker(
+        env, this, info.This().As<Napi::Object>(),
+        [net, xs, rows, logits, out] {
+          Backend& be = net->backend();
+          check_finite(be, xs, rows, net->input_dim(), "inputs");
+          const int d = net->output_dim(), cap = std::min(rows, 1000);
+          Workspace ws(be, net->layers(), cap, net->param_count());
+          out->resize((size_t)rows * d);
+          std::vector<uint32_t> idx(cap);
+          for (int start = 0; start < rows; start += cap) {
+            const int m = std::min(cap, rows - start);
+            std::iota(idx.begin(), idx.begin() + m, (uint32_t)start);
+            ws.m = m;
+            be.gather_rows(ws.abar[0], net->cols(0), xs, net->input_dim(), idx.data(), m);
+            be.fill(ws.target, 0.0f, (size_t)m * d);
+            net->forward(ws, false);
+            if (logits) be.to_host(out->data() + (size_t)start * d, ws.output, (size_t)m * d);
+            else {
+              be.link(net->loss_kind(), ws.output, m, d, ws.g.back());
+              be.to_host(out->data() + (size_t)start * d, ws.g.back(), (size_t)m * d);
+            }
+          }
+        },
+        [out, keep](Napi::Env e) {
+          Napi::Float32Array result = Napi::Float32Array::New(e, out->size());
+          std::copy(out->begin(), out->end(), result.Data());
+          return result;
+        });
+    Napi::Promise promise = task->promise();
+    task->Queue();
+    return promise;
+  } catch (...) {
+    busy_ = false;
+    throw;
+  }
+}
+
+// getWeights() -> Float32Array: a copy of the flat parameters (W_l d x (n) row-major, bias last column).
+Napi::Value Model::GetWeights(const Napi::CallbackInfo& info) {
+  ensure_usable(info.Env(), false);
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), net_->param_count());
+  net_->backend().to_host(out.Data(), net_->params(), net_->param_count());
+  return out;
+}
+
+void Model::SetWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_usable(env, false);
+  Napi::Float32Array w = float32_arg(info[0], "weights");
+  if (w.ElementLength() != net_->param_count())
+    throw_invalid(env, "weights have " + std::to_string(w.ElementLength()) + " values, expected " +
+                           std::to_string(net_->param_count()));
+  const int64_t bad = net_->backend().first_non_finite(w.Data(), w.ElementLength());
+  if (bad >= 0)
+    throw make_error(env, error_code(ErrorKind::InvalidData),
+                     "weights contain NaN or Infinity at index " + std::to_string(bad));
+  net_->backend().to_device(net_->params(), w.Data(), w.ElementLength());
+}
+
+// gradients(x, y|null, rows) -> { loss, gradient }: mean data loss and its flat gradient, synchronously.
+Napi::Value Model::Gradients(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_usable(env, false);
+  DataView data = data_args(info, 0, *net_, "inputs", nullptr, nullptr);
+  try {
+    Backend& be = net_->backend();
+    Workspace ws(be, net_->layers(), data.rows, net_->param_count());
+    std::vector<uint32_t> idx(data.rows);
+    std::iota(idx.begin(), idx.end(), 0u);
+    net_->load_batch(ws, data.x, data.y, idx.data(), data.rows);
+    const double loss = net_->forward(ws, true) / data.rows;
+    net_->backward(ws, ws.grad);
+    Napi::Float32Array grad = Napi::Float32Array::New(env, net_->param_count());
+    be.to_host(grad.Data(), ws.grad, net_->param_count());
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("loss", loss);
+    result.Set("gradient", grad);
+    return result;
+  } catch (const Error& e) {
+    throw make_error(env, e.code(), e.what());
+  }
+}
+
+Napi::Value Model::Info(const Napi::CallbackInfo& info) {
+  ensure_usable(info.Env(), false);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("paramCount", (double)net_->param_count());
+  o.Set("steps", (double)state_.step);
+  o.Set("epochs", state_.epochs_done);
+  o.Set("seconds", state_.seconds);
+  o.Set("backend", net_->backend().name());
+  o.Set("threads", net_->backend().threads());
+  return o;
+}
+
+void Model::Dispose(const Napi::CallbackInfo& info) {
+  if (busy_) throw make_error(info.Env(), "KBFGS_BUSY", "cannot dispose a model while it is training; abort and await fit() first");
+  state_ = TrainingState{};
+  net_.reset();
+}
+
+}  // namespace kb::napi

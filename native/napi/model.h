@@ -1,0 +1,46 @@
+// The native side of Sequential/Autoencoder: owns a Network and its TrainingState. One ObjectWrap.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "../core/network.h"
+#include "../core/trainer.h"
+
+namespace kb::napi {
+
+class Model : public Napi::ObjectWrap<Model> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Model(const Napi::CallbackInfo& info);
+
+  Network& network() { return *net_; }
+  TrainingState& state() { return state_; }
+  std::atomic<bool>& cancel_flag() { return cancel_; }
+  void finish_job() { busy_ = false; }
+
+ private:
+  Napi::Value Fit(const Napi::CallbackInfo& info);
+  void Cancel(const Napi::CallbackInfo& info);
+  Napi::Value Evaluate(const Napi::CallbackInfo& info);
+  Napi::Value Predict(const Napi::CallbackInfo& info);
+  Napi::Value GetWeights(const Napi::CallbackInfo& info);
+  void SetWeights(const Napi::CallbackInfo& info);
+  Napi::Value Gradients(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  void Dispose(const Napi::CallbackInfo& info);
+
+  // Throws the typed Disposed/Busy errors; then marks the model busy when claim is true.
+  void ensure_usable(Napi::Env env, bool claim);
+
+  std::unique_ptr<Network> net_;
+  TrainingState state_;
+  std::string optimizer_id_;
+  std::atomic<bool> busy_{false};
+  std::atomic<bool> cancel_{false};
+};
+
+}  // namespace kb::napi

@@ -1,0 +1,41 @@
+// First-order methods as one fused pass over the flat parameter vector (Backend::first_order_update).
+#include "first_order.h"
+
+namespace kb {
+
+FirstOrderOptimizer::~FirstOrderOptimizer() {
+  if (backend_) {
+    backend_->release(m_);
+    backend_->release(v_);
+  }
+}
+
+const char* FirstOrderOptimizer::name() const {
+  switch (settings_.kind) {
+    case FirstOrderUpdate::Sgd: return "sgd";
+    case FirstOrderUpdate::Adam: return "adam";
+    case FirstOrderUpdate::RmsProp: return "rmsprop";
+  }
+  return "first-order";
+}
+
+void FirstOrderOptimizer::attach(Network& net, int) {
+  backend_ = &net.backend();
+  m_ = backend_->alloc(net.param_count());
+  v_ = backend_->alloc(net.param_count());
+}
+
+void FirstOrderOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
+  net.forward(ws, true);
+  net.backward(ws, ws.grad);
+  backend_->running_mean_of_squares(net.param_count(), j, settings_.weight_decay, net.params(), ws.grad, v_);
+}
+
+void FirstOrderOptimizer::step(Network& net, Workspace& ws, int64_t k) {
+  FirstOrderUpdate u = settings_;
+  u.step = k + 1;
+  u.first_step = k == 0;
+  backend_->first_order_update(u, net.param_count(), net.params(), ws.grad, m_, v_);
+}
+
+}  // namespace kb

@@ -1,0 +1,29 @@
+// SGD with momentum, Adam and RMSprop: PyTorch semantics or the reference protocol of spec §2 and §6.
+#pragma once
+
+#include "../core/backend.h"
+#include "optimizer.h"
+
+namespace kb {
+
+class FirstOrderOptimizer final : public Optimizer {
+ public:
+  explicit FirstOrderOptimizer(const FirstOrderUpdate& settings) : settings_(settings) {}
+  ~FirstOrderOptimizer() override;
+
+  const char* name() const override;
+  void attach(Network& net, int batch_capacity) override;
+  // Only the paper's RMSprop warm-starts: v = mean over one pass of (grad + tau theta)^2 (spec §6).
+  bool wants_warm_start() const override { return settings_.paper && settings_.kind == FirstOrderUpdate::RmsProp; }
+  void warm_start_batch(Network& net, Workspace& ws, int j) override;
+  void step(Network& net, Workspace& ws, int64_t k) override;
+  float weight_decay() const override { return settings_.weight_decay; }
+
+ private:
+  FirstOrderUpdate settings_;
+  Backend* backend_ = nullptr;
+  float* m_ = nullptr;  // momentum (paper: the gradient EMA M_k)
+  float* v_ = nullptr;  // second moment
+};
+
+}  // namespace kb

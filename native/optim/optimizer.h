@@ -1,0 +1,41 @@
+// The interface every training method implements; the shared step loop lives in core/trainer.cc.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../core/network.h"
+
+namespace kb {
+
+// Per-epoch counters and phase timings an optimizer reports (name, value); summed over the epoch's steps.
+using Diagnostics = std::vector<std::pair<std::string, double>>;
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  virtual const char* name() const = 0;
+
+  // Allocates the state for net and a batch capacity; called once, before the first step.
+  virtual void attach(Network& net, int batch_capacity) = 0;
+
+  // Warm start (spec §3.2, §5, §6): one full pass over the training set at the initial weights. The trainer
+  // loads each minibatch into ws and calls warm_start_batch with the 1-based batch number j; the optimizer
+  // runs the passes it needs.
+  virtual bool wants_warm_start() const { return false; }
+  virtual void warm_start_batch(Network&, Workspace&, int /*j*/) {}
+
+  // One step k (0-based). On entry ws holds the forward and backward of the minibatch at theta_k, with the
+  // mean data-loss gradient in ws.grad. On exit net.params() holds theta_{k+1}.
+  virtual void step(Network& net, Workspace& ws, int64_t k) = 0;
+
+  // The L2 coefficient tau whose (tau/2)|theta|^2 the reported training loss includes (spec §2 step 6).
+  virtual float weight_decay() const = 0;
+
+  // Appends this epoch's counters and timings and resets them.
+  virtual void take_diagnostics(Diagnostics&) {}
+};
+
+}  // namespace kb
