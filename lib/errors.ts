@@ -91,10 +91,12 @@ const byCode: Record<string, new (message: string) => KbfgsError> = {
 
 /** Turns an error thrown by the addon (a plain Error with a `code`) into the matching typed error. */
 export function fromNative(error: unknown): unknown {
-  if (error instanceof KbfgsError || !(error instanceof Error)) return error;
-  const code = (error as Error & { code?: unknown }).code;
-  const Type = typeof code === 'string' ? byCode[code] : undefined;
-  return Type ? new Type(error.message) : new KbfgsError(error.message, typeof code === 'string' ? code : 'KBFGS_INTERNAL');
+  // Duck-typed: errors from the addon may come from another realm (jest's vm), where instanceof Error fails.
+  if (error instanceof KbfgsError || typeof error !== 'object' || error === null) return error;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code !== 'string' || !code.startsWith('KBFGS_') || typeof message !== 'string') return error;
+  const Type = byCode[code];
+  return Type ? new Type(message) : new KbfgsError(message, code);
 }
 
 /** Calls fn and rethrows native errors as typed errors. */

@@ -1,0 +1,231 @@
+// Every Backend operation against a naive float64 loop (the ggml-style op harness).
+import { _native as addon } from '../lib';
+import { maxAbsDiff, naiveGemm, randomArray, seeded, spd } from './helpers';
+
+const be = addon.backend;
+const rnd = seeded(42);
+
+describe(`backend '${be.name}'`, () => {
+  test.each([
+    [false, false], [true, false], [false, true], [true, true],
+  ])('gemm transA=%s transB=%s with alpha, beta and leading dimensions', (ta, tb) => {
+    const m = 7, n = 5, k = 9, pad = 3;
+    const lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    const a = randomArray((ta ? k : m) * lda, rnd), b = randomArray((tb ? n : k) * ldb, rnd);
+    const c = randomArray(m * ldc, rnd);
+    const c0 = Float32Array.from(c);
+    be.gemm(ta, tb, m, n, k, 0.5, a, lda, b, ldb, 2, c, ldc);
+    const ab = naiveGemm(ta, tb, m, n, k, a, lda, b, ldb);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) expect(c[i * ldc + j]).toBeCloseTo(0.5 * ab[i * n + j] + 2 * c0[i * ldc + j], 4);
+      for (let j = n; j < ldc; j++) expect(c[i * ldc + j]).toBe(c0[i * ldc + j]);  // padding untouched
+    }
+  });
+
+  test.each([false, true])('syrk trans=%s fills both triangles', (trans) => {
+    const n = 6, k = 11;
+    const a = randomArray(n * k, rnd);
+    const c = randomArray(n * n, rnd);
+    const c0 = Float32Array.from(c);
+    be.syrk(trans, n, k, 0.25, a, trans ? n : k, 0.5, c, n);
+    // trans: C = A^T A with A k x n; else C = A A^T with A n x k.
+    const ref = trans ? naiveGemm(true, false, n, n, k, a, n, a, n) : naiveGemm(false, true, n, n, k, a, k, a, k);
+    const c0sym = Float32Array.from(c0);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        // beta scales the triangle SYRK reads (lower); the mirrored upper equals the lower.
+        const lower = Math.max(i, j) * n + Math.min(i, j);
+        expect(c[i * n + j]).toBeCloseTo(0.25 * ref[i * n + j] + 0.5 * c0sym[lower], 4);
+      }
+  });
+
+  test.each([false, true])('gemv trans=%s', (trans) => {
+    const m = 5, n = 8;
+    const a = randomArray(m * n, rnd), x = randomArray(trans ? m : n, rnd), y = randomArray(trans ? n : m, rnd);
+    const y0 = Float32Array.from(y);
+    be.gemv(trans, m, n, 2, a, n, x, -1, y);
+    const ref = naiveGemm(trans, false, trans ? n : m, 1, trans ? m : n, a, n, x, 1);
+    expect(maxAbsDiff(y, ref.map((v, i) => 2 * v - y0[i]))).toBeLessThan(1e-5);
+  });
+
+  test('ger adds alpha x y^T', () => {
+    const m = 4, n = 6;
+    const x = randomArray(m, rnd), y = randomArray(n, rnd), a = randomArray(m * n, rnd);
+    const a0 = Float32Array.from(a);
+    be.ger(m, n, 3, x, y, a, n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expect(a[i * n + j]).toBeCloseTo(a0[i * n + j] + 3 * x[i] * y[j], 5);
+  });
+
+  test('potrf gives L with L L^T = A, potri the inverse, potrs solves', () => {
+    const n = 9, nrhs = 3;
+    const a = spd(n, rnd);
+    const l = Float32Array.from(a);
+    expect(be.potrf(n, l)).toBe(0);
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) l[i * n + j] = 0;  // keep the lower factor
+    const llt = naiveGemm(false, true, n, n, n, l, n, l, n);
+    expect(maxAbsDiff(llt, a)).toBeLessThan(1e-3);
+
+    const inv = Float32Array.from(a);
+    expect(be.potrf(n, inv)).toBe(0);
+    expect(be.potri(n, inv)).toBe(0);
+    const eye = naiveGemm(false, false, n, n, n, a, n, inv, n);
+    expect(maxAbsDiff(eye, Float64Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)))).toBeLessThan(1e-4);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(inv[i * n + j]).toBe(inv[j * n + i]);
+
+    const b = randomArray(n * nrhs, rnd);
+    const x = Float32Array.from(b);
+    expect(be.potrs(n, nrhs, l, x)).toBe(0);
+    expect(maxAbsDiff(naiveGemm(false, false, n, nrhs, n, a, n, x, nrhs), b)).toBeLessThan(1e-4);
+  });
+
+  test('potrf reports a matrix that is not positive definite', () => {
+    const a = new Float32Array([1, 2, 2, 1]);  // eigenvalues 3 and -1
+    expect(be.potrf(2, a)).toBe(2);
+  });
+
+  const activations: Array<[number, string, (h: number) => number, (h: number) => number]> = [
+    [0, 'linear', (h) => h, () => 1],
+    [1, 'relu', (h) => Math.max(h, 0), (h) => (h > 0 ? 1 : 0)],
+    [2, 'sigmoid', (h) => 1 / (1 + Math.exp(-h)), (h) => { const s = 1 / (1 + Math.exp(-h)); return s * (1 - s); }],
+    [3, 'tanh', Math.tanh, (h) => 1 - Math.tanh(h) ** 2],
+  ];
+  test.each(activations)('activation %s (%s) forward and backward', (act, _name, f, df) => {
+    const m = 3, d = 7;
+    const h = randomArray(m * d, rnd, 4);
+    const out = new Float32Array(m * d);
+    be.activationForward(act, h, m, d, out);
+    const g = randomArray(m * d, rnd);
+    const g0 = Float32Array.from(g);
+    be.activationBackward(act, h, m, d, g);
+    expect(maxAbsDiff(out, Array.from(h, f))).toBeLessThan(1e-6);
+    expect(maxAbsDiff(g, Array.from(h, (v, i) => g0[i] * df(v)))).toBeLessThan(1e-6);
+  });
+
+  test('losses and their output gradients', () => {
+    const m = 4, d = 5;
+    const z = randomArray(m * d, rnd, 5);
+    const t = Float32Array.from({ length: m * d }, () => rnd());
+    const grad = new Float32Array(m * d);
+    // sigmoid cross-entropy on logits
+    let ref = 0;
+    for (let i = 0; i < m * d; i++) ref += -(t[i] * Math.log(1 / (1 + Math.exp(-z[i]))) + (1 - t[i]) * Math.log(1 - 1 / (1 + Math.exp(-z[i]))));
+    expect(be.loss(0, z, t, m, d, grad)).toBeCloseTo(ref, 4);
+    expect(maxAbsDiff(grad, Array.from(z, (v, i) => 1 / (1 + Math.exp(-v)) - t[i]))).toBeLessThan(1e-6);
+    // half squared error
+    ref = 0;
+    for (let i = 0; i < m * d; i++) ref += 0.5 * (z[i] - t[i]) ** 2;
+    expect(be.loss(1, z, t, m, d, grad)).toBeCloseTo(ref, 4);
+    expect(maxAbsDiff(grad, Array.from(z, (v, i) => v - t[i]))).toBeLessThan(1e-6);
+    // softmax cross-entropy with one-hot targets
+    const onehot = new Float32Array(m * d);
+    for (let i = 0; i < m; i++) onehot[i * d + (i % d)] = 1;
+    ref = 0;
+    const p = new Float64Array(m * d);
+    for (let i = 0; i < m; i++) {
+      const row = Array.from(z.subarray(i * d, (i + 1) * d));
+      const lse = Math.log(row.reduce((s, v) => s + Math.exp(v), 0));
+      ref += lse - row[i % d];
+      row.forEach((v, j) => (p[i * d + j] = Math.exp(v - lse)));
+    }
+    expect(be.loss(2, z, onehot, m, d, grad)).toBeCloseTo(ref, 4);
+    expect(maxAbsDiff(grad, Array.from(p, (v, i) => v - onehot[i]))).toBeLessThan(1e-6);
+  });
+
+  test('columnMean', () => {
+    const m = 6, cols = 4;
+    const a = randomArray(m * cols, rnd);
+    const out = new Float32Array(cols);
+    be.columnMean(a, m, cols, out);
+    for (let j = 0; j < cols; j++) {
+      let s = 0;
+      for (let i = 0; i < m; i++) s += a[i * cols + j];
+      expect(out[j]).toBeCloseTo(s / m, 6);
+    }
+  });
+
+  describe('first-order updates against the formulas', () => {
+    const n = 16;
+    const setup = () => ({
+      theta: randomArray(n, rnd), grad: randomArray(n, rnd), m: randomArray(n, rnd, 0.1),
+      v: Float32Array.from({ length: n }, () => rnd() * 0.1),
+    });
+    const run = (settings: Parameters<typeof be.firstOrderUpdate>[0]) => {
+      const s = setup();
+      const before = { theta: Float32Array.from(s.theta), m: Float32Array.from(s.m), v: Float32Array.from(s.v) };
+      be.firstOrderUpdate(settings, s.theta, s.grad, s.m, s.v);
+      return { s, before };
+    };
+
+    test('paper Adam: bias-corrected momentum squared, beta2 0.9, eps outside the sqrt (spec §6)', () => {
+      const lr = 0.01, tau = 1e-3, eps = 1e-4, step = 3;
+      const { s, before } = run({ kind: 1, paper: true, lr, beta1: 0.9, beta2: 0.9, eps, weightDecay: tau, step });
+      for (let i = 0; i < n; i++) {
+        const M = 0.9 * before.m[i] + 0.1 * (s.grad[i] + tau * before.theta[i]);
+        const mhat = M / (1 - 0.9 ** step);
+        const v = 0.9 * before.v[i] + 0.1 * mhat * mhat;
+        const step_ = mhat / (Math.sqrt(v / (1 - 0.9 ** step)) + eps);
+        expect(s.m[i]).toBeCloseTo(M, 6);
+        expect(s.v[i]).toBeCloseTo(v, 6);
+        expect(s.theta[i]).toBeCloseTo(before.theta[i] - lr * step_, 5);
+      }
+    });
+
+    test('paper RMSprop squares the momentum', () => {
+      const { s, before } = run({ kind: 2, paper: true, lr: 0.01, beta1: 0.9, beta2: 0.9, eps: 1e-4, weightDecay: 0 });
+      for (let i = 0; i < n; i++) {
+        const M = 0.9 * before.m[i] + 0.1 * s.grad[i];
+        const v = 0.9 * before.v[i] + 0.1 * M * M;
+        expect(s.theta[i]).toBeCloseTo(before.theta[i] - 0.01 * M / (Math.sqrt(v) + 1e-4), 5);
+      }
+    });
+
+    test('paper SGD steps along the EMA momentum', () => {
+      const { s, before } = run({ kind: 0, paper: true, lr: 0.5, beta1: 0.9, weightDecay: 0.01 });
+      for (let i = 0; i < n; i++) {
+        const M = 0.9 * before.m[i] + 0.1 * (s.grad[i] + 0.01 * before.theta[i]);
+        expect(s.theta[i]).toBeCloseTo(before.theta[i] - 0.5 * M, 5);
+      }
+    });
+
+    test('PyTorch Adam with bias corrections', () => {
+      const step = 2;
+      const { s, before } = run({ kind: 1, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step });
+      for (let i = 0; i < n; i++) {
+        const g = s.grad[i] + 0.1 * before.theta[i];
+        const m = 0.9 * before.m[i] + 0.1 * g, v = 0.999 * before.v[i] + 0.001 * g * g;
+        const upd = (m / (1 - 0.9 ** step)) / (Math.sqrt(v) / Math.sqrt(1 - 0.999 ** step) + 1e-8);
+        expect(s.theta[i]).toBeCloseTo(before.theta[i] - 1e-3 * upd, 6);
+      }
+    });
+
+    test('PyTorch SGD: first step copies the gradient into the buffer, then heavy ball, Nesterov', () => {
+      let r = run({ kind: 0, lr: 0.1, beta1: 0.9, firstStep: true });
+      for (let i = 0; i < n; i++) expect(r.s.m[i]).toBeCloseTo(r.s.grad[i], 6);
+      r = run({ kind: 0, lr: 0.1, beta1: 0.9, nesterov: true });
+      for (let i = 0; i < n; i++) {
+        const buf = 0.9 * r.before.m[i] + r.s.grad[i];
+        expect(r.s.theta[i]).toBeCloseTo(r.before.theta[i] - 0.1 * (r.s.grad[i] + 0.9 * buf), 5);
+      }
+    });
+
+    test('PyTorch RMSprop with and without momentum', () => {
+      let r = run({ kind: 2, lr: 0.01, beta2: 0.99, eps: 1e-8 });
+      for (let i = 0; i < n; i++) {
+        const v = 0.99 * r.before.v[i] + 0.01 * r.s.grad[i] ** 2;
+        expect(r.s.theta[i]).toBeCloseTo(r.before.theta[i] - 0.01 * r.s.grad[i] / (Math.sqrt(v) + 1e-8), 5);
+      }
+      r = run({ kind: 2, lr: 0.01, beta2: 0.99, eps: 1e-8, rmsMomentum: 0.5 });
+      for (let i = 0; i < n; i++) {
+        const v = 0.99 * r.before.v[i] + 0.01 * r.s.grad[i] ** 2;
+        const buf = 0.5 * r.before.m[i] + r.s.grad[i] / (Math.sqrt(v) + 1e-8);
+        expect(r.s.theta[i]).toBeCloseTo(r.before.theta[i] - 0.01 * buf, 5);
+      }
+    });
+  });
+
+  test('a call with a too-short array throws instead of reading out of bounds', () => {
+    expect(() => be.gemm(false, false, 4, 4, 4, 1, new Float32Array(3), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4))
+      .toThrow(/needs 16/);
+    expect(() => be.potrf(3, new Float32Array(4))).toThrow(/needs 9/);
+  });
+});
