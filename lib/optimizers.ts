@@ -154,3 +154,99 @@ export class RMSprop extends Optimizer {
     });
   }
 }
+
+export interface KBFGSOptions {
+  /** Learning rate α: θ ← θ − α·H_g·M·H_a. Default 0.3 (the paper's MNIST setting). */
+  lr?: number;
+  /**
+   * Damping λ (default 0.3). It enters only as √λ (spec §3.6): H_a approximates (A + √λ I)⁻¹, so √λ bounds
+   * how far the step may stretch along directions the layer inputs rarely take; and μ₂ = √λ is the
+   * Levenberg-Marquardt half of the double damping (spec §3.4), which moves y toward s until sᵀy = √λ·sᵀs,
+   * keeping H_g's eigenvalues below 1/√λ. Larger λ: shorter, more gradient-like steps; smaller: bolder,
+   * more curvature-driven steps. λ = 0 removes both safeguards (A must then be positive definite).
+   */
+  damping?: number;
+  /** ρ of the gradient momentum M ← ρM + (1−ρ)(∇L + τθ) (spec §2). Default 0.9. */
+  momentum?: number;
+  /** τ, added to the gradient of weights and biases; the reported loss includes (τ/2)‖θ‖². Default 1e-5. */
+  weightDecay?: number;
+}
+
+/**
+ * K-BFGS (spec §3): per layer the step H_g·M·H_a. H_a ≈ (A + √λI)⁻¹ is inverted once (Cholesky, after a
+ * warm-start pass that estimates A = E[āāᵀ]) and then follows A by one Hessian-action BFGS update per step.
+ * H_g, the inverse of the pre-activation Hessian, starts at I and takes one BFGS update per step from
+ * (s, y) = the change of the batch-mean pre-activations and of their gradients between θ_k and θ_{k+1},
+ * measured by a second forward/backward on the same minibatch, averaged with weight 0.9 and double damped:
+ * Powell (μ₁ = 0.2) then Levenberg-Marquardt (μ₂ = √λ). Fixed constants: A decay 0.9, skip threshold 1e-4.
+ */
+export class KBFGS extends Optimizer {
+  readonly kind: string = 'kbfgs';
+  constructor(options: KBFGSOptions = {}, where = 'KBFGS', extra: Record<string, number> = {}) {
+    checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', ...Object.keys(extra)]);
+    super('paper', {
+      lr: checkNumber(where, 'lr', options.lr, 0.3, { above: 0 }),
+      damping: checkNumber(where, 'damping', options.damping, 0.3, { min: 0 }),
+      momentum: checkNumber(where, 'momentum', options.momentum, PAPER_RHO, { min: 0, below: 1 }),
+      weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, PAPER_TAU, { min: 0 }),
+      ...extra,
+    });
+  }
+}
+
+export interface KBFGSLOptions extends KBFGSOptions {
+  /** Pairs kept per layer for H_g (spec §4). Default 100. */
+  memory?: number;
+}
+
+/**
+ * K-BFGS(L) (spec §4): K-BFGS with H_g as an L-BFGS operator of `memory` pairs (H₀ = I, the oldest pair
+ * dropped when full), applied in compact form; H_a stays dense. Same hyperparameters as {@link KBFGS}.
+ */
+export class KBFGSL extends KBFGS {
+  override readonly kind = 'kbfgs-l';
+  constructor(options: KBFGSLOptions = {}) {
+    const memory = checkNumber('KBFGSL', 'memory', options.memory, 100, { min: 1, max: 10_000, integer: true });
+    const { memory: _ignored, ...rest } = options;
+    super(rest, 'KBFGSL', { memory });
+  }
+}
+
+export interface KFACOptions {
+  /** Learning rate α. Default 1 (the paper's MNIST setting). */
+  lr?: number;
+  /**
+   * Damping λ (default 3): both Kronecker factors get √λ added to their diagonal before inversion (π = 1,
+   * spec §5), so the step is (G + √λI)⁻¹ M (A + √λI)⁻¹. Larger λ: closer to a scaled gradient step.
+   */
+  damping?: number;
+  /** ρ of the gradient momentum (spec §2). Default 0.9. */
+  momentum?: number;
+  /** τ. Default 1e-5. */
+  weightDecay?: number;
+  /** Recompute the inverses every this many steps, and at every step up to it. Default 20. */
+  inverseEvery?: number;
+  /** Seed of the targets sampled for the Fisher. Default 0. */
+  seed?: number;
+}
+
+/**
+ * KFAC as run in the paper's comparison (spec §5): the true Fisher with targets sampled from the model
+ * (Bernoulli for sigmoid cross-entropy, N(z, 1) for squared error, categorical for softmax), factors
+ * A = E[āāᵀ] and G = E[ǧǧᵀ] as 0.9 moving averages warm-started by one pass, inverses by Cholesky.
+ */
+export class KFAC extends Optimizer {
+  readonly kind = 'kfac';
+  constructor(options: KFACOptions = {}) {
+    const where = 'KFAC';
+    checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', 'inverseEvery', 'seed']);
+    super('paper', {
+      lr: checkNumber(where, 'lr', options.lr, 1, { above: 0 }),
+      damping: checkNumber(where, 'damping', options.damping, 3, { min: 0 }),
+      momentum: checkNumber(where, 'momentum', options.momentum, PAPER_RHO, { min: 0, below: 1 }),
+      weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, PAPER_TAU, { min: 0 }),
+      inverseEvery: checkNumber(where, 'inverseEvery', options.inverseEvery, 20, { min: 1, integer: true }),
+      seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: 2 ** 53 - 1, integer: true }),
+    });
+  }
+}

@@ -48,7 +48,7 @@ class Backend {
   virtual void release(float* p) = 0;
   virtual void to_device(float* dst, const float* host, size_t count) = 0;
   virtual void to_host(float* host, const float* src, size_t count) = 0;
-  virtual void copy(float* dst, const float* src, size_t count) = 0;
+  virtual void copy(float* dst, const float* src, size_t count) = 0;  // the ranges may overlap
   virtual void fill(float* x, float value, size_t count) = 0;
   // A view of a host dataset that kernels can read. The CPU backend returns the host pointer (no copy);
   // a GPU backend uploads once per fit. release_dataset undoes it.
@@ -68,6 +68,8 @@ class Backend {
                     float* y) = 0;
   // A += alpha * x y^T, A is m x n.
   virtual void ger(int m, int n, float alpha, const float* x, const float* y, float* a, int lda) = 0;
+  // B = op(R)^{-1} B for an upper triangular k x k R (non-unit diagonal), B k x ncols.
+  virtual void trsm_upper(bool trans, int k, int ncols, const float* r, int ldr, float* b, int ldb) = 0;
   virtual double dot(size_t n, const float* x, const float* y) = 0;   // accumulated in double
   virtual void axpby(size_t n, float alpha, const float* x, float beta, float* y) = 0;  // y = a x + b y
 
@@ -99,6 +101,12 @@ class Backend {
   virtual int64_t first_non_finite(const float* x, size_t n) = 0;
   // A[i][i] += value for i < n.
   virtual void add_diagonal(float* a, int n, int lda, float value) = 0;
+  // A[i][i] += src[i * stride] for i < n (e.g. the diagonal of another matrix with stride ld + 1).
+  virtual void add_diagonal_from(float* a, int n, int lda, const float* src, int stride) = 0;
+  // Targets drawn from the model's predictive distribution at logits z (KFAC's sampled Fisher, spec §5):
+  // Bernoulli(sigmoid(z)), Normal(z, 1) or Categorical(softmax(z)). Element i uses the counter-based
+  // uniforms uniform_at(seed, 2i) and uniform_at(seed, 2i+1) of rng.h, so every backend draws the same.
+  virtual void sample_targets(Loss loss, const float* z, int m, int d, uint64_t seed, float* out) = 0;
   // theta, m, v are the flat parameter vector and its two optimizer buffers; grad is the data-loss gradient.
   virtual void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                                   float* v) = 0;

@@ -73,9 +73,14 @@ double Network::forward(Workspace& ws, bool output_gradient) {
     const int ld_out = l + 1 < L ? d + 1 : d;
     if (out != ws.h[l]) backend_.activation_forward(layers_[l].activation, ws.h[l], m, d, d, out, ld_out);
   }
-  const int d = output_dim();
-  const double total = backend_.loss(loss_, ws.output, ws.target, m, d, output_gradient ? ws.g[L - 1] : nullptr);
-  if (output_gradient) backend_.activation_backward(layers_[L - 1].activation, ws.h[L - 1], m, d, ws.g[L - 1], d);
+  if (output_gradient) return this->output_gradient(ws, nullptr);
+  return backend_.loss(loss_, ws.output, ws.target, m, output_dim(), nullptr);
+}
+
+double Network::output_gradient(Workspace& ws, const float* targets) {
+  const int L = num_layers(), d = output_dim();
+  const double total = backend_.loss(loss_, ws.output, targets ? targets : ws.target, ws.m, d, ws.g[L - 1]);
+  backend_.activation_backward(layers_[L - 1].activation, ws.h[L - 1], ws.m, d, ws.g[L - 1], d);
   return total;
 }
 

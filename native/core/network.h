@@ -74,6 +74,9 @@ class Network {
   // Forward pass over ws.abar[0]; returns the summed (not averaged) data loss of the batch. With
   // output_gradient it also leaves g[L-1] = d loss_i / d h_L for backward().
   double forward(Workspace& ws, bool output_gradient);
+  // g[L-1] = d loss_i / d h_L of the current forward output against targets (ws.target when null);
+  // returns the summed loss. forward(ws, true) calls it; KFAC calls it again with sampled targets.
+  double output_gradient(Workspace& ws, const float* targets);
   // Propagates g[L-1] down to g[0]. If weight_grad is not null it receives the mean-loss gradient
   // (1/m) sum_i g_l^(i) abar^(i)^T of every layer, laid out like the parameters.
   void backward(Workspace& ws, float* weight_grad);

@@ -6,15 +6,21 @@
 
 namespace kb {
 
+inline uint64_t splitmix64_mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// The i-th output of Rng(seed) as a double in [0, 1), computed directly (counter-based, parallel-friendly).
+inline double uniform_at(uint64_t seed, uint64_t i) {
+  return (double)(splitmix64_mix(seed + (i + 1) * 0x9E3779B97F4A7C15ull) >> 11) * 0x1.0p-53;
+}
+
 class Rng {
  public:
   explicit Rng(uint64_t seed = 0) : state_(seed) {}
-  uint64_t next_u64() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  uint64_t next_u64() { return splitmix64_mix(state_ += 0x9E3779B97F4A7C15ull); }
   // Uniform double in [0, 1) with 53 random bits.
   double uniform() { return (double)(next_u64() >> 11) * 0x1.0p-53; }
   // Uniform integer in [0, n) (n > 0); the modulo bias is below 2^-40 for the sizes used here.

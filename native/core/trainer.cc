@@ -83,17 +83,22 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
   const double start_seconds = state.seconds;
   for (int e = 0; e < config.epochs; ++e) {
     const int epoch = state.epochs_done;
-    double batch_loss_sum = 0;
+    double batch_loss_sum = 0, forward_seconds = 0, backward_seconds = 0;
     const auto epoch_start = Clock::now();
     for (int b = 0; b < batches; ++b) {
       throw_if_cancelled(cancel);
+      const auto t0 = Clock::now();
       net.load_batch(ws, train.x, train.y, state.sampler.next(m), m);
       const double loss = net.forward(ws, true) / m;
+      const auto t1 = Clock::now();
       if (!std::isfinite(loss))
         throw Error(ErrorKind::Numerical, "the training loss became " + std::to_string(loss) + " at step " +
                                               std::to_string(state.step) + " (epoch " + std::to_string(epoch) +
                                               ", batch " + std::to_string(b) + ")");
       net.backward(ws, ws.grad);
+      const auto t2 = Clock::now();
+      forward_seconds += std::chrono::duration<double>(t1 - t0).count();
+      backward_seconds += std::chrono::duration<double>(t2 - t1).count();
       opt.step(net, ws, state.step);
       ++state.step;
       batch_loss_sum += loss;
@@ -113,6 +118,8 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     const double tau = opt.weight_decay();
     event.loss = mean_loss(net, ws, train) + 0.5 * tau * net.backend().sum_squares(net.params(), net.param_count());
     if (validation) event.val_loss = mean_loss(net, ws, *validation);
+    event.diagnostics.push_back({"forwardSeconds", forward_seconds});
+    event.diagnostics.push_back({"backwardSeconds", backward_seconds});
     opt.take_diagnostics(event.diagnostics);
     if (callbacks.on_epoch) callbacks.on_epoch(event);
     if (config.time_budget_seconds > 0 && state.seconds - start_seconds >= config.time_budget_seconds) break;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../core/backend.h"
+#include "../core/rng.h"
 
 extern "C" {
 void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
@@ -72,6 +73,10 @@ class CpuBackend final : public Backend {
   }
   void ger(int m, int n, float alpha, const float* x, const float* y, float* a, int lda) override {
     cblas_sger(CblasRowMajor, m, n, alpha, x, 1, y, 1, a, lda);
+  }
+  void trsm_upper(bool trans, int k, int ncols, const float* r, int ldr, float* b, int ldb) override {
+    cblas_strsm(CblasRowMajor, CblasLeft, CblasUpper, trans ? CblasTrans : CblasNoTrans, CblasNonUnit, k, ncols, 1.0f,
+                r, ldr, b, ldb);
   }
   double dot(size_t n, const float* x, const float* y) override {
     double s = 0;
@@ -215,6 +220,40 @@ class CpuBackend final : public Backend {
   }
   void add_diagonal(float* a, int n, int lda, float value) override {
     for (int i = 0; i < n; ++i) a[(size_t)i * lda + i] += value;
+  }
+
+  void add_diagonal_from(float* a, int n, int lda, const float* src, int stride) override {
+    for (int i = 0; i < n; ++i) a[(size_t)i * lda + i] += src[(size_t)i * stride];
+  }
+
+  void sample_targets(Loss kind, const float* z, int m, int d, uint64_t seed, float* out) override {
+    const size_t n = (size_t)m * d;
+    switch (kind) {
+      case Loss::SigmoidCrossEntropy:
+        for (size_t i = 0; i < n; ++i) out[i] = uniform_at(seed, 2 * i) < (double)sigmoid(z[i]) ? 1.0f : 0.0f;
+        break;
+      case Loss::HalfSquaredError:
+        for (size_t i = 0; i < n; ++i) {  // Box-Muller
+          const double u1 = uniform_at(seed, 2 * i), u2 = uniform_at(seed, 2 * i + 1);
+          out[i] = (float)(z[i] + std::sqrt(-2.0 * std::log1p(-u1)) * std::cos(6.283185307179586 * u2));
+        }
+        break;
+      case Loss::SoftmaxCrossEntropy:
+        link(kind, z, m, d, out);
+        for (int r = 0; r < m; ++r) {  // inverse CDF with the row's first uniform
+          float* p = out + (size_t)r * d;
+          const double u = uniform_at(seed, 2 * (size_t)r * d);
+          double cdf = 0;
+          int pick = d - 1;
+          for (int j = 0; j < d; ++j) {
+            cdf += p[j];
+            if (u < cdf) { pick = j; break; }
+          }
+          std::fill(p, p + d, 0.0f);
+          p[pick] = 1.0f;
+        }
+        break;
+    }
   }
 
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,

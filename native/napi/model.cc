@@ -170,7 +170,7 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
       }
       state_ = TrainingState{};
       state_.optimizer = make_optimizer(spec);
-      state_.optimizer->attach(*net_, config.batch_size);
+      state_.optimizer->attach(*net_, config.batch_size, data.train.rows);
       optimizer_id_ = id;
     }
     cancel_ = false;

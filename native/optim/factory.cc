@@ -2,10 +2,31 @@
 
 #include "../core/errors.h"
 #include "first_order.h"
+#include "kbfgs.h"
+#include "kfac.h"
 
 namespace kb {
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
+  if (spec.kind == "kbfgs" || spec.kind == "kbfgs-l") {
+    KbfgsSettings k;
+    k.lr = (float)spec.get("lr", k.lr);
+    k.damping = spec.get("damping", k.damping);
+    k.momentum = (float)spec.get("momentum", k.momentum);
+    k.weight_decay = (float)spec.get("weightDecay", k.weight_decay);
+    k.memory = spec.kind == "kbfgs-l" ? (int)spec.get("memory", 100) : 0;
+    return std::make_unique<KbfgsOptimizer>(k);
+  }
+  if (spec.kind == "kfac") {
+    KfacSettings k;
+    k.lr = (float)spec.get("lr", k.lr);
+    k.damping = spec.get("damping", k.damping);
+    k.momentum = (float)spec.get("momentum", k.momentum);
+    k.weight_decay = (float)spec.get("weightDecay", k.weight_decay);
+    k.inverse_every = (int)spec.get("inverseEvery", k.inverse_every);
+    k.seed = (uint64_t)spec.get("seed", 0);
+    return std::make_unique<KfacOptimizer>(k);
+  }
   FirstOrderUpdate u;
   u.paper = spec.paper;
   u.lr = (float)spec.get("lr", 0.01);

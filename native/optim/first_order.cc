@@ -19,7 +19,7 @@ const char* FirstOrderOptimizer::name() const {
   return "first-order";
 }
 
-void FirstOrderOptimizer::attach(Network& net, int) {
+void FirstOrderOptimizer::attach(Network& net, int, int) {
   backend_ = &net.backend();
   m_ = backend_->alloc(net.param_count());
   v_ = backend_->alloc(net.param_count());

@@ -12,7 +12,7 @@ class FirstOrderOptimizer final : public Optimizer {
   ~FirstOrderOptimizer() override;
 
   const char* name() const override;
-  void attach(Network& net, int batch_capacity) override;
+  void attach(Network& net, int batch_capacity, int train_rows) override;
   // Only the paper's RMSprop warm-starts: v = mean over one pass of (grad + tau theta)^2 (spec §6).
   bool wants_warm_start() const override { return settings_.paper && settings_.kind == FirstOrderUpdate::RmsProp; }
   void warm_start_batch(Network& net, Workspace& ws, int j) override;

@@ -18,8 +18,9 @@ class Optimizer {
   virtual ~Optimizer() = default;
   virtual const char* name() const = 0;
 
-  // Allocates the state for net and a batch capacity; called once, before the first step.
-  virtual void attach(Network& net, int batch_capacity) = 0;
+  // Allocates the state for net, a batch capacity and the training set size; called once, before the
+  // first step.
+  virtual void attach(Network& net, int batch_capacity, int train_rows) = 0;
 
   // Warm start (spec §3.2, §5, §6): one full pass over the training set at the initial weights. The trainer
   // loads each minibatch into ws and calls warm_start_batch with the 1-based batch number j; the optimizer

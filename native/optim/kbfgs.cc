@@ -1,0 +1,164 @@
+#include "kbfgs.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <string>
+
+#include "../core/errors.h"
+#include "bfgs.h"
+#include "spd.h"
+
+namespace kb {
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+}  // namespace
+
+KbfgsOptimizer::~KbfgsOptimizer() {
+  for (float* p : owned_) be_->release(p);
+}
+
+void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
+  be_ = &net.backend();
+  auto take = [&](size_t count) {
+    float* p = be_->alloc(count);
+    owned_.push_back(p);
+    return p;
+  };
+  if (batch_capacity >= train_rows) settings_.sy_decay = 0.0f;  // full batch: no averaging (spec §3.3 step 6)
+  size_t widest = 0, largest = 0;
+  for (int l = 0; l < net.num_layers(); ++l) {
+    Layer layer;
+    layer.d = net.rows(l);
+    layer.n = net.cols(l);
+    const size_t n = layer.n, d = layer.d;
+    layer.a = take(n * n);
+    layer.a_lm = take(n * n);
+    layer.h_a = take(n * n);
+    if (settings_.memory > 0) {
+      layer.lbfgs = std::make_unique<LbfgsOperator>();
+      layer.lbfgs->init(*be_, layer.d, settings_.memory, layer.n);
+    } else {
+      layer.h_g = take(d * d);
+      be_->add_diagonal(layer.h_g, layer.d, layer.d, 1.0f);  // H_g = I (spec §3.2)
+    }
+    layer.s_bar = take(d);
+    layer.y_bar = take(d);
+    layer.h_mean = take(d);
+    layer.g_mean = take(d);
+    layer.a_mean = take(n);
+    widest = std::max({widest, n, d});
+    largest = std::max(largest, n * d);
+    layers_.push_back(std::move(layer));
+  }
+  momentum_ = take(net.param_count());
+  delta_ = take(net.param_count());
+  tmp_ = take(largest);
+  for (float** v : {&s_, &y_, &hy_, &sa_, &ya_, &hya_}) *v = take(widest);
+}
+
+// A = running mean over the pass of (1/m) Σ ā āᵀ at the initial weights (spec §3.2).
+void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
+  net.forward(ws, false);
+  for (int l = 0; l < net.num_layers(); ++l) {
+    Layer& L = layers_[l];
+    be_->syrk(true, L.n, ws.m, 1.0f / ((float)j * ws.m), ws.abar[l], L.n, (float)(j - 1) / j, L.a, L.n);
+  }
+}
+
+void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
+  const int m = ws.m;
+  const float sqrt_lambda = (float)std::sqrt(settings_.damping);
+  auto t0 = Clock::now();
+  be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
+                         momentum_);
+  // Step 1: batch means of the first pass, A, and the direction H_g M H_a (spec §3.3 steps 1-3).
+  for (int l = 0; l < net.num_layers(); ++l) {
+    Layer& L = layers_[l];
+    be_->column_mean(ws.h[l], m, L.d, L.d, L.h_mean);
+    be_->column_mean(ws.g[l], m, L.d, L.d, L.g_mean);
+    be_->column_mean(ws.abar[l], m, L.n, L.n, L.a_mean);
+    if (k > 0)  // A ← β A + (1 − β) ĀᵀĀ/m; at k = 0 A is the warm start
+      be_->syrk(true, L.n, m, (1 - settings_.a_decay) / m, ws.abar[l], L.n, settings_.a_decay, L.a, L.n);
+    be_->copy(L.a_lm, L.a, (size_t)L.n * L.n);
+    be_->add_diagonal(L.a_lm, L.n, L.n, sqrt_lambda);
+    if (k == 0) spd_inverse(*be_, L.a_lm, L.h_a, L.n, l, "A + sqrt(damping) I");  // the only inverse (spec §3.2)
+    const float* grad_l = momentum_ + net.offset(l);
+    if (L.lbfgs) L.lbfgs->apply(grad_l, L.n, tmp_);
+    else be_->gemm(false, false, L.d, L.n, L.d, 1.0f, L.h_g, L.d, grad_l, L.n, 0.0f, tmp_, L.n);
+    be_->gemm(false, false, L.d, L.n, L.n, 1.0f, tmp_, L.n, L.h_a, L.n, 0.0f, delta_ + net.offset(l), L.n);
+  }
+  // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (spec §10.7):
+  // only what the (s, y) pairs need, so backward computes no weight gradients.
+  be_->axpby(net.param_count(), -settings_.lr, delta_, 1.0f, net.params());
+  auto t1 = Clock::now();
+  t_direction_ += std::chrono::duration<double>(t1 - t0).count();
+  net.forward(ws, true);
+  net.backward(ws, nullptr);
+  auto t2 = Clock::now();
+  t_second_pass_ += std::chrono::duration<double>(t2 - t1).count();
+  for (int l = 0; l < net.num_layers(); ++l) {
+    update_g_side(net, ws, l);
+    update_a_side(l);
+  }
+  ++n_updates_;
+  t_curvature_ += seconds_since(t2);
+}
+
+// Steps 5-8 of spec §3.3 for layer l.
+void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
+  Layer& L = layers_[l];
+  const int d = L.d, m = ws.m;
+  const float decay = settings_.sy_decay;
+  // s = h̄(θ_k) − h̄(θ_{k+1}), y = ḡ(θ_k) − ḡ(θ_{k+1}), averaged with weight 0.9 into s̄, ȳ.
+  be_->column_mean(ws.h[l], m, d, d, s_);
+  be_->column_mean(ws.g[l], m, d, d, y_);
+  be_->axpby(d, 1.0f, L.h_mean, -1.0f, s_);
+  be_->axpby(d, 1.0f, L.g_mean, -1.0f, y_);
+  be_->axpby(d, 1 - decay, s_, decay, L.s_bar);
+  be_->axpby(d, 1 - decay, y_, decay, L.y_bar);
+  // Damping works on copies; the averages stay undamped (spec §10.8).
+  be_->copy(s_, L.s_bar, d);
+  be_->copy(y_, L.y_bar, d);
+  ApplyInverse apply_hg = [&](const float* v, float* out) {
+    if (L.lbfgs) L.lbfgs->apply(v, 1, out);
+    else be_->gemv(false, d, d, 1.0f, L.h_g, d, v, 0.0f, out);
+  };
+  const DampingResult damping = double_damping(*be_, d, s_, y_, hy_, apply_hg, std::sqrt(settings_.damping));
+  n_powell_ += damping.powell;
+  n_lm_ += damping.lm;
+  const double ref = std::sqrt(be_->dot(d, L.g_mean, L.g_mean));
+  bool updated = false;
+  if (!damping.degenerate) {
+    updated = L.lbfgs ? L.lbfgs->append(s_, y_, ref) : bfgs_inverse_update(*be_, L.h_g, d, s_, y_, hy_, ref);
+  }
+  n_hg_skipped_ += !updated;
+}
+
+// Step 9 of spec §3.3: the Hessian-action update of H_a with u = [mean a; 1], s_a = H_a u, y_a = A^LM s_a.
+void KbfgsOptimizer::update_a_side(int l) {
+  Layer& L = layers_[l];
+  const int n = L.n;
+  be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, sa_);
+  be_->gemv(false, n, n, 1.0f, L.a_lm, n, sa_, 0.0f, ya_);
+  be_->gemv(false, n, n, 1.0f, L.h_a, n, ya_, 0.0f, hya_);
+  const double ref = std::sqrt(be_->dot(n, L.a_mean, L.a_mean));
+  n_ha_skipped_ += !bfgs_inverse_update(*be_, L.h_a, n, sa_, ya_, hya_, ref);
+}
+
+void KbfgsOptimizer::take_diagnostics(Diagnostics& out) {
+  const double layer_updates = n_updates_ * layers_.size();
+  out.push_back({"curvatureUpdates", layer_updates});
+  out.push_back({"hgSkipped", n_hg_skipped_});
+  out.push_back({"haSkipped", n_ha_skipped_});
+  out.push_back({"powellDamping", n_powell_});
+  out.push_back({"lmDamping", n_lm_});
+  out.push_back({"directionSeconds", t_direction_});
+  out.push_back({"secondPassSeconds", t_second_pass_});
+  out.push_back({"curvatureSeconds", t_curvature_});
+  n_updates_ = n_hg_skipped_ = n_ha_skipped_ = n_powell_ = n_lm_ = 0;
+  t_direction_ = t_second_pass_ = t_curvature_ = 0;
+}
+
+}  // namespace kb

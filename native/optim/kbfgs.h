@@ -1,0 +1,60 @@
+// K-BFGS and K-BFGS(L) (spec §3, §4): per layer the step H_g · M · H_a, with H_a a BFGS approximation of
+// (A + √λ I)⁻¹ kept by Hessian-action updates and H_g a BFGS (dense) or L-BFGS inverse of the
+// pre-activation Hessian, built from (s, y) pairs of batch-mean pre-activations and their gradients, taken
+// from a second forward/backward on the same minibatch at θ_{k+1}.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "lbfgs.h"
+#include "optimizer.h"
+
+namespace kb {
+
+struct KbfgsSettings {
+  float lr = 0.3f;            // α
+  double damping = 0.3;       // λ; √λ is the A-side damping λ_A and the LM damping μ₂ (spec §3.6)
+  float momentum = 0.9f;      // ρ of the gradient EMA (spec §2 step 4)
+  float weight_decay = 1e-5f; // τ
+  float a_decay = 0.9f;       // β of the A moving average
+  float sy_decay = 0.9f;      // moving average of s and y (0 for full-batch training, spec §3.3 step 6)
+  int memory = 0;             // 0: dense H_g (K-BFGS); p > 0: L-BFGS with p pairs (K-BFGS(L))
+};
+
+class KbfgsOptimizer final : public Optimizer {
+ public:
+  explicit KbfgsOptimizer(const KbfgsSettings& settings) : settings_(settings) {}
+  ~KbfgsOptimizer() override;
+
+  const char* name() const override { return settings_.memory > 0 ? "kbfgs-l" : "kbfgs"; }
+  void attach(Network& net, int batch_capacity, int train_rows) override;
+  bool wants_warm_start() const override { return true; }
+  void warm_start_batch(Network& net, Workspace& ws, int j) override;
+  void step(Network& net, Workspace& ws, int64_t k) override;
+  float weight_decay() const override { return settings_.weight_decay; }
+  void take_diagnostics(Diagnostics& out) override;
+
+ private:
+  struct Layer {
+    int d = 0, n = 0;
+    float *a = nullptr, *a_lm = nullptr, *h_a = nullptr, *h_g = nullptr;
+    std::unique_ptr<LbfgsOperator> lbfgs;
+    float *s_bar = nullptr, *y_bar = nullptr;  // undamped moving averages (spec §10.8)
+    float *h_mean = nullptr, *g_mean = nullptr, *a_mean = nullptr;  // first-pass batch means at θ_k
+  };
+  void update_g_side(Network& net, Workspace& ws, int l);
+  void update_a_side(int l);
+
+  KbfgsSettings settings_;
+  Backend* be_ = nullptr;
+  std::vector<Layer> layers_;
+  std::vector<float*> owned_;
+  float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr;
+  float *s_ = nullptr, *y_ = nullptr, *hy_ = nullptr, *sa_ = nullptr, *ya_ = nullptr, *hya_ = nullptr;
+  // per-epoch diagnostics
+  double n_updates_ = 0, n_hg_skipped_ = 0, n_ha_skipped_ = 0, n_powell_ = 0, n_lm_ = 0;
+  double t_direction_ = 0, t_second_pass_ = 0, t_curvature_ = 0;
+};
+
+}  // namespace kb

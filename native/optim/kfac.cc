@@ -1,0 +1,115 @@
+#include "kfac.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "../core/rng.h"
+#include "spd.h"
+
+namespace kb {
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+}  // namespace
+
+KfacOptimizer::~KfacOptimizer() {
+  for (float* p : owned_) be_->release(p);
+}
+
+void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
+  be_ = &net.backend();
+  auto take = [&](size_t count) {
+    float* p = be_->alloc(count);
+    owned_.push_back(p);
+    return p;
+  };
+  size_t largest = 0;
+  for (int l = 0; l < net.num_layers(); ++l) {
+    Layer layer;
+    layer.d = net.rows(l);
+    layer.n = net.cols(l);
+    const size_t n = layer.n, d = layer.d;
+    layer.a = take(n * n);
+    layer.g = take(d * d);
+    layer.a_inv = take(n * n);
+    layer.g_inv = take(d * d);
+    largest = std::max(largest, n * d);
+    layers_.push_back(layer);
+  }
+  momentum_ = take(net.param_count());
+  delta_ = take(net.param_count());
+  tmp_ = take(largest);
+  sampled_ = take((size_t)batch_capacity * net.output_dim());
+}
+
+void KfacOptimizer::sampled_backward(Network& net, Workspace& ws) {
+  const uint64_t seed = splitmix64_mix(settings_.seed + draws_++);
+  be_->sample_targets(net.loss_kind(), ws.output, ws.m, net.output_dim(), seed, sampled_);
+  net.output_gradient(ws, sampled_);
+  net.backward(ws, nullptr);
+}
+
+void KfacOptimizer::accumulate_factors(Workspace& ws, float keep, float add) {
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& L = layers_[l];
+    be_->syrk(true, L.n, ws.m, add / ws.m, ws.abar[l], L.n, keep, L.a, L.n);
+    be_->syrk(true, L.d, ws.m, add / ws.m, ws.g[l], L.d, keep, L.g, L.d);
+  }
+}
+
+// Warm start (spec §5): the factors averaged over one pass at the initial weights, with sampled targets.
+void KfacOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
+  net.forward(ws, false);
+  sampled_backward(net, ws);
+  accumulate_factors(ws, (float)(j - 1) / j, 1.0f / j);
+}
+
+void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
+  const float sqrt_lambda = (float)std::sqrt(settings_.damping);
+  const auto t0 = Clock::now();
+  be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
+                         momentum_);
+  // The extra pass needs only a backward: ws still holds this minibatch's forward at θ_k, and ā (for A)
+  // is not touched by backward.
+  sampled_backward(net, ws);
+  const auto t1 = Clock::now();
+  accumulate_factors(ws, settings_.factor_decay, 1 - settings_.factor_decay);
+  const auto t2 = Clock::now();
+  if (k <= settings_.inverse_every || k % settings_.inverse_every == 0) {
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      Layer& L = layers_[l];
+      // (A + √λ I) and (G + √λ I) are formed in the inverse buffers, then inverted in place.
+      be_->copy(L.a_inv, L.a, (size_t)L.n * L.n);
+      be_->add_diagonal(L.a_inv, L.n, L.n, sqrt_lambda);
+      spd_inverse(*be_, L.a_inv, L.a_inv, L.n, (int)l, "A + sqrt(damping) I");
+      be_->copy(L.g_inv, L.g, (size_t)L.d * L.d);
+      be_->add_diagonal(L.g_inv, L.d, L.d, sqrt_lambda);
+      spd_inverse(*be_, L.g_inv, L.g_inv, L.d, (int)l, "G + sqrt(damping) I");
+    }
+    ++n_inversions_;
+  }
+  const auto t3 = Clock::now();
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& L = layers_[l];
+    be_->gemm(false, false, L.d, L.n, L.d, 1.0f, L.g_inv, L.d, momentum_ + net.offset(l), L.n, 0.0f, tmp_, L.n);
+    be_->gemm(false, false, L.d, L.n, L.n, 1.0f, tmp_, L.n, L.a_inv, L.n, 0.0f, delta_ + net.offset(l), L.n);
+  }
+  be_->axpby(net.param_count(), -settings_.lr, delta_, 1.0f, net.params());
+  const auto t4 = Clock::now();
+  t_sampled_ += seconds_between(t0, t1);
+  t_factors_ += seconds_between(t1, t2);
+  t_inverse_ += seconds_between(t2, t3);
+  t_direction_ += seconds_between(t3, t4);
+}
+
+void KfacOptimizer::take_diagnostics(Diagnostics& out) {
+  out.push_back({"inversions", n_inversions_});
+  out.push_back({"sampledPassSeconds", t_sampled_});
+  out.push_back({"curvatureSeconds", t_factors_});
+  out.push_back({"inverseSeconds", t_inverse_});
+  out.push_back({"directionSeconds", t_direction_});
+  n_inversions_ = t_sampled_ = t_factors_ = t_inverse_ = t_direction_ = 0;
+}
+
+}  // namespace kb

@@ -1,0 +1,54 @@
+// KFAC as the paper's code runs it (spec §5): the true Fisher with targets sampled from the model, factors
+// A = E[ā āᵀ] and G = E[ǧ ǧᵀ] as 0.9 moving averages (warm-started by one pass), inverses
+// (A + √λ I)⁻¹ and (G + √λ I)⁻¹ by Cholesky at k ≤ 20 and every 20th step, step (G+√λI)⁻¹ M (A+√λI)⁻¹.
+#pragma once
+
+#include <vector>
+
+#include "optimizer.h"
+
+namespace kb {
+
+struct KfacSettings {
+  float lr = 1.0f;            // α
+  double damping = 3.0;       // λ; each factor gets √λ (π = 1)
+  float momentum = 0.9f;      // ρ of the gradient EMA (spec §2 step 4)
+  float weight_decay = 1e-5f; // τ
+  float factor_decay = 0.9f;  // ρ of the factor moving averages
+  int inverse_every = 20;     // T_inv; inverses also at every k ≤ inverse_every
+  uint64_t seed = 0;          // of the sampled targets
+};
+
+class KfacOptimizer final : public Optimizer {
+ public:
+  explicit KfacOptimizer(const KfacSettings& settings) : settings_(settings) {}
+  ~KfacOptimizer() override;
+
+  const char* name() const override { return "kfac"; }
+  void attach(Network& net, int batch_capacity, int train_rows) override;
+  bool wants_warm_start() const override { return true; }
+  void warm_start_batch(Network& net, Workspace& ws, int j) override;
+  void step(Network& net, Workspace& ws, int64_t k) override;
+  float weight_decay() const override { return settings_.weight_decay; }
+  void take_diagnostics(Diagnostics& out) override;
+
+ private:
+  struct Layer {
+    int d = 0, n = 0;
+    float *a = nullptr, *g = nullptr, *a_inv = nullptr, *g_inv = nullptr;
+  };
+  // Backpropagates targets sampled from the model's output at the current forward pass: ws.g becomes ǧ.
+  void sampled_backward(Network& net, Workspace& ws);
+  // F ← keep F + add · XᵀX / m for both factors of every layer, from the current ws.
+  void accumulate_factors(Workspace& ws, float keep, float add);
+
+  KfacSettings settings_;
+  Backend* be_ = nullptr;
+  std::vector<Layer> layers_;
+  std::vector<float*> owned_;
+  float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr, *sampled_ = nullptr;
+  uint64_t draws_ = 0;  // sampling calls so far; the seed of call c is splitmix64_mix(seed + c)
+  double n_inversions_ = 0, t_sampled_ = 0, t_factors_ = 0, t_inverse_ = 0, t_direction_ = 0;
+};
+
+}  // namespace kb

@@ -1,0 +1,300 @@
+/**
+ * An independent float64 implementation of spec/kbfgs.md (§2-§5) for the golden-trajectory test: plain
+ * TypeScript, written from the spec's text, sharing no code with the native engine. Small sizes only.
+ * Network: dense layers, tanh hidden units, a linear or tanh output, ½ squared error. H_g of K-BFGS(L) uses the
+ * two-loop recursion (the native code uses the compact form; spec §4 says both are exact).
+ */
+
+export type Vec = Float64Array;
+/** Row-major d x n matrix. */
+export interface Mat { rows: number; cols: number; a: Float64Array }
+
+const mat = (rows: number, cols: number): Mat => ({ rows, cols, a: new Float64Array(rows * cols) });
+const eye = (n: number): Mat => { const m = mat(n, n); for (let i = 0; i < n; i++) m.a[i * n + i] = 1; return m; };
+const clone = (m: Mat): Mat => ({ rows: m.rows, cols: m.cols, a: Float64Array.from(m.a) });
+const dot = (x: Vec, y: Vec) => x.reduce((s, v, i) => s + v * y[i], 0);
+
+/** op(A) op(B). */
+function mul(A: Mat, B: Mat, ta = false, tb = false): Mat {
+  const m = ta ? A.cols : A.rows, k = ta ? A.rows : A.cols, n = tb ? B.rows : B.cols;
+  const C = mat(m, n);
+  for (let i = 0; i < m; i++)
+    for (let p = 0; p < k; p++) {
+      const aip = ta ? A.a[p * A.cols + i] : A.a[i * A.cols + p];
+      if (aip === 0) continue;
+      for (let j = 0; j < n; j++) C.a[i * n + j] += aip * (tb ? B.a[j * B.cols + p] : B.a[p * B.cols + j]);
+    }
+  return C;
+}
+const matvec = (A: Mat, x: Vec): Vec => Float64Array.from({ length: A.rows }, (_, i) => {
+  let s = 0;
+  for (let j = 0; j < A.cols; j++) s += A.a[i * A.cols + j] * x[j];
+  return s;
+});
+const colMean = (A: Mat): Vec => {
+  const out = new Float64Array(A.cols);
+  for (let i = 0; i < A.rows; i++) for (let j = 0; j < A.cols; j++) out[j] += A.a[i * A.cols + j] / A.rows;
+  return out;
+};
+const addDiag = (A: Mat, v: number): Mat => { const B = clone(A); for (let i = 0; i < A.rows; i++) B.a[i * A.cols + i] += v; return B; };
+/** (1/m) XᵀX. */
+const gram = (X: Mat): Mat => { const G = mul(X, X, true, false); G.a.forEach((v, i) => (G.a[i] = v / X.rows)); return G; };
+const blend = (A: Mat, B: Mat, wa: number, wb: number): Mat => ({ rows: A.rows, cols: A.cols, a: A.a.map((v, i) => wa * v + wb * B.a[i]) });
+
+/** Inverse of an SPD matrix by Gauss-Jordan elimination in float64. */
+export function inverse(A: Mat): Mat {
+  const n = A.rows, w = 2 * n;
+  const T = new Float64Array(n * w);
+  for (let i = 0; i < n; i++) { for (let j = 0; j < n; j++) T[i * w + j] = A.a[i * n + j]; T[i * w + n + i] = 1; }
+  for (let c = 0; c < n; c++) {
+    let piv = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(T[r * w + c]) > Math.abs(T[piv * w + c])) piv = r;
+    for (let j = 0; j < w; j++) [T[c * w + j], T[piv * w + j]] = [T[piv * w + j], T[c * w + j]];
+    const p = T[c * w + c];
+    for (let j = 0; j < w; j++) T[c * w + j] /= p;
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = T[r * w + c];
+      if (f !== 0) for (let j = 0; j < w; j++) T[r * w + j] -= f * T[c * w + j];
+    }
+  }
+  const out = mat(n, n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out.a[i * n + j] = T[i * w + n + j];
+  return out;
+}
+
+// ---- the network -----------------------------------------------------------------------------------------
+
+export interface Pass { abar: Mat[]; h: Mat[]; g: Mat[]; loss: number; grads: Mat[]; output: Mat }
+
+/** Forward (and backward with per-sample g = dℓ_i/dh) of tanh layers with a linear (or tanh) last layer, ½SSE. */
+export function pass(W: Mat[], X: Mat, T: Mat, withGrads = true, tanhOutput = false): Pass {
+  const L = W.length, m = X.rows;
+  const abar: Mat[] = [], h: Mat[] = [];
+  let input = X;
+  for (let l = 0; l < L; l++) {
+    const n = input.cols + 1;
+    const A = mat(m, n);
+    for (let i = 0; i < m; i++) { for (let j = 0; j < n - 1; j++) A.a[i * n + j] = input.a[i * input.cols + j]; A.a[i * n + n - 1] = 1; }
+    abar.push(A);
+    const H = mul(A, W[l], false, true);
+    h.push(H);
+    input = l + 1 < L || tanhOutput ? { rows: m, cols: H.cols, a: H.a.map(Math.tanh) } : H;
+  }
+  let loss = 0;
+  const gL = mat(m, input.cols);
+  input.a.forEach((v, i) => {
+    loss += 0.5 * (v - T.a[i]) ** 2;
+    gL.a[i] = (v - T.a[i]) * (tanhOutput ? 1 - v * v : 1);
+  });
+  return { abar, h, loss: loss / m, output: input, ...backward(W, h, abar, gL, withGrads) };
+}
+
+/** g for every layer from the output gradient; optionally the mean-loss weight gradients. */
+export function backward(W: Mat[], h: Mat[], abar: Mat[], gL: Mat, withGrads: boolean): { g: Mat[]; grads: Mat[] } {
+  const L = W.length, m = gL.rows;
+  const g: Mat[] = new Array(L);
+  g[L - 1] = gL;
+  for (let l = L - 1; l > 0; l--) {
+    const full = mul(g[l], W[l]);  // m x n_l, drop the bias column
+    const d = h[l - 1].cols;
+    const G = mat(m, d);
+    for (let i = 0; i < m; i++) for (let j = 0; j < d; j++) G.a[i * d + j] = full.a[i * full.cols + j] * (1 - Math.tanh(h[l - 1].a[i * d + j]) ** 2);
+    g[l - 1] = G;
+  }
+  const grads = withGrads ? g.map((G, l) => { const D = mul(G, abar[l], true, false); D.a.forEach((v, i) => (D.a[i] = v / m)); return D; }) : [];
+  return { g, grads };
+}
+
+// ---- pieces of the spec ----------------------------------------------------------------------------------
+
+/** §3.5: BFGS inverse update with the skip rules; returns the new H (or H itself when skipped). */
+export function bfgs(H: Mat, s: Vec, y: Vec, refNorm: number): { H: Mat; updated: boolean } {
+  const sy = dot(s, y), ss = dot(s, s);
+  if (sy <= 0 || sy <= 1e-4 * ss * refNorm) return { H, updated: false };
+  const Hy = matvec(H, y), yHy = dot(y, Hy), rho = 1 / sy, n = H.rows;
+  const out = clone(H);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) out.a[i * n + j] += (rho * rho * yHy + rho) * s[i] * s[j] - rho * (s[i] * Hy[j] + Hy[i] * s[j]);
+  if (out.a.some((v) => !Number.isFinite(v))) return { H, updated: false };
+  return { H: out, updated: true };
+}
+
+/** §3.4: Powell on H (μ₁ = 0.2) then Powell with B = I (μ₂). */
+export function doubleDamping(applyH: (v: Vec) => Vec, s0: Vec, y0: Vec, mu2: number): { s: Vec; y: Vec } {
+  let s = Float64Array.from(s0), y = Float64Array.from(y0);
+  const Hy = applyH(y), yHy = dot(y, Hy);
+  let sy = dot(s, y);
+  if (sy / yHy <= 0.2) {
+    const t1 = 0.8 * yHy / (yHy - sy);
+    s = s.map((v, i) => t1 * v + (1 - t1) * Hy[i]);
+  }
+  const ss = dot(s, s);
+  sy = dot(s, y);
+  if (sy / ss <= mu2) {
+    const t2 = (1 - mu2) * ss / (ss - sy);
+    y = y.map((v, i) => t2 * v + (1 - t2) * s[i]);
+  }
+  return { s, y };
+}
+
+/** §4: L-BFGS two-loop recursion with H₀ = I over pairs (oldest first). */
+export function twoLoop(pairs: Array<{ s: Vec; y: Vec }>, v: Vec): Vec {
+  const q = Float64Array.from(v);
+  const alpha: number[] = [];
+  for (let i = pairs.length - 1; i >= 0; i--) {
+    const { s, y } = pairs[i];
+    alpha[i] = dot(s, q) / dot(s, y);
+    for (let j = 0; j < q.length; j++) q[j] -= alpha[i] * y[j];
+  }
+  for (let i = 0; i < pairs.length; i++) {
+    const { s, y } = pairs[i];
+    const beta = dot(y, q) / dot(s, y);
+    for (let j = 0; j < q.length; j++) q[j] += s[j] * (alpha[i] - beta);
+  }
+  return q;
+}
+
+// ---- training loops ----------------------------------------------------------------------------------------
+
+export interface Problem { W: Mat[]; X: Mat; batch: number; tanhOutput?: boolean }
+export interface Trajectory { batchLosses: number[]; W: Mat[] }
+
+function batchRows(X: Mat, start: number, m: number): Mat {
+  return { rows: m, cols: X.cols, a: X.a.slice(start * X.cols, (start + m) * X.cols) };
+}
+
+/** The data order of spec §10.15 without shuffling: batches in stored order, cyclically. */
+function batches(X: Mat, m: number): (b: number) => Mat {
+  const count = Math.floor(X.rows / m);
+  return (b) => batchRows(X, (b % count) * m, m);
+}
+
+const TAU = 1e-5;
+
+/** M ← 0.9 M + 0.1 (∇ + τθ) per layer (spec §2 step 4). */
+function momentum(M: Mat[], grads: Mat[], W: Mat[]): Mat[] {
+  return M.map((Ml, l) => ({ ...Ml, a: Ml.a.map((v, i) => 0.9 * v + 0.1 * (grads[l].a[i] + TAU * W[l].a[i])) }));
+}
+
+/** K-BFGS (memory = 0) or K-BFGS(L) (memory = p) for `steps` steps, spec §3 and §4. */
+export function kbfgs(problem: Problem, lr: number, lambda: number, steps: number, memory = 0): Trajectory {
+  let W = problem.W.map(clone);
+  const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
+  const L = W.length, sq = Math.sqrt(lambda);
+  // warm start of A: one pass at θ₀ (spec §3.2), consuming one epoch of batches
+  let A = W.map((w) => mat(w.cols, w.cols));
+  for (let j = 1; j <= count; j++) {
+    const B = next(j - 1);
+    const p = pass(W, B, B, false, problem.tanhOutput);
+    A = A.map((Al, l) => blend(Al, gram(p.abar[l]), (j - 1) / j, 1 / j));
+  }
+  let Hg = W.map((w) => eye(w.rows));
+  const pairs: Array<Array<{ s: Vec; y: Vec }>> = W.map(() => []);
+  let Ha: Mat[] = [];
+  let sbar = W.map((w) => new Float64Array(w.rows)), ybar = W.map((w) => new Float64Array(w.rows));
+  let M = W.map((w) => mat(w.rows, w.cols));
+  const losses: number[] = [];
+  const applyHg = (l: number, v: Vec) => (memory > 0 ? twoLoop(pairs[l], v) : matvec(Hg[l], v));
+  for (let k = 0; k < steps; k++) {
+    const B = next(count + k);
+    const p = pass(W, B, B, true, problem.tanhOutput);
+    losses.push(p.loss);
+    M = momentum(M, p.grads, W);
+    if (k > 0) A = A.map((Al, l) => blend(Al, gram(p.abar[l]), 0.9, 0.1));
+    const Alm = A.map((Al) => addDiag(Al, sq));
+    if (k === 0) Ha = Alm.map(inverse);
+    const delta = W.map((_, l) => {
+      const Ml = M[l];
+      const HgM = mat(Ml.rows, Ml.cols);  // H_g applied column by column
+      for (let c = 0; c < Ml.cols; c++) {
+        const col = Float64Array.from({ length: Ml.rows }, (_, i) => Ml.a[i * Ml.cols + c]);
+        applyHg(l, col).forEach((v, i) => (HgM.a[i * Ml.cols + c] = v));
+      }
+      return mul(HgM, Ha[l]);
+    });
+    const Wnew = W.map((w, l) => ({ ...w, a: w.a.map((v, i) => v - lr * delta[l].a[i]) }));
+    const p2 = pass(Wnew, B, B, false, problem.tanhOutput);
+    for (let l = 0; l < L; l++) {
+      const gRef = colMean(p.g[l]);
+      const s = colMean(p.h[l]).map((v, i) => v - colMean(p2.h[l])[i]);
+      const y = gRef.map((v, i) => v - colMean(p2.g[l])[i]);
+      sbar[l] = sbar[l].map((v, i) => 0.9 * v + 0.1 * s[i]);
+      ybar[l] = ybar[l].map((v, i) => 0.9 * v + 0.1 * y[i]);
+      const damped = doubleDamping((v) => applyHg(l, v), sbar[l], ybar[l], sq);
+      const refNorm = Math.sqrt(dot(gRef, gRef));
+      if (memory > 0) {
+        const ss = dot(damped.s, damped.s);
+        if (Number.isFinite(ss) && dot(damped.y, damped.s) > 1e-4 * ss * refNorm) {
+          pairs[l].push(damped);
+          if (pairs[l].length > memory) pairs[l].shift();
+        }
+      } else {
+        Hg[l] = bfgs(Hg[l], damped.s, damped.y, refNorm).H;
+      }
+      const u = colMean(p.abar[l]);
+      const sa = matvec(Ha[l], u);
+      Ha[l] = bfgs(Ha[l], sa, matvec(Alm[l], sa), Math.sqrt(dot(u, u))).H;
+    }
+    W = Wnew;
+  }
+  return { batchLosses: losses, W };
+}
+
+// SplitMix64 in BigInt: the counter-based uniforms the native sampler uses (rng.h).
+const MASK = (1n << 64n) - 1n;
+function mix(z: bigint): bigint {
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK;
+  return z ^ (z >> 31n);
+}
+const uniformAt = (seed: bigint, i: number) => Number(mix((seed + BigInt(i + 1) * 0x9e3779b97f4a7c15n) & MASK) >> 11n) * 2 ** -53;
+
+/** KFAC (spec §5) with N(z, 1) sampled targets for ½SSE, call c using seed mix(seed + c). */
+export function kfac(problem: Problem, lr: number, lambda: number, steps: number, seed = 0): Trajectory {
+  let W = problem.W.map(clone);
+  const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
+  const sq = Math.sqrt(lambda);
+  let draws = 0;
+  const sampledG = (p: Pass, Wc: Mat[]) => {
+    const z = p.h[Wc.length - 1];
+    const callSeed = mix((BigInt(seed) + BigInt(draws++)) & MASK);
+    const gL = mat(z.rows, z.cols);
+    z.a.forEach((v, i) => {
+      const t = v + Math.sqrt(-2 * Math.log1p(-uniformAt(callSeed, 2 * i))) * Math.cos(2 * Math.PI * uniformAt(callSeed, 2 * i + 1));
+      gL.a[i] = v - t;
+    });
+    return backward(Wc, p.h, p.abar, gL, false).g;
+  };
+  let A = W.map((w) => mat(w.cols, w.cols)), G = W.map((w) => mat(w.rows, w.rows));
+  for (let j = 1; j <= count; j++) {
+    const B = next(j - 1);
+    const p = pass(W, B, B, false);
+    const g = sampledG(p, W);
+    A = A.map((Al, l) => blend(Al, gram(p.abar[l]), (j - 1) / j, 1 / j));
+    G = G.map((Gl, l) => blend(Gl, gram(g[l]), (j - 1) / j, 1 / j));
+  }
+  let M = W.map((w) => mat(w.rows, w.cols));
+  let Ainv: Mat[] = [], Ginv: Mat[] = [];
+  const losses: number[] = [];
+  for (let k = 0; k < steps; k++) {
+    const B = next(count + k);
+    const p = pass(W, B, B);
+    losses.push(p.loss);
+    M = momentum(M, p.grads, W);
+    const g = sampledG(p, W);
+    A = A.map((Al, l) => blend(Al, gram(p.abar[l]), 0.9, 0.1));
+    G = G.map((Gl, l) => blend(Gl, gram(g[l]), 0.9, 0.1));
+    if (k <= 20 || k % 20 === 0) {
+      Ainv = A.map((Al) => inverse(addDiag(Al, sq)));
+      Ginv = G.map((Gl) => inverse(addDiag(Gl, sq)));
+    }
+    W = W.map((w, l) => {
+      const delta = mul(mul(Ginv[l], M[l]), Ainv[l]);
+      return { ...w, a: w.a.map((v, i) => v - lr * delta.a[i]) };
+    });
+  }
+  return { batchLosses: losses, W };
+}
+
+export const matrix = mat;
