@@ -106,9 +106,18 @@ export interface NativeBackendOps {
     v: Float32Array): void;
 }
 
+/** The curvature building blocks of native/optim on Float32Arrays, for tests. */
+export interface NativeCurvatureOps {
+  bfgsUpdate(h: Float32Array, n: number, s: Float32Array, y: Float32Array, refNorm: number): boolean;
+  doubleDamping(h: Float32Array, d: number, s: Float32Array, y: Float32Array, mu2: number): { powell: boolean; lm: boolean; degenerate: boolean };
+  lbfgsApply(d: number, memory: number, s: Float32Array, y: Float32Array, k: number, refNorm: number, v: Float32Array,
+    ncols: number): { out: Float32Array; size: number };
+}
+
 export interface NativeAddon {
   NativeModel: new (spec: { layers: NativeLayer[]; loss: number; seed: number }) => NativeModel;
   backend: NativeBackendOps;
+  curvature: NativeCurvatureOps;
   /** Sets the OpenBLAS thread count when given one; returns the current count. */
   threads(count?: number): number;
 }

@@ -3,6 +3,7 @@
 
 #include "../core/backend.h"
 #include "backend_ops.h"
+#include "curvature_ops.h"
 #include "model.h"
 
 namespace {
@@ -15,6 +16,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", kb::napi::Model::Define(env));
   exports.Set("backend", kb::napi::BackendOps(env));
+  exports.Set("curvature", kb::napi::CurvatureOps(env));
   exports.Set("threads", Napi::Function::New(env, SetThreads));
   return exports;
 }

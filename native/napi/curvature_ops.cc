@@ -1,0 +1,81 @@
+// Exposes the curvature building blocks of optim/ (BFGS update, double damping, the L-BFGS operator) on
+// Float32Arrays, so test/curvature.test.ts can check their algebra directly.
+#include "curvature_ops.h"
+
+#include <vector>
+
+#include "../optim/bfgs.h"
+#include "../optim/lbfgs.h"
+#include "convert.h"
+
+namespace kb::napi {
+namespace {
+
+Backend& be() { return cpu_backend(); }
+
+float* vec(const Napi::CallbackInfo& info, size_t i, size_t need, const char* what) {
+  Napi::Float32Array a = float32_arg(info[i], what);
+  if (a.ElementLength() != need)
+    throw_invalid(info.Env(), std::string(what) + " must have " + std::to_string(need) + " values");
+  return a.Data();
+}
+
+// bfgsUpdate(H, n, s, y, refNorm) -> updated; H (n x n) is updated in place.
+Napi::Value BfgsUpdate(const Napi::CallbackInfo& info) {
+  const int n = int_arg(info, 1, "n");
+  float* h = vec(info, 0, (size_t)n * n, "H");
+  const float* s = vec(info, 2, n, "s");
+  const float* y = vec(info, 3, n, "y");
+  std::vector<float> hy(n);
+  be().gemv(false, n, n, 1.0f, h, n, y, 0.0f, hy.data());
+  return Napi::Boolean::New(info.Env(), bfgs_inverse_update(be(), h, n, s, y, hy.data(), info[4].As<Napi::Number>().DoubleValue()));
+}
+
+// doubleDamping(H, d, s, y, mu2) -> { powell, lm, degenerate }; s and y are damped in place.
+Napi::Value DoubleDamping(const Napi::CallbackInfo& info) {
+  const int d = int_arg(info, 1, "d");
+  const float* h = vec(info, 0, (size_t)d * d, "H");
+  float* s = vec(info, 2, d, "s");
+  float* y = vec(info, 3, d, "y");
+  std::vector<float> hy(d);
+  const DampingResult r = double_damping(
+      be(), d, s, y, hy.data(), [&](const float* v, float* out) { be().gemv(false, d, d, 1.0f, h, d, v, 0.0f, out); },
+      info[4].As<Napi::Number>().DoubleValue());
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("powell", r.powell);
+  o.Set("lm", r.lm);
+  o.Set("degenerate", r.degenerate);
+  return o;
+}
+
+// lbfgsApply(d, memory, S (k x d), Y (k x d), k, refNorm, V (d x ncols), ncols) -> { out, size }: appends the
+// k pairs in order, then returns H V.
+Napi::Value LbfgsApply(const Napi::CallbackInfo& info) {
+  const int d = int_arg(info, 0, "d"), memory = int_arg(info, 1, "memory"), k = int_arg(info, 4, "k");
+  const int ncols = int_arg(info, 7, "ncols");
+  if (d <= 0 || memory <= 0 || k < 0 || ncols <= 0) throw_invalid(info.Env(), "sizes must be positive");
+  const float* s = vec(info, 2, (size_t)k * d, "S");
+  const float* y = vec(info, 3, (size_t)k * d, "Y");
+  const float* v = vec(info, 6, (size_t)d * ncols, "V");
+  LbfgsOperator op;
+  op.init(be(), d, memory, ncols);
+  for (int i = 0; i < k; ++i) op.append(s + (size_t)i * d, y + (size_t)i * d, info[5].As<Napi::Number>().DoubleValue());
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), (size_t)d * ncols);
+  op.apply(v, ncols, out.Data());
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("out", out);
+  o.Set("size", op.size());
+  return o;
+}
+
+}  // namespace
+
+Napi::Object CurvatureOps(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("bfgsUpdate", Napi::Function::New(env, BfgsUpdate));
+  o.Set("doubleDamping", Napi::Function::New(env, DoubleDamping));
+  o.Set("lbfgsApply", Napi::Function::New(env, LbfgsApply));
+  return o;
+}
+
+}  // namespace kb::napi
