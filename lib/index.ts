@@ -8,8 +8,15 @@ export { Optimizer, SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC } from './optimizers
 export type { AdamOptions, KBFGSOptions, KBFGSLOptions, KFACOptions, Protocol, RMSpropOptions, SGDOptions } from './optimizers';
 export { matrix } from './data';
 export type { LabeledData, Matrix, TrainingData } from './data';
-export { parseIdx, readIdx, readIdxImages, IdxFormatError } from './idx';
-export type { IdxArray } from './idx';
+export * as datasets from './datasets';
+export { parseIdx, readIdx, readIdxImages, IdxFormatError } from './datasets/idx';
+export type { IdxArray } from './datasets/idx';
+export { parseMat, readMat, MatFormatError } from './datasets/mat';
+export type { MatVariable } from './datasets/mat';
+export { mulberry32 } from './datasets/curves-synth';
+export type { CurvesSynthOptions } from './datasets/curves-synth';
+export type { FacesSynthOptions, FacesSynthDataset } from './datasets/faces-synth';
+export type { Dataset, Split, SplitName, ProgressCallback } from './datasets/dataset';
 export {
   KbfgsError, AbortError, BusyError, DisposedError, InvalidArgumentError, InvalidDataError, NotPositiveDefiniteError,
   NumericalError, OutOfMemoryError, ShapeError,

@@ -121,9 +121,10 @@ void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
   // Damping works on copies; the averages stay undamped (spec §10.8).
   be_->copy(s_, L.s_bar, d);
   be_->copy(y_, L.y_bar, d);
-  ApplyInverse apply_hg = [&](const float* v, float* out) {
-    if (L.lbfgs) L.lbfgs->apply(v, 1, out);
-    else be_->gemv(false, d, d, 1.0f, L.h_g, d, v, 0.0f, out);
+  // Two pointers: small enough for std::function's inline storage, so no allocation in the step loop.
+  ApplyInverse apply_hg = [layer = &L, be = be_](const float* v, float* out) {
+    if (layer->lbfgs) layer->lbfgs->apply(v, 1, out);
+    else be->gemv(false, layer->d, layer->d, 1.0f, layer->h_g, layer->d, v, 0.0f, out);
   };
   const DampingResult damping = double_damping(*be_, d, s_, y_, hy_, apply_hg, std::sqrt(settings_.damping));
   n_powell_ += damping.powell;

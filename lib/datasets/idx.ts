@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
-import { KbfgsError } from './errors';
+import { KbfgsError } from '../errors';
 
 export class IdxFormatError extends KbfgsError {
   constructor(message: string) {

@@ -1,0 +1,61 @@
+/** The six methods of the comparison, with the settings the benchmark uses unless `tune` found better ones. */
+import { Adam, KBFGS, KBFGSL, KFAC, RMSprop, SGD, type Optimizer } from '../optimizers';
+
+export const METHODS = ['kbfgs', 'kbfgs-l', 'kfac', 'adam', 'rmsprop', 'sgd'] as const;
+export type MethodName = (typeof METHODS)[number];
+
+export interface MethodSettings {
+  lr: number;
+  /** λ of the second-order methods. */
+  damping?: number;
+  /** ε of Adam and RMSprop. */
+  epsilon?: number;
+}
+
+/**
+ * Defaults: the paper's MNIST settings for K-BFGS (α = λ = 0.3) and KFAC (α = 1, λ = 3) (spec §7.6); for the
+ * first-order methods, in the paper's protocol, the best of `kbfgs-native tune` on MNIST (bench/RESULTS.md).
+ */
+export const DEFAULT_SETTINGS: Record<MethodName, MethodSettings> = {
+  kbfgs: { lr: 0.3, damping: 0.3 },
+  'kbfgs-l': { lr: 0.3, damping: 0.3 },
+  kfac: { lr: 1, damping: 3 },
+  adam: { lr: 1e-4, epsilon: 1e-4 },
+  rmsprop: { lr: 1e-4, epsilon: 1e-4 },
+  sgd: { lr: 0.03 },
+};
+
+/** Every method in the paper's protocol (spec §2): gradient momentum 0.9/0.1 and τ = 1e-5 for all. */
+export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): Optimizer {
+  switch (method) {
+    case 'kbfgs': return new KBFGS({ lr: s.lr, damping: s.damping });
+    case 'kbfgs-l': return new KBFGSL({ lr: s.lr, damping: s.damping });
+    case 'kfac': return new KFAC({ lr: s.lr, damping: s.damping, seed });
+    case 'adam': return new Adam({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
+    case 'rmsprop': return new RMSprop({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
+    case 'sgd': return new SGD({ lr: s.lr, protocol: 'paper' });
+  }
+}
+
+/** The grids of spec §7.6 ("a suggested grid"): α and λ log-spaced by 1e-k and 3e-k; ε for Adam/RMSprop. */
+export function grid(method: MethodName, quick: boolean): MethodSettings[] {
+  const span = (lo: number, hi: number) => {
+    const out: number[] = [];
+    for (let e = lo; e <= hi; e++) out.push(10 ** e, 3 * 10 ** e);
+    return out.filter((v) => v <= 3 * 10 ** hi);
+  };
+  const product = <T>(a: number[], b: number[], f: (x: number, y: number) => T) => a.flatMap((x) => b.map((y) => f(x, y)));
+  switch (method) {
+    case 'kbfgs':
+    case 'kbfgs-l':
+    case 'kfac':
+      return quick ? product([0.1, 0.3, 1], [0.3, 3], (lr, damping) => ({ lr, damping }))
+        : product(span(-4, 0), [...span(-3, 0), 10], (lr, damping) => ({ lr, damping }));
+    case 'adam':
+    case 'rmsprop':
+      return quick ? product([1e-4, 1e-3], [1e-4], (lr, epsilon) => ({ lr, epsilon }))
+        : product(span(-5, -1).filter((v) => v <= 0.1), [1e-8, 1e-6, 1e-4, 1e-2], (lr, epsilon) => ({ lr, epsilon }));
+    case 'sgd':
+      return (quick ? [0.01, 0.03, 0.1] : span(-4, 0)).map((lr) => ({ lr }));
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Benchmark reports: per problem one figure (training loss on a log axis against epochs and against
+ * wall-clock seconds, one line per method) rendered by Vega-Lite to SVG and, through sharp, to PNG; and a
+ * markdown table of final losses, seconds per epoch and the time each method needs to reach target losses.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { EpochRecord } from './run';
+
+// Vega and Vega-Lite are ESM-only (with top-level await): load them with a real dynamic import, which the
+// CommonJS output of tsc would otherwise turn into require().
+const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<any>;  // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export function lossFigureSpec(problem: string, records: EpochRecord[]): object {
+  const values = records.map((r) => ({ method: r.optimizer, epoch: r.epoch, seconds: r.seconds, loss: r.trainLoss }));
+  const panel = (field: 'epoch' | 'seconds', title: string) => ({
+    width: 360, height: 260, title,
+    mark: { type: 'line', point: { size: 18 } },
+    encoding: {
+      x: { field, type: 'quantitative', title: field === 'epoch' ? 'epoch' : 'wall-clock seconds (evaluation excluded)' },
+      y: { field: 'loss', type: 'quantitative', scale: { type: 'log', zero: false }, title: 'training loss (log scale)' },
+      color: { field: 'method', type: 'nominal', title: 'method' },
+    },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `${problem}: regularised training loss`,
+    data: { values },
+    hconcat: [panel('epoch', 'against epochs'), panel('seconds', 'against time')],
+  };
+}
+
+/** Renders a Vega-Lite spec to SVG (and PNG when sharp is installed); returns the files written. */
+export async function renderFigure(spec: object, basePath: string): Promise<string[]> {
+  const vl = await importEsm('vega-lite');
+  const vega = await importEsm('vega');
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  const svg: string = await view.toSVG();
+  view.finalize();
+  fs.writeFileSync(`${basePath}.svg`, svg);
+  const written = [`${basePath}.svg`];
+  try {
+    const sharp = (await importEsm('sharp')).default;
+    await sharp(Buffer.from(svg), { density: 144 }).flatten({ background: '#ffffff' }).png().toFile(`${basePath}.png`);
+    written.push(`${basePath}.png`);
+  } catch (error) {
+    process.stderr.write(`PNG skipped (${(error as Error).message.split('\n')[0]})\n`);
+  }
+  return written;
+}
+
+const fmt = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '—' : v >= 100 ? v.toFixed(1) : v.toFixed(3));
+
+/** Target losses every reader can compare: what the worst method reaches at the end, the median, the best +1%. */
+export function targetLosses(finals: number[]): number[] {
+  const sorted = finals.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return [];
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  return [...new Set([sorted[sorted.length - 1], median, sorted[0] * 1.01].map((v) => Number(v.toPrecision(4))))].sort((a, b) => b - a);
+}
+
+export function markdownTable(problem: string, records: EpochRecord[]): string {
+  const methods = [...new Set(records.map((r) => r.optimizer))];
+  const byMethod = new Map(methods.map((m) => [m, records.filter((r) => r.optimizer === m)]));
+  const finals = methods.map((m) => byMethod.get(m)!.at(-1)!.trainLoss);
+  const targets = targetLosses(finals);
+  const head = ['method', 'settings', 'epochs', 'final train loss', 'final test loss', 's / epoch',
+    ...targets.map((t) => `s to loss ≤ ${t}`)];
+  const rows = methods.map((m) => {
+    const rs = byMethod.get(m)!;
+    const last = rs.at(-1)!;
+    const settings = Object.entries(last.settings).map(([k, v]) => `${k}=${v}`).join(' ');
+    const reach = targets.map((t) => fmt(rs.find((r) => r.trainLoss <= t)?.seconds));
+    return [m, settings, String(last.epoch), fmt(last.trainLoss), fmt(last.testLoss), fmt(last.seconds / last.epoch), ...reach];
+  });
+  return [`### ${problem}`, '', `| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`), ''].join('\n');
+}
+
+export async function writeReport(outDir: string, problem: string, records: EpochRecord[]): Promise<{ table: string; files: string[] }> {
+  fs.mkdirSync(outDir, { recursive: true });
+  const files = await renderFigure(lossFigureSpec(problem, records), path.join(outDir, `${problem}-loss`));
+  const table = markdownTable(problem, records);
+  fs.writeFileSync(path.join(outDir, `${problem}-table.md`), table);
+  files.push(path.join(outDir, `${problem}-table.md`));
+  return { table, files };
+}

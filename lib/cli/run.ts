@@ -1,0 +1,81 @@
+/** One training run of the benchmark: a JSON line per epoch, a progress bar with ETA on stderr. */
+import * as fs from 'fs';
+import { SingleBar, Presets } from 'cli-progress';
+import type { Problem } from './problems';
+import { makeOptimizer, type MethodName, type MethodSettings } from './methods';
+
+/** One line of a run's JSON log. */
+export interface EpochRecord {
+  problem: string;
+  optimizer: MethodName;
+  settings: MethodSettings;
+  epoch: number;
+  /** Regularised training loss over the full training set (spec §2 step 6). */
+  trainLoss: number;
+  testLoss: number;
+  /** Cumulative training wall time, evaluation excluded. */
+  seconds: number;
+  steps: number;
+  diagnostics: Record<string, number>;
+}
+
+export interface RunOptions {
+  problem: Problem;
+  method: MethodName;
+  settings: MethodSettings;
+  epochs?: number;
+  /** Seconds; training stops at the first epoch end past it. */
+  timeBudget?: number;
+  batchSize: number;
+  seed: number;
+  threads?: number;
+  /** Append the JSON lines here. */
+  log?: string;
+  /** Show a progress bar on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+  signal?: AbortSignal;
+}
+
+export async function runOne(o: RunOptions): Promise<EpochRecord[]> {
+  const { train, test } = o.problem.data;
+  const batches = Math.floor(train.rows / Math.min(o.batchSize, train.rows));
+  const budgeted = o.timeBudget !== undefined && o.epochs === undefined;
+  const epochs = budgeted ? 1_000_000 : o.epochs ?? 10;
+  const bar = o.progress ?? process.stderr.isTTY
+    ? new SingleBar({
+      format: `${o.problem.name} ${o.method.padEnd(7)} |{bar}| {percentage}% | epoch {epoch} | loss {loss} | ETA {eta_formatted}`,
+      etaBuffer: 50, hideCursor: true, stream: process.stderr,
+    }, Presets.shades_classic)
+    : null;
+  bar?.start(budgeted ? Math.round(o.timeBudget!) : epochs * batches, 0, { epoch: 1, loss: '-' });
+  const model = o.problem.model(o.seed);
+  const records: EpochRecord[] = [];
+  const log = o.log ? fs.openSync(o.log, 'a') : null;
+  let doneBatches = 0;
+  try {
+    await model.fit(train, {
+      optimizer: makeOptimizer(o.method, o.settings, o.seed),
+      epochs, timeBudget: o.timeBudget, batchSize: Math.min(o.batchSize, train.rows), seed: o.seed, threads: o.threads,
+      validationData: test, signal: o.signal,
+      onBatchEnd: bar && !budgeted ? () => bar.update(++doneBatches) : undefined,
+      onEpochEnd: (epoch, logs) => {
+        const record: EpochRecord = {
+          problem: o.problem.name, optimizer: o.method, settings: o.settings, epoch: epoch + 1,
+          trainLoss: logs.loss, testLoss: logs.valLoss ?? NaN, seconds: logs.seconds, steps: logs.steps,
+          diagnostics: logs.diagnostics,
+        };
+        records.push(record);
+        if (log !== null) fs.writeSync(log, JSON.stringify(record) + '\n');
+        if (bar) {
+          bar.update(budgeted ? Math.min(Math.round(logs.seconds), bar.getTotal()) : doneBatches,
+            { epoch: epoch + 1, loss: logs.loss.toFixed(3) });
+        }
+      },
+    });
+  } finally {
+    bar?.stop();
+    if (log !== null) fs.closeSync(log);
+    model.dispose();
+  }
+  return records;
+}
