@@ -13,17 +13,37 @@ export interface MethodSettings {
 }
 
 /**
- * Defaults: the paper's MNIST settings for K-BFGS (α = λ = 0.3) and KFAC (α = 1, λ = 3) (spec §7.6); for the
- * first-order methods, in the paper's protocol, the best of `kbfgs-native tune` on MNIST (bench/RESULTS.md).
+ * Built-in settings. MNIST: the paper's settings for K-BFGS (α = λ = 0.3) and KFAC (α = 1, λ = 3) (spec
+ * §7.6) and, for the first-order methods in the paper's protocol, the best of `kbfgs-native tune` on MNIST.
+ * Other problems: the best of `kbfgs-native tune` on that problem where it was run (bench/RESULTS.md);
+ * K-BFGS diverges on curves-synth at the MNIST step size. A `--settings` file overrides these.
  */
 export const DEFAULT_SETTINGS: Record<MethodName, MethodSettings> = {
   kbfgs: { lr: 0.3, damping: 0.3 },
   'kbfgs-l': { lr: 0.3, damping: 0.3 },
   kfac: { lr: 1, damping: 3 },
-  adam: { lr: 1e-4, epsilon: 1e-4 },
-  rmsprop: { lr: 1e-4, epsilon: 1e-4 },
+  // kbfgs-native tune --problem mnist --methods adam,rmsprop,sgd --time-budget 25
+  adam: { lr: 1e-3, epsilon: 1e-4 },
+  rmsprop: { lr: 1e-3, epsilon: 1e-4 },
   sgd: { lr: 0.03 },
 };
+
+export const PROBLEM_SETTINGS: Partial<Record<string, Partial<Record<MethodName, MethodSettings>>>> = {
+  // kbfgs-native tune --problem curves-synth --train-size 10000 --methods kbfgs,kfac,adam,rmsprop,sgd --time-budget 5
+  'curves-synth': {
+    kbfgs: { lr: 0.1, damping: 0.3 },
+    'kbfgs-l': { lr: 0.1, damping: 0.3 },
+    kfac: { lr: 0.1, damping: 0.3 },
+    adam: { lr: 1e-3, epsilon: 1e-4 },
+    rmsprop: { lr: 1e-3, epsilon: 1e-4 },
+    sgd: { lr: 0.03 },
+  },
+};
+
+/** The settings a run uses: built-in, then per problem, then the caller's. */
+export function settingsFor(problem: string, method: MethodName, override?: Partial<MethodSettings>): MethodSettings {
+  return { ...DEFAULT_SETTINGS[method], ...PROBLEM_SETTINGS[problem]?.[method], ...override };
+}
 
 /** Every method in the paper's protocol (spec §2): gradient momentum 0.9/0.1 and τ = 1e-5 for all. */
 export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): Optimizer {

@@ -18,7 +18,7 @@ export function lossFigureSpec(problem: string, records: EpochRecord[]): object 
     mark: { type: 'line', point: { size: 18 } },
     encoding: {
       x: { field, type: 'quantitative', title: field === 'epoch' ? 'epoch' : 'wall-clock seconds (evaluation excluded)' },
-      y: { field: 'loss', type: 'quantitative', scale: { type: 'log', zero: false }, title: 'training loss (log scale)' },
+      y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'training loss (log scale)' },
       color: { field: 'method', type: 'nominal', title: 'method' },
     },
   });
@@ -59,10 +59,11 @@ export function targetLosses(finals: number[]): number[] {
   return [...new Set([sorted[sorted.length - 1], median, sorted[0] * 1.01].map((v) => Number(v.toPrecision(4))))].sort((a, b) => b - a);
 }
 
-export function markdownTable(problem: string, records: EpochRecord[]): string {
+export function markdownTable(problem: string, records: EpochRecord[], failed: ReadonlySet<string> = new Set()): string {
   const methods = [...new Set(records.map((r) => r.optimizer))];
   const byMethod = new Map(methods.map((m) => [m, records.filter((r) => r.optimizer === m)]));
-  const finals = methods.map((m) => byMethod.get(m)!.at(-1)!.trainLoss);
+  // targets come from the runs that finished; a diverged run's last loss says nothing about the others
+  const finals = methods.filter((m) => !failed.has(m)).map((m) => byMethod.get(m)!.at(-1)!.trainLoss);
   const targets = targetLosses(finals);
   const head = ['method', 'settings', 'epochs', 'final train loss', 'final test loss', 's / epoch',
     ...targets.map((t) => `s to loss ≤ ${t}`)];
@@ -71,16 +72,19 @@ export function markdownTable(problem: string, records: EpochRecord[]): string {
     const last = rs.at(-1)!;
     const settings = Object.entries(last.settings).map(([k, v]) => `${k}=${v}`).join(' ');
     const reach = targets.map((t) => fmt(rs.find((r) => r.trainLoss <= t)?.seconds));
-    return [m, settings, String(last.epoch), fmt(last.trainLoss), fmt(last.testLoss), fmt(last.seconds / last.epoch), ...reach];
+    return [failed.has(m) ? `${m} (diverged)` : m, settings, String(last.epoch), fmt(last.trainLoss), fmt(last.testLoss), fmt(last.seconds / last.epoch), ...reach];
   });
   return [`### ${problem}`, '', `| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`,
     ...rows.map((r) => `| ${r.join(' | ')} |`), ''].join('\n');
 }
 
-export async function writeReport(outDir: string, problem: string, records: EpochRecord[]): Promise<{ table: string; files: string[] }> {
+export async function writeReport(outDir: string, problem: string, records: EpochRecord[], failed: ReadonlySet<string> = new Set()):
+  Promise<{ table: string; files: string[] }> {
   fs.mkdirSync(outDir, { recursive: true });
-  const files = await renderFigure(lossFigureSpec(problem, records), path.join(outDir, `${problem}-loss`));
-  const table = markdownTable(problem, records);
+  // a diverged run's last points (up to 1e30 and beyond) would flatten every other curve on the log axis
+  const plotted = records.filter((r) => !failed.has(r.optimizer) || r.trainLoss < 1e4);
+  const files = await renderFigure(lossFigureSpec(problem, plotted), path.join(outDir, `${problem}-loss`));
+  const table = markdownTable(problem, records, failed);
   fs.writeFileSync(path.join(outDir, `${problem}-table.md`), table);
   files.push(path.join(outDir, `${problem}-table.md`));
   return { table, files };

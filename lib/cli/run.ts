@@ -36,7 +36,13 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-export async function runOne(o: RunOptions): Promise<EpochRecord[]> {
+export interface RunResult {
+  records: EpochRecord[];
+  /** Set when training stopped on a numerical failure (the records up to it are kept). */
+  failure?: string;
+}
+
+export async function runOne(o: RunOptions): Promise<RunResult> {
   const { train, test } = o.problem.data;
   const batches = Math.floor(train.rows / Math.min(o.batchSize, train.rows));
   const budgeted = o.timeBudget !== undefined && o.epochs === undefined;
@@ -52,6 +58,7 @@ export async function runOne(o: RunOptions): Promise<EpochRecord[]> {
   const records: EpochRecord[] = [];
   const log = o.log ? fs.openSync(o.log, 'a') : null;
   let doneBatches = 0;
+  let failure: string | undefined;
   try {
     await model.fit(train, {
       optimizer: makeOptimizer(o.method, o.settings, o.seed),
@@ -70,12 +77,18 @@ export async function runOne(o: RunOptions): Promise<EpochRecord[]> {
           bar.update(budgeted ? Math.min(Math.round(logs.seconds), bar.getTotal()) : doneBatches,
             { epoch: epoch + 1, loss: logs.loss.toFixed(3) });
         }
+        if (!bar && o.progress !== false) {
+          process.stderr.write(`${o.problem.name} ${o.method} epoch ${epoch + 1}: loss ${logs.loss.toFixed(4)}, ${logs.seconds.toFixed(1)} s\n`);
+        }
       },
     });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'KBFGS_NUMERICAL' && (error as { code?: string }).code !== 'KBFGS_NOT_POSITIVE_DEFINITE') throw error;
+    failure = (error as Error).message;
   } finally {
     bar?.stop();
     if (log !== null) fs.closeSync(log);
     model.dispose();
   }
-  return records;
+  return { records, failure };
 }

@@ -117,6 +117,10 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     event.batch_loss = batches ? batch_loss_sum / batches : NAN;
     const double tau = opt.weight_decay();
     event.loss = mean_loss(net, ws, train) + 0.5 * tau * net.backend().sum_squares(net.params(), net.param_count());
+    if (!std::isfinite(event.loss))  // the last step of the epoch can diverge after the last batch check
+      throw Error(ErrorKind::Numerical, "the training loss over the training set became " + std::to_string(event.loss) +
+                                            " after epoch " + std::to_string(epoch) + " (step " +
+                                            std::to_string(state.step) + ")");
     if (validation) event.val_loss = mean_loss(net, ws, *validation);
     event.diagnostics.push_back({"forwardSeconds", forward_seconds});
     event.diagnostics.push_back({"backwardSeconds", backward_seconds});

@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+/**
+ * The `kbfgs-native` command: `train` (one run), `bench` (the paper's comparison with plots and tables) and
+ * `tune` (the grid search of spec §7.4/§7.6). `kbfgs-native <command> --help` lists every flag.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Command, InvalidArgumentError as CliArgumentError, Option } from 'commander';
+import { METHODS, grid, settingsFor, type MethodName, type MethodSettings } from './methods';
+import { PROBLEMS, loadProblem, type ProblemName } from './problems';
+import { runOne, type EpochRecord } from './run';
+import { writeReport } from './report';
+
+const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new CliArgumentError(`${name} must be a positive number`);
+  return n;
+};
+const positiveInt = (name: string) => (v: string) => {
+  const n = positive(name)(v);
+  if (!Number.isInteger(n)) throw new CliArgumentError(`${name} must be a whole number`);
+  return n;
+};
+const listOf = <T extends string>(allowed: readonly T[], name: string) => (v: string): T[] => {
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of items) if (!allowed.includes(item as T)) throw new CliArgumentError(`unknown ${name} '${item}'; choose from ${allowed.join(', ')}`);
+  return items as T[];
+};
+
+function checkDevice(device: string): void {
+  if (device === 'cuda') throw new CliArgumentError("this build has no CUDA backend; use --device cpu or auto");
+}
+
+/** Settings file written by `tune`: { problem: { method: { lr, damping?, epsilon? } } }. */
+type SettingsFile = Partial<Record<string, Partial<Record<MethodName, MethodSettings>>>>;
+function readSettings(file: string | undefined): SettingsFile {
+  if (!file) return {};
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as SettingsFile;
+  } catch (e) {
+    throw new CliArgumentError(`cannot read settings file ${file}: ${(e as Error).message}`);
+  }
+}
+
+const program = new Command();
+program
+  .name('kbfgs-native')
+  .description('Train dense autoencoders with K-BFGS, K-BFGS(L), KFAC, Adam, RMSprop and SGD; reproduce the paper\'s comparison.')
+  .version(require('../../package.json').version);
+
+program.command('train')
+  .description('train one autoencoder and write one JSON line per epoch')
+  .addOption(new Option('--problem <name>', 'problem').choices(PROBLEMS).default('curves-synth'))
+  .addOption(new Option('--optimizer <name>', 'method').choices(METHODS).default('kbfgs'))
+  .option('--lr <alpha>', 'learning rate α (default: the method\'s benchmark setting)', positive('--lr'))
+  .option('--damping <lambda>', 'damping λ of kbfgs, kbfgs-l, kfac', positive('--damping'))
+  .option('--epsilon <eps>', 'ε of adam and rmsprop', positive('--epsilon'))
+  .option('--epochs <n>', 'epochs to train (default 10 unless --time-budget is given)', positiveInt('--epochs'))
+  .option('--time-budget <seconds>', 'stop at the first epoch end after this much training time', positive('--time-budget'))
+  .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
+  .option('--seed <n>', 'seed of the initialisation, data order and KFAC sampling', positiveInt('--seed'), 9999)
+  .addOption(new Option('--device <device>', 'compute device').choices(['auto', 'cpu', 'cuda']).default('auto'))
+  .option('--threads <n>', 'BLAS threads (default: the CPU count)', positiveInt('--threads'))
+  .option('--log <file.jsonl>', 'write the per-epoch JSON lines here (default: stdout)')
+  .option('--file <mat>', 'the original MAT file, for --problem curves or faces')
+  .option('--train-size <n>', 'use only the first n training rows', positiveInt('--train-size'))
+  .option('--test-size <n>', 'use only the first n test rows', positiveInt('--test-size'))
+  .option('--quiet', 'no progress output')
+  .action(async (o) => {
+    checkDevice(o.device);
+    const method = o.optimizer as MethodName;
+    const override: Partial<MethodSettings> = {};
+    if (o.lr !== undefined) override.lr = o.lr;
+    if (o.damping !== undefined) override.damping = o.damping;
+    if (o.epsilon !== undefined) override.epsilon = o.epsilon;
+    const settings = settingsFor(o.problem, method, override);
+    const problem = await loadProblem(o.problem as ProblemName, { file: o.file, trainSize: o.trainSize, testSize: o.testSize });
+    if (o.log) fs.writeFileSync(o.log, '');
+    const result = await runOne({
+      problem, method, settings, epochs: o.epochs, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed,
+      threads: o.threads, log: o.log, progress: o.quiet ? false : undefined,
+    });
+    if (!o.log) for (const r of result.records) process.stdout.write(JSON.stringify(r) + '\n');
+    if (result.failure) {
+      process.stderr.write(`training stopped: ${result.failure}\n`);
+      process.exitCode = 2;
+    }
+  });
+
+program.command('bench')
+  .description('the paper\'s comparison: every problem x method with the same seed and data order; JSON lines, plots, a markdown table')
+  .option('--full', 'the paper\'s protocol: mnist, curves-synth and faces-synth at full size, 20 epochs each (hours on a 2-core CPU)')
+  .option('--problems <list>', 'comma-separated problems', listOf(PROBLEMS, 'problem'))
+  .option('--methods <list>', 'comma-separated methods', listOf(METHODS, 'method'), [...METHODS])
+  .option('--epochs <n>', 'epochs per run', positiveInt('--epochs'))
+  .option('--time-budget <seconds>', 'training time per run instead of epochs', positive('--time-budget'))
+  .option('--settings <file>', 'per-problem settings written by `tune` (default: the built-in ones)')
+  .option('--out <dir>', 'output directory', 'kbfgs-bench')
+  .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
+  .option('--seed <n>', 'seed for every run', positiveInt('--seed'), 9999)
+  .option('--threads <n>', 'BLAS threads', positiveInt('--threads'))
+  .option('--quiet', 'no progress output')
+  .action(async (o) => {
+    const problems: ProblemName[] = o.problems ?? (o.full ? ['mnist', 'curves-synth', 'faces-synth'] : ['curves-synth']);
+    const quick = !o.full;
+    const tuned = readSettings(o.settings);
+    const runsDir = path.join(o.out, 'runs');
+    fs.mkdirSync(runsDir, { recursive: true });
+    const tables: string[] = [];
+    for (const name of problems) {
+      // the quick default: curves-synth cut to 10,000 / 2,000 images, 8 epochs, minutes on two cores
+      const problem = await loadProblem(name, quick && name === 'curves-synth' ? { trainSize: 10_000, testSize: 2_000 } : {});
+      const all: EpochRecord[] = [];
+      const failures: string[] = [];
+      const failed = new Set<string>();
+      for (const method of o.methods as MethodName[]) {
+        const settings = settingsFor(name, method, tuned[name]?.[method]);
+        const log = path.join(runsDir, `${name}-${method}.jsonl`);
+        fs.writeFileSync(log, '');
+        const result = await runOne({
+          problem, method, settings, epochs: o.timeBudget ? undefined : o.epochs ?? (quick ? 8 : 20), timeBudget: o.timeBudget,
+          batchSize: o.batchSize, seed: o.seed, threads: o.threads, log, progress: o.quiet ? false : undefined,
+        });
+        all.push(...result.records);
+        if (result.failure) {
+          failures.push(`- ${method}: ${result.failure}`);
+          failed.add(method);
+        }
+      }
+      const { table, files } = await writeReport(o.out, name, all, failed);
+      tables.push(table + (failures.length ? `\nStopped early:\n${failures.join('\n')}\n` : ''));
+      process.stderr.write(`${name}: ${files.join(', ')}\n`);
+    }
+    const report = ['# kbfgs-native bench', '', `Command: kbfgs-native ${process.argv.slice(2).join(' ')}`, '', ...tables].join('\n');
+    fs.writeFileSync(path.join(o.out, 'REPORT.md'), report);
+    process.stdout.write(report + '\n');
+  });
+
+program.command('tune')
+  .description('grid search (spec §7.4/§7.6): run each setting for a time budget, keep the lowest final training loss')
+  .addOption(new Option('--problem <name>', 'problem').choices(PROBLEMS).default('curves-synth'))
+  .option('--methods <list>', 'comma-separated methods', listOf(METHODS, 'method'), ['adam', 'rmsprop', 'sgd'])
+  .option('--time-budget <seconds>', 'training time per setting', positive('--time-budget'), 20)
+  .option('--full-grid', 'the full grids of spec §7.6 instead of the quick ones')
+  .option('--out <file>', 'settings file to write or update (read by bench --settings)', 'kbfgs-settings.json')
+  .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
+  .option('--seed <n>', 'seed', positiveInt('--seed'), 9999)
+  .option('--threads <n>', 'BLAS threads', positiveInt('--threads'))
+  .option('--train-size <n>', 'use only the first n training rows', positiveInt('--train-size'))
+  .option('--quiet', 'no progress output')
+  .action(async (o) => {
+    const problem = await loadProblem(o.problem as ProblemName, { trainSize: o.trainSize, testSize: 1000 });
+    const settingsFile = fs.existsSync(o.out) ? readSettings(o.out) : {};
+    const best: Partial<Record<MethodName, MethodSettings>> = { ...settingsFile[o.problem] };
+    for (const method of o.methods as MethodName[]) {
+      let winner: { loss: number; settings: MethodSettings } | null = null;
+      for (const settings of grid(method, !o.fullGrid)) {
+        const { records, failure } = await runOne({
+          problem, method, settings, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed, threads: o.threads, progress: false,
+        });
+        const last = records.at(-1)?.trainLoss;
+        const loss = failure || last === undefined || !Number.isFinite(last) ? Infinity : last;
+        if (!o.quiet) process.stderr.write(`${method} ${JSON.stringify(settings)}: ${Number.isFinite(loss) ? loss.toFixed(4) : 'diverged'}\n`);
+        if (!winner || loss < winner.loss) winner = { loss, settings };
+      }
+      if (winner && Number.isFinite(winner.loss)) best[method] = winner.settings;
+    }
+    settingsFile[o.problem] = best;
+    fs.writeFileSync(o.out, JSON.stringify(settingsFile, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ [o.problem]: best }, null, 2) + '\n');
+  });
+
+program.parseAsync(process.argv).catch((error) => {
+  process.stderr.write(`kbfgs-native: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+});
