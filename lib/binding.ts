@@ -53,6 +53,20 @@ export interface NativeModelInfo {
   threads: number;
 }
 
+/** The optimizer and training state of a model, as checkpoints store it. */
+export interface NativeTrainingState {
+  optimizerId: string;
+  batchCapacity: number;
+  trainRows: number;
+  step: number;
+  epochs: number;
+  seconds: number;
+  warm: boolean;
+  buffers: Record<string, Float32Array>;
+  scalars: Record<string, number>;
+  sampler: { order: Uint32Array; position: number; shuffle: boolean; rng: string };
+}
+
 export interface NativeModel {
   fit(
     x: Float32Array, y: Float32Array | null, rows: number,
@@ -67,6 +81,8 @@ export interface NativeModel {
   setWeights(weights: Float32Array): void;
   gradients(x: Float32Array, y: Float32Array | null, rows: number): { loss: number; gradient: Float32Array };
   info(): NativeModelInfo;
+  exportState(): NativeTrainingState | null;
+  importState(optimizer: NativeOptimizer, state: Omit<NativeTrainingState, 'optimizerId'>): void;
   dispose(): void;
 }
 

@@ -15,6 +15,10 @@ export interface LabeledData {
 
 export type TrainingData = Matrix | LabeledData;
 
+/** Typed-array checks that also hold for arrays made in another realm (vm contexts, the addon). */
+export const isFloat32Array = (v: unknown): v is Float32Array => Object.prototype.toString.call(v) === '[object Float32Array]';
+export const isUint32Array = (v: unknown): v is Uint32Array => Object.prototype.toString.call(v) === '[object Uint32Array]';
+
 /** Wraps a Float32Array as a rows x cols matrix (no copy); checks the length. */
 export function matrix(data: Float32Array, rows: number, cols: number): Matrix {
   const m = { data, rows, cols };
@@ -25,7 +29,7 @@ export function matrix(data: Float32Array, rows: number, cols: number): Matrix {
 export function checkMatrix(what: string, m: unknown): asserts m is Matrix {
   const candidate = m as Partial<Matrix> | null;
   if (!candidate || typeof candidate !== 'object') throw new InvalidArgumentError(`${what} must be a matrix { data, rows, cols }`);
-  if (!(candidate.data instanceof Float32Array))
+  if (!isFloat32Array(candidate.data))
     throw new InvalidArgumentError(`${what}.data must be a Float32Array`);
   const { rows, cols } = candidate;
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || (rows as number) <= 0 || (cols as number) <= 0)

@@ -4,7 +4,8 @@ export type {
   ActivationName, AutoencoderConfig, BatchLogs, DenseLayerConfig, EpochLogs, FitOptions, History, LayerWeights,
   LossName, SequentialConfig,
 } from './model';
-export { Optimizer, SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC } from './optimizers';
+export { Optimizer, SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC, optimizerFromJSON } from './optimizers';
+export { CheckpointError } from './checkpoint';
 export type { AdamOptions, KBFGSOptions, KBFGSLOptions, KFACOptions, Protocol, RMSpropOptions, SGDOptions } from './optimizers';
 export { matrix } from './data';
 export type { LabeledData, Matrix, TrainingData } from './data';

@@ -4,10 +4,15 @@
  */
 import * as os from 'os';
 import { addon, type NativeModel } from './binding';
-import { resolveData, checkMatrix, type Matrix, type TrainingData } from './data';
+import { resolveData, checkMatrix, isFloat32Array, type Matrix, type TrainingData } from './data';
 import { AbortError, InvalidArgumentError, ShapeError, fromNative, native } from './errors';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
-import { Optimizer } from './optimizers';
+import { Optimizer, optimizerFromJSON } from './optimizers';
+import {
+  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, decodeSafetensors, encodeSafetensors, stateToTensors,
+  tensorsToState, writeFileAtomic, type Tensors,
+} from './checkpoint';
+import * as fs from 'fs';
 
 export const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'] as const;
 export type ActivationName = (typeof ACTIVATIONS)[number];
@@ -102,6 +107,7 @@ export class Sequential {
   readonly loss: LossName;
   private readonly handle: NativeModel;
   private disposed = false;
+  private currentOptimizer: Optimizer | undefined;
 
   constructor(config: SequentialConfig) {
     const where = 'Sequential';
@@ -203,6 +209,7 @@ export class Sequential {
     };
     const abort = () => handle.cancel();
     signal?.addEventListener('abort', abort, { once: true });
+    this.currentOptimizer = options.optimizer;
     try {
       await native(() => handle.fit(x.data, y?.data ?? null, x.rows, val?.x.data ?? null, val?.y?.data ?? null,
         val?.x.rows ?? 0, config, options.optimizer.toNative(), onEvent));
@@ -262,9 +269,9 @@ export class Sequential {
     let inputs = this.inputDim;
     weights.forEach((layer, l) => {
       const units = this.layers[l].units;
-      if (!(layer?.weight instanceof Float32Array) || layer.weight.length !== units * inputs)
+      if (!isFloat32Array(layer?.weight) || layer.weight.length !== units * inputs)
         throw new ShapeError(`setWeights: layer ${l} weight must be a Float32Array of ${units} x ${inputs}`);
-      if (!(layer.bias instanceof Float32Array) || layer.bias.length !== units)
+      if (!isFloat32Array(layer.bias) || layer.bias.length !== units)
         throw new ShapeError(`setWeights: layer ${l} bias must be a Float32Array of ${units}`);
       for (let i = 0; i < units; i++) {
         flat.set(layer.weight.subarray(i * inputs, (i + 1) * inputs), offset + i * (inputs + 1));
@@ -274,6 +281,87 @@ export class Sequential {
       inputs = units;
     });
     native(() => handle.setWeights(flat));
+  }
+
+  /** The optimizer whose state the model holds: the last one given to fit(), or the one a checkpoint restored.
+   * Pass it to the next fit() to continue exactly where training stopped. */
+  get optimizer(): Optimizer | undefined {
+    return this.currentOptimizer;
+  }
+
+  /**
+   * Saves the model to a safetensors file, atomically. Unless `optimizer: false`, the optimizer state (factors,
+   * H matrices, L-BFGS memory, moments), the step counter and the data order go in too, so that
+   * `Sequential.load(path)` and a fit() with `model.optimizer` continue the run bit for bit (CPU, same threads).
+   */
+  save(file: string, options: { optimizer?: boolean } = {}): void {
+    checkKeys('save', options, ['optimizer']);
+    const withOptimizer = checkBoolean('save', 'optimizer', options.optimizer, true);
+    const handle = this.native();
+    const tensors: Tensors = {};
+    this.getWeights().forEach((w, l) => {
+      tensors[`layer${l}.weight`] = w.weight;
+      tensors[`layer${l}.bias`] = w.bias;
+    });
+    const metadata: Record<string, string> = {
+      format: CHECKPOINT_FORMAT,
+      version: String(CHECKPOINT_VERSION),
+      library: `kbfgs-native ${require('../package.json').version}`,
+      architecture: JSON.stringify({ inputDim: this.inputDim, layers: this.layers, loss: this.loss }),
+    };
+    const state = withOptimizer ? native(() => handle.exportState()) : null;
+    if (state && this.currentOptimizer) {
+      const { tensors: stateTensors, training } = stateToTensors(state);
+      Object.assign(tensors, stateTensors);
+      metadata.optimizer = JSON.stringify(this.currentOptimizer.toJSON());
+      metadata.training = JSON.stringify(training);
+    }
+    writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+  }
+
+  /** Loads a checkpoint written by save(); the optimizer state, if saved, is restored (see `optimizer`). */
+  static load(file: string): Sequential {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch (e) {
+      throw new CheckpointError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    const { tensors, metadata } = decodeSafetensors(bytes, file);
+    const fail = (problem: string): never => { throw new CheckpointError(`${file}: ${problem}`); };
+    if (metadata.format !== CHECKPOINT_FORMAT) fail(`not a ${CHECKPOINT_FORMAT} file`);
+    if (metadata.version !== String(CHECKPOINT_VERSION)) fail(`checkpoint version ${metadata.version} is not supported`);
+    const json = (key: string) => {
+      try {
+        return JSON.parse(metadata[key]);
+      } catch {
+        return fail(`metadata '${key}' is missing or not JSON`);
+      }
+    };
+    const architecture = json('architecture') as SequentialConfig;
+    let model: Sequential;
+    try {
+      model = new Sequential(architecture);
+    } catch (e) {
+      return fail(`invalid architecture (${(e as Error).message})`);
+    }
+    try {
+      model.setWeights(model.layers.map((_, l) => {
+        const weight = tensors[`layer${l}.weight`], bias = tensors[`layer${l}.bias`];
+        if (!isFloat32Array(weight) || !isFloat32Array(bias)) fail(`weights of layer ${l} are missing`);
+        return { weight: weight as Float32Array, bias: bias as Float32Array };
+      }));
+      if (metadata.optimizer !== undefined) {
+        const optimizer = optimizerFromJSON(json('optimizer'));
+        native(() => model.handle.importState(optimizer.toNative(), tensorsToState(tensors, json('training'), file)));
+        model.currentOptimizer = optimizer;
+      }
+    } catch (e) {
+      model.dispose();
+      if (e instanceof CheckpointError) throw e;
+      throw new CheckpointError(`${file}: ${(e as Error).message}`);
+    }
+    return model;
   }
 
   /** Frees the native weights and optimizer state. Later calls throw DisposedError. */

@@ -250,3 +250,17 @@ export class KFAC extends Optimizer {
     });
   }
 }
+
+/** Rebuilds an optimizer from its toJSON() form (checkpoints); throws InvalidArgumentError for an unknown kind. */
+export function optimizerFromJSON(json: { kind: string; protocol?: Protocol; settings: Record<string, number> }): Optimizer {
+  const s = json.settings;
+  switch (json.kind) {
+    case 'sgd': return new SGD({ ...s, nesterov: s.nesterov === 1, protocol: json.protocol });
+    case 'adam': return new Adam({ ...s, protocol: json.protocol });
+    case 'rmsprop': return new RMSprop({ ...s, protocol: json.protocol });
+    case 'kbfgs': return new KBFGS(s);
+    case 'kbfgs-l': return new KBFGSL(s);
+    case 'kfac': return new KFAC(s);
+    default: throw new InvalidArgumentError(`unknown optimizer kind '${json.kind}'`);
+  }
+}

@@ -48,3 +48,17 @@ test('every command has --help', () => {
     expect(out).toMatch(new RegExp(`Usage: kbfgs-native ${command}`));
   }
 });
+
+test('train --save then --resume continues the run exactly', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-cli-'));
+  const common = ['train', '--train-size', '300', '--test-size', '50', '--optimizer', 'kbfgs', '--lr', '0.05', '--batch-size', '100', '--threads', '1', '--quiet'];
+  const run = (args: string[]) => execFileSync(process.execPath, [cli, ...common, ...args], { cwd: root, encoding: 'utf8' })
+    .trim().split('\n').map((l) => JSON.parse(l));
+  const whole = run(['--epochs', '4']);
+  const ckpt = path.join(tmp, 'run.safetensors');
+  run(['--epochs', '2', '--save', ckpt]);
+  const rest = run(['--epochs', '2', '--resume', ckpt]);
+  fs.rmSync(tmp, { recursive: true });
+  expect(rest.map((r) => r.epoch)).toEqual([3, 4]);
+  expect(rest.map((r) => r.trainLoss)).toEqual(whole.slice(2).map((r) => r.trainLoss));
+});

@@ -65,6 +65,8 @@ program.command('train')
   .option('--file <mat>', 'the original MAT file, for --problem curves or faces')
   .option('--train-size <n>', 'use only the first n training rows', positiveInt('--train-size'))
   .option('--test-size <n>', 'use only the first n test rows', positiveInt('--test-size'))
+  .option('--save <checkpoint>', 'save the model and optimizer state (safetensors) when training ends')
+  .option('--resume <checkpoint>', 'continue a run saved with --save (its optimizer and settings are used)')
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     checkDevice(o.device);
@@ -78,7 +80,7 @@ program.command('train')
     if (o.log) fs.writeFileSync(o.log, '');
     const result = await runOne({
       problem, method, settings, epochs: o.epochs, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed,
-      threads: o.threads, log: o.log, progress: o.quiet ? false : undefined,
+      threads: o.threads, log: o.log, progress: o.quiet ? false : undefined, save: o.save, resume: o.resume,
     });
     if (!o.log) for (const r of result.records) process.stdout.write(JSON.stringify(r) + '\n');
     if (result.failure) {

@@ -2,6 +2,8 @@
 import * as fs from 'fs';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Problem } from './problems';
+import { Sequential } from '../model';
+import { InvalidArgumentError } from '../errors';
 import { makeOptimizer, type MethodName, type MethodSettings } from './methods';
 
 /** One line of a run's JSON log. */
@@ -34,6 +36,10 @@ export interface RunOptions {
   /** Show a progress bar on stderr (default: when stderr is a terminal). */
   progress?: boolean;
   signal?: AbortSignal;
+  /** Continue from this checkpoint (model, optimizer state, step, data order) instead of a fresh model. */
+  resume?: string;
+  /** Save a checkpoint here when training ends. */
+  save?: string;
 }
 
 export interface RunResult {
@@ -54,14 +60,19 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
     }, Presets.shades_classic)
     : null;
   bar?.start(budgeted ? Math.round(o.timeBudget!) : epochs * batches, 0, { epoch: 1, loss: '-' });
-  const model = o.problem.model(o.seed);
+  const model = o.resume ? Sequential.load(o.resume) : o.problem.model(o.seed);
+  if (model.inputDim !== o.problem.data.train.cols) {
+    model.dispose();
+    throw new InvalidArgumentError(`checkpoint ${o.resume} takes ${model.inputDim} inputs, problem ${o.problem.name} has ${o.problem.data.train.cols}`);
+  }
+  const optimizer = (o.resume && model.optimizer) || makeOptimizer(o.method, o.settings, o.seed);
   const records: EpochRecord[] = [];
   const log = o.log ? fs.openSync(o.log, 'a') : null;
   let doneBatches = 0;
   let failure: string | undefined;
   try {
     await model.fit(train, {
-      optimizer: makeOptimizer(o.method, o.settings, o.seed),
+      optimizer,
       epochs, timeBudget: o.timeBudget, batchSize: Math.min(o.batchSize, train.rows), seed: o.seed, threads: o.threads,
       validationData: test, signal: o.signal,
       onBatchEnd: bar && !budgeted ? () => bar.update(++doneBatches) : undefined,
@@ -86,6 +97,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
     if ((error as { code?: string }).code !== 'KBFGS_NUMERICAL' && (error as { code?: string }).code !== 'KBFGS_NOT_POSITIVE_DEFINITE') throw error;
     failure = (error as Error).message;
   } finally {
+    if (o.save && !failure) model.save(o.save);
     bar?.stop();
     if (log !== null) fs.closeSync(log);
     model.dispose();

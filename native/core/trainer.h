@@ -30,6 +30,18 @@ class BatchSampler {
   const uint32_t* next(int m);
   int rows() const { return (int)order_.size(); }
 
+  // Checkpoints: the whole data-order state.
+  const std::vector<uint32_t>& order() const { return order_; }
+  size_t position() const { return position_; }
+  bool shuffle() const { return shuffle_; }
+  uint64_t rng_state() const { return rng_.state(); }
+  void restore(std::vector<uint32_t> order, size_t position, bool shuffle, uint64_t rng_state) {
+    order_ = std::move(order);
+    position_ = position;
+    shuffle_ = shuffle;
+    rng_.set_state(rng_state);
+  }
+
  private:
   std::vector<uint32_t> order_;
   size_t position_ = 0;
@@ -70,6 +82,8 @@ struct TrainingState {
   std::unique_ptr<Workspace> workspace;
   BatchSampler sampler;
   bool warm = false;           // warm start done
+  int batch_capacity = 0;      // what the optimizer was attached with
+  int train_rows = 0;
   int64_t step = 0;
   int epochs_done = 0;
   double seconds = 0;

@@ -89,6 +89,8 @@ Napi::Function Model::Define(Napi::Env env) {
                       InstanceMethod("getWeights", &Model::GetWeights),
                       InstanceMethod("setWeights", &Model::SetWeights),
                       InstanceMethod("gradients", &Model::Gradients), InstanceMethod("info", &Model::Info),
+                      InstanceMethod("exportState", &Model::ExportState),
+                      InstanceMethod("importState", &Model::ImportState),
                       InstanceMethod("dispose", &Model::Dispose)});
 }
 
@@ -124,6 +126,26 @@ Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
   net_->initialize((uint64_t)seed);
 }
 
+void Model::start_optimizer(const Napi::Object& opt, int batch_capacity, int train_rows) {
+  OptimizerSpec spec;
+  spec.kind = opt.Get("kind").ToString().Utf8Value();
+  spec.paper = opt.Get("paper").ToBoolean();
+  Napi::Value settings_value = opt.Get("settings");
+  if (!settings_value.IsObject()) throw_invalid(opt.Env(), "optimizer settings must be an object");
+  Napi::Object settings = settings_value.As<Napi::Object>();
+  Napi::Array keys = settings.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string key = keys.Get(i).ToString().Utf8Value();
+    spec.numbers[key] = number_field(settings, key.c_str(), 0);
+  }
+  state_ = TrainingState{};
+  state_.optimizer = make_optimizer(spec);
+  state_.optimizer->attach(*net_, batch_capacity, train_rows);
+  state_.batch_capacity = batch_capacity;
+  state_.train_rows = train_rows;
+  optimizer_id_ = opt.Get("id").ToString().Utf8Value();
+}
+
 void Model::ensure_usable(Napi::Env env, bool claim) {
   if (!net_) throw make_error(env, "KBFGS_DISPOSED", "the model has been disposed");
   bool expected = false;
@@ -157,22 +179,8 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
       throw_invalid(env, "batchSize must be between 1 and the number of training rows");
 
     Napi::Object opt = info[7].As<Napi::Object>();
-    const std::string id = opt.Get("id").ToString().Utf8Value();
-    if (id != optimizer_id_ || !state_.optimizer) {
-      OptimizerSpec spec;
-      spec.kind = opt.Get("kind").ToString().Utf8Value();
-      spec.paper = opt.Get("paper").ToBoolean();
-      Napi::Object settings = opt.Get("settings").As<Napi::Object>();
-      Napi::Array keys = settings.GetPropertyNames();
-      for (uint32_t i = 0; i < keys.Length(); ++i) {
-        const std::string key = keys.Get(i).ToString().Utf8Value();
-        spec.numbers[key] = number_field(settings, key.c_str(), 0);
-      }
-      state_ = TrainingState{};
-      state_.optimizer = make_optimizer(spec);
-      state_.optimizer->attach(*net_, config.batch_size, data.train.rows);
-      optimizer_id_ = id;
-    }
+    if (opt.Get("id").ToString().Utf8Value() != optimizer_id_ || !state_.optimizer)
+      start_optimizer(opt, config.batch_size, data.train.rows);
     cancel_ = false;
     auto* job = new FitJob(env, this, info.This().As<Napi::Object>(), std::move(data), config, threads,
                            info[8].As<Napi::Function>());

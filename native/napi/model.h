@@ -31,8 +31,12 @@ class Model : public Napi::ObjectWrap<Model> {
   void SetWeights(const Napi::CallbackInfo& info);
   Napi::Value Gradients(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value ExportState(const Napi::CallbackInfo& info);  // model_state.cc
+  void ImportState(const Napi::CallbackInfo& info);         // model_state.cc
   void Dispose(const Napi::CallbackInfo& info);
 
+  // A fresh optimizer from the TypeScript description { id, kind, paper, settings }, attached.
+  void start_optimizer(const Napi::Object& optimizer, int batch_capacity, int train_rows);
   // Throws the typed Disposed/Busy errors; then marks the model busy when claim is true.
   void ensure_usable(Napi::Env env, bool claim);
 

@@ -21,8 +21,14 @@ const char* FirstOrderOptimizer::name() const {
 
 void FirstOrderOptimizer::attach(Network& net, int, int) {
   backend_ = &net.backend();
+  count_ = net.param_count();
   m_ = backend_->alloc(net.param_count());
   v_ = backend_->alloc(net.param_count());
+}
+
+void FirstOrderOptimizer::state_buffers(std::vector<StateBuffer>& out) {
+  out.push_back({"m", m_, count_});
+  out.push_back({"v", v_, count_});
 }
 
 void FirstOrderOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {

@@ -18,8 +18,10 @@ class FirstOrderOptimizer final : public Optimizer {
   void warm_start_batch(Network& net, Workspace& ws, int j) override;
   void step(Network& net, Workspace& ws, int64_t k) override;
   float weight_decay() const override { return settings_.weight_decay; }
+  void state_buffers(std::vector<StateBuffer>& out) override;
 
  private:
+  size_t count_ = 0;
   FirstOrderUpdate settings_;
   Backend* backend_ = nullptr;
   float* m_ = nullptr;  // momentum (paper: the gradient EMA M_k)

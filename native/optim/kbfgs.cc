@@ -52,6 +52,7 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
     largest = std::max(largest, n * d);
     layers_.push_back(std::move(layer));
   }
+  param_count_ = net.param_count();
   momentum_ = take(net.param_count());
   delta_ = take(net.param_count());
   tmp_ = take(largest);
@@ -146,6 +147,34 @@ void KbfgsOptimizer::update_a_side(int l) {
   be_->gemv(false, n, n, 1.0f, L.h_a, n, ya_, 0.0f, hya_);
   const double ref = std::sqrt(be_->dot(n, L.a_mean, L.a_mean));
   n_ha_skipped_ += !bfgs_inverse_update(*be_, L.h_a, n, sa_, ya_, hya_, ref);
+}
+
+void KbfgsOptimizer::state_buffers(std::vector<StateBuffer>& out) {
+  out.push_back({"momentum", momentum_, param_count_});
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& L = layers_[l];
+    const std::string p = "layer" + std::to_string(l) + ".";
+    const size_t nn = (size_t)L.n * L.n;
+    out.push_back({p + "A", L.a, nn});
+    out.push_back({p + "A_lm", L.a_lm, nn});
+    out.push_back({p + "H_a", L.h_a, nn});
+    if (L.lbfgs) L.lbfgs->state_buffers(out, p + "lbfgs.");
+    else out.push_back({p + "H_g", L.h_g, (size_t)L.d * L.d});
+    out.push_back({p + "s_bar", L.s_bar, (size_t)L.d});
+    out.push_back({p + "y_bar", L.y_bar, (size_t)L.d});
+  }
+}
+
+void KbfgsOptimizer::state_scalars(StateScalars& out) const {
+  out.push_back({"syDecay", settings_.sy_decay});
+  for (size_t l = 0; l < layers_.size(); ++l)
+    if (layers_[l].lbfgs) out.push_back({"layer" + std::to_string(l) + ".lbfgs.size", (double)layers_[l].lbfgs->size()});
+}
+
+void KbfgsOptimizer::set_scalar(const std::string& name, double value) {
+  if (name == "syDecay") settings_.sy_decay = (float)value;
+  for (size_t l = 0; l < layers_.size(); ++l)
+    if (layers_[l].lbfgs && name == "layer" + std::to_string(l) + ".lbfgs.size") layers_[l].lbfgs->set_size((int)value);
 }
 
 void KbfgsOptimizer::take_diagnostics(Diagnostics& out) {

@@ -34,8 +34,12 @@ class KbfgsOptimizer final : public Optimizer {
   void step(Network& net, Workspace& ws, int64_t k) override;
   float weight_decay() const override { return settings_.weight_decay; }
   void take_diagnostics(Diagnostics& out) override;
+  void state_buffers(std::vector<StateBuffer>& out) override;
+  void state_scalars(StateScalars& out) const override;
+  void set_scalar(const std::string& name, double value) override;
 
  private:
+  size_t param_count_ = 0;
   struct Layer {
     int d = 0, n = 0;
     float *a = nullptr, *a_lm = nullptr, *h_a = nullptr, *h_g = nullptr;

@@ -37,6 +37,7 @@ void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
     largest = std::max(largest, n * d);
     layers_.push_back(layer);
   }
+  param_count_ = net.param_count();
   momentum_ = take(net.param_count());
   delta_ = take(net.param_count());
   tmp_ = take(largest);
@@ -101,6 +102,18 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   t_factors_ += seconds_between(t1, t2);
   t_inverse_ += seconds_between(t2, t3);
   t_direction_ += seconds_between(t3, t4);
+}
+
+void KfacOptimizer::state_buffers(std::vector<StateBuffer>& out) {
+  out.push_back({"momentum", momentum_, param_count_});
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& L = layers_[l];
+    const std::string p = "layer" + std::to_string(l) + ".";
+    out.push_back({p + "A", L.a, (size_t)L.n * L.n});
+    out.push_back({p + "G", L.g, (size_t)L.d * L.d});
+    out.push_back({p + "A_inv", L.a_inv, (size_t)L.n * L.n});
+    out.push_back({p + "G_inv", L.g_inv, (size_t)L.d * L.d});
+  }
 }
 
 void KfacOptimizer::take_diagnostics(Diagnostics& out) {

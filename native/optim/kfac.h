@@ -31,8 +31,14 @@ class KfacOptimizer final : public Optimizer {
   void step(Network& net, Workspace& ws, int64_t k) override;
   float weight_decay() const override { return settings_.weight_decay; }
   void take_diagnostics(Diagnostics& out) override;
+  void state_buffers(std::vector<StateBuffer>& out) override;
+  void state_scalars(StateScalars& out) const override { out.push_back({"draws", (double)draws_}); }
+  void set_scalar(const std::string& name, double value) override {
+    if (name == "draws") draws_ = (uint64_t)value;
+  }
 
  private:
+  size_t param_count_ = 0;
   struct Layer {
     int d = 0, n = 0;
     float *a = nullptr, *g = nullptr, *a_inv = nullptr, *g_inv = nullptr;

@@ -42,6 +42,13 @@ bool LbfgsOperator::append(const float* s, const float* y, double ref_norm) {
   return true;
 }
 
+void LbfgsOperator::state_buffers(std::vector<StateBuffer>& out, const std::string& prefix) {
+  out.push_back({prefix + "S", s_, (size_t)p_ * d_});
+  out.push_back({prefix + "Y", y_, (size_t)p_ * d_});
+  out.push_back({prefix + "SY", sy_, (size_t)p_ * p_});
+  out.push_back({prefix + "C", c_, (size_t)p_ * p_});
+}
+
 // SᵀY and C = γYᵀY + D, once per append: O(p² d) (spec §9).
 void LbfgsOperator::rebuild_factors() {
   be_->gemm(false, true, k_, k_, d_, 1.0f, s_, d_, y_, d_, 0.0f, sy_, p_);

@@ -5,7 +5,11 @@
 // product is a GEMM (about 4 p d n multiply-adds for a d x n right-hand side) plus two small triangular solves.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "../core/backend.h"
+#include "optimizer.h"
 
 namespace kb {
 
@@ -25,6 +29,10 @@ class LbfgsOperator {
   bool append(const float* s, const float* y, double ref_norm);
   // out = H v for a d x ncols row-major V (out must not alias v).
   void apply(const float* v, int ncols, float* out);
+
+  // Checkpoints: the pairs and the factors built from them, and the number of pairs held.
+  void state_buffers(std::vector<StateBuffer>& out, const std::string& prefix);
+  void set_size(int k) { k_ = k < 0 ? 0 : (k > p_ ? p_ : k); }
 
  private:
   void rebuild_factors();

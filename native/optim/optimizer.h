@@ -13,6 +13,15 @@ namespace kb {
 // Per-epoch counters and phase timings an optimizer reports (name, value); summed over the epoch's steps.
 using Diagnostics = std::vector<std::pair<std::string, double>>;
 
+// One persistent state buffer (backend memory), for checkpoints: everything a resumed run needs to continue
+// bit for bit; per-step scratch is not state.
+struct StateBuffer {
+  std::string name;
+  float* data;
+  size_t count;
+};
+using StateScalars = std::vector<std::pair<std::string, double>>;
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -37,6 +46,11 @@ class Optimizer {
 
   // Appends this epoch's counters and timings and resets them.
   virtual void take_diagnostics(Diagnostics&) {}
+
+  // Checkpoints: the persistent buffers (after attach) and scalars; set_scalar restores one scalar.
+  virtual void state_buffers(std::vector<StateBuffer>& out) = 0;
+  virtual void state_scalars(StateScalars&) const {}
+  virtual void set_scalar(const std::string&, double) {}
 };
 
 }  // namespace kb

@@ -1,0 +1,110 @@
+// Checkpoints: safetensors round trips for every optimizer, a resume that reproduces the uninterrupted run
+// bit for bit, and damaged or mismatched files rejected with CheckpointError.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Adam, Autoencoder, CheckpointError, KBFGS, KBFGSL, KFAC, RMSprop, SGD, Sequential, readIdxImages, type Optimizer } from '../lib';
+import { decodeSafetensors, encodeSafetensors } from '../lib/checkpoint';
+
+const images = readIdxImages(path.join(__dirname, '..', 'data', 'mnist-t10k-first100-images-idx3-ubyte'));
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-ckpt-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const small = () => new Autoencoder({ encoder: [784, 32, 8], loss: 'sigmoidCrossEntropy', seed: 4 });
+const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const fit = (model: Sequential, optimizer: Optimizer, epochs: number) =>
+  model.fit(images, { optimizer, epochs, batchSize: 20, seed: 3, threads: 1 });
+
+const optimizers: Array<[string, () => Optimizer]> = [
+  ['sgd', () => new SGD({ lr: 0.05, protocol: 'paper' })],
+  ['adam', () => new Adam({ lr: 1e-3, beta2: 0.99 })],
+  ['rmsprop', () => new RMSprop({ lr: 1e-3, protocol: 'paper' })],
+  ['kbfgs', () => new KBFGS({ lr: 0.05, damping: 0.3 })],
+  ['kbfgs-l', () => new KBFGSL({ lr: 0.03, damping: 0.3, memory: 6 })],  // 20 steps: pairs are dropped
+  ['kfac', () => new KFAC({ lr: 0.3, damping: 3, inverseEvery: 3, seed: 7 })],
+];
+
+test.each(optimizers)('%s: a resumed run reproduces the uninterrupted one bit for bit', async (kind, make) => {
+  const whole = small();
+  const full = await fit(whole, make(), 4);
+
+  const first = small();
+  await fit(first, make(), 2);
+  const file = path.join(dir, `${kind}.safetensors`);
+  first.save(file);
+  first.dispose();
+  const resumed = Sequential.load(file);
+  expect(resumed.optimizer!.toJSON()).toEqual(make().toJSON());
+  const rest = await fit(resumed, resumed.optimizer!, 2);
+
+  expect(rest.history.loss).toEqual(full.history.loss.slice(2));
+  expect(rest.history.loss[1]).toBeLessThan(full.history.loss[0]);
+  const a = whole.getWeights(), b = resumed.getWeights();
+  a.forEach((w, l) => {
+    expect(bits(b[l].weight).equals(bits(w.weight))).toBe(true);
+    expect(bits(b[l].bias).equals(bits(w.bias))).toBe(true);
+  });
+  whole.dispose();
+  resumed.dispose();
+});
+
+test('weights only, no temporary files left, the file is valid safetensors', async () => {
+  const model = small();
+  await fit(model, new Adam(), 1);
+  const file = path.join(dir, 'weights.safetensors');
+  model.save(file, { optimizer: false });
+  expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  const loaded = Sequential.load(file);
+  expect(loaded.optimizer).toBeUndefined();
+  expect((await loaded.predict(images)).data).toEqual((await model.predict(images)).data);
+  const { tensors, metadata } = decodeSafetensors(fs.readFileSync(file), file);
+  expect(Object.keys(tensors).sort()).toEqual(['layer0.bias', 'layer0.weight', 'layer1.bias', 'layer1.weight', 'layer2.bias', 'layer2.weight', 'layer3.bias', 'layer3.weight']);
+  expect(JSON.parse(metadata.architecture).layers).toHaveLength(4);
+  expect(metadata.library).toMatch(/^kbfgs-native \d/);
+  model.dispose();
+  loaded.dispose();
+});
+
+describe('damaged or mismatched checkpoints', () => {
+  let good: Buffer;
+  beforeAll(async () => {
+    const model = small();
+    await fit(model, new KBFGS({ lr: 0.05 }), 1);
+    const file = path.join(dir, 'good.safetensors');
+    model.save(file);
+    model.dispose();
+    good = fs.readFileSync(file);
+  });
+  const load = (bytes: Buffer) => {
+    const file = path.join(dir, 'bad.safetensors');
+    fs.writeFileSync(file, bytes);
+    return () => Sequential.load(file);
+  };
+  const rewrite = (edit: (tensors: ReturnType<typeof decodeSafetensors>['tensors'], metadata: Record<string, string>) => void) => {
+    const { tensors, metadata } = decodeSafetensors(good, 'good');
+    edit(tensors, metadata);
+    return encodeSafetensors(tensors, metadata);
+  };
+
+  test.each([
+    ['truncated', () => good.subarray(0, good.length - 5), /trailing|outside|exceeds/],
+    ['too short', () => good.subarray(0, 4), /too short/],
+    ['absurd header length', () => Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]), good.subarray(8)]), /header length/],
+    ['header not JSON', () => { const b = Buffer.from(good); b[9] = 0x7b; b[10] = 0x7b; return b; }, /not valid JSON/],
+    ['trailing bytes', () => Buffer.concat([good, Buffer.alloc(4)]), /trailing bytes/],
+  ])('%s', (_name, make, message) => {
+    expect(load(make())).toThrow(CheckpointError);
+    expect(load(make())).toThrow(message);
+  });
+
+  test('wrong format, missing weights, mismatched optimizer tensors, a broken data order', () => {
+    expect(load(rewrite((_t, m) => { m.format = 'other'; }))).toThrow(/not a kbfgs-native-checkpoint file/);
+    expect(load(rewrite((_t, m) => { m.version = '99'; }))).toThrow(/version 99/);
+    expect(load(rewrite((t) => { delete t['layer1.weight']; }))).toThrow(/weights of layer 1 are missing|weight must be/);
+    expect(load(rewrite((t) => { t['optimizer.layer0.H_a'] = new Float32Array(3); }))).toThrow(/'layer0.H_a' has 3 values/);
+    expect(load(rewrite((t) => { delete t['optimizer.momentum']; }))).toThrow(/optimizer tensors|lacks optimizer tensor/);
+    expect(load(rewrite((t) => { (t['sampler.order'] as Uint32Array)[0] = (t['sampler.order'] as Uint32Array)[1]; }))).toThrow(/not a permutation/);
+    expect(load(rewrite((_t, m) => { m.optimizer = JSON.stringify({ kind: 'lbfgs', settings: {} }); }))).toThrow(/unknown optimizer kind/);
+    expect(load(rewrite((_t, m) => { m.architecture = '{"inputDim": 784, "layers": [], "loss": "x"}'; }))).toThrow(/invalid architecture/);
+    expect(() => Sequential.load(path.join(dir, 'missing.safetensors'))).toThrow(/cannot read \(ENOENT\)/);
+  });
+});
