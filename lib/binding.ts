@@ -138,8 +138,7 @@ export interface NativeAddon {
   threads(count?: number): number;
 }
 
-// The package root is one level above both lib/ (tests) and dist/ (the published build).
-const addonPath = path.join(__dirname, '..', 'build', 'Release', 'kbfgs_native.node');
-
+// The package root is one level above both lib/ (tests) and dist/ (the published build). node-gyp-build
+// loads a local build (build/Release) when there is one, else the prebuilt binary in prebuilds/.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-export const addon: NativeAddon = require(addonPath) as NativeAddon;
+export const addon: NativeAddon = require('node-gyp-build')(path.join(__dirname, '..')) as NativeAddon;
