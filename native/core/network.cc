@@ -10,16 +10,13 @@
 namespace kb {
 
 Workspace::Workspace(Backend& backend, const std::vector<LayerSpec>& layers, int capacity, size_t param_count)
-    : backend_(backend), capacity_(capacity) {
-  auto take = [&](size_t count) {
-    float* p = backend_.alloc(count);
-    owned_.push_back(p);
-    return p;
-  };
+    : capacity_(capacity) {
+  owned_.bind(backend);
+  auto take = [&](size_t count) { return owned_.take(count); };
   const size_t m = (size_t)capacity;
   for (const LayerSpec& layer : layers) {
     float* a = take(m * (layer.in + 1));
-    backend_.set_column(a, capacity, layer.in + 1, layer.in, 1.0f);  // the homogeneous coordinate, set once
+    backend.set_column(a, capacity, layer.in + 1, layer.in, 1.0f);  // the homogeneous coordinate, set once
     abar.push_back(a);
     h.push_back(take(m * layer.out));
     g.push_back(take(m * layer.out));
@@ -27,10 +24,6 @@ Workspace::Workspace(Backend& backend, const std::vector<LayerSpec>& layers, int
   output = layers.back().activation == Activation::Linear ? h.back() : take(m * layers.back().out);
   target = take(m * layers.back().out);
   grad = take(param_count);
-}
-
-Workspace::~Workspace() {
-  for (float* p : owned_) backend_.release(p);
 }
 
 Network::Network(Backend& backend, std::vector<LayerSpec> layers, Loss loss)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "buffers.h"
 
 namespace kb {
 
@@ -24,7 +25,6 @@ struct LayerSpec {
 class Workspace {
  public:
   Workspace(Backend& backend, const std::vector<LayerSpec>& layers, int capacity, size_t param_count);
-  ~Workspace();
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
 
@@ -38,9 +38,8 @@ class Workspace {
   float* grad = nullptr;       // flat gradient of the mean data loss, laid out like the parameters
 
  private:
-  Backend& backend_;
   int capacity_;
-  std::vector<float*> owned_;
+  OwnedBuffers owned_;
 };
 
 class Network {

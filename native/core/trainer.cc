@@ -4,6 +4,7 @@
 #include <numeric>
 #include <string>
 
+#include "buffers.h"
 #include "errors.h"
 
 namespace kb {
@@ -48,8 +49,7 @@ void check_finite(Backend& backend, const float* data, int rows, int cols, const
 }
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double since(Clock::time_point t0) { return seconds_between(t0, Clock::now()); }
 
 void throw_if_cancelled(const std::atomic<bool>& cancel) {
   if (cancel.load(std::memory_order_relaxed)) throw Error(ErrorKind::Aborted, "training was aborted");
@@ -97,8 +97,8 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
                                               ", batch " + std::to_string(b) + ")");
       net.backward(ws, ws.grad);
       const auto t2 = Clock::now();
-      forward_seconds += std::chrono::duration<double>(t1 - t0).count();
-      backward_seconds += std::chrono::duration<double>(t2 - t1).count();
+      forward_seconds += seconds_between(t0, t1);
+      backward_seconds += seconds_between(t1, t2);
       opt.step(net, ws, state.step);
       ++state.step;
       batch_loss_sum += loss;

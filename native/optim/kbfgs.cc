@@ -1,7 +1,6 @@
 #include "kbfgs.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -10,22 +9,11 @@
 #include "spd.h"
 
 namespace kb {
-namespace {
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-}  // namespace
-
-KbfgsOptimizer::~KbfgsOptimizer() {
-  for (float* p : owned_) be_->release(p);
-}
 
 void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   be_ = &net.backend();
-  auto take = [&](size_t count) {
-    float* p = be_->alloc(count);
-    owned_.push_back(p);
-    return p;
-  };
+  owned_.bind(*be_);
+  auto take = [&](size_t count) { return owned_.take(count); };
   if (batch_capacity >= train_rows) settings_.sy_decay = 0.0f;  // full batch: no averaging (spec §3.3 step 6)
   size_t widest = 0, largest = 0;
   for (int l = 0; l < net.num_layers(); ++l) {
@@ -94,17 +82,17 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   // only what the (s, y) pairs need, so backward computes no weight gradients.
   be_->axpby(net.param_count(), -settings_.lr, delta_, 1.0f, net.params());
   auto t1 = Clock::now();
-  t_direction_ += std::chrono::duration<double>(t1 - t0).count();
+  t_direction_ += seconds_between(t0, t1);
   net.forward(ws, true);
   net.backward(ws, nullptr);
   auto t2 = Clock::now();
-  t_second_pass_ += std::chrono::duration<double>(t2 - t1).count();
+  t_second_pass_ += seconds_between(t1, t2);
   for (int l = 0; l < net.num_layers(); ++l) {
     update_g_side(net, ws, l);
     update_a_side(l);
   }
   ++n_updates_;
-  t_curvature_ += seconds_since(t2);
+  t_curvature_ += seconds_between(t2, Clock::now());
 }
 
 // Steps 5-8 of spec §3.3 for layer l.

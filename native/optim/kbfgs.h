@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "../core/buffers.h"
 #include "lbfgs.h"
 #include "optimizer.h"
 
@@ -25,7 +26,6 @@ struct KbfgsSettings {
 class KbfgsOptimizer final : public Optimizer {
  public:
   explicit KbfgsOptimizer(const KbfgsSettings& settings) : settings_(settings) {}
-  ~KbfgsOptimizer() override;
 
   const char* name() const override { return settings_.memory > 0 ? "kbfgs-l" : "kbfgs"; }
   void attach(Network& net, int batch_capacity, int train_rows) override;
@@ -53,7 +53,7 @@ class KbfgsOptimizer final : public Optimizer {
   KbfgsSettings settings_;
   Backend* be_ = nullptr;
   std::vector<Layer> layers_;
-  std::vector<float*> owned_;
+  OwnedBuffers owned_;
   float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr;
   float *s_ = nullptr, *y_ = nullptr, *hy_ = nullptr, *sa_ = nullptr, *ya_ = nullptr, *hya_ = nullptr;
   // per-epoch diagnostics

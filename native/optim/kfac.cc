@@ -1,29 +1,17 @@
 #include "kfac.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
 #include "../core/rng.h"
 #include "spd.h"
 
 namespace kb {
-namespace {
-using Clock = std::chrono::steady_clock;
-double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
-}  // namespace
-
-KfacOptimizer::~KfacOptimizer() {
-  for (float* p : owned_) be_->release(p);
-}
 
 void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
   be_ = &net.backend();
-  auto take = [&](size_t count) {
-    float* p = be_->alloc(count);
-    owned_.push_back(p);
-    return p;
-  };
+  owned_.bind(*be_);
+  auto take = [&](size_t count) { return owned_.take(count); };
   size_t largest = 0;
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer layer;

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "../core/buffers.h"
 #include "optimizer.h"
 
 namespace kb {
@@ -22,7 +23,6 @@ struct KfacSettings {
 class KfacOptimizer final : public Optimizer {
  public:
   explicit KfacOptimizer(const KfacSettings& settings) : settings_(settings) {}
-  ~KfacOptimizer() override;
 
   const char* name() const override { return "kfac"; }
   void attach(Network& net, int batch_capacity, int train_rows) override;
@@ -51,7 +51,7 @@ class KfacOptimizer final : public Optimizer {
   KfacSettings settings_;
   Backend* be_ = nullptr;
   std::vector<Layer> layers_;
-  std::vector<float*> owned_;
+  OwnedBuffers owned_;
   float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr, *sampled_ = nullptr;
   uint64_t draws_ = 0;  // sampling calls so far; the seed of call c is splitmix64_mix(seed + c)
   double n_inversions_ = 0, t_sampled_ = 0, t_factors_ = 0, t_inverse_ = 0, t_direction_ = 0;

