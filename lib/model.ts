@@ -327,6 +327,12 @@ export class Sequential {
     } catch (e) {
       throw new CheckpointError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
+    return Sequential.fromCheckpoint(bytes, file);
+  }
+
+  /** load() on bytes already in memory; `name` appears in error messages. */
+  static fromCheckpoint(bytes: Uint8Array, name = 'checkpoint'): Sequential {
+    const file = name;
     const { tensors, metadata } = decodeSafetensors(bytes, file);
     const fail = (problem: string): never => { throw new CheckpointError(`${file}: ${problem}`); };
     if (metadata.format !== CHECKPOINT_FORMAT) fail(`not a ${CHECKPOINT_FORMAT} file`);
@@ -339,6 +345,15 @@ export class Sequential {
       }
     };
     const architecture = json('architecture') as SequentialConfig;
+    // Every weight must be in the file, so the file's size bounds what the model may allocate.
+    if (!architecture || !Array.isArray(architecture.layers)) fail('invalid architecture (no layers)');
+    let inputs = architecture.inputDim;
+    architecture.layers.forEach((layer, l) => {
+      const w = tensors[`layer${l}.weight`], b = tensors[`layer${l}.bias`];
+      if (!isFloat32Array(w) || !isFloat32Array(b) || b.length !== layer?.units || w.length !== layer.units * inputs)
+        fail(`weights of layer ${l} are missing or do not match the architecture`);
+      inputs = layer.units;
+    });
     let model: Sequential;
     try {
       model = new Sequential(architecture);

@@ -36,7 +36,8 @@ export function parseIdx(buffer: Uint8Array, name = 'IDX data'): IdxArray {
   let raw = buffer;
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
     try {
-      raw = zlib.gunzipSync(raw, { maxOutputLength: MAX_ELEMENTS });
+      // deflate expands at most about 1032:1, so a larger output is a forged stream: cap what it may allocate
+      raw = zlib.gunzipSync(raw, { maxOutputLength: Math.min(MAX_ELEMENTS, 1100 * raw.length + 1024) });
     } catch (e) {
       throw new IdxFormatError(`${name}: gzip data is corrupt (${(e as Error).message})`);
     }

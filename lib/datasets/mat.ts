@@ -115,7 +115,9 @@ export function parseMat(buffer: Uint8Array, name = 'MAT data'): Map<string, Mat
     if (el.type === MI.COMPRESSED) {
       let inflated: Buffer;
       try {
-        inflated = zlib.inflateSync(new Uint8Array(el.data.buffer, el.data.byteOffset, el.data.byteLength), { maxOutputLength: 2 ** 32 });
+        // deflate expands at most about 1032:1: a larger output is forged, so that bounds the allocation
+        inflated = zlib.inflateSync(new Uint8Array(el.data.buffer, el.data.byteOffset, el.data.byteLength),
+          { maxOutputLength: Math.min(2 ** 32, 1100 * el.data.byteLength + 1024) });
       } catch (e) {
         throw new MatFormatError(`${name}: corrupt compressed element (${(e as Error).message})`);
       }

@@ -122,8 +122,12 @@ Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
   const int loss = (int)number_field(spec, "loss", -1);
   if (loss < 0 || loss > 2) throw_invalid(env, "unknown loss");
   const double seed = number_field(spec, "seed", 0);
-  net_ = std::make_unique<Network>(cpu_backend(), std::move(specs), (Loss)loss);
-  net_->initialize((uint64_t)seed);
+  try {
+    net_ = std::make_unique<Network>(cpu_backend(), std::move(specs), (Loss)loss);
+    net_->initialize((uint64_t)seed);
+  } catch (const std::bad_alloc&) {
+    throw make_error(env, "KBFGS_OUT_OF_MEMORY", "not enough memory for the model's parameters");
+  }
 }
 
 void Model::start_optimizer(const Napi::Object& opt, int batch_capacity, int train_rows) {
@@ -190,6 +194,9 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
   } catch (const Error& e) {
     busy_ = false;
     throw make_error(env, e.code(), e.what());
+  } catch (const std::bad_alloc&) {
+    busy_ = false;
+    throw make_error(env, "KBFGS_OUT_OF_MEMORY", "not enough memory for the optimizer state");
   } catch (...) {
     busy_ = false;
     throw;

@@ -1,0 +1,79 @@
+// Fuzzing the IDX reader, the MAT reader and the checkpoint loader: every malformed input gives the reader's
+// typed error (or parses), none crashes the process, hangs, or makes the reader allocate beyond the file.
+// Short in CI (FUZZ_ITERATIONS, default 1500 per reader); `FUZZ_ITERATIONS=100000 npx jest test/fuzz` runs long.
+// Inputs that once failed live in test/fuzz/regressions/<reader>/ and are replayed every time.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { Adam, Autoencoder, CheckpointError, IdxFormatError, MatFormatError, Sequential, parseIdx, parseMat, readIdxImages } from '../lib';
+import { mutations } from './fuzz/harness';
+
+const iterations = Number(process.env.FUZZ_ITERATIONS ?? 1500);
+const data = path.join(__dirname, '..', 'data');
+const regressions = (reader: string) => {
+  const dir = path.join(__dirname, 'fuzz', 'regressions', reader);
+  return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f))) : [];
+};
+
+function fuzz(reader: string, valid: Uint8Array, parse: (b: Uint8Array) => unknown, expected: new (...a: never[]) => Error) {
+  let rejected = 0, parsed = 0;
+  const inputs = [...regressions(reader), ...mutations(valid, iterations, reader.length * 7919)];
+  for (const input of inputs) {
+    const before = process.memoryUsage().arrayBuffers;
+    try {
+      parse(input);
+      parsed++;
+    } catch (error) {
+      if (!(error instanceof expected)) {
+        const file = path.join(__dirname, 'fuzz', 'regressions', reader, `case-${Date.now()}.bin`);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, input);
+        throw new Error(`${reader}: ${String(error)} (input kept as ${path.basename(file)})`);
+      }
+      rejected++;
+    }
+    // nothing the reader keeps may exceed what the input could justify (gzip: at most ~1032:1)
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1100 * input.length + 64 * 1024 * 1024);
+  }
+  console.log(`${reader}: ${inputs.length} inputs tried, ${rejected} rejected with ${expected.name}, ${parsed} parsed`);
+  expect(rejected).toBeGreaterThan(inputs.length / 2);
+}
+
+test('IDX reader (plain and gzipped)', () => {
+  const small = fs.readFileSync(path.join(data, 'mnist-t10k-first100-images-idx3-ubyte')).subarray(0, 16 + 5 * 784);
+  small.writeUInt32BE(5, 4);
+  fuzz('idx', small, (b) => parseIdx(b, 'fuzz.idx'), IdxFormatError);
+  fuzz('idx-gz', zlib.gzipSync(small), (b) => parseIdx(b, 'fuzz.idx.gz'), IdxFormatError);
+});
+
+test('MAT v5 reader', () => {
+  const mat = fs.readFileSync(path.join(__dirname, 'fixtures', 'olivettifaces.mat'));
+  // a small valid file: header + one compressed 4 x 3 double matrix, written like the datasets test does
+  const matrix = (() => {
+    const el = (type: number, payload: Buffer) => {
+      const tag = Buffer.alloc(8); tag.writeUInt32LE(type, 0); tag.writeUInt32LE(payload.length, 4);
+      return Buffer.concat([tag, payload, Buffer.alloc((8 - (payload.length % 8)) % 8)]);
+    };
+    const flags = Buffer.alloc(8); flags.writeUInt32LE(6, 0);
+    const dims = Buffer.alloc(8); dims.writeInt32LE(4, 0); dims.writeInt32LE(3, 4);
+    const values = Buffer.alloc(96); for (let i = 0; i < 12; i++) values.writeDoubleLE(i, 8 * i);
+    return el(14, Buffer.concat([el(6, flags), el(5, dims), el(1, Buffer.from('x')), el(9, values)]));
+  })();
+  const compressed = zlib.deflateSync(matrix);
+  const tag = Buffer.alloc(8); tag.writeUInt32LE(15, 0); tag.writeUInt32LE(compressed.length, 4);
+  const valid = Buffer.concat([mat.subarray(0, 128), tag, compressed]);
+  fuzz('mat', valid, (b) => parseMat(b, 'fuzz.mat'), MatFormatError);
+  fuzz('mat-plain', Buffer.concat([mat.subarray(0, 128), matrix]), (b) => parseMat(b, 'fuzz.mat'), MatFormatError);
+});
+
+test('checkpoint loader', async () => {
+  const images = readIdxImages(path.join(data, 'mnist-t10k-first100-images-idx3-ubyte'));
+  const model = new Autoencoder({ encoder: [784, 8, 4], loss: 'sigmoidCrossEntropy', seed: 1 });
+  await model.fit(images, { optimizer: new Adam(), epochs: 1, batchSize: 50 });
+  const file = path.join(require('os').tmpdir(), `kbfgs-fuzz-${process.pid}.safetensors`);
+  model.save(file);
+  model.dispose();
+  const valid = fs.readFileSync(file);
+  fs.unlinkSync(file);
+  fuzz('checkpoint', valid, (b) => Sequential.fromCheckpoint(b, 'fuzz.safetensors').dispose(), CheckpointError);
+});
