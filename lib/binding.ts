@@ -140,5 +140,6 @@ export interface NativeAddon {
 
 // The package root is one level above both lib/ (tests) and dist/ (the published build). node-gyp-build
 // loads a local build (build/Release) when there is one, else the prebuilt binary in prebuilds/.
+// KBFGS_ADDON names another build of the addon (the sanitizer build of scripts/sanitize.sh).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-export const addon: NativeAddon = require('node-gyp-build')(path.join(__dirname, '..')) as NativeAddon;
+export const addon: NativeAddon = (process.env.KBFGS_ADDON ? require(process.env.KBFGS_ADDON) : require('node-gyp-build')(path.join(__dirname, '..'))) as NativeAddon;
