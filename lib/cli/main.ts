@@ -101,6 +101,8 @@ program.command('bench')
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
   .option('--seed <n>', 'seed for every run', positiveInt('--seed'), 9999)
   .option('--threads <n>', 'BLAS threads', positiveInt('--threads'))
+  .option('--train-size <n>', 'use only the first n training rows of each problem', positiveInt('--train-size'))
+  .option('--test-size <n>', 'use only the first n test rows of each problem', positiveInt('--test-size'))
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     const problems: ProblemName[] = o.problems ?? (o.full ? ['mnist', 'curves-synth', 'faces-synth'] : ['curves-synth']);
@@ -111,7 +113,8 @@ program.command('bench')
     const tables: string[] = [];
     for (const name of problems) {
       // the quick default: curves-synth cut to 10,000 / 2,000 images, 8 epochs, minutes on two cores
-      const problem = await loadProblem(name, quick && name === 'curves-synth' ? { trainSize: 10_000, testSize: 2_000 } : {});
+      const cut = quick && name === 'curves-synth' && !o.trainSize ? { trainSize: 10_000, testSize: 2_000 } : {};
+      const problem = await loadProblem(name, { trainSize: o.trainSize, testSize: o.testSize, ...cut });
       const all: EpochRecord[] = [];
       const failures: string[] = [];
       const failed = new Set<string>();

@@ -24,20 +24,26 @@ export function mulberry32(seed: number): () => number {
 const SIZE = 28, CANVAS = 32, K = 1024, GAIN = 1.8;
 const B = [1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16];
 
+function median(a: number, b: number, c: number): number {
+  return a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+}
+
 /** Writes one image (784 doubles, row-major) into out at offset, drawing from rnd. */
 export function curveImage(rnd: () => number, out: Float64Array | Float32Array, offset: number,
   acc = new Float64Array(CANVAS * CANVAS), tmp = new Float64Array(CANVAS * SIZE)): void {
   let x0: number, x1: number, x2: number;
   for (;;) {
-    const xs = [2 + 24 * rnd(), 2 + 24 * rnd(), 2 + 24 * rnd()].sort((a, b) => a - b);
-    [x0, x1, x2] = xs;
+    const a = 2 + 24 * rnd(), b = 2 + 24 * rnd(), c = 2 + 24 * rnd();
+    // ascending order of three values without allocating
+    x0 = Math.min(a, b, c);
+    x2 = Math.max(a, b, c);
+    x1 = median(a, b, c);
     if (x1 - x0 >= 2 && x2 - x1 >= 2) break;
   }
   const y0 = 2 + 24 * rnd(), y1 = 2 + 24 * rnd(), y2 = 2 + 24 * rnd();
-  const f = (t: number) =>
-    y0 * (t - x1) * (t - x2) / ((x0 - x1) * (x0 - x2)) +
-    y1 * (t - x0) * (t - x2) / ((x1 - x0) * (x1 - x2)) +
-    y2 * (t - x0) * (t - x1) / ((x2 - x0) * (x2 - x1));
+  // the parabola through the three points (spec order of operations; denominators evaluated once)
+  const d0 = (x0 - x1) * (x0 - x2), d1 = (x1 - x0) * (x1 - x2), d2 = (x2 - x0) * (x2 - x1);
+  const f = (t: number) => y0 * (t - x1) * (t - x2) / d0 + y1 * (t - x0) * (t - x2) / d1 + y2 * (t - x0) * (t - x1) / d2;
   acc.fill(0);
   let px = x0, py = f(x0);
   for (let i = 1; i <= K; i++) {
