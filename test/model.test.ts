@@ -277,7 +277,10 @@ describe('bad input gives typed errors', () => {
     const model = small();
     const error = await model.fit(images, { optimizer: new SGD({ lr: 1e6 }), epochs: 5, batchSize: 10 }).catch((e) => e);
     expect(error.code).toBe('KBFGS_NUMERICAL');
-    expect(error.message).toMatch(/step \d+/);
+    expect(error.message).toMatch(/step \d+ .*first in the (pre-activations of layer \d|loss)/);
+    // the weights are back to those before the failing step: finite, and the model still evaluates
+    for (const w of model.getWeights()) expect(w.weight.every(Number.isFinite) && w.bias.every(Number.isFinite)).toBe(true);
+    expect(Number.isFinite(await model.evaluate(images))).toBe(true);
     model.dispose();
   });
 });

@@ -54,6 +54,22 @@ double since(Clock::time_point t0) { return seconds_between(t0, Clock::now()); }
 void throw_if_cancelled(const std::atomic<bool>& cancel) {
   if (cancel.load(std::memory_order_relaxed)) throw Error(ErrorKind::Aborted, "training was aborted");
 }
+
+// The first layer whose pre-activations hold a NaN or Inf after a forward pass (or "the loss" if none do).
+std::string where_non_finite(Network& net, Workspace& ws) {
+  for (int l = 0; l < net.num_layers(); ++l)
+    if (net.backend().first_non_finite(ws.h[l], (size_t)ws.m * net.rows(l)) >= 0)
+      return "in the pre-activations of layer " + std::to_string(l);
+  return "in the loss";
+}
+
+// Restores the parameters saved before the last step and reports where the values went non-finite.
+[[noreturn]] void fail_numerically(Network& net, Workspace& ws, const ParameterBackup& backup, const std::string& what) {
+  const std::string where = where_non_finite(net, ws);
+  net.backend().copy(net.params(), backup.data, net.param_count());
+  throw Error(ErrorKind::Numerical, what + ", first " + where + " during the forward pass; the weights are back "
+                                           "to those before the last step");
+}
 }  // namespace
 
 void fit(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
@@ -64,6 +80,13 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     state.workspace = std::make_unique<Workspace>(net.backend(), net.layers(), m, net.param_count());
   }
   Workspace& ws = *state.workspace;
+  if (!state.backup) {
+    state.backup = std::make_unique<ParameterBackup>();
+    state.backup->owned.bind(net.backend());
+    state.backup->data = state.backup->owned.take(net.param_count());
+    net.backend().copy(state.backup->data, net.params(), net.param_count());
+  }
+  ParameterBackup& backup = *state.backup;
   if (state.sampler.rows() != train.rows) state.sampler.reset(train.rows, config.shuffle, config.seed);
   const int batches = train.rows / m;  // the incomplete trailing batch is dropped (spec §2 step 1)
 
@@ -92,13 +115,14 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
       const double loss = net.forward(ws, true) / m;
       const auto t1 = Clock::now();
       if (!std::isfinite(loss))
-        throw Error(ErrorKind::Numerical, "the training loss became " + std::to_string(loss) + " at step " +
+        fail_numerically(net, ws, backup, "the training loss became " + std::to_string(loss) + " at step " +
                                               std::to_string(state.step) + " (epoch " + std::to_string(epoch) +
                                               ", batch " + std::to_string(b) + ")");
       net.backward(ws, ws.grad);
       const auto t2 = Clock::now();
       forward_seconds += seconds_between(t0, t1);
       backward_seconds += seconds_between(t1, t2);
+      net.backend().copy(backup.data, net.params(), net.param_count());
       opt.step(net, ws, state.step);
       ++state.step;
       batch_loss_sum += loss;
@@ -118,9 +142,9 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     const double tau = opt.weight_decay();
     event.loss = mean_loss(net, ws, train) + 0.5 * tau * net.backend().sum_squares(net.params(), net.param_count());
     if (!std::isfinite(event.loss))  // the last step of the epoch can diverge after the last batch check
-      throw Error(ErrorKind::Numerical, "the training loss over the training set became " + std::to_string(event.loss) +
-                                            " after epoch " + std::to_string(epoch) + " (step " +
-                                            std::to_string(state.step) + ")");
+      fail_numerically(net, ws, backup, "the training loss over the training set became " +
+                                            std::to_string(event.loss) + " after epoch " + std::to_string(epoch) +
+                                            " (step " + std::to_string(state.step) + ")");
     if (validation) event.val_loss = mean_loss(net, ws, *validation);
     event.diagnostics.push_back({"forwardSeconds", forward_seconds});
     event.diagnostics.push_back({"backwardSeconds", backward_seconds});

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../optim/optimizer.h"
+#include "buffers.h"
 #include "network.h"
 #include "rng.h"
 
@@ -77,9 +78,16 @@ struct EpochEvent {
 };
 
 // What persists between fit() calls on one model: the optimizer, its step counter, the data order.
+// The parameters before the current step: what training falls back to when a step goes non-finite.
+struct ParameterBackup {
+  OwnedBuffers owned;
+  float* data = nullptr;
+};
+
 struct TrainingState {
   std::unique_ptr<Optimizer> optimizer;
   std::unique_ptr<Workspace> workspace;
+  std::unique_ptr<ParameterBackup> backup;
   BatchSampler sampler;
   bool warm = false;           // warm start done
   int batch_capacity = 0;      // what the optimizer was attached with
