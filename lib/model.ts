@@ -209,10 +209,11 @@ export class Sequential {
     };
     const abort = () => handle.cancel();
     signal?.addEventListener('abort', abort, { once: true });
-    this.currentOptimizer = options.optimizer;
     try {
-      await native(() => handle.fit(x.data, y?.data ?? null, x.rows, val?.x.data ?? null, val?.y?.data ?? null,
+      const running = native(() => handle.fit(x.data, y?.data ?? null, x.rows, val?.x.data ?? null, val?.y?.data ?? null,
         val?.x.rows ?? 0, config, options.optimizer.toNative(), onEvent));
+      this.currentOptimizer = options.optimizer;  // the native state now belongs to this optimizer
+      await running;
     } catch (error) {
       if (callbackError !== undefined) throw callbackError;
       const typed = fromNative(error);
