@@ -6,14 +6,14 @@
 // (b) the "floor": the same step's GEMM/SYRK calls alone (KFAC's Cholesky inverses amortised over its
 //     20-step schedule), same shapes, back to back on preallocated buffers, best of 5.
 // Prints step / floor per method. Ratios are the figures to compare; the machine is shared.
-//   node bench/floor.js [--threads 2] [--methods kbfgs,adam]
+//   node bench/floor.js [--threads 2] [--methods kbfgs,adam] [--seed 9999]
 //   node bench/floor.js --rss        (peak RSS of a full MNIST K-BFGS epoch, in a process of its own)
 const path = require('path');
 const { parseArgs } = require('util');
 const lib = require('../dist');
 const { settingsFor, makeOptimizer } = require('../dist/cli/methods');
 
-const { values } = parseArgs({ options: { threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { seed: { type: 'string', default: '9999' }, threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' } } });
 const threads = Number(values.threads);
 lib._native.threads(threads);
 const be = lib._native.backend;
@@ -71,12 +71,12 @@ function timeFloor(method) {
 }
 
 async function timeStep(method, data) {
-  const model = lib.Autoencoder.mnist({ seed: 9999 });
+  const model = lib.Autoencoder.mnist({ seed: Number(values.seed) });
   const logs = [];
   const epochs = method === 'kfac' ? 4 : 3;
   // K-BFGS at α = 0.1: the step costs the same, and no run diverges inside the measurement
   const settings = { ...settingsFor('mnist', method), ...(method.startsWith('kbfgs') ? { lr: 0.1 } : {}) };
-  await model.fit(data, { optimizer: makeOptimizer(method, settings), epochs, batchSize: m, threads, onEpochEnd: (_e, l) => logs.push(l) });
+  await model.fit(data, { optimizer: makeOptimizer(method, settings, Number(values.seed)), epochs, batchSize: m, threads, seed: Number(values.seed), onEpochEnd: (_e, l) => logs.push(l) });
   model.dispose();
   const first = logs[epochs - 3], last = logs[epochs - 1];
   const steps = last.steps - first.steps;
