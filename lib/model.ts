@@ -5,14 +5,13 @@
 import * as os from 'os';
 import { addon, type NativeModel } from './binding';
 import { resolveData, checkMatrix, isFloat32Array, type Matrix, type TrainingData } from './data';
-import { AbortError, InvalidArgumentError, ShapeError, fromNative, native } from './errors';
+import { AbortError, InvalidArgumentError, ShapeError, fromNative, native, readFileOr } from './errors';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
 import { Optimizer, optimizerFromJSON } from './optimizers';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, decodeSafetensors, encodeSafetensors, stateToTensors,
   tensorsToState, writeFileAtomic, type Tensors,
 } from './checkpoint';
-import * as fs from 'fs';
 
 export const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'] as const;
 export type ActivationName = (typeof ACTIVATIONS)[number];
@@ -322,13 +321,7 @@ export class Sequential {
 
   /** Loads a checkpoint written by save(); the optimizer state, if saved, is restored (see `optimizer`). */
   static load(file: string): Sequential {
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(file);
-    } catch (e) {
-      throw new CheckpointError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    return Sequential.fromCheckpoint(bytes, file);
+    return Sequential.fromCheckpoint(readFileOr(file, (message) => new CheckpointError(message)), file);
   }
 
   /** load() on bytes already in memory; `name` appears in error messages. */

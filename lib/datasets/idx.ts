@@ -3,9 +3,8 @@
  * then the payload in row-major order. Gzipped files are recognised by their magic bytes. Every check failure
  * is an IdxFormatError that names the file and the problem; nothing is allocated beyond what the file holds.
  */
-import * as fs from 'fs';
 import * as zlib from 'zlib';
-import { KbfgsError } from '../errors';
+import { KbfgsError, readFileOr } from '../errors';
 
 export class IdxFormatError extends KbfgsError {
   constructor(message: string) {
@@ -68,13 +67,7 @@ export function parseIdx(buffer: Uint8Array, name = 'IDX data'): IdxArray {
 }
 
 export function readIdx(file: string): IdxArray {
-  let buffer: Buffer;
-  try {
-    buffer = fs.readFileSync(file);
-  } catch (e) {
-    throw new IdxFormatError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return parseIdx(buffer, file);
+  return parseIdx(readFileOr(file, (message) => new IdxFormatError(message)), file);
 }
 
 /** Reads a uint8 image file (N x rows x cols) as an N x (rows*cols) matrix of x/255. */

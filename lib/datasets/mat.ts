@@ -4,9 +4,8 @@
  * read the original digs3pts_1.mat (CURVES) and newfaces_rot_single.mat (FACES). Every length is checked
  * against the bytes present; problems are MatFormatErrors naming the file.
  */
-import * as fs from 'fs';
 import * as zlib from 'zlib';
-import { KbfgsError } from '../errors';
+import { KbfgsError, readFileOr } from '../errors';
 
 export class MatFormatError extends KbfgsError {
   constructor(message: string) {
@@ -139,13 +138,7 @@ export function parseMat(buffer: Uint8Array, name = 'MAT data'): Map<string, Mat
 }
 
 export function readMat(file: string): Map<string, MatVariable> {
-  let buffer: Buffer;
-  try {
-    buffer = fs.readFileSync(file);
-  } catch (e) {
-    throw new MatFormatError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return parseMat(buffer, file);
+  return parseMat(readFileOr(file, (message) => new MatFormatError(message)), file);
 }
 
 /** A 2-D variable as a row-major matrix of `rowsAre` (MATLAB rows or columns as samples). */
