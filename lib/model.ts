@@ -96,6 +96,11 @@ export interface LayerWeights {
   bias: Float32Array;
 }
 
+// Fits in progress. On process exit they are cancelled, so that exit waits for one batch, not the whole run
+// (the native training thread would otherwise hold the process open until it finished).
+const running = new Set<NativeModel>();
+process.on('exit', () => running.forEach((handle) => handle.cancel()));
+
 const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'timeBudget', 'shuffle', 'seed', 'validationData', 'threads',
   'signal', 'onEpochEnd', 'onBatchEnd'] as const;
 
@@ -209,16 +214,18 @@ export class Sequential {
     const abort = () => handle.cancel();
     signal?.addEventListener('abort', abort, { once: true });
     try {
-      const running = native(() => handle.fit(x.data, y?.data ?? null, x.rows, val?.x.data ?? null, val?.y?.data ?? null,
+      const training = native(() => handle.fit(x.data, y?.data ?? null, x.rows, val?.x.data ?? null, val?.y?.data ?? null,
         val?.x.rows ?? 0, config, options.optimizer.toNative(), onEvent));
       this.currentOptimizer = options.optimizer;  // the native state now belongs to this optimizer
-      await running;
+      running.add(handle);
+      await training;
     } catch (error) {
       if (callbackError !== undefined) throw callbackError;
       const typed = fromNative(error);
       if (typed instanceof AbortError) typed.history = history;
       throw typed;
     } finally {
+      running.delete(handle);
       signal?.removeEventListener('abort', abort);
     }
     if (callbackError !== undefined) throw callbackError;

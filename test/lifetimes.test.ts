@@ -1,7 +1,7 @@
 // Lifetimes: many fit/dispose cycles and many models alive at once keep the resident memory flat, and
 // using a disposed model is a typed error. Bound: 30 MB of growth over 80 cycles of a model whose weights
 // and optimizer state take about 1 MB, so a per-cycle leak of the model would show as 80 MB or more.
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as path from 'path';
 import { Adam, Autoencoder, DisposedError, KBFGS, readIdxImages } from '../lib';
 
@@ -49,3 +49,18 @@ test('80 fit/dispose cycles keep RSS flat', async () => {
   expect(growth).toBeLessThan(30);
 });
 
+
+// The run below would train for many minutes; exit must wait for one batch at most, not for the run.
+test('process.exit while a fit is running ends the process cleanly and promptly', () => {
+  const script = `
+    const { Autoencoder, KBFGS, datasets } = require('./dist');
+    const d = datasets.curvesSynth({ trainSize: 4000, testSize: 100 });
+    const m = Autoencoder.curves({ seed: 1 });
+    m.fit(d.train, { optimizer: new KBFGS({ lr: 0.05 }), epochs: 5000, batchSize: 500 }).catch(() => {});
+    setTimeout(() => process.exit(7), 300);`;
+  for (let i = 0; i < 3; i++) {
+    const r = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal).toBeNull();  // no abort, no segfault, not killed by the 60 s timeout
+    expect(r.status).toBe(7);
+  }
+});
