@@ -155,6 +155,17 @@ export class RMSprop extends Optimizer {
   }
 }
 
+/** lr, damping, momentum and weightDecay, shared by the second-order methods (always the paper's protocol). */
+function secondOrderSettings(where: string, o: { lr?: number; damping?: number; momentum?: number; weightDecay?: number },
+  lr: number, damping: number): Record<string, number> {
+  return {
+    lr: checkNumber(where, 'lr', o.lr, lr, { above: 0 }),
+    damping: checkNumber(where, 'damping', o.damping, damping, { min: 0 }),
+    momentum: checkNumber(where, 'momentum', o.momentum, PAPER_RHO, { min: 0, below: 1 }),
+    weightDecay: checkNumber(where, 'weightDecay', o.weightDecay, PAPER_TAU, { min: 0 }),
+  };
+}
+
 export interface KBFGSOptions {
   /** Learning rate α: θ ← θ − α·H_g·M·H_a. Default 0.3 (the paper's MNIST setting). */
   lr?: number;
@@ -184,13 +195,7 @@ export class KBFGS extends Optimizer {
   readonly kind: string = 'kbfgs';
   constructor(options: KBFGSOptions = {}, where = 'KBFGS', extra: Record<string, number> = {}) {
     checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', ...Object.keys(extra)]);
-    super('paper', {
-      lr: checkNumber(where, 'lr', options.lr, 0.3, { above: 0 }),
-      damping: checkNumber(where, 'damping', options.damping, 0.3, { min: 0 }),
-      momentum: checkNumber(where, 'momentum', options.momentum, PAPER_RHO, { min: 0, below: 1 }),
-      weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, PAPER_TAU, { min: 0 }),
-      ...extra,
-    });
+    super('paper', { ...secondOrderSettings(where, options, 0.3, 0.3), ...extra });
   }
 }
 
@@ -241,10 +246,7 @@ export class KFAC extends Optimizer {
     const where = 'KFAC';
     checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', 'inverseEvery', 'seed']);
     super('paper', {
-      lr: checkNumber(where, 'lr', options.lr, 1, { above: 0 }),
-      damping: checkNumber(where, 'damping', options.damping, 3, { min: 0 }),
-      momentum: checkNumber(where, 'momentum', options.momentum, PAPER_RHO, { min: 0, below: 1 }),
-      weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, PAPER_TAU, { min: 0 }),
+      ...secondOrderSettings(where, options, 1, 3),
       inverseEvery: checkNumber(where, 'inverseEvery', options.inverseEvery, 20, { min: 1, integer: true }),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: 2 ** 53 - 1, integer: true }),
     });

@@ -3,13 +3,6 @@
 
 namespace kb {
 
-FirstOrderOptimizer::~FirstOrderOptimizer() {
-  if (backend_) {
-    backend_->release(m_);
-    backend_->release(v_);
-  }
-}
-
 const char* FirstOrderOptimizer::name() const {
   switch (settings_.kind) {
     case FirstOrderUpdate::Sgd: return "sgd";
@@ -22,8 +15,9 @@ const char* FirstOrderOptimizer::name() const {
 void FirstOrderOptimizer::attach(Network& net, int, int) {
   backend_ = &net.backend();
   count_ = net.param_count();
-  m_ = backend_->alloc(net.param_count());
-  v_ = backend_->alloc(net.param_count());
+  owned_.bind(*backend_);
+  m_ = owned_.take(net.param_count());
+  v_ = owned_.take(net.param_count());
 }
 
 void FirstOrderOptimizer::state_buffers(std::vector<StateBuffer>& out) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "../core/backend.h"
+#include "../core/buffers.h"
 #include "optimizer.h"
 
 namespace kb {
@@ -9,7 +10,6 @@ namespace kb {
 class FirstOrderOptimizer final : public Optimizer {
  public:
   explicit FirstOrderOptimizer(const FirstOrderUpdate& settings) : settings_(settings) {}
-  ~FirstOrderOptimizer() override;
 
   const char* name() const override;
   void attach(Network& net, int batch_capacity, int train_rows) override;
@@ -24,6 +24,7 @@ class FirstOrderOptimizer final : public Optimizer {
   size_t count_ = 0;
   FirstOrderUpdate settings_;
   Backend* backend_ = nullptr;
+  OwnedBuffers owned_;
   float* m_ = nullptr;  // momentum (paper: the gradient EMA M_k)
   float* v_ = nullptr;  // second moment
 };

@@ -6,11 +6,6 @@
 
 namespace kb {
 
-LbfgsOperator::~LbfgsOperator() {
-  if (!be_) return;
-  for (float* p : {s_, y_, sy_, c_, p1_, p2_}) be_->release(p);
-}
-
 void LbfgsOperator::init(Backend& be, int d, int memory, int max_cols, float gamma) {
   be_ = &be;
   d_ = d;
@@ -18,12 +13,13 @@ void LbfgsOperator::init(Backend& be, int d, int memory, int max_cols, float gam
   max_cols_ = max_cols;
   gamma_ = gamma;
   k_ = 0;
-  s_ = be.alloc((size_t)p_ * d_);
-  y_ = be.alloc((size_t)p_ * d_);
-  sy_ = be.alloc((size_t)p_ * p_);
-  c_ = be.alloc((size_t)p_ * p_);
-  p1_ = be.alloc((size_t)p_ * max_cols_);
-  p2_ = be.alloc((size_t)p_ * max_cols_);
+  owned_.bind(be);
+  s_ = owned_.take((size_t)p_ * d_);
+  y_ = owned_.take((size_t)p_ * d_);
+  sy_ = owned_.take((size_t)p_ * p_);
+  c_ = owned_.take((size_t)p_ * p_);
+  p1_ = owned_.take((size_t)p_ * max_cols_);
+  p2_ = owned_.take((size_t)p_ * max_cols_);
 }
 
 bool LbfgsOperator::append(const float* s, const float* y, double ref_norm) {

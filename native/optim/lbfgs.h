@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../core/backend.h"
+#include "../core/buffers.h"
 #include "optimizer.h"
 
 namespace kb {
@@ -16,7 +17,6 @@ namespace kb {
 class LbfgsOperator {
  public:
   LbfgsOperator() = default;
-  ~LbfgsOperator();
   LbfgsOperator(const LbfgsOperator&) = delete;
   LbfgsOperator& operator=(const LbfgsOperator&) = delete;
 
@@ -38,6 +38,7 @@ class LbfgsOperator {
   void rebuild_factors();
 
   Backend* be_ = nullptr;
+  OwnedBuffers owned_;
   int d_ = 0, p_ = 0, k_ = 0, max_cols_ = 0;
   float gamma_ = 1.0f;
   float *s_ = nullptr, *y_ = nullptr;          // p x d, pair i in row i
