@@ -101,6 +101,27 @@ export interface FirstOrderUpdateSettings {
   step?: number;
 }
 
+/** What the CUDA search found (lib/devices.ts); every field is filled whether or not CUDA is usable. */
+export interface NativeCudaReport {
+  /** The addon holds the CUDA module (it was built where nvcc was found). */
+  compiled: boolean;
+  /** A GPU, its driver, cuBLAS and cuSOLVER were all found: device 'cuda' works. */
+  available: boolean;
+  /** Why CUDA is not available ('' when it is). */
+  reason: string;
+  /** CUDA runtime linked into the addon, e.g. 13000 for 13.0; 0 without the CUDA module. */
+  runtimeVersion: number;
+  /** Highest CUDA version the installed driver supports; 0 without a driver. */
+  driverVersion: number;
+  devices: { index: number; name: string; memoryBytes: number; computeCapability: string }[];
+  cublas: { path: string; version: string } | null;
+  cusolver: { path: string; version: string } | null;
+  /** Folders searched after the dynamic loader's own search. */
+  searched: string[];
+  /** Libraries or symbols that could not be found. */
+  missing: string[];
+}
+
 /** Every Backend operation on Float32Arrays (row-major), for tests and diagnostics. */
 export interface NativeBackendOps {
   name: string;
@@ -120,6 +141,22 @@ export interface NativeBackendOps {
   columnMean(a: Float32Array, m: number, cols: number, out: Float32Array): void;
   firstOrderUpdate(settings: FirstOrderUpdateSettings, theta: Float32Array, grad: Float32Array, m: Float32Array,
     v: Float32Array): void;
+  trsmUpper(trans: boolean, k: number, ncols: number, r: Float32Array, ldr: number, b: Float32Array, ldb: number): void;
+  dot(n: number, x: Float32Array, y: Float32Array): number;
+  axpby(n: number, alpha: number, x: Float32Array, beta: number, y: Float32Array): void;
+  link(kind: number, z: Float32Array, m: number, d: number, out: Float32Array): void;
+  sampleTargets(kind: number, z: Float32Array, m: number, d: number, seed: number, out: Float32Array): void;
+  sumSquares(x: Float32Array): number;
+  firstNonFinite(x: Float32Array): number;
+  addDiagonal(a: Float32Array, n: number, lda: number, value: number): void;
+  addDiagonalFrom(a: Float32Array, n: number, lda: number, src: Float32Array, stride: number): void;
+  gatherRows(dst: Float32Array, ldDst: number, src: Float32Array, cols: number, rows: Uint32Array): void;
+  setColumn(a: Float32Array, rows: number, ld: number, col: number, value: number): void;
+  /** Backend::copy of n values from offset src to offset dst of x (the ranges may overlap). */
+  copyWithin(x: Float32Array, dst: number, src: number, n: number): void;
+  fill(x: Float32Array, value: number): void;
+  gradientMomentum(rho: number, tau: number, theta: Float32Array, grad: Float32Array, m: Float32Array): void;
+  runningMeanOfSquares(j: number, tau: number, theta: Float32Array, grad: Float32Array, v: Float32Array): void;
 }
 
 /** The curvature building blocks of native/optim on Float32Arrays, for tests. */
@@ -131,8 +168,13 @@ export interface NativeCurvatureOps {
 }
 
 export interface NativeAddon {
-  NativeModel: new (spec: { layers: NativeLayer[]; loss: number; seed: number }) => NativeModel;
+  NativeModel: new (spec: { layers: NativeLayer[]; loss: number; seed: number; device: 'cpu' | 'cuda'; tf32: boolean }) => NativeModel;
+  /** The CPU backend's ops. */
   backend: NativeBackendOps;
+  /** The ops of a named backend; 'cuda' throws a KBFGS_DEVICE error where CUDA is not available. */
+  backendOps(device: 'cpu' | 'cuda', tf32?: boolean): NativeBackendOps;
+  /** Searches for a GPU and the CUDA libraries once (later calls return the first report). */
+  probeCuda(searchDirs: string[]): NativeCudaReport;
   curvature: NativeCurvatureOps;
   /** Sets the OpenBLAS thread count when given one; returns the current count. */
   threads(count?: number): number;

@@ -78,6 +78,13 @@ export class OutOfMemoryError extends KbfgsError {
   }
 }
 
+/** The requested compute device cannot be used (no GPU, driver or CUDA library), or a device call failed. */
+export class DeviceError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_DEVICE');
+  }
+}
+
 const byCode: Record<string, new (message: string) => KbfgsError> = {
   KBFGS_INVALID_ARGUMENT: InvalidArgumentError,
   KBFGS_SHAPE: ShapeError,
@@ -88,6 +95,7 @@ const byCode: Record<string, new (message: string) => KbfgsError> = {
   KBFGS_NUMERICAL: NumericalError,
   KBFGS_NOT_POSITIVE_DEFINITE: NotPositiveDefiniteError,
   KBFGS_OUT_OF_MEMORY: OutOfMemoryError,
+  KBFGS_DEVICE: DeviceError,
 };
 
 /** Turns an error thrown by the addon (a plain Error with a `code`) into the matching typed error. */

@@ -2,7 +2,7 @@
 export { Sequential, Autoencoder, ACTIVATIONS, LOSSES } from './model';
 export type {
   ActivationName, AutoencoderConfig, BatchLogs, DenseLayerConfig, EpochLogs, FitOptions, History, LayerWeights,
-  LossName, SequentialConfig,
+  LoadOptions, LossName, PresetOptions, SequentialConfig,
 } from './model';
 export { Optimizer, SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC, optimizerFromJSON } from './optimizers';
 export { CheckpointError } from './checkpoint';
@@ -20,6 +20,9 @@ export type { FacesSynthOptions, FacesSynthDataset } from './datasets/faces-synt
 export type { Dataset, Split, SplitName, ProgressCallback } from './datasets/dataset';
 export {
   KbfgsError, AbortError, BusyError, DisposedError, InvalidArgumentError, InvalidDataError, NotPositiveDefiniteError,
-  NumericalError, OutOfMemoryError, ShapeError,
+  NumericalError, OutOfMemoryError, ShapeError, DeviceError,
 } from './errors';
+export { devices, cudaLibrarySearchPath, DEVICES } from './devices';
+export type { DeviceName, DevicesReport } from './devices';
+export type { NativeCudaReport as CudaReport } from './binding';
 export { addon as _native } from './binding';

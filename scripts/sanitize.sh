@@ -4,7 +4,7 @@
 # report Node's own allocations at exit) is off; any error aborts the test run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx cmake-js compile --out build/asan --CDKBFGS_SANITIZE=ON --CDKBFGS_OUTPUT_DIR="$PWD/build/asan/Release" >/dev/null
+npx cmake-js compile --out build/asan --CDKBFGS_SANITIZE=ON --CDKBFGS_CUDA=OFF --CDKBFGS_OUTPUT_DIR="$PWD/build/asan/Release" >/dev/null
 export KBFGS_ADDON="$PWD/build/asan/Release/kbfgs_native.node"
 export LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1

@@ -33,7 +33,6 @@ test('without --log the JSON lines go to stdout', () => {
 test.each([
   [['train', '--optimizer', 'lbfgs'], /Allowed choices are kbfgs, kbfgs-l, kfac, adam, rmsprop, sgd/],
   [['train', '--lr', '-1'], /--lr must be a positive number/],
-  [['train', '--device', 'cuda'], /no CUDA backend/],
   [['train', '--problem', 'curves'], /needs --file/],
   [['bench', '--methods', 'adam,foo'], /unknown method 'foo'/],
 ])('%j fails with a clear message', (args, message) => {

@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError as CliArgumentError, Option } from 'comma
 import { METHODS, grid, settingsFor, type MethodName, type MethodSettings } from './methods';
 import { PROBLEMS, loadProblem, type ProblemName } from './problems';
 import { runOne, type EpochRecord } from './run';
+import { DEVICES, resolveDevice } from '../devices';
 import { writeReport } from './report';
 
 const positive = (name: string) => (v: string) => {
@@ -26,10 +27,6 @@ const listOf = <T extends string>(allowed: readonly T[], name: string) => (v: st
   for (const item of items) if (!allowed.includes(item as T)) throw new CliArgumentError(`unknown ${name} '${item}'; choose from ${allowed.join(', ')}`);
   return items as T[];
 };
-
-function checkDevice(device: string): void {
-  if (device === 'cuda') throw new CliArgumentError("this build has no CUDA backend; use --device cpu or auto");
-}
 
 /** Settings file written by `tune`: { problem: { method: { lr, damping?, epsilon? } } }. */
 type SettingsFile = Partial<Record<string, Partial<Record<MethodName, MethodSettings>>>>;
@@ -59,7 +56,7 @@ program.command('train')
   .option('--time-budget <seconds>', 'stop at the first epoch end after this much training time', positive('--time-budget'))
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
   .option('--seed <n>', 'seed of the initialisation, data order and KFAC sampling', positiveInt('--seed'), 9999)
-  .addOption(new Option('--device <device>', 'compute device').choices(['auto', 'cpu', 'cuda']).default('auto'))
+  .addOption(new Option('--device <device>', 'compute device (auto: the GPU when CUDA is available)').choices(DEVICES).default('auto'))
   .option('--threads <n>', 'BLAS threads (default: the CPU count)', positiveInt('--threads'))
   .option('--log <file.jsonl>', 'write the per-epoch JSON lines here (default: stdout)')
   .option('--file <mat>', 'the original MAT file, for --problem curves or faces')
@@ -69,7 +66,7 @@ program.command('train')
   .option('--resume <checkpoint>', 'continue a run saved with --save (its optimizer and settings are used)')
   .option('--quiet', 'no progress output')
   .action(async (o) => {
-    checkDevice(o.device);
+    resolveDevice(o.device);  // an unavailable 'cuda' fails here, before any data is loaded
     const method = o.optimizer as MethodName;
     const override: Partial<MethodSettings> = {};
     if (o.lr !== undefined) override.lr = o.lr;
@@ -80,7 +77,7 @@ program.command('train')
     if (o.log) fs.writeFileSync(o.log, '');
     const result = await runOne({
       problem, method, settings, epochs: o.epochs, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed,
-      threads: o.threads, log: o.log, progress: o.quiet ? false : undefined, save: o.save, resume: o.resume,
+      threads: o.threads, device: o.device, log: o.log, progress: o.quiet ? false : undefined, save: o.save, resume: o.resume,
     });
     if (!o.log) for (const r of result.records) process.stdout.write(JSON.stringify(r) + '\n');
     if (result.failure) {
@@ -101,6 +98,7 @@ program.command('bench')
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
   .option('--seed <n>', 'seed for every run', positiveInt('--seed'), 9999)
   .option('--threads <n>', 'BLAS threads', positiveInt('--threads'))
+  .addOption(new Option('--device <device>', 'compute device (auto: the GPU when CUDA is available)').choices(DEVICES).default('auto'))
   .option('--train-size <n>', 'use only the first n training rows of each problem', positiveInt('--train-size'))
   .option('--test-size <n>', 'use only the first n test rows of each problem', positiveInt('--test-size'))
   .option('--quiet', 'no progress output')
@@ -124,7 +122,7 @@ program.command('bench')
         fs.writeFileSync(log, '');
         const result = await runOne({
           problem, method, settings, epochs: o.timeBudget ? undefined : o.epochs ?? (quick ? 8 : 20), timeBudget: o.timeBudget,
-          batchSize: o.batchSize, seed: o.seed, threads: o.threads, log, progress: o.quiet ? false : undefined,
+          batchSize: o.batchSize, seed: o.seed, threads: o.threads, device: o.device, log, progress: o.quiet ? false : undefined,
         });
         all.push(...result.records);
         if (result.failure) {
@@ -151,6 +149,7 @@ program.command('tune')
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
   .option('--seed <n>', 'seed', positiveInt('--seed'), 9999)
   .option('--threads <n>', 'BLAS threads', positiveInt('--threads'))
+  .addOption(new Option('--device <device>', 'compute device (auto: the GPU when CUDA is available)').choices(DEVICES).default('auto'))
   .option('--train-size <n>', 'use only the first n training rows', positiveInt('--train-size'))
   .option('--quiet', 'no progress output')
   .action(async (o) => {
@@ -161,7 +160,7 @@ program.command('tune')
       let winner: { loss: number; settings: MethodSettings } | null = null;
       for (const settings of grid(method, !o.fullGrid)) {
         const { records, failure } = await runOne({
-          problem, method, settings, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed, threads: o.threads, progress: false,
+          problem, method, settings, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device: o.device, progress: false,
         });
         const last = records.at(-1)?.trainLoss;
         const loss = failure || last === undefined || !Number.isFinite(last) ? Infinity : last;

@@ -2,6 +2,7 @@
 import { datasets, Autoencoder } from '../index';
 import type { Dataset, Split } from '../datasets/dataset';
 import { InvalidArgumentError } from '../errors';
+import type { DeviceName } from '../devices';
 
 export const PROBLEMS = ['mnist', 'curves-synth', 'faces-synth', 'curves', 'faces'] as const;
 export type ProblemName = (typeof PROBLEMS)[number];
@@ -18,7 +19,7 @@ export interface ProblemOptions {
 export interface Problem {
   name: ProblemName;
   data: Dataset;
-  model: (seed: number) => Autoencoder;
+  model: (seed: number, device?: DeviceName) => Autoencoder;
 }
 
 function head(s: Split, rows: number | undefined): Split {
@@ -43,5 +44,5 @@ export async function loadProblem(name: ProblemName, options: ProblemOptions = {
   }
   data = { ...data, train: head(data.train, options.trainSize), test: head(data.test, options.testSize) };
   const model = name === 'mnist' ? Autoencoder.mnist : name.startsWith('faces') ? Autoencoder.faces : Autoencoder.curves;
-  return { name, data, model: (seed) => model({ seed }) };
+  return { name, data, model: (seed, device) => model({ seed, device }) };
 }

@@ -4,6 +4,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Problem } from './problems';
 import { Sequential } from '../model';
 import { InvalidArgumentError } from '../errors';
+import type { DeviceName } from '../devices';
 import { makeOptimizer, type MethodName, type MethodSettings } from './methods';
 
 /** One line of a run's JSON log. */
@@ -31,6 +32,8 @@ export interface RunOptions {
   batchSize: number;
   seed: number;
   threads?: number;
+  /** Where the model runs (default 'cpu'); a resumed checkpoint is loaded onto it too. */
+  device?: DeviceName;
   /** Append the JSON lines here. */
   log?: string;
   /** Show a progress bar on stderr (default: when stderr is a terminal). */
@@ -60,7 +63,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
     }, Presets.shades_classic)
     : null;
   bar?.start(budgeted ? Math.round(o.timeBudget!) : epochs * batches, 0, { epoch: 1, loss: '-' });
-  const model = o.resume ? Sequential.load(o.resume) : o.problem.model(o.seed);
+  const model = o.resume ? Sequential.load(o.resume, { device: o.device }) : o.problem.model(o.seed, o.device);
   if (model.inputDim !== o.problem.data.train.cols) {
     model.dispose();
     throw new InvalidArgumentError(`checkpoint ${o.resume} takes ${model.inputDim} inputs, problem ${o.problem.name} has ${o.problem.data.train.cols}`);

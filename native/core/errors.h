@@ -7,7 +7,7 @@
 
 namespace kb {
 
-enum class ErrorKind { InvalidArgument, InvalidData, Numerical, NotPositiveDefinite, Aborted };
+enum class ErrorKind { InvalidArgument, InvalidData, Numerical, NotPositiveDefinite, Aborted, Device };
 
 inline const char* error_code(ErrorKind kind) {
   switch (kind) {
@@ -16,6 +16,7 @@ inline const char* error_code(ErrorKind kind) {
     case ErrorKind::Numerical: return "KBFGS_NUMERICAL";
     case ErrorKind::NotPositiveDefinite: return "KBFGS_NOT_POSITIVE_DEFINITE";
     case ErrorKind::Aborted: return "KBFGS_ABORTED";
+    case ErrorKind::Device: return "KBFGS_DEVICE";
   }
   return "KBFGS_ERROR";
 }

@@ -4,16 +4,23 @@
 
 #include <cstdint>
 
+// The counter-based functions also compile as CUDA device code (native/cuda), so both backends draw the same.
+#ifdef __CUDACC__
+#define KB_HOST_DEVICE __host__ __device__
+#else
+#define KB_HOST_DEVICE
+#endif
+
 namespace kb {
 
-inline uint64_t splitmix64_mix(uint64_t z) {
+KB_HOST_DEVICE inline uint64_t splitmix64_mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
 
 // The i-th output of Rng(seed) as a double in [0, 1), computed directly (counter-based, parallel-friendly).
-inline double uniform_at(uint64_t seed, uint64_t i) {
+KB_HOST_DEVICE inline double uniform_at(uint64_t seed, uint64_t i) {
   return (double)(splitmix64_mix(seed + (i + 1) * 0x9E3779B97F4A7C15ull) >> 11) * 0x1.0p-53;
 }
 

@@ -41,11 +41,33 @@ double mean_loss(Network& net, Workspace& ws, const DataView& data) {
   return total / data.rows;
 }
 
-void check_finite(Backend& backend, const float* data, int rows, int cols, const char* what) {
-  const int64_t at = backend.first_non_finite(data, (size_t)rows * cols);
+int64_t first_non_finite_host(const float* data, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(data[i])) return (int64_t)i;
+  return -1;
+}
+
+void check_finite(const float* data, int rows, int cols, const char* what) {
+  const int64_t at = first_non_finite_host(data, (size_t)rows * cols);
   if (at >= 0)
     throw Error(ErrorKind::InvalidData, std::string(what) + " contain NaN or Infinity at row " +
                                             std::to_string(at / cols) + ", column " + std::to_string(at % cols));
+}
+
+StagedData::StagedData(Backend& backend, const DataView& host, int x_cols, int y_cols) : backend_(backend) {
+  view_.rows = host.rows;
+  view_.x = backend.stage_dataset(host.x, (size_t)host.rows * x_cols);
+  try {
+    view_.y = host.y == host.x ? view_.x : backend.stage_dataset(host.y, (size_t)host.rows * y_cols);
+  } catch (...) {
+    backend.release_dataset(view_.x);
+    throw;
+  }
+}
+
+StagedData::~StagedData() {
+  if (view_.y != view_.x) backend_.release_dataset(view_.y);
+  backend_.release_dataset(view_.x);
 }
 
 namespace {

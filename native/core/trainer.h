@@ -15,7 +15,7 @@
 
 namespace kb {
 
-// Row-major samples; y may equal x (autoencoders). Pointers are staged backend memory.
+// Row-major samples; y may equal x (autoencoders). Pointers are host memory until staged (StagedData).
 struct DataView {
   const float* x = nullptr;
   const float* y = nullptr;
@@ -110,6 +110,23 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
 double mean_loss(Network& net, Workspace& ws, const DataView& data);
 
 // Throws InvalidData naming the first NaN/Inf of a rows x cols host matrix.
-void check_finite(Backend& backend, const float* data, int rows, int cols, const char* what);
+void check_finite(const float* data, int rows, int cols, const char* what);
+// Index of the first NaN/Inf of a host array, or -1.
+int64_t first_non_finite_host(const float* data, size_t n);
+
+// Host data made readable by the backend's kernels for as long as this lives: the CPU backend reads the host
+// arrays in place, a GPU backend uploads them once (once per fit, not per batch).
+class StagedData {
+ public:
+  StagedData(Backend& backend, const DataView& host, int x_cols, int y_cols);
+  ~StagedData();
+  StagedData(const StagedData&) = delete;
+  StagedData& operator=(const StagedData&) = delete;
+  const DataView& view() const { return view_; }
+
+ private:
+  Backend& backend_;
+  DataView view_;
+};
 
 }  // namespace kb

@@ -4,6 +4,7 @@
 #include "../core/backend.h"
 #include "backend_ops.h"
 #include "curvature_ops.h"
+#include "devices_ops.h"
 #include "model.h"
 
 namespace {
@@ -15,7 +16,9 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", kb::napi::Model::Define(env));
-  exports.Set("backend", kb::napi::BackendOps(env));
+  exports.Set("backend", kb::napi::BackendOps(env, kb::cpu_backend()));
+  exports.Set("backendOps", Napi::Function::New(env, kb::napi::BackendOpsFor));
+  exports.Set("probeCuda", Napi::Function::New(env, kb::napi::ProbeCuda));
   exports.Set("curvature", kb::napi::CurvatureOps(env));
   exports.Set("threads", Napi::Function::New(env, SetThreads));
   return exports;

@@ -1,134 +1,390 @@
 // Exposes each Backend operation on Float32Arrays, so test/backend.test.ts can check every op against a
-// naive loop (and, later, every backend against the CPU). Lengths are checked so a wrong call throws
-// instead of reading out of bounds.
+// naive loop and test/cuda.test.ts every CUDA op against the CPU. Lengths are checked so a wrong call throws
+// instead of reading out of bounds. On a GPU backend the arrays are copied to the device for the call and
+// back afterwards; on the CPU the backend works on them in place.
 #include "backend_ops.h"
 
+#include <vector>
+
 #include "../core/backend.h"
+#include "../core/devices.h"
 #include "convert.h"
 
 namespace kb::napi {
 namespace {
 
-Backend& be() { return cpu_backend(); }
+size_t span(int rows, int cols, int ld) { return rows <= 0 || cols <= 0 ? 0 : (size_t)(rows - 1) * ld + cols; }
 
-float* arr(const Napi::CallbackInfo& info, size_t i, size_t need) {
-  Napi::Float32Array a = float32_arg(info[i], "argument");
-  if (a.ElementLength() < need)
-    throw_invalid(info.Env(), "argument " + std::to_string(i) + " has " + std::to_string(a.ElementLength()) +
-                                  " values, needs " + std::to_string(need));
-  return a.Data();
+// The arguments of one call, as pointers the backend can use.
+class Args {
+ public:
+  explicit Args(const Napi::CallbackInfo& info)
+      : info_(info), be_(*static_cast<Backend*>(info.Data())), on_host_(std::string(be_.name()) == "cpu") {}
+  Args(const Args&) = delete;
+  Args& operator=(const Args&) = delete;
+  ~Args() {
+    for (const Staged& s : staged_) be_.release(s.device);
+  }
+
+  Backend& be() { return be_; }
+  // The Float32Array at i, which must hold at least need values.
+  float* arr(size_t i, size_t need) {
+    Napi::Float32Array a = float32_arg(info_[i], "argument");
+    if (a.ElementLength() < need)
+      throw_invalid(info_.Env(), "argument " + std::to_string(i) + " has " + std::to_string(a.ElementLength()) +
+                                     " values, needs " + std::to_string(need));
+    if (on_host_) return a.Data();
+    float* device = be_.alloc(a.ElementLength());
+    staged_.push_back({a.Data(), device, a.ElementLength()});
+    be_.to_device(device, a.Data(), a.ElementLength());
+    return device;
+  }
+  float* optional_arr(size_t i, size_t need) {
+    return info_[i].IsNull() || info_[i].IsUndefined() ? nullptr : arr(i, need);
+  }
+  int num(size_t i) { return int_arg(info_, i, "size"); }
+  float fnum(size_t i) { return (float)info_[i].As<Napi::Number>().DoubleValue(); }
+  bool flag(size_t i) { return info_[i].ToBoolean(); }
+  // Copies every array back (the op may have written any of them); call once the op has run.
+  void finish() {
+    for (const Staged& s : staged_) be_.to_host(s.host, s.device, s.count);
+  }
+
+ private:
+  struct Staged {
+    float* host;
+    float* device;
+    size_t count;
+  };
+  const Napi::CallbackInfo& info_;
+  Backend& be_;
+  bool on_host_;
+  std::vector<Staged> staged_;
+};
+
+// Runs op(args) and copies the arrays back; a kb::Error becomes the typed JS error.
+template <typename Op>
+Napi::Value run(const Napi::CallbackInfo& info, Op op) {
+  try {
+    Args args(info);
+    Napi::Value result = op(args);
+    args.finish();
+    return result;
+  } catch (const Error& e) {
+    throw make_error(info.Env(), e.code(), e.what());
+  }
 }
-int num(const Napi::CallbackInfo& info, size_t i) { return int_arg(info, i, "size"); }
-float fnum(const Napi::CallbackInfo& info, size_t i) { return (float)info[i].As<Napi::Number>().DoubleValue(); }
-bool flag(const Napi::CallbackInfo& info, size_t i) { return info[i].ToBoolean(); }
-size_t span(int rows, int cols, int ld) { return rows == 0 ? 0 : (size_t)(rows - 1) * ld + cols; }
+
+Napi::Value none(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
 
 // gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
-void Gemm(const Napi::CallbackInfo& info) {
-  const bool ta = flag(info, 0), tb = flag(info, 1);
-  const int m = num(info, 2), n = num(info, 3), k = num(info, 4), lda = num(info, 7), ldb = num(info, 9),
-            ldc = num(info, 12);
-  const float* a = arr(info, 6, ta ? span(k, m, lda) : span(m, k, lda));
-  const float* b = arr(info, 8, tb ? span(n, k, ldb) : span(k, n, ldb));
-  float* c = arr(info, 11, span(m, n, ldc));
-  be().gemm(ta, tb, m, n, k, fnum(info, 5), a, lda, b, ldb, fnum(info, 10), c, ldc);
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const bool ta = a.flag(0), tb = a.flag(1);
+    const int m = a.num(2), n = a.num(3), k = a.num(4), lda = a.num(7), ldb = a.num(9), ldc = a.num(12);
+    const float* A = a.arr(6, ta ? span(k, m, lda) : span(m, k, lda));
+    const float* B = a.arr(8, tb ? span(n, k, ldb) : span(k, n, ldb));
+    a.be().gemm(ta, tb, m, n, k, a.fnum(5), A, lda, B, ldb, a.fnum(10), a.arr(11, span(m, n, ldc)), ldc);
+    return none(info);
+  });
 }
 // syrk(trans, n, k, alpha, A, lda, beta, C, ldc)
-void Syrk(const Napi::CallbackInfo& info) {
-  const bool t = flag(info, 0);
-  const int n = num(info, 1), k = num(info, 2), lda = num(info, 5), ldc = num(info, 8);
-  const float* a = arr(info, 4, t ? span(k, n, lda) : span(n, k, lda));
-  be().syrk(t, n, k, fnum(info, 3), a, lda, fnum(info, 6), arr(info, 7, span(n, n, ldc)), ldc);
+Napi::Value Syrk(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const bool t = a.flag(0);
+    const int n = a.num(1), k = a.num(2), lda = a.num(5), ldc = a.num(8);
+    const float* A = a.arr(4, t ? span(k, n, lda) : span(n, k, lda));
+    a.be().syrk(t, n, k, a.fnum(3), A, lda, a.fnum(6), a.arr(7, span(n, n, ldc)), ldc);
+    return none(info);
+  });
 }
 // gemv(trans, m, n, alpha, A, lda, x, beta, y)
-void Gemv(const Napi::CallbackInfo& info) {
-  const bool t = flag(info, 0);
-  const int m = num(info, 1), n = num(info, 2), lda = num(info, 5);
-  be().gemv(t, m, n, fnum(info, 3), arr(info, 4, span(m, n, lda)), lda, arr(info, 6, t ? m : n), fnum(info, 7),
-            arr(info, 8, t ? n : m));
+Napi::Value Gemv(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const bool t = a.flag(0);
+    const int m = a.num(1), n = a.num(2), lda = a.num(5);
+    a.be().gemv(t, m, n, a.fnum(3), a.arr(4, span(m, n, lda)), lda, a.arr(6, t ? m : n), a.fnum(7),
+                a.arr(8, t ? n : m));
+    return none(info);
+  });
 }
 // ger(m, n, alpha, x, y, A, lda)
-void Ger(const Napi::CallbackInfo& info) {
-  const int m = num(info, 0), n = num(info, 1), lda = num(info, 6);
-  be().ger(m, n, fnum(info, 2), arr(info, 3, m), arr(info, 4, n), arr(info, 5, span(m, n, lda)), lda);
+Napi::Value Ger(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int m = a.num(0), n = a.num(1), lda = a.num(6);
+    a.be().ger(m, n, a.fnum(2), a.arr(3, m), a.arr(4, n), a.arr(5, span(m, n, lda)), lda);
+    return none(info);
+  });
+}
+// trsmUpper(trans, k, ncols, R, ldr, B, ldb)
+Napi::Value TrsmUpper(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int k = a.num(1), ncols = a.num(2), ldr = a.num(4), ldb = a.num(6);
+    a.be().trsm_upper(a.flag(0), k, ncols, a.arr(3, span(k, k, ldr)), ldr, a.arr(5, span(k, ncols, ldb)), ldb);
+    return none(info);
+  });
+}
+// dot(n, x, y) -> number; axpby(n, alpha, x, beta, y)
+Napi::Value Dot(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int n = a.num(0);
+    return Napi::Number::New(info.Env(), a.be().dot(n, a.arr(1, n), a.arr(2, n)));
+  });
+}
+Napi::Value Axpby(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int n = a.num(0);
+    a.be().axpby(n, a.fnum(1), a.arr(2, n), a.fnum(3), a.arr(4, n));
+    return none(info);
+  });
 }
 // potrf(n, A) / potri(n, A) -> info
 Napi::Value Potrf(const Napi::CallbackInfo& info) {
-  const int n = num(info, 0);
-  return Napi::Number::New(info.Env(), be().potrf(n, arr(info, 1, (size_t)n * n), n));
+  return run(info, [&](Args& a) {
+    const int n = a.num(0);
+    return Napi::Number::New(info.Env(), a.be().potrf(n, a.arr(1, (size_t)n * n), n));
+  });
 }
 Napi::Value Potri(const Napi::CallbackInfo& info) {
-  const int n = num(info, 0);
-  return Napi::Number::New(info.Env(), be().potri(n, arr(info, 1, (size_t)n * n), n));
+  return run(info, [&](Args& a) {
+    const int n = a.num(0);
+    return Napi::Number::New(info.Env(), a.be().potri(n, a.arr(1, (size_t)n * n), n));
+  });
 }
 // potrs(n, nrhs, L, B)
 Napi::Value Potrs(const Napi::CallbackInfo& info) {
-  const int n = num(info, 0), nrhs = num(info, 1);
-  return Napi::Number::New(info.Env(),
-                           be().potrs(n, nrhs, arr(info, 2, (size_t)n * n), n, arr(info, 3, (size_t)n * nrhs), nrhs));
+  return run(info, [&](Args& a) {
+    const int n = a.num(0), nrhs = a.num(1);
+    return Napi::Number::New(info.Env(),
+                             a.be().potrs(n, nrhs, a.arr(2, (size_t)n * n), n, a.arr(3, (size_t)n * nrhs), nrhs));
+  });
 }
 // activationForward(act, h, m, d, out) / activationBackward(act, h, m, d, g)
-void ActivationForward(const Napi::CallbackInfo& info) {
-  const int act = num(info, 0), m = num(info, 2), d = num(info, 3);
+Activation activation_arg(Args& a, size_t i, const Napi::CallbackInfo& info) {
+  const int act = a.num(i);
   if (act < 0 || act > 3) throw_invalid(info.Env(), "unknown activation");
-  be().activation_forward((Activation)act, arr(info, 1, (size_t)m * d), m, d, d, arr(info, 4, (size_t)m * d), d);
+  return (Activation)act;
 }
-void ActivationBackward(const Napi::CallbackInfo& info) {
-  const int act = num(info, 0), m = num(info, 2), d = num(info, 3);
-  if (act < 0 || act > 3) throw_invalid(info.Env(), "unknown activation");
-  be().activation_backward((Activation)act, arr(info, 1, (size_t)m * d), m, d, arr(info, 4, (size_t)m * d), d);
+Loss loss_arg(Args& a, size_t i, const Napi::CallbackInfo& info) {
+  const int kind = a.num(i);
+  if (kind < 0 || kind > 2) throw_invalid(info.Env(), "unknown loss");
+  return (Loss)kind;
+}
+Napi::Value ActivationForward(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const Activation act = activation_arg(a, 0, info);
+    const int m = a.num(2), d = a.num(3);
+    a.be().activation_forward(act, a.arr(1, (size_t)m * d), m, d, d, a.arr(4, (size_t)m * d), d);
+    return none(info);
+  });
+}
+Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const Activation act = activation_arg(a, 0, info);
+    const int m = a.num(2), d = a.num(3);
+    a.be().activation_backward(act, a.arr(1, (size_t)m * d), m, d, a.arr(4, (size_t)m * d), d);
+    return none(info);
+  });
 }
 // loss(kind, z, t, m, d, grad|null) -> summed loss
 Napi::Value LossOp(const Napi::CallbackInfo& info) {
-  const int kind = num(info, 0), m = num(info, 3), d = num(info, 4);
-  if (kind < 0 || kind > 2) throw_invalid(info.Env(), "unknown loss");
-  const size_t n = (size_t)m * d;
-  float* grad = info[5].IsNull() || info[5].IsUndefined() ? nullptr : arr(info, 5, n);
-  return Napi::Number::New(info.Env(), be().loss((Loss)kind, arr(info, 1, n), arr(info, 2, n), m, d, grad));
+  return run(info, [&](Args& a) {
+    const Loss kind = loss_arg(a, 0, info);
+    const int m = a.num(3), d = a.num(4);
+    const size_t n = (size_t)m * d;
+    float* grad = a.optional_arr(5, n);
+    return Napi::Number::New(info.Env(), a.be().loss(kind, a.arr(1, n), a.arr(2, n), m, d, grad));
+  });
+}
+// link(kind, z, m, d, out)
+Napi::Value Link(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const Loss kind = loss_arg(a, 0, info);
+    const int m = a.num(2), d = a.num(3);
+    a.be().link(kind, a.arr(1, (size_t)m * d), m, d, a.arr(4, (size_t)m * d));
+    return none(info);
+  });
+}
+// sampleTargets(kind, z, m, d, seed, out)
+Napi::Value SampleTargets(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const Loss kind = loss_arg(a, 0, info);
+    const int m = a.num(2), d = a.num(3);
+    const uint64_t seed = (uint64_t)info[4].As<Napi::Number>().DoubleValue();
+    a.be().sample_targets(kind, a.arr(1, (size_t)m * d), m, d, seed, a.arr(5, (size_t)m * d));
+    return none(info);
+  });
 }
 // columnMean(A, m, cols, out)
-void ColumnMean(const Napi::CallbackInfo& info) {
-  const int m = num(info, 1), cols = num(info, 2);
-  be().column_mean(arr(info, 0, (size_t)m * cols), m, cols, cols, arr(info, 3, cols));
+Napi::Value ColumnMean(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int m = a.num(1), cols = a.num(2);
+    a.be().column_mean(a.arr(0, (size_t)m * cols), m, cols, cols, a.arr(3, cols));
+    return none(info);
+  });
+}
+// sumSquares(x) -> number; firstNonFinite(x) -> index or -1
+Napi::Value SumSquares(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const size_t n = float32_arg(info[0], "x").ElementLength();
+    return Napi::Number::New(info.Env(), a.be().sum_squares(a.arr(0, n), n));
+  });
+}
+Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const size_t n = float32_arg(info[0], "x").ElementLength();
+    return Napi::Number::New(info.Env(), (double)a.be().first_non_finite(a.arr(0, n), n));
+  });
+}
+// addDiagonal(A, n, lda, value); addDiagonalFrom(A, n, lda, src, stride)
+Napi::Value AddDiagonal(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int n = a.num(1), lda = a.num(2);
+    a.be().add_diagonal(a.arr(0, span(n, n, lda)), n, lda, a.fnum(3));
+    return none(info);
+  });
+}
+Napi::Value AddDiagonalFrom(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int n = a.num(1), lda = a.num(2), stride = a.num(4);
+    a.be().add_diagonal_from(a.arr(0, span(n, n, lda)), n, lda, a.arr(3, span(n, 1, stride)), stride);
+    return none(info);
+  });
+}
+// gatherRows(dst, ldDst, src, cols, rows: Uint32Array) ; setColumn(A, rows, ld, col, value)
+Napi::Value GatherRows(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int ld = a.num(1), cols = a.num(3);
+    if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+      throw_invalid(info.Env(), "rows must be a Uint32Array");
+    Napi::Uint32Array rows = info[4].As<Napi::Uint32Array>();
+    const int count = (int)rows.ElementLength();
+    const size_t src_len = float32_arg(info[2], "src").ElementLength();
+    for (size_t i = 0; i < rows.ElementLength(); ++i)
+      if ((size_t)rows[i] * cols + cols > src_len) throw_invalid(info.Env(), "row index out of range");
+    a.be().gather_rows(a.arr(0, span(count, cols, ld)), ld, a.arr(2, src_len), cols, rows.Data(), count);
+    return none(info);
+  });
+}
+Napi::Value SetColumn(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int rows = a.num(1), ld = a.num(2), col = a.num(3);
+    if (col < 0 || col >= ld) throw_invalid(info.Env(), "column out of range");
+    a.be().set_column(a.arr(0, span(rows, ld, ld)), rows, ld, col, a.fnum(4));
+    return none(info);
+  });
+}
+// copyWithin(x, dst, src, n): Backend::copy inside one array (ranges may overlap); fill(x, value)
+Napi::Value CopyWithin(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int dst = a.num(1), src = a.num(2), n = a.num(3);
+    if (dst < 0 || src < 0 || n < 0) throw_invalid(info.Env(), "offsets must be non-negative");
+    float* x = a.arr(0, (size_t)std::max(dst, src) + n);
+    a.be().copy(x + dst, x + src, n);
+    return none(info);
+  });
+}
+Napi::Value Fill(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const size_t n = float32_arg(info[0], "x").ElementLength();
+    a.be().fill(a.arr(0, n), a.fnum(1), n);
+    return none(info);
+  });
 }
 // firstOrderUpdate(settings, theta, grad, m, v)
-void FirstOrder(const Napi::CallbackInfo& info) {
-  Napi::Object s = info[0].As<Napi::Object>();
-  FirstOrderUpdate u;
-  u.kind = (FirstOrderUpdate::Kind)(int)number_field(s, "kind", 0);
-  u.paper = s.Get("paper").ToBoolean();
-  u.lr = (float)number_field(s, "lr", 0);
-  u.beta1 = (float)number_field(s, "beta1", 0);
-  u.beta2 = (float)number_field(s, "beta2", 0);
-  u.eps = (float)number_field(s, "eps", 0);
-  u.weight_decay = (float)number_field(s, "weightDecay", 0);
-  u.dampening = (float)number_field(s, "dampening", 0);
-  u.rms_momentum = (float)number_field(s, "rmsMomentum", 0);
-  u.nesterov = s.Get("nesterov").ToBoolean();
-  u.first_step = s.Get("firstStep").ToBoolean();
-  u.step = (int64_t)number_field(s, "step", 1);
-  const size_t n = float32_arg(info[1], "theta").ElementLength();
-  be().first_order_update(u, n, arr(info, 1, n), arr(info, 2, n), arr(info, 3, n), arr(info, 4, n));
+Napi::Value FirstOrder(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    Napi::Object s = info[0].As<Napi::Object>();
+    FirstOrderUpdate u;
+    u.kind = (FirstOrderUpdate::Kind)(int)number_field(s, "kind", 0);
+    u.paper = s.Get("paper").ToBoolean();
+    u.lr = (float)number_field(s, "lr", 0);
+    u.beta1 = (float)number_field(s, "beta1", 0);
+    u.beta2 = (float)number_field(s, "beta2", 0);
+    u.eps = (float)number_field(s, "eps", 0);
+    u.weight_decay = (float)number_field(s, "weightDecay", 0);
+    u.dampening = (float)number_field(s, "dampening", 0);
+    u.rms_momentum = (float)number_field(s, "rmsMomentum", 0);
+    u.nesterov = s.Get("nesterov").ToBoolean();
+    u.first_step = s.Get("firstStep").ToBoolean();
+    u.step = (int64_t)number_field(s, "step", 1);
+    const size_t n = float32_arg(info[1], "theta").ElementLength();
+    a.be().first_order_update(u, n, a.arr(1, n), a.arr(2, n), a.arr(3, n), a.arr(4, n));
+    return none(info);
+  });
+}
+// gradientMomentum(rho, tau, theta, grad, m); runningMeanOfSquares(j, tau, theta, grad, v)
+Napi::Value GradientMomentum(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const size_t n = float32_arg(info[2], "theta").ElementLength();
+    a.be().gradient_momentum(n, a.fnum(0), a.fnum(1), a.arr(2, n), a.arr(3, n), a.arr(4, n));
+    return none(info);
+  });
+}
+Napi::Value RunningMeanOfSquares(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const size_t n = float32_arg(info[2], "theta").ElementLength();
+    const int j = a.num(0);
+    if (j < 1) throw_invalid(info.Env(), "j must be at least 1");
+    a.be().running_mean_of_squares(n, j, a.fnum(1), a.arr(2, n), a.arr(3, n), a.arr(4, n));
+    return none(info);
+  });
 }
 
 }  // namespace
 
-Napi::Object BackendOps(Napi::Env env) {
+Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("name", be().name());
-  o.Set("gemm", Napi::Function::New(env, Gemm));
-  o.Set("syrk", Napi::Function::New(env, Syrk));
-  o.Set("gemv", Napi::Function::New(env, Gemv));
-  o.Set("ger", Napi::Function::New(env, Ger));
-  o.Set("potrf", Napi::Function::New(env, Potrf));
-  o.Set("potri", Napi::Function::New(env, Potri));
-  o.Set("potrs", Napi::Function::New(env, Potrs));
-  o.Set("activationForward", Napi::Function::New(env, ActivationForward));
-  o.Set("activationBackward", Napi::Function::New(env, ActivationBackward));
-  o.Set("loss", Napi::Function::New(env, LossOp));
-  o.Set("columnMean", Napi::Function::New(env, ColumnMean));
-  o.Set("firstOrderUpdate", Napi::Function::New(env, FirstOrder));
+  void* data = &backend;
+  auto add = [&](const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
+    o.Set(name, Napi::Function::New(env, fn, name, data));
+  };
+  o.Set("name", backend.name());
+  add("gemm", Gemm);
+  add("syrk", Syrk);
+  add("gemv", Gemv);
+  add("ger", Ger);
+  add("trsmUpper", TrsmUpper);
+  add("dot", Dot);
+  add("axpby", Axpby);
+  add("potrf", Potrf);
+  add("potri", Potri);
+  add("potrs", Potrs);
+  add("activationForward", ActivationForward);
+  add("activationBackward", ActivationBackward);
+  add("loss", LossOp);
+  add("link", Link);
+  add("sampleTargets", SampleTargets);
+  add("columnMean", ColumnMean);
+  add("sumSquares", SumSquares);
+  add("firstNonFinite", FirstNonFinite);
+  add("addDiagonal", AddDiagonal);
+  add("addDiagonalFrom", AddDiagonalFrom);
+  add("gatherRows", GatherRows);
+  add("setColumn", SetColumn);
+  add("copyWithin", CopyWithin);
+  add("fill", Fill);
+  add("firstOrderUpdate", FirstOrder);
+  add("gradientMomentum", GradientMomentum);
+  add("runningMeanOfSquares", RunningMeanOfSquares);
   return o;
+}
+
+// backendOps('cpu' | 'cuda', tf32?): the ops of that backend. The CUDA one is made once per mode and kept
+// for the life of the process (its handles are not torn down while the driver shuts down).
+Napi::Value BackendOpsFor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string device = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (device == "cpu") return BackendOps(env, cpu_backend());
+  if (device != "cuda") throw_invalid(env, "device must be 'cpu' or 'cuda'");
+  const bool tf32 = info.Length() > 1 && info[1].ToBoolean();
+  static Backend* kept[2] = {nullptr, nullptr};
+  try {
+    if (!kept[tf32]) kept[tf32] = make_cuda_backend(tf32).release();
+  } catch (const Error& e) {
+    throw make_error(env, e.code(), e.what());
+  }
+  return BackendOps(env, *kept[tf32]);
 }
 
 }  // namespace kb::napi

@@ -22,14 +22,18 @@ void FitJob::Execute(const ExecutionProgress& progress) {
     Network& net = model_->network();
     Backend& backend = net.backend();
     if (threads_ > 0) backend.set_threads(threads_);
-    check_finite(backend, data_.train.x, data_.train.rows, net.input_dim(), "training inputs");
+    check_finite(data_.train.x, data_.train.rows, net.input_dim(), "training inputs");
     if (data_.train.y != data_.train.x)
-      check_finite(backend, data_.train.y, data_.train.rows, net.output_dim(), "training targets");
+      check_finite(data_.train.y, data_.train.rows, net.output_dim(), "training targets");
     if (data_.has_validation) {
-      check_finite(backend, data_.validation.x, data_.validation.rows, net.input_dim(), "validation inputs");
+      check_finite(data_.validation.x, data_.validation.rows, net.input_dim(), "validation inputs");
       if (data_.validation.y != data_.validation.x)
-        check_finite(backend, data_.validation.y, data_.validation.rows, net.output_dim(), "validation targets");
+        check_finite(data_.validation.y, data_.validation.rows, net.output_dim(), "validation targets");
     }
+    const StagedData train(backend, data_.train, net.input_dim(), net.output_dim());
+    std::unique_ptr<StagedData> validation;
+    if (data_.has_validation)
+      validation = std::make_unique<StagedData>(backend, data_.validation, net.input_dim(), net.output_dim());
     FitCallbacks callbacks;
     callbacks.on_batch = [&](const BatchEvent& e) {
       FitEvent event;
@@ -42,7 +46,7 @@ void FitJob::Execute(const ExecutionProgress& progress) {
       event.epoch = e;
       progress.Send(&event, 1);
     };
-    fit(net, model_->state(), data_.train, data_.has_validation ? &data_.validation : nullptr, config_, callbacks,
+    fit(net, model_->state(), train.view(), validation ? &validation->view() : nullptr, config_, callbacks,
         model_->cancel_flag());
   } catch (const Error& e) {
     error_code_ = e.code();

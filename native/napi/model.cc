@@ -4,6 +4,7 @@
 #include <numeric>
 #include <vector>
 
+#include "../core/devices.h"
 #include "../optim/factory.h"
 #include "convert.h"
 #include "fit_job.h"
@@ -94,7 +95,7 @@ Napi::Function Model::Define(Napi::Env env) {
                       InstanceMethod("dispose", &Model::Dispose)});
 }
 
-// new NativeModel({ layers: [{ in, out, activation }], loss, seed })
+// new NativeModel({ layers: [{ in, out, activation }], loss, seed, device: 'cpu' | 'cuda', tf32 })
 Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw_invalid(env, "model spec must be an object");
@@ -122,11 +123,18 @@ Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
   const int loss = (int)number_field(spec, "loss", -1);
   if (loss < 0 || loss > 2) throw_invalid(env, "unknown loss");
   const double seed = number_field(spec, "seed", 0);
+  const Napi::Value device_value = spec.Get("device");
+  const std::string device = device_value.IsString() ? device_value.As<Napi::String>().Utf8Value() : "cpu";
+  if (device != "cpu" && device != "cuda") throw_invalid(env, "device must be 'cpu' or 'cuda'");
   try {
-    net_ = std::make_unique<Network>(cpu_backend(), std::move(specs), (Loss)loss);
+    if (device == "cuda") device_backend_ = make_cuda_backend(spec.Get("tf32").ToBoolean());
+    Backend& backend = device_backend_ ? *device_backend_ : cpu_backend();
+    net_ = std::make_unique<Network>(backend, std::move(specs), (Loss)loss);
     net_->initialize((uint64_t)seed);
   } catch (const std::bad_alloc&) {
     throw make_error(env, "KBFGS_OUT_OF_MEMORY", "not enough memory for the model's parameters");
+  } catch (const Error& e) {
+    throw make_error(env, e.code(), e.what());
   }
 }
 
@@ -217,9 +225,10 @@ Napi::Value Model::Evaluate(const Napi::CallbackInfo& info) {
     auto* task = new TaskWorker(
         env, this, info.This().As<Napi::Object>(),
         [net, data, result] {
-          check_finite(net->backend(), data.x, data.rows, net->input_dim(), "inputs");
+          check_finite(data.x, data.rows, net->input_dim(), "inputs");
+          const StagedData staged(net->backend(), data, net->input_dim(), net->output_dim());
           Workspace ws(net->backend(), net->layers(), std::min(data.rows, 1000), net->param_count());
-          *result = mean_loss(*net, ws, data);
+          *result = mean_loss(*net, ws, staged.view());
         },
         [result, x = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_x)),
          y = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_y))](Napi::Env e) {
@@ -254,8 +263,9 @@ Napi::Value Model::Predict(const Napi::CallbackInfo& info) {
         env, this, info.This().As<Napi::Object>(),
         [net, xs, rows, logits, out] {
           Backend& be = net->backend();
-          check_finite(be, xs, rows, net->input_dim(), "inputs");
+          check_finite(xs, rows, net->input_dim(), "inputs");
           const int d = net->output_dim(), cap = std::min(rows, 1000);
+          const StagedData staged(be, DataView{xs, xs, rows}, net->input_dim(), net->input_dim());
           Workspace ws(be, net->layers(), cap, net->param_count());
           out->resize((size_t)rows * d);
           std::vector<uint32_t> idx(cap);
@@ -263,7 +273,7 @@ Napi::Value Model::Predict(const Napi::CallbackInfo& info) {
             const int m = std::min(cap, rows - start);
             std::iota(idx.begin(), idx.begin() + m, (uint32_t)start);
             ws.m = m;
-            be.gather_rows(ws.abar[0], net->cols(0), xs, net->input_dim(), idx.data(), m);
+            be.gather_rows(ws.abar[0], net->cols(0), staged.view().x, net->input_dim(), idx.data(), m);
             be.fill(ws.target, 0.0f, (size_t)m * d);
             net->forward(ws, false);
             if (logits) be.to_host(out->data() + (size_t)start * d, ws.output, (size_t)m * d);
@@ -302,7 +312,7 @@ void Model::SetWeights(const Napi::CallbackInfo& info) {
   if (w.ElementLength() != net_->param_count())
     throw_invalid(env, "weights have " + std::to_string(w.ElementLength()) + " values, expected " +
                            std::to_string(net_->param_count()));
-  const int64_t bad = net_->backend().first_non_finite(w.Data(), w.ElementLength());
+  const int64_t bad = first_non_finite_host(w.Data(), w.ElementLength());
   if (bad >= 0)
     throw make_error(env, error_code(ErrorKind::InvalidData),
                      "weights contain NaN or Infinity at index " + std::to_string(bad));
@@ -316,10 +326,11 @@ Napi::Value Model::Gradients(const Napi::CallbackInfo& info) {
   DataView data = data_args(info, 0, *net_, "inputs", nullptr, nullptr);
   try {
     Backend& be = net_->backend();
+    const StagedData staged(be, data, net_->input_dim(), net_->output_dim());
     Workspace ws(be, net_->layers(), data.rows, net_->param_count());
     std::vector<uint32_t> idx(data.rows);
     std::iota(idx.begin(), idx.end(), 0u);
-    net_->load_batch(ws, data.x, data.y, idx.data(), data.rows);
+    net_->load_batch(ws, staged.view().x, staged.view().y, idx.data(), data.rows);
     const double loss = net_->forward(ws, true) / data.rows;
     net_->backward(ws, ws.grad);
     Napi::Float32Array grad = Napi::Float32Array::New(env, net_->param_count());
@@ -349,6 +360,7 @@ void Model::Dispose(const Napi::CallbackInfo& info) {
   if (busy_) throw make_error(info.Env(), "KBFGS_BUSY", "cannot dispose a model while it is training; abort and await fit() first");
   state_ = TrainingState{};
   net_.reset();
+  device_backend_.reset();
 }
 
 }  // namespace kb::napi

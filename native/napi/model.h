@@ -40,6 +40,8 @@ class Model : public Napi::ObjectWrap<Model> {
   // Throws the typed Disposed/Busy errors; then marks the model busy when claim is true.
   void ensure_usable(Napi::Env env, bool claim);
 
+  std::unique_ptr<Backend> device_backend_;  // the model's own GPU backend; null on the CPU (declared first:
+                                             // it must outlive the network and the optimizer state)
   std::unique_ptr<Network> net_;
   TrainingState state_;
   std::string optimizer_id_;

@@ -1,0 +1,22 @@
+// Stand-ins for builds without nvcc: devices() says the CUDA module was not compiled, and a CUDA backend
+// cannot be made. The CPU backend is unaffected.
+#include "../core/devices.h"
+#include "../core/errors.h"
+
+namespace kb {
+
+const DeviceReport& probe_cuda(const std::vector<std::string>& dirs) {
+  static const DeviceReport report = [&] {
+    DeviceReport r;
+    r.searched = dirs;
+    r.reason = "this build of kbfgs-native has no CUDA module (nvcc was not found when it was compiled)";
+    return r;
+  }();
+  return report;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(bool) {
+  throw Error(ErrorKind::Device, probe_cuda({}).reason);
+}
+
+}  // namespace kb

@@ -1,0 +1,308 @@
+// The CUDA Backend: cuBLAS for the BLAS calls, cuSOLVER for the Cholesky factor, own kernels for the rest
+// (cuda_kernels.cu). One backend per model: its own stream, handles and scratch, so models on other threads
+// never share a handle. Everything is enqueued on the stream; the host waits only where the interface returns
+// a value (dot, loss, Cholesky info, first_non_finite) or hands data back (to_host).
+//
+// Row-major on cuBLAS's column-major: a row-major matrix is the column-major view of its transpose, so
+// C = op(A) op(B) is computed as Cᵀ = op(B)ᵀ op(A)ᵀ, a symmetric row-major lower triangle is the
+// column-major upper one, and the row-major triangular solves become right-side solves.
+#include <algorithm>
+#include <cmath>
+#include <new>
+#include <string>
+
+#include "../core/devices.h"
+#include "../core/errors.h"
+#include "cuda_kernels.h"
+#include "cuda_libraries.h"
+
+namespace kb::cuda {
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw Error(ErrorKind::Device, std::string("CUDA ") + what + ": " + cudaGetErrorString(e));
+}
+void check_library(int status, const char* what) {
+  if (status != 0)
+    throw Error(ErrorKind::Device, std::string(what) + " failed with status " + std::to_string(status));
+}
+
+// A device buffer that grows on demand (scratch space, index lists, partial sums).
+template <typename T>
+class Scratch {
+ public:
+  ~Scratch() { cudaFree(p_); }
+  T* get(size_t count) {
+    if (count > size_) {
+      cudaDeviceSynchronize();  // queued work may still read the old buffer
+      cudaFree(p_);
+      p_ = nullptr;
+      size_ = 0;
+      check(cudaMalloc(&p_, std::max<size_t>(count, 1) * sizeof(T)), "scratch allocation");
+      size_ = count;
+    }
+    return p_;
+  }
+
+ private:
+  T* p_ = nullptr;
+  size_t size_ = 0;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(bool tf32) : api_(api()) {
+    check(cudaSetDevice(0), "cudaSetDevice");
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check_library(api_.blas_create(&blas_), "cublasCreate");
+    check_library(api_.blas_set_stream(blas_, stream_), "cublasSetStream");
+    check_library(api_.blas_set_math_mode(blas_, tf32 ? kTf32Math : kDefaultMath), "cublasSetMathMode");
+    check_library(api_.solver_create(&solver_), "cusolverDnCreate");
+    check_library(api_.solver_set_stream(solver_, stream_), "cusolverDnSetStream");
+    check(cudaMallocHost(&host_double_, sizeof(double)), "cudaMallocHost");
+    check(cudaMallocHost(&host_index_, sizeof(unsigned long long)), "cudaMallocHost");
+    check(cudaMallocHost(&host_info_, sizeof(int)), "cudaMallocHost");
+  }
+  ~CudaBackend() override {
+    cudaStreamSynchronize(stream_);
+    if (solver_) api_.solver_destroy(solver_);
+    if (blas_) api_.blas_destroy(blas_);
+    cudaFreeHost(host_double_);
+    cudaFreeHost(host_index_);
+    cudaFreeHost(host_info_);
+    cudaStreamDestroy(stream_);
+  }
+
+  const char* name() const override { return "cuda"; }
+
+  // ---- memory ---------------------------------------------------------------------------------------------
+  float* alloc(size_t count) override {
+    float* p = nullptr;
+    if (cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(float)) != cudaSuccess) {
+      cudaGetLastError();
+      throw std::bad_alloc();
+    }
+    check(cudaMemsetAsync(p, 0, count * sizeof(float), stream_), "cudaMemset");
+    return p;
+  }
+  void release(float* p) override {
+    cudaStreamSynchronize(stream_);
+    cudaFree(p);
+  }
+  void to_device(float* dst, const float* host, size_t n) override {
+    check(cudaMemcpyAsync(dst, host, n * sizeof(float), cudaMemcpyHostToDevice, stream_), "copy to device");
+    sync();
+  }
+  void to_host(float* host, const float* src, size_t n) override {
+    check(cudaMemcpyAsync(host, src, n * sizeof(float), cudaMemcpyDeviceToHost, stream_), "copy to host");
+    sync();
+  }
+  void copy(float* dst, const float* src, size_t n) override {
+    if (dst == src || n == 0) return;
+    const bool overlap = dst < src + n && src < dst + n;
+    if (overlap) {  // memmove semantics through scratch (the L-BFGS history shift overlaps)
+      float* tmp = scratch_.get(n);
+      check(cudaMemcpyAsync(tmp, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_), "copy");
+      src = tmp;
+    }
+    check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream_), "copy");
+  }
+  void fill(float* x, float value, size_t n) override { launch_fill(stream_, x, value, n); }
+  const float* stage_dataset(const float* host, size_t n) override {
+    float* p = nullptr;
+    if (cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(float)) != cudaSuccess) {
+      cudaGetLastError();
+      throw std::bad_alloc();
+    }
+    check(cudaMemcpyAsync(p, host, n * sizeof(float), cudaMemcpyHostToDevice, stream_), "dataset upload");
+    sync();
+    return p;
+  }
+  void release_dataset(const float* staged) override { release(const_cast<float*>(staged)); }
+
+  // ---- BLAS -----------------------------------------------------------------------------------------------
+  void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
+            float beta, float* c, int ldc) override {
+    if (m == 0 || n == 0) return;
+    check_library(api_.sgemm(blas_, tb ? kTrans : kNoTrans, ta ? kTrans : kNoTrans, n, m, k, &alpha, b, ldb, a, lda,
+                             &beta, c, ldc),
+                  "cublasSgemm");
+  }
+  void syrk(bool trans, int n, int k, float alpha, const float* a, int lda, float beta, float* c,
+            int ldc) override {
+    if (n == 0) return;
+    // Row-major lower triangle = column-major upper; trans (C = AᵀA) is a column-major "N" product.
+    check_library(api_.ssyrk(blas_, kUpper, trans ? kNoTrans : kTrans, n, k, &alpha, a, lda, &beta, c, ldc),
+                  "cublasSsyrk");
+    launch_mirror_lower(stream_, c, n, ldc);
+  }
+  void gemv(bool trans, int m, int n, float alpha, const float* a, int lda, const float* x, float beta,
+            float* y) override {
+    if (m == 0 || n == 0) return;
+    check_library(api_.sgemv(blas_, trans ? kNoTrans : kTrans, n, m, &alpha, a, lda, x, 1, &beta, y, 1),
+                  "cublasSgemv");
+  }
+  void ger(int m, int n, float alpha, const float* x, const float* y, float* a, int lda) override {
+    if (m == 0 || n == 0) return;
+    check_library(api_.sger(blas_, n, m, &alpha, y, 1, x, 1, a, lda), "cublasSger");
+  }
+  void trsm_upper(bool trans, int k, int ncols, const float* r, int ldr, float* b, int ldb) override {
+    if (k == 0 || ncols == 0) return;
+    const float one = 1.0f;  // row-major op(R)⁻¹ B = column-major Bᵀ op(Rᵀ)⁻¹ with Rᵀ lower
+    check_library(api_.strsm(blas_, kRight, kLower, trans ? kTrans : kNoTrans, kNonUnit, ncols, k, &one, r, ldr, b,
+                             ldb),
+                  "cublasStrsm");
+  }
+  double dot(size_t n, const float* x, const float* y) override {
+    if (n == 0) return 0;
+    double* out = reduce_out_.get(1);
+    launch_dot(stream_, n, x, y, partials_.get(kReduceBlocks), out);
+    return read_double(out);
+  }
+  void axpby(size_t n, float alpha, const float* x, float beta, float* y) override {
+    launch_axpby(stream_, n, alpha, x, beta, y);
+  }
+
+  // ---- LAPACK ---------------------------------------------------------------------------------------------
+  int potrf(int n, float* a, int lda) override {
+    // Column-major 'U' (A = UᵀU) is the row-major lower factor L = Uᵀ, as in the CPU backend.
+    int lwork = 0;
+    check_library(api_.spotrf_buffer_size(solver_, kUpper, n, a, lda, &lwork), "cusolverDnSpotrf_bufferSize");
+    int* info = info_.get(1);
+    check_library(api_.spotrf(solver_, kUpper, n, a, lda, work_.get(std::max(lwork, 1)), lwork, info),
+                  "cusolverDnSpotrf");
+    return read_info(info);
+  }
+  int potri(int n, float* a, int lda) override {
+    // The inverse as potrs against the identity: A X = I with the factor moved to scratch.
+    float* factor = scratch_.get((size_t)n * lda);
+    check(cudaMemcpyAsync(factor, a, (size_t)n * lda * sizeof(float), cudaMemcpyDeviceToDevice, stream_), "copy");
+    launch_identity(stream_, a, n, lda);
+    int* info = info_.get(1);
+    check_library(api_.spotrs(solver_, kUpper, n, n, factor, lda, a, lda, info), "cusolverDnSpotrs");
+    const int status = read_info(info);
+    if (status == 0) launch_mirror_lower(stream_, a, n, lda);  // exactly symmetric, like the CPU's
+    return status;
+  }
+  int potrs(int n, int nrhs, const float* l, int lda, float* b, int ldb) override {
+    if (n == 0 || nrhs == 0) return 0;
+    // B ← L⁻ᵀ L⁻¹ B with the row-major lower L, i.e. right-side solves with the column-major upper Lᵀ.
+    const float one = 1.0f;
+    check_library(api_.strsm(blas_, kRight, kUpper, kNoTrans, kNonUnit, nrhs, n, &one, l, lda, b, ldb), "cublasStrsm");
+    check_library(api_.strsm(blas_, kRight, kUpper, kTrans, kNonUnit, nrhs, n, &one, l, lda, b, ldb), "cublasStrsm");
+    return 0;
+  }
+
+  // ---- engine helpers -------------------------------------------------------------------------------------
+  void gather_rows(float* dst, int ld_dst, const float* src, int cols, const uint32_t* rows, int count) override {
+    if (count == 0) return;
+    uint32_t* device_rows = rows_.get(count);
+    check(cudaMemcpyAsync(device_rows, rows, (size_t)count * sizeof(uint32_t), cudaMemcpyHostToDevice, stream_),
+          "row indices upload");
+    launch_gather_rows(stream_, dst, ld_dst, src, cols, device_rows, count);
+  }
+  void set_column(float* a, int rows, int ld, int col, float value) override {
+    launch_set_column(stream_, a, rows, ld, col, value);
+  }
+  void activation_forward(Activation act, const float* h, int m, int d, int ldh, float* out, int ldo) override {
+    launch_activation_forward(stream_, act, h, m, d, ldh, out, ldo);
+  }
+  void activation_backward(Activation act, const float* h, int m, int d, float* g, int ldg) override {
+    launch_activation_backward(stream_, act, h, m, d, g, ldg);
+  }
+  double loss(Loss kind, const float* z, const float* t, int m, int d, float* grad) override {
+    if (m == 0) return 0;
+    double* rows = row_totals_.get(m);
+    launch_row_losses(stream_, kind, z, t, m, d, grad, rows);
+    double* out = reduce_out_.get(1);
+    launch_sum(stream_, rows, m, out);
+    return read_double(out);
+  }
+  void link(Loss kind, const float* z, int m, int d, float* out) override { launch_link(stream_, kind, z, m, d, out); }
+  void column_mean(const float* a, int m, int cols, int ld, float* out) override {
+    if (m == 0 || cols == 0) return;
+    float* ones = ones_for(m);  // (1/m) Aᵀ 1 as one GEMV, as on the CPU
+    const float alpha = 1.0f / m, beta = 0.0f;
+    check_library(api_.sgemv(blas_, kNoTrans, cols, m, &alpha, a, ld, ones, 1, &beta, out, 1), "cublasSgemv");
+  }
+  double sum_squares(const float* x, size_t n) override { return dot(n, x, x); }
+  int64_t first_non_finite(const float* x, size_t n) override {
+    if (n == 0) return -1;
+    unsigned long long* out = index_.get(1);
+    check(cudaMemsetAsync(out, 0xFF, sizeof(unsigned long long), stream_), "cudaMemset");
+    launch_first_non_finite(stream_, x, n, out);
+    check(cudaMemcpyAsync(host_index_, out, sizeof(unsigned long long), cudaMemcpyDeviceToHost, stream_), "copy");
+    sync();
+    return *host_index_ == ~0ull ? -1 : (int64_t)*host_index_;
+  }
+  void add_diagonal(float* a, int n, int lda, float value) override { launch_add_diagonal(stream_, a, n, lda, value); }
+  void add_diagonal_from(float* a, int n, int lda, const float* src, int stride) override {
+    launch_add_diagonal_from(stream_, a, n, lda, src, stride);
+  }
+  void sample_targets(Loss kind, const float* z, int m, int d, uint64_t seed, float* out) override {
+    launch_sample_targets(stream_, kind, z, m, d, seed, out);
+  }
+  void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
+                          float* v) override {
+    const float bias1 = 1.0f - std::pow(u.beta1, (float)u.step);  // on the host, exactly as the CPU backend
+    const float bias2 = 1.0f - std::pow(u.beta2, (float)u.step);
+    launch_first_order_update(stream_, u, bias1, bias2, n, theta, grad, m, v);
+  }
+  void gradient_momentum(size_t n, float rho, float tau, const float* theta, const float* grad, float* m) override {
+    launch_gradient_momentum(stream_, n, rho, tau, theta, grad, m);
+  }
+  void running_mean_of_squares(size_t n, int j, float tau, const float* theta, const float* grad,
+                               float* v) override {
+    launch_running_mean_of_squares(stream_, n, j, tau, theta, grad, v);
+  }
+
+  void set_threads(int) override {}
+  int threads() const override { return 1; }
+
+ private:
+  void sync() { check(cudaStreamSynchronize(stream_), "stream synchronize"); }
+  double read_double(const double* device) {
+    check(cudaMemcpyAsync(host_double_, device, sizeof(double), cudaMemcpyDeviceToHost, stream_), "copy");
+    sync();
+    return *host_double_;
+  }
+  int read_info(const int* device) {
+    check(cudaMemcpyAsync(host_info_, device, sizeof(int), cudaMemcpyDeviceToHost, stream_), "copy");
+    sync();
+    return *host_info_;
+  }
+  float* ones_for(int m) {
+    if (m > ones_count_) {
+      ones_ = ones_store_.get(m);
+      launch_fill(stream_, ones_, 1.0f, m);
+      ones_count_ = m;
+    }
+    return ones_;
+  }
+
+  const Api& api_;
+  cudaStream_t stream_ = nullptr;
+  BlasHandle blas_ = nullptr;
+  SolverHandle solver_ = nullptr;
+  double* host_double_ = nullptr;           // pinned: the scalar results read back
+  unsigned long long* host_index_ = nullptr;
+  int* host_info_ = nullptr;
+  Scratch<float> scratch_, work_, ones_store_;
+  Scratch<double> partials_, row_totals_, reduce_out_;
+  Scratch<unsigned long long> index_;
+  Scratch<uint32_t> rows_;
+  Scratch<int> info_;
+  float* ones_ = nullptr;
+  int ones_count_ = 0;
+};
+
+}  // namespace
+}  // namespace kb::cuda
+
+namespace kb {
+std::unique_ptr<Backend> make_cuda_backend(bool tf32) {
+  if (!cuda::load({}).available)
+    throw Error(ErrorKind::Device, "CUDA is not available: " + cuda::load({}).reason);
+  return std::make_unique<cuda::CudaBackend>(tf32);
+}
+}  // namespace kb

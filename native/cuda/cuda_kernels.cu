@@ -1,0 +1,414 @@
+// Kernels of the CUDA backend. Grid-stride loops over flat or (row, column) index spaces; one block per row
+// where a row needs a reduction (losses, softmax). Reductions accumulate in double and combine in a fixed
+// order, so a result does not change from run to run.
+#include "cuda_kernels.h"
+
+#include <cmath>
+#include <string>
+
+#include "../core/errors.h"
+#include "../core/rng.h"
+
+namespace kb::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+int grid_for(size_t n) {
+  const size_t blocks = (n + kThreads - 1) / kThreads;
+  return (int)(blocks < 1 ? 1 : blocks > 8192 ? 8192 : blocks);
+}
+
+void check_launch(const char* kernel) {
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) throw Error(ErrorKind::Device, std::string("CUDA kernel ") + kernel + ": " + cudaGetErrorString(e));
+}
+
+#define KB_GRID_STRIDE(i, n) \
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)blockDim.x * gridDim.x)
+
+__device__ inline float sigmoid(float z) {
+  if (z >= 0) return 1.0f / (1.0f + expf(-z));
+  const float e = expf(z);
+  return e / (1.0f + e);
+}
+
+// Block-wide sum / max of one value per thread (blockDim.x == kThreads); every thread gets the result.
+__device__ double block_sum(double v) {
+  __shared__ double cell[kThreads];
+  cell[threadIdx.x] = v;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half >>= 1) {
+    if ((int)threadIdx.x < half) cell[threadIdx.x] += cell[threadIdx.x + half];
+    __syncthreads();
+  }
+  const double total = cell[0];
+  __syncthreads();
+  return total;
+}
+__device__ float block_max(float v) {
+  __shared__ float cell[kThreads];
+  cell[threadIdx.x] = v;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half >>= 1) {
+    if ((int)threadIdx.x < half) cell[threadIdx.x] = fmaxf(cell[threadIdx.x], cell[threadIdx.x + half]);
+    __syncthreads();
+  }
+  const float result = cell[0];
+  __syncthreads();
+  return result;
+}
+
+__global__ void fill_kernel(float* x, float value, size_t n) {
+  KB_GRID_STRIDE(i, n) x[i] = value;
+}
+
+__global__ void gather_rows_kernel(float* dst, int ld_dst, const float* src, int cols, const uint32_t* rows,
+                                   int count) {
+  KB_GRID_STRIDE(e, (size_t)count * cols) {
+    const size_t r = e / cols, c = e % cols;
+    dst[r * ld_dst + c] = src[(size_t)rows[r] * cols + c];
+  }
+}
+
+__global__ void set_column_kernel(float* a, int rows, int ld, int col, float value) {
+  KB_GRID_STRIDE(i, (size_t)rows) a[i * ld + col] = value;
+}
+
+__global__ void activation_forward_kernel(Activation act, const float* h, int m, int d, int ldh, float* out,
+                                          int ldo) {
+  KB_GRID_STRIDE(e, (size_t)m * d) {
+    const size_t i = e / d, j = e % d;
+    const float x = h[i * ldh + j];
+    float y = x;
+    switch (act) {
+      case Activation::Linear: break;
+      case Activation::Relu: y = x > 0 ? x : 0.0f; break;
+      case Activation::Sigmoid: y = sigmoid(x); break;
+      case Activation::Tanh: y = tanhf(x); break;
+    }
+    out[i * ldo + j] = y;
+  }
+}
+
+__global__ void activation_backward_kernel(Activation act, const float* h, int m, int d, float* g, int ldg) {
+  KB_GRID_STRIDE(e, (size_t)m * d) {
+    const size_t i = e / d, j = e % d;
+    const float x = h[e];
+    float& gij = g[i * ldg + j];
+    switch (act) {
+      case Activation::Linear: break;
+      case Activation::Relu: gij = x > 0 ? gij : 0.0f; break;
+      case Activation::Sigmoid: { const float s = sigmoid(x); gij *= s * (1 - s); break; }
+      case Activation::Tanh: { const float t = tanhf(x); gij *= 1 - t * t; break; }
+    }
+  }
+}
+
+// One block per row: the row's summed loss (double) and, if grad, the per-sample output gradient.
+__global__ void row_losses_kernel(Loss loss, const float* z, const float* t, int d, float* grad, double* totals) {
+  const size_t row = blockIdx.x;
+  const float* zi = z + row * d;
+  const float* ti = t + row * d;
+  float* gi = grad ? grad + row * d : nullptr;
+  double acc = 0;
+  if (loss == Loss::SigmoidCrossEntropy) {
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {  // one exp per element, as on the CPU
+      const float zj = zi[j];
+      const float e = expf(-fabsf(zj));
+      acc += (double)(fmaxf(zj, 0.0f) - zj * ti[j] + log1pf(e));
+      if (gi) gi[j] = (zj >= 0 ? 1.0f : e) / (1.0f + e) - ti[j];
+    }
+  } else if (loss == Loss::HalfSquaredError) {
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+      const float r = zi[j] - ti[j];
+      acc += 0.5 * (double)r * r;
+      if (gi) gi[j] = r;
+    }
+  } else {  // softmax cross-entropy through the log-sum-exp
+    float local_max = -INFINITY;
+    for (int j = threadIdx.x; j < d; j += blockDim.x) local_max = fmaxf(local_max, zi[j]);
+    const float zmax = block_max(local_max);
+    double denom = 0;
+    for (int j = threadIdx.x; j < d; j += blockDim.x) denom += exp((double)zi[j] - zmax);
+    const double lse = zmax + log(block_sum(denom));
+    double tsum = 0;
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+      acc += (double)ti[j] * (lse - zi[j]);
+      tsum += ti[j];
+    }
+    tsum = block_sum(tsum);
+    if (gi)
+      for (int j = threadIdx.x; j < d; j += blockDim.x) gi[j] = (float)(exp(zi[j] - lse) * tsum - ti[j]);
+  }
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) totals[row] = acc;
+}
+
+__global__ void sigmoid_kernel(const float* z, size_t n, float* out) {
+  KB_GRID_STRIDE(i, n) out[i] = sigmoid(z[i]);
+}
+
+// One block per row: softmax with double sums, as the CPU's link().
+__global__ void softmax_rows_kernel(const float* z, int d, float* out) {
+  const size_t row = blockIdx.x;
+  const float* zi = z + row * d;
+  float* oi = out + row * d;
+  float local_max = -INFINITY;
+  for (int j = threadIdx.x; j < d; j += blockDim.x) local_max = fmaxf(local_max, zi[j]);
+  const float zmax = block_max(local_max);
+  double denom = 0;
+  for (int j = threadIdx.x; j < d; j += blockDim.x) denom += exp((double)zi[j] - zmax);
+  denom = block_sum(denom);
+  for (int j = threadIdx.x; j < d; j += blockDim.x) oi[j] = (float)(exp((double)zi[j] - zmax) / denom);
+}
+
+__global__ void bernoulli_kernel(const float* z, size_t n, uint64_t seed, float* out) {
+  KB_GRID_STRIDE(i, n) out[i] = uniform_at(seed, 2 * i) < (double)sigmoid(z[i]) ? 1.0f : 0.0f;
+}
+
+__global__ void normal_kernel(const float* z, size_t n, uint64_t seed, float* out) {
+  KB_GRID_STRIDE(i, n) {  // Box-Muller, as on the CPU
+    const double u1 = uniform_at(seed, 2 * i), u2 = uniform_at(seed, 2 * i + 1);
+    out[i] = (float)(z[i] + sqrt(-2.0 * log1p(-u1)) * cos(6.283185307179586 * u2));
+  }
+}
+
+// One thread per row: inverse CDF of the row's softmax (already in out) with the row's first uniform.
+__global__ void categorical_kernel(int m, int d, uint64_t seed, float* out) {
+  KB_GRID_STRIDE(r, (size_t)m) {
+    float* p = out + r * d;
+    const double u = uniform_at(seed, 2 * r * d);
+    double cdf = 0;
+    int pick = d - 1;
+    for (int j = 0; j < d; ++j) {
+      cdf += p[j];
+      if (u < cdf) { pick = j; break; }
+    }
+    for (int j = 0; j < d; ++j) p[j] = j == pick ? 1.0f : 0.0f;
+  }
+}
+
+__global__ void axpby_kernel(size_t n, float alpha, const float* x, float beta, float* y) {
+  KB_GRID_STRIDE(i, n) y[i] = alpha * x[i] + beta * y[i];
+}
+
+__global__ void add_diagonal_kernel(float* a, int n, int lda, float value) {
+  KB_GRID_STRIDE(i, (size_t)n) a[i * lda + i] += value;
+}
+
+__global__ void add_diagonal_from_kernel(float* a, int n, int lda, const float* src, int stride) {
+  KB_GRID_STRIDE(i, (size_t)n) a[i * lda + i] += src[i * stride];
+}
+
+__global__ void mirror_lower_kernel(float* a, int n, int lda) {
+  KB_GRID_STRIDE(e, (size_t)n * n) {
+    const size_t i = e / n, j = e % n;
+    if (j > i) a[i * lda + j] = a[j * lda + i];
+  }
+}
+
+__global__ void identity_kernel(float* a, int n, int lda) {
+  KB_GRID_STRIDE(e, (size_t)n * n) {
+    const size_t i = e / n, j = e % n;
+    a[i * lda + j] = i == j ? 1.0f : 0.0f;
+  }
+}
+
+__global__ void first_order_kernel(FirstOrderUpdate u, float bc1, float bc2, size_t n, float* theta,
+                                   const float* grad, float* m, float* v) {
+  const float lr = u.lr, b1 = u.beta1, b2 = u.beta2, eps = u.eps, wd = u.weight_decay;
+  KB_GRID_STRIDE(i, n) {
+    if (u.paper) {  // spec §2 step 4 then §6: the method acts on the EMA momentum m
+      const float mi = b1 * m[i] + (1 - b1) * (grad[i] + wd * theta[i]);
+      m[i] = mi;
+      float step = mi;
+      if (u.kind == FirstOrderUpdate::RmsProp) {
+        const float vi = b2 * v[i] + (1 - b2) * mi * mi;
+        v[i] = vi;
+        step = mi / (sqrtf(vi) + eps);
+      } else if (u.kind == FirstOrderUpdate::Adam) {
+        const float mhat = mi / bc1;
+        const float vi = b2 * v[i] + (1 - b2) * mhat * mhat;
+        v[i] = vi;
+        step = mhat / (sqrtf(vi / bc2) + eps);
+      }
+      theta[i] -= lr * step;
+      continue;
+    }
+    const float g = grad[i] + wd * theta[i];  // PyTorch semantics
+    float step = g;
+    if (u.kind == FirstOrderUpdate::Sgd) {
+      if (b1 != 0) {
+        const float buf = u.first_step ? g : b1 * m[i] + (1 - u.dampening) * g;
+        m[i] = buf;
+        step = u.nesterov ? g + b1 * buf : buf;
+      }
+    } else if (u.kind == FirstOrderUpdate::Adam) {
+      const float mi = b1 * m[i] + (1 - b1) * g;
+      const float vi = b2 * v[i] + (1 - b2) * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      step = (mi / bc1) / (sqrtf(vi) / sqrtf(bc2) + eps);
+    } else {
+      const float vi = b2 * v[i] + (1 - b2) * g * g;
+      v[i] = vi;
+      const float scaled = g / (sqrtf(vi) + eps);
+      if (u.rms_momentum > 0) {
+        m[i] = u.rms_momentum * m[i] + scaled;
+        step = m[i];
+      } else {
+        step = scaled;
+      }
+    }
+    theta[i] -= lr * step;
+  }
+}
+
+__global__ void gradient_momentum_kernel(size_t n, float rho, float tau, const float* theta, const float* grad,
+                                         float* m) {
+  KB_GRID_STRIDE(i, n) m[i] = rho * m[i] + (1 - rho) * (grad[i] + tau * theta[i]);
+}
+
+__global__ void running_mean_of_squares_kernel(size_t n, float keep, float add, float tau, const float* theta,
+                                               const float* grad, float* v) {
+  KB_GRID_STRIDE(i, n) {
+    const float g = grad[i] + tau * theta[i];
+    v[i] = keep * v[i] + add * g * g;
+  }
+}
+
+// Stage one of a dot product: block b sums its grid-stride share into partials[b].
+__global__ void dot_partials_kernel(size_t n, const float* x, const float* y, double* partials) {
+  double acc = 0;
+  KB_GRID_STRIDE(i, n) acc += (double)x[i] * y[i];
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) partials[blockIdx.x] = acc;
+}
+
+// One block adds n doubles in a fixed order.
+__global__ void sum_kernel(const double* values, int n, double* out) {
+  double acc = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) acc += values[i];
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) out[0] = acc;
+}
+
+__global__ void first_non_finite_kernel(const float* x, size_t n, unsigned long long* out) {
+  KB_GRID_STRIDE(i, n) {
+    if (!isfinite(x[i])) {
+      atomicMin(out, (unsigned long long)i);
+      return;  // later entries of this thread's share cannot be first
+    }
+  }
+}
+
+}  // namespace
+
+void launch_fill(cudaStream_t s, float* x, float value, size_t n) {
+  fill_kernel<<<grid_for(n), kThreads, 0, s>>>(x, value, n);
+  check_launch("fill");
+}
+void launch_gather_rows(cudaStream_t s, float* dst, int ld_dst, const float* src, int cols, const uint32_t* rows,
+                        int count) {
+  gather_rows_kernel<<<grid_for((size_t)count * cols), kThreads, 0, s>>>(dst, ld_dst, src, cols, rows, count);
+  check_launch("gather_rows");
+}
+void launch_set_column(cudaStream_t s, float* a, int rows, int ld, int col, float value) {
+  set_column_kernel<<<grid_for(rows), kThreads, 0, s>>>(a, rows, ld, col, value);
+  check_launch("set_column");
+}
+void launch_activation_forward(cudaStream_t s, Activation act, const float* h, int m, int d, int ldh, float* out,
+                               int ldo) {
+  activation_forward_kernel<<<grid_for((size_t)m * d), kThreads, 0, s>>>(act, h, m, d, ldh, out, ldo);
+  check_launch("activation_forward");
+}
+void launch_activation_backward(cudaStream_t s, Activation act, const float* h, int m, int d, float* g, int ldg) {
+  if (act == Activation::Linear) return;
+  activation_backward_kernel<<<grid_for((size_t)m * d), kThreads, 0, s>>>(act, h, m, d, g, ldg);
+  check_launch("activation_backward");
+}
+void launch_row_losses(cudaStream_t s, Loss loss, const float* z, const float* t, int m, int d, float* grad,
+                       double* row_totals) {
+  if (m == 0) return;
+  row_losses_kernel<<<m, kThreads, 0, s>>>(loss, z, t, d, grad, row_totals);
+  check_launch("loss");
+}
+void launch_link(cudaStream_t s, Loss loss, const float* z, int m, int d, float* out) {
+  const size_t n = (size_t)m * d;
+  if (n == 0) return;
+  if (loss == Loss::HalfSquaredError) {
+    if (out != z && cudaMemcpyAsync(out, z, n * sizeof(float), cudaMemcpyDeviceToDevice, s) != cudaSuccess)
+      check_launch("link copy");
+  } else if (loss == Loss::SigmoidCrossEntropy) {
+    sigmoid_kernel<<<grid_for(n), kThreads, 0, s>>>(z, n, out);
+  } else {
+    softmax_rows_kernel<<<m, kThreads, 0, s>>>(z, d, out);
+  }
+  check_launch("link");
+}
+void launch_sample_targets(cudaStream_t s, Loss loss, const float* z, int m, int d, uint64_t seed, float* out) {
+  const size_t n = (size_t)m * d;
+  if (n == 0) return;
+  if (loss == Loss::SigmoidCrossEntropy) {
+    bernoulli_kernel<<<grid_for(n), kThreads, 0, s>>>(z, n, seed, out);
+  } else if (loss == Loss::HalfSquaredError) {
+    normal_kernel<<<grid_for(n), kThreads, 0, s>>>(z, n, seed, out);
+  } else {
+    softmax_rows_kernel<<<m, kThreads, 0, s>>>(z, d, out);
+    categorical_kernel<<<grid_for(m), kThreads, 0, s>>>(m, d, seed, out);
+  }
+  check_launch("sample_targets");
+}
+void launch_axpby(cudaStream_t s, size_t n, float alpha, const float* x, float beta, float* y) {
+  axpby_kernel<<<grid_for(n), kThreads, 0, s>>>(n, alpha, x, beta, y);
+  check_launch("axpby");
+}
+void launch_add_diagonal(cudaStream_t s, float* a, int n, int lda, float value) {
+  add_diagonal_kernel<<<grid_for(n), kThreads, 0, s>>>(a, n, lda, value);
+  check_launch("add_diagonal");
+}
+void launch_add_diagonal_from(cudaStream_t s, float* a, int n, int lda, const float* src, int stride) {
+  add_diagonal_from_kernel<<<grid_for(n), kThreads, 0, s>>>(a, n, lda, src, stride);
+  check_launch("add_diagonal_from");
+}
+void launch_mirror_lower(cudaStream_t s, float* a, int n, int lda) {
+  mirror_lower_kernel<<<grid_for((size_t)n * n), kThreads, 0, s>>>(a, n, lda);
+  check_launch("mirror_lower");
+}
+void launch_identity(cudaStream_t s, float* a, int n, int lda) {
+  identity_kernel<<<grid_for((size_t)n * n), kThreads, 0, s>>>(a, n, lda);
+  check_launch("identity");
+}
+void launch_first_order_update(cudaStream_t s, const FirstOrderUpdate& u, float bias1, float bias2, size_t n,
+                               float* theta, const float* grad, float* m, float* v) {
+  first_order_kernel<<<grid_for(n), kThreads, 0, s>>>(u, bias1, bias2, n, theta, grad, m, v);
+  check_launch("first_order_update");
+}
+void launch_gradient_momentum(cudaStream_t s, size_t n, float rho, float tau, const float* theta, const float* grad,
+                              float* m) {
+  gradient_momentum_kernel<<<grid_for(n), kThreads, 0, s>>>(n, rho, tau, theta, grad, m);
+  check_launch("gradient_momentum");
+}
+void launch_running_mean_of_squares(cudaStream_t s, size_t n, int j, float tau, const float* theta,
+                                    const float* grad, float* v) {
+  const float keep = (float)(j - 1) / j, add = 1.0f / j;
+  running_mean_of_squares_kernel<<<grid_for(n), kThreads, 0, s>>>(n, keep, add, tau, theta, grad, v);
+  check_launch("running_mean_of_squares");
+}
+void launch_dot(cudaStream_t s, size_t n, const float* x, const float* y, double* partials, double* out) {
+  dot_partials_kernel<<<kReduceBlocks, kThreads, 0, s>>>(n, x, y, partials);
+  sum_kernel<<<1, kThreads, 0, s>>>(partials, kReduceBlocks, out);
+  check_launch("dot");
+}
+void launch_sum(cudaStream_t s, const double* values, int n, double* out) {
+  sum_kernel<<<1, kThreads, 0, s>>>(values, n, out);
+  check_launch("sum");
+}
+void launch_first_non_finite(cudaStream_t s, const float* x, size_t n, unsigned long long* out) {
+  if (n == 0) return;
+  first_non_finite_kernel<<<grid_for(n), kThreads, 0, s>>>(x, n, out);
+  check_launch("first_non_finite");
+}
+
+}  // namespace kb::cuda

@@ -1,0 +1,47 @@
+// The CUDA backend's own kernels: element-wise work, per-row losses, deterministic reductions.
+// Each launcher enqueues on the given stream and checks the launch; none synchronizes. The formulas are the
+// CPU backend's (native/cpu/cpu_backend.cc), built with --fmad=false so element-wise results round alike.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "../core/backend.h"
+
+namespace kb::cuda {
+
+void launch_fill(cudaStream_t s, float* x, float value, size_t n);
+void launch_gather_rows(cudaStream_t s, float* dst, int ld_dst, const float* src, int cols, const uint32_t* rows,
+                        int count);
+void launch_set_column(cudaStream_t s, float* a, int rows, int ld, int col, float value);
+void launch_activation_forward(cudaStream_t s, Activation act, const float* h, int m, int d, int ldh, float* out,
+                               int ldo);
+void launch_activation_backward(cudaStream_t s, Activation act, const float* h, int m, int d, float* g, int ldg);
+// Per-row summed losses into row_totals[m] (double); grad as Backend::loss.
+void launch_row_losses(cudaStream_t s, Loss loss, const float* z, const float* t, int m, int d, float* grad,
+                       double* row_totals);
+void launch_link(cudaStream_t s, Loss loss, const float* z, int m, int d, float* out);
+void launch_sample_targets(cudaStream_t s, Loss loss, const float* z, int m, int d, uint64_t seed, float* out);
+void launch_axpby(cudaStream_t s, size_t n, float alpha, const float* x, float beta, float* y);
+void launch_add_diagonal(cudaStream_t s, float* a, int n, int lda, float value);
+void launch_add_diagonal_from(cudaStream_t s, float* a, int n, int lda, const float* src, int stride);
+void launch_mirror_lower(cudaStream_t s, float* a, int n, int lda);  // row-major lower triangle onto the upper
+void launch_identity(cudaStream_t s, float* a, int n, int lda);
+// bias1/bias2 are the host-computed bias corrections 1 - beta^step (as the CPU computes them).
+void launch_first_order_update(cudaStream_t s, const FirstOrderUpdate& u, float bias1, float bias2, size_t n,
+                               float* theta, const float* grad, float* m, float* v);
+void launch_gradient_momentum(cudaStream_t s, size_t n, float rho, float tau, const float* theta, const float* grad,
+                              float* m);
+void launch_running_mean_of_squares(cudaStream_t s, size_t n, int j, float tau, const float* theta,
+                                    const float* grad, float* v);
+
+// Reductions: out[0] receives the result in device memory. partials needs reduce_partials() doubles.
+constexpr int kReduceBlocks = 256;
+void launch_dot(cudaStream_t s, size_t n, const float* x, const float* y, double* partials, double* out);
+void launch_sum(cudaStream_t s, const double* values, int n, double* out);  // fixed order: deterministic
+// out[0] = index of the first non-finite entry, or UINT64_MAX; out must be set to UINT64_MAX first.
+void launch_first_non_finite(cudaStream_t s, const float* x, size_t n, unsigned long long* out);
+
+}  // namespace kb::cuda

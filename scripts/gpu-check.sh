@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The checks that need an NVIDIA GPU, in one go: the device report, the CUDA parity suite (also under
+# compute-sanitizer's memcheck when it is installed), then the MNIST comparison of all six methods on the GPU
+# and K-BFGS with TF32. Needs a built package (dist/ and the addon; KBFGS_ADDON may name the addon).
+#   EPOCHS=20 BUDGET=60 MNIST_DIR=path/to/idx OUT_DIR=. bash scripts/gpu-check.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+EPOCHS=${EPOCHS:-20}
+BUDGET=${BUDGET:-60}
+OUT_DIR=${OUT_DIR:-.}
+MNIST=${MNIST_DIR:+--dir $MNIST_DIR}
+status=0
+node test/parity/run.js || status=1
+if command -v compute-sanitizer >/dev/null; then
+  timeout 180 compute-sanitizer --tool memcheck --error-exitcode 3 node test/parity/run.js --ops >"$OUT_DIR/memcheck.log" 2>&1
+  echo "compute-sanitizer memcheck of the op checks: exit $? ($(grep -c 'Invalid\|ERROR SUMMARY' "$OUT_DIR/memcheck.log") lines of note)"
+  grep 'ERROR SUMMARY' "$OUT_DIR/memcheck.log" || tail -5 "$OUT_DIR/memcheck.log"
+fi
+node bench/gpu-mnist.js --device cuda --epochs "$EPOCHS" --time-budget "$BUDGET" $MNIST --log "$OUT_DIR/gpu-mnist.jsonl" || status=1
+node bench/gpu-mnist.js --device cuda --tf32 --methods kbfgs --epochs "$EPOCHS" --time-budget "$BUDGET" $MNIST \
+  --log "$OUT_DIR/gpu-mnist-tf32.jsonl" || status=1
+exit $status

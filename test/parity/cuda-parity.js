@@ -1,0 +1,287 @@
+// GPU-against-CPU parity checks: every Backend operation, then whole training steps of each optimizer.
+// Shared by test/cuda.test.ts (jest, where a GPU exists) and test/parity/run.js (plain node on a GPU machine,
+// where jest is not installed). Plain CommonJS so both can load it without a build step.
+//
+// Each op check builds its inputs from a seeded generator, runs on both backends and reports the relative
+// error ‖gpu − cpu‖ / ‖cpu‖ over all outputs (NaN or a length mismatch counts as Infinity).
+'use strict';
+
+function seeded(seed) {
+  let a = seed >>> 0;  // mulberry32
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const uniform = (n, r, lo = -1, hi = 1) => Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+function spd(n, r) {  // M Mᵀ / n + I
+  const m = uniform(n * n, r);
+  const a = new Float32Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < n; p++) s += m[i * n + p] * m[j * n + p];
+      a[i * n + j] = s / n + (i === j ? 1 : 0);
+    }
+  return a;
+}
+function upperTriangular(k, r) {
+  const a = uniform(k * k, r, -0.5, 0.5);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < i; j++) a[i * k + j] = 0;
+    a[i * k + i] = 2 + r();
+  }
+  return a;
+}
+const lowerOf = (a, n) => Float32Array.from({ length: (n * (n + 1)) / 2 }, (_, idx) => {
+  let i = 0;
+  while (((i + 1) * (i + 2)) / 2 <= idx) i++;
+  return a[i * n + (idx - (i * (i + 1)) / 2)];
+});
+
+function relativeError(gpu, cpu) {
+  const a = gpu.flatMap((x) => Array.from(typeof x === 'number' ? [x] : x));
+  const b = cpu.flatMap((x) => Array.from(typeof x === 'number' ? [x] : x));
+  if (a.length !== b.length) return Infinity;
+  let diff = 0, norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (!Number.isFinite(a[i]) !== !Number.isFinite(b[i])) return Infinity;
+    if (!Number.isFinite(b[i])) continue;
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+}
+// Fraction of entries that differ (for draws that should agree exactly).
+function mismatchFraction(gpu, cpu) {
+  const a = gpu.flatMap((x) => Array.from(x)), b = cpu.flatMap((x) => Array.from(x));
+  if (a.length !== b.length) return Infinity;
+  return a.filter((v, i) => v !== b[i]).length / a.length;
+}
+
+const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'];
+const LOSSES = ['sigmoidCrossEntropy', 'halfSquaredError', 'softmaxCrossEntropy'];
+const KINDS = { sgd: 0, adam: 1, rmsprop: 2 };
+
+// [name, tolerance, run(ops, r) -> outputs, compare?]
+const OP_CHECKS = [];
+const check = (name, tol, run, compare = relativeError) => OP_CHECKS.push({ name, tol, run, compare });
+
+for (const ta of [false, true])
+  for (const tb of [false, true])
+    check(`gemm ta=${ta} tb=${tb}`, 1e-5, (ops, r) => {
+      const m = 37, n = 29, k = 53, lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 1;
+      const a = uniform((ta ? k : m) * lda, r), b = uniform((tb ? n : k) * ldb, r), c = uniform(m * ldc, r);
+      ops.gemm(ta, tb, m, n, k, 0.7, a, lda, b, ldb, 0.3, c, ldc);
+      return [c];
+    });
+for (const trans of [false, true])
+  check(`syrk trans=${trans}`, 1e-5, (ops, r) => {
+    const n = 33, k = 47, lda = (trans ? n : k) + 2;
+    const a = uniform((trans ? k : n) * lda, r), c = spd(n, r);
+    ops.syrk(trans, n, k, 0.8, a, lda, 0.5, c, n);
+    return [c];
+  });
+for (const trans of [false, true])
+  check(`gemv trans=${trans}`, 1e-5, (ops, r) => {
+    const m = 41, n = 23, lda = 25;
+    const a = uniform(m * lda, r), x = uniform(trans ? m : n, r), y = uniform(trans ? n : m, r);
+    ops.gemv(trans, m, n, 1.3, a, lda, x, 0.4, y);
+    return [y];
+  });
+check('ger', 1e-6, (ops, r) => {
+  const m = 19, n = 27, lda = 30;
+  const a = uniform(m * lda, r);
+  ops.ger(m, n, -0.6, uniform(m, r), uniform(n, r), a, lda);
+  return [a];
+});
+for (const trans of [false, true])
+  check(`trsmUpper trans=${trans}`, 1e-5, (ops, r) => {
+    const k = 17, ncols = 9, ldb = 11;
+    const rm = upperTriangular(k, r), b = uniform(k * ldb, r);
+    ops.trsmUpper(trans, k, ncols, rm, k, b, ldb);
+    return [b];
+  });
+check('dot', 1e-12, (ops, r) => [ops.dot(10001, uniform(10001, r), uniform(10001, r))]);
+check('sumSquares', 1e-12, (ops, r) => [ops.sumSquares(uniform(70001, r))]);
+check('axpby', 1e-7, (ops, r) => {
+  const y = uniform(5003, r);
+  ops.axpby(5003, 0.37, uniform(5003, r), -1.2, y);
+  return [y];
+});
+check('potrf (lower factor)', 1e-5, (ops, r) => {
+  const n = 40, a = spd(n, r);
+  const info = ops.potrf(n, a);
+  return [info, lowerOf(a, n)];
+});
+check('potrf info on an indefinite matrix', 0, (ops, r) => {
+  const n = 12, a = spd(n, r);
+  a[5 * n + 5] = -3;
+  return [ops.potrf(n, a)];
+});
+check('potri', 1e-4, (ops, r) => {
+  const n = 40, a = spd(n, r);
+  const info = ops.potrf(n, a);
+  return [info, ops.potri(n, a), a];
+});
+check('potrs', 1e-4, (ops, r) => {
+  const n = 30, nrhs = 7, a = spd(n, r), b = uniform(n * nrhs, r);
+  ops.potrf(n, a);
+  ops.potrs(n, nrhs, a, b);
+  return [b];
+});
+ACTIVATIONS.forEach((name, act) => {
+  check(`activationForward ${name}`, 1e-6, (ops, r) => {
+    const h = uniform(13 * 37, r, -4, 4), out = new Float32Array(13 * 37);
+    ops.activationForward(act, h, 13, 37, out);
+    return [out];
+  });
+  check(`activationBackward ${name}`, 1e-6, (ops, r) => {
+    const h = uniform(13 * 37, r, -4, 4), g = uniform(13 * 37, r);
+    ops.activationBackward(act, h, 13, 37, g);
+    return [g];
+  });
+});
+LOSSES.forEach((name, kind) => {
+  const d = kind === 2 ? 10 : 37;
+  check(`loss ${name}`, 1e-6, (ops, r) => {
+    const z = uniform(300 * d, r, -6, 6), t = uniform(300 * d, r, 0, 1), grad = new Float32Array(300 * d);
+    return [ops.loss(kind, z, t, 300, d, grad), grad];
+  });
+  check(`link ${name}`, 1e-6, (ops, r) => {
+    const z = uniform(13 * d, r, -6, 6), out = new Float32Array(13 * d);
+    ops.link(kind, z, 13, d, out);
+    return [out];
+  });
+  check(`sampleTargets ${name}`, kind === 1 ? 1e-6 : 1e-3, (ops, r) => {
+    const z = uniform(200 * d, r, -3, 3), out = new Float32Array(200 * d);
+    ops.sampleTargets(kind, z, 200, d, 12345, out);
+    return [out];
+  }, kind === 1 ? relativeError : mismatchFraction);
+});
+check('columnMean', 1e-5, (ops, r) => {
+  const out = new Float32Array(37);
+  ops.columnMean(uniform(1000 * 37, r), 1000, 37, out);
+  return [out];
+});
+check('firstNonFinite', 0, (ops, r) => {
+  const x = uniform(100000, r);
+  const clean = ops.firstNonFinite(x);
+  x[90001] = Infinity;
+  x[77777] = NaN;
+  return [clean, ops.firstNonFinite(x)];
+});
+check('addDiagonal', 0, (ops, r) => {
+  const a = uniform(9 * 11, r);
+  ops.addDiagonal(a, 9, 11, 0.25);
+  return [a];
+});
+check('addDiagonalFrom', 0, (ops, r) => {
+  const a = uniform(9 * 11, r), src = uniform(9 * 12, r);
+  ops.addDiagonalFrom(a, 9, 11, src, 12);
+  return [a];
+});
+check('gatherRows', 0, (ops, r) => {
+  const src = uniform(50 * 13, r), dst = uniform(6 * 14, r);
+  ops.gatherRows(dst, 14, src, 13, Uint32Array.from([5, 3, 49, 0, 3, 17]));
+  return [dst];
+});
+check('setColumn', 0, (ops, r) => {
+  const a = uniform(7 * 5, r);
+  ops.setColumn(a, 7, 5, 4, 1);
+  return [a];
+});
+check('copyWithin (overlapping both ways), fill', 0, (ops, r) => {
+  const x = uniform(1000, r), y = uniform(1000, r), z = new Float32Array(300);
+  ops.copyWithin(x, 100, 0, 800);
+  ops.copyWithin(y, 0, 100, 800);
+  ops.fill(z, -2.5);
+  return [x, y, z];
+});
+for (const [method, kind] of Object.entries(KINDS))
+  for (const paper of [false, true])
+    check(`firstOrderUpdate ${method} ${paper ? 'paper' : 'pytorch'}`, 1e-6, (ops, r) => {
+      const n = 2049, theta = uniform(n, r), m = new Float32Array(n), v = new Float32Array(n);
+      for (let step = 1; step <= 3; step++)
+        ops.firstOrderUpdate({
+          kind, paper, lr: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 1e-4, dampening: 0.1,
+          rmsMomentum: method === 'rmsprop' ? 0.5 : 0, nesterov: method === 'sgd', firstStep: step === 1, step,
+        }, theta, uniform(n, r), m, v);
+      return [theta, m, v];
+    });
+check('gradientMomentum, runningMeanOfSquares', 1e-7, (ops, r) => {
+  const n = 3001, theta = uniform(n, r), grad = uniform(n, r), m = uniform(n, r), v = uniform(n, r, 0, 1);
+  ops.gradientMomentum(0.9, 1e-5, theta, grad, m);
+  ops.runningMeanOfSquares(3, 1e-5, theta, grad, v);
+  return [m, v];
+});
+
+/** Runs every op check on both backends: [{ name, error, tol, ok }]. */
+function opParity(cpuOps, gpuOps) {
+  return OP_CHECKS.map(({ name, tol, run, compare }, i) => {
+    const cpu = run(cpuOps, seeded(1000 + i));
+    const gpu = run(gpuOps, seeded(1000 + i));
+    const error = compare(gpu, cpu);
+    return { name, error, tol, ok: error <= tol };
+  });
+}
+
+/** TF32 matrix products: close to fp32 (about 1e-3) but not bit-equal, so the flag reaches cuBLAS. */
+function tf32Parity(cpuOps, tf32Ops) {
+  const m = 256, n = 256, k = 512;
+  const r = seeded(7), a = uniform(m * k, r), b = uniform(k * n, r);
+  const c32 = new Float32Array(m * n), ctf = new Float32Array(m * n);
+  cpuOps.gemm(false, false, m, n, k, 1, a, k, b, n, 0, c32, n);
+  tf32Ops.gemm(false, false, m, n, k, 1, a, k, b, n, 0, ctf, n);
+  const error = relativeError([ctf], [c32]);
+  return { name: 'gemm with tf32 (1e-6 < error < 5e-3)', error, tol: 5e-3, ok: error > 1e-6 && error < 5e-3 };
+}
+
+const STEP_OPTIMIZERS = {
+  kbfgs: (lib) => new lib.KBFGS({ lr: 0.1, damping: 0.3 }),
+  'kbfgs-l': (lib) => new lib.KBFGSL({ lr: 0.1, damping: 0.3, memory: 5 }),
+  kfac: (lib) => new lib.KFAC({ lr: 0.1, damping: 1, inverseEvery: 3 }),
+  adam: (lib) => new lib.Adam({ lr: 1e-3 }),
+  rmsprop: (lib) => new lib.RMSprop({ lr: 1e-3 }),
+  sgd: (lib) => new lib.SGD({ lr: 0.05, momentum: 0.9 }),
+};
+
+/**
+ * Whole training steps: the same small autoencoder, data and seed on the CPU and the GPU, 2 epochs of 4 steps
+ * (after the warm start where the method has one). Compares the loss history and the final weights.
+ */
+async function stepParity(lib, { tf32 = false } = {}) {
+  const rows = 240, dim = 24;
+  const r = seeded(99);
+  const x = lib.matrix(uniform(rows * dim, r, 0, 1), rows, dim);
+  const results = [];
+  for (const [name, make] of Object.entries(STEP_OPTIMIZERS)) {
+    const run = async (device) => {
+      const model = new lib.Autoencoder({ encoder: [dim, 16, 8, 4], loss: 'sigmoidCrossEntropy', seed: 5, device, tf32 });
+      try {
+        const history = await model.fit(x, { optimizer: make(lib), epochs: 2, batchSize: 60, seed: 3 });
+        const weights = model.getWeights().flatMap((w) => [w.weight, w.bias]);
+        return { losses: history.history.loss, weights };
+      } finally {
+        model.dispose();
+      }
+    };
+    const cpu = await run('cpu');
+    const gpu = await run('cuda');
+    const tol = tf32 ? 2e-2 : 1e-3;
+    const lossError = relativeError(gpu.losses, cpu.losses);
+    const weightError = relativeError(gpu.weights, cpu.weights);
+    results.push({ name: `${name} steps${tf32 ? ' (tf32)' : ''}: losses`, error: lossError, tol, ok: lossError <= tol });
+    results.push({ name: `${name} steps${tf32 ? ' (tf32)' : ''}: weights`, error: weightError, tol, ok: weightError <= tol });
+  }
+  return results;
+}
+
+function formatTable(results) {
+  const width = Math.max(...results.map((r) => r.name.length));
+  return results.map((r) => `${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(width)}  error ${r.error.toExponential(2)}  tol ${r.tol.toExponential(0)}`).join('\n');
+}
+
+module.exports = { opParity, tf32Parity, stepParity, formatTable, OP_COUNT: OP_CHECKS.length };
