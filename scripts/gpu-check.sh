@@ -10,9 +10,9 @@ BUDGET=${BUDGET:-60}
 OUT_DIR=${OUT_DIR:-.}
 MNIST=${MNIST_DIR:+--dir $MNIST_DIR}
 status=0
-node test/parity/run.js || status=1
+timeout 150 node test/parity/run.js || status=1
 if command -v compute-sanitizer >/dev/null; then
-  timeout 180 compute-sanitizer --tool memcheck --error-exitcode 3 node test/parity/run.js --ops >"$OUT_DIR/memcheck.log" 2>&1
+  timeout 90 compute-sanitizer --tool memcheck --error-exitcode 3 node test/parity/run.js --ops >"$OUT_DIR/memcheck.log" 2>&1
   echo "compute-sanitizer memcheck of the op checks: exit $? ($(grep -c 'Invalid\|ERROR SUMMARY' "$OUT_DIR/memcheck.log") lines of note)"
   grep 'ERROR SUMMARY' "$OUT_DIR/memcheck.log" || tail -5 "$OUT_DIR/memcheck.log"
 fi
