@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The MNIST autoencoder comparison on one device: every method, the benchmark's settings (lib/cli/methods.ts),
-// batch 1000, seed 9999, the full 60,000 training images. Prints one line per epoch and a summary table with
+// batch 1000, seed 9999 (--seed), the full 60,000 training images. Prints one line per epoch and a summary table with
 // the training seconds per epoch (warm start and the epoch-end evaluation excluded, as in EpochLogs.seconds),
 // the wall time per epoch (evaluation included) and the losses; writes JSON lines with --log.
 //   node bench/gpu-mnist.js --device cuda --epochs 20 [--methods kbfgs,adam] [--dir mnist-idx] [--tf32]
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     tf32: { type: 'boolean', default: false },
     'time-budget': { type: 'string' },
+    seed: { type: 'string', default: '9999' },
     log: { type: 'string' },
   },
 });
@@ -26,13 +27,14 @@ const { values } = parseArgs({
 async function main() {
   const { train, test } = await lib.datasets.mnist(values.dir ? { dir: values.dir } : {});
   const epochs = Number(values.epochs);
+  const seed = Number(values.seed);
   const cuda = lib.devices().cuda;
   console.log(`device ${values.device}${values.tf32 ? ' (tf32)' : ''}: ${cuda.devices.map((d) => d.name).join(', ') || 'no GPU'}; cuBLAS ${cuda.cublas?.version ?? '-'}, cuSOLVER ${cuda.cusolver?.version ?? '-'}`);
   const log = values.log ? fs.openSync(values.log, 'w') : null;
   const summary = [];
   for (const method of values.methods.split(',')) {
     const settings = settingsFor('mnist', method);
-    const model = lib.Autoencoder.mnist({ seed: 9999, device: values.device, tf32: values.tf32 });
+    const model = lib.Autoencoder.mnist({ seed, device: values.device, tf32: values.tf32 });
     const losses = [];
     const seconds = [];
     let wall = Date.now();
@@ -40,7 +42,7 @@ async function main() {
     let failure = '';
     try {
       await model.fit(train, {
-        optimizer: makeOptimizer(method, settings, 9999), epochs, batchSize: 1000, seed: 9999, validationData: test,
+        optimizer: makeOptimizer(method, settings, seed), epochs, batchSize: 1000, seed, validationData: test,
         timeBudget: values['time-budget'] === undefined ? 0 : Number(values['time-budget']),
         onEpochEnd: (epoch, logs) => {
           const now = Date.now();
@@ -48,7 +50,7 @@ async function main() {
           wall = now;
           losses.push(logs.loss);
           seconds.push(logs.seconds);
-          const line = { device: values.device, tf32: values.tf32, method, settings, epoch: epoch + 1, trainLoss: logs.loss, testLoss: logs.valLoss, seconds: logs.seconds, diagnostics: logs.diagnostics };
+          const line = { device: values.device, tf32: values.tf32, seed, method, settings, epoch: epoch + 1, trainLoss: logs.loss, testLoss: logs.valLoss, seconds: logs.seconds, diagnostics: logs.diagnostics };
           if (log !== null) fs.writeSync(log, JSON.stringify(line) + '\n');
           console.log(`${method} epoch ${epoch + 1}: train ${logs.loss.toFixed(2)} test ${logs.valLoss.toFixed(2)} ${logs.seconds.toFixed(2)} s`);
         },

@@ -157,6 +157,12 @@ export interface NativeBackendOps {
   fill(x: Float32Array, value: number): void;
   gradientMomentum(rho: number, tau: number, theta: Float32Array, grad: Float32Array, m: Float32Array): void;
   runningMeanOfSquares(j: number, tau: number, theta: Float32Array, grad: Float32Array, v: Float32Array): void;
+  /** Double damping of (s, y) in place given hy = H y; gate[0] = 1 when degenerate; counts[0..1] += Powell, LM. */
+  dampPair(d: number, s: Float32Array, y: Float32Array, hy: Float32Array, mu1: number, mu2: number, gate: Float32Array,
+    counts: Float32Array): void;
+  /** The guarded BFGS inverse update of H (n x n); skipped[0] += 1 when the pair is not used. */
+  bfgsUpdate(n: number, h: Float32Array, s: Float32Array, y: Float32Array, hy: Float32Array, ref: Float32Array,
+    threshold: number, gate: Float32Array | null, skipped: Float32Array): void;
 }
 
 /** The curvature building blocks of native/optim on Float32Arrays, for tests. */

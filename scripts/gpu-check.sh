@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The checks that need an NVIDIA GPU, in one go: the device report, the CUDA parity suite (also under
 # compute-sanitizer's memcheck when it is installed), then the MNIST comparison of all six methods on the GPU
-# and K-BFGS with TF32. Needs a built package (dist/ and the addon; KBFGS_ADDON may name the addon).
+# KFAC with seed 1 (it diverges with the benchmark's seed, as on the CPU) and K-BFGS with TF32. Needs a built package (dist/ and the addon; KBFGS_ADDON may name the addon).
 #   EPOCHS=20 BUDGET=60 MNIST_DIR=path/to/idx OUT_DIR=. bash scripts/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,8 @@ if command -v compute-sanitizer >/dev/null; then
   grep 'ERROR SUMMARY' "$OUT_DIR/memcheck.log" || tail -5 "$OUT_DIR/memcheck.log"
 fi
 node bench/gpu-mnist.js --device cuda --epochs "$EPOCHS" --time-budget "$BUDGET" $MNIST --log "$OUT_DIR/gpu-mnist.jsonl" || status=1
+node bench/gpu-mnist.js --device cuda --methods kfac --seed 1 --epochs "$EPOCHS" --time-budget "$BUDGET" $MNIST \
+  --log "$OUT_DIR/gpu-mnist-kfac-seed1.jsonl" || status=1
 node bench/gpu-mnist.js --device cuda --tf32 --methods kbfgs --epochs "$EPOCHS" --time-budget "$BUDGET" $MNIST \
   --log "$OUT_DIR/gpu-mnist-tf32.jsonl" || status=1
 exit $status

@@ -117,6 +117,17 @@ class Backend {
   virtual void running_mean_of_squares(size_t n, int j, float tau, const float* theta, const float* grad,
                                        float* v) = 0;
 
+  // ---- curvature pairs (spec §3.4, §3.5): the rules of curvature_rules.h, decided where the vectors live ------
+  // Double damping of the d-vectors (s, y) in place, given hy = H y: Powell on H with mu1, then Powell with
+  // B = I with mu2. gate[0] becomes 1 if the pair is degenerate (no update may use it), else 0; counts[0] and
+  // counts[1] are incremented for each Powell and LM step taken. hy is stale afterwards if y changed.
+  virtual void damp_pair(int d, float* s, float* y, const float* hy, double mu1, double mu2, float* gate,
+                         float* counts) = 0;
+  // The guarded BFGS inverse update of the n x n matrix h with the pair (s, y) and hy = H y, ref_norm = ‖ref‖
+  // (ref_n values), unless gate is given and gate[0] != 0; a pair not used increments skipped[0].
+  virtual void bfgs_update(int n, float* h, const float* s, const float* y, const float* hy, const float* ref,
+                           int ref_n, double threshold, const float* gate, float* skipped) = 0;
+
   // ---- threads ------------------------------------------------------------------------------------------
   virtual void set_threads(int threads) = 0;
   virtual int threads() const = 0;

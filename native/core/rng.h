@@ -4,12 +4,7 @@
 
 #include <cstdint>
 
-// The counter-based functions also compile as CUDA device code (native/cuda), so both backends draw the same.
-#ifdef __CUDACC__
-#define KB_HOST_DEVICE __host__ __device__
-#else
-#define KB_HOST_DEVICE
-#endif
+#include "host_device.h"  // the counter-based functions also run on the GPU, so both backends draw the same
 
 namespace kb {
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../core/backend.h"
+#include "../core/curvature_rules.h"
 #include "../core/rng.h"
 
 extern "C" {
@@ -331,6 +332,37 @@ class CpuBackend final : public Backend {
       const float g = grad[i] + tau * theta[i];
       v[i] = keep * v[i] + add * g * g;
     }
+  }
+
+  void damp_pair(int d, float* s, float* y, const float* hy, double mu1, double mu2, float* gate,
+                 float* counts) override {
+    gate[0] = 1;
+    const DampingStep powell = powell_step(dot(d, y, hy), dot(d, s, y), mu1);
+    if (powell.degenerate) return;
+    if (powell.apply) {
+      axpby(d, (float)(1 - powell.theta), hy, (float)powell.theta, s);
+      counts[0] += 1;
+    }
+    const DampingStep lm = lm_step(dot(d, s, s), dot(d, s, y), mu2);
+    if (lm.degenerate) return;
+    if (lm.apply) {
+      axpby(d, (float)(1 - lm.theta), s, (float)lm.theta, y);
+      counts[1] += 1;
+    }
+    gate[0] = 0;
+  }
+  void bfgs_update(int n, float* h, const float* s, const float* y, const float* hy, const float* ref, int ref_n,
+                   double threshold, const float* gate, float* skipped) override {
+    BfgsCoefficients c;
+    if (!gate || gate[0] == 0)
+      c = bfgs_coefficients(dot(n, s, y), dot(n, s, s), dot(n, y, hy), std::sqrt(dot(ref_n, ref, ref)), threshold);
+    if (!c.apply) {
+      skipped[0] += 1;
+      return;
+    }
+    ger(n, n, (float)c.c_ss, s, s, h, n);
+    ger(n, n, (float)-c.rho, s, hy, h, n);
+    ger(n, n, (float)-c.rho, hy, s, h, n);
   }
 
   void set_threads(int threads) override { openblas_set_num_threads(threads); }

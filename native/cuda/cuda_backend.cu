@@ -256,6 +256,15 @@ class CudaBackend final : public Backend {
     launch_running_mean_of_squares(stream_, n, j, tau, theta, grad, v);
   }
 
+  void damp_pair(int d, float* s, float* y, const float* hy, double mu1, double mu2, float* gate,
+                 float* counts) override {
+    launch_damp_pair(stream_, d, s, y, hy, mu1, mu2, gate, counts);
+  }
+  void bfgs_update(int n, float* h, const float* s, const float* y, const float* hy, const float* ref, int ref_n,
+                   double threshold, const float* gate, float* skipped) override {
+    launch_bfgs_update(stream_, n, h, s, y, hy, ref, ref_n, threshold, gate, skipped, coefficients_.get(3));
+  }
+
   void set_threads(int) override {}
   int threads() const override { return 1; }
 
@@ -287,7 +296,7 @@ class CudaBackend final : public Backend {
   double* host_double_ = nullptr;           // pinned: the scalar results read back
   unsigned long long* host_index_ = nullptr;
   int* host_info_ = nullptr;
-  Scratch<float> scratch_, work_, ones_store_;
+  Scratch<float> scratch_, work_, ones_store_, coefficients_;
   Scratch<double> partials_, row_totals_, reduce_out_;
   Scratch<unsigned long long> index_;
   Scratch<uint32_t> rows_;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "../core/curvature_rules.h"
 #include "../core/errors.h"
 #include "../core/rng.h"
 
@@ -57,6 +58,66 @@ __device__ float block_max(float v) {
   const float result = cell[0];
   __syncthreads();
   return result;
+}
+
+// Σ x[i] y[i] over n values by the whole block, in double; every thread gets the sum.
+__device__ double block_dot(int n, const float* x, const float* y) {
+  double acc = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) acc += (double)x[i] * y[i];
+  return block_sum(acc);
+}
+
+// One block. Every branch depends only on block-wide sums, so all threads take it together.
+__global__ void damp_pair_kernel(int d, float* s, float* y, const float* hy, double mu1, double mu2, float* gate,
+                                 float* counts) {
+  const bool lead = threadIdx.x == 0;
+  if (lead) gate[0] = 1;
+  const DampingStep powell = powell_step(block_dot(d, y, hy), block_dot(d, s, y), mu1);
+  if (powell.degenerate) return;
+  if (powell.apply) {
+    const float a = (float)(1 - powell.theta), b = (float)powell.theta;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) s[i] = a * hy[i] + b * s[i];
+    __syncthreads();
+    if (lead) counts[0] += 1;
+  }
+  const DampingStep lm = lm_step(block_dot(d, s, s), block_dot(d, s, y), mu2);
+  if (lm.degenerate) return;
+  if (lm.apply) {
+    const float a = (float)(1 - lm.theta), b = (float)lm.theta;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) y[i] = a * s[i] + b * y[i];
+    if (lead) counts[1] += 1;
+  }
+  if (lead) gate[0] = 0;
+}
+
+__global__ void bfgs_coefficients_kernel(int n, const float* s, const float* y, const float* hy, const float* ref,
+                                         int ref_n, double threshold, const float* gate, float* skipped,
+                                         float* coefficients) {
+  BfgsCoefficients c;
+  if (!gate || gate[0] == 0) {
+    const double sy = block_dot(n, s, y), ss = block_dot(n, s, s), yhy = block_dot(n, y, hy);
+    c = bfgs_coefficients(sy, ss, yhy, sqrt(block_dot(ref_n, ref, ref)), threshold);
+  }
+  if (threadIdx.x == 0) {
+    coefficients[0] = (float)c.c_ss;
+    coefficients[1] = (float)-c.rho;
+    coefficients[2] = c.apply ? 1.0f : 0.0f;
+    if (!c.apply) skipped[0] += 1;
+  }
+}
+
+// H += c_ss s sᵀ − ρ s hyᵀ − ρ hy sᵀ, the three rank-one terms added in the CPU backend's order.
+__global__ void bfgs_rank_two_kernel(int n, float* h, const float* s, const float* hy, const float* coefficients) {
+  if (coefficients[2] == 0) return;
+  const float c_ss = coefficients[0], minus_rho = coefficients[1];
+  KB_GRID_STRIDE(e, (size_t)n * n) {
+    const size_t i = e / n, j = e % n;
+    float v = h[e];
+    v += c_ss * s[i] * s[j];
+    v += minus_rho * s[i] * hy[j];
+    v += minus_rho * hy[i] * s[j];
+    h[e] = v;
+  }
 }
 
 __global__ void fill_kernel(float* x, float value, size_t n) {
@@ -395,6 +456,18 @@ void launch_running_mean_of_squares(cudaStream_t s, size_t n, int j, float tau, 
   const float keep = (float)(j - 1) / j, add = 1.0f / j;
   running_mean_of_squares_kernel<<<grid_for(n), kThreads, 0, s>>>(n, keep, add, tau, theta, grad, v);
   check_launch("running_mean_of_squares");
+}
+void launch_damp_pair(cudaStream_t s, int d, float* sv, float* y, const float* hy, double mu1, double mu2, float* gate,
+                      float* counts) {
+  damp_pair_kernel<<<1, kThreads, 0, s>>>(d, sv, y, hy, mu1, mu2, gate, counts);
+  check_launch("damp_pair");
+}
+void launch_bfgs_update(cudaStream_t s, int n, float* h, const float* sv, const float* y, const float* hy,
+                        const float* ref, int ref_n, double threshold, const float* gate, float* skipped,
+                        float* coefficients) {
+  bfgs_coefficients_kernel<<<1, kThreads, 0, s>>>(n, sv, y, hy, ref, ref_n, threshold, gate, skipped, coefficients);
+  bfgs_rank_two_kernel<<<grid_for((size_t)n * n), kThreads, 0, s>>>(n, h, sv, hy, coefficients);
+  check_launch("bfgs_update");
 }
 void launch_dot(cudaStream_t s, size_t n, const float* x, const float* y, double* partials, double* out) {
   dot_partials_kernel<<<kReduceBlocks, kThreads, 0, s>>>(n, x, y, partials);

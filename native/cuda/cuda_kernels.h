@@ -37,6 +37,15 @@ void launch_gradient_momentum(cudaStream_t s, size_t n, float rho, float tau, co
 void launch_running_mean_of_squares(cudaStream_t s, size_t n, int j, float tau, const float* theta,
                                     const float* grad, float* v);
 
+// Backend::damp_pair in one block (the vectors are layer widths, the work is a few dot products).
+void launch_damp_pair(cudaStream_t s, int d, float* sv, float* y, const float* hy, double mu1, double mu2, float* gate,
+                      float* counts);
+// Backend::bfgs_update: one block decides (coefficients[3] = c_ss, −ρ, apply), then a grid applies the
+// rank-two update reading them, so the host never waits.
+void launch_bfgs_update(cudaStream_t s, int n, float* h, const float* sv, const float* y, const float* hy,
+                        const float* ref, int ref_n, double threshold, const float* gate, float* skipped,
+                        float* coefficients);
+
 // Reductions: out[0] receives the result in device memory. partials needs reduce_partials() doubles.
 constexpr int kReduceBlocks = 256;
 void launch_dot(cudaStream_t s, size_t n, const float* x, const float* y, double* partials, double* out);

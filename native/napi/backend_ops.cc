@@ -331,6 +331,26 @@ Napi::Value RunningMeanOfSquares(const Napi::CallbackInfo& info) {
   });
 }
 
+// dampPair(d, s, y, hy, mu1, mu2, gate[1], counts[2])
+Napi::Value DampPair(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int d = a.num(0);
+    const double mu1 = info[4].As<Napi::Number>().DoubleValue(), mu2 = info[5].As<Napi::Number>().DoubleValue();
+    a.be().damp_pair(d, a.arr(1, d), a.arr(2, d), a.arr(3, d), mu1, mu2, a.arr(6, 1), a.arr(7, 2));
+    return none(info);
+  });
+}
+// bfgsUpdate(n, H, s, y, hy, ref, threshold, gate[1]|null, skipped[1])
+Napi::Value BfgsUpdate(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int n = a.num(0);
+    const size_t ref_n = float32_arg(info[5], "ref").ElementLength();
+    a.be().bfgs_update(n, a.arr(1, (size_t)n * n), a.arr(2, n), a.arr(3, n), a.arr(4, n), a.arr(5, ref_n), (int)ref_n,
+                       info[6].As<Napi::Number>().DoubleValue(), a.optional_arr(7, 1), a.arr(8, 1));
+    return none(info);
+  });
+}
+
 }  // namespace
 
 Napi::Object BackendOps(Napi::Env env, Backend& backend) {
@@ -367,6 +387,8 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("firstOrderUpdate", FirstOrder);
   add("gradientMomentum", GradientMomentum);
   add("runningMeanOfSquares", RunningMeanOfSquares);
+  add("dampPair", DampPair);
+  add("bfgsUpdate", BfgsUpdate);
   return o;
 }
 

@@ -28,7 +28,10 @@ Napi::Value BfgsUpdate(const Napi::CallbackInfo& info) {
   const float* y = vec(info, 3, n, "y");
   std::vector<float> hy(n);
   be().gemv(false, n, n, 1.0f, h, n, y, 0.0f, hy.data());
-  return Napi::Boolean::New(info.Env(), bfgs_inverse_update(be(), h, n, s, y, hy.data(), info[4].As<Napi::Number>().DoubleValue()));
+  const float ref = (float)info[4].As<Napi::Number>().DoubleValue();  // ‖ref‖ of a one-element ref vector
+  float skipped = 0;
+  be().bfgs_update(n, h, s, y, hy.data(), &ref, 1, kBfgsSkipThreshold, nullptr, &skipped);
+  return Napi::Boolean::New(info.Env(), skipped == 0);
 }
 
 // doubleDamping(H, d, s, y, mu2) -> { powell, lm, degenerate }; s and y are damped in place.
@@ -38,13 +41,13 @@ Napi::Value DoubleDamping(const Napi::CallbackInfo& info) {
   float* s = vec(info, 2, d, "s");
   float* y = vec(info, 3, d, "y");
   std::vector<float> hy(d);
-  const DampingResult r = double_damping(
-      be(), d, s, y, hy.data(), [&](const float* v, float* out) { be().gemv(false, d, d, 1.0f, h, d, v, 0.0f, out); },
-      info[4].As<Napi::Number>().DoubleValue());
+  be().gemv(false, d, d, 1.0f, h, d, y, 0.0f, hy.data());
+  float gate = 0, counts[2] = {0, 0};
+  be().damp_pair(d, s, y, hy.data(), kPowellMu1, info[4].As<Napi::Number>().DoubleValue(), &gate, counts);
   Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("powell", r.powell);
-  o.Set("lm", r.lm);
-  o.Set("degenerate", r.degenerate);
+  o.Set("powell", counts[0] > 0);
+  o.Set("lm", counts[1] > 0);
+  o.Set("degenerate", gate != 0);
   return o;
 }
 

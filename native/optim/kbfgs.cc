@@ -45,6 +45,8 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   delta_ = take(net.param_count());
   tmp_ = take(largest);
   for (float** v : {&s_, &y_, &hy_, &sa_, &ya_, &hya_}) *v = take(widest);
+  gate_ = take(1);
+  counters_ = take(kCounters);
 }
 
 // A = running mean over the pass of (1/m) Σ ā āᵀ at the initial weights (spec §3.2).
@@ -110,20 +112,22 @@ void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
   // Damping works on copies; the averages stay undamped (spec §10.8).
   be_->copy(s_, L.s_bar, d);
   be_->copy(y_, L.y_bar, d);
-  // Two pointers: small enough for std::function's inline storage, so no allocation in the step loop.
-  ApplyInverse apply_hg = [layer = &L, be = be_](const float* v, float* out) {
-    if (layer->lbfgs) layer->lbfgs->apply(v, 1, out);
-    else be->gemv(false, layer->d, layer->d, 1.0f, layer->h_g, layer->d, v, 0.0f, out);
+  auto apply_hg = [&](const float* v, float* out) {
+    if (L.lbfgs) L.lbfgs->apply(v, 1, out);
+    else be_->gemv(false, d, d, 1.0f, L.h_g, d, v, 0.0f, out);
   };
-  const DampingResult damping = double_damping(*be_, d, s_, y_, hy_, apply_hg, std::sqrt(settings_.damping));
-  n_powell_ += damping.powell;
-  n_lm_ += damping.lm;
-  const double ref = std::sqrt(be_->dot(d, L.g_mean, L.g_mean));
-  bool updated = false;
-  if (!damping.degenerate) {
-    updated = L.lbfgs ? L.lbfgs->append(s_, y_, ref) : bfgs_inverse_update(*be_, L.h_g, d, s_, y_, hy_, ref);
+  apply_hg(y_, hy_);
+  be_->damp_pair(d, s_, y_, hy_, kPowellMu1, std::sqrt(settings_.damping), gate_, counters_ + kPowell);
+  apply_hg(y_, hy_);  // y may have changed (LM step); recomputing costs one product and no host decision
+  if (!L.lbfgs) {
+    be_->bfgs_update(d, L.h_g, s_, y_, hy_, L.g_mean, d, kBfgsSkipThreshold, gate_, counters_ + kHgSkipped);
+    return;
   }
-  n_hg_skipped_ += !updated;
+  // The L-BFGS memory's size decides the shapes of later products, so this decision comes to the host.
+  float degenerate = 0;
+  be_->to_host(&degenerate, gate_, 1);
+  const double ref = std::sqrt(be_->dot(d, L.g_mean, L.g_mean));
+  n_lbfgs_skipped_ += degenerate != 0 || !L.lbfgs->append(s_, y_, ref);
 }
 
 // Step 9 of spec §3.3: the Hessian-action update of H_a with u = [mean a; 1], s_a = H_a u, y_a = A^LM s_a.
@@ -133,8 +137,7 @@ void KbfgsOptimizer::update_a_side(int l) {
   be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, sa_);
   be_->gemv(false, n, n, 1.0f, L.a_lm, n, sa_, 0.0f, ya_);
   be_->gemv(false, n, n, 1.0f, L.h_a, n, ya_, 0.0f, hya_);
-  const double ref = std::sqrt(be_->dot(n, L.a_mean, L.a_mean));
-  n_ha_skipped_ += !bfgs_inverse_update(*be_, L.h_a, n, sa_, ya_, hya_, ref);
+  be_->bfgs_update(n, L.h_a, sa_, ya_, hya_, L.a_mean, n, kBfgsSkipThreshold, nullptr, counters_ + kHaSkipped);
 }
 
 void KbfgsOptimizer::state_buffers(std::vector<StateBuffer>& out) {
@@ -166,16 +169,19 @@ void KbfgsOptimizer::set_scalar(const std::string& name, double value) {
 }
 
 void KbfgsOptimizer::take_diagnostics(Diagnostics& out) {
+  float counts[kCounters];
+  be_->to_host(counts, counters_, kCounters);
+  be_->fill(counters_, 0.0f, kCounters);
   const double layer_updates = n_updates_ * layers_.size();
   out.push_back({"curvatureUpdates", layer_updates});
-  out.push_back({"hgSkipped", n_hg_skipped_});
-  out.push_back({"haSkipped", n_ha_skipped_});
-  out.push_back({"powellDamping", n_powell_});
-  out.push_back({"lmDamping", n_lm_});
+  out.push_back({"hgSkipped", counts[kHgSkipped] + n_lbfgs_skipped_});
+  out.push_back({"haSkipped", counts[kHaSkipped]});
+  out.push_back({"powellDamping", counts[kPowell]});
+  out.push_back({"lmDamping", counts[kLm]});
   out.push_back({"directionSeconds", t_direction_});
   out.push_back({"secondPassSeconds", t_second_pass_});
   out.push_back({"curvatureSeconds", t_curvature_});
-  n_updates_ = n_hg_skipped_ = n_ha_skipped_ = n_powell_ = n_lm_ = 0;
+  n_updates_ = n_lbfgs_skipped_ = 0;
   t_direction_ = t_second_pass_ = t_curvature_ = 0;
 }
 

@@ -56,8 +56,12 @@ class KbfgsOptimizer final : public Optimizer {
   OwnedBuffers owned_;
   float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr;
   float *s_ = nullptr, *y_ = nullptr, *hy_ = nullptr, *sa_ = nullptr, *ya_ = nullptr, *hya_ = nullptr;
-  // per-epoch diagnostics
-  double n_updates_ = 0, n_hg_skipped_ = 0, n_ha_skipped_ = 0, n_powell_ = 0, n_lm_ = 0;
+  float* gate_ = nullptr;  // 1 when the current G-side pair is degenerate (written by damp_pair)
+  // Per-epoch diagnostics. The curvature counters live in backend memory (slots below) so that a GPU never
+  // waits for them; K-BFGS(L)'s appends are decided on the host and counted there.
+  enum Counter { kPowell = 0, kLm = 1, kHgSkipped = 2, kHaSkipped = 3, kCounters = 4 };
+  float* counters_ = nullptr;
+  double n_updates_ = 0, n_lbfgs_skipped_ = 0;
   double t_direction_ = 0, t_second_pass_ = 0, t_curvature_ = 0;
 };
 

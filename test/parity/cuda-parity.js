@@ -218,6 +218,33 @@ check('gradientMomentum, runningMeanOfSquares', 1e-7, (ops, r) => {
   return [m, v];
 });
 
+// Pairs for the curvature rules: y = B s + noise·scale; a small or negative scale makes Powell and LM fire.
+function pair(n, r, scale) {
+  const h = spd(n, r), s = uniform(n, r), y = uniform(n, r, -scale, scale);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) y[i] += 0.1 * h[i * n + j] * s[j];
+  const hy = new Float32Array(n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) hy[i] += h[i * n + j] * y[j];
+  return { h, s, y, hy };
+}
+for (const [scale, mu2] of [[0.01, 0.5], [1, 0.5], [3, 1.7], [0.5, 0]])
+  check(`dampPair scale=${scale} mu2=${mu2}`, 1e-6, (ops, r) => {
+    const { s, y, hy } = pair(57, r, scale);
+    const gate = new Float32Array(1), counts = new Float32Array(2);
+    ops.dampPair(57, s, y, hy, 0.2, mu2, gate, counts);
+    return [s, y, gate, counts];
+  });
+check('dampPair degenerate (y = 0)', 0, (ops, r) => {
+  const s = uniform(9, r), y = new Float32Array(9), gate = new Float32Array(1), counts = new Float32Array(2);
+  ops.dampPair(9, s, y, new Float32Array(9), 0.2, 0.5, gate, counts);
+  return [s, y, gate, counts];
+});
+for (const [name, refScale, gated] of [['applied', 1, false], ['skip rule', 1e6, false], ['gated', 1, true]])
+  check(`bfgsUpdate ${name}`, 1e-6, (ops, r) => {
+    const n = 45, { h, s, y, hy } = pair(n, r, 0.01), skipped = new Float32Array(1);
+    ops.bfgsUpdate(n, h, s, y, hy, Float32Array.of(refScale), 1e-4, gated ? Float32Array.of(1) : null, skipped);
+    return [h, skipped];
+  });
+
 /** Runs every op check on both backends: [{ name, error, tol, ok }]. */
 function opParity(cpuOps, gpuOps) {
   return OP_CHECKS.map(({ name, tol, run, compare }, i) => {
