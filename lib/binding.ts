@@ -145,6 +145,7 @@ export interface NativeBackendOps {
   dot(n: number, x: Float32Array, y: Float32Array): number;
   axpby(n: number, alpha: number, x: Float32Array, beta: number, y: Float32Array): void;
   link(kind: number, z: Float32Array, m: number, d: number, out: Float32Array): void;
+  lossGradient(kind: number, z: Float32Array, t: Float32Array, m: number, d: number, grad: Float32Array): void;
   sampleTargets(kind: number, z: Float32Array, m: number, d: number, seed: number, out: Float32Array): void;
   sumSquares(x: Float32Array): number;
   firstNonFinite(x: Float32Array): number;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The checks that need an NVIDIA GPU, in one go: the device report, the CUDA parity suite (also under
 # compute-sanitizer's memcheck when it is installed), then the MNIST comparison of all six methods on the GPU
-# KFAC with seed 1 (it diverges with the benchmark's seed, as on the CPU) and K-BFGS with TF32. Needs a built package (dist/ and the addon; KBFGS_ADDON may name the addon).
+# KFAC with seed 1 (it diverges with the benchmark's seed, as on the CPU), K-BFGS and K-BFGS(L) with each
+# phase timed on its own (KBFGS_SYNC_PHASES=1), and K-BFGS with TF32. Needs a built package (dist/ and the addon; KBFGS_ADDON may name the addon).
 #   EPOCHS=20 BUDGET=60 MNIST_DIR=path/to/idx OUT_DIR=. bash scripts/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,8 @@ fi
 node bench/gpu-mnist.js --device cuda --epochs "$EPOCHS" --time-budget "$BUDGET" $MNIST --log "$OUT_DIR/gpu-mnist.jsonl" || status=1
 node bench/gpu-mnist.js --device cuda --methods kfac --seed 1 --epochs "$EPOCHS" --time-budget "$BUDGET" $MNIST \
   --log "$OUT_DIR/gpu-mnist-kfac-seed1.jsonl" || status=1
+KBFGS_SYNC_PHASES=1 node bench/gpu-mnist.js --device cuda --methods kbfgs,kbfgs-l --epochs 3 $MNIST \
+  --log "$OUT_DIR/gpu-mnist-phases.jsonl" || status=1
 node bench/gpu-mnist.js --device cuda --tf32 --methods kbfgs --epochs "$EPOCHS" --time-budget "$BUDGET" $MNIST \
   --log "$OUT_DIR/gpu-mnist-tf32.jsonl" || status=1
 exit $status

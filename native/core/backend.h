@@ -92,6 +92,8 @@ class Backend {
   // Returns the summed per-sample loss of the m x d logits z against targets t (double accumulation).
   // If grad is not null it receives the per-sample output gradient d loss_i / d z_i (spec §1: g = m * dL/dz).
   virtual double loss(Loss loss, const float* z, const float* t, int m, int d, float* grad) = 0;
+  // The per-sample output gradient alone, as loss() writes it, without the summed loss (nothing to wait for).
+  virtual void loss_gradient(Loss loss, const float* z, const float* t, int m, int d, float* grad) = 0;
   // Output-space prediction: sigmoid for SigmoidCrossEntropy, softmax for SoftmaxCrossEntropy, z otherwise.
   virtual void link(Loss loss, const float* z, int m, int d, float* out) = 0;
   // out[j] = mean over the m rows of A[:, j], A is m x cols with stride ld.
@@ -127,6 +129,9 @@ class Backend {
   // (ref_n values), unless gate is given and gate[0] != 0; a pair not used increments skipped[0].
   virtual void bfgs_update(int n, float* h, const float* s, const float* y, const float* hy, const float* ref,
                            int ref_n, double threshold, const float* gate, float* skipped) = 0;
+
+  // Waits until the work queued so far has run (a no-op on the CPU, whose calls return when done).
+  virtual void synchronize() = 0;
 
   // ---- threads ------------------------------------------------------------------------------------------
   virtual void set_threads(int threads) = 0;

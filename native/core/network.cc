@@ -56,7 +56,7 @@ void Network::load_batch(Workspace& ws, const float* x, const float* y, const ui
   backend_.gather_rows(ws.target, output_dim(), y, output_dim(), rows, m);
 }
 
-double Network::forward(Workspace& ws, bool output_gradient) {
+double Network::forward(Workspace& ws, Want want) {
   const int m = ws.m, L = num_layers();
   for (int l = 0; l < L; ++l) {
     const int d = rows(l), n = cols(l);
@@ -66,13 +66,21 @@ double Network::forward(Workspace& ws, bool output_gradient) {
     const int ld_out = l + 1 < L ? d + 1 : d;
     if (out != ws.h[l]) backend_.activation_forward(layers_[l].activation, ws.h[l], m, d, d, out, ld_out);
   }
-  if (output_gradient) return this->output_gradient(ws, nullptr);
-  return backend_.loss(loss_, ws.output, ws.target, m, output_dim(), nullptr);
+  switch (want) {
+    case Want::Nothing: return NAN;
+    case Want::Loss: return backend_.loss(loss_, ws.output, ws.target, m, output_dim(), nullptr);
+    case Want::Gradient: return output_gradient(ws, nullptr, false);
+    case Want::LossAndGradient: return output_gradient(ws, nullptr, true);
+  }
+  return NAN;
 }
 
-double Network::output_gradient(Workspace& ws, const float* targets) {
+double Network::output_gradient(Workspace& ws, const float* targets, bool want_loss) {
   const int L = num_layers(), d = output_dim();
-  const double total = backend_.loss(loss_, ws.output, targets ? targets : ws.target, ws.m, d, ws.g[L - 1]);
+  const float* t = targets ? targets : ws.target;
+  double total = NAN;
+  if (want_loss) total = backend_.loss(loss_, ws.output, t, ws.m, d, ws.g[L - 1]);
+  else backend_.loss_gradient(loss_, ws.output, t, ws.m, d, ws.g[L - 1]);
   backend_.activation_backward(layers_[L - 1].activation, ws.h[L - 1], ws.m, d, ws.g[L - 1], d);
   return total;
 }

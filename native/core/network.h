@@ -70,12 +70,15 @@ class Network {
 
   // Copies the batch rows (inputs and targets) of host-or-staged data into ws.
   void load_batch(Workspace& ws, const float* x, const float* y, const uint32_t* rows, int m) const;
-  // Forward pass over ws.abar[0]; returns the summed (not averaged) data loss of the batch. With
-  // output_gradient it also leaves g[L-1] = d loss_i / d h_L for backward().
-  double forward(Workspace& ws, bool output_gradient);
-  // g[L-1] = d loss_i / d h_L of the current forward output against targets (ws.target when null);
-  // returns the summed loss. forward(ws, true) calls it; KFAC calls it again with sampled targets.
-  double output_gradient(Workspace& ws, const float* targets);
+  // What a forward pass leaves besides the activations: the summed (not averaged) data loss of the batch,
+  // the output gradient g[L-1] = d loss_i / d h_L for backward(), both, or neither. Reading the loss makes a
+  // GPU backend wait for the pass, so passes whose loss nobody reads skip it.
+  enum class Want { Nothing, Loss, Gradient, LossAndGradient };
+  // Forward pass over ws.abar[0]; returns the loss when wanted, else NaN.
+  double forward(Workspace& ws, Want want);
+  // g[L-1] = d loss_i / d h_L of the current forward output against targets (ws.target when null); returns
+  // the summed loss when want_loss, else NaN. KFAC calls it again with sampled targets.
+  double output_gradient(Workspace& ws, const float* targets, bool want_loss);
   // Propagates g[L-1] down to g[0]. If weight_grad is not null it receives the mean-loss gradient
   // (1/m) sum_i g_l^(i) abar^(i)^T of every layer, laid out like the parameters.
   void backward(Workspace& ws, float* weight_grad);

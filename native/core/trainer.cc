@@ -36,7 +36,7 @@ double mean_loss(Network& net, Workspace& ws, const DataView& data) {
     rows.resize(m);
     std::iota(rows.begin(), rows.end(), (uint32_t)start);
     net.load_batch(ws, data.x, data.y, rows.data(), m);
-    total += net.forward(ws, false);
+    total += net.forward(ws, Network::Want::Loss);
   }
   return total / data.rows;
 }
@@ -132,16 +132,16 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     const auto epoch_start = Clock::now();
     for (int b = 0; b < batches; ++b) {
       throw_if_cancelled(cancel);
-      const auto t0 = Clock::now();
+      const auto t0 = phase_boundary(net.backend());
       net.load_batch(ws, train.x, train.y, state.sampler.next(m), m);
-      const double loss = net.forward(ws, true) / m;
-      const auto t1 = Clock::now();
+      const double loss = net.forward(ws, Network::Want::LossAndGradient) / m;
+      const auto t1 = phase_boundary(net.backend());
       if (!std::isfinite(loss))
         fail_numerically(net, ws, backup, "the training loss became " + std::to_string(loss) + " at step " +
                                               std::to_string(state.step) + " (epoch " + std::to_string(epoch) +
                                               ", batch " + std::to_string(b) + ")");
       net.backward(ws, ws.grad);
-      const auto t2 = Clock::now();
+      const auto t2 = phase_boundary(net.backend());
       forward_seconds += seconds_between(t0, t1);
       backward_seconds += seconds_between(t1, t2);
       net.backend().copy(backup.data, net.params(), net.param_count());
@@ -153,6 +153,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
         callbacks.on_batch(event);
       }
     }
+    net.backend().synchronize();  // a GPU may still be running the last step: count it in this epoch
     state.seconds += since(epoch_start);
     ++state.epochs_done;
 

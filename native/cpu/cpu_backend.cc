@@ -192,6 +192,10 @@ class CpuBackend final : public Backend {
     return total;
   }
 
+  void loss_gradient(Loss kind, const float* z, const float* t, int m, int d, float* grad) override {
+    loss(kind, z, t, m, d, grad);
+  }
+
   void link(Loss kind, const float* z, int m, int d, float* out) override {
     const size_t n = (size_t)m * d;
     switch (kind) {
@@ -365,6 +369,7 @@ class CpuBackend final : public Backend {
     ger(n, n, (float)-c.rho, hy, s, h, n);
   }
 
+  void synchronize() override {}
   void set_threads(int threads) override { openblas_set_num_threads(threads); }
   int threads() const override { return openblas_get_num_threads(); }
 };

@@ -62,6 +62,7 @@ class CudaBackend final : public Backend {
     check(cudaMallocHost(&host_double_, sizeof(double)), "cudaMallocHost");
     check(cudaMallocHost(&host_index_, sizeof(unsigned long long)), "cudaMallocHost");
     check(cudaMallocHost(&host_info_, sizeof(int)), "cudaMallocHost");
+    for (IndexSlot& slot : index_slots_) check(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming), "event");
   }
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
@@ -70,6 +71,11 @@ class CudaBackend final : public Backend {
     cudaFreeHost(host_double_);
     cudaFreeHost(host_index_);
     cudaFreeHost(host_info_);
+    for (IndexSlot& slot : index_slots_) {
+      cudaFreeHost(slot.host);
+      cudaFree(slot.device);
+      if (slot.done) cudaEventDestroy(slot.done);
+    }
     cudaStreamDestroy(stream_);
   }
 
@@ -196,10 +202,25 @@ class CudaBackend final : public Backend {
   // ---- engine helpers -------------------------------------------------------------------------------------
   void gather_rows(float* dst, int ld_dst, const float* src, int cols, const uint32_t* rows, int count) override {
     if (count == 0) return;
-    uint32_t* device_rows = rows_.get(count);
-    check(cudaMemcpyAsync(device_rows, rows, (size_t)count * sizeof(uint32_t), cudaMemcpyHostToDevice, stream_),
+    // The indices go up from a pinned slot: a copy from pageable memory would wait for the whole stream.
+    IndexSlot& slot = index_slots_[next_slot_];
+    next_slot_ = (next_slot_ + 1) % kIndexSlots;
+    check(cudaEventSynchronize(slot.done), "event synchronize");  // its last use is normally long finished
+    if ((size_t)count > slot.capacity) {
+      cudaFreeHost(slot.host);
+      cudaFree(slot.device);
+      slot.host = nullptr;
+      slot.device = nullptr;
+      slot.capacity = 0;
+      check(cudaMallocHost(&slot.host, count * sizeof(uint32_t)), "cudaMallocHost");
+      check(cudaMalloc(&slot.device, count * sizeof(uint32_t)), "cudaMalloc");
+      slot.capacity = count;
+    }
+    std::copy(rows, rows + count, slot.host);
+    check(cudaMemcpyAsync(slot.device, slot.host, (size_t)count * sizeof(uint32_t), cudaMemcpyHostToDevice, stream_),
           "row indices upload");
-    launch_gather_rows(stream_, dst, ld_dst, src, cols, device_rows, count);
+    launch_gather_rows(stream_, dst, ld_dst, src, cols, slot.device, count);
+    check(cudaEventRecord(slot.done, stream_), "event record");
   }
   void set_column(float* a, int rows, int ld, int col, float value) override {
     launch_set_column(stream_, a, rows, ld, col, value);
@@ -217,6 +238,9 @@ class CudaBackend final : public Backend {
     double* out = reduce_out_.get(1);
     launch_sum(stream_, rows, m, out);
     return read_double(out);
+  }
+  void loss_gradient(Loss kind, const float* z, const float* t, int m, int d, float* grad) override {
+    if (m > 0) launch_row_losses(stream_, kind, z, t, m, d, grad, row_totals_.get(m));
   }
   void link(Loss kind, const float* z, int m, int d, float* out) override { launch_link(stream_, kind, z, m, d, out); }
   void column_mean(const float* a, int m, int cols, int ld, float* out) override {
@@ -265,6 +289,7 @@ class CudaBackend final : public Backend {
     launch_bfgs_update(stream_, n, h, s, y, hy, ref, ref_n, threshold, gate, skipped, coefficients_.get(3));
   }
 
+  void synchronize() override { sync(); }
   void set_threads(int) override {}
   int threads() const override { return 1; }
 
@@ -299,7 +324,15 @@ class CudaBackend final : public Backend {
   Scratch<float> scratch_, work_, ones_store_, coefficients_;
   Scratch<double> partials_, row_totals_, reduce_out_;
   Scratch<unsigned long long> index_;
-  Scratch<uint32_t> rows_;
+  struct IndexSlot {
+    uint32_t* host = nullptr;  // pinned
+    uint32_t* device = nullptr;
+    size_t capacity = 0;
+    cudaEvent_t done = nullptr;  // recorded after the gather that last used the slot
+  };
+  static constexpr int kIndexSlots = 4;
+  IndexSlot index_slots_[kIndexSlots];
+  int next_slot_ = 0;
   Scratch<int> info_;
   float* ones_ = nullptr;
   int ones_count_ = 0;

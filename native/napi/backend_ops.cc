@@ -196,6 +196,16 @@ Napi::Value LossOp(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), a.be().loss(kind, a.arr(1, n), a.arr(2, n), m, d, grad));
   });
 }
+// lossGradient(kind, z, t, m, d, grad)
+Napi::Value LossGradient(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const Loss kind = loss_arg(a, 0, info);
+    const int m = a.num(3), d = a.num(4);
+    const size_t n = (size_t)m * d;
+    a.be().loss_gradient(kind, a.arr(1, n), a.arr(2, n), m, d, a.arr(5, n));
+    return none(info);
+  });
+}
 // link(kind, z, m, d, out)
 Napi::Value Link(const Napi::CallbackInfo& info) {
   return run(info, [&](Args& a) {
@@ -373,6 +383,7 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("activationForward", ActivationForward);
   add("activationBackward", ActivationBackward);
   add("loss", LossOp);
+  add("lossGradient", LossGradient);
   add("link", Link);
   add("sampleTargets", SampleTargets);
   add("columnMean", ColumnMean);

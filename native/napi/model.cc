@@ -275,7 +275,7 @@ Napi::Value Model::Predict(const Napi::CallbackInfo& info) {
             ws.m = m;
             be.gather_rows(ws.abar[0], net->cols(0), staged.view().x, net->input_dim(), idx.data(), m);
             be.fill(ws.target, 0.0f, (size_t)m * d);
-            net->forward(ws, false);
+            net->forward(ws, Network::Want::Nothing);
             if (logits) be.to_host(out->data() + (size_t)start * d, ws.output, (size_t)m * d);
             else {
               be.link(net->loss_kind(), ws.output, m, d, ws.g.back());
@@ -331,7 +331,7 @@ Napi::Value Model::Gradients(const Napi::CallbackInfo& info) {
     std::vector<uint32_t> idx(data.rows);
     std::iota(idx.begin(), idx.end(), 0u);
     net_->load_batch(ws, staged.view().x, staged.view().y, idx.data(), data.rows);
-    const double loss = net_->forward(ws, true) / data.rows;
+    const double loss = net_->forward(ws, Network::Want::LossAndGradient) / data.rows;
     net_->backward(ws, ws.grad);
     Napi::Float32Array grad = Napi::Float32Array::New(env, net_->param_count());
     be.to_host(grad.Data(), ws.grad, net_->param_count());

@@ -26,7 +26,7 @@ void FirstOrderOptimizer::state_buffers(std::vector<StateBuffer>& out) {
 }
 
 void FirstOrderOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
-  net.forward(ws, true);
+  net.forward(ws, Network::Want::Gradient);
   net.backward(ws, ws.grad);
   backend_->running_mean_of_squares(net.param_count(), j, settings_.weight_decay, net.params(), ws.grad, v_);
 }

@@ -51,7 +51,7 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
 
 // A = running mean over the pass of (1/m) Σ ā āᵀ at the initial weights (spec §3.2).
 void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
-  net.forward(ws, false);
+  net.forward(ws, Network::Want::Nothing);
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
     be_->syrk(true, L.n, ws.m, 1.0f / ((float)j * ws.m), ws.abar[l], L.n, (float)(j - 1) / j, L.a, L.n);
@@ -61,7 +61,7 @@ void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
 void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   const int m = ws.m;
   const float sqrt_lambda = (float)std::sqrt(settings_.damping);
-  auto t0 = Clock::now();
+  auto t0 = phase_boundary(*be_);
   be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
                          momentum_);
   // Step 1: batch means of the first pass, A, and the direction H_g M H_a (spec §3.3 steps 1-3).
@@ -83,18 +83,18 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (spec §10.7):
   // only what the (s, y) pairs need, so backward computes no weight gradients.
   be_->axpby(net.param_count(), -settings_.lr, delta_, 1.0f, net.params());
-  auto t1 = Clock::now();
+  auto t1 = phase_boundary(*be_);
   t_direction_ += seconds_between(t0, t1);
-  net.forward(ws, true);
+  net.forward(ws, Network::Want::Gradient);
   net.backward(ws, nullptr);
-  auto t2 = Clock::now();
+  auto t2 = phase_boundary(*be_);
   t_second_pass_ += seconds_between(t1, t2);
   for (int l = 0; l < net.num_layers(); ++l) {
     update_g_side(net, ws, l);
     update_a_side(l);
   }
   ++n_updates_;
-  t_curvature_ += seconds_between(t2, Clock::now());
+  t_curvature_ += seconds_between(t2, phase_boundary(*be_));
 }
 
 // Steps 5-8 of spec §3.3 for layer l.

@@ -35,7 +35,7 @@ void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
 void KfacOptimizer::sampled_backward(Network& net, Workspace& ws) {
   const uint64_t seed = splitmix64_mix(settings_.seed + draws_++);
   be_->sample_targets(net.loss_kind(), ws.output, ws.m, net.output_dim(), seed, sampled_);
-  net.output_gradient(ws, sampled_);
+  net.output_gradient(ws, sampled_, false);
   net.backward(ws, nullptr);
 }
 
@@ -49,22 +49,22 @@ void KfacOptimizer::accumulate_factors(Workspace& ws, float keep, float add) {
 
 // Warm start (spec §5): the factors averaged over one pass at the initial weights, with sampled targets.
 void KfacOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
-  net.forward(ws, false);
+  net.forward(ws, Network::Want::Nothing);
   sampled_backward(net, ws);
   accumulate_factors(ws, (float)(j - 1) / j, 1.0f / j);
 }
 
 void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   const float sqrt_lambda = (float)std::sqrt(settings_.damping);
-  const auto t0 = Clock::now();
+  const auto t0 = phase_boundary(*be_);
   be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
                          momentum_);
   // The extra pass needs only a backward: ws still holds this minibatch's forward at θ_k, and ā (for A)
   // is not touched by backward.
   sampled_backward(net, ws);
-  const auto t1 = Clock::now();
+  const auto t1 = phase_boundary(*be_);
   accumulate_factors(ws, settings_.factor_decay, 1 - settings_.factor_decay);
-  const auto t2 = Clock::now();
+  const auto t2 = phase_boundary(*be_);
   if (k <= settings_.inverse_every || k % settings_.inverse_every == 0) {
     for (size_t l = 0; l < layers_.size(); ++l) {
       Layer& L = layers_[l];
@@ -78,14 +78,14 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
     }
     ++n_inversions_;
   }
-  const auto t3 = Clock::now();
+  const auto t3 = phase_boundary(*be_);
   for (size_t l = 0; l < layers_.size(); ++l) {
     Layer& L = layers_[l];
     be_->gemm(false, false, L.d, L.n, L.d, 1.0f, L.g_inv, L.d, momentum_ + net.offset(l), L.n, 0.0f, tmp_, L.n);
     be_->gemm(false, false, L.d, L.n, L.n, 1.0f, tmp_, L.n, L.a_inv, L.n, 0.0f, delta_ + net.offset(l), L.n);
   }
   be_->axpby(net.param_count(), -settings_.lr, delta_, 1.0f, net.params());
-  const auto t4 = Clock::now();
+  const auto t4 = phase_boundary(*be_);
   t_sampled_ += seconds_between(t0, t1);
   t_factors_ += seconds_between(t1, t2);
   t_inverse_ += seconds_between(t2, t3);

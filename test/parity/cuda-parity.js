@@ -150,6 +150,11 @@ LOSSES.forEach((name, kind) => {
     const z = uniform(300 * d, r, -6, 6), t = uniform(300 * d, r, 0, 1), grad = new Float32Array(300 * d);
     return [ops.loss(kind, z, t, 300, d, grad), grad];
   });
+  check(`lossGradient ${name}`, 1e-6, (ops, r) => {
+    const z = uniform(300 * d, r, -6, 6), t = uniform(300 * d, r, 0, 1), grad = new Float32Array(300 * d);
+    ops.lossGradient(kind, z, t, 300, d, grad);
+    return [grad];
+  });
   check(`link ${name}`, 1e-6, (ops, r) => {
     const z = uniform(13 * d, r, -6, 6), out = new Float32Array(13 * d);
     ops.link(kind, z, 13, d, out);
