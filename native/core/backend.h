@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace kb {
 
@@ -132,6 +133,10 @@ class Backend {
 
   // Waits until the work queued so far has run (a no-op on the CPU, whose calls return when done).
   virtual void synchronize() = 0;
+  // Runs enqueue(), which must queue the same work (same buffers, sizes and scalars) on every call with this
+  // key and read nothing back to the host. A GPU backend may record it once and replay the recording on
+  // later calls (a CUDA graph: one launch instead of hundreds); the CPU backend just runs it.
+  virtual void run_recorded(uint64_t key, const std::function<void()>& enqueue) { enqueue(); }
 
   // ---- threads ------------------------------------------------------------------------------------------
   virtual void set_threads(int threads) = 0;

@@ -38,12 +38,15 @@ inline double seconds_between(Clock::time_point a, Clock::time_point b) {
 // The clock reading at a phase boundary of the step diagnostics. A GPU runs behind the host, so its work
 // lands in whichever phase next waits for it; with KBFGS_SYNC_PHASES=1 every boundary first waits for the
 // backend, which charges each phase its own device time (for profiling: the waits cost speed).
-inline Clock::time_point phase_boundary(Backend& backend) {
+inline bool phases_synchronized() {
   static const bool sync = [] {
     const char* v = std::getenv("KBFGS_SYNC_PHASES");
     return v && *v && *v != '0';
   }();
-  if (sync) backend.synchronize();
+  return sync;
+}
+inline Clock::time_point phase_boundary(Backend& backend) {
+  if (phases_synchronized()) backend.synchronize();
   return Clock::now();
 }
 

@@ -8,8 +8,12 @@
 // column-major upper one, and the row-major triangular solves become right-side solves.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <new>
 #include <string>
+#include <unordered_map>
+
+#include "../core/buffers.h"
 
 #include "../core/devices.h"
 #include "../core/errors.h"
@@ -27,14 +31,19 @@ void check_library(int status, const char* what) {
     throw Error(ErrorKind::Device, std::string(what) + " failed with status " + std::to_string(status));
 }
 
+// Bumped whenever device memory is freed: a recording that may point into freed memory is not replayed.
+using MemoryGeneration = uint64_t;
+
 // A device buffer that grows on demand (scratch space, index lists, partial sums).
 template <typename T>
 class Scratch {
  public:
+  explicit Scratch(MemoryGeneration& generation) : generation_(generation) {}
   ~Scratch() { cudaFree(p_); }
   T* get(size_t count) {
     if (count > size_) {
       cudaDeviceSynchronize();  // queued work may still read the old buffer
+      ++generation_;
       cudaFree(p_);
       p_ = nullptr;
       size_ = 0;
@@ -45,9 +54,15 @@ class Scratch {
   }
 
  private:
+  MemoryGeneration& generation_;
   T* p_ = nullptr;
   size_t size_ = 0;
 };
+
+bool graphs_enabled() {
+  const char* v = std::getenv("KBFGS_CUDA_GRAPHS");
+  return !(v && *v == '0');
+}
 
 class CudaBackend final : public Backend {
  public:
@@ -57,6 +72,10 @@ class CudaBackend final : public Backend {
     check_library(api_.blas_create(&blas_), "cublasCreate");
     check_library(api_.blas_set_stream(blas_, stream_), "cublasSetStream");
     check_library(api_.blas_set_math_mode(blas_, tf32 ? kTf32Math : kDefaultMath), "cublasSetMathMode");
+    if (api_.blas_set_workspace) {  // a workspace of our own, so cuBLAS allocates nothing while a step is recorded
+      check(cudaMalloc(&blas_workspace_, kBlasWorkspaceBytes), "cudaMalloc");
+      check_library(api_.blas_set_workspace(blas_, blas_workspace_, kBlasWorkspaceBytes), "cublasSetWorkspace");
+    }
     check_library(api_.solver_create(&solver_), "cusolverDnCreate");
     check_library(api_.solver_set_stream(solver_, stream_), "cusolverDnSetStream");
     check(cudaMallocHost(&host_double_, sizeof(double)), "cudaMallocHost");
@@ -66,6 +85,8 @@ class CudaBackend final : public Backend {
   }
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
+    for (auto& [key, recording] : recordings_)
+      if (recording.exec) cudaGraphExecDestroy(recording.exec);
     if (solver_) api_.solver_destroy(solver_);
     if (blas_) api_.blas_destroy(blas_);
     cudaFreeHost(host_double_);
@@ -76,6 +97,7 @@ class CudaBackend final : public Backend {
       cudaFree(slot.device);
       if (slot.done) cudaEventDestroy(slot.done);
     }
+    cudaFree(blas_workspace_);
     cudaStreamDestroy(stream_);
   }
 
@@ -93,6 +115,7 @@ class CudaBackend final : public Backend {
   }
   void release(float* p) override {
     cudaStreamSynchronize(stream_);
+    ++memory_generation_;
     cudaFree(p);
   }
   void to_device(float* dst, const float* host, size_t n) override {
@@ -137,9 +160,14 @@ class CudaBackend final : public Backend {
   void syrk(bool trans, int n, int k, float alpha, const float* a, int lda, float beta, float* c,
             int ldc) override {
     if (n == 0) return;
-    // Row-major lower triangle = column-major upper; trans (C = AᵀA) is a column-major "N" product.
-    check_library(api_.ssyrk(blas_, kUpper, trans ? kNoTrans : kTrans, n, k, &alpha, a, lda, &beta, c, ldc),
-                  "cublasSsyrk");
+    // As a full GEMM (twice the multiply-adds, but cuBLAS's SGEMM runs these shapes several times faster than
+    // its SSYRK), then the lower triangle mirrored so C is exactly symmetric, as on the CPU.
+    static const bool measure_ssyrk = std::getenv("KBFGS_CUDA_SSYRK") != nullptr;  // temporary A/B switch
+    if (measure_ssyrk)
+      check_library(api_.ssyrk(blas_, kUpper, trans ? kNoTrans : kTrans, n, k, &alpha, a, lda, &beta, c, ldc),
+                    "cublasSsyrk");
+    else
+      gemm(trans, !trans, n, n, k, alpha, a, lda, a, lda, beta, c, ldc);
     launch_mirror_lower(stream_, c, n, ldc);
   }
   void gemv(bool trans, int m, int n, float alpha, const float* a, int lda, const float* x, float beta,
@@ -290,6 +318,48 @@ class CudaBackend final : public Backend {
   }
 
   void synchronize() override { sync(); }
+
+  // The first call runs enqueue directly (buffers settle), the second records it into a CUDA graph while
+  // running it, later calls replay the graph. Freed memory invalidates recordings. If a library refuses
+  // stream capture, recording is switched off for this backend and the work runs directly.
+  void run_recorded(uint64_t key, const std::function<void()>& enqueue) override {
+    if (!recording_allowed_ || phases_synchronized()) return enqueue();
+    Recording& r = recordings_[key];
+    if (r.generation != memory_generation_) {
+      if (r.exec) cudaGraphExecDestroy(r.exec);
+      r = Recording{};
+    }
+    if (r.exec) {
+      check(cudaGraphLaunch(r.exec, stream_), "graph launch");
+      return;
+    }
+    if (!r.seen) {
+      enqueue();
+      r.seen = true;
+      r.generation = memory_generation_;
+      return;
+    }
+    cudaGraph_t graph = nullptr;
+    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "begin capture");
+    bool queued = true;
+    try {
+      enqueue();
+    } catch (const Error&) {
+      queued = false;
+    }
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+    cudaGraphExec_t exec = nullptr;
+    const bool recorded = queued && ended == cudaSuccess && graph && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    if (graph) cudaGraphDestroy(graph);
+    if (recorded) {
+      r.exec = exec;
+      check(cudaGraphLaunch(exec, stream_), "graph launch");
+      return;
+    }
+    cudaGetLastError();
+    recording_allowed_ = false;  // nothing of the capture ran: run the work directly, now and from now on
+    enqueue();
+  }
   void set_threads(int) override {}
   int threads() const override { return 1; }
 
@@ -321,9 +391,21 @@ class CudaBackend final : public Backend {
   double* host_double_ = nullptr;           // pinned: the scalar results read back
   unsigned long long* host_index_ = nullptr;
   int* host_info_ = nullptr;
-  Scratch<float> scratch_, work_, ones_store_, coefficients_;
-  Scratch<double> partials_, row_totals_, reduce_out_;
-  Scratch<unsigned long long> index_;
+  MemoryGeneration memory_generation_ = 0;
+  Scratch<float> scratch_{memory_generation_}, work_{memory_generation_}, ones_store_{memory_generation_},
+      coefficients_{memory_generation_};
+  Scratch<double> partials_{memory_generation_}, row_totals_{memory_generation_}, reduce_out_{memory_generation_};
+  Scratch<unsigned long long> index_{memory_generation_};
+  Scratch<int> info_{memory_generation_};
+  struct Recording {
+    bool seen = false;
+    MemoryGeneration generation = 0;
+    cudaGraphExec_t exec = nullptr;
+  };
+  std::unordered_map<uint64_t, Recording> recordings_;
+  bool recording_allowed_ = graphs_enabled();
+  static constexpr size_t kBlasWorkspaceBytes = 32u << 20;  // cuBLAS's recommendation for Hopper
+  void* blas_workspace_ = nullptr;
   struct IndexSlot {
     uint32_t* host = nullptr;  // pinned
     uint32_t* device = nullptr;
@@ -333,7 +415,6 @@ class CudaBackend final : public Backend {
   static constexpr int kIndexSlots = 4;
   IndexSlot index_slots_[kIndexSlots];
   int next_slot_ = 0;
-  Scratch<int> info_;
   float* ones_ = nullptr;
   int ones_count_ = 0;
 };

@@ -84,6 +84,7 @@ bool load_generation(const Generation& gen, const std::vector<std::string>& dirs
   ok &= bind(blas, "cublasSetStream_v2", a.blas_set_stream, missing, gen.cublas);
   ok &= bind(blas, "cublasSetMathMode", a.blas_set_math_mode, missing, gen.cublas);
   ok &= bind(blas, "cublasGetProperty", a.blas_get_property, missing, gen.cublas);
+  a.blas_set_workspace = reinterpret_cast<decltype(a.blas_set_workspace)>(dlsym(blas, "cublasSetWorkspace_v2"));
   ok &= bind(blas, "cublasSgemm_v2", a.sgemm, missing, gen.cublas);
   ok &= bind(blas, "cublasSsyrk_v2", a.ssyrk, missing, gen.cublas);
   ok &= bind(blas, "cublasSgemv_v2", a.sgemv, missing, gen.cublas);

@@ -31,6 +31,7 @@ struct Api {
   int (*blas_set_stream)(BlasHandle, cudaStream_t);
   int (*blas_set_math_mode)(BlasHandle, int);
   int (*blas_get_property)(int, int*);
+  int (*blas_set_workspace)(BlasHandle, void*, size_t);  // optional: null when the library lacks it
   int (*sgemm)(BlasHandle, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*,
                float*, int);
   int (*ssyrk)(BlasHandle, int, int, int, int, const float*, const float*, int, const float*, float*, int);

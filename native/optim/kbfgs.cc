@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../core/errors.h"
+#include "../core/rng.h"
 #include "bfgs.h"
 #include "spd.h"
 
@@ -59,6 +60,23 @@ void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
 }
 
 void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
+  // After the first step a dense K-BFGS step queues the same work every time and reads nothing back, so a
+  // GPU backend records it once and replays it. A replayed step queues nothing here: it adds no phase time.
+  bool queued = false;
+  auto queue = [&] {
+    queued = true;
+    queue_step(net, ws, k);
+  };
+  if (k > 0 && settings_.memory == 0)
+    be_->run_recorded(splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m),
+                      queue);
+  else
+    queue();
+  n_replayed_ += !queued;
+  ++n_updates_;
+}
+
+void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   const int m = ws.m;
   const float sqrt_lambda = (float)std::sqrt(settings_.damping);
   auto t0 = phase_boundary(*be_);
@@ -93,7 +111,6 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
     update_g_side(net, ws, l);
     update_a_side(l);
   }
-  ++n_updates_;
   t_curvature_ += seconds_between(t2, phase_boundary(*be_));
 }
 
@@ -181,7 +198,8 @@ void KbfgsOptimizer::take_diagnostics(Diagnostics& out) {
   out.push_back({"directionSeconds", t_direction_});
   out.push_back({"secondPassSeconds", t_second_pass_});
   out.push_back({"curvatureSeconds", t_curvature_});
-  n_updates_ = n_lbfgs_skipped_ = 0;
+  out.push_back({"replayedSteps", n_replayed_});
+  n_updates_ = n_lbfgs_skipped_ = n_replayed_ = 0;
   t_direction_ = t_second_pass_ = t_curvature_ = 0;
 }
 

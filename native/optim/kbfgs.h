@@ -47,6 +47,7 @@ class KbfgsOptimizer final : public Optimizer {
     float *s_bar = nullptr, *y_bar = nullptr;  // undamped moving averages (spec §10.8)
     float *h_mean = nullptr, *g_mean = nullptr, *a_mean = nullptr;  // first-pass batch means at θ_k
   };
+  void queue_step(Network& net, Workspace& ws, int64_t k);
   void update_g_side(Network& net, Workspace& ws, int l);
   void update_a_side(int l);
 
@@ -61,7 +62,7 @@ class KbfgsOptimizer final : public Optimizer {
   // waits for them; K-BFGS(L)'s appends are decided on the host and counted there.
   enum Counter { kPowell = 0, kLm = 1, kHgSkipped = 2, kHaSkipped = 3, kCounters = 4 };
   float* counters_ = nullptr;
-  double n_updates_ = 0, n_lbfgs_skipped_ = 0;
+  double n_updates_ = 0, n_lbfgs_skipped_ = 0, n_replayed_ = 0;
   double t_direction_ = 0, t_second_pass_ = 0, t_curvature_ = 0;
 };
 
