@@ -160,14 +160,9 @@ class CudaBackend final : public Backend {
   void syrk(bool trans, int n, int k, float alpha, const float* a, int lda, float beta, float* c,
             int ldc) override {
     if (n == 0) return;
-    // As a full GEMM (twice the multiply-adds, but cuBLAS's SGEMM runs these shapes several times faster than
-    // its SSYRK), then the lower triangle mirrored so C is exactly symmetric, as on the CPU.
-    static const bool measure_ssyrk = std::getenv("KBFGS_CUDA_SSYRK") != nullptr;  // temporary A/B switch
-    if (measure_ssyrk)
-      check_library(api_.ssyrk(blas_, kUpper, trans ? kNoTrans : kTrans, n, k, &alpha, a, lda, &beta, c, ldc),
-                    "cublasSsyrk");
-    else
-      gemm(trans, !trans, n, n, k, alpha, a, lda, a, lda, beta, c, ldc);
+    // As a full GEMM, then the lower triangle mirrored so C is exactly symmetric, as on the CPU: twice the
+    // multiply-adds of SSYRK, yet K-BFGS on MNIST ran 7% faster per epoch on an H100 (bench/RESULTS.md).
+    gemm(trans, !trans, n, n, k, alpha, a, lda, a, lda, beta, c, ldc);
     launch_mirror_lower(stream_, c, n, ldc);
   }
   void gemv(bool trans, int m, int n, float alpha, const float* a, int lda, const float* x, float beta,

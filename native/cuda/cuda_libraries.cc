@@ -86,11 +86,9 @@ bool load_generation(const Generation& gen, const std::vector<std::string>& dirs
   ok &= bind(blas, "cublasGetProperty", a.blas_get_property, missing, gen.cublas);
   a.blas_set_workspace = reinterpret_cast<decltype(a.blas_set_workspace)>(dlsym(blas, "cublasSetWorkspace_v2"));
   ok &= bind(blas, "cublasSgemm_v2", a.sgemm, missing, gen.cublas);
-  ok &= bind(blas, "cublasSsyrk_v2", a.ssyrk, missing, gen.cublas);
   ok &= bind(blas, "cublasSgemv_v2", a.sgemv, missing, gen.cublas);
   ok &= bind(blas, "cublasSger_v2", a.sger, missing, gen.cublas);
   ok &= bind(blas, "cublasStrsm_v2", a.strsm, missing, gen.cublas);
-  ok &= bind(blas, "cublasSgeam", a.sgeam, missing, gen.cublas);
   ok &= bind(solver, "cusolverDnCreate", a.solver_create, missing, gen.cusolver);
   ok &= bind(solver, "cusolverDnDestroy", a.solver_destroy, missing, gen.cusolver);
   ok &= bind(solver, "cusolverDnSetStream", a.solver_set_stream, missing, gen.cusolver);

@@ -34,13 +34,10 @@ struct Api {
   int (*blas_set_workspace)(BlasHandle, void*, size_t);  // optional: null when the library lacks it
   int (*sgemm)(BlasHandle, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*,
                float*, int);
-  int (*ssyrk)(BlasHandle, int, int, int, int, const float*, const float*, int, const float*, float*, int);
   int (*sgemv)(BlasHandle, int, int, int, const float*, const float*, int, const float*, int, const float*, float*,
                int);
   int (*sger)(BlasHandle, int, int, const float*, const float*, int, const float*, int, float*, int);
   int (*strsm)(BlasHandle, int, int, int, int, int, int, const float*, const float*, int, float*, int);
-  int (*sgeam)(BlasHandle, int, int, int, int, const float*, const float*, int, const float*, const float*, int,
-               float*, int);
   // cuSOLVER (dense)
   int (*solver_create)(SolverHandle*);
   int (*solver_destroy)(SolverHandle);
