@@ -34,6 +34,7 @@ export interface NativeFitConfig {
   shuffle: boolean;
   seed: number;
   batchEvents: boolean;
+  skipNonFinite: boolean;
   threads: number;
 }
 
@@ -149,6 +150,8 @@ export interface NativeBackendOps {
   sampleTargets(kind: number, z: Float32Array, m: number, d: number, seed: number, out: Float32Array): void;
   sumSquares(x: Float32Array): number;
   firstNonFinite(x: Float32Array): number;
+  /** flag[0] = 1 if x holds a NaN or an infinity; flag[0] is left as it is otherwise. */
+  markNonFinite(x: Float32Array, flag: Float32Array): void;
   addDiagonal(a: Float32Array, n: number, lda: number, value: number): void;
   addDiagonalFrom(a: Float32Array, n: number, lda: number, src: Float32Array, stride: number): void;
   gatherRows(dst: Float32Array, ldDst: number, src: Float32Array, cols: number, rows: Uint32Array): void;

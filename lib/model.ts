@@ -92,6 +92,14 @@ export interface FitOptions {
   validationData?: TrainingData;
   /** OpenBLAS threads (a process-wide setting). Default: the number of CPUs. */
   threads?: number;
+  /**
+   * When a step makes the loss, the gradient, the direction or a curvature quantity NaN or infinite:
+   * 'stop' (default) rejects with NumericalError naming the step, the phase and the layer, the weights back to
+   * those before that step; 'skip' puts back the weights and optimizer state from before the step, multiplies
+   * the damping λ by 10 (first-order methods: halves the learning rate) and goes on, stopping with
+   * NumericalError only after 5 skipped steps in a row. `diagnostics.skippedSteps` counts the skips.
+   */
+  onNonFinite?: 'stop' | 'skip';
   /** Aborting stops training at the next batch boundary; fit() rejects with AbortError, the model stays valid. */
   signal?: AbortSignal;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void;
@@ -116,7 +124,7 @@ export interface LayerWeights {
 const running = new Set<NativeModel>();
 process.on('exit', () => running.forEach((handle) => handle.cancel()));
 
-const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'timeBudget', 'shuffle', 'seed', 'validationData', 'threads',
+const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'timeBudget', 'shuffle', 'seed', 'validationData', 'threads', 'onNonFinite',
   'signal', 'onEpochEnd', 'onBatchEnd'] as const;
 
 export class Sequential {
@@ -194,6 +202,7 @@ export class Sequential {
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
       threads: checkNumber(where, 'threads', options.threads, defaultThreads(), { min: 1, max: 1024, integer: true }),
       batchEvents: options.onBatchEnd !== undefined,
+      skipNonFinite: checkChoice(where, 'onNonFinite', options.onNonFinite, 'stop', ['stop', 'skip'] as const) === 'skip',
     };
     for (const name of ['onEpochEnd', 'onBatchEnd'] as const)
       if (options[name] !== undefined && typeof options[name] !== 'function')

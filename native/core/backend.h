@@ -102,6 +102,9 @@ class Backend {
   virtual double sum_squares(const float* x, size_t n) = 0;
   // Index of the first non-finite entry, or -1 if all are finite.
   virtual int64_t first_non_finite(const float* x, size_t n) = 0;
+  // flag[0] = 1 if any entry is NaN or infinite, else flag[0] is left as it is; nothing is returned, so a GPU
+  // backend does not wait (the numerical guards of optim/non_finite.h).
+  virtual void mark_non_finite(const float* x, size_t n, float* flag) = 0;
   // A[i][i] += value for i < n.
   virtual void add_diagonal(float* a, int n, int lda, float value) = 0;
   // A[i][i] += src[i * stride] for i < n (e.g. the diagonal of another matrix with stride ld + 1).

@@ -85,13 +85,102 @@ std::string where_non_finite(Network& net, Workspace& ws) {
   return "in the loss";
 }
 
-// Restores the parameters saved before the last step and reports where the values went non-finite.
-[[noreturn]] void fail_numerically(Network& net, Workspace& ws, const ParameterBackup& backup, const std::string& what) {
-  const std::string where = where_non_finite(net, ws);
-  net.backend().copy(net.params(), backup.data, net.param_count());
-  throw Error(ErrorKind::Numerical, what + ", first " + where + " during the forward pass; the weights are back "
-                                           "to those before the last step");
-}
+constexpr int kMaxConsecutiveSkips = 5;
+
+// What happens when a step goes non-finite (a NaN or an infinity in the loss or in a quantity the optimizer
+// watches): by default training stops with a Numerical error naming the step, the phase and the layer, with
+// the weights from before that step. In the skip mode the weights and the optimizer state from before the step
+// are put back, the optimizer is made more conservative (Optimizer::raise_damping) and training goes on, up to
+// kMaxConsecutiveSkips failed steps in a row.
+class NumericalGuard {
+ public:
+  NumericalGuard(Network& net, Optimizer& opt, ParameterBackup& weights, bool skip)
+      : net_(net), opt_(opt), weights_(weights), skip_(skip) {
+    if (!skip_) return;
+    owned_.bind(net.backend());
+    opt.state_buffers(live_);
+    for (const StateBuffer& b : live_) copies_.push_back(owned_.take(b.count));
+  }
+
+  // Before each step: what to fall back to, and the step's name for messages.
+  void save(const std::string& step_name) {
+    Backend& be = net_.backend();
+    be.copy(weights_.data, net_.params(), net_.param_count());
+    for (size_t i = 0; i < live_.size(); ++i) be.copy(copies_[i], live_[i].data, live_[i].count);
+    if (skip_) {
+      scalars_.clear();
+      opt_.state_scalars(scalars_);
+    }
+    last_step_ = step_name;
+    pending_ = true;
+  }
+
+  // After the forward pass at the weights the last step produced. Returns true when that step was skipped
+  // (weights and state put back); throws when training must stop; false when all is finite.
+  bool check(Workspace& ws, double loss, const std::string& batch_name) {
+    const bool stepped = pending_;
+    pending_ = false;
+    const std::string trouble = stepped ? opt_.take_non_finite_report() : "";
+    if (trouble.empty() && std::isfinite(loss)) {
+      if (stepped) consecutive_ = 0;  // a step came through: the run of skips is over
+      return false;
+    }
+    const std::string what =
+        !trouble.empty() ? last_step_ + ": " + trouble + " became NaN or infinite"
+                         : "the training loss became " + std::to_string(loss) + " at " + batch_name + ", first " +
+                               where_non_finite(net_, ws) + " during the forward pass";
+    return recover(what);
+  }
+
+  // The loss over the training set at the end of an epoch (after its last step).
+  bool check_epoch_loss(double loss, const std::string& epoch_name) {
+    const std::string trouble = pending_ ? opt_.take_non_finite_report() : "";
+    if (trouble.empty() && std::isfinite(loss)) return false;
+    pending_ = false;
+    return recover(!trouble.empty() ? last_step_ + ": " + trouble + " became NaN or infinite"
+                                    : "the training loss over the training set became " + std::to_string(loss) +
+                                          " after " + epoch_name);
+  }
+
+  // A step that threw (e.g. a factor that lost positive definiteness): skipped in the skip mode (true), else
+  // false and the caller rethrows the step's own error.
+  bool skip_failed_step(const std::string& what) {
+    pending_ = false;
+    if (!skip_) return false;
+    return recover(last_step_ + ": " + what);
+  }
+
+  double skipped() const { return skipped_; }
+
+ private:
+  bool recover(const std::string& what) {
+    Backend& be = net_.backend();
+    be.copy(net_.params(), weights_.data, net_.param_count());
+    if (!skip_ || consecutive_ >= kMaxConsecutiveSkips) {
+      const std::string tail = skip_ ? " after " + std::to_string(kMaxConsecutiveSkips) + " skipped steps in a row" : "";
+      throw Error(ErrorKind::Numerical, what + tail + "; the weights are back to those before the last step");
+    }
+    for (size_t i = 0; i < live_.size(); ++i) be.copy(live_[i].data, copies_[i], live_[i].count);
+    for (const auto& [name, value] : scalars_) opt_.set_scalar(name, value);
+    opt_.raise_damping();
+    ++consecutive_;
+    ++skipped_;
+    return true;
+  }
+
+  Network& net_;
+  Optimizer& opt_;
+  ParameterBackup& weights_;
+  bool skip_;
+  OwnedBuffers owned_;
+  std::vector<StateBuffer> live_;
+  std::vector<float*> copies_;
+  StateScalars scalars_;
+  std::string last_step_;
+  bool pending_ = false;  // a step ran since the last check
+  int consecutive_ = 0;
+  double skipped_ = 0;
+};
 }  // namespace
 
 void fit(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
@@ -106,9 +195,8 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     state.backup = std::make_unique<ParameterBackup>();
     state.backup->owned.bind(net.backend());
     state.backup->data = state.backup->owned.take(net.param_count());
-    net.backend().copy(state.backup->data, net.params(), net.param_count());
   }
-  ParameterBackup& backup = *state.backup;
+  NumericalGuard guard(net, opt, *state.backup, config.skip_non_finite);
   if (state.sampler.rows() != train.rows) state.sampler.reset(train.rows, config.shuffle, config.seed);
   const int batches = train.rows / m;  // the incomplete trailing batch is dropped (spec §2 step 1)
 
@@ -128,7 +216,9 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
   const double start_seconds = state.seconds;
   for (int e = 0; e < config.epochs; ++e) {
     const int epoch = state.epochs_done;
+    const double skipped_before = guard.skipped();
     double batch_loss_sum = 0, forward_seconds = 0, backward_seconds = 0;
+    int used_batches = 0;  // batches that led to a step (a skipped step's next batch gets none)
     const auto epoch_start = Clock::now();
     for (int b = 0; b < batches; ++b) {
       throw_if_cancelled(cancel);
@@ -136,18 +226,25 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
       net.load_batch(ws, train.x, train.y, state.sampler.next(m), m);
       const double loss = net.forward(ws, Network::Want::LossAndGradient) / m;
       const auto t1 = phase_boundary(net.backend());
-      if (!std::isfinite(loss))
-        fail_numerically(net, ws, backup, "the training loss became " + std::to_string(loss) + " at step " +
-                                              std::to_string(state.step) + " (epoch " + std::to_string(epoch) +
-                                              ", batch " + std::to_string(b) + ")");
+      const std::string batch_name =
+          "step " + std::to_string(state.step) + " (epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) + ")";
+      if (guard.check(ws, loss, batch_name)) continue;  // the last step was skipped: this batch gets no step
       net.backward(ws, ws.grad);
       const auto t2 = phase_boundary(net.backend());
       forward_seconds += seconds_between(t0, t1);
       backward_seconds += seconds_between(t1, t2);
-      net.backend().copy(backup.data, net.params(), net.param_count());
-      opt.step(net, ws, state.step);
+      guard.save(batch_name);
+      try {
+        opt.step(net, ws, state.step);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::NotPositiveDefinite && e.kind() != ErrorKind::Numerical) throw;
+        ++state.step;
+        if (!guard.skip_failed_step(e.what())) throw;
+        continue;
+      }
       ++state.step;
       batch_loss_sum += loss;
+      ++used_batches;
       if (config.batch_events && callbacks.on_batch) {
         BatchEvent event{epoch, b, batches, state.step, loss};
         callbacks.on_batch(event);
@@ -161,16 +258,18 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     event.epoch = epoch;
     event.steps = state.step;
     event.seconds = state.seconds;
-    event.batch_loss = batches ? batch_loss_sum / batches : NAN;
+    event.batch_loss = used_batches ? batch_loss_sum / used_batches : NAN;
     const double tau = opt.weight_decay();
-    event.loss = mean_loss(net, ws, train) + 0.5 * tau * net.backend().sum_squares(net.params(), net.param_count());
-    if (!std::isfinite(event.loss))  // the last step of the epoch can diverge after the last batch check
-      fail_numerically(net, ws, backup, "the training loss over the training set became " +
-                                            std::to_string(event.loss) + " after epoch " + std::to_string(epoch) +
-                                            " (step " + std::to_string(state.step) + ")");
+    auto training_loss = [&] {
+      return mean_loss(net, ws, train) + 0.5 * tau * net.backend().sum_squares(net.params(), net.param_count());
+    };
+    event.loss = training_loss();
+    // The epoch's last step is checked here (no batch follows it); a skipped one leaves the weights before it.
+    if (guard.check_epoch_loss(event.loss, "epoch " + std::to_string(epoch))) event.loss = training_loss();
     if (validation) event.val_loss = mean_loss(net, ws, *validation);
     event.diagnostics.push_back({"forwardSeconds", forward_seconds});
     event.diagnostics.push_back({"backwardSeconds", backward_seconds});
+    if (config.skip_non_finite) event.diagnostics.push_back({"skippedSteps", guard.skipped() - skipped_before});
     opt.take_diagnostics(event.diagnostics);
     if (callbacks.on_epoch) callbacks.on_epoch(event);
     if (config.time_budget_seconds > 0 && state.seconds - start_seconds >= config.time_budget_seconds) break;

@@ -57,6 +57,9 @@ struct FitConfig {
   bool shuffle = true;
   uint64_t seed = 0;
   bool batch_events = false;
+  // A non-finite step is skipped (weights and optimizer state put back, damping raised) instead of ending
+  // training; see NumericalGuard in trainer.cc.
+  bool skip_non_finite = false;
 };
 
 struct BatchEvent {

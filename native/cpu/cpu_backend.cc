@@ -226,6 +226,9 @@ class CpuBackend final : public Backend {
       if (!std::isfinite(x[i])) return (int64_t)i;
     return -1;
   }
+  void mark_non_finite(const float* x, size_t n, float* flag) override {
+    if (first_non_finite(x, n) >= 0) flag[0] = 1;
+  }
   void add_diagonal(float* a, int n, int lda, float value) override {
     for (int i = 0; i < n; ++i) a[(size_t)i * lda + i] += value;
   }

@@ -282,6 +282,7 @@ class CudaBackend final : public Backend {
     sync();
     return *host_index_ == ~0ull ? -1 : (int64_t)*host_index_;
   }
+  void mark_non_finite(const float* x, size_t n, float* flag) override { launch_mark_non_finite(stream_, x, n, flag); }
   void add_diagonal(float* a, int n, int lda, float value) override { launch_add_diagonal(stream_, a, n, lda, value); }
   void add_diagonal_from(float* a, int n, int lda, const float* src, int stride) override {
     launch_add_diagonal_from(stream_, a, n, lda, src, stride);

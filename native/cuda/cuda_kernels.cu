@@ -364,6 +364,15 @@ __global__ void first_non_finite_kernel(const float* x, size_t n, unsigned long 
   }
 }
 
+__global__ void mark_non_finite_kernel(const float* x, size_t n, float* flag) {
+  KB_GRID_STRIDE(i, n) {
+    if (!isfinite(x[i])) {
+      flag[0] = 1.0f;  // every writer stores the same value
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 void launch_fill(cudaStream_t s, float* x, float value, size_t n) {
@@ -477,6 +486,11 @@ void launch_dot(cudaStream_t s, size_t n, const float* x, const float* y, double
 void launch_sum(cudaStream_t s, const double* values, int n, double* out) {
   sum_kernel<<<1, kThreads, 0, s>>>(values, n, out);
   check_launch("sum");
+}
+void launch_mark_non_finite(cudaStream_t s, const float* x, size_t n, float* flag) {
+  if (n == 0) return;
+  mark_non_finite_kernel<<<grid_for(n), kThreads, 0, s>>>(x, n, flag);
+  check_launch("mark_non_finite");
 }
 void launch_first_non_finite(cudaStream_t s, const float* x, size_t n, unsigned long long* out) {
   if (n == 0) return;

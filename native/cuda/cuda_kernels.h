@@ -52,5 +52,6 @@ void launch_dot(cudaStream_t s, size_t n, const float* x, const float* y, double
 void launch_sum(cudaStream_t s, const double* values, int n, double* out);  // fixed order: deterministic
 // out[0] = index of the first non-finite entry, or UINT64_MAX; out must be set to UINT64_MAX first.
 void launch_first_non_finite(cudaStream_t s, const float* x, size_t n, unsigned long long* out);
+void launch_mark_non_finite(cudaStream_t s, const float* x, size_t n, float* flag);
 
 }  // namespace kb::cuda

@@ -246,6 +246,14 @@ Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), (double)a.be().first_non_finite(a.arr(0, n), n));
   });
 }
+// markNonFinite(x, flag[1])
+Napi::Value MarkNonFinite(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const size_t n = float32_arg(info[0], "x").ElementLength();
+    a.be().mark_non_finite(a.arr(0, n), n, a.arr(1, 1));
+    return none(info);
+  });
+}
 // addDiagonal(A, n, lda, value); addDiagonalFrom(A, n, lda, src, stride)
 Napi::Value AddDiagonal(const Napi::CallbackInfo& info) {
   return run(info, [&](Args& a) {
@@ -389,6 +397,7 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("columnMean", ColumnMean);
   add("sumSquares", SumSquares);
   add("firstNonFinite", FirstNonFinite);
+  add("markNonFinite", MarkNonFinite);
   add("addDiagonal", AddDiagonal);
   add("addDiagonalFrom", AddDiagonalFrom);
   add("gatherRows", GatherRows);

@@ -186,6 +186,7 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
     config.shuffle = cfg.Get("shuffle").ToBoolean();
     config.seed = (uint64_t)number_field(cfg, "seed", 0);
     config.batch_events = cfg.Get("batchEvents").ToBoolean();
+    config.skip_non_finite = cfg.Get("skipNonFinite").ToBoolean();
     const int threads = (int)number_field(cfg, "threads", 0);
     if (config.epochs < 0 || config.batch_size <= 0 || config.batch_size > data.train.rows)
       throw_invalid(env, "batchSize must be between 1 and the number of training rows");

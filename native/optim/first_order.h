@@ -19,6 +19,11 @@ class FirstOrderOptimizer final : public Optimizer {
   void step(Network& net, Workspace& ws, int64_t k) override;
   float weight_decay() const override { return settings_.weight_decay; }
   void state_buffers(std::vector<StateBuffer>& out) override;
+  void state_scalars(StateScalars& out) const override { out.push_back({"lr", settings_.lr}); }
+  void set_scalar(const std::string& name, double value) override {
+    if (name == "lr") settings_.lr = (float)value;
+  }
+  void raise_damping() override { settings_.lr *= 0.5f; }  // no damping to raise: smaller steps instead
 
  private:
   size_t count_ = 0;

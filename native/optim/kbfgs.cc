@@ -48,6 +48,7 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   for (float** v : {&s_, &y_, &hy_, &sa_, &ya_, &hya_}) *v = take(widest);
   gate_ = take(1);
   counters_ = take(kCounters);
+  non_finite_.init(*be_, owned_, {"gradient momentum", "direction", "curvature pair (s, y)"}, net.num_layers());
 }
 
 // A = running mean over the pass of (1/m) Σ ā āᵀ at the initial weights (spec §3.2).
@@ -68,7 +69,8 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
     queue_step(net, ws, k);
   };
   if (k > 0 && settings_.memory == 0)
-    be_->run_recorded(splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m),
+    be_->run_recorded(splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m ^
+                                     ((uint64_t)damping_raises_ << 40)),
                       queue);
   else
     queue();
@@ -92,12 +94,16 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
       be_->syrk(true, L.n, m, (1 - settings_.a_decay) / m, ws.abar[l], L.n, settings_.a_decay, L.a, L.n);
     be_->copy(L.a_lm, L.a, (size_t)L.n * L.n);
     be_->add_diagonal(L.a_lm, L.n, L.n, sqrt_lambda);
-    if (k == 0) spd_inverse(*be_, L.a_lm, L.h_a, L.n, l, "A + sqrt(damping) I");  // the only inverse (spec §3.2)
+    if (k == 0 || reinvert_)  // the only inverse (spec §3.2), again after the skip mode raised the damping
+      spd_inverse(*be_, L.a_lm, L.h_a, L.n, l, "A + sqrt(damping) I");
     const float* grad_l = momentum_ + net.offset(l);
+    non_finite_.mark(kGradientPhase, l, grad_l, (size_t)L.d * L.n);
     if (L.lbfgs) L.lbfgs->apply(grad_l, L.n, tmp_);
     else be_->gemm(false, false, L.d, L.n, L.d, 1.0f, L.h_g, L.d, grad_l, L.n, 0.0f, tmp_, L.n);
     be_->gemm(false, false, L.d, L.n, L.n, 1.0f, tmp_, L.n, L.h_a, L.n, 0.0f, delta_ + net.offset(l), L.n);
+    non_finite_.mark(kDirectionPhase, l, delta_ + net.offset(l), (size_t)L.d * L.n);
   }
+  reinvert_ = false;
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (spec §10.7):
   // only what the (s, y) pairs need, so backward computes no weight gradients.
   be_->axpby(net.param_count(), -settings_.lr, delta_, 1.0f, net.params());
@@ -126,6 +132,8 @@ void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
   be_->axpby(d, 1.0f, L.g_mean, -1.0f, y_);
   be_->axpby(d, 1 - decay, s_, decay, L.s_bar);
   be_->axpby(d, 1 - decay, y_, decay, L.y_bar);
+  non_finite_.mark(kPairPhase, l, L.s_bar, d);
+  non_finite_.mark(kPairPhase, l, L.y_bar, d);
   // Damping works on copies; the averages stay undamped (spec §10.8).
   be_->copy(s_, L.s_bar, d);
   be_->copy(y_, L.y_bar, d);
@@ -173,14 +181,22 @@ void KbfgsOptimizer::state_buffers(std::vector<StateBuffer>& out) {
   }
 }
 
+void KbfgsOptimizer::raise_damping() {
+  settings_.damping *= 10;
+  ++damping_raises_;
+  reinvert_ = true;
+}
+
 void KbfgsOptimizer::state_scalars(StateScalars& out) const {
   out.push_back({"syDecay", settings_.sy_decay});
+  out.push_back({"damping", settings_.damping});
   for (size_t l = 0; l < layers_.size(); ++l)
     if (layers_[l].lbfgs) out.push_back({"layer" + std::to_string(l) + ".lbfgs.size", (double)layers_[l].lbfgs->size()});
 }
 
 void KbfgsOptimizer::set_scalar(const std::string& name, double value) {
   if (name == "syDecay") settings_.sy_decay = (float)value;
+  if (name == "damping") settings_.damping = value;
   for (size_t l = 0; l < layers_.size(); ++l)
     if (layers_[l].lbfgs && name == "layer" + std::to_string(l) + ".lbfgs.size") layers_[l].lbfgs->set_size((int)value);
 }

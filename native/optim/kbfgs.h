@@ -9,6 +9,7 @@
 
 #include "../core/buffers.h"
 #include "lbfgs.h"
+#include "non_finite.h"
 #include "optimizer.h"
 
 namespace kb {
@@ -33,6 +34,8 @@ class KbfgsOptimizer final : public Optimizer {
   void warm_start_batch(Network& net, Workspace& ws, int j) override;
   void step(Network& net, Workspace& ws, int64_t k) override;
   float weight_decay() const override { return settings_.weight_decay; }
+  std::string take_non_finite_report() override { return non_finite_.take_report(); }
+  void raise_damping() override;
   void take_diagnostics(Diagnostics& out) override;
   void state_buffers(std::vector<StateBuffer>& out) override;
   void state_scalars(StateScalars& out) const override;
@@ -57,7 +60,11 @@ class KbfgsOptimizer final : public Optimizer {
   OwnedBuffers owned_;
   float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr;
   float *s_ = nullptr, *y_ = nullptr, *hy_ = nullptr, *sa_ = nullptr, *ya_ = nullptr, *hya_ = nullptr;
-  float* gate_ = nullptr;  // 1 when the current G-side pair is degenerate (written by damp_pair)
+  float* gate_ = nullptr;
+  NonFiniteFlags non_finite_;
+  enum Phase { kGradientPhase = 0, kDirectionPhase = 1, kPairPhase = 2 };
+  int damping_raises_ = 0;  // part of the recording key: a raised damping changes the recorded scalars
+  bool reinvert_ = false;   // after a raised damping, H_a starts again from (A + √λ I)⁻¹  // 1 when the current G-side pair is degenerate (written by damp_pair)
   // Per-epoch diagnostics. The curvature counters live in backend memory (slots below) so that a GPU never
   // waits for them; K-BFGS(L)'s appends are decided on the host and counted there.
   enum Counter { kPowell = 0, kLm = 1, kHgSkipped = 2, kHaSkipped = 3, kCounters = 4 };

@@ -30,6 +30,12 @@ void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
   delta_ = take(net.param_count());
   tmp_ = take(largest);
   sampled_ = take((size_t)batch_capacity * net.output_dim());
+  non_finite_.init(*be_, owned_, {"gradient momentum", "Kronecker factors (A, G)", "direction"}, net.num_layers());
+}
+
+void KfacOptimizer::raise_damping() {
+  settings_.damping *= 10;
+  invert_next_ = true;
 }
 
 void KfacOptimizer::sampled_backward(Network& net, Workspace& ws) {
@@ -64,8 +70,14 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   sampled_backward(net, ws);
   const auto t1 = phase_boundary(*be_);
   accumulate_factors(ws, settings_.factor_decay, 1 - settings_.factor_decay);
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    non_finite_.mark(kGradientPhase, (int)l, momentum_ + net.offset(l), (size_t)layers_[l].d * layers_[l].n);
+    non_finite_.mark(kFactorPhase, (int)l, layers_[l].a, (size_t)layers_[l].n * layers_[l].n);
+    non_finite_.mark(kFactorPhase, (int)l, layers_[l].g, (size_t)layers_[l].d * layers_[l].d);
+  }
   const auto t2 = phase_boundary(*be_);
-  if (k <= settings_.inverse_every || k % settings_.inverse_every == 0) {
+  if (invert_next_ || k <= settings_.inverse_every || k % settings_.inverse_every == 0) {
+    invert_next_ = false;
     for (size_t l = 0; l < layers_.size(); ++l) {
       Layer& L = layers_[l];
       // (A + √λ I) and (G + √λ I) are formed in the inverse buffers, then inverted in place.
@@ -83,6 +95,7 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
     Layer& L = layers_[l];
     be_->gemm(false, false, L.d, L.n, L.d, 1.0f, L.g_inv, L.d, momentum_ + net.offset(l), L.n, 0.0f, tmp_, L.n);
     be_->gemm(false, false, L.d, L.n, L.n, 1.0f, tmp_, L.n, L.a_inv, L.n, 0.0f, delta_ + net.offset(l), L.n);
+    non_finite_.mark(kDirectionPhase, (int)l, delta_ + net.offset(l), (size_t)L.d * L.n);
   }
   be_->axpby(net.param_count(), -settings_.lr, delta_, 1.0f, net.params());
   const auto t4 = phase_boundary(*be_);

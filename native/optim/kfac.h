@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../core/buffers.h"
+#include "non_finite.h"
 #include "optimizer.h"
 
 namespace kb {
@@ -32,10 +33,16 @@ class KfacOptimizer final : public Optimizer {
   float weight_decay() const override { return settings_.weight_decay; }
   void take_diagnostics(Diagnostics& out) override;
   void state_buffers(std::vector<StateBuffer>& out) override;
-  void state_scalars(StateScalars& out) const override { out.push_back({"draws", (double)draws_}); }
+  void state_scalars(StateScalars& out) const override {
+    out.push_back({"draws", (double)draws_});
+    out.push_back({"damping", settings_.damping});
+  }
   void set_scalar(const std::string& name, double value) override {
     if (name == "draws") draws_ = (uint64_t)value;
+    if (name == "damping") settings_.damping = value;
   }
+  std::string take_non_finite_report() override { return non_finite_.take_report(); }
+  void raise_damping() override;
 
  private:
   size_t param_count_ = 0;
@@ -53,6 +60,9 @@ class KfacOptimizer final : public Optimizer {
   std::vector<Layer> layers_;
   OwnedBuffers owned_;
   float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr, *sampled_ = nullptr;
+  NonFiniteFlags non_finite_;
+  enum Phase { kGradientPhase = 0, kFactorPhase = 1, kDirectionPhase = 2 };
+  bool invert_next_ = false;  // a raised damping needs fresh inverses at the next step
   uint64_t draws_ = 0;  // sampling calls so far; the seed of call c is splitmix64_mix(seed + c)
   double n_inversions_ = 0, t_sampled_ = 0, t_factors_ = 0, t_inverse_ = 0, t_direction_ = 0;
 };

@@ -44,6 +44,13 @@ class Optimizer {
   // The L2 coefficient tau whose (tau/2)|theta|^2 the reported training loss includes (spec §2 step 6).
   virtual float weight_decay() const = 0;
 
+  // Numerical guards (optim/non_finite.h): once the last step has run, which quantity it computed first went
+  // NaN or infinite ("" when none did, e.g. "the direction of layer 3"). Reading clears the report.
+  virtual std::string take_non_finite_report() { return ""; }
+  // The skip-and-raise-damping mode: makes later steps more conservative after a skipped step (damping λ × 10
+  // for the second-order methods, half the learning rate for the first-order ones).
+  virtual void raise_damping() = 0;
+
   // Appends this epoch's counters and timings and resets them.
   virtual void take_diagnostics(Diagnostics&) {}
 

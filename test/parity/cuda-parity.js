@@ -178,6 +178,13 @@ check('firstNonFinite', 0, (ops, r) => {
   x[77777] = NaN;
   return [clean, ops.firstNonFinite(x)];
 });
+check('markNonFinite', 0, (ops, r) => {
+  const x = uniform(50000, r), flags = Float32Array.of(0, 0.5);
+  ops.markNonFinite(x, flags.subarray(0, 1));
+  x[43210] = -Infinity;
+  ops.markNonFinite(x, flags.subarray(1, 2));
+  return [flags];
+});
 check('addDiagonal', 0, (ops, r) => {
   const a = uniform(9 * 11, r);
   ops.addDiagonal(a, 9, 11, 0.25);

@@ -1,0 +1,71 @@
+/**
+ * Numerical trouble in training: where a NaN or infinity first appears is named (step, phase, layer), the
+ * weights go back to those before the failing step, and the skip mode puts back weights and optimizer state,
+ * raises the damping (first-order methods: halves the learning rate) and stops after 5 skips in a row.
+ * Data with NaN/Inf (test/model.test.ts) and damping 0 (test/second-order.test.ts) are covered beside.
+ */
+import * as path from 'path';
+import { Autoencoder, InvalidArgumentError, KBFGS, KFAC, NumericalError, SGD, readIdxImages, type Optimizer } from '../lib';
+import { addon, type NativeModel } from '../lib/binding';
+
+const images = readIdxImages(path.join(__dirname, '..', 'data', 'mnist-t10k-first100-images-idx3-ubyte'));
+const small = () => new Autoencoder({ encoder: [784, 64, 16], loss: 'sigmoidCrossEntropy', seed: 1 });
+// The optimizer scalars the native state holds (what a checkpoint stores), e.g. the raised damping.
+const scalars = (model: Autoencoder) => (model as unknown as { handle: NativeModel }).handle.exportState()!.scalars;
+const allFinite = (model: Autoencoder) => model.getWeights().every((w) => w.weight.every(Number.isFinite) && w.bias.every(Number.isFinite));
+
+async function failure(optimizer: Optimizer, onNonFinite: 'stop' | 'skip', epochs = 4) {
+  const model = small();
+  const skipped: number[] = [];
+  const error = await model.fit(images, {
+    optimizer, epochs, batchSize: 20, onNonFinite, onEpochEnd: (_, logs) => skipped.push(logs.diagnostics.skippedSteps),
+  }).then(() => null, (e) => e);
+  return { model, error, skipped };
+}
+
+test('a K-BFGS step that goes non-finite is named by its step, phase and layer', async () => {
+  const { model, error } = await failure(new KBFGS({ lr: 1000, damping: 0.3 }), 'stop');
+  expect(error).toBeInstanceOf(NumericalError);
+  expect(error.message).toMatch(/^step \d+ \(epoch \d+, batch \d+\): the curvature pair \(s, y\) of layer \d became NaN or infinite; the weights are back/);
+  expect(allFinite(model)).toBe(true);
+  expect(Number.isFinite(await model.evaluate(images))).toBe(true);
+  model.dispose();
+});
+
+test('skip mode: each non-finite step is undone and the damping raised ×10; 5 in a row stop training', async () => {
+  const { model, error } = await failure(new KBFGS({ lr: 1000, damping: 0.3 }), 'skip');
+  expect(error).toBeInstanceOf(NumericalError);
+  expect(error.message).toMatch(/after 5 skipped steps in a row; the weights are back/);
+  expect(scalars(model).damping).toBeCloseTo(0.3 * 1e5, 6);  // five skips, five raises
+  expect(allFinite(model)).toBe(true);
+  model.dispose();
+});
+
+test('skip mode with a first-order method halves the learning rate at each skip and counts the skips', async () => {
+  const { model, error, skipped } = await failure(new SGD({ lr: 1e6 }), 'skip', 6);
+  expect(error).toBeInstanceOf(NumericalError);
+  expect(skipped.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  expect(scalars(model).lr).toBe(1e6 / 32);
+  model.dispose();
+});
+
+test('the stop mode is the default and the option is validated', async () => {
+  const model = small();
+  await expect(model.fit(images, { optimizer: new KFAC(), onNonFinite: 'retry' as never })).rejects.toThrow(InvalidArgumentError);
+  const error = await model.fit(images, { optimizer: new SGD({ lr: 1e6 }), epochs: 5, batchSize: 10 }).catch((e) => e);
+  expect(error).toBeInstanceOf(NumericalError);
+  expect(error.message).not.toMatch(/skipped/);
+  model.dispose();
+});
+
+test('markNonFinite flags NaN and both infinities and leaves the flag alone otherwise', () => {
+  const ops = addon.backend;
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const flag = new Float32Array(1);
+    ops.markNonFinite(Float32Array.of(1, 2, bad, 4), flag);
+    expect(flag[0]).toBe(1);
+  }
+  const flag = Float32Array.of(0.5);
+  ops.markNonFinite(Float32Array.of(1, -2, 3e38), flag);
+  expect(flag[0]).toBe(0.5);
+});
