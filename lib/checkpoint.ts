@@ -89,17 +89,19 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): { tensors: T
 /** Writes bytes to file atomically: a temporary file in the same directory, fsync, rename. */
 export function writeFileAtomic(file: string, bytes: Uint8Array): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
+  let fd: number | undefined;
   try {
+    fd = fs.openSync(tmp, 'w');
     fs.writeSync(fd, bytes);
     fs.fsyncSync(fd);
-  } catch (error) {
     fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
-    throw error;
+    throw new CheckpointError(`${file}: cannot write (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
 }
 
 /** Splits a native training state into tensors and a JSON-able rest. */

@@ -364,14 +364,13 @@ export class Sequential {
    * Checkpoints do not record a device: pass `{ device }` to load onto another backend than the CPU.
    */
   static load(file: string, options: LoadOptions = {}): Sequential {
+    checkLoadOptions(options);
     return Sequential.fromCheckpoint(readFileOr(file, (message) => new CheckpointError(message)), file, options);
   }
 
   /** load() on bytes already in memory; `name` appears in error messages. */
   static fromCheckpoint(bytes: Uint8Array, name = 'checkpoint', options: LoadOptions = {}): Sequential {
-    checkKeys('load', options, ['device', 'tf32']);
-    checkChoice('load', 'device', options.device, 'cpu', DEVICES);
-    checkBoolean('load', 'tf32', options.tf32, false);
+    checkLoadOptions(options);
     const file = name;
     const { tensors, metadata } = decodeSafetensors(bytes, file);
     const fail = (problem: string): never => { throw new CheckpointError(`${file}: ${problem}`); };
@@ -453,6 +452,12 @@ export class Sequential {
       return { weight, bias };
     });
   }
+}
+
+function checkLoadOptions(options: LoadOptions): void {
+  checkKeys('load', options, ['device', 'tf32']);
+  checkChoice('load', 'device', options.device, 'cpu', DEVICES);
+  checkBoolean('load', 'tf32', options.tf32, false);
 }
 
 function defaultThreads(): number {

@@ -11,6 +11,7 @@ import { checkKeys, checkNumber } from '../options';
 
 /** mulberry32 (spec §2): a double in [0, 1) per call. */
 export function mulberry32(seed: number): () => number {
+  checkNumber('mulberry32', 'seed', seed, NaN, { min: 0, max: 2 ** 32 - 1, integer: true });
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

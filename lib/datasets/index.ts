@@ -11,7 +11,8 @@ import { facesSynth } from './faces-synth';
 import { matVariableRows, readMat } from './mat';
 import { mnist } from './mnist';
 
-function variable(file: string, name: string) {
+function variable(file: unknown, name: string) {
+  if (typeof file !== 'string' || file === '') throw new InvalidArgumentError('file must be the path of the MAT file');
   const v = readMat(file).get(name);
   if (!v) throw new InvalidArgumentError(`${file}: no numeric variable '${name}'`);
   return v;

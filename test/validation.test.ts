@@ -1,0 +1,128 @@
+/**
+ * Input validation at the API boundary: every public call, given a wrong shape, type, range or option name,
+ * throws (or rejects with) a typed KbfgsError that names the problem, and leaves the model usable.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  Adam, Autoencoder, CheckpointError, IdxFormatError, InvalidArgumentError, KbfgsError, KBFGS, KBFGSL, KFAC,
+  MatFormatError, RMSprop, SGD, Sequential, ShapeError, cudaLibrarySearchPath, datasets, matrix, mulberry32,
+  optimizerFromJSON, parseIdx, parseMat, readIdx, readIdxImages, readMat,
+} from '../lib';
+
+const images = readIdxImages(path.join(__dirname, '..', 'data', 'mnist-t10k-first100-images-idx3-ubyte'));
+const tiny = () => new Sequential({ inputDim: 4, layers: [{ units: 3, activation: 'tanh' }, { units: 2 }], loss: 'halfSquaredError' });
+const x4 = matrix(new Float32Array(8).fill(0.5), 2, 4);
+const y2 = matrix(new Float32Array(4).fill(0.1), 2, 2);
+const missing = path.join(os.tmpdir(), 'kbfgs-no-such-file');
+
+type Case = [string, () => unknown, RegExp];
+
+// Synchronous calls: [what, call, message]; each must throw a KbfgsError whose message matches.
+const syncCases: Case[] = [
+  ['Sequential: layers missing', () => new Sequential({ inputDim: 4 } as never), /layers/],
+  ['Sequential: width not an integer', () => new Sequential({ inputDim: 4, layers: [{ units: 2.5 }], loss: 'halfSquaredError' }), /units/],
+  ['Sequential: unknown loss', () => new Sequential({ inputDim: 4, layers: [{ units: 2 }], loss: 'mse' as never }), /loss/],
+  ['Sequential: unknown option', () => new Sequential({ inputDim: 4, layers: [{ units: 2 }], loss: 'halfSquaredError', sed: 1 } as never), /did you mean 'seed'/],
+  ['Sequential: negative seed', () => new Sequential({ inputDim: 4, layers: [{ units: 2 }], loss: 'halfSquaredError', seed: -1 }), /seed/],
+  ['Autoencoder: one width', () => new Autoencoder({ encoder: [784], loss: 'halfSquaredError' }), /encoder/],
+  ['Autoencoder preset: unknown option', () => Autoencoder.mnist({ seeds: 1 } as never), /unknown option/],
+  ['setWeights: not an array', () => tiny().setWeights({} as never), /./],
+  ['setWeights: wrong bias length', () => {
+    const m = tiny();
+    const w = m.getWeights();
+    w[1].bias = new Float32Array(3);
+    m.setWeights(w);
+  }, /bias/],
+  ['setWeights: NaN', () => {
+    const m = tiny();
+    const w = m.getWeights();
+    w[0].weight[1] = NaN;
+    m.setWeights(w);
+  }, /NaN or Infinity/],
+  ['computeGradients: wrong width', () => tiny().computeGradients({ x: images, y: y2 }), /inputs|columns|784/],
+  ['computeGradients: targets of the wrong width', () => tiny().computeGradients({ x: x4, y: x4 }), /targets|2/],
+  ['save: unknown option', () => tiny().save(path.join(os.tmpdir(), 'kbfgs-v.safetensors'), { optimiser: false } as never), /did you mean 'optimizer'/],
+  ['save: unwritable path', () => tiny().save(path.join(missing, 'sub', 'model.safetensors')), /cannot write \(ENOENT\)/],
+  ['load: missing file', () => Sequential.load(missing), /cannot read/],
+  ['load: unknown device', () => Sequential.load(missing, { device: 'tpu' as never }), /device/],
+  ['matrix: length mismatch', () => matrix(new Float32Array(5), 2, 3), /./],
+  ['matrix: not a Float32Array', () => matrix([1, 2] as never, 1, 2), /Float32Array/],
+  ['SGD: negative momentum', () => new SGD({ momentum: -0.1 }), /momentum/],
+  ['Adam: epsilon 0', () => new Adam({ epsilon: 0 }), /epsilon/],
+  ['RMSprop: alpha out of range', () => new RMSprop({ alpha: 1.5 }), /alpha/],
+  ['KBFGS: unknown option', () => new KBFGS({ dampening: 1 } as never), /unknown option/],
+  ['KBFGSL: memory not an integer', () => new KBFGSL({ memory: 1.5 }), /memory/],
+  ['KFAC: inverseEvery 0', () => new KFAC({ inverseEvery: 0 }), /inverseEvery/],
+  ['optimizerFromJSON: unknown kind', () => optimizerFromJSON({ kind: 'lbfgs', settings: {} }), /lbfgs/],
+  ['optimizerFromJSON: bad setting', () => optimizerFromJSON({ kind: 'adam', settings: { lr: -1 } }), /lr/],
+  ['parseIdx: not bytes', () => parseIdx('abc' as never), /./],
+  ['parseIdx: truncated', () => parseIdx(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 9, 1])), /./],
+  ['readIdx: missing file', () => readIdx(missing), /cannot read/],
+  ['readIdxImages: missing file', () => readIdxImages(missing), /cannot read/],
+  ['parseMat: not a MAT file', () => parseMat(new Uint8Array(200)), /./],
+  ['readMat: missing file', () => readMat(missing), /cannot read/],
+  ['datasets.curvesSynth: unknown option', () => datasets.curvesSynth({ trainRows: 10 } as never), /unknown option/],
+  ['datasets.facesSynth: unknown option', () => datasets.facesSynth({ size: 10 } as never), /unknown option/],
+  ['datasets.curves: missing file', () => datasets.curves({ file: missing }), /cannot read/],
+  ['datasets.faces: no file', () => datasets.faces({} as never), /file must be the path/],
+  ['mulberry32: not an integer', () => mulberry32(1.5), /seed/],
+];
+
+test.each(syncCases)('%s', (_, call, message) => {
+  let thrown: unknown;
+  try {
+    call();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown).toBeInstanceOf(KbfgsError);
+  expect((thrown as Error).message).toMatch(message);
+});
+
+// Asynchronous calls reject with a typed error; the model stays usable afterwards.
+const asyncCases: [string, (m: Sequential) => Promise<unknown>, new (message: string) => KbfgsError, RegExp][] = [
+  ['fit: data not a Matrix', (m) => m.fit({ x: [1, 2] } as never, { optimizer: new Adam() }), InvalidArgumentError, /Float32Array/],
+  ['fit: wrong width', (m) => m.fit(images, { optimizer: new Adam() }), ShapeError, /4 inputs|784/],
+  ['fit: batchSize above the rows', (m) => m.fit({ x: x4, y: y2 }, { optimizer: new Adam(), batchSize: 3 }), ShapeError, /batchSize/],
+  ['fit: shuffle not a boolean', (m) => m.fit({ x: x4, y: y2 }, { optimizer: new Adam(), shuffle: 'yes' as never }), InvalidArgumentError, /shuffle/],
+  ['fit: negative time budget', (m) => m.fit({ x: x4, y: y2 }, { optimizer: new Adam(), timeBudget: -1 }), InvalidArgumentError, /timeBudget/],
+  ['fit: signal not an AbortSignal', (m) => m.fit({ x: x4, y: y2 }, { optimizer: new Adam(), signal: {} as never }), InvalidArgumentError, /signal/],
+  ['fit: callback not a function', (m) => m.fit({ x: x4, y: y2 }, { optimizer: new Adam(), onEpochEnd: 3 as never }), InvalidArgumentError, /onEpochEnd/],
+  ['fit: validation data of the wrong width', (m) => m.fit({ x: x4, y: y2 }, { optimizer: new Adam(), validationData: images }), ShapeError, /validationData/],
+  ['evaluate: wrong width', (m) => m.evaluate({ x: images, y: y2 }), ShapeError, /./],
+  ['predict: not a Matrix', (m) => m.predict(new Float32Array(4) as never), InvalidArgumentError, /Float32Array/],
+  ['predict: unknown option', (m) => m.predict(x4, { logit: true } as never), InvalidArgumentError, /did you mean 'logits'/],
+  ['datasets.mnist: missing directory', () => datasets.mnist({ dir: missing }), InvalidArgumentError, /not found/],
+];
+
+test.each(asyncCases)('%s', async (_, call, type, message) => {
+  const model = tiny();
+  const error = await call(model).then(() => null, (e) => e);
+  expect(error).toBeInstanceOf(type);
+  expect(error.message).toMatch(message);
+  expect(Number.isFinite(await model.evaluate({ x: x4, y: y2 }))).toBe(true);  // still usable
+  model.dispose();
+});
+
+test('the device search path ignores folders that do not exist', () => {
+  expect(cudaLibrarySearchPath({ PATH: missing, KBFGS_CUDA_LIBRARY_PATH: missing })).not.toContain(missing);
+});
+
+test('a checkpoint written over a directory fails with a typed error and leaves nothing behind', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-v-'));
+  try {
+    expect(() => tiny().save(dir)).toThrow(CheckpointError);
+    expect(() => Sequential.load(dir)).toThrow(CheckpointError);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(fs.readdirSync(path.dirname(dir)).filter((f) => f.startsWith(`.${path.basename(dir)}.`))).toEqual([]);  // no temporary file left
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('format errors are typed by reader', () => {
+  expect(() => parseIdx(new Uint8Array([1, 2, 3, 4]))).toThrow(IdxFormatError);
+  expect(() => parseMat(new Uint8Array(10))).toThrow(MatFormatError);
+});
