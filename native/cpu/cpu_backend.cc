@@ -11,10 +11,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "../core/backend.h"
 #include "../core/curvature_rules.h"
+#include "../core/first_order_rule.h"
 #include "../core/rng.h"
 
 extern "C" {
@@ -269,63 +271,25 @@ class CpuBackend final : public Backend {
 
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                           float* v) override {
-    const float bc1 = 1.0f - std::pow(u.beta1, (float)u.step);
-    const float bc2 = 1.0f - std::pow(u.beta2, (float)u.step);
-    const float lr = u.lr, b1 = u.beta1, b2 = u.beta2, eps = u.eps, wd = u.weight_decay;
-    if (u.paper) {
-      // spec §2 step 4 then §6: every method acts on the EMA momentum m, not on the raw gradient.
-      for (size_t i = 0; i < n; ++i) {
-        const float mi = b1 * m[i] + (1 - b1) * (grad[i] + wd * theta[i]);
-        m[i] = mi;
-        float step = mi;
-        if (u.kind == FirstOrderUpdate::RmsProp) {
-          const float vi = b2 * v[i] + (1 - b2) * mi * mi;
-          v[i] = vi;
-          step = mi / (std::sqrt(vi) + eps);
-        } else if (u.kind == FirstOrderUpdate::Adam) {
-          const float mhat = mi / bc1;
-          const float vi = b2 * v[i] + (1 - b2) * mhat * mhat;
-          v[i] = vi;
-          step = mhat / (std::sqrt(vi / bc2) + eps);
-        }
-        theta[i] -= lr * step;
-      }
-      return;
-    }
-    // PyTorch semantics (torch.optim.SGD / Adam / RMSprop with weight_decay as L2 on the gradient).
-    for (size_t i = 0; i < n; ++i) {
-      const float g = grad[i] + wd * theta[i];
-      float step = g;
-      switch (u.kind) {
-        case FirstOrderUpdate::Sgd:
-          if (b1 != 0) {
-            const float buf = u.first_step ? g : b1 * m[i] + (1 - u.dampening) * g;
-            m[i] = buf;
-            step = u.nesterov ? g + b1 * buf : buf;
-          }
-          break;
-        case FirstOrderUpdate::Adam: {
-          const float mi = b1 * m[i] + (1 - b1) * g;
-          const float vi = b2 * v[i] + (1 - b2) * g * g;
-          m[i] = mi;
-          v[i] = vi;
-          step = (mi / bc1) / (std::sqrt(vi) / std::sqrt(bc2) + eps);
-          break;
-        }
-        case FirstOrderUpdate::RmsProp: {
-          const float vi = b2 * v[i] + (1 - b2) * g * g;
-          v[i] = vi;
-          const float scaled = g / (std::sqrt(vi) + eps);
-          if (u.rms_momentum > 0) {
-            m[i] = u.rms_momentum * m[i] + scaled;
-            step = m[i];
-          } else {
-            step = scaled;
-          }
-          break;
-        }
-      }
-      theta[i] -= lr * step;
+    const float bias1 = 1.0f - std::pow(u.beta1, (float)u.step);
+    const float bias2 = 1.0f - std::pow(u.beta2, (float)u.step);
+    // One loop per method and protocol, so the compiler folds the rule's branches out of the loop.
+    auto run = [&](auto paper, auto kind) {
+      FirstOrderUpdate fixed = u;
+      fixed.paper = paper;
+      fixed.kind = kind;
+      for (size_t i = 0; i < n; ++i) first_order_element(fixed, bias1, bias2, theta[i], grad[i], m[i], v[i]);
+    };
+    using K = FirstOrderUpdate;
+    using Paper = std::true_type;
+    using Torch = std::false_type;
+    switch (u.kind) {
+      case K::Sgd: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::Sgd>{})
+                                  : run(Torch{}, std::integral_constant<K::Kind, K::Sgd>{});
+      case K::Adam: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::Adam>{})
+                                   : run(Torch{}, std::integral_constant<K::Kind, K::Adam>{});
+      case K::RmsProp: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::RmsProp>{})
+                                      : run(Torch{}, std::integral_constant<K::Kind, K::RmsProp>{});
     }
   }
 

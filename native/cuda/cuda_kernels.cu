@@ -8,6 +8,7 @@
 
 #include "../core/curvature_rules.h"
 #include "../core/errors.h"
+#include "../core/first_order_rule.h"
 #include "../core/rng.h"
 
 namespace kb::cuda {
@@ -276,54 +277,9 @@ __global__ void identity_kernel(float* a, int n, int lda) {
   }
 }
 
-__global__ void first_order_kernel(FirstOrderUpdate u, float bc1, float bc2, size_t n, float* theta,
+__global__ void first_order_kernel(FirstOrderUpdate u, float bias1, float bias2, size_t n, float* theta,
                                    const float* grad, float* m, float* v) {
-  const float lr = u.lr, b1 = u.beta1, b2 = u.beta2, eps = u.eps, wd = u.weight_decay;
-  KB_GRID_STRIDE(i, n) {
-    if (u.paper) {  // spec §2 step 4 then §6: the method acts on the EMA momentum m
-      const float mi = b1 * m[i] + (1 - b1) * (grad[i] + wd * theta[i]);
-      m[i] = mi;
-      float step = mi;
-      if (u.kind == FirstOrderUpdate::RmsProp) {
-        const float vi = b2 * v[i] + (1 - b2) * mi * mi;
-        v[i] = vi;
-        step = mi / (sqrtf(vi) + eps);
-      } else if (u.kind == FirstOrderUpdate::Adam) {
-        const float mhat = mi / bc1;
-        const float vi = b2 * v[i] + (1 - b2) * mhat * mhat;
-        v[i] = vi;
-        step = mhat / (sqrtf(vi / bc2) + eps);
-      }
-      theta[i] -= lr * step;
-      continue;
-    }
-    const float g = grad[i] + wd * theta[i];  // PyTorch semantics
-    float step = g;
-    if (u.kind == FirstOrderUpdate::Sgd) {
-      if (b1 != 0) {
-        const float buf = u.first_step ? g : b1 * m[i] + (1 - u.dampening) * g;
-        m[i] = buf;
-        step = u.nesterov ? g + b1 * buf : buf;
-      }
-    } else if (u.kind == FirstOrderUpdate::Adam) {
-      const float mi = b1 * m[i] + (1 - b1) * g;
-      const float vi = b2 * v[i] + (1 - b2) * g * g;
-      m[i] = mi;
-      v[i] = vi;
-      step = (mi / bc1) / (sqrtf(vi) / sqrtf(bc2) + eps);
-    } else {
-      const float vi = b2 * v[i] + (1 - b2) * g * g;
-      v[i] = vi;
-      const float scaled = g / (sqrtf(vi) + eps);
-      if (u.rms_momentum > 0) {
-        m[i] = u.rms_momentum * m[i] + scaled;
-        step = m[i];
-      } else {
-        step = scaled;
-      }
-    }
-    theta[i] -= lr * step;
-  }
+  KB_GRID_STRIDE(i, n) first_order_element(u, bias1, bias2, theta[i], grad[i], m[i], v[i]);
 }
 
 __global__ void gradient_momentum_kernel(size_t n, float rho, float tau, const float* theta, const float* grad,
