@@ -1,6 +1,6 @@
 /**
  * Numerical trouble in training: where a NaN or infinity first appears is named (step, phase, layer), the
- * weights go back to those before the failing step, and the skip mode puts back weights and optimizer state,
+ * weights and optimizer state go back to those before the failing step, and the skip mode puts back weights and optimizer state,
  * raises the damping (first-order methods: halves the learning rate) and stops after 5 skips in a row.
  * Data with NaN/Inf (test/model.test.ts) and damping 0 (test/second-order.test.ts) are covered beside.
  */
@@ -26,16 +26,19 @@ async function failure(optimizer: Optimizer, onNonFinite: 'stop' | 'skip', epoch
 test('a K-BFGS step that goes non-finite is named by its step, phase and layer', async () => {
   const { model, error } = await failure(new KBFGS({ lr: 1000, damping: 0.3 }), 'stop');
   expect(error).toBeInstanceOf(NumericalError);
-  expect(error.message).toMatch(/^step \d+ \(epoch \d+, batch \d+\): the curvature pair \(s, y\) of layer \d became NaN or infinite; the weights are back/);
+  expect(error.message).toMatch(/^step \d+ \(epoch \d+, batch \d+\): the curvature pair \(s, y\) of layer \d became NaN or infinite; the weights and optimizer state are back/);
   expect(allFinite(model)).toBe(true);
   expect(Number.isFinite(await model.evaluate(images))).toBe(true);
+  // the optimizer state is the one from before the failing step too: every buffer finite
+  const state = (model as unknown as { handle: NativeModel }).handle.exportState()!;
+  for (const [name, buffer] of Object.entries(state.buffers)) expect([name, buffer.every(Number.isFinite)]).toEqual([name, true]);
   model.dispose();
 });
 
 test('skip mode: each non-finite step is undone and the damping raised ×10; 5 in a row stop training', async () => {
   const { model, error } = await failure(new KBFGS({ lr: 1000, damping: 0.3 }), 'skip');
   expect(error).toBeInstanceOf(NumericalError);
-  expect(error.message).toMatch(/after 5 skipped steps in a row; the weights are back/);
+  expect(error.message).toMatch(/after 5 skipped steps in a row; the weights and optimizer state are back/);
   expect(scalars(model).damping).toBeCloseTo(0.3 * 1e5, 6);  // five skips, five raises
   expect(allFinite(model)).toBe(true);
   model.dispose();

@@ -88,15 +88,14 @@ std::string where_non_finite(Network& net, Workspace& ws) {
 constexpr int kMaxConsecutiveSkips = 5;
 
 // What happens when a step goes non-finite (a NaN or an infinity in the loss or in a quantity the optimizer
-// watches): by default training stops with a Numerical error naming the step, the phase and the layer, with
-// the weights from before that step. In the skip mode the weights and the optimizer state from before the step
-// are put back, the optimizer is made more conservative (Optimizer::raise_damping) and training goes on, up to
-// kMaxConsecutiveSkips failed steps in a row.
+// watches): the weights and the optimizer state from before that step are put back (both are copied before
+// every step: for K-BFGS on MNIST about 60 MB, a few ms on the CPU), then by default training stops with a
+// Numerical error naming the step, the phase and the layer. In the skip mode the optimizer is made more
+// conservative (Optimizer::raise_damping) and training goes on, up to kMaxConsecutiveSkips failed steps in a row.
 class NumericalGuard {
  public:
   NumericalGuard(Network& net, Optimizer& opt, ParameterBackup& weights, bool skip)
       : net_(net), opt_(opt), weights_(weights), skip_(skip) {
-    if (!skip_) return;
     owned_.bind(net.backend());
     opt.state_buffers(live_);
     for (const StateBuffer& b : live_) copies_.push_back(owned_.take(b.count));
@@ -107,10 +106,8 @@ class NumericalGuard {
     Backend& be = net_.backend();
     be.copy(weights_.data, net_.params(), net_.param_count());
     for (size_t i = 0; i < live_.size(); ++i) be.copy(copies_[i], live_[i].data, live_[i].count);
-    if (skip_) {
-      scalars_.clear();
-      opt_.state_scalars(scalars_);
-    }
+    scalars_.clear();
+    opt_.state_scalars(scalars_);
     last_step_ = step_name;
     pending_ = true;
   }
@@ -146,22 +143,29 @@ class NumericalGuard {
   // false and the caller rethrows the step's own error.
   bool skip_failed_step(const std::string& what) {
     pending_ = false;
-    if (!skip_) return false;
+    if (!skip_) {
+      restore();
+      return false;
+    }
     return recover(last_step_ + ": " + what);
   }
 
   double skipped() const { return skipped_; }
 
  private:
-  bool recover(const std::string& what) {
+  void restore() {
     Backend& be = net_.backend();
     be.copy(net_.params(), weights_.data, net_.param_count());
-    if (!skip_ || consecutive_ >= kMaxConsecutiveSkips) {
-      const std::string tail = skip_ ? " after " + std::to_string(kMaxConsecutiveSkips) + " skipped steps in a row" : "";
-      throw Error(ErrorKind::Numerical, what + tail + "; the weights are back to those before the last step");
-    }
     for (size_t i = 0; i < live_.size(); ++i) be.copy(live_[i].data, copies_[i], live_[i].count);
     for (const auto& [name, value] : scalars_) opt_.set_scalar(name, value);
+  }
+
+  bool recover(const std::string& what) {
+    restore();
+    if (!skip_ || consecutive_ >= kMaxConsecutiveSkips) {
+      const std::string tail = skip_ ? " after " + std::to_string(kMaxConsecutiveSkips) + " skipped steps in a row" : "";
+      throw Error(ErrorKind::Numerical, what + tail + "; the weights and optimizer state are back to those before the last step");
+    }
     opt_.raise_damping();
     ++consecutive_;
     ++skipped_;
