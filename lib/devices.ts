@@ -79,14 +79,15 @@ let warned = false;
 
 /**
  * The backend a model asking for `requested` gets: 'cpu' or 'cuda', with the reason when 'auto' fell back to
- * the CPU (also emitted once per process as a Node warning, code KBFGS_CUDA_FALLBACK).
+ * the CPU (also emitted once per process as a Node warning, code KBFGS_CUDA_FALLBACK, unless `warn` is false:
+ * the command line says it its own way).
  */
-export function resolveDevice(requested: DeviceName): { device: 'cpu' | 'cuda'; fallbackReason?: string } {
+export function resolveDevice(requested: DeviceName, warn = true): { device: 'cpu' | 'cuda'; fallbackReason?: string } {
   if (requested === 'cpu') return { device: 'cpu' };
   const { cuda } = devices();
   if (cuda.available) return { device: 'cuda' };
   if (requested === 'cuda') throw new DeviceError(`device 'cuda' is not available: ${cuda.reason}`);
-  if (!warned) {
+  if (warn && !warned) {
     warned = true;
     process.emitWarning(`kbfgs-native: device 'auto' runs on the CPU: ${cuda.reason}`, { code: 'KBFGS_CUDA_FALLBACK' });
   }

@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError as CliArgumentError, Option } from 'comma
 import { METHODS, grid, settingsFor, type MethodName, type MethodSettings } from './methods';
 import { PROBLEMS, loadProblem, type ProblemName } from './problems';
 import { runOne, type EpochRecord } from './run';
-import { DEVICES, resolveDevice } from '../devices';
+import { DEVICES, resolveDevice, type DeviceName } from '../devices';
 import { writeReport } from './report';
 
 const positive = (name: string) => (v: string) => {
@@ -27,6 +27,13 @@ const listOf = <T extends string>(allowed: readonly T[], name: string) => (v: st
   for (const item of items) if (!allowed.includes(item as T)) throw new CliArgumentError(`unknown ${name} '${item}'; choose from ${allowed.join(', ')}`);
   return items as T[];
 };
+
+/** The device runs use; says on stderr why '--device auto' runs on the CPU. */
+function chooseDevice(requested: DeviceName, quiet: boolean | undefined): 'cpu' | 'cuda' {
+  const { device, fallbackReason } = resolveDevice(requested, false);
+  if (fallbackReason && !quiet) process.stderr.write(`running on the CPU: ${fallbackReason}\n`);
+  return device;
+}
 
 /** Settings file written by `tune`: { problem: { method: { lr, damping?, epsilon? } } }. */
 type SettingsFile = Partial<Record<string, Partial<Record<MethodName, MethodSettings>>>>;
@@ -66,7 +73,7 @@ program.command('train')
   .option('--resume <checkpoint>', 'continue a run saved with --save (its optimizer and settings are used)')
   .option('--quiet', 'no progress output')
   .action(async (o) => {
-    resolveDevice(o.device);  // an unavailable 'cuda' fails here, before any data is loaded
+    const device = chooseDevice(o.device, o.quiet);  // an unavailable 'cuda' fails here, before any data is loaded
     const method = o.optimizer as MethodName;
     const override: Partial<MethodSettings> = {};
     if (o.lr !== undefined) override.lr = o.lr;
@@ -77,7 +84,7 @@ program.command('train')
     if (o.log) fs.writeFileSync(o.log, '');
     const result = await runOne({
       problem, method, settings, epochs: o.epochs, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed,
-      threads: o.threads, device: o.device, log: o.log, progress: o.quiet ? false : undefined, save: o.save, resume: o.resume,
+      threads: o.threads, device, log: o.log, progress: o.quiet ? false : undefined, save: o.save, resume: o.resume,
     });
     if (!o.log) for (const r of result.records) process.stdout.write(JSON.stringify(r) + '\n');
     if (result.failure) {
@@ -103,6 +110,7 @@ program.command('bench')
   .option('--test-size <n>', 'use only the first n test rows of each problem', positiveInt('--test-size'))
   .option('--quiet', 'no progress output')
   .action(async (o) => {
+    const device = chooseDevice(o.device, o.quiet);
     const problems: ProblemName[] = o.problems ?? (o.full ? ['mnist', 'curves-synth', 'faces-synth'] : ['curves-synth']);
     const quick = !o.full;
     const tuned = readSettings(o.settings);
@@ -122,7 +130,7 @@ program.command('bench')
         fs.writeFileSync(log, '');
         const result = await runOne({
           problem, method, settings, epochs: o.timeBudget ? undefined : o.epochs ?? (quick ? 8 : 20), timeBudget: o.timeBudget,
-          batchSize: o.batchSize, seed: o.seed, threads: o.threads, device: o.device, log, progress: o.quiet ? false : undefined,
+          batchSize: o.batchSize, seed: o.seed, threads: o.threads, device, log, progress: o.quiet ? false : undefined,
         });
         all.push(...result.records);
         if (result.failure) {
@@ -153,6 +161,7 @@ program.command('tune')
   .option('--train-size <n>', 'use only the first n training rows', positiveInt('--train-size'))
   .option('--quiet', 'no progress output')
   .action(async (o) => {
+    const device = chooseDevice(o.device, o.quiet);
     const problem = await loadProblem(o.problem as ProblemName, { trainSize: o.trainSize, testSize: 1000 });
     const settingsFile = fs.existsSync(o.out) ? readSettings(o.out) : {};
     const best: Partial<Record<MethodName, MethodSettings>> = { ...settingsFile[o.problem] };
@@ -160,7 +169,7 @@ program.command('tune')
       let winner: { loss: number; settings: MethodSettings } | null = null;
       for (const settings of grid(method, !o.fullGrid)) {
         const { records, failure } = await runOne({
-          problem, method, settings, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device: o.device, progress: false,
+          problem, method, settings, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device, progress: false,
         });
         const last = records.at(-1)?.trainLoss;
         const loss = failure || last === undefined || !Number.isFinite(last) ? Infinity : last;
