@@ -6,6 +6,7 @@
 
 #include "buffers.h"
 #include "errors.h"
+#include "numerical_guard.h"
 
 namespace kb {
 
@@ -77,114 +78,6 @@ void throw_if_cancelled(const std::atomic<bool>& cancel) {
   if (cancel.load(std::memory_order_relaxed)) throw Error(ErrorKind::Aborted, "training was aborted");
 }
 
-// The first layer whose pre-activations hold a NaN or Inf after a forward pass (or "the loss" if none do).
-std::string where_non_finite(Network& net, Workspace& ws) {
-  for (int l = 0; l < net.num_layers(); ++l)
-    if (net.backend().first_non_finite(ws.h[l], (size_t)ws.m * net.rows(l)) >= 0)
-      return "in the pre-activations of layer " + std::to_string(l);
-  return "in the loss";
-}
-
-constexpr int kMaxConsecutiveSkips = 5;
-
-// What happens when a step goes non-finite (a NaN or an infinity in the loss or in a quantity the optimizer
-// watches): the weights and the optimizer state from before that step are put back (both are copied before
-// every step: for K-BFGS on MNIST about 60 MB, a few ms on the CPU), then by default training stops with a
-// Numerical error naming the step, the phase and the layer. In the skip mode the optimizer is made more
-// conservative (Optimizer::raise_damping) and training goes on, up to kMaxConsecutiveSkips failed steps in a row.
-class NumericalGuard {
- public:
-  NumericalGuard(Network& net, Optimizer& opt, ParameterBackup& weights, bool skip)
-      : net_(net), opt_(opt), weights_(weights), skip_(skip) {
-    owned_.bind(net.backend());
-    opt.state_buffers(live_);
-    for (const StateBuffer& b : live_) copies_.push_back(owned_.take(b.count));
-  }
-
-  // Before each step: what to fall back to, and the step's name for messages.
-  void save(const std::string& step_name) {
-    Backend& be = net_.backend();
-    be.copy(weights_.data, net_.params(), net_.param_count());
-    for (size_t i = 0; i < live_.size(); ++i) be.copy(copies_[i], live_[i].data, live_[i].count);
-    scalars_.clear();
-    opt_.state_scalars(scalars_);
-    last_step_ = step_name;
-    pending_ = true;
-  }
-
-  // After the forward pass at the weights the last step produced. Returns true when that step was skipped
-  // (weights and state put back); throws when training must stop; false when all is finite.
-  bool check(Workspace& ws, double loss, const std::string& batch_name) {
-    const bool stepped = pending_;
-    pending_ = false;
-    const std::string trouble = stepped ? opt_.take_non_finite_report() : "";
-    if (trouble.empty() && std::isfinite(loss)) {
-      if (stepped) consecutive_ = 0;  // a step came through: the run of skips is over
-      return false;
-    }
-    const std::string what =
-        !trouble.empty() ? last_step_ + ": " + trouble + " became NaN or infinite"
-                         : "the training loss became " + std::to_string(loss) + " at " + batch_name + ", first " +
-                               where_non_finite(net_, ws) + " during the forward pass";
-    return recover(what);
-  }
-
-  // The loss over the training set at the end of an epoch (after its last step).
-  bool check_epoch_loss(double loss, const std::string& epoch_name) {
-    const std::string trouble = pending_ ? opt_.take_non_finite_report() : "";
-    if (trouble.empty() && std::isfinite(loss)) return false;
-    pending_ = false;
-    return recover(!trouble.empty() ? last_step_ + ": " + trouble + " became NaN or infinite"
-                                    : "the training loss over the training set became " + std::to_string(loss) +
-                                          " after " + epoch_name);
-  }
-
-  // A step that threw (e.g. a factor that lost positive definiteness): skipped in the skip mode (true), else
-  // false and the caller rethrows the step's own error.
-  bool skip_failed_step(const std::string& what) {
-    pending_ = false;
-    if (!skip_) {
-      restore();
-      return false;
-    }
-    return recover(last_step_ + ": " + what);
-  }
-
-  double skipped() const { return skipped_; }
-
- private:
-  void restore() {
-    Backend& be = net_.backend();
-    be.copy(net_.params(), weights_.data, net_.param_count());
-    for (size_t i = 0; i < live_.size(); ++i) be.copy(live_[i].data, copies_[i], live_[i].count);
-    for (const auto& [name, value] : scalars_) opt_.set_scalar(name, value);
-  }
-
-  bool recover(const std::string& what) {
-    restore();
-    if (!skip_ || consecutive_ >= kMaxConsecutiveSkips) {
-      const std::string tail = skip_ ? " after " + std::to_string(kMaxConsecutiveSkips) + " skipped steps in a row" : "";
-      throw Error(ErrorKind::Numerical, what + tail + "; the weights and optimizer state are back to those before the last step");
-    }
-    opt_.raise_damping();
-    ++consecutive_;
-    ++skipped_;
-    return true;
-  }
-
-  Network& net_;
-  Optimizer& opt_;
-  ParameterBackup& weights_;
-  bool skip_;
-  OwnedBuffers owned_;
-  std::vector<StateBuffer> live_;
-  std::vector<float*> copies_;
-  StateScalars scalars_;
-  std::string last_step_;
-  bool pending_ = false;  // a step ran since the last check
-  int consecutive_ = 0;
-  double skipped_ = 0;
-};
 }  // namespace
 
 void fit(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
