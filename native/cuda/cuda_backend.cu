@@ -14,7 +14,6 @@
 #include <unordered_map>
 
 #include "../core/buffers.h"
-
 #include "../core/devices.h"
 #include "../core/errors.h"
 #include "cuda_kernels.h"
