@@ -64,7 +64,9 @@ function pythonSitePackages(prefix: string): string[] {
   } catch {
     return [];
   }
-  return entries.filter((name) => /^python3\.\d+$/.test(name)).map((name) => path.join(lib, name, 'site-packages'));
+  // site-packages in virtual environments and conda, dist-packages in Debian's system Python
+  return entries.filter((name) => /^python3\.\d+$/.test(name))
+    .flatMap((name) => ['site-packages', 'dist-packages'].map((folder) => path.join(lib, name, folder)));
 }
 
 let report: NativeCudaReport | undefined;

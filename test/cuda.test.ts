@@ -70,9 +70,13 @@ describe('CUDA module and fallback', () => {
       const venv = path.join(root, 'venv');
       const cu13 = path.join(venv, 'lib', 'python3.12', 'site-packages', 'nvidia', 'cu13', 'lib');
       const cublas12 = path.join(venv, 'lib', 'python3.12', 'site-packages', 'nvidia', 'cublas', 'lib');
+      const debian = path.join(root, 'usr', 'lib', 'python3.11', 'dist-packages', 'nvidia', 'cu12', 'lib');
       const extra = path.join(root, 'extra');
-      for (const dir of [cu13, cublas12, extra, path.join(venv, 'bin')]) fs.mkdirSync(dir, { recursive: true });
-      const dirs = cudaLibrarySearchPath({ PATH: `/nonexistent/bin${path.delimiter}${path.join(venv, 'bin')}`, KBFGS_CUDA_LIBRARY_PATH: extra });
+      for (const dir of [cu13, cublas12, debian, extra, path.join(venv, 'bin'), path.join(root, 'usr', 'bin')])
+        fs.mkdirSync(dir, { recursive: true });
+      const PATH = ['/nonexistent/bin', path.join(venv, 'bin'), path.join(root, 'usr', 'bin')].join(path.delimiter);
+      const dirs = cudaLibrarySearchPath({ PATH, KBFGS_CUDA_LIBRARY_PATH: extra });
+      expect(dirs).toContain(debian);
       expect(dirs[0]).toBe(extra);
       expect(dirs).toContain(cu13);
       expect(dirs).toContain(cublas12);
