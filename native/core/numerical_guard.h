@@ -36,6 +36,7 @@ class NumericalGuard {
     owned_.bind(net.backend());
     opt.state_buffers(live_);
     for (const StateBuffer& b : live_) copies_.push_back(owned_.take(b.count));
+    opt.take_non_finite_report();  // flags left by a step of an earlier, aborted fit are not this fit's
   }
 
   // Before each step: what to fall back to, and the step's name for messages.
