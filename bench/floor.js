@@ -6,14 +6,16 @@
 // (b) the "floor": the same step's GEMM/SYRK calls alone (KFAC's Cholesky inverses amortised over its
 //     20-step schedule), same shapes, back to back on preallocated buffers, best of 5.
 // Prints step / floor per method. Ratios are the figures to compare; the machine is shared.
-//   node bench/floor.js [--threads 2] [--methods kbfgs,adam] [--seed 9999]
+//   node bench/floor.js [--threads 2] [--methods kbfgs,adam] [--seed 9999] [--repeats 3]
+// With --repeats R each method is measured R times, the floor right before each step measurement, and the
+// table gives the median ratio with the range of the R paired ratios (the machine's load drifts).
 //   node bench/floor.js --rss        (peak RSS of a full MNIST K-BFGS epoch, in a process of its own)
 const path = require('path');
 const { parseArgs } = require('util');
 const lib = require('../dist');
 const { settingsFor, makeOptimizer } = require('../dist/cli/methods');
 
-const { values } = parseArgs({ options: { seed: { type: 'string', default: '9999' }, threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { seed: { type: 'string', default: '9999' }, threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' }, repeats: { type: 'string', default: '1' } } });
 const threads = Number(values.threads);
 lib._native.threads(threads);
 const be = lib._native.backend;
@@ -97,12 +99,20 @@ async function timeStep(method, data) {
   }
   const data = { data: train.data.subarray(0, 10000 * 784), rows: 10000, cols: 784 };
   console.log(`threads ${threads}; MNIST autoencoder, batch ${m}`);
+  const repeats = Number(values.repeats);
   console.log('| method | step (ms) | GEMM floor (ms) | step / floor | phases (ms per step) |');
   console.log('| --- | ---: | ---: | ---: | --- |');
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const method of values.methods.split(',')) {
-    const floor = timeFloor(method);
-    const { step, phases } = await timeStep(method, data);
-    const breakdown = Object.entries(phases).map(([k, v]) => `${k.replace('Seconds', '')} ${(1000 * v).toFixed(0)}`).join(', ');
-    console.log(`| ${method} | ${(1000 * step).toFixed(0)} | ${(1000 * floor).toFixed(0)} | ${(step / floor).toFixed(2)} | ${breakdown} |`);
+    const runs = [];
+    for (let r = 0; r < repeats; r++) {
+      const floor = timeFloor(method);
+      runs.push({ floor, ...await timeStep(method, data) });
+    }
+    const ratios = runs.map((x) => x.step / x.floor);
+    const mid = runs[ratios.indexOf(median(ratios))];
+    const range = repeats > 1 ? ` (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : '';
+    const breakdown = Object.entries(mid.phases).map(([k, v]) => `${k.replace('Seconds', '')} ${(1000 * v).toFixed(0)}`).join(', ');
+    console.log(`| ${method} | ${(1000 * mid.step).toFixed(0)} | ${(1000 * mid.floor).toFixed(0)} | ${(mid.step / mid.floor).toFixed(2)}${range} | ${breakdown} |`);
   }
 })();
