@@ -148,6 +148,9 @@ export interface NativeBackendOps {
   link(kind: number, z: Float32Array, m: number, d: number, out: Float32Array): void;
   lossGradient(kind: number, z: Float32Array, t: Float32Array, m: number, d: number, grad: Float32Array): void;
   sampleTargets(kind: number, z: Float32Array, m: number, d: number, seed: number, out: Float32Array): void;
+  /** sampleTargets into out, then lossGradient against them into grad (fused where a backend can). */
+  sampledGradient(kind: number, z: Float32Array, m: number, d: number, seed: number, out: Float32Array,
+    grad: Float32Array): void;
   sumSquares(x: Float32Array): number;
   firstNonFinite(x: Float32Array): number;
   /** flag[0] = 1 if x holds a NaN or an infinity; flag[0] is left as it is otherwise. */

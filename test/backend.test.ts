@@ -223,6 +223,22 @@ describe(`backend '${be.name}'`, () => {
     });
   });
 
+  test.each([[0, 37], [1, 37], [2, 10]])('sampledGradient (loss %i) is sampleTargets then lossGradient, bit for bit', (kind, d) => {
+    const m = 50, z = randomArray(m * d, rnd, 4);
+    const fused = new Float32Array(m * d), grad = new Float32Array(m * d);
+    const targets = new Float32Array(m * d), expected = new Float32Array(m * d);
+    be.sampledGradient(kind, z, m, d, 99, fused, grad);
+    be.sampleTargets(kind, z, m, d, 99, targets);
+    be.lossGradient(kind, z, targets, m, d, expected);
+    expect(fused).toEqual(targets);
+    expect(grad).toEqual(expected);
+    if (kind === 0) {  // Bernoulli draws: some of each
+      const ones = fused.reduce((a, b) => a + b, 0);
+      expect(ones).toBeGreaterThan(0.2 * m * d);
+      expect(ones).toBeLessThan(0.8 * m * d);
+    }
+  });
+
   test('a call with a too-short array throws instead of reading out of bounds', () => {
     expect(() => be.gemm(false, false, 4, 4, 4, 1, new Float32Array(3), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4))
       .toThrow(/needs 16/);

@@ -113,6 +113,12 @@ class Backend {
   // Bernoulli(sigmoid(z)), Normal(z, 1) or Categorical(softmax(z)). Element i uses the counter-based
   // uniforms uniform_at(seed, 2i) and uniform_at(seed, 2i+1) of rng.h, so every backend draws the same.
   virtual void sample_targets(Loss loss, const float* z, int m, int d, uint64_t seed, float* out) = 0;
+  // KFAC's sampled output gradient: targets drawn as sample_targets draws them (into out), then grad as
+  // loss_gradient writes it against them. A backend may fuse the two passes; the results are the same.
+  virtual void sampled_gradient(Loss loss, const float* z, int m, int d, uint64_t seed, float* out, float* grad) {
+    sample_targets(loss, z, m, d, seed, out);
+    loss_gradient(loss, z, out, m, d, grad);
+  }
   // theta, m, v are the flat parameter vector and its two optimizer buffers; grad is the data-loss gradient.
   virtual void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                                   float* v) = 0;

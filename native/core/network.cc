@@ -85,6 +85,12 @@ double Network::output_gradient(Workspace& ws, const float* targets, bool want_l
   return total;
 }
 
+void Network::sampled_output_gradient(Workspace& ws, uint64_t seed, float* targets) {
+  const int L = num_layers(), d = output_dim();
+  backend_.sampled_gradient(loss_, ws.output, ws.m, d, seed, targets, ws.g[L - 1]);
+  backend_.activation_backward(layers_[L - 1].activation, ws.h[L - 1], ws.m, d, ws.g[L - 1], d);
+}
+
 void Network::backward(Workspace& ws, float* weight_grad) {
   const int m = ws.m;
   for (int l = num_layers() - 1; l >= 0; --l) {

@@ -79,6 +79,9 @@ class Network {
   // g[L-1] = d loss_i / d h_L of the current forward output against targets (ws.target when null); returns
   // the summed loss when want_loss, else NaN. KFAC calls it again with sampled targets.
   double output_gradient(Workspace& ws, const float* targets, bool want_loss);
+  // g[L-1] for targets sampled from the model's output (KFAC, spec §5), written to targets; the loss is not
+  // computed.
+  void sampled_output_gradient(Workspace& ws, uint64_t seed, float* targets);
   // Propagates g[L-1] down to g[0]. If weight_grad is not null it receives the mean-loss gradient
   // (1/m) sum_i g_l^(i) abar^(i)^T of every layer, laid out like the parameters.
   void backward(Workspace& ws, float* weight_grad);

@@ -313,6 +313,20 @@ class CpuBackend final : public Backend {
     }
   }
 
+  void sampled_gradient(Loss kind, const float* z, int m, int d, uint64_t seed, float* out, float* grad) override {
+    if (kind != Loss::SigmoidCrossEntropy) return Backend::sampled_gradient(kind, z, m, d, seed, out, grad);
+    // One pass: sigmoid(z) from e = exp(-|z|) (the same float as sigmoid() and loss() compute), the Bernoulli
+    // draw against it, and the gradient sigmoid(z) - t.
+    const size_t n = (size_t)m * d;
+    for (size_t i = 0; i < n; ++i) {
+      const float e = std::exp(-std::fabs(z[i]));
+      const float p = (z[i] >= 0 ? 1.0f : e) / (1.0f + e);
+      const float t = uniform_at(seed, 2 * i) < (double)p ? 1.0f : 0.0f;
+      out[i] = t;
+      grad[i] = p - t;
+    }
+  }
+
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                           float* v) override {
     const float bias1 = 1.0f - std::pow(u.beta1, (float)u.step);

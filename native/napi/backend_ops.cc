@@ -225,6 +225,17 @@ Napi::Value SampleTargets(const Napi::CallbackInfo& info) {
     return none(info);
   });
 }
+// sampledGradient(kind, z, m, d, seed, out, grad)
+Napi::Value SampledGradient(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const Loss kind = loss_arg(a, 0, info);
+    const int m = a.num(2), d = a.num(3);
+    const uint64_t seed = (uint64_t)info[4].As<Napi::Number>().DoubleValue();
+    const size_t n = (size_t)m * d;
+    a.be().sampled_gradient(kind, a.arr(1, n), m, d, seed, a.arr(5, n), a.arr(6, n));
+    return none(info);
+  });
+}
 // columnMean(A, m, cols, out)
 Napi::Value ColumnMean(const Napi::CallbackInfo& info) {
   return run(info, [&](Args& a) {
@@ -394,6 +405,7 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("lossGradient", LossGradient);
   add("link", Link);
   add("sampleTargets", SampleTargets);
+  add("sampledGradient", SampledGradient);
   add("columnMean", ColumnMean);
   add("sumSquares", SumSquares);
   add("firstNonFinite", FirstNonFinite);

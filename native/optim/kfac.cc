@@ -40,8 +40,7 @@ void KfacOptimizer::raise_damping() {
 
 void KfacOptimizer::sampled_backward(Network& net, Workspace& ws) {
   const uint64_t seed = splitmix64_mix(settings_.seed + draws_++);
-  be_->sample_targets(net.loss_kind(), ws.output, ws.m, net.output_dim(), seed, sampled_);
-  net.output_gradient(ws, sampled_, false);
+  net.sampled_output_gradient(ws, seed, sampled_);
   net.backward(ws, nullptr);
 }
 

@@ -155,6 +155,12 @@ LOSSES.forEach((name, kind) => {
     ops.lossGradient(kind, z, t, 300, d, grad);
     return [grad];
   });
+  // The draws must agree; the gradient against them is lossGradient's, checked above.
+  check(`sampledGradient ${name}`, kind === 1 ? 1e-6 : 1e-3, (ops, r) => {
+    const z = uniform(200 * d, r, -3, 3), out = new Float32Array(200 * d), grad = new Float32Array(200 * d);
+    ops.sampledGradient(kind, z, 200, d, 777, out, grad);
+    return kind === 1 ? [out, grad] : [out];
+  }, kind === 1 ? relativeError : mismatchFraction);
   check(`link ${name}`, 1e-6, (ops, r) => {
     const z = uniform(13 * d, r, -6, 6), out = new Float32Array(13 * d);
     ops.link(kind, z, 13, d, out);
