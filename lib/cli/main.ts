@@ -28,6 +28,10 @@ const listOf = <T extends string>(allowed: readonly T[], name: string) => (v: st
   return items as T[];
 };
 
+/** --device, the same for every command. */
+const deviceOption = () =>
+  new Option('--device <device>', 'compute device (auto: the GPU when CUDA is available)').choices(DEVICES).default('auto');
+
 /** The device runs use; says on stderr why '--device auto' runs on the CPU. */
 function chooseDevice(requested: DeviceName, quiet: boolean | undefined): 'cpu' | 'cuda' {
   const { device, fallbackReason } = resolveDevice(requested, false);
@@ -63,7 +67,7 @@ program.command('train')
   .option('--time-budget <seconds>', 'stop at the first epoch end after this much training time', positive('--time-budget'))
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
   .option('--seed <n>', 'seed of the initialisation, data order and KFAC sampling', positiveInt('--seed'), 9999)
-  .addOption(new Option('--device <device>', 'compute device (auto: the GPU when CUDA is available)').choices(DEVICES).default('auto'))
+  .addOption(deviceOption())
   .option('--threads <n>', 'BLAS threads (default: the CPU count)', positiveInt('--threads'))
   .option('--log <file.jsonl>', 'write the per-epoch JSON lines here (default: stdout)')
   .option('--file <mat>', 'the original MAT file, for --problem curves or faces')
@@ -105,7 +109,7 @@ program.command('bench')
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
   .option('--seed <n>', 'seed for every run', positiveInt('--seed'), 9999)
   .option('--threads <n>', 'BLAS threads', positiveInt('--threads'))
-  .addOption(new Option('--device <device>', 'compute device (auto: the GPU when CUDA is available)').choices(DEVICES).default('auto'))
+  .addOption(deviceOption())
   .option('--train-size <n>', 'use only the first n training rows of each problem', positiveInt('--train-size'))
   .option('--test-size <n>', 'use only the first n test rows of each problem', positiveInt('--test-size'))
   .option('--quiet', 'no progress output')
@@ -157,7 +161,7 @@ program.command('tune')
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
   .option('--seed <n>', 'seed', positiveInt('--seed'), 9999)
   .option('--threads <n>', 'BLAS threads', positiveInt('--threads'))
-  .addOption(new Option('--device <device>', 'compute device (auto: the GPU when CUDA is available)').choices(DEVICES).default('auto'))
+  .addOption(deviceOption())
   .option('--train-size <n>', 'use only the first n training rows', positiveInt('--train-size'))
   .option('--quiet', 'no progress output')
   .action(async (o) => {

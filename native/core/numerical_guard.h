@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,15 @@ inline std::string where_non_finite(Network& net, Workspace& ws) {
 
 constexpr int kMaxConsecutiveSkips = 5;
 
+// Where a step stands, named only when a message needs it (no string is built in the step loop).
+struct StepPosition {
+  int64_t step = 0;
+  int epoch = 0, batch = 0;
+  std::string name() const {
+    return "step " + std::to_string(step) + " (epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch) + ")";
+  }
+};
+
 // What happens when a step goes non-finite (a NaN or an infinity in the loss or in a quantity the optimizer
 // watches): the weights and the optimizer state from before that step are put back (both are copied before
 // every step: for K-BFGS on MNIST about 60 MB, a few ms on the CPU), then by default training stops with a
@@ -39,20 +49,20 @@ class NumericalGuard {
     opt.take_non_finite_report();  // flags left by a step of an earlier, aborted fit are not this fit's
   }
 
-  // Before each step: what to fall back to, and the step's name for messages.
-  void save(const std::string& step_name) {
+  // Before each step: what to fall back to, and where the step stands for messages.
+  void save(const StepPosition& step) {
     Backend& be = net_.backend();
     be.copy(weights_.data, net_.params(), net_.param_count());
     for (size_t i = 0; i < live_.size(); ++i) be.copy(copies_[i], live_[i].data, live_[i].count);
     scalars_.clear();
     opt_.state_scalars(scalars_);
-    last_step_ = step_name;
+    last_step_ = step;
     pending_ = true;
   }
 
   // After the forward pass at the weights the last step produced. Returns true when that step was skipped
   // (weights and state put back); throws when training must stop; false when all is finite.
-  bool check(Workspace& ws, double loss, const std::string& batch_name) {
+  bool check(Workspace& ws, double loss, const StepPosition& batch) {
     const bool stepped = pending_;
     pending_ = false;
     const std::string trouble = stepped ? opt_.take_non_finite_report() : "";
@@ -61,20 +71,20 @@ class NumericalGuard {
       return false;
     }
     const std::string what =
-        !trouble.empty() ? last_step_ + ": " + trouble + " became NaN or infinite"
-                         : "the training loss became " + std::to_string(loss) + " at " + batch_name + ", first " +
+        !trouble.empty() ? last_step_.name() + ": " + trouble + " became NaN or infinite"
+                         : "the training loss became " + std::to_string(loss) + " at " + batch.name() + ", first " +
                                where_non_finite(net_, ws) + " during the forward pass";
     return recover(what);
   }
 
   // The loss over the training set at the end of an epoch (after its last step).
-  bool check_epoch_loss(double loss, const std::string& epoch_name) {
+  bool check_epoch_loss(double loss, int epoch) {
     const std::string trouble = pending_ ? opt_.take_non_finite_report() : "";
     if (trouble.empty() && std::isfinite(loss)) return false;
     pending_ = false;
-    return recover(!trouble.empty() ? last_step_ + ": " + trouble + " became NaN or infinite"
+    return recover(!trouble.empty() ? last_step_.name() + ": " + trouble + " became NaN or infinite"
                                     : "the training loss over the training set became " + std::to_string(loss) +
-                                          " after " + epoch_name);
+                                          " after epoch " + std::to_string(epoch));
   }
 
   // A step that threw (e.g. a factor that lost positive definiteness): skipped in the skip mode (true), else
@@ -85,7 +95,7 @@ class NumericalGuard {
       restore();
       return false;
     }
-    return recover(last_step_ + ": " + what);
+    return recover(last_step_.name() + ": " + what);
   }
 
   double skipped() const { return skipped_; }
@@ -118,7 +128,7 @@ class NumericalGuard {
   std::vector<StateBuffer> live_;
   std::vector<float*> copies_;
   StateScalars scalars_;
-  std::string last_step_;
+  StepPosition last_step_;
   bool pending_ = false;  // a step ran since the last check
   int consecutive_ = 0;
   double skipped_ = 0;

@@ -123,14 +123,13 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
       net.load_batch(ws, train.x, train.y, state.sampler.next(m), m);
       const double loss = net.forward(ws, Network::Want::LossAndGradient) / m;
       const auto t1 = phase_boundary(net.backend());
-      const std::string batch_name =
-          "step " + std::to_string(state.step) + " (epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) + ")";
-      if (guard.check(ws, loss, batch_name)) continue;  // the last step was skipped: this batch gets no step
+      const StepPosition position{state.step, epoch, b};
+      if (guard.check(ws, loss, position)) continue;  // the last step was skipped: this batch gets no step
       net.backward(ws, ws.grad);
       const auto t2 = phase_boundary(net.backend());
       forward_seconds += seconds_between(t0, t1);
       backward_seconds += seconds_between(t1, t2);
-      guard.save(batch_name);
+      guard.save(position);
       try {
         opt.step(net, ws, state.step);
       } catch (const Error& e) {
@@ -162,7 +161,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     };
     event.loss = training_loss();
     // The epoch's last step is checked here (no batch follows it); a skipped one leaves the weights before it.
-    if (guard.check_epoch_loss(event.loss, "epoch " + std::to_string(epoch))) event.loss = training_loss();
+    if (guard.check_epoch_loss(event.loss, epoch)) event.loss = training_loss();
     if (validation) event.val_loss = mean_loss(net, ws, *validation);
     event.diagnostics.push_back({"forwardSeconds", forward_seconds});
     event.diagnostics.push_back({"backwardSeconds", backward_seconds});
