@@ -54,3 +54,15 @@ export function resolveData(what: string, data: TrainingData, inputDim: number, 
   }
   return { x, y };
 }
+
+const isSharedBuffer = (b: ArrayBufferLike): boolean => Object.prototype.toString.call(b) === '[object SharedArrayBuffer]';
+
+/**
+ * The array the native side reads while JavaScript goes on running (fit, evaluate, predict). An ArrayBuffer can
+ * be transferred away (postMessage, structuredClone) or shrunk (resizable buffers) at any moment, so its
+ * values are copied into a buffer only this call holds; a SharedArrayBuffer can neither be detached nor
+ * shrunk, so arrays on one are read in place (and writes to them during the call are seen).
+ */
+export function pinnedForNative(data: Float32Array): Float32Array {
+  return isSharedBuffer(data.buffer) ? data : data.slice();
+}

@@ -4,7 +4,7 @@
  */
 import * as os from 'os';
 import { addon, type NativeModel } from './binding';
-import { resolveData, checkMatrix, isFloat32Array, type Matrix, type TrainingData } from './data';
+import { resolveData, checkMatrix, isFloat32Array, pinnedForNative, type Matrix, type TrainingData } from './data';
 import { DEVICES, resolveDevice, type DeviceName } from './devices';
 import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native, readFileOr } from './errors';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
@@ -247,8 +247,9 @@ export class Sequential {
     const abort = () => handle.cancel();
     signal?.addEventListener('abort', abort, { once: true });
     try {
-      const training = native(() => handle.fit(x.data, y?.data ?? null, x.rows, val?.x.data ?? null, val?.y?.data ?? null,
-        val?.x.rows ?? 0, config, options.optimizer.toNative(), onEvent));
+      const trainX = pinnedForNative(x.data), valX = val ? pinnedForNative(val.x.data) : null;
+      const training = native(() => handle.fit(trainX, y ? pinnedForNative(y.data) : null, x.rows, valX,
+        val?.y ? pinnedForNative(val.y.data) : null, val?.x.rows ?? 0, config, options.optimizer.toNative(), onEvent));
       this.currentOptimizer = options.optimizer;  // the native state now belongs to this optimizer
       running.add(handle);
       await training;
@@ -269,7 +270,7 @@ export class Sequential {
   async evaluate(data: TrainingData): Promise<number> {
     const handle = this.native();
     const { x, y } = resolveData('evaluate data', data, this.inputDim, this.outputDim);
-    return native(() => handle.evaluate(x.data, y?.data ?? null, x.rows)).catch((e) => Promise.reject(fromNative(e)));
+    return native(() => handle.evaluate(pinnedForNative(x.data), y ? pinnedForNative(y.data) : null, x.rows)).catch((e) => Promise.reject(fromNative(e)));
   }
 
   /**
@@ -282,7 +283,7 @@ export class Sequential {
     checkMatrix('predict input', x);
     if (x.cols !== this.inputDim) throw new ShapeError(`predict input has ${x.cols} columns but the model takes ${this.inputDim}`);
     const logits = checkBoolean('predict', 'logits', options.logits, false);
-    const data = await native(() => handle.predict(x.data, x.rows, logits)).catch((e) => Promise.reject(fromNative(e)));
+    const data = await native(() => handle.predict(pinnedForNative(x.data), x.rows, logits)).catch((e) => Promise.reject(fromNative(e)));
     return { data, rows: x.rows, cols: this.outputDim };
   }
 

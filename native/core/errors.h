@@ -7,7 +7,11 @@
 
 namespace kb {
 
-enum class ErrorKind { InvalidArgument, InvalidData, Numerical, NotPositiveDefinite, Aborted, Device };
+// The one list of native error kinds; test/errors.test.ts checks it against lib/errors.ts.
+enum class ErrorKind {
+  InvalidArgument, InvalidData, Numerical, NotPositiveDefinite, Aborted, Device, OutOfMemory, Busy, Disposed,
+  Internal
+};
 
 inline const char* error_code(ErrorKind kind) {
   switch (kind) {
@@ -17,6 +21,10 @@ inline const char* error_code(ErrorKind kind) {
     case ErrorKind::NotPositiveDefinite: return "KBFGS_NOT_POSITIVE_DEFINITE";
     case ErrorKind::Aborted: return "KBFGS_ABORTED";
     case ErrorKind::Device: return "KBFGS_DEVICE";
+    case ErrorKind::OutOfMemory: return "KBFGS_OUT_OF_MEMORY";
+    case ErrorKind::Busy: return "KBFGS_BUSY";
+    case ErrorKind::Disposed: return "KBFGS_DISPOSED";
+    case ErrorKind::Internal: return "KBFGS_INTERNAL";
   }
   return "KBFGS_ERROR";
 }

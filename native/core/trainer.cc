@@ -74,7 +74,8 @@ StagedData::~StagedData() {
 namespace {
 double since(Clock::time_point t0) { return seconds_between(t0, Clock::now()); }
 
-void throw_if_cancelled(const std::atomic<bool>& cancel) {
+void batch_boundary(const FitCallbacks& callbacks, const std::atomic<bool>& cancel) {
+  if (callbacks.at_boundary) callbacks.at_boundary();
   if (cancel.load(std::memory_order_relaxed)) throw Error(ErrorKind::Aborted, "training was aborted");
 }
 
@@ -101,7 +102,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     const auto t0 = Clock::now();
     if (opt.wants_warm_start()) {
       for (int j = 1; j <= batches; ++j) {
-        throw_if_cancelled(cancel);
+        batch_boundary(callbacks, cancel);
         net.load_batch(ws, train.x, train.y, state.sampler.next(m), m);
         opt.warm_start_batch(net, ws, j);
       }
@@ -118,7 +119,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     int used_batches = 0;  // batches that led to a step (a skipped step's next batch gets none)
     const auto epoch_start = Clock::now();
     for (int b = 0; b < batches; ++b) {
-      throw_if_cancelled(cancel);
+      batch_boundary(callbacks, cancel);
       const auto t0 = phase_boundary(net.backend());
       net.load_batch(ws, train.x, train.y, state.sampler.next(m), m);
       const double loss = net.forward(ws, Network::Want::LossAndGradient) / m;

@@ -103,6 +103,9 @@ struct TrainingState {
 struct FitCallbacks {
   std::function<void(const BatchEvent&)> on_batch;
   std::function<void(const EpochEvent&)> on_epoch;
+  // At every batch boundary, just before cancellation is checked (the caller's chance to notice that it
+  // must stop, e.g. because its JavaScript environment is going away).
+  std::function<void()> at_boundary;
 };
 
 // Runs training; throws kb::Error (Aborted when cancel becomes true, checked at every batch boundary).

@@ -3,6 +3,7 @@
 
 #include "../core/backend.h"
 #include "backend_ops.h"
+#include "boundary.h"
 #include "curvature_ops.h"
 #include "devices_ops.h"
 #include "model.h"
@@ -15,12 +16,13 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using kb::napi::exported_function;
   exports.Set("NativeModel", kb::napi::Model::Define(env));
   exports.Set("backend", kb::napi::BackendOps(env, kb::cpu_backend()));
-  exports.Set("backendOps", Napi::Function::New(env, kb::napi::BackendOpsFor));
-  exports.Set("probeCuda", Napi::Function::New(env, kb::napi::ProbeCuda));
+  exports.Set("backendOps", exported_function(env, "backendOps", kb::napi::BackendOpsFor));
+  exports.Set("probeCuda", exported_function(env, "probeCuda", kb::napi::ProbeCuda));
   exports.Set("curvature", kb::napi::CurvatureOps(env));
-  exports.Set("threads", Napi::Function::New(env, SetThreads));
+  exports.Set("threads", exported_function(env, "threads", SetThreads));
   return exports;
 }
 

@@ -8,6 +8,7 @@
 
 #include "../core/backend.h"
 #include "../core/devices.h"
+#include "boundary.h"
 #include "convert.h"
 
 namespace kb::napi {
@@ -62,17 +63,13 @@ class Args {
   std::vector<Staged> staged_;
 };
 
-// Runs op(args) and copies the arrays back; a kb::Error becomes the typed JS error.
+// Runs op(args) and copies the arrays back.
 template <typename Op>
 Napi::Value run(const Napi::CallbackInfo& info, Op op) {
-  try {
-    Args args(info);
-    Napi::Value result = op(args);
-    args.finish();
-    return result;
-  } catch (const Error& e) {
-    throw make_error(info.Env(), e.code(), e.what());
-  }
+  Args args(info);
+  Napi::Value result = op(args);
+  args.finish();
+  return result;
 }
 
 Napi::Value none(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
@@ -385,9 +382,7 @@ Napi::Value BfgsUpdate(const Napi::CallbackInfo& info) {
 Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   Napi::Object o = Napi::Object::New(env);
   void* data = &backend;
-  auto add = [&](const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
-    o.Set(name, Napi::Function::New(env, fn, name, data));
-  };
+  auto add = [&](const char* name, EntryPoint fn) { o.Set(name, exported_function(env, name, fn, data)); };
   o.Set("name", backend.name());
   add("gemm", Gemm);
   add("syrk", Syrk);
@@ -433,11 +428,7 @@ Napi::Value BackendOpsFor(const Napi::CallbackInfo& info) {
   if (device != "cuda") throw_invalid(env, "device must be 'cpu' or 'cuda'");
   const bool tf32 = info.Length() > 1 && info[1].ToBoolean();
   static Backend* kept[2] = {nullptr, nullptr};
-  try {
-    if (!kept[tf32]) kept[tf32] = make_cuda_backend(tf32).release();
-  } catch (const Error& e) {
-    throw make_error(env, e.code(), e.what());
-  }
+  if (!kept[tf32]) kept[tf32] = make_cuda_backend(tf32).release();
   return BackendOps(env, *kept[tf32]);
 }
 

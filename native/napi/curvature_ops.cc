@@ -6,6 +6,7 @@
 
 #include "../optim/bfgs.h"
 #include "../optim/lbfgs.h"
+#include "boundary.h"
 #include "convert.h"
 
 namespace kb::napi {
@@ -75,9 +76,9 @@ Napi::Value LbfgsApply(const Napi::CallbackInfo& info) {
 
 Napi::Object CurvatureOps(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("bfgsUpdate", Napi::Function::New(env, BfgsUpdate));
-  o.Set("doubleDamping", Napi::Function::New(env, DoubleDamping));
-  o.Set("lbfgsApply", Napi::Function::New(env, LbfgsApply));
+  o.Set("bfgsUpdate", exported_function(env, "bfgsUpdate", BfgsUpdate));
+  o.Set("doubleDamping", exported_function(env, "doubleDamping", DoubleDamping));
+  o.Set("lbfgsApply", exported_function(env, "lbfgsApply", LbfgsApply));
   return o;
 }
 

@@ -1,10 +1,43 @@
 #include "fit_job.h"
 
-#include <new>
+#include <chrono>
 
-#include "convert.h"
+#include "boundary.h"
 
 namespace kb::napi {
+namespace {
+
+// False once the environment has begun tearing down: N-API then refuses every call that could run JS, and a
+// property write on a fresh object is the cheapest such call.
+bool js_can_run(Napi::Env env) {
+  return call_into_js([&] { Napi::Object::New(env).Set("alive", true); });
+}
+
+Napi::Object to_js(Napi::Env env, const FitEvent& ev) {
+  Napi::Object o = Napi::Object::New(env);
+  if (ev.type == FitEvent::Type::Epoch) {
+    o.Set("type", "epoch");
+    o.Set("epoch", ev.epoch.epoch);
+    o.Set("loss", ev.epoch.loss);
+    o.Set("batchLoss", ev.epoch.batch_loss);
+    o.Set("valLoss", ev.epoch.val_loss);
+    o.Set("seconds", ev.epoch.seconds);
+    o.Set("steps", (double)ev.epoch.steps);
+    Napi::Object diag = Napi::Object::New(env);
+    for (const auto& [name, value] : ev.epoch.diagnostics) diag.Set(name, value);
+    o.Set("diagnostics", diag);
+  } else {
+    o.Set("type", "batch");
+    o.Set("epoch", ev.batch.epoch);
+    o.Set("batch", ev.batch.batch);
+    o.Set("batches", ev.batch.batches);
+    o.Set("step", (double)ev.batch.step);
+    o.Set("loss", ev.batch.loss);
+  }
+  return o;
+}
+
+}  // namespace
 
 FitJob::FitJob(Napi::Env env, Model* model, Napi::Object model_object, FitData data, FitConfig config,
                int threads, Napi::Function on_event)
@@ -18,7 +51,7 @@ FitJob::FitJob(Napi::Env env, Model* model, Napi::Object model_object, FitData d
       deferred_(Napi::Promise::Deferred::New(env)) {}
 
 void FitJob::Execute(const ExecutionProgress& progress) {
-  try {
+  const std::optional<Failure> failure = capture_failure([&] {
     Network& net = model_->network();
     Backend& backend = net.backend();
     if (threads_ > 0) backend.set_threads(threads_);
@@ -34,73 +67,59 @@ void FitJob::Execute(const ExecutionProgress& progress) {
     std::unique_ptr<StagedData> validation;
     if (data_.has_validation)
       validation = std::make_unique<StagedData>(backend, data_.validation, net.input_dim(), net.output_dim());
+    auto last_sent = std::chrono::steady_clock::now();
+    auto send = [&](const FitEvent& event) {
+      progress.Send(&event, 1);
+      last_sent = std::chrono::steady_clock::now();
+    };
     FitCallbacks callbacks;
     callbacks.on_batch = [&](const BatchEvent& e) {
       FitEvent event;
+      event.type = FitEvent::Type::Batch;
       event.batch = e;
-      progress.Send(&event, 1);
+      send(event);
     };
     callbacks.on_epoch = [&](const EpochEvent& e) {
       FitEvent event;
-      event.is_epoch = true;
+      event.type = FitEvent::Type::Epoch;
       event.epoch = e;
-      progress.Send(&event, 1);
+      send(event);
+    };
+    callbacks.at_boundary = [&] {
+      const std::chrono::duration<double> quiet = std::chrono::steady_clock::now() - last_sent;
+      if (quiet.count() >= kHeartbeatSeconds) send(FitEvent{});
     };
     fit(net, model_->state(), train.view(), validation ? &validation->view() : nullptr, config_, callbacks,
         model_->cancel_flag());
-  } catch (const Error& e) {
-    error_code_ = e.code();
-    SetError(e.what());
-  } catch (const std::bad_alloc&) {
-    error_code_ = "KBFGS_OUT_OF_MEMORY";
-    SetError("out of memory while training");
-  } catch (const std::exception& e) {
-    error_code_ = "KBFGS_INTERNAL";
-    SetError(e.what());
+  });
+  if (failure) {
+    error_code_ = failure->code;
+    SetError(failure->message);
   }
 }
 
 void FitJob::OnProgress(const FitEvent* events, size_t count) {
   Napi::Env env = Env();
-  Napi::HandleScope scope(env);
-  for (size_t i = 0; i < count; ++i) {
-    const FitEvent& ev = events[i];
-    Napi::Object o = Napi::Object::New(env);
-    if (ev.is_epoch) {
-      o.Set("type", "epoch");
-      o.Set("epoch", ev.epoch.epoch);
-      o.Set("loss", ev.epoch.loss);
-      o.Set("batchLoss", ev.epoch.batch_loss);
-      o.Set("valLoss", ev.epoch.val_loss);
-      o.Set("seconds", ev.epoch.seconds);
-      o.Set("steps", (double)ev.epoch.steps);
-      Napi::Object diag = Napi::Object::New(env);
-      for (const auto& [name, value] : ev.epoch.diagnostics) diag.Set(name, value);
-      o.Set("diagnostics", diag);
-    } else {
-      o.Set("type", "batch");
-      o.Set("epoch", ev.batch.epoch);
-      o.Set("batch", ev.batch.batch);
-      o.Set("batches", ev.batch.batches);
-      o.Set("step", (double)ev.batch.step);
-      o.Set("loss", ev.batch.loss);
+  bool alive = true;
+  const bool delivered = call_into_js([&] {
+    Napi::HandleScope scope(env);
+    for (size_t i = 0; i < count && alive; ++i) {
+      if (events[i].type == FitEvent::Type::Heartbeat) alive = js_can_run(env);
+      else on_event_.Call({to_js(env, events[i])});
     }
-    try {
-      on_event_.Call({o});
-    } catch (const Napi::Error&) {
-      model_->cancel_flag() = true;  // the TypeScript layer reports the callback's error; stop training
-    }
-  }
+  });
+  // A callback threw (the TypeScript layer reports its error) or JS can no longer run: stop training.
+  if (!delivered || !alive) model_->cancel_flag() = true;
 }
 
 void FitJob::OnOK() {
   model_->finish_job();
-  deferred_.Resolve(Env().Undefined());
+  call_into_js([&] { deferred_.Resolve(Env().Undefined()); });
 }
 
 void FitJob::OnError(const Napi::Error& error) {
   model_->finish_job();
-  deferred_.Reject(make_error(Env(), error_code_.c_str(), error.Message()).Value());
+  call_into_js([&] { deferred_.Reject(make_error(Env(), error_code_.c_str(), error.Message()).Value()); });
 }
 
 }  // namespace kb::napi

@@ -1,6 +1,8 @@
 // fit() as one native training thread: events reach JS through the progress queue, and the promise settles
 // only after the queue has delivered the last event (node-addon-api calls OnOK/OnError once the queue's
-// thread-safe function is finalised).
+// thread-safe function is finalised). When the environment tears down (worker terminated, process exiting),
+// Node waits for this job before it frees anything; the JS-side callbacks then find that JS cannot run,
+// cancel training and settle nothing.
 #pragma once
 
 #include <napi.h>
@@ -13,7 +15,7 @@
 namespace kb::napi {
 
 struct FitEvent {
-  bool is_epoch = false;
+  enum class Type { Batch, Epoch, Heartbeat } type = Type::Heartbeat;
   BatchEvent batch;
   EpochEvent epoch;
 };
@@ -46,5 +48,9 @@ class FitJob final : public Napi::AsyncProgressQueueWorker<FitEvent> {
   Napi::Promise::Deferred deferred_;
   std::string error_code_;
 };
+
+// The FitEvent the training thread sends when nothing else has reached JS for a while: it lets the JS thread
+// notice an environment that is tearing down (a terminated worker) and cancel training within one batch.
+constexpr double kHeartbeatSeconds = 0.05;
 
 }  // namespace kb::napi

@@ -6,6 +6,7 @@
 
 #include "../core/devices.h"
 #include "../optim/factory.h"
+#include "boundary.h"
 #include "convert.h"
 #include "fit_job.h"
 
@@ -23,26 +24,16 @@ class TaskWorker final : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
-    try {
-      work_();
-    } catch (const Error& e) {
-      code_ = e.code();
-      SetError(e.what());
-    } catch (const std::bad_alloc&) {
-      code_ = "KBFGS_OUT_OF_MEMORY";
-      SetError("out of memory");
-    } catch (const std::exception& e) {
-      code_ = "KBFGS_INTERNAL";
-      SetError(e.what());
-    }
+    failure_ = capture_failure(work_);
+    if (failure_) SetError(failure_->message);
   }
   void OnOK() override {
     model_->finish_job();
-    deferred_.Resolve(result_(Env()));
+    call_into_js([&] { deferred_.Resolve(result_(Env())); });
   }
-  void OnError(const Napi::Error& error) override {
+  void OnError(const Napi::Error&) override {
     model_->finish_job();
-    deferred_.Reject(make_error(Env(), code_.c_str(), error.Message()).Value());
+    call_into_js([&] { deferred_.Reject(make_error(Env(), failure_->code.c_str(), failure_->message).Value()); });
   }
 
  private:
@@ -51,7 +42,7 @@ class TaskWorker final : public Napi::AsyncWorker {
   std::function<void()> work_;
   std::function<Napi::Value(Napi::Env)> result_;
   Napi::Promise::Deferred deferred_;
-  std::string code_;
+  std::optional<Failure> failure_;
 };
 
 // Reads (x, y|null, rows) at info[i..i+2] and checks the lengths against the network.
@@ -85,18 +76,25 @@ DataView data_args(const Napi::CallbackInfo& info, size_t i, const Network& net,
 
 Napi::Function Model::Define(Napi::Env env) {
   return DefineClass(env, "NativeModel",
-                     {InstanceMethod("fit", &Model::Fit), InstanceMethod("cancel", &Model::Cancel),
-                      InstanceMethod("evaluate", &Model::Evaluate), InstanceMethod("predict", &Model::Predict),
-                      InstanceMethod("getWeights", &Model::GetWeights),
-                      InstanceMethod("setWeights", &Model::SetWeights),
-                      InstanceMethod("gradients", &Model::Gradients), InstanceMethod("info", &Model::Info),
-                      InstanceMethod("exportState", &Model::ExportState),
-                      InstanceMethod("importState", &Model::ImportState),
-                      InstanceMethod("dispose", &Model::Dispose)});
+                     {InstanceMethod("fit", &Model::Guarded<&Model::Fit>),
+                      InstanceMethod("cancel", &Model::GuardedVoid<&Model::Cancel>),
+                      InstanceMethod("evaluate", &Model::Guarded<&Model::Evaluate>),
+                      InstanceMethod("predict", &Model::Guarded<&Model::Predict>),
+                      InstanceMethod("getWeights", &Model::Guarded<&Model::GetWeights>),
+                      InstanceMethod("setWeights", &Model::GuardedVoid<&Model::SetWeights>),
+                      InstanceMethod("gradients", &Model::Guarded<&Model::Gradients>),
+                      InstanceMethod("info", &Model::Guarded<&Model::Info>),
+                      InstanceMethod("exportState", &Model::Guarded<&Model::ExportState>),
+                      InstanceMethod("importState", &Model::GuardedVoid<&Model::ImportState>),
+                      InstanceMethod("dispose", &Model::GuardedVoid<&Model::Dispose>)});
 }
 
 // new NativeModel({ layers: [{ in, out, activation }], loss, seed, device: 'cpu' | 'cuda', tf32 })
 Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
+  at_boundary(info.Env(), [&] { construct(info); });
+}
+
+void Model::construct(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw_invalid(env, "model spec must be an object");
   Napi::Object spec = info[0].As<Napi::Object>();
@@ -126,16 +124,10 @@ Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
   const Napi::Value device_value = spec.Get("device");
   const std::string device = device_value.IsString() ? device_value.As<Napi::String>().Utf8Value() : "cpu";
   if (device != "cpu" && device != "cuda") throw_invalid(env, "device must be 'cpu' or 'cuda'");
-  try {
-    if (device == "cuda") device_backend_ = make_cuda_backend(spec.Get("tf32").ToBoolean());
-    Backend& backend = device_backend_ ? *device_backend_ : cpu_backend();
-    net_ = std::make_unique<Network>(backend, std::move(specs), (Loss)loss);
-    net_->initialize((uint64_t)seed);
-  } catch (const std::bad_alloc&) {
-    throw make_error(env, "KBFGS_OUT_OF_MEMORY", "not enough memory for the model's parameters");
-  } catch (const Error& e) {
-    throw make_error(env, e.code(), e.what());
-  }
+  if (device == "cuda") device_backend_ = make_cuda_backend(spec.Get("tf32").ToBoolean());
+  Backend& backend = device_backend_ ? *device_backend_ : cpu_backend();
+  net_ = std::make_unique<Network>(backend, std::move(specs), (Loss)loss);
+  net_->initialize((uint64_t)seed);
 }
 
 void Model::start_optimizer(const Napi::Object& opt, int batch_capacity, int train_rows) {
@@ -159,10 +151,10 @@ void Model::start_optimizer(const Napi::Object& opt, int batch_capacity, int tra
 }
 
 void Model::ensure_usable(Napi::Env env, bool claim) {
-  if (!net_) throw make_error(env, "KBFGS_DISPOSED", "the model has been disposed");
+  if (!net_) throw Error(ErrorKind::Disposed, "the model has been disposed");
   bool expected = false;
   if (claim ? !busy_.compare_exchange_strong(expected, true) : busy_.load())
-    throw make_error(env, "KBFGS_BUSY", "the model is busy with another fit(), evaluate() or predict(); await it first");
+    throw Error(ErrorKind::Busy, "the model is busy with another fit(), evaluate() or predict(); await it first");
 }
 
 // fit(x, y|null, rows, valX|null, valY|null, valRows, config, optimizer, onEvent) -> Promise<void>
@@ -200,12 +192,6 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
     Napi::Promise promise = job->promise();
     job->Queue();
     return promise;
-  } catch (const Error& e) {
-    busy_ = false;
-    throw make_error(env, e.code(), e.what());
-  } catch (const std::bad_alloc&) {
-    busy_ = false;
-    throw make_error(env, "KBFGS_OUT_OF_MEMORY", "not enough memory for the optimizer state");
   } catch (...) {
     busy_ = false;
     throw;
@@ -325,7 +311,7 @@ Napi::Value Model::Gradients(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensure_usable(env, false);
   DataView data = data_args(info, 0, *net_, "inputs", nullptr, nullptr);
-  try {
+  {
     Backend& be = net_->backend();
     const StagedData staged(be, data, net_->input_dim(), net_->output_dim());
     Workspace ws(be, net_->layers(), data.rows, net_->param_count());
@@ -340,8 +326,6 @@ Napi::Value Model::Gradients(const Napi::CallbackInfo& info) {
     result.Set("loss", loss);
     result.Set("gradient", grad);
     return result;
-  } catch (const Error& e) {
-    throw make_error(env, e.code(), e.what());
   }
 }
 
@@ -358,7 +342,7 @@ Napi::Value Model::Info(const Napi::CallbackInfo& info) {
 }
 
 void Model::Dispose(const Napi::CallbackInfo& info) {
-  if (busy_) throw make_error(info.Env(), "KBFGS_BUSY", "cannot dispose a model while it is training; abort and await fit() first");
+  if (busy_) throw Error(ErrorKind::Busy, "cannot dispose a model while it is training; abort and await fit() first");
   state_ = TrainingState{};
   net_.reset();
   device_backend_.reset();

@@ -9,6 +9,7 @@
 
 #include "../core/network.h"
 #include "../core/trainer.h"
+#include "boundary.h"
 
 namespace kb::napi {
 
@@ -23,6 +24,16 @@ class Model : public Napi::ObjectWrap<Model> {
   void finish_job() { busy_ = false; }
 
  private:
+  // Every method JS can call runs behind the exception boundary (boundary.h).
+  template <Napi::Value (Model::*Method)(const Napi::CallbackInfo&)>
+  Napi::Value Guarded(const Napi::CallbackInfo& info) {
+    return at_boundary(info.Env(), [&] { return (this->*Method)(info); });
+  }
+  template <void (Model::*Method)(const Napi::CallbackInfo&)>
+  void GuardedVoid(const Napi::CallbackInfo& info) {
+    at_boundary(info.Env(), [&] { (this->*Method)(info); });
+  }
+  void construct(const Napi::CallbackInfo& info);
   Napi::Value Fit(const Napi::CallbackInfo& info);
   void Cancel(const Napi::CallbackInfo& info);
   Napi::Value Evaluate(const Napi::CallbackInfo& info);

@@ -110,10 +110,6 @@ void Model::ImportState(const Napi::CallbackInfo& info) {
     state_.epochs_done = (int)number_field(st, "epochs", 0);
     state_.seconds = number_field(st, "seconds", 0);
     state_.warm = st.Get("warm").ToBoolean();
-  } catch (const std::bad_alloc&) {
-    state_ = TrainingState{};
-    optimizer_id_.clear();
-    throw make_error(env, "KBFGS_OUT_OF_MEMORY", "not enough memory for the optimizer state");
   } catch (...) {
     state_ = TrainingState{};  // never leave a half-restored optimizer behind
     optimizer_id_.clear();
