@@ -45,12 +45,19 @@ export function encodeSafetensors(tensors: Tensors, metadata: Record<string, str
 }
 
 /** Parses and validates safetensors bytes; every tensor is copied into an aligned typed array. */
+/** The header length a safetensors file starts with, checked against the largest header this package reads. */
+export function checkHeaderLength(head: Uint8Array, name: string): number {
+  if (head.length < 8) throw new CheckpointError(`${name}: ${head.length} bytes is too short for a safetensors file`);
+  const headerLength = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
+  if (headerLength > MAX_HEADER)
+    throw new CheckpointError(`${name}: header length ${headerLength} is more than the ${MAX_HEADER} bytes a checkpoint header may have`);
+  return headerLength;
+}
+
 export function decodeSafetensors(bytes: Uint8Array, name: string): { tensors: Tensors; metadata: Record<string, string> } {
   const fail = (problem: string): never => { throw new CheckpointError(`${name}: ${problem}`); };
-  if (bytes.length < 8) fail(`${bytes.length} bytes is too short for a safetensors file`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  if (headerLength > MAX_HEADER || headerLength > bytes.length - 8) fail(`header length ${headerLength} exceeds the file`);
+  const headerLength = checkHeaderLength(bytes, name);
+  if (headerLength > bytes.length - 8) fail(`header length ${headerLength} exceeds the ${bytes.length - 8} bytes after it`);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLength).toString('utf8'));

@@ -17,6 +17,7 @@ export type TrainingData = Matrix | LabeledData;
 
 /** Typed-array checks that also hold for arrays made in another realm (vm contexts, the addon). */
 export const isFloat32Array = (v: unknown): v is Float32Array => Object.prototype.toString.call(v) === '[object Float32Array]';
+export const isUint8Array = (v: unknown): v is Uint8Array => Object.prototype.toString.call(v) === '[object Uint8Array]';
 export const isUint32Array = (v: unknown): v is Uint32Array => Object.prototype.toString.call(v) === '[object Uint32Array]';
 
 /** Wraps a Float32Array as a rows x cols matrix (no copy); checks the length. */

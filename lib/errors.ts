@@ -2,8 +2,6 @@
  * Typed errors. Every error this package throws is a {@link KbfgsError} with a stable `code`; errors raised
  * in native code carry the same codes and are rethrown as these classes (see {@link fromNative}).
  */
-import * as fs from 'fs';
-
 export class KbfgsError extends Error {
   readonly code: string;
   constructor(message: string, code = 'KBFGS_ERROR') {
@@ -106,15 +104,6 @@ export function fromNative(error: unknown): unknown {
   if (typeof code !== 'string' || !code.startsWith('KBFGS_') || typeof message !== 'string') return error;
   const Type = byCode[code];
   return Type ? new Type(message) : new KbfgsError(message, code);
-}
-
-/** Reads a whole file; a failure becomes the reader's own typed error naming the file and the reason. */
-export function readFileOr(file: string, makeError: (message: string) => KbfgsError): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (e) {
-    throw makeError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
 }
 
 /** Calls fn and rethrows native errors as typed errors. */

@@ -4,13 +4,14 @@
  */
 import * as os from 'os';
 import { addon, type NativeModel } from './binding';
-import { resolveData, checkMatrix, isFloat32Array, pinnedForNative, type Matrix, type TrainingData } from './data';
+import { resolveData, checkMatrix, isFloat32Array, isUint8Array, pinnedForNative, type Matrix, type TrainingData } from './data';
 import { DEVICES, resolveDevice, type DeviceName } from './devices';
-import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native, readFileOr } from './errors';
+import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native } from './errors';
+import { readRegularFile } from './files';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
 import { Optimizer, optimizerFromJSON } from './optimizers';
 import {
-  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, decodeSafetensors, encodeSafetensors, stateToTensors,
+  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, checkHeaderLength, decodeSafetensors, encodeSafetensors, stateToTensors,
   tensorsToState, writeFileAtomic, type Tensors,
 } from './checkpoint';
 
@@ -191,8 +192,8 @@ export class Sequential {
     const { x, y } = resolveData('training data', data, this.inputDim, this.outputDim);
     const val = options.validationData === undefined ? null
       : resolveData('validationData', options.validationData, this.inputDim, this.outputDim);
-    const epochs = checkNumber(where, 'epochs', options.epochs, 1, { min: 0, integer: true });
-    const batchSize = checkNumber(where, 'batchSize', options.batchSize, Math.min(1000, x.rows), { min: 1, integer: true });
+    const epochs = checkNumber(where, 'epochs', options.epochs, 1, { min: 0, max: 2 ** 31 - 1, integer: true });
+    const batchSize = checkNumber(where, 'batchSize', options.batchSize, Math.min(1000, x.rows), { min: 1, max: 2 ** 31 - 1, integer: true });
     if (batchSize > x.rows) throw new ShapeError(`${where}: batchSize ${batchSize} exceeds the ${x.rows} training rows`);
     const config = {
       epochs,
@@ -305,7 +306,7 @@ export class Sequential {
     const handle = this.native();
     if (!Array.isArray(weights) || weights.length !== this.layers.length)
       throw new ShapeError(`setWeights needs ${this.layers.length} layers, got ${Array.isArray(weights) ? weights.length : typeof weights}`);
-    const flat = new Float32Array(handle.info().paramCount);
+    const flat = new Float32Array(native(() => handle.info()).paramCount);
     let offset = 0;
     let inputs = this.inputDim;
     weights.forEach((layer, l) => {
@@ -366,11 +367,16 @@ export class Sequential {
    */
   static load(file: string, options: LoadOptions = {}): Sequential {
     checkLoadOptions(options);
-    return Sequential.fromCheckpoint(readFileOr(file, (message) => new CheckpointError(message)), file, options);
+    // The header's length is checked before the file is read, so a forged length cannot make load read it whole.
+    const bytes = readRegularFile(file, (message) => new CheckpointError(message),
+      { headBytes: 8, inspect: (head) => checkHeaderLength(head, file) });
+    return Sequential.fromCheckpoint(bytes, file, options);
   }
 
   /** load() on bytes already in memory; `name` appears in error messages. */
   static fromCheckpoint(bytes: Uint8Array, name = 'checkpoint', options: LoadOptions = {}): Sequential {
+    if (!isUint8Array(bytes))
+      throw new InvalidArgumentError(`fromCheckpoint: bytes must be a Uint8Array or Buffer, got ${bytes === null ? 'null' : typeof bytes}`);
     checkLoadOptions(options);
     const file = name;
     const { tensors, metadata } = decodeSafetensors(bytes, file);

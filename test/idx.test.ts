@@ -30,8 +30,8 @@ test.each([
   ['trailing bytes', Buffer.concat([bytes, Buffer.from([0])]), /1 trailing bytes/],
   ['wrong magic', Buffer.concat([Buffer.from([1, 0]), bytes.subarray(2)]), /bad magic/],
   ['unknown type', Buffer.concat([Buffer.from([0, 0, 0x42]), bytes.subarray(3)]), /unknown type code 0x42/],
-  ['absurd dimensions', Buffer.from([0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1]), /absurdly large/],
-  ['corrupt gzip', Buffer.from([0x1f, 0x8b, 1, 2, 3]), /gzip data is corrupt/],
+  ['absurd dimensions', Buffer.from([0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1]), /declare \d+ bytes, more than the limit of 1073741824/],
+  ['corrupt gzip', Buffer.from([0x1f, 0x8b, 1, 2, 3]), /corrupt gzip data/],
   ['empty', Buffer.alloc(0), /too short/],
 ])('%s gives an IdxFormatError naming the problem', (_name, data, message) => {
   expect(() => parseIdx(data, 'sample.idx')).toThrow(IdxFormatError);

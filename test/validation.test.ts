@@ -94,7 +94,7 @@ const asyncCases: [string, (m: Sequential) => Promise<unknown>, new (message: st
   ['evaluate: wrong width', (m) => m.evaluate({ x: images, y: y2 }), ShapeError, /./],
   ['predict: not a Matrix', (m) => m.predict(new Float32Array(4) as never), InvalidArgumentError, /Float32Array/],
   ['predict: unknown option', (m) => m.predict(x4, { logit: true } as never), InvalidArgumentError, /did you mean 'logits'/],
-  ['datasets.mnist: missing directory', () => datasets.mnist({ dir: missing }), InvalidArgumentError, /not found/],
+  ['datasets.mnist: missing directory', () => datasets.mnist({ dir: missing }), IdxFormatError, /not found/],
 ];
 
 test.each(asyncCases)('%s', async (_, call, type, message) => {

@@ -20,6 +20,7 @@ const positive = (name: string) => (v: string) => {
 const positiveInt = (name: string) => (v: string) => {
   const n = positive(name)(v);
   if (!Number.isInteger(n)) throw new CliArgumentError(`${name} must be a whole number`);
+  if (n > 2 ** 31 - 1) throw new CliArgumentError(`${name} must be at most ${2 ** 31 - 1}`);
   return n;
 };
 const listOf = <T extends string>(allowed: readonly T[], name: string) => (v: string): T[] => {

@@ -1,10 +1,12 @@
 /**
  * IDX reader (the MNIST file format): big-endian header, magic 0x0000TTNN with type code TT and NN dimensions,
  * then the payload in row-major order. Gzipped files are recognised by their magic bytes. Every check failure
- * is an IdxFormatError that names the file and the problem; nothing is allocated beyond what the file holds.
+ * is an IdxFormatError that names the file and the problem; nothing is allocated beyond what the header declares.
  */
-import * as zlib from 'zlib';
-import { KbfgsError, readFileOr } from '../errors';
+import { KbfgsError } from '../errors';
+import { isUint8Array } from '../data';
+import { readRegularFile } from '../files';
+import { InflateFailure, inflateBounded, inflateHead } from './inflate';
 
 export class IdxFormatError extends KbfgsError {
   constructor(message: string) {
@@ -28,51 +30,67 @@ export interface IdxArray {
   bytes: Uint8Array;
 }
 
-const MAX_ELEMENTS = 2 ** 31;  // any real IDX file is far below this
+/** The most bytes a file may decode to unless the caller raises it (MNIST's largest file is 47 MB). */
+export const DEFAULT_MAX_BYTES = 2 ** 30;
 
-/** Parses an IDX buffer (optionally gzipped). `name` appears in error messages. */
-export function parseIdx(buffer: Uint8Array, name = 'IDX data'): IdxArray {
-  let raw = buffer;
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      // deflate expands at most about 1032:1, so a larger output is a forged stream: cap what it may allocate
-      raw = zlib.gunzipSync(raw, { maxOutputLength: Math.min(MAX_ELEMENTS, 1100 * raw.length + 1024) });
-    } catch (e) {
-      throw new IdxFormatError(`${name}: gzip data is corrupt (${(e as Error).message})`);
-    }
-  }
+export interface IdxReadOptions {
+  /** Refuse data that decodes (header and payload) to more than this many bytes. Default 2^30 (1 GiB). */
+  maxBytes?: number;
+}
+
+interface IdxHeader { type: { name: string; bytes: number }; dims: number[]; headerBytes: number; totalBytes: number }
+
+function readHeader(raw: Uint8Array, name: string, maxBytes: number): IdxHeader {
   if (raw.length < 4) throw new IdxFormatError(`${name}: ${raw.length} bytes is too short for an IDX header`);
   if (raw[0] !== 0 || raw[1] !== 0) throw new IdxFormatError(`${name}: bad magic (first two bytes must be 0)`);
   const type = TYPES[raw[2]];
   if (!type) throw new IdxFormatError(`${name}: unknown type code 0x${raw[2].toString(16)}`);
   const rank = raw[3];
   if (rank === 0) throw new IdxFormatError(`${name}: zero dimensions`);
-  const header = 4 + 4 * rank;
-  if (raw.length < header) throw new IdxFormatError(`${name}: truncated header (${rank} dimensions need ${header} bytes)`);
+  const headerBytes = 4 + 4 * rank;
+  if (raw.length < headerBytes) throw new IdxFormatError(`${name}: truncated header (${rank} dimensions need ${headerBytes} bytes)`);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const dims: number[] = [];
-  let count = 1;
-  for (let i = 0; i < rank; i++) {
-    const d = view.getUint32(4 + 4 * i, false);
-    dims.push(d);
-    count *= d;
-    if (count > MAX_ELEMENTS) throw new IdxFormatError(`${name}: dimensions ${dims.join(' x ')}... are absurdly large`);
-  }
-  const expected = header + count * type.bytes;
-  if (raw.length < expected)
-    throw new IdxFormatError(`${name}: truncated payload (${raw.length - header} bytes, dimensions ${dims.join(' x ')} need ${count * type.bytes})`);
-  if (raw.length > expected)
-    throw new IdxFormatError(`${name}: ${raw.length - expected} trailing bytes after the payload`);
-  return { dims, type: type.name, bytes: raw.subarray(header) };
+  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
+  const totalBytes = headerBytes + dims.reduce((a, b) => a * b, 1) * type.bytes;  // exact below 2^53
+  if (totalBytes > maxBytes)
+    throw new IdxFormatError(`${name}: dimensions ${dims.join(' x ')} of ${type.name} declare ${totalBytes} bytes, more than the limit of ${maxBytes} (raise it with the maxBytes option)`);
+  return { type, dims, headerBytes, totalBytes };
 }
 
-export function readIdx(file: string): IdxArray {
-  return parseIdx(readFileOr(file, (message) => new IdxFormatError(message)), file);
+/**
+ * Parses an IDX buffer (optionally gzipped). `name` appears in error messages. A gzipped file may inflate to
+ * no more than its header declares, and no file may declare more than `maxBytes`.
+ */
+export function parseIdx(buffer: Uint8Array, name = 'IDX data', options: IdxReadOptions = {}): IdxArray {
+  if (!isUint8Array(buffer)) throw new IdxFormatError(`${name}: IDX data must be a Uint8Array or Buffer, got ${buffer === null ? 'null' : typeof buffer}`);
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  let raw = buffer;
+  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+    const head = inflateHead('gzip', raw);
+    if (head instanceof InflateFailure) throw new IdxFormatError(`${name}: ${head.reason}`);
+    const { totalBytes } = readHeader(head, name, maxBytes);
+    const inflated = inflateBounded('gzip', raw, totalBytes);
+    if (inflated instanceof InflateFailure) throw new IdxFormatError(`${name}: ${inflated.reason}`);
+    raw = inflated;
+  }
+  const { type, dims, headerBytes, totalBytes } = readHeader(raw, name, maxBytes);
+  if (raw.length < totalBytes)
+    throw new IdxFormatError(`${name}: truncated payload (${raw.length - headerBytes} bytes, dimensions ${dims.join(' x ')} need ${totalBytes - headerBytes})`);
+  if (raw.length > totalBytes)
+    throw new IdxFormatError(`${name}: ${raw.length - totalBytes} trailing bytes after the payload`);
+  return { dims, type: type.name, bytes: raw.subarray(headerBytes) };
+}
+
+/** Reads an IDX file (optionally gzipped); only regular files are read (see lib/files.ts). */
+export function readIdx(file: string, options: IdxReadOptions = {}): IdxArray {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  // A gzip stream is far smaller than what it declares; an uncompressed file is the data itself.
+  return parseIdx(readRegularFile(file, (message) => new IdxFormatError(message), { maxBytes: maxBytes + 64 }), file, options);
 }
 
 /** Reads a uint8 image file (N x rows x cols) as an N x (rows*cols) matrix of x/255. */
-export function readIdxImages(file: string): { data: Float32Array; rows: number; cols: number } {
-  const idx = readIdx(file);
+export function readIdxImages(file: string, options: IdxReadOptions = {}): { data: Float32Array; rows: number; cols: number } {
+  const idx = readIdx(file, options);
   if (idx.type !== 'uint8' || idx.dims.length < 2)
     throw new IdxFormatError(`${file}: expected uint8 images with at least 2 dimensions, got ${idx.type} ${idx.dims.join(' x ')}`);
   const rows = idx.dims[0];

@@ -8,31 +8,41 @@ import { checkKeys } from '../options';
 import { curvesSynth } from './curves-synth';
 import { split, type Dataset } from './dataset';
 import { facesSynth } from './faces-synth';
-import { matVariableRows, readMat } from './mat';
+import { MatFormatError, matVariableRows, readMat, type MatVariable } from './mat';
 import { mnist } from './mnist';
 
-function variable(file: unknown, name: string) {
-  if (typeof file !== 'string' || file === '') throw new InvalidArgumentError('file must be the path of the MAT file');
-  const v = readMat(file).get(name);
-  if (!v) throw new InvalidArgumentError(`${file}: no numeric variable '${name}'`);
+function checkFileOption(where: string, options: unknown): string {
+  if (!options || typeof options !== 'object') throw new InvalidArgumentError(`${where}: options { file } are required (the path of the MAT file)`);
+  checkKeys(where, options, ['file']);
+  const { file } = options as { file?: unknown };
+  if (typeof file !== 'string' || file === '') throw new InvalidArgumentError(`${where}: file must be the path of the MAT file`);
+  return file;
+}
+
+function variable(variables: Map<string, MatVariable>, file: string, name: string) {
+  const v = variables.get(name);
+  if (!v) throw new MatFormatError(`${file}: no numeric variable '${name}'`);
   return v;
 }
 
 /** The original CURVES from digs3pts_1.mat: `bdata` (20,000 x 784) train, `bdatatest` (10,000 x 784) test. */
 export function curves(options: { file: string }): Dataset {
-  checkKeys('curves', options, ['file']);
-  const train = matVariableRows(variable(options.file, 'bdata'), 'rows');
-  const test = matVariableRows(variable(options.file, 'bdatatest'), 'rows');
+  const file = checkFileOption('curves', options);
+  const variables = readMat(file);
+  const train = matVariableRows(variable(variables, file, 'bdata'), 'rows');
+  const test = matVariableRows(variable(variables, file, 'bdatatest'), 'rows');
+  if (train.cols !== test.cols)
+    throw new MatFormatError(`${file}: 'bdata' has ${train.cols} columns but 'bdatatest' has ${test.cols}`);
   return { name: 'curves', train: split('train', train.data, train.rows, train.cols), test: split('test', test.data, test.rows, test.cols) };
 }
 
 /** The original FACES from newfaces_rot_single.mat (`newfaces_single`, 625 x 165,600): the first 103,500
  * images train, the last 41,400 test, the 20,700 between them validation (spec §7.1). */
 export function faces(options: { file: string }): Dataset {
-  checkKeys('faces', options, ['file']);
-  const all = matVariableRows(variable(options.file, 'newfaces_single'), 'columns');
+  const file = checkFileOption('faces', options);
+  const all = matVariableRows(variable(readMat(file), file, 'newfaces_single'), 'columns');
   const train = 103_500, test = 41_400;
-  if (all.rows < train + test) throw new InvalidArgumentError(`${options.file}: ${all.rows} images, expected 165,600`);
+  if (all.rows < train + test) throw new MatFormatError(`${file}: ${all.rows} images, expected 165,600`);
   const d = all.cols;
   return {
     name: 'faces',

@@ -4,8 +4,10 @@
  * read the original digs3pts_1.mat (CURVES) and newfaces_rot_single.mat (FACES). Every length is checked
  * against the bytes present; problems are MatFormatErrors naming the file.
  */
-import * as zlib from 'zlib';
-import { KbfgsError, readFileOr } from '../errors';
+import { KbfgsError } from '../errors';
+import { isUint8Array } from '../data';
+import { readRegularFile } from '../files';
+import { InflateFailure, inflateBounded, inflateHead } from './inflate';
 
 export class MatFormatError extends KbfgsError {
   constructor(message: string) {
@@ -21,7 +23,17 @@ export interface MatVariable {
   dims: number[];
   /** The real part in column-major order, converted to float32. */
   data: Float32Array;
+  /** Whether the variable also has an imaginary part (not read). */
+  complex: boolean;
 }
+
+export interface MatReadOptions {
+  /** Refuse a compressed variable that declares more than this many bytes. Default 2^30 (1 GiB). */
+  maxBytes?: number;
+}
+
+/** The most bytes one variable may inflate to unless the caller raises it. */
+export const DEFAULT_MAX_BYTES = 2 ** 30;
 
 const MI = { INT8: 1, UINT8: 2, INT16: 3, UINT16: 4, INT32: 5, UINT32: 6, SINGLE: 7, DOUBLE: 9, INT64: 12, UINT64: 13, MATRIX: 14, COMPRESSED: 15 };
 const ELEMENT_BYTES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8 };
@@ -53,6 +65,23 @@ class Reader {
     if (start + bytes > view.byteLength) this.fail(`element at byte ${offset} claims ${bytes} bytes, ${view.byteLength - start} remain`);
     const next = padded ? start + Math.ceil(bytes / 8) * 8 : start + bytes;
     return { type: first, data: new DataView(view.buffer, view.byteOffset + start, bytes), next: Math.min(next, view.byteLength) };
+  }
+
+  /**
+   * A miCOMPRESSED element's contents: one element whose tag declares its size, so inflation may produce that
+   * many bytes (plus the 8-byte tag) and no more.
+   */
+  inflate(compressed: Uint8Array, at: number, maxBytes: number): Buffer {
+    const head = inflateHead('zlib', compressed);
+    if (head instanceof InflateFailure) this.fail(`compressed element before byte ${at}: ${head.reason}`);
+    if (head.length < 8) this.fail(`compressed element before byte ${at} holds no element tag`);
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const declared = (view.getUint32(0, this.little) >>> 16 !== 0 ? 0 : view.getUint32(4, this.little)) + 8;
+    if (declared > maxBytes)
+      this.fail(`compressed element before byte ${at} declares ${declared} bytes, more than the limit of ${maxBytes} (raise it with the maxBytes option)`);
+    const inflated = inflateBounded('zlib', compressed, declared);
+    if (inflated instanceof InflateFailure) this.fail(`compressed element before byte ${at}: ${inflated.reason}`);
+    return inflated;
   }
 
   /** Numeric data element → float32 values. */
@@ -88,21 +117,27 @@ class Reader {
     const name = Buffer.from(nameEl.data.buffer, nameEl.data.byteOffset, nameEl.data.byteLength).toString('latin1');
     const className = CLASSES[classId];
     if (!className) return null;  // cells, structs, chars, sparse: not numeric matrices, skipped
-    const real = this.element(view, nameEl.next, true);
+    const real = this.element(view, nameEl.next, true);  // a complex variable's imaginary part follows: unread
     const data = this.numbers(real, `variable '${name}'`);
     if (data.length !== count) this.fail(`variable '${name}' has ${data.length} values, dimensions ${dims.join(' x ')} need ${count}`);
-    if (complex) this.fail(`variable '${name}' is complex`);
-    return { name, className, dims, data };
+    return { name, className, dims, data, complex };
   }
 }
 
+const HDF5_SIGNATURE = '\x89HDF\r\n\x1a\n';
+
 /** Parses a MAT v5 buffer; returns its numeric variables by name. */
-export function parseMat(buffer: Uint8Array, name = 'MAT data'): Map<string, MatVariable> {
+export function parseMat(buffer: Uint8Array, name = 'MAT data', options: MatReadOptions = {}): Map<string, MatVariable> {
+  if (!isUint8Array(buffer)) throw new MatFormatError(`${name}: MAT data must be a Uint8Array or Buffer, got ${buffer === null ? 'null' : typeof buffer}`);
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   if (buffer.length < 128) throw new MatFormatError(`${name}: ${buffer.length} bytes is too short for a MAT v5 header`);
   const header = Buffer.from(buffer.buffer, buffer.byteOffset, 128);
   if (header.subarray(0, 6).toString('latin1') !== 'MATLAB') throw new MatFormatError(`${name}: not a MAT file (no 'MATLAB' header text)`);
+  const hdf5 = buffer.length >= 520 && Buffer.from(buffer.buffer, buffer.byteOffset + 512, 8).toString('latin1') === HDF5_SIGNATURE;
+  if (hdf5 || /MATLAB 7\.3/.test(header.subarray(0, 116).toString('latin1')))
+    throw new MatFormatError(`${name}: a MAT v7.3 file (HDF5), which this reader does not support; save it in MATLAB with '-v7' or '-v6'`);
   const endian = header.subarray(126, 128).toString('latin1');
-  if (endian !== 'IM' && endian !== 'MI') throw new MatFormatError(`${name}: bad endian indicator '${endian}' (v7.3/HDF5 files are not supported)`);
+  if (endian !== 'IM' && endian !== 'MI') throw new MatFormatError(`${name}: bad endian indicator '${endian}' (not a MAT v5 file)`);
   const reader = new Reader(name, endian === 'IM');
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const variables = new Map<string, MatVariable>();
@@ -112,14 +147,7 @@ export function parseMat(buffer: Uint8Array, name = 'MAT data'): Map<string, Mat
     offset = el.next;
     let matrix: DataView;
     if (el.type === MI.COMPRESSED) {
-      let inflated: Buffer;
-      try {
-        // deflate expands at most about 1032:1: a larger output is forged, so that bounds the allocation
-        inflated = zlib.inflateSync(new Uint8Array(el.data.buffer, el.data.byteOffset, el.data.byteLength),
-          { maxOutputLength: Math.min(2 ** 32, 1100 * el.data.byteLength + 1024) });
-      } catch (e) {
-        throw new MatFormatError(`${name}: corrupt compressed element (${(e as Error).message})`);
-      }
+      const inflated = reader.inflate(new Uint8Array(el.data.buffer, el.data.byteOffset, el.data.byteLength), offset, maxBytes);
       const inner = reader.element(new DataView(inflated.buffer, inflated.byteOffset, inflated.byteLength), 0, false);
       if (inner.type !== MI.MATRIX) continue;
       matrix = inner.data;
@@ -137,8 +165,9 @@ export function parseMat(buffer: Uint8Array, name = 'MAT data'): Map<string, Mat
   return variables;
 }
 
-export function readMat(file: string): Map<string, MatVariable> {
-  return parseMat(readFileOr(file, (message) => new MatFormatError(message)), file);
+/** Reads a MAT v5 file; only regular files are read (see lib/files.ts). */
+export function readMat(file: string, options: MatReadOptions = {}): Map<string, MatVariable> {
+  return parseMat(readRegularFile(file, (message) => new MatFormatError(message)), file, options);
 }
 
 /** A 2-D variable as a row-major matrix of `rowsAre` (MATLAB rows or columns as samples). */

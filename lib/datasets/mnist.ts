@@ -7,7 +7,7 @@ import * as path from 'path';
 import { InvalidArgumentError } from '../errors';
 import { checkKeys } from '../options';
 import { split, type Dataset } from './dataset';
-import { readIdxImages } from './idx';
+import { IdxFormatError, readIdxImages } from './idx';
 
 export interface MnistOptions {
   /** A directory holding train-images-idx3-ubyte and t10k-images-idx3-ubyte (each optionally .gz). */
@@ -19,7 +19,7 @@ function findFile(dir: string, base: string): string {
     const file = path.join(dir, candidate);
     if (fs.existsSync(file)) return file;
   }
-  throw new InvalidArgumentError(`mnist: ${base} (or ${base}.gz) not found in ${dir}`);
+  throw new IdxFormatError(`mnist: ${base} (or ${base}.gz) not found in ${dir}`);
 }
 
 function defaultDir(): string {

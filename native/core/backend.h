@@ -46,6 +46,9 @@ class Backend {
 
   // ---- memory -------------------------------------------------------------------------------------------
   virtual float* alloc(size_t count) = 0;  // zero-filled; throws std::bad_alloc on failure
+  // Bytes a new allocation may still take (CPU: available RAM and swap within the address-space limit;
+  // GPU: free device memory). Large requests are checked against it first (core/memory_check.h).
+  virtual size_t available_bytes() = 0;
   virtual void release(float* p) = 0;
   virtual void to_device(float* dst, const float* host, size_t count) = 0;
   virtual void to_host(float* host, const float* src, size_t count) = 0;

@@ -2,6 +2,8 @@
 // lib/errors.ts maps that code onto a typed error class.
 #pragma once
 
+#include <cmath>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -27,6 +29,15 @@ inline const char* error_code(ErrorKind kind) {
     case ErrorKind::Internal: return "KBFGS_INTERNAL";
   }
   return "KBFGS_ERROR";
+}
+
+// A number for a message: "NaN", "Infinity" and "-Infinity" as JavaScript writes them (not C's "-nan").
+inline std::string number_text(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", v);
+  return text;
 }
 
 class Error : public std::runtime_error {

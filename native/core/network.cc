@@ -3,17 +3,26 @@
 #include "network.h"
 
 #include <cmath>
+#include <string>
 #include <vector>
 
+#include "memory_check.h"
 #include "rng.h"
 
 namespace kb {
 
 Workspace::Workspace(Backend& backend, const std::vector<LayerSpec>& layers, int capacity, size_t param_count)
     : capacity_(capacity) {
+  const size_t m = (size_t)capacity;
+  std::vector<MemoryPart> parts;
+  for (size_t l = 0; l < layers.size(); ++l)
+    parts.push_back({"layer " + std::to_string(l) + " (" + std::to_string(m) + " rows of " +
+                         std::to_string(layers[l].in + 1) + " inputs and 2 x " + std::to_string(layers[l].out) + " outputs)",
+                     m * (layers[l].in + 1 + 2 * layers[l].out)});
+  parts.push_back({"the output and the gradient", 2 * m * layers.back().out + param_count});
+  require_memory(backend, "The workspace for batches of " + std::to_string(m) + " rows", parts);
   owned_.bind(backend);
   auto take = [&](size_t count) { return owned_.take(count); };
-  const size_t m = (size_t)capacity;
   for (const LayerSpec& layer : layers) {
     float* a = take(m * (layer.in + 1));
     backend.set_column(a, capacity, layer.in + 1, layer.in, 1.0f);  // the homogeneous coordinate, set once

@@ -23,6 +23,14 @@ inline std::string where_non_finite(Network& net, Workspace& ws) {
   return "in the loss";
 }
 
+// The first layer whose weights or bias hold a NaN or Inf, or "" when all are finite.
+inline std::string where_non_finite_weights(Network& net) {
+  for (int l = 0; l < net.num_layers(); ++l)
+    if (net.backend().first_non_finite(net.weights(l), (size_t)net.rows(l) * net.cols(l)) >= 0)
+      return "in the weights of layer " + std::to_string(l);
+  return "";
+}
+
 constexpr int kMaxConsecutiveSkips = 5;
 
 // Where a step stands, named only when a message needs it (no string is built in the step loop).
@@ -72,7 +80,7 @@ class NumericalGuard {
     }
     const std::string what =
         !trouble.empty() ? last_step_.name() + ": " + trouble + " became NaN or infinite"
-                         : "the training loss became " + std::to_string(loss) + " at " + batch.name() + ", first " +
+                         : "the training loss became " + number_text(loss) + " at " + batch.name() + ", first " +
                                where_non_finite(net_, ws) + " during the forward pass";
     return recover(what);
   }
@@ -82,20 +90,24 @@ class NumericalGuard {
     const std::string trouble = pending_ ? opt_.take_non_finite_report() : "";
     if (trouble.empty() && std::isfinite(loss)) return false;
     pending_ = false;
-    return recover(!trouble.empty() ? last_step_.name() + ": " + trouble + " became NaN or infinite"
-                                    : "the training loss over the training set became " + std::to_string(loss) +
-                                          " after epoch " + std::to_string(epoch));
+    if (!trouble.empty()) return recover(last_step_.name() + ": " + trouble + " became NaN or infinite");
+    // Weights that went non-finite were made by the epoch's last step; finite weights that overflow the
+    // forward pass are named by the loss alone.
+    const std::string weights = where_non_finite_weights(net_);
+    return recover(last_step_.name() + ", the last of epoch " + std::to_string(epoch) +
+                   ": the training loss over the training set became " + number_text(loss) +
+                   (weights.empty() ? " (the weights are finite; the forward pass overflowed)" : ", first " + weights));
   }
 
   // A step that threw (e.g. a factor that lost positive definiteness): skipped in the skip mode (true), else
   // false and the caller rethrows the step's own error.
-  bool skip_failed_step(const std::string& what) {
+  bool skip_failed_step(const Error& failure) {
     pending_ = false;
     if (!skip_) {
       restore();
       return false;
     }
-    return recover(last_step_.name() + ": " + what);
+    return recover(last_step_.name() + ": " + failure.what(), failure.kind());
   }
 
   double skipped() const { return skipped_; }
@@ -108,11 +120,12 @@ class NumericalGuard {
     for (const auto& [name, value] : scalars_) opt_.set_scalar(name, value);
   }
 
-  bool recover(const std::string& what) {
+  // kind: what training stops with (a failed Cholesky stays NotPositiveDefinite in either mode).
+  bool recover(const std::string& what, ErrorKind kind = ErrorKind::Numerical) {
     restore();
     if (!skip_ || consecutive_ >= kMaxConsecutiveSkips) {
       const std::string tail = skip_ ? " after " + std::to_string(kMaxConsecutiveSkips) + " skipped steps in a row" : "";
-      throw Error(ErrorKind::Numerical, what + tail + "; the weights and optimizer state are back to those before the last step");
+      throw Error(kind, what + tail + "; the weights and optimizer state are back to those before the last step");
     }
     opt_.raise_damping();
     ++consecutive_;

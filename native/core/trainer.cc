@@ -42,6 +42,22 @@ double mean_loss(Network& net, Workspace& ws, const DataView& data) {
   return total / data.rows;
 }
 
+void check_loss_finite(Network& net, Workspace& ws, const DataView& data, double loss, const char* what) {
+  if (std::isfinite(loss)) return;
+  std::vector<uint32_t> rows;
+  for (int start = 0; start < data.rows; start += ws.capacity()) {
+    const int m = std::min(ws.capacity(), data.rows - start);
+    rows.resize(m);
+    std::iota(rows.begin(), rows.end(), (uint32_t)start);
+    net.load_batch(ws, data.x, data.y, rows.data(), m);
+    if (std::isfinite(net.forward(ws, Network::Want::Loss))) continue;
+    throw Error(ErrorKind::Numerical, std::string("the loss over the ") + what + " is " + number_text(loss) +
+                                          ": rows " + std::to_string(start) + " to " + std::to_string(start + m - 1) +
+                                          " make it non-finite, first " + where_non_finite(net, ws));
+  }
+  throw Error(ErrorKind::Numerical, std::string("the loss over the ") + what + " is " + number_text(loss));
+}
+
 int64_t first_non_finite_host(const float* data, size_t n) {
   for (size_t i = 0; i < n; ++i)
     if (!std::isfinite(data[i])) return (int64_t)i;
@@ -136,7 +152,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::NotPositiveDefinite && e.kind() != ErrorKind::Numerical) throw;
         ++state.step;
-        if (!guard.skip_failed_step(e.what())) throw;
+        if (!guard.skip_failed_step(e)) throw;
         continue;
       }
       ++state.step;

@@ -115,6 +115,9 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
 // Mean per-sample data loss over all rows of data, in chunks of ws's capacity.
 double mean_loss(Network& net, Workspace& ws, const DataView& data);
 
+// Throws Numerical when loss (mean_loss over data) is NaN or infinite, naming the first rows and layer at fault.
+void check_loss_finite(Network& net, Workspace& ws, const DataView& data, double loss, const char* what);
+
 // Throws InvalidData naming the first NaN/Inf of a rows x cols host matrix.
 void check_finite(const float* data, int rows, int cols, const char* what);
 // Index of the first NaN/Inf of a host array, or -1.

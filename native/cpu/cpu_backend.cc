@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "../core/backend.h"
 #include "../core/curvature_rules.h"
@@ -45,6 +48,36 @@ inline float sigmoid(float z) {
   if (z >= 0) return 1.0f / (1.0f + std::exp(-z));
   const float e = std::exp(z);
   return e / (1.0f + e);
+}
+
+// /proc/meminfo's MemAvailable + SwapFree, within what RLIMIT_AS leaves of the address space.
+size_t host_available_bytes() {
+  size_t available = SIZE_MAX;
+  if (FILE* f = std::fopen("/proc/meminfo", "r")) {
+    char key[64];
+    unsigned long long kib = 0;
+    size_t sum = 0;
+    int found = 0;
+    while (std::fscanf(f, "%63s %llu kB\n", key, &kib) == 2) {
+      if (std::strcmp(key, "MemAvailable:") == 0 || std::strcmp(key, "SwapFree:") == 0) {
+        sum += (size_t)kib * 1024;
+        ++found;
+      }
+    }
+    std::fclose(f);
+    if (found > 0) available = sum;
+  }
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    size_t used = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+      unsigned long long pages = 0;
+      if (std::fscanf(f, "%llu", &pages) == 1) used = (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+      std::fclose(f);
+    }
+    available = std::min(available, limit.rlim_cur > used ? (size_t)(limit.rlim_cur - used) : size_t(0));
+  }
+  return available;
 }
 
 struct alignas(64) BufferHeader {
@@ -78,6 +111,7 @@ class CpuBackend final : public Backend {
     new (p) BufferHeader{bytes, mapped};
     return reinterpret_cast<float*>(static_cast<char*>(p) + sizeof(BufferHeader));
   }
+  size_t available_bytes() override { return host_available_bytes(); }
   void release(float* p) override {
     if (!p) return;
     auto* header = reinterpret_cast<BufferHeader*>(reinterpret_cast<char*>(p) - sizeof(BufferHeader));

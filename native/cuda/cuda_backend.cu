@@ -112,6 +112,11 @@ class CudaBackend final : public Backend {
     check(cudaMemsetAsync(p, 0, count * sizeof(float), stream_), "cudaMemset");
     return p;
   }
+  size_t available_bytes() override {
+    size_t free_bytes = 0, total_bytes = 0;
+    check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    return free_bytes;
+  }
   void release(float* p) override {
     cudaStreamSynchronize(stream_);
     ++memory_generation_;

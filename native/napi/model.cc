@@ -172,16 +172,18 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
       throw_invalid(env, "fit needs a config, an optimizer and an event callback");
     Napi::Object cfg = info[6].As<Napi::Object>();
     FitConfig config;
-    config.epochs = (int)number_field(cfg, "epochs", 1);
-    config.batch_size = (int)number_field(cfg, "batchSize", 1000);
     config.time_budget_seconds = number_field(cfg, "timeBudget", 0);
     config.shuffle = cfg.Get("shuffle").ToBoolean();
     config.seed = (uint64_t)number_field(cfg, "seed", 0);
     config.batch_events = cfg.Get("batchEvents").ToBoolean();
     config.skip_non_finite = cfg.Get("skipNonFinite").ToBoolean();
     const int threads = (int)number_field(cfg, "threads", 0);
-    if (config.epochs < 0 || config.batch_size <= 0 || config.batch_size > data.train.rows)
+    const double epochs = number_field(cfg, "epochs", 1), batch_size = number_field(cfg, "batchSize", 1000);
+    if (!(epochs >= 0 && epochs <= INT32_MAX)) throw_invalid(env, "epochs must be a whole number from 0 to 2^31 - 1");
+    if (!(batch_size >= 1 && batch_size <= data.train.rows))
       throw_invalid(env, "batchSize must be between 1 and the number of training rows");
+    config.epochs = (int)epochs;
+    config.batch_size = (int)batch_size;
 
     Napi::Object opt = info[7].As<Napi::Object>();
     if (opt.Get("id").ToString().Utf8Value() != optimizer_id_ || !state_.optimizer)
@@ -216,6 +218,7 @@ Napi::Value Model::Evaluate(const Napi::CallbackInfo& info) {
           const StagedData staged(net->backend(), data, net->input_dim(), net->output_dim());
           Workspace ws(net->backend(), net->layers(), std::min(data.rows, 1000), net->param_count());
           *result = mean_loss(*net, ws, staged.view());
+          check_loss_finite(*net, ws, staged.view(), *result, "inputs");
         },
         [result, x = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_x)),
          y = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_y))](Napi::Env e) {

@@ -1,5 +1,6 @@
 // Checkpoint support of the native model: the optimizer's persistent buffers and scalars and the training
 // state (step, data order) out to JS and back in. lib/checkpoint.ts stores them in a safetensors file.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -7,6 +8,18 @@
 #include "model.h"
 
 namespace kb::napi {
+namespace {
+
+// A checkpoint counter: a whole number from 0 to max (seconds: any finite number from 0).
+double counter_field(const Napi::Object& o, const char* key, double max, bool whole = true) {
+  const double v = number_field(o, key, 0);
+  if (!(v >= 0 && v <= max) || (whole && std::floor(v) != v))
+    throw_invalid(o.Env(), std::string("checkpoint ") + key + " is " + number_text(v) + ", expected " +
+                               (whole ? "a whole number" : "a number") + " from 0 to " + number_text(max));
+  return v;
+}
+
+}  // namespace
 
 // exportState() -> null, or { optimizerId, batchCapacity, trainRows, step, epochs, seconds, warm,
 //   buffers: { name: Float32Array }, scalars: { name: number },
@@ -56,6 +69,9 @@ void Model::ImportState(const Napi::CallbackInfo& info) {
   ensure_usable(env, false);
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject()) throw_invalid(env, "importState needs an optimizer and a state");
   Napi::Object st = info[1].As<Napi::Object>();
+  const double step = counter_field(st, "step", 9007199254740992.0);  // 2^53: exact in a JS number
+  const double epochs = counter_field(st, "epochs", 2147483647.0);
+  const double seconds = counter_field(st, "seconds", 1e300, false);
   const int capacity = (int)number_field(st, "batchCapacity", 0), rows = (int)number_field(st, "trainRows", 0);
   if (capacity <= 0 || rows <= 0 || capacity > rows) throw_invalid(env, "checkpoint has an invalid batch size or row count");
   Napi::Value buffers_value = st.Get("buffers"), scalars_value = st.Get("scalars"), sampler_value = st.Get("sampler");
@@ -106,9 +122,9 @@ void Model::ImportState(const Napi::CallbackInfo& info) {
     }
     state_.sampler.restore(std::vector<uint32_t>(order.Data(), order.Data() + rows), (size_t)position,
                            so.Get("shuffle").ToBoolean(), rng);
-    state_.step = (int64_t)number_field(st, "step", 0);
-    state_.epochs_done = (int)number_field(st, "epochs", 0);
-    state_.seconds = number_field(st, "seconds", 0);
+    state_.step = (int64_t)step;
+    state_.epochs_done = (int)epochs;
+    state_.seconds = seconds;
     state_.warm = st.Get("warm").ToBoolean();
   } catch (...) {
     state_ = TrainingState{};  // never leave a half-restored optimizer behind

@@ -1,6 +1,8 @@
 // First-order methods as one fused pass over the flat parameter vector (Backend::first_order_update).
 #include "first_order.h"
 
+#include "../core/memory_check.h"
+
 namespace kb {
 
 const char* FirstOrderOptimizer::name() const {
@@ -14,6 +16,7 @@ const char* FirstOrderOptimizer::name() const {
 
 void FirstOrderOptimizer::attach(Network& net, int, int) {
   backend_ = &net.backend();
+  require_memory(*backend_, std::string(name()) + "'s state", {{"the moments", 2 * net.param_count()}});
   count_ = net.param_count();
   owned_.bind(*backend_);
   m_ = owned_.take(net.param_count());

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../core/errors.h"
+#include "../core/memory_check.h"
 #include "../core/rng.h"
 #include "bfgs.h"
 #include "spd.h"
@@ -13,6 +14,7 @@ namespace kb {
 
 void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   be_ = &net.backend();
+  require_memory(*be_, settings_.memory > 0 ? "K-BFGS(L)'s state" : "K-BFGS's state", state_size(net));
   owned_.bind(*be_);
   auto take = [&](size_t count) { return owned_.take(count); };
   if (batch_capacity >= train_rows) settings_.sy_decay = 0.0f;  // full batch: no averaging (spec §3.3 step 6)
@@ -49,6 +51,23 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   gate_ = take(1);
   counters_ = take(kCounters);
   non_finite_.init(*be_, owned_, {"gradient momentum", "direction", "curvature pair (s, y)"}, net.num_layers());
+}
+
+// What attach allocates, per layer and shared.
+std::vector<MemoryPart> KbfgsOptimizer::state_size(const Network& net) const {
+  std::vector<MemoryPart> parts;
+  size_t widest = 0, largest = 0;
+  for (int l = 0; l < net.num_layers(); ++l) {
+    const size_t n = net.cols(l), d = net.rows(l);
+    const size_t g_side = settings_.memory > 0 ? LbfgsOperator::floats(d, settings_.memory, n) : d * d;
+    parts.push_back({"layer " + std::to_string(l) + " (3 matrices of " + std::to_string(n) + " x " +
+                         std::to_string(n) + " and H_g for " + std::to_string(d) + " outputs)",
+                     3 * n * n + g_side + 4 * d + n});
+    widest = std::max({widest, n, d});
+    largest = std::max(largest, n * d);
+  }
+  parts.push_back({"the step buffers", 2 * net.param_count() + largest + 6 * widest + 1 + kCounters});
+  return parts;
 }
 
 // A = running mean over the pass of (1/m) Σ ā āᵀ at the initial weights (spec §3.2).

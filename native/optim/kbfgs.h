@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../core/buffers.h"
+#include "../core/memory_check.h"
 #include "lbfgs.h"
 #include "non_finite.h"
 #include "optimizer.h"
@@ -42,6 +43,7 @@ class KbfgsOptimizer final : public Optimizer {
   void set_scalar(const std::string& name, double value) override;
 
  private:
+  std::vector<MemoryPart> state_size(const Network& net) const;
   size_t param_count_ = 0;
   struct Layer {
     int d = 0, n = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../core/memory_check.h"
 #include "../core/rng.h"
 #include "spd.h"
 
@@ -10,9 +11,20 @@ namespace kb {
 
 void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
   be_ = &net.backend();
+  std::vector<MemoryPart> parts;  // what follows allocates
+  size_t largest = 0;
+  for (int l = 0; l < net.num_layers(); ++l) {
+    const size_t n = net.cols(l), d = net.rows(l);
+    parts.push_back({"layer " + std::to_string(l) + " (A and its inverse, " + std::to_string(n) + " x " +
+                         std::to_string(n) + "; G and its inverse, " + std::to_string(d) + " x " + std::to_string(d) + ")",
+                     2 * n * n + 2 * d * d});
+    largest = std::max(largest, n * d);
+  }
+  parts.push_back({"the step buffers", 2 * net.param_count() + largest + (size_t)batch_capacity * net.output_dim()});
+  require_memory(*be_, "KFAC's state", parts);
   owned_.bind(*be_);
   auto take = [&](size_t count) { return owned_.take(count); };
-  size_t largest = 0;
+  largest = 0;
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer layer;
     layer.d = net.rows(l);
