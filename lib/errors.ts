@@ -83,6 +83,13 @@ export class DeviceError extends KbfgsError {
   }
 }
 
+/** A fault inside the native engine that no input should cause; please report it with the message. */
+export class InternalError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_INTERNAL');
+  }
+}
+
 const byCode: Record<string, new (message: string) => KbfgsError> = {
   KBFGS_INVALID_ARGUMENT: InvalidArgumentError,
   KBFGS_SHAPE: ShapeError,
@@ -94,7 +101,11 @@ const byCode: Record<string, new (message: string) => KbfgsError> = {
   KBFGS_NOT_POSITIVE_DEFINITE: NotPositiveDefiniteError,
   KBFGS_OUT_OF_MEMORY: OutOfMemoryError,
   KBFGS_DEVICE: DeviceError,
+  KBFGS_INTERNAL: InternalError,
 };
+
+/** The codes native errors carry, each with its class (test/errors.test.ts checks them against the engine's list). */
+export const NATIVE_ERROR_CODES: readonly string[] = Object.keys(byCode);
 
 /** Turns an error thrown by the addon (a plain Error with a `code`) into the matching typed error. */
 export function fromNative(error: unknown): unknown {

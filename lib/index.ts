@@ -11,16 +11,16 @@ export { matrix } from './data';
 export type { LabeledData, Matrix, TrainingData } from './data';
 export * as datasets from './datasets';
 export { parseIdx, readIdx, readIdxImages, IdxFormatError } from './datasets/idx';
-export type { IdxArray } from './datasets/idx';
+export type { IdxArray, IdxReadOptions } from './datasets/idx';
 export { parseMat, readMat, MatFormatError } from './datasets/mat';
-export type { MatVariable } from './datasets/mat';
+export type { MatReadOptions, MatVariable } from './datasets/mat';
 export { mulberry32 } from './datasets/curves-synth';
 export type { CurvesSynthOptions } from './datasets/curves-synth';
 export type { FacesSynthOptions, FacesSynthDataset } from './datasets/faces-synth';
 export type { Dataset, Split, SplitName, ProgressCallback } from './datasets/dataset';
 export {
   KbfgsError, AbortError, BusyError, DisposedError, InvalidArgumentError, InvalidDataError, NotPositiveDefiniteError,
-  NumericalError, OutOfMemoryError, ShapeError, DeviceError,
+  NumericalError, OutOfMemoryError, ShapeError, DeviceError, InternalError,
 } from './errors';
 export { devices, cudaLibrarySearchPath, DEVICES } from './devices';
 export type { DeviceName, DevicesReport } from './devices';
