@@ -155,18 +155,34 @@ export class RMSprop extends Optimizer {
   }
 }
 
-/** lr, damping, momentum and weightDecay, shared by the second-order methods (always the paper's protocol). */
-function secondOrderSettings(where: string, o: { lr?: number; damping?: number; momentum?: number; weightDecay?: number },
+/** lr, damping, momentum, weightDecay and safeguard, shared by the second-order methods (always the paper's protocol). */
+function secondOrderSettings(where: string,
+  o: { lr?: number; damping?: number; momentum?: number; weightDecay?: number; safeguard?: boolean },
   lr: number, damping: number): Record<string, number> {
   return {
     lr: checkNumber(where, 'lr', o.lr, lr, { above: 0 }),
     damping: checkNumber(where, 'damping', o.damping, damping, { min: 0 }),
     momentum: checkNumber(where, 'momentum', o.momentum, PAPER_RHO, { min: 0, below: 1 }),
     weightDecay: checkNumber(where, 'weightDecay', o.weightDecay, PAPER_TAU, { min: 0 }),
+    safeguard: checkBoolean(where, 'safeguard', o.safeguard, true) ? 1 : 0,
   };
 }
 
-export interface KBFGSOptions {
+const SECOND_ORDER_KEYS = ['lr', 'damping', 'momentum', 'weightDecay', 'safeguard'];
+
+/** The divergence safeguard of the second-order methods, documented once for all three. */
+interface SafeguardOption {
+  /**
+   * Undo a step after which the minibatch loss more than doubles (weights and optimizer state put back), then
+   * take the next steps at half the step length, which grows back by 10% per kept step to `lr`; ten undone
+   * steps in a row end training with NumericalError. Costs nothing while it does not fire, and a run in which
+   * it never fires is bit for bit the method without it. `diagnostics.rejectedSteps` counts the undone steps,
+   * `diagnostics.maxLossRatio` is the largest loss ratio of a kept step. Default true.
+   */
+  safeguard?: boolean;
+}
+
+export interface KBFGSOptions extends SafeguardOption {
   /** Learning rate α: θ ← θ − α·H_g·M·H_a. Default 0.3 (the paper's MNIST setting). */
   lr?: number;
   /**
@@ -194,7 +210,7 @@ export interface KBFGSOptions {
 export class KBFGS extends Optimizer {
   readonly kind: string = 'kbfgs';
   constructor(options: KBFGSOptions = {}, where = 'KBFGS', extra: Record<string, number> = {}) {
-    checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', ...Object.keys(extra)]);
+    checkKeys(where, options, [...SECOND_ORDER_KEYS, ...Object.keys(extra)]);
     super('paper', { ...secondOrderSettings(where, options, 0.3, 0.3), ...extra });
   }
 }
@@ -217,7 +233,7 @@ export class KBFGSL extends KBFGS {
   }
 }
 
-export interface KFACOptions {
+export interface KFACOptions extends SafeguardOption {
   /** Learning rate α. Default 1 (the paper's MNIST setting). */
   lr?: number;
   /**
@@ -244,13 +260,18 @@ export class KFAC extends Optimizer {
   readonly kind = 'kfac';
   constructor(options: KFACOptions = {}) {
     const where = 'KFAC';
-    checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', 'inverseEvery', 'seed']);
+    checkKeys(where, options, [...SECOND_ORDER_KEYS, 'inverseEvery', 'seed']);
     super('paper', {
       ...secondOrderSettings(where, options, 1, 3),
       inverseEvery: checkNumber(where, 'inverseEvery', options.inverseEvery, 20, { min: 1, integer: true }),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: 2 ** 53 - 1, integer: true }),
     });
   }
+}
+
+/** Settings as toJSON() stores them (the safeguard as 1 or 0; absent in files from before it) as options. */
+function secondOrderFromJSON(s: Record<string, number>): Record<string, number | boolean | undefined> {
+  return { ...s, safeguard: s.safeguard === undefined ? undefined : s.safeguard === 1 };
 }
 
 /** Rebuilds an optimizer from its toJSON() form (checkpoints); throws InvalidArgumentError for an unknown kind. */
@@ -260,9 +281,9 @@ export function optimizerFromJSON(json: { kind: string; protocol?: Protocol; set
     case 'sgd': return new SGD({ ...s, nesterov: s.nesterov === 1, protocol: json.protocol });
     case 'adam': return new Adam({ ...s, protocol: json.protocol });
     case 'rmsprop': return new RMSprop({ ...s, protocol: json.protocol });
-    case 'kbfgs': return new KBFGS(s);
-    case 'kbfgs-l': return new KBFGSL(s);
-    case 'kfac': return new KFAC(s);
+    case 'kbfgs': return new KBFGS(secondOrderFromJSON(s));
+    case 'kbfgs-l': return new KBFGSL(secondOrderFromJSON(s));
+    case 'kfac': return new KFAC(secondOrderFromJSON(s));
     default: throw new InvalidArgumentError(`unknown optimizer kind '${json.kind}'`);
   }
 }

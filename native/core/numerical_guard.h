@@ -2,6 +2,7 @@
 // the last good weights and optimizer state, or skip the step and raise the damping when asked).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -32,6 +33,10 @@ inline std::string where_non_finite_weights(Network& net) {
 }
 
 constexpr int kMaxConsecutiveSkips = 5;
+// The divergence safeguard (docs/algorithm.md): a step after which the minibatch loss is more than this many
+// times the loss before it is undone; so many undone steps in a row end training.
+constexpr double kDivergenceRatio = 1.25;
+constexpr int kMaxConsecutiveRejections = 10;
 
 // Where a step stands, named only when a message needs it (no string is built in the step loop).
 struct StepPosition {
@@ -57,8 +62,10 @@ class NumericalGuard {
     opt.take_non_finite_report();  // flags left by a step of an earlier, aborted fit are not this fit's
   }
 
-  // Before each step: what to fall back to, and where the step stands for messages.
-  void save(const StepPosition& step) {
+  // Before each step: what to fall back to, where the step stands for messages, and the minibatch loss
+  // before it (what the divergence safeguard compares the loss after it with).
+  void save(const StepPosition& step, double loss_before) {
+    loss_before_ = loss_before;
     Backend& be = net_.backend();
     be.copy(weights_.data, net_.params(), net_.param_count());
     for (size_t i = 0; i < live_.size(); ++i) be.copy(copies_[i], live_[i].data, live_[i].count);
@@ -75,8 +82,9 @@ class NumericalGuard {
     pending_ = false;
     const std::string trouble = stepped ? opt_.take_non_finite_report() : "";
     if (trouble.empty() && std::isfinite(loss)) {
-      if (stepped) consecutive_ = 0;  // a step came through: the run of skips is over
-      return false;
+      if (!stepped) return false;
+      consecutive_ = 0;  // a step came through: the run of skips is over
+      return diverged(loss);
     }
     const std::string what =
         !trouble.empty() ? last_step_.name() + ": " + trouble + " became NaN or infinite"
@@ -87,9 +95,10 @@ class NumericalGuard {
 
   // The loss over the training set at the end of an epoch (after its last step).
   bool check_epoch_loss(double loss, int epoch) {
-    const std::string trouble = pending_ ? opt_.take_non_finite_report() : "";
-    if (trouble.empty() && std::isfinite(loss)) return false;
-    pending_ = false;
+    const bool stepped = pending_;
+    pending_ = false;  // decided here: the next epoch's first batch does not judge this step again
+    const std::string trouble = stepped ? opt_.take_non_finite_report() : "";
+    if (trouble.empty() && std::isfinite(loss)) return stepped && diverged(loss);
     if (!trouble.empty()) return recover(last_step_.name() + ": " + trouble + " became NaN or infinite");
     // Weights that went non-finite were made by the epoch's last step; finite weights that overflow the
     // forward pass are named by the loss alone.
@@ -111,8 +120,39 @@ class NumericalGuard {
   }
 
   double skipped() const { return skipped_; }
+  // The safeguard's per-epoch counters: steps undone, and the largest ratio of the loss after a kept step to
+  // the loss before it (how close healthy training comes to kDivergenceRatio).
+  void take_diagnostics(Diagnostics& out) {
+    if (!opt_.guards_divergence()) return;
+    out.push_back({"rejectedSteps", rejected_});
+    out.push_back({"maxLossRatio", max_ratio_});
+    rejected_ = max_ratio_ = 0;
+  }
 
  private:
+  // A finite loss after the last step: undone (true) when it jumped past kDivergenceRatio times the loss
+  // before the step, the optimizer then shortening its steps; otherwise kept (false).
+  bool diverged(double loss) {
+    if (!opt_.guards_divergence()) return false;
+    const double ratio = loss / loss_before_;
+    if (!(ratio > kDivergenceRatio)) {
+      max_ratio_ = std::max(max_ratio_, ratio);
+      consecutive_rejections_ = 0;
+      opt_.step_accepted();
+      return false;
+    }
+    restore();
+    if (++consecutive_rejections_ >= kMaxConsecutiveRejections)
+      throw Error(ErrorKind::Numerical, last_step_.name() + ": training diverges: the loss rose from " +
+                                            number_text(loss_before_) + " to " + number_text(loss) + ", the " +
+                                            std::to_string(kMaxConsecutiveRejections) +
+                                            "th undone step in a row; the weights and optimizer state are back "
+                                            "to those before it");
+    opt_.step_rejected();
+    ++rejected_;
+    return true;
+  }
+
   void restore() {
     Backend& be = net_.backend();
     be.copy(net_.params(), weights_.data, net_.param_count());
@@ -145,5 +185,8 @@ class NumericalGuard {
   bool pending_ = false;  // a step ran since the last check
   int consecutive_ = 0;
   double skipped_ = 0;
+  double loss_before_ = NAN;
+  int consecutive_rejections_ = 0;
+  double rejected_ = 0, max_ratio_ = 0;
 };
 }  // namespace kb

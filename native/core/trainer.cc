@@ -146,7 +146,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
       const auto t2 = phase_boundary(net.backend());
       forward_seconds += seconds_between(t0, t1);
       backward_seconds += seconds_between(t1, t2);
-      guard.save(position);
+      guard.save(position, loss);
       try {
         opt.step(net, ws, state.step);
       } catch (const Error& e) {
@@ -183,6 +183,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     event.diagnostics.push_back({"forwardSeconds", forward_seconds});
     event.diagnostics.push_back({"backwardSeconds", backward_seconds});
     if (config.skip_non_finite) event.diagnostics.push_back({"skippedSteps", guard.skipped() - skipped_before});
+    guard.take_diagnostics(event.diagnostics);
     opt.take_diagnostics(event.diagnostics);
     if (callbacks.on_epoch) callbacks.on_epoch(event);
     if (config.time_budget_seconds > 0 && state.seconds - start_seconds >= config.time_budget_seconds) break;

@@ -15,6 +15,7 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
     k.momentum = (float)spec.get("momentum", k.momentum);
     k.weight_decay = (float)spec.get("weightDecay", k.weight_decay);
     k.memory = spec.kind == "kbfgs-l" ? (int)spec.get("memory", 100) : 0;
+    k.safeguard = spec.get("safeguard", 1) != 0;
     return std::make_unique<KbfgsOptimizer>(k);
   }
   if (spec.kind == "kfac") {
@@ -25,6 +26,7 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
     k.weight_decay = (float)spec.get("weightDecay", k.weight_decay);
     k.inverse_every = (int)spec.get("inverseEvery", k.inverse_every);
     k.seed = (uint64_t)spec.get("seed", 0);
+    k.safeguard = spec.get("safeguard", 1) != 0;
     return std::make_unique<KfacOptimizer>(k);
   }
   FirstOrderUpdate u;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 
 #include "../core/errors.h"
@@ -89,7 +90,7 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   };
   if (k > 0 && settings_.memory == 0)
     be_->run_recorded(splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m ^
-                                     ((uint64_t)damping_raises_ << 40)),
+                                     ((uint64_t)damping_raises_ << 40) ^ std::hash<double>{}(step_length_.scale())),
                       queue);
   else
     queue();
@@ -125,7 +126,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   reinvert_ = false;
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (spec §10.7):
   // only what the (s, y) pairs need, so backward computes no weight gradients.
-  be_->axpby(net.param_count(), -settings_.lr, delta_, 1.0f, net.params());
+  be_->axpby(net.param_count(), -step_length_.lr(settings_.lr), delta_, 1.0f, net.params());
   auto t1 = phase_boundary(*be_);
   t_direction_ += seconds_between(t0, t1);
   net.forward(ws, Network::Want::Gradient);
@@ -209,6 +210,7 @@ void KbfgsOptimizer::raise_damping() {
 void KbfgsOptimizer::state_scalars(StateScalars& out) const {
   out.push_back({"syDecay", settings_.sy_decay});
   out.push_back({"damping", settings_.damping});
+  out.push_back({"stepScale", step_length_.scale()});
   for (size_t l = 0; l < layers_.size(); ++l)
     if (layers_[l].lbfgs) out.push_back({"layer" + std::to_string(l) + ".lbfgs.size", (double)layers_[l].lbfgs->size()});
 }
@@ -216,6 +218,7 @@ void KbfgsOptimizer::state_scalars(StateScalars& out) const {
 void KbfgsOptimizer::set_scalar(const std::string& name, double value) {
   if (name == "syDecay") settings_.sy_decay = (float)value;
   if (name == "damping") settings_.damping = value;
+  if (name == "stepScale") step_length_.set_scale(value);
   for (size_t l = 0; l < layers_.size(); ++l)
     if (layers_[l].lbfgs && name == "layer" + std::to_string(l) + ".lbfgs.size") layers_[l].lbfgs->set_size((int)value);
 }

@@ -12,6 +12,7 @@
 #include "lbfgs.h"
 #include "non_finite.h"
 #include "optimizer.h"
+#include "step_length.h"
 
 namespace kb {
 
@@ -23,11 +24,12 @@ struct KbfgsSettings {
   float a_decay = 0.9f;       // β of the A moving average
   float sy_decay = 0.9f;      // moving average of s and y (0 for full-batch training, spec §3.3 step 6)
   int memory = 0;             // 0: dense H_g (K-BFGS); p > 0: L-BFGS with p pairs (K-BFGS(L))
+  bool safeguard = true;      // the divergence safeguard (optim/step_length.h)
 };
 
 class KbfgsOptimizer final : public Optimizer {
  public:
-  explicit KbfgsOptimizer(const KbfgsSettings& settings) : settings_(settings) {}
+  explicit KbfgsOptimizer(const KbfgsSettings& settings) : settings_(settings), step_length_(settings.safeguard) {}
 
   const char* name() const override { return settings_.memory > 0 ? "kbfgs-l" : "kbfgs"; }
   void attach(Network& net, int batch_capacity, int train_rows) override;
@@ -37,6 +39,9 @@ class KbfgsOptimizer final : public Optimizer {
   float weight_decay() const override { return settings_.weight_decay; }
   std::string take_non_finite_report() override { return non_finite_.take_report(); }
   void raise_damping() override;
+  bool guards_divergence() const override { return step_length_.enabled(); }
+  void step_rejected() override { step_length_.rejected(); }
+  void step_accepted() override { step_length_.accepted(); }
   void take_diagnostics(Diagnostics& out) override;
   void state_buffers(std::vector<StateBuffer>& out) override;
   void state_scalars(StateScalars& out) const override;
@@ -57,6 +62,7 @@ class KbfgsOptimizer final : public Optimizer {
   void update_a_side(int l);
 
   KbfgsSettings settings_;
+  StepLength step_length_;
   Backend* be_ = nullptr;
   std::vector<Layer> layers_;
   OwnedBuffers owned_;
@@ -66,7 +72,7 @@ class KbfgsOptimizer final : public Optimizer {
   NonFiniteFlags non_finite_;
   enum Phase { kGradientPhase = 0, kDirectionPhase = 1, kPairPhase = 2 };
   int damping_raises_ = 0;  // part of the recording key: a raised damping changes the recorded scalars
-  bool reinvert_ = false;   // after a raised damping, H_a starts again from (A + √λ I)⁻¹  // 1 when the current G-side pair is degenerate (written by damp_pair)
+  bool reinvert_ = false;   // after a raised damping, H_a starts again from (A + √λ I)⁻¹
   // Per-epoch diagnostics. The curvature counters live in backend memory (slots below) so that a GPU never
   // waits for them; K-BFGS(L)'s appends are decided on the host and counted there.
   enum Counter { kPowell = 0, kLm = 1, kHgSkipped = 2, kHaSkipped = 3, kCounters = 4 };

@@ -108,7 +108,7 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
     be_->gemm(false, false, L.d, L.n, L.n, 1.0f, tmp_, L.n, L.a_inv, L.n, 0.0f, delta_ + net.offset(l), L.n);
     non_finite_.mark(kDirectionPhase, (int)l, delta_ + net.offset(l), (size_t)L.d * L.n);
   }
-  be_->axpby(net.param_count(), -settings_.lr, delta_, 1.0f, net.params());
+  be_->axpby(net.param_count(), -step_length_.lr(settings_.lr), delta_, 1.0f, net.params());
   const auto t4 = phase_boundary(*be_);
   t_sampled_ += seconds_between(t0, t1);
   t_factors_ += seconds_between(t1, t2);

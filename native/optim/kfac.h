@@ -8,6 +8,7 @@
 #include "../core/buffers.h"
 #include "non_finite.h"
 #include "optimizer.h"
+#include "step_length.h"
 
 namespace kb {
 
@@ -19,11 +20,12 @@ struct KfacSettings {
   float factor_decay = 0.9f;  // ρ of the factor moving averages
   int inverse_every = 20;     // T_inv; inverses also at every k ≤ inverse_every
   uint64_t seed = 0;          // of the sampled targets
+  bool safeguard = true;      // the divergence safeguard (optim/step_length.h)
 };
 
 class KfacOptimizer final : public Optimizer {
  public:
-  explicit KfacOptimizer(const KfacSettings& settings) : settings_(settings) {}
+  explicit KfacOptimizer(const KfacSettings& settings) : settings_(settings), step_length_(settings.safeguard) {}
 
   const char* name() const override { return "kfac"; }
   void attach(Network& net, int batch_capacity, int train_rows) override;
@@ -36,13 +38,18 @@ class KfacOptimizer final : public Optimizer {
   void state_scalars(StateScalars& out) const override {
     out.push_back({"draws", (double)draws_});
     out.push_back({"damping", settings_.damping});
+    out.push_back({"stepScale", step_length_.scale()});
   }
   void set_scalar(const std::string& name, double value) override {
     if (name == "draws") draws_ = (uint64_t)value;
     if (name == "damping") settings_.damping = value;
+    if (name == "stepScale") step_length_.set_scale(value);
   }
   std::string take_non_finite_report() override { return non_finite_.take_report(); }
   void raise_damping() override;
+  bool guards_divergence() const override { return step_length_.enabled(); }
+  void step_rejected() override { step_length_.rejected(); }
+  void step_accepted() override { step_length_.accepted(); }
 
  private:
   size_t param_count_ = 0;
@@ -56,6 +63,7 @@ class KfacOptimizer final : public Optimizer {
   void accumulate_factors(Workspace& ws, float keep, float add);
 
   KfacSettings settings_;
+  StepLength step_length_;
   Backend* be_ = nullptr;
   std::vector<Layer> layers_;
   OwnedBuffers owned_;

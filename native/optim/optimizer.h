@@ -51,6 +51,12 @@ class Optimizer {
   // for the second-order methods, half the learning rate for the first-order ones).
   virtual void raise_damping() = 0;
 
+  // The divergence safeguard (core/numerical_guard.h): whether the trainer undoes a step after which the
+  // minibatch loss jumps, and what the optimizer does when a step is undone or kept (optim/step_length.h).
+  virtual bool guards_divergence() const { return false; }
+  virtual void step_rejected() {}
+  virtual void step_accepted() {}
+
   // Appends this epoch's counters and timings and resets them.
   virtual void take_diagnostics(Diagnostics&) {}
 
