@@ -33,9 +33,7 @@ inline std::string where_non_finite_weights(Network& net) {
 }
 
 constexpr int kMaxConsecutiveSkips = 5;
-// The divergence safeguard (docs/algorithm.md): a step after which the minibatch loss is more than this many
-// times the loss before it is undone; so many undone steps in a row end training.
-constexpr double kDivergenceRatio = 1.25;
+// The divergence safeguard (optim/step_length.h): so many undone steps in a row end training.
 constexpr int kMaxConsecutiveRejections = 10;
 
 // Where a step stands, named only when a message needs it (no string is built in the step loop).
@@ -121,24 +119,24 @@ class NumericalGuard {
 
   double skipped() const { return skipped_; }
   // The safeguard's per-epoch counters: steps undone, and the largest ratio of the loss after a kept step to
-  // the loss before it (how close healthy training comes to kDivergenceRatio).
+  // the loss before it (how close healthy training comes to StepLength::kDivergenceRatio).
   void take_diagnostics(Diagnostics& out) {
-    if (!opt_.guards_divergence()) return;
+    if (!opt_.step_length()) return;
     out.push_back({"rejectedSteps", rejected_});
     out.push_back({"maxLossRatio", max_ratio_});
     rejected_ = max_ratio_ = 0;
   }
 
  private:
-  // A finite loss after the last step: undone (true) when it jumped past kDivergenceRatio times the loss
-  // before the step, the optimizer then shortening its steps; otherwise kept (false).
+  // A finite loss after the last step: undone (true) when the safeguard judges that the step diverged, the
+  // optimizer then shortening its steps; otherwise kept (false).
   bool diverged(double loss) {
-    if (!opt_.guards_divergence()) return false;
-    const double ratio = loss / loss_before_;
-    if (!(ratio > kDivergenceRatio)) {
-      max_ratio_ = std::max(max_ratio_, ratio);
+    StepLength* step_length = opt_.step_length();
+    if (!step_length) return false;
+    if (!step_length->diverged(loss_before_, loss)) {
+      max_ratio_ = std::max(max_ratio_, loss / loss_before_);
       consecutive_rejections_ = 0;
-      opt_.step_accepted();
+      step_length->accepted(loss_before_);
       return false;
     }
     restore();
@@ -148,7 +146,7 @@ class NumericalGuard {
                                             std::to_string(kMaxConsecutiveRejections) +
                                             "th undone step in a row; the weights and optimizer state are back "
                                             "to those before it");
-    opt_.step_rejected();
+    step_length->rejected();
     ++rejected_;
     return true;
   }

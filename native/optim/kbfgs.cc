@@ -211,6 +211,7 @@ void KbfgsOptimizer::state_scalars(StateScalars& out) const {
   out.push_back({"syDecay", settings_.sy_decay});
   out.push_back({"damping", settings_.damping});
   out.push_back({"stepScale", step_length_.scale()});
+  out.push_back({"lossAverage", step_length_.average()});
   for (size_t l = 0; l < layers_.size(); ++l)
     if (layers_[l].lbfgs) out.push_back({"layer" + std::to_string(l) + ".lbfgs.size", (double)layers_[l].lbfgs->size()});
 }
@@ -218,7 +219,8 @@ void KbfgsOptimizer::state_scalars(StateScalars& out) const {
 void KbfgsOptimizer::set_scalar(const std::string& name, double value) {
   if (name == "syDecay") settings_.sy_decay = (float)value;
   if (name == "damping") settings_.damping = value;
-  if (name == "stepScale") step_length_.set_scale(value);
+  if (name == "stepScale") step_length_.restore(value, step_length_.average());
+  if (name == "lossAverage") step_length_.restore(step_length_.scale(), value);
   for (size_t l = 0; l < layers_.size(); ++l)
     if (layers_[l].lbfgs && name == "layer" + std::to_string(l) + ".lbfgs.size") layers_[l].lbfgs->set_size((int)value);
 }

@@ -12,7 +12,6 @@
 #include "lbfgs.h"
 #include "non_finite.h"
 #include "optimizer.h"
-#include "step_length.h"
 
 namespace kb {
 
@@ -39,9 +38,7 @@ class KbfgsOptimizer final : public Optimizer {
   float weight_decay() const override { return settings_.weight_decay; }
   std::string take_non_finite_report() override { return non_finite_.take_report(); }
   void raise_damping() override;
-  bool guards_divergence() const override { return step_length_.enabled(); }
-  void step_rejected() override { step_length_.rejected(); }
-  void step_accepted() override { step_length_.accepted(); }
+  StepLength* step_length() override { return step_length_.enabled() ? &step_length_ : nullptr; }
   void take_diagnostics(Diagnostics& out) override;
   void state_buffers(std::vector<StateBuffer>& out) override;
   void state_scalars(StateScalars& out) const override;

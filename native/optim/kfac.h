@@ -8,7 +8,6 @@
 #include "../core/buffers.h"
 #include "non_finite.h"
 #include "optimizer.h"
-#include "step_length.h"
 
 namespace kb {
 
@@ -39,17 +38,17 @@ class KfacOptimizer final : public Optimizer {
     out.push_back({"draws", (double)draws_});
     out.push_back({"damping", settings_.damping});
     out.push_back({"stepScale", step_length_.scale()});
+    out.push_back({"lossAverage", step_length_.average()});
   }
   void set_scalar(const std::string& name, double value) override {
     if (name == "draws") draws_ = (uint64_t)value;
     if (name == "damping") settings_.damping = value;
-    if (name == "stepScale") step_length_.set_scale(value);
+    if (name == "stepScale") step_length_.restore(value, step_length_.average());
+    if (name == "lossAverage") step_length_.restore(step_length_.scale(), value);
   }
   std::string take_non_finite_report() override { return non_finite_.take_report(); }
   void raise_damping() override;
-  bool guards_divergence() const override { return step_length_.enabled(); }
-  void step_rejected() override { step_length_.rejected(); }
-  void step_accepted() override { step_length_.accepted(); }
+  StepLength* step_length() override { return step_length_.enabled() ? &step_length_ : nullptr; }
 
  private:
   size_t param_count_ = 0;

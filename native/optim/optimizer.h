@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../core/network.h"
+#include "step_length.h"
 
 namespace kb {
 
@@ -51,11 +52,8 @@ class Optimizer {
   // for the second-order methods, half the learning rate for the first-order ones).
   virtual void raise_damping() = 0;
 
-  // The divergence safeguard (core/numerical_guard.h): whether the trainer undoes a step after which the
-  // minibatch loss jumps, and what the optimizer does when a step is undone or kept (optim/step_length.h).
-  virtual bool guards_divergence() const { return false; }
-  virtual void step_rejected() {}
-  virtual void step_accepted() {}
+  // The divergence safeguard's state (optim/step_length.h), or null for a method without it.
+  virtual StepLength* step_length() { return nullptr; }
 
   // Appends this epoch's counters and timings and resets them.
   virtual void take_diagnostics(Diagnostics&) {}
