@@ -296,6 +296,48 @@ describe('validation and error types', () => {
     expect(() => parseMat(file, 'v73.mat')).toThrow(/v73\.mat: a MAT v7\.3 file \(HDF5\), which this reader does not support/);
   });
 
+  // MAT v5 files written here, in either byte order, with complex variables on request.
+  function matFile(bigEndian: boolean, variables: Array<{ name: string; rows: number; cols: number; real: number[]; imag?: number[] }>) {
+    const u32 = (v: number) => { const b = Buffer.alloc(4); bigEndian ? b.writeUInt32BE(v) : b.writeUInt32LE(v); return b; };
+    const element = (type: number, payload: Buffer) =>
+      Buffer.concat([u32(type), u32(payload.length), payload, Buffer.alloc((8 - (payload.length % 8)) % 8)]);
+    const doubles = (values: number[]) => Buffer.concat(values.map((v) => { const b = Buffer.alloc(8); bigEndian ? b.writeDoubleBE(v) : b.writeDoubleLE(v); return b; }));
+    const header = Buffer.alloc(128, ' ');
+    header.write('MATLAB 5.0 MAT-file', 0, 'latin1');
+    header.fill(0, 116, 124);
+    if (bigEndian) header.writeUInt16BE(0x0100, 124); else header.writeUInt16LE(0x0100, 124);
+    header.write(bigEndian ? 'MI' : 'IM', 126, 'latin1');
+    return Buffer.concat([header, ...variables.map((v) => element(14, Buffer.concat([
+      element(6, Buffer.concat([u32(6 | (v.imag ? 0x800 : 0)), u32(0)])),
+      element(5, Buffer.concat([u32(v.rows), u32(v.cols)])),
+      element(1, Buffer.from(v.name, 'latin1')),
+      element(9, doubles(v.real)),
+      ...(v.imag ? [element(9, doubles(v.imag))] : []),
+    ])))]);
+  }
+
+  test('MAT files of either byte order read alike; a complex variable gives its real part and does not stop the others', () => {
+    for (const bigEndian of [false, true]) {
+      const vars = parseMat(matFile(bigEndian, [
+        { name: 'z', rows: 1, cols: 2, real: [1, 2], imag: [3, 4] },
+        { name: 'a', rows: 2, cols: 1, real: [5, 6] },
+      ]), 'm.mat');
+      expect(Array.from(vars.get('z')!.data)).toEqual([1, 2]);
+      expect(vars.get('z')!.complex).toBe(true);
+      expect([Array.from(vars.get('a')!.data), vars.get('a')!.complex]).toEqual([[5, 6], false]);
+    }
+  });
+
+  test('datasets.curves checks that its train and test images have the same width', () => {
+    const file = path.join(dir, 'curves.mat');
+    fs.writeFileSync(file, matFile(false, [
+      { name: 'bdata', rows: 2, cols: 3, real: [0, 0, 0, 0, 0, 0] },
+      { name: 'bdatatest', rows: 1, cols: 2, real: [0, 0] },
+    ]));
+    expect(() => datasets.curves({ file })).toThrow(/curves\.mat: 'bdata' has 3 columns but 'bdatatest' has 2/);
+    expect(() => datasets.curves({ file: path.join(dir, 'missing.mat') })).toThrow(MatFormatError);
+  });
+
   test('every typed error is a KbfgsError', () => {
     for (const call of [() => parseIdx(null as never), () => datasets.curves({} as never)])
       expect(call).toThrow(KbfgsError);
