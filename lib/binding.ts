@@ -9,10 +9,15 @@ export interface NativeLayer {
 
 export interface NativeEpochEvent {
   type: 'epoch';
+  /** The training thread waits until resume() is called. */
+  awaited: boolean;
   epoch: number;
   loss: number;
   batchLoss: number;
   valLoss: number;
+  /** NaN where the loss defines no class decision. */
+  accuracy: number;
+  valAccuracy: number;
   seconds: number;
   steps: number;
   diagnostics: Record<string, number>;
@@ -20,6 +25,7 @@ export interface NativeEpochEvent {
 
 export interface NativeBatchEvent {
   type: 'batch';
+  awaited: boolean;
   epoch: number;
   batch: number;
   batches: number;
@@ -34,6 +40,8 @@ export interface NativeFitConfig {
   shuffle: boolean;
   seed: number;
   batchEvents: boolean;
+  awaitBatchEvents: boolean;
+  awaitEpochEvents: boolean;
   skipNonFinite: boolean;
   threads: number;
 }
@@ -76,7 +84,11 @@ export interface NativeModel {
     onEvent: (event: NativeEpochEvent | NativeBatchEvent) => void,
   ): Promise<void>;
   cancel(): void;
-  evaluate(x: Float32Array, y: Float32Array | null, rows: number): Promise<number>;
+  /** The callback of the awaited event has returned; stop: training should end after it. */
+  resume(stop: boolean): void;
+  /** 'lr' or 'damping', between fits or while training waits for a callback. */
+  setHyperparameter(name: string, value: number): void;
+  evaluate(x: Float32Array, y: Float32Array | null, rows: number): Promise<{ loss: number; accuracy: number }>;
   predict(x: Float32Array, rows: number, logits: boolean): Promise<Float32Array>;
   getWeights(): Float32Array;
   setWeights(weights: Float32Array): void;

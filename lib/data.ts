@@ -67,3 +67,27 @@ const isSharedBuffer = (b: ArrayBufferLike): boolean => Object.prototype.toStrin
 export function pinnedForNative(data: Float32Array): Float32Array {
   return isSharedBuffer(data.buffer) ? data : data.slice();
 }
+
+/** One-hot targets: row i has a 1 in column labels[i] (for softmaxCrossEntropy). */
+export function oneHot(labels: ArrayLike<number>, classes: number): Matrix {
+  if (!Number.isInteger(classes) || classes < 1) throw new InvalidArgumentError(`oneHot: classes must be a positive integer, got ${classes}`);
+  const data = new Float32Array(labels.length * classes);
+  for (let i = 0; i < labels.length; i++) {
+    const c = labels[i];
+    if (!Number.isInteger(c) || c < 0 || c >= classes) throw new InvalidArgumentError(`oneHot: label ${c} at row ${i} is not a class 0 to ${classes - 1}`);
+    data[i * classes + c] = 1;
+  }
+  return { data, rows: labels.length, cols: classes };
+}
+
+/** The column of the largest value in each row (the predicted class of a row of outputs or one-hot targets). */
+export function argmax(m: Matrix): Uint32Array {
+  checkMatrix('argmax', m);
+  const out = new Uint32Array(m.rows);
+  for (let i = 0; i < m.rows; i++) {
+    let best = 0;
+    for (let j = 1; j < m.cols; j++) if (m.data[i * m.cols + j] > m.data[i * m.cols + best]) best = j;
+    out[i] = best;
+  }
+  return out;
+}

@@ -1,5 +1,9 @@
 /** kbfgs-native: the public API. */
 export { Sequential, Autoencoder, ACTIVATIONS, LOSSES } from './model';
+export { EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau } from './callbacks';
+export type {
+  Callback, EarlyStoppingOptions, ModelCheckpointOptions, Monitor, ReduceLROnPlateauOptions, TrainingRun,
+} from './callbacks';
 export type {
   ActivationName, AutoencoderConfig, BatchLogs, DenseLayerConfig, EpochLogs, FitOptions, History, LayerWeights,
   LoadOptions, LossName, PresetOptions, SequentialConfig,
@@ -7,7 +11,7 @@ export type {
 export { Optimizer, SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC, optimizerFromJSON } from './optimizers';
 export { CheckpointError } from './checkpoint';
 export type { AdamOptions, KBFGSOptions, KBFGSLOptions, KFACOptions, Protocol, RMSpropOptions, SGDOptions } from './optimizers';
-export { matrix } from './data';
+export { argmax, matrix, oneHot } from './data';
 export type { LabeledData, Matrix, TrainingData } from './data';
 export * as datasets from './datasets';
 export { parseIdx, readIdx, readIdxImages, IdxFormatError } from './datasets/idx';
@@ -17,7 +21,8 @@ export type { MatReadOptions, MatVariable } from './datasets/mat';
 export { mulberry32 } from './datasets/curves-synth';
 export type { CurvesSynthOptions } from './datasets/curves-synth';
 export type { FacesSynthOptions, FacesSynthDataset } from './datasets/faces-synth';
-export type { Dataset, Split, SplitName, ProgressCallback } from './datasets/dataset';
+export type { ClassificationDataset, Dataset, LabeledSplit, Split, SplitName, ProgressCallback } from './datasets/dataset';
+export type { MnistOptions } from './datasets/mnist';
 export {
   KbfgsError, AbortError, BusyError, DisposedError, InvalidArgumentError, InvalidDataError, NotPositiveDefiniteError,
   NumericalError, OutOfMemoryError, ShapeError, DeviceError, InternalError,

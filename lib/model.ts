@@ -3,13 +3,14 @@
  * adds the paper's presets. Weights and optimizer state live in native memory; `dispose()` frees them.
  */
 import * as os from 'os';
-import { addon, type NativeModel } from './binding';
+import { addon, type NativeBatchEvent, type NativeEpochEvent, type NativeModel } from './binding';
 import { resolveData, checkMatrix, isFloat32Array, isUint8Array, pinnedForNative, type Matrix, type TrainingData } from './data';
 import { DEVICES, resolveDevice, type DeviceName } from './devices';
 import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native } from './errors';
 import { readRegularFile } from './files';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
 import { Optimizer, optimizerFromJSON } from './optimizers';
+import type { Callback, TrainingRun } from './callbacks';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, checkHeaderLength, decodeSafetensors, encodeSafetensors, stateToTensors,
   tensorsToState, writeFileAtomic, type Tensors,
@@ -70,13 +71,34 @@ export interface EpochLogs {
   batchLoss: number;
   /** Mean data loss of validationData, when given. */
   valLoss?: number;
+  /** Share of training rows predicted right (softmax cross-entropy: argmax; one sigmoid output: its sign). */
+  accuracy?: number;
+  /** The same over validationData. */
+  valAccuracy?: number;
+  /** The learning rate at the end of the epoch (as a schedule or callback left it). */
+  lr: number;
+  /** The damping λ at the end of the epoch (second-order methods). */
+  damping?: number;
   /** Cumulative training wall time of this model in seconds (warm start included, evaluation excluded). */
   seconds: number;
   /** Optimizer steps taken so far. */
   steps: number;
-  /** Per-epoch counters and phase timings of the optimizer. */
-  diagnostics: Record<string, number>;
+  /**
+   * Counters and phase timings of the epoch. Curvature counters (curvatureUpdates, hgSkipped, haSkipped,
+   * powellDamping, lmDamping, inversions) are summed over layers and steps; `replayedSteps` counts the steps a
+   * GPU replayed from a recorded graph; `rejectedSteps` and `maxLossRatio` are the divergence safeguard's;
+   * `skippedSteps` the onNonFinite 'skip' mode's; the `...Seconds` entries are phase times.
+   */
+  diagnostics: Diagnostics;
 }
+
+/** The names of EpochLogs.diagnostics; which appear depends on the method and the options. */
+export type DiagnosticName =
+  | 'forwardSeconds' | 'backwardSeconds' | 'skippedSteps' | 'rejectedSteps' | 'maxLossRatio'
+  | 'curvatureUpdates' | 'hgSkipped' | 'haSkipped' | 'powellDamping' | 'lmDamping' | 'directionSeconds'
+  | 'secondPassSeconds' | 'curvatureSeconds' | 'replayedSteps' | 'inversions' | 'sampledSeconds'
+  | 'factorSeconds' | 'inverseSeconds';
+export type Diagnostics = Partial<Record<DiagnosticName, number>> & Record<string, number>;
 
 export interface FitOptions {
   optimizer: Optimizer;
@@ -103,14 +125,24 @@ export interface FitOptions {
   onNonFinite?: 'stop' | 'skip';
   /** Aborting stops training at the next batch boundary; fit() rejects with AbortError, the model stays valid. */
   signal?: AbortSignal;
-  onEpochEnd?: (epoch: number, logs: EpochLogs) => void;
-  onBatchEnd?: (batch: number, logs: BatchLogs) => void;
+  /**
+   * Called at each epoch end; training waits until it returns (or its promise settles). Set
+   * `model.stopTraining = true` to end training: fit() then resolves with the history.
+   */
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => unknown;
+  /** Called after each step, training waiting for it as for onEpochEnd; a wait per step, so only when given. */
+  onBatchEnd?: (batch: number, logs: BatchLogs) => unknown;
+  /** Callback objects (EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, ModelCheckpoint, your own). */
+  callbacks?: Callback[];
 }
 
 /** Shaped like TensorFlow.js's History: one array per logged quantity, indexed like `epoch`. */
 export interface History {
   epoch: number[];
-  history: { loss: number[]; batchLoss: number[]; seconds: number[]; valLoss?: number[] };
+  history: {
+    loss: number[]; batchLoss: number[]; seconds: number[]; lr: number[]; valLoss?: number[]; accuracy?: number[];
+    valAccuracy?: number[]; damping?: number[];
+  };
   params: { epochs: number; batchSize: number; samples: number; optimizer: ReturnType<Optimizer['toJSON']> };
 }
 
@@ -126,7 +158,7 @@ const running = new Set<NativeModel>();
 process.on('exit', () => running.forEach((handle) => handle.cancel()));
 
 const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'timeBudget', 'shuffle', 'seed', 'validationData', 'threads', 'onNonFinite',
-  'signal', 'onEpochEnd', 'onBatchEnd'] as const;
+  'signal', 'onEpochEnd', 'onBatchEnd', 'callbacks'] as const;
 
 export class Sequential {
   readonly inputDim: number;
@@ -140,6 +172,7 @@ export class Sequential {
   private readonly handle: NativeModel;
   private disposed = false;
   private currentOptimizer: Optimizer | undefined;
+  private unfollow: (() => void) | undefined;
 
   constructor(config: SequentialConfig) {
     const where = 'Sequential';
@@ -178,10 +211,22 @@ export class Sequential {
     return this.native().info().paramCount;
   }
 
+  /** Steps this model has taken (all fits, checkpoints included). */
+  get steps(): number {
+    return this.native().info().steps;
+  }
+
+  /** Epochs this model has finished (all fits, checkpoints included). */
+  get epochsTrained(): number {
+    return this.native().info().epochs;
+  }
+
   /**
-   * Trains on the native thread. Resolves with the History once the last onEpochEnd has run.
-   * Rejects with AbortError (model valid, `error.history` set) when `signal` aborts, with the error of a
-   * throwing callback, or with a typed error for bad input or numerical failure.
+   * Trains on the native thread, in step with the callbacks: at each epoch end (and each batch end when an
+   * onBatchEnd is given) training waits until every callback has returned, awaiting async ones. Resolves with
+   * the History, also when a callback set `stopTraining`. Rejects with AbortError (model valid,
+   * `error.history` set) when `signal` aborts, with the error of a throwing callback, or with a typed error for
+   * bad input or numerical failure.
    */
   async fit(data: TrainingData, options: FitOptions): Promise<History> {
     const where = 'fit';
@@ -195,6 +240,14 @@ export class Sequential {
     const epochs = checkNumber(where, 'epochs', options.epochs, 1, { min: 0, max: 2 ** 31 - 1, integer: true });
     const batchSize = checkNumber(where, 'batchSize', options.batchSize, Math.min(1000, x.rows), { min: 1, max: 2 ** 31 - 1, integer: true });
     if (batchSize > x.rows) throw new ShapeError(`${where}: batchSize ${batchSize} exceeds the ${x.rows} training rows`);
+    for (const name of ['onEpochEnd', 'onBatchEnd'] as const)
+      if (options[name] !== undefined && typeof options[name] !== 'function')
+        throw new InvalidArgumentError(`${where}: ${name} must be a function`);
+    const callbacks: Callback[] = options.callbacks ?? [];
+    if (!Array.isArray(callbacks) || callbacks.some((c) => !c || typeof c !== 'object'))
+      throw new InvalidArgumentError(`${where}: callbacks must be an array of callback objects`);
+    const onEpochEnd = [...callbacks.filter((c) => c.onEpochEnd).map((c) => c.onEpochEnd!.bind(c)), ...(options.onEpochEnd ? [options.onEpochEnd] : [])];
+    const onBatchEnd = [...callbacks.filter((c) => c.onBatchEnd).map((c) => c.onBatchEnd!.bind(c)), ...(options.onBatchEnd ? [options.onBatchEnd] : [])];
     const config = {
       epochs,
       batchSize,
@@ -202,56 +255,59 @@ export class Sequential {
       shuffle: checkBoolean(where, 'shuffle', options.shuffle, true),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
       threads: checkNumber(where, 'threads', options.threads, defaultThreads(), { min: 1, max: 1024, integer: true }),
-      batchEvents: options.onBatchEnd !== undefined,
+      batchEvents: onBatchEnd.length > 0,
+      awaitBatchEvents: onBatchEnd.length > 0,
+      awaitEpochEvents: onEpochEnd.length > 0,
       skipNonFinite: checkChoice(where, 'onNonFinite', options.onNonFinite, 'stop', ['stop', 'skip'] as const) === 'skip',
     };
-    for (const name of ['onEpochEnd', 'onBatchEnd'] as const)
-      if (options[name] !== undefined && typeof options[name] !== 'function')
-        throw new InvalidArgumentError(`${where}: ${name} must be a function`);
-    const { signal } = options;
+    const { signal, optimizer } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal))
       throw new InvalidArgumentError(`${where}: signal must be an AbortSignal`);
 
     const history: History = {
       epoch: [],
-      history: { loss: [], batchLoss: [], seconds: [], ...(val ? { valLoss: [] } : {}) },
-      params: { epochs, batchSize, samples: x.rows, optimizer: options.optimizer.toJSON() },
+      history: { loss: [], batchLoss: [], seconds: [], lr: [], ...(val ? { valLoss: [] } : {}) },
+      params: { epochs, batchSize, samples: x.rows, optimizer: optimizer.toJSON() },
     };
     if (signal?.aborted) throw Object.assign(new AbortError(), { history });
+    this.stopTraining = false;
+    this.follow(optimizer);
+    const run: TrainingRun = { model: this, optimizer, epochs };
+    for (const c of callbacks) await c.onTrainBegin?.(run);
 
     let callbackError: unknown;
-    const onEvent = (event: Parameters<Parameters<NativeModel['fit']>[8]>[0]) => {
+    // Runs the callbacks of one event in order, awaiting each, then lets the training thread go on.
+    const handleEvent = async (event: NativeEpochEvent | NativeBatchEvent) => {
+      if (event.type === 'epoch') {
+        const logs = this.epochLogs(event, optimizer, val !== null);
+        record(history, event.epoch, logs);
+        for (const callback of onEpochEnd) await callback(event.epoch, logs);
+      } else {
+        const logs: BatchLogs = { loss: event.loss, epoch: event.epoch, batches: event.batches, step: event.step };
+        for (const callback of onBatchEnd) await callback(event.batch, logs);
+      }
+    };
+    const onEvent = (event: NativeEpochEvent | NativeBatchEvent) => {
       if (callbackError !== undefined) return;
-      try {
-        if (event.type === 'epoch') {
-          history.epoch.push(event.epoch);
-          history.history.loss.push(event.loss);
-          history.history.batchLoss.push(event.batchLoss);
-          history.history.seconds.push(event.seconds);
-          const logs: EpochLogs = {
-            loss: event.loss, batchLoss: event.batchLoss, seconds: event.seconds, steps: event.steps,
-            diagnostics: event.diagnostics,
-          };
-          if (val) {
-            history.history.valLoss!.push(event.valLoss);
-            logs.valLoss = event.valLoss;
-          }
-          options.onEpochEnd?.(event.epoch, logs);
-        } else {
-          options.onBatchEnd?.(event.batch, { loss: event.loss, epoch: event.epoch, batches: event.batches, step: event.step });
-        }
-      } catch (error) {
+      const resume = () => { if (event.awaited) handle.resume(this.stopTraining); };
+      const fail = (error: unknown) => {
         callbackError = error;
         handle.cancel();
+      };
+      let done: Promise<void>;
+      try {
+        done = handleEvent(event);
+      } catch (error) {
+        return fail(error);
       }
+      done.then(resume, fail);
     };
     const abort = () => handle.cancel();
     signal?.addEventListener('abort', abort, { once: true });
     try {
       const trainX = pinnedForNative(x.data), valX = val ? pinnedForNative(val.x.data) : null;
       const training = native(() => handle.fit(trainX, y ? pinnedForNative(y.data) : null, x.rows, valX,
-        val?.y ? pinnedForNative(val.y.data) : null, val?.x.rows ?? 0, config, options.optimizer.toNative(), onEvent));
-      this.currentOptimizer = options.optimizer;  // the native state now belongs to this optimizer
+        val?.y ? pinnedForNative(val.y.data) : null, val?.x.rows ?? 0, config, optimizer.toNative(), onEvent));
       running.add(handle);
       await training;
     } catch (error) {
@@ -264,14 +320,62 @@ export class Sequential {
       signal?.removeEventListener('abort', abort);
     }
     if (callbackError !== undefined) throw callbackError;
+    for (const c of callbacks) await c.onTrainEnd?.(history);
     return history;
   }
 
-  /** Mean per-sample data loss (no regulariser) over all rows. */
-  async evaluate(data: TrainingData): Promise<number> {
+  /**
+   * Set by a callback to end training after the current batch or epoch; fit() then resolves normally.
+   * Reset at the start of every fit().
+   */
+  stopTraining = false;
+
+  /** The optimizer whose state the model holds: its lr and damping changes reach the native state. */
+  private follow(optimizer: Optimizer): void {
+    if (this.currentOptimizer !== optimizer) {
+      this.unfollow?.();
+      this.unfollow = optimizer.watch((name, value) => native(() => this.handle.setHyperparameter(name, value)));
+    }
+    this.currentOptimizer = optimizer;
+  }
+
+  private epochLogs(event: NativeEpochEvent, optimizer: Optimizer, validation: boolean): EpochLogs {
+    const logs: EpochLogs = {
+      loss: event.loss, batchLoss: event.batchLoss, seconds: event.seconds, steps: event.steps,
+      lr: optimizer.settings.lr, diagnostics: event.diagnostics,
+    };
+    if (optimizer.settings.damping !== undefined) logs.damping = optimizer.settings.damping;
+    if (!Number.isNaN(event.accuracy)) logs.accuracy = event.accuracy;
+    if (validation) {
+      logs.valLoss = event.valLoss;
+      if (!Number.isNaN(event.valAccuracy)) logs.valAccuracy = event.valAccuracy;
+    }
+    return logs;
+  }
+
+  /**
+   * Mean per-sample data loss (no regulariser) over all rows. With `{ metrics: ['accuracy'] }`, also the share
+   * of rows predicted right: { loss, accuracy } (softmax cross-entropy: the argmax of the outputs against the
+   * argmax of the one-hot targets; a single sigmoid output: its sign against t > 0.5).
+   */
+  async evaluate(data: TrainingData): Promise<number>;
+  async evaluate(data: TrainingData, options: { metrics: Array<'accuracy'> }): Promise<{ loss: number; accuracy: number }>;
+  async evaluate(data: TrainingData, options?: { metrics?: Array<'accuracy'> }): Promise<number | { loss: number; accuracy: number }> {
+    checkKeys('evaluate', options ?? {}, ['metrics']);
+    const metrics = options?.metrics ?? [];
+    if (!Array.isArray(metrics) || metrics.some((m) => m !== 'accuracy'))
+      throw new InvalidArgumentError("evaluate: metrics must be an array of 'accuracy'");
+    if (metrics.length > 0 && !this.hasAccuracy())
+      throw new InvalidArgumentError(`evaluate: accuracy needs softmaxCrossEntropy or a single sigmoidCrossEntropy output, not ${this.loss} with ${this.outputDim} outputs`);
     const handle = this.native();
     const { x, y } = resolveData('evaluate data', data, this.inputDim, this.outputDim);
-    return native(() => handle.evaluate(pinnedForNative(x.data), y ? pinnedForNative(y.data) : null, x.rows)).catch((e) => Promise.reject(fromNative(e)));
+    const result = await native(() => handle.evaluate(pinnedForNative(x.data), y ? pinnedForNative(y.data) : null, x.rows))
+      .catch((e) => Promise.reject(fromNative(e)));
+    return metrics.length > 0 ? result : result.loss;
+  }
+
+  private hasAccuracy(): boolean {
+    return this.loss === 'softmaxCrossEntropy' || (this.loss === 'sigmoidCrossEntropy' && this.outputDim === 1);
   }
 
   /**
@@ -416,7 +520,7 @@ export class Sequential {
       if (metadata.optimizer !== undefined) {
         const optimizer = optimizerFromJSON(json('optimizer'));
         native(() => model.handle.importState(optimizer.toNative(), tensorsToState(tensors, json('training'), file)));
-        model.currentOptimizer = optimizer;
+        model.follow(optimizer);
       }
     } catch (e) {
       model.dispose();
@@ -459,6 +563,18 @@ export class Sequential {
       return { weight, bias };
     });
   }
+}
+
+/** Appends an epoch's logs to the history (a quantity's array appears with its first value). */
+function record(history: History, epoch: number, logs: EpochLogs): void {
+  const h = history.history;
+  history.epoch.push(epoch);
+  h.loss.push(logs.loss);
+  h.batchLoss.push(logs.batchLoss);
+  h.seconds.push(logs.seconds);
+  h.lr.push(logs.lr);
+  for (const key of ['valLoss', 'accuracy', 'valAccuracy', 'damping'] as const)
+    if (logs[key] !== undefined) (h[key] ??= []).push(logs[key]!);
 }
 
 function checkLoadOptions(options: LoadOptions): void {

@@ -28,13 +28,42 @@ export abstract class Optimizer {
   /** Short method name used in logs: 'sgd', 'adam', 'rmsprop', ... */
   abstract readonly kind: string;
   readonly protocol: Protocol;
-  /** The resolved numeric settings, defaults filled in. */
-  readonly settings: Readonly<Record<string, number>>;
+  private current: Readonly<Record<string, number>>;
   private readonly id = `optimizer-${++nextId}`;
+  private readonly watchers = new Set<(name: string, value: number) => void>();
 
   protected constructor(protocol: Protocol, settings: Record<string, number>) {
     this.protocol = protocol;
-    this.settings = Object.freeze({ ...settings });
+    this.current = Object.freeze({ ...settings });
+  }
+
+  /** The resolved numeric settings, defaults filled in; `lr` (and `damping`) as last set. */
+  get settings(): Readonly<Record<string, number>> {
+    return this.current;
+  }
+
+  /**
+   * The learning rate α. Settable between fits, and during one from a training callback (onBatchEnd,
+   * onEpochEnd or a Callback), where the next step uses it; it goes into checkpoints with the other settings,
+   * so a resumed run continues with it. Setting it while training runs outside a callback throws BusyError.
+   */
+  get lr(): number {
+    return this.current.lr;
+  }
+  set lr(value: number) {
+    this.change('lr', checkNumber(this.constructor.name, 'lr', value, NaN, { above: 0 }));
+  }
+
+  /** Sets a setting the native state also holds: the models training with this optimizer first, then here. */
+  protected change(name: string, value: number): void {
+    this.watchers.forEach((apply) => apply(name, value));
+    this.current = Object.freeze({ ...this.current, [name]: value });
+  }
+
+  /** @internal A model whose native state follows this optimizer's changes; returns the unsubscribe. */
+  watch(apply: (name: string, value: number) => void): () => void {
+    this.watchers.add(apply);
+    return () => this.watchers.delete(apply);
   }
 
   /** @internal What the native factory reads. */
@@ -213,6 +242,14 @@ export class KBFGS extends Optimizer {
     checkKeys(where, options, [...SECOND_ORDER_KEYS, ...Object.keys(extra)]);
     super('paper', { ...secondOrderSettings(where, options, 0.3, 0.3), ...extra });
   }
+
+  /** The damping λ; settable like {@link Optimizer.lr} (a new λ re-inverts A + √λI at the next step). */
+  get damping(): number {
+    return this.settings.damping;
+  }
+  set damping(value: number) {
+    this.change('damping', checkNumber(this.constructor.name, 'damping', value, NaN, { min: 0 }));
+  }
 }
 
 export interface KBFGSLOptions extends KBFGSOptions {
@@ -266,6 +303,14 @@ export class KFAC extends Optimizer {
       inverseEvery: checkNumber(where, 'inverseEvery', options.inverseEvery, 20, { min: 1, integer: true }),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: 2 ** 53 - 1, integer: true }),
     });
+  }
+
+  /** The damping λ; settable like {@link Optimizer.lr} (a new λ re-inverts both factors at the next step). */
+  get damping(): number {
+    return this.settings.damping;
+  }
+  set damping(value: number) {
+    this.change('damping', checkNumber(this.constructor.name, 'damping', value, NaN, { min: 0 }));
   }
 }
 

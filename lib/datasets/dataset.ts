@@ -15,6 +15,26 @@ export interface Dataset {
   readonly validation?: Split;
 }
 
+/** A split of a classification dataset: images, their one-hot targets and the class of each row. */
+export interface LabeledSplit {
+  readonly name: SplitName;
+  readonly x: Matrix;
+  /** One row per image, 1 in the column of its class (targets for softmaxCrossEntropy). */
+  readonly y: Matrix;
+  /** The class of each row, 0 to classes - 1. */
+  readonly labels: Uint8Array;
+}
+
+export interface ClassificationDataset {
+  /** 'mnist' or 'fashion-mnist'. */
+  readonly name: string;
+  readonly classes: number;
+  /** What each class is, indexed by label. */
+  readonly classNames: readonly string[];
+  readonly train: LabeledSplit;
+  readonly test: LabeledSplit;
+}
+
 /** Called with the fraction of the work done, from 0 to 1. */
 export type ProgressCallback = (fraction: number) => void;
 

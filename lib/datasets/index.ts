@@ -9,7 +9,7 @@ import { curvesSynth } from './curves-synth';
 import { split, type Dataset } from './dataset';
 import { facesSynth } from './faces-synth';
 import { MatFormatError, matVariableRows, readMat, type MatVariable } from './mat';
-import { mnist } from './mnist';
+import { fashionMnist, mnist } from './mnist';
 
 function checkFileOption(where: string, options: unknown): string {
   if (!options || typeof options !== 'object') throw new InvalidArgumentError(`${where}: options { file } are required (the path of the MAT file)`);
@@ -52,4 +52,4 @@ export function faces(options: { file: string }): Dataset {
   };
 }
 
-export { mnist, curvesSynth, facesSynth };
+export { mnist, fashionMnist, curvesSynth, facesSynth };

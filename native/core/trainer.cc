@@ -1,5 +1,6 @@
 #include "trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <numeric>
 #include <string>
@@ -29,16 +30,45 @@ const uint32_t* BatchSampler::next(int m) {
   return batch;
 }
 
-double mean_loss(Network& net, Workspace& ws, const DataView& data) {
+bool has_accuracy(const Network& net) {
+  return net.loss_kind() == Loss::SoftmaxCrossEntropy || (net.loss_kind() == Loss::SigmoidCrossEntropy && net.output_dim() == 1);
+}
+
+namespace {
+// Rows of the loaded batch whose prediction matches the target: the argmax of the logits against the argmax
+// of the (one-hot) targets for softmax cross-entropy, the sign of the logit against t > 0.5 for one sigmoid.
+int correct_predictions(Network& net, Workspace& ws) {
+  thread_local std::vector<float> z, t;
+  const int m = ws.m, d = net.output_dim();
+  z.resize((size_t)m * d);
+  t.resize((size_t)m * d);
+  net.backend().to_host(z.data(), ws.output, z.size());
+  net.backend().to_host(t.data(), ws.target, t.size());
+  int correct = 0;
+  for (int i = 0; i < m; ++i) {
+    const float* zi = z.data() + (size_t)i * d;
+    const float* ti = t.data() + (size_t)i * d;
+    if (d == 1) correct += (zi[0] > 0) == (ti[0] > 0.5f);
+    else correct += std::max_element(zi, zi + d) - zi == std::max_element(ti, ti + d) - ti;
+  }
+  return correct;
+}
+}  // namespace
+
+double mean_loss(Network& net, Workspace& ws, const DataView& data, double* accuracy) {
   thread_local std::vector<uint32_t> rows;
   double total = 0;
+  int64_t correct = 0;
+  const bool count = accuracy && has_accuracy(net);
   for (int start = 0; start < data.rows; start += ws.capacity()) {
     const int m = std::min(ws.capacity(), data.rows - start);
     rows.resize(m);
     std::iota(rows.begin(), rows.end(), (uint32_t)start);
     net.load_batch(ws, data.x, data.y, rows.data(), m);
     total += net.forward(ws, Network::Want::Loss);
+    if (count) correct += correct_predictions(net, ws);
   }
+  if (accuracy) *accuracy = count ? (double)correct / data.rows : NAN;
   return total / data.rows;
 }
 
@@ -128,6 +158,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
   }
 
   const double start_seconds = state.seconds;
+  auto stop_requested = [&] { return callbacks.should_stop && callbacks.should_stop(); };
   for (int e = 0; e < config.epochs; ++e) {
     const int epoch = state.epochs_done;
     const double skipped_before = guard.skipped();
@@ -162,6 +193,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
         BatchEvent event{epoch, b, batches, state.step, loss};
         callbacks.on_batch(event);
       }
+      if (stop_requested()) break;
     }
     net.backend().synchronize();  // a GPU may still be running the last step: count it in this epoch
     state.seconds += since(epoch_start);
@@ -174,18 +206,20 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     event.batch_loss = used_batches ? batch_loss_sum / used_batches : NAN;
     const double tau = opt.weight_decay();
     auto training_loss = [&] {
-      return mean_loss(net, ws, train) + 0.5 * tau * net.backend().sum_squares(net.params(), net.param_count());
+      return mean_loss(net, ws, train, &event.accuracy) +
+             0.5 * tau * net.backend().sum_squares(net.params(), net.param_count());
     };
     event.loss = training_loss();
     // The epoch's last step is checked here (no batch follows it); a skipped one leaves the weights before it.
     if (guard.check_epoch_loss(event.loss, epoch)) event.loss = training_loss();
-    if (validation) event.val_loss = mean_loss(net, ws, *validation);
+    if (validation) event.val_loss = mean_loss(net, ws, *validation, &event.val_accuracy);
     event.diagnostics.push_back({"forwardSeconds", forward_seconds});
     event.diagnostics.push_back({"backwardSeconds", backward_seconds});
     if (config.skip_non_finite) event.diagnostics.push_back({"skippedSteps", guard.skipped() - skipped_before});
     guard.take_diagnostics(event.diagnostics);
     opt.take_diagnostics(event.diagnostics);
     if (callbacks.on_epoch) callbacks.on_epoch(event);
+    if (stop_requested()) break;
     if (config.time_budget_seconds > 0 && state.seconds - start_seconds >= config.time_budget_seconds) break;
   }
 }

@@ -57,6 +57,9 @@ struct FitConfig {
   bool shuffle = true;
   uint64_t seed = 0;
   bool batch_events = false;
+  // Callbacks in step (napi/callback_gate.h): the caller waits after these events until its callback returns.
+  bool await_batch_events = false;
+  bool await_epoch_events = false;
   // A non-finite step is skipped (weights and optimizer state put back, damping raised) instead of ending
   // training; see NumericalGuard in trainer.cc.
   bool skip_non_finite = false;
@@ -75,6 +78,8 @@ struct EpochEvent {
   double loss = 0;          // regularised training loss over the full training set (spec §2 step 6)
   double batch_loss = 0;    // mean of the epoch's minibatch losses
   double val_loss = NAN;    // mean data loss of the validation data, if any
+  double accuracy = NAN;    // over the training set, where has_accuracy
+  double val_accuracy = NAN;
   double seconds = 0;       // cumulative training wall time of this model, evaluation excluded
   int64_t steps = 0;
   Diagnostics diagnostics;
@@ -106,14 +111,20 @@ struct FitCallbacks {
   // At every batch boundary, just before cancellation is checked (the caller's chance to notice that it
   // must stop, e.g. because its JavaScript environment is going away).
   std::function<void()> at_boundary;
+  // Asked after each batch and epoch event: true ends training gracefully (the epoch in progress is evaluated
+  // and reported, then fit returns).
+  std::function<bool()> should_stop;
 };
 
 // Runs training; throws kb::Error (Aborted when cancel becomes true, checked at every batch boundary).
 void fit(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
          const FitConfig& config, const FitCallbacks& callbacks, const std::atomic<bool>& cancel);
 
-// Mean per-sample data loss over all rows of data, in chunks of ws's capacity.
-double mean_loss(Network& net, Workspace& ws, const DataView& data);
+// Mean per-sample data loss over all rows of data, in chunks of ws's capacity; with accuracy, also the share
+// of rows predicted right (NaN for a loss without a class decision, see has_accuracy).
+double mean_loss(Network& net, Workspace& ws, const DataView& data, double* accuracy = nullptr);
+// Whether accuracy is defined: softmax cross-entropy (argmax), or sigmoid cross-entropy with one output.
+bool has_accuracy(const Network& net);
 
 // Throws Numerical when loss (mean_loss over data) is NaN or infinite, naming the first rows and layer at fault.
 void check_loss_finite(Network& net, Workspace& ws, const DataView& data, double loss, const char* what);

@@ -17,10 +17,13 @@ Napi::Object to_js(Napi::Env env, const FitEvent& ev) {
   Napi::Object o = Napi::Object::New(env);
   if (ev.type == FitEvent::Type::Epoch) {
     o.Set("type", "epoch");
+    o.Set("awaited", ev.awaited);
     o.Set("epoch", ev.epoch.epoch);
     o.Set("loss", ev.epoch.loss);
     o.Set("batchLoss", ev.epoch.batch_loss);
     o.Set("valLoss", ev.epoch.val_loss);
+    o.Set("accuracy", ev.epoch.accuracy);
+    o.Set("valAccuracy", ev.epoch.val_accuracy);
     o.Set("seconds", ev.epoch.seconds);
     o.Set("steps", (double)ev.epoch.steps);
     Napi::Object diag = Napi::Object::New(env);
@@ -28,6 +31,7 @@ Napi::Object to_js(Napi::Env env, const FitEvent& ev) {
     o.Set("diagnostics", diag);
   } else {
     o.Set("type", "batch");
+    o.Set("awaited", ev.awaited);
     o.Set("epoch", ev.batch.epoch);
     o.Set("batch", ev.batch.batch);
     o.Set("batches", ev.batch.batches);
@@ -72,23 +76,33 @@ void FitJob::Execute(const ExecutionProgress& progress) {
       progress.Send(&event, 1);
       last_sent = std::chrono::steady_clock::now();
     };
+    CallbackGate& gate = model_->callback_gate();
+    auto deliver = [&](FitEvent& event) {
+      if (!event.awaited) return send(event);
+      gate.arm();
+      send(event);
+      gate.wait(model_->cancel_flag(), kHeartbeatSeconds, [&] { send(FitEvent{}); });
+    };
     FitCallbacks callbacks;
     callbacks.on_batch = [&](const BatchEvent& e) {
       FitEvent event;
       event.type = FitEvent::Type::Batch;
+      event.awaited = config_.await_batch_events;
       event.batch = e;
-      send(event);
+      deliver(event);
     };
     callbacks.on_epoch = [&](const EpochEvent& e) {
       FitEvent event;
       event.type = FitEvent::Type::Epoch;
+      event.awaited = config_.await_epoch_events;
       event.epoch = e;
-      send(event);
+      deliver(event);
     };
     callbacks.at_boundary = [&] {
       const std::chrono::duration<double> quiet = std::chrono::steady_clock::now() - last_sent;
       if (quiet.count() >= kHeartbeatSeconds) send(FitEvent{});
     };
+    callbacks.should_stop = [&] { return gate.stop_requested(); };
     fit(net, model_->state(), train.view(), validation ? &validation->view() : nullptr, config_, callbacks,
         model_->cancel_flag());
   });
@@ -109,7 +123,7 @@ void FitJob::OnProgress(const FitEvent* events, size_t count) {
     }
   });
   // A callback threw (the TypeScript layer reports its error) or JS can no longer run: stop training.
-  if (!delivered || !alive) model_->cancel_flag() = true;
+  if (!delivered || !alive) model_->cancel();
 }
 
 void FitJob::OnOK() {

@@ -16,6 +16,7 @@ namespace kb::napi {
 
 struct FitEvent {
   enum class Type { Batch, Epoch, Heartbeat } type = Type::Heartbeat;
+  bool awaited = false;  // the training thread waits until JS calls resume() (napi/callback_gate.h)
   BatchEvent batch;
   EpochEvent epoch;
 };

@@ -78,6 +78,8 @@ Napi::Function Model::Define(Napi::Env env) {
   return DefineClass(env, "NativeModel",
                      {InstanceMethod("fit", &Model::Guarded<&Model::Fit>),
                       InstanceMethod("cancel", &Model::GuardedVoid<&Model::Cancel>),
+                      InstanceMethod("resume", &Model::GuardedVoid<&Model::Resume>),
+                      InstanceMethod("setHyperparameter", &Model::GuardedVoid<&Model::SetHyperparameter>),
                       InstanceMethod("evaluate", &Model::Guarded<&Model::Evaluate>),
                       InstanceMethod("predict", &Model::Guarded<&Model::Predict>),
                       InstanceMethod("getWeights", &Model::Guarded<&Model::GetWeights>),
@@ -153,7 +155,9 @@ void Model::start_optimizer(const Napi::Object& opt, int batch_capacity, int tra
 void Model::ensure_usable(Napi::Env env, bool claim) {
   if (!net_) throw Error(ErrorKind::Disposed, "the model has been disposed");
   bool expected = false;
-  if (claim ? !busy_.compare_exchange_strong(expected, true) : busy_.load())
+  // Without a claim (reads, setWeights, checkpoints) a model in training is usable while training waits for a
+  // callback: the training thread is parked and touches nothing.
+  if (claim ? !busy_.compare_exchange_strong(expected, true) : busy_.load() && !gate_.holding())
     throw Error(ErrorKind::Busy, "the model is busy with another fit(), evaluate() or predict(); await it first");
 }
 
@@ -176,6 +180,8 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
     config.shuffle = cfg.Get("shuffle").ToBoolean();
     config.seed = (uint64_t)number_field(cfg, "seed", 0);
     config.batch_events = cfg.Get("batchEvents").ToBoolean();
+    config.await_batch_events = cfg.Get("awaitBatchEvents").ToBoolean();
+    config.await_epoch_events = cfg.Get("awaitEpochEvents").ToBoolean();
     config.skip_non_finite = cfg.Get("skipNonFinite").ToBoolean();
     const int threads = (int)number_field(cfg, "threads", 0);
     const double epochs = number_field(cfg, "epochs", 1), batch_size = number_field(cfg, "batchSize", 1000);
@@ -189,6 +195,7 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
     if (opt.Get("id").ToString().Utf8Value() != optimizer_id_ || !state_.optimizer)
       start_optimizer(opt, config.batch_size, data.train.rows);
     cancel_ = false;
+    gate_.reset();
     auto* job = new FitJob(env, this, info.This().As<Napi::Object>(), std::move(data), config, threads,
                            info[8].As<Napi::Function>());
     Napi::Promise promise = job->promise();
@@ -200,16 +207,30 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
   }
 }
 
-void Model::Cancel(const Napi::CallbackInfo&) { cancel_ = true; }
+void Model::Cancel(const Napi::CallbackInfo&) { cancel(); }
 
-// evaluate(x, y|null, rows) -> Promise<number>: mean per-sample data loss.
+// resume(stop): the callback of the event the training thread waits on has returned.
+void Model::Resume(const Napi::CallbackInfo& info) { gate_.resume(info.Length() > 0 && info[0].ToBoolean()); }
+
+// setHyperparameter(name, value): between fits, or from a callback while training waits for it.
+void Model::SetHyperparameter(const Napi::CallbackInfo& info) {
+  if (!net_) throw Error(ErrorKind::Disposed, "the model has been disposed");
+  if (busy_ && !gate_.holding())
+    throw Error(ErrorKind::Busy, "hyperparameters change between steps: from a training callback, or between fits");
+  if (!state_.optimizer) return;  // nothing attached yet: the next fit starts from the optimizer's settings
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) throw_invalid(info.Env(), "setHyperparameter(name, value)");
+  state_.optimizer->set_hyperparameter(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().DoubleValue());
+}
+
+// evaluate(x, y|null, rows) -> Promise<{ loss, accuracy }>: mean per-sample data loss and, where defined, the
+// share of rows predicted right (else NaN).
 Napi::Value Model::Evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensure_usable(env, true);
   try {
     Napi::Reference<Napi::Float32Array> keep_x, keep_y;
     DataView data = data_args(info, 0, *net_, "inputs", &keep_x, &keep_y);
-    auto result = std::make_shared<double>(0);
+    auto result = std::make_shared<std::pair<double, double>>(0, NAN);  // loss, accuracy
     Network* net = net_.get();
     auto* task = new TaskWorker(
         env, this, info.This().As<Napi::Object>(),
@@ -217,12 +238,15 @@ Napi::Value Model::Evaluate(const Napi::CallbackInfo& info) {
           check_finite(data.x, data.rows, net->input_dim(), "inputs");
           const StagedData staged(net->backend(), data, net->input_dim(), net->output_dim());
           Workspace ws(net->backend(), net->layers(), std::min(data.rows, 1000), net->param_count());
-          *result = mean_loss(*net, ws, staged.view());
-          check_loss_finite(*net, ws, staged.view(), *result, "inputs");
+          result->first = mean_loss(*net, ws, staged.view(), &result->second);
+          check_loss_finite(*net, ws, staged.view(), result->first, "inputs");
         },
         [result, x = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_x)),
          y = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_y))](Napi::Env e) {
-          return Napi::Number::New(e, *result);
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("loss", result->first);
+          o.Set("accuracy", result->second);
+          return o;
         });
     Napi::Promise promise = task->promise();
     task->Queue();

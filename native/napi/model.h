@@ -10,6 +10,7 @@
 #include "../core/network.h"
 #include "../core/trainer.h"
 #include "boundary.h"
+#include "callback_gate.h"
 
 namespace kb::napi {
 
@@ -21,6 +22,12 @@ class Model : public Napi::ObjectWrap<Model> {
   Network& network() { return *net_; }
   TrainingState& state() { return state_; }
   std::atomic<bool>& cancel_flag() { return cancel_; }
+  CallbackGate& callback_gate() { return gate_; }
+  // Stops training at the next batch boundary (AbortError), also ending a wait for a callback.
+  void cancel() {
+    cancel_ = true;
+    gate_.wake();
+  }
   void finish_job() { busy_ = false; }
 
  private:
@@ -36,6 +43,8 @@ class Model : public Napi::ObjectWrap<Model> {
   void construct(const Napi::CallbackInfo& info);
   Napi::Value Fit(const Napi::CallbackInfo& info);
   void Cancel(const Napi::CallbackInfo& info);
+  void Resume(const Napi::CallbackInfo& info);
+  void SetHyperparameter(const Napi::CallbackInfo& info);
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
   Napi::Value Predict(const Napi::CallbackInfo& info);
   Napi::Value GetWeights(const Napi::CallbackInfo& info);
@@ -58,6 +67,7 @@ class Model : public Napi::ObjectWrap<Model> {
   std::string optimizer_id_;
   std::atomic<bool> busy_{false};
   std::atomic<bool> cancel_{false};
+  CallbackGate gate_;
 };
 
 }  // namespace kb::napi

@@ -3,6 +3,7 @@
 
 #include "../core/backend.h"
 #include "../core/buffers.h"
+#include "../core/errors.h"
 #include "optimizer.h"
 
 namespace kb {
@@ -24,6 +25,10 @@ class FirstOrderOptimizer final : public Optimizer {
     if (name == "lr") settings_.lr = (float)value;
   }
   void raise_damping() override { settings_.lr *= 0.5f; }  // no damping to raise: smaller steps instead
+  void set_hyperparameter(const std::string& name, double value) override {
+    if (name != "lr") throw Error(ErrorKind::InvalidArgument, std::string(this->name()) + " has no hyperparameter '" + name + "' to change");
+    settings_.lr = (float)value;
+  }
 
  private:
   size_t count_ = 0;

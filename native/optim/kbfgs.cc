@@ -90,7 +90,7 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   };
   if (k > 0 && settings_.memory == 0)
     be_->run_recorded(splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m ^
-                                     ((uint64_t)damping_raises_ << 40) ^ std::hash<double>{}(step_length_.scale())),
+                                     ((uint64_t)hyperparameter_changes_ << 40) ^ std::hash<double>{}(step_length_.scale())),
                       queue);
   else
     queue();
@@ -201,10 +201,18 @@ void KbfgsOptimizer::state_buffers(std::vector<StateBuffer>& out) {
   }
 }
 
-void KbfgsOptimizer::raise_damping() {
-  settings_.damping *= 10;
-  ++damping_raises_;
-  reinvert_ = true;
+void KbfgsOptimizer::raise_damping() { set_hyperparameter("damping", settings_.damping * 10); }
+
+// A new λ changes A + √λ I: H_a starts again from its inverse at the next step.
+void KbfgsOptimizer::set_hyperparameter(const std::string& name, double value) {
+  if (name == "lr") settings_.lr = (float)value;
+  else if (name == "damping") {
+    settings_.damping = value;
+    reinvert_ = true;
+  } else {
+    throw Error(ErrorKind::InvalidArgument, std::string(this->name()) + " has no hyperparameter '" + name + "' to change");
+  }
+  ++hyperparameter_changes_;
 }
 
 void KbfgsOptimizer::state_scalars(StateScalars& out) const {

@@ -38,6 +38,7 @@ class KbfgsOptimizer final : public Optimizer {
   float weight_decay() const override { return settings_.weight_decay; }
   std::string take_non_finite_report() override { return non_finite_.take_report(); }
   void raise_damping() override;
+  void set_hyperparameter(const std::string& name, double value) override;
   StepLength* step_length() override { return step_length_.enabled() ? &step_length_ : nullptr; }
   void take_diagnostics(Diagnostics& out) override;
   void state_buffers(std::vector<StateBuffer>& out) override;
@@ -68,7 +69,7 @@ class KbfgsOptimizer final : public Optimizer {
   float* gate_ = nullptr;
   NonFiniteFlags non_finite_;
   enum Phase { kGradientPhase = 0, kDirectionPhase = 1, kPairPhase = 2 };
-  int damping_raises_ = 0;  // part of the recording key: a raised damping changes the recorded scalars
+  int hyperparameter_changes_ = 0;  // part of the recording key: a new α or λ changes the recorded scalars
   bool reinvert_ = false;   // after a raised damping, H_a starts again from (A + √λ I)⁻¹
   // Per-epoch diagnostics. The curvature counters live in backend memory (slots below) so that a GPU never
   // waits for them; K-BFGS(L)'s appends are decided on the host and counted there.

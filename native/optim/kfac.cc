@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../core/errors.h"
 #include "../core/memory_check.h"
 #include "../core/rng.h"
 #include "spd.h"
@@ -45,9 +46,17 @@ void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
   non_finite_.init(*be_, owned_, {"gradient momentum", "Kronecker factors (A, G)", "direction"}, net.num_layers());
 }
 
-void KfacOptimizer::raise_damping() {
-  settings_.damping *= 10;
-  invert_next_ = true;
+void KfacOptimizer::raise_damping() { set_hyperparameter("damping", settings_.damping * 10); }
+
+// A new λ changes both damped factors: fresh inverses at the next step.
+void KfacOptimizer::set_hyperparameter(const std::string& name, double value) {
+  if (name == "lr") settings_.lr = (float)value;
+  else if (name == "damping") {
+    settings_.damping = value;
+    invert_next_ = true;
+  } else {
+    throw Error(ErrorKind::InvalidArgument, std::string("kfac has no hyperparameter '") + name + "' to change");
+  }
 }
 
 void KfacOptimizer::sampled_backward(Network& net, Workspace& ws) {

@@ -48,6 +48,7 @@ class KfacOptimizer final : public Optimizer {
   }
   std::string take_non_finite_report() override { return non_finite_.take_report(); }
   void raise_damping() override;
+  void set_hyperparameter(const std::string& name, double value) override;
   StepLength* step_length() override { return step_length_.enabled() ? &step_length_ : nullptr; }
 
  private:

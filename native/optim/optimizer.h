@@ -52,6 +52,10 @@ class Optimizer {
   // for the second-order methods, half the learning rate for the first-order ones).
   virtual void raise_damping() = 0;
 
+  // Changes a hyperparameter between steps ("lr", and "damping" for the second-order methods); throws
+  // InvalidArgument for a name the method does not have.
+  virtual void set_hyperparameter(const std::string& name, double value) = 0;
+
   // The divergence safeguard's state (optim/step_length.h), or null for a method without it.
   virtual StepLength* step_length() { return nullptr; }
 
