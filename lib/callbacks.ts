@@ -67,7 +67,7 @@ export interface EarlyStoppingOptions {
   monitor?: Monitor;
   /** The smallest change that counts as an improvement. Default 0. */
   minDelta?: number;
-  /** Epochs without improvement before training stops. Default 0. */
+  /** Epochs without improvement after which training stops (0: at the first). Default 0. */
   patience?: number;
   mode?: 'auto' | 'min' | 'max';
   /** At the end, put back the weights of the best epoch. Default false. */
@@ -105,7 +105,7 @@ export class EarlyStopping implements Callback {
     if (this.best.improves(this.best.read(logs))) {
       this.wait = 0;
       if (this.restoreBestWeights) this.bestWeights = this.run!.model.getWeights();
-    } else if (++this.wait > this.patience) {
+    } else if (++this.wait >= this.patience) {
       this.stoppedEpoch = epoch;
       this.run!.model.stopTraining = true;
     }
@@ -121,7 +121,7 @@ export interface ReduceLROnPlateauOptions {
   monitor?: Monitor;
   /** The learning rate is multiplied by this. Default 0.1. */
   factor?: number;
-  /** Epochs without improvement before a reduction. Default 10. */
+  /** Epochs without improvement after which the rate is reduced. Default 10. */
   patience?: number;
   /** Default 1e-4. */
   minDelta?: number;
@@ -163,7 +163,7 @@ export class ReduceLROnPlateau implements Callback {
     if (this.cooling > 0) this.cooling--;
     if (this.best.improves(this.best.read(logs))) {
       this.wait = 0;
-    } else if (this.cooling === 0 && ++this.wait > this.patience) {
+    } else if (this.cooling === 0 && ++this.wait >= this.patience) {
       const optimizer = this.run!.optimizer;
       const lr = Math.max(this.minLr, optimizer.lr * this.factor);
       if (lr > 0 && lr < optimizer.lr) optimizer.lr = lr;

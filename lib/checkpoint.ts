@@ -27,7 +27,7 @@ interface TensorEntry { dtype: DType; shape: number[]; data_offsets: [number, nu
 export type Tensors = Record<string, Float32Array | Uint32Array>;
 
 /** Serialises tensors and string metadata to safetensors bytes. */
-export function encodeSafetensors(tensors: Tensors, metadata: Record<string, string>): Buffer {
+export function encodeSafetensors(tensors: Tensors, metadata: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, array] of Object.entries(tensors)) {

@@ -23,7 +23,7 @@ export interface DevicesReport {
  * `nvidia/cu12/lib` or per-library `nvidia/<lib>/lib` folders of pip wheels in the Python environments whose
  * `bin` is on PATH (a virtualenv or conda env) or named by VIRTUAL_ENV / CONDA_PREFIX.
  */
-export function cudaLibrarySearchPath(env: NodeJS.ProcessEnv = process.env): string[] {
+export function cudaLibrarySearchPath(env: Record<string, string | undefined> = process.env): string[] {
   const dirs: string[] = [];
   const add = (dir: string | undefined) => {
     if (dir && !dirs.includes(dir) && isDirectory(dir)) dirs.push(dir);

@@ -2,9 +2,17 @@
  * Typed errors. Every error this package throws is a {@link KbfgsError} with a stable `code`; errors raised
  * in native code carry the same codes and are rethrown as these classes (see {@link fromNative}).
  */
+import type { History } from './model';
+
+/** The stable code of every error this package throws. */
+export type ErrorCode =
+  | 'KBFGS_ERROR' | 'KBFGS_INVALID_ARGUMENT' | 'KBFGS_SHAPE' | 'KBFGS_INVALID_DATA' | 'KBFGS_BUSY' | 'KBFGS_DISPOSED'
+  | 'KBFGS_ABORTED' | 'KBFGS_NUMERICAL' | 'KBFGS_NOT_POSITIVE_DEFINITE' | 'KBFGS_OUT_OF_MEMORY' | 'KBFGS_DEVICE'
+  | 'KBFGS_INTERNAL' | 'KBFGS_IDX_FORMAT' | 'KBFGS_MAT_FORMAT' | 'KBFGS_CHECKPOINT';
+
 export class KbfgsError extends Error {
-  readonly code: string;
-  constructor(message: string, code = 'KBFGS_ERROR') {
+  readonly code: ErrorCode;
+  constructor(message: string, code: ErrorCode = 'KBFGS_ERROR') {
     super(message);
     this.name = new.target.name;
     this.code = code;
@@ -48,7 +56,7 @@ export class DisposedError extends KbfgsError {
 
 /** Training stopped by an AbortSignal; `history` holds the epochs that finished. The model stays valid. */
 export class AbortError extends KbfgsError {
-  history?: unknown;
+  history?: History;
   constructor(message = 'training was aborted') {
     super(message, 'KBFGS_ABORTED');
     this.name = 'AbortError';
@@ -90,7 +98,7 @@ export class InternalError extends KbfgsError {
   }
 }
 
-const byCode: Record<string, new (message: string) => KbfgsError> = {
+const byCode: Partial<Record<ErrorCode, new (message: string) => KbfgsError>> = {
   KBFGS_INVALID_ARGUMENT: InvalidArgumentError,
   KBFGS_SHAPE: ShapeError,
   KBFGS_INVALID_DATA: InvalidDataError,
@@ -113,8 +121,8 @@ export function fromNative(error: unknown): unknown {
   if (error instanceof KbfgsError || typeof error !== 'object' || error === null) return error;
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code !== 'string' || !code.startsWith('KBFGS_') || typeof message !== 'string') return error;
-  const Type = byCode[code];
-  return Type ? new Type(message) : new KbfgsError(message, code);
+  const Type = byCode[code as ErrorCode];
+  return Type ? new Type(message) : new KbfgsError(message, code as ErrorCode);
 }
 
 /** Calls fn and rethrows native errors as typed errors. */

@@ -13,7 +13,7 @@ export interface ReadOptions {
   /** How many leading bytes `inspect` sees before the rest is read. Default 0 (no inspection). */
   headBytes?: number;
   /** Checks the head of the file (and its size) before the whole file is read; throws to refuse it. */
-  inspect?: (head: Buffer, size: number) => void;
+  inspect?: (head: Uint8Array, size: number) => void;
 }
 
 const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;

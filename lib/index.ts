@@ -5,8 +5,8 @@ export type {
   Callback, EarlyStoppingOptions, ModelCheckpointOptions, Monitor, ReduceLROnPlateauOptions, TrainingRun,
 } from './callbacks';
 export type {
-  ActivationName, AutoencoderConfig, BatchLogs, DenseLayerConfig, EpochLogs, FitOptions, History, LayerWeights,
-  LoadOptions, LossName, PresetOptions, SequentialConfig,
+  ActivationName, AutoencoderConfig, BatchLogs, DenseLayerConfig, DiagnosticName, Diagnostics, EpochLogs, FitOptions,
+  History, LayerWeights, LoadOptions, LossName, PresetOptions, SequentialConfig,
 } from './model';
 export { Optimizer, SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC, optimizerFromJSON } from './optimizers';
 export { CheckpointError } from './checkpoint';
@@ -27,6 +27,7 @@ export {
   KbfgsError, AbortError, BusyError, DisposedError, InvalidArgumentError, InvalidDataError, NotPositiveDefiniteError,
   NumericalError, OutOfMemoryError, ShapeError, DeviceError, InternalError,
 } from './errors';
+export type { ErrorCode } from './errors';
 export { devices, cudaLibrarySearchPath, DEVICES } from './devices';
 export type { DeviceName, DevicesReport } from './devices';
 export type { NativeCudaReport as CudaReport } from './binding';

@@ -61,7 +61,10 @@ export interface BatchLogs {
   loss: number;
   epoch: number;
   batches: number;
+  /** Steps of this model so far, this one included. */
   step: number;
+  /** The learning rate this step used. */
+  lr: number;
 }
 
 export interface EpochLogs {
@@ -75,9 +78,9 @@ export interface EpochLogs {
   accuracy?: number;
   /** The same over validationData. */
   valAccuracy?: number;
-  /** The learning rate at the end of the epoch (as a schedule or callback left it). */
+  /** The learning rate of the epoch's last step (the epoch callbacks' changes apply from the next epoch). */
   lr: number;
-  /** The damping λ at the end of the epoch (second-order methods). */
+  /** The damping λ of the epoch's last step (second-order methods). */
   damping?: number;
   /** Cumulative training wall time of this model in seconds (warm start included, evaluation excluded). */
   seconds: number;
@@ -276,14 +279,17 @@ export class Sequential {
     for (const c of callbacks) await c.onTrainBegin?.(run);
 
     let callbackError: unknown;
+    let lastStepLr: number | undefined;  // the rate of the epoch's last step, where batch callbacks may change it
     // Runs the callbacks of one event in order, awaiting each, then lets the training thread go on.
     const handleEvent = async (event: NativeEpochEvent | NativeBatchEvent) => {
       if (event.type === 'epoch') {
-        const logs = this.epochLogs(event, optimizer, val !== null);
+        const logs = this.epochLogs(event, optimizer, val !== null, lastStepLr ?? optimizer.lr);
+        lastStepLr = undefined;
         record(history, event.epoch, logs);
         for (const callback of onEpochEnd) await callback(event.epoch, logs);
       } else {
-        const logs: BatchLogs = { loss: event.loss, epoch: event.epoch, batches: event.batches, step: event.step };
+        lastStepLr = optimizer.lr;
+        const logs: BatchLogs = { loss: event.loss, epoch: event.epoch, batches: event.batches, step: event.step, lr: lastStepLr };
         for (const callback of onBatchEnd) await callback(event.batch, logs);
       }
     };
@@ -339,10 +345,10 @@ export class Sequential {
     this.currentOptimizer = optimizer;
   }
 
-  private epochLogs(event: NativeEpochEvent, optimizer: Optimizer, validation: boolean): EpochLogs {
+  private epochLogs(event: NativeEpochEvent, optimizer: Optimizer, validation: boolean, lr: number): EpochLogs {
     const logs: EpochLogs = {
-      loss: event.loss, batchLoss: event.batchLoss, seconds: event.seconds, steps: event.steps,
-      lr: optimizer.settings.lr, diagnostics: event.diagnostics,
+      loss: event.loss, batchLoss: event.batchLoss, seconds: event.seconds, steps: event.steps, lr,
+      diagnostics: event.diagnostics,
     };
     if (optimizer.settings.damping !== undefined) logs.damping = optimizer.settings.damping;
     if (!Number.isNaN(event.accuracy)) logs.accuracy = event.accuracy;
@@ -455,6 +461,8 @@ export class Sequential {
       library: `kbfgs-native ${require('../package.json').version}`,
       architecture: JSON.stringify({ inputDim: this.inputDim, layers: this.layers, loss: this.loss }),
     };
+    if (this instanceof Autoencoder)
+      metadata.autoencoder = JSON.stringify({ encoder: this.encoder, activation: this.activation });
     const state = withOptimizer ? native(() => handle.exportState()) : null;
     if (state && this.currentOptimizer) {
       const { tensors: stateTensors, training } = stateToTensors(state);
@@ -506,7 +514,7 @@ export class Sequential {
     });
     let model: Sequential;
     try {
-      model = new Sequential({ ...architecture, device: options.device, tf32: options.tf32 });
+      model = this.fromArchitecture(architecture, metadata, options);
     } catch (e) {
       if (e instanceof DeviceError) throw e;
       return fail(`invalid architecture (${(e as Error).message})`);
@@ -528,6 +536,11 @@ export class Sequential {
       throw new CheckpointError(`${file}: ${(e as Error).message}`);
     }
     return model;
+  }
+
+  /** The model a checkpoint describes, before its weights are set (Autoencoder builds its own class). */
+  protected static fromArchitecture(architecture: SequentialConfig, _metadata: Record<string, string>, options: LoadOptions): Sequential {
+    return new Sequential({ ...architecture, device: options.device, tf32: options.tf32 });
   }
 
   /** Frees the native weights and optimizer state. Later calls throw DisposedError. */
@@ -604,6 +617,11 @@ export type PresetOptions = Pick<AutoencoderConfig, 'seed' | 'device' | 'tf32'>;
 
 /** A deep autoencoder: ReLU hidden layers, a linear code layer and a linear output (spec §7.1). */
 export class Autoencoder extends Sequential {
+  /** The encoder widths from the input to the code. */
+  readonly encoder: readonly number[];
+  /** The hidden activation. */
+  readonly activation: ActivationName;
+
   constructor(config: AutoencoderConfig) {
     checkKeys('Autoencoder', config, ['encoder', 'loss', 'activation', 'seed', 'device', 'tf32']);
     const widths = config.encoder;
@@ -617,6 +635,32 @@ export class Autoencoder extends Sequential {
       activation: i === codeLayer || i === all.length - 2 ? ('linear' as const) : activation,
     }));
     super({ inputDim: widths[0], layers, loss: config.loss, seed: config.seed, device: config.device, tf32: config.tf32 });
+    this.encoder = Object.freeze([...widths]);
+    this.activation = activation;
+  }
+
+  /** Loads a checkpoint that an Autoencoder saved (see {@link Sequential.load}). */
+  static override load(file: string, options: LoadOptions = {}): Autoencoder {
+    return super.load(file, options) as Autoencoder;
+  }
+
+  static override fromCheckpoint(bytes: Uint8Array, name = 'checkpoint', options: LoadOptions = {}): Autoencoder {
+    return super.fromCheckpoint(bytes, name, options) as Autoencoder;
+  }
+
+  protected static override fromArchitecture(architecture: SequentialConfig, metadata: Record<string, string>, options: LoadOptions): Autoencoder {
+    let saved: { encoder: number[]; activation: ActivationName };
+    try {
+      saved = JSON.parse(metadata.autoencoder);
+    } catch {
+      throw new InvalidArgumentError('not an Autoencoder checkpoint (load it with Sequential.load)');
+    }
+    const model = new Autoencoder({ ...saved, loss: architecture.loss, device: options.device, tf32: options.tf32 });
+    if (JSON.stringify(model.layers) !== JSON.stringify(architecture.layers)) {
+      model.dispose();
+      throw new InvalidArgumentError('its Autoencoder widths do not match its layers');
+    }
+    return model;
   }
 
   /** MNIST: 784-1000-500-250-30-250-500-1000-784, sigmoid cross-entropy (2,837,314 parameters). */

@@ -228,17 +228,9 @@ export interface KBFGSOptions extends SafeguardOption {
   weightDecay?: number;
 }
 
-/**
- * K-BFGS (spec §3): per layer the step H_g·M·H_a. H_a ≈ (A + √λI)⁻¹ is inverted once (Cholesky, after a
- * warm-start pass that estimates A = E[āāᵀ]) and then follows A by one Hessian-action BFGS update per step.
- * H_g, the inverse of the pre-activation Hessian, starts at I and takes one BFGS update per step from
- * (s, y) = the change of the batch-mean pre-activations and of their gradients between θ_k and θ_{k+1},
- * measured by a second forward/backward on the same minibatch, averaged with weight 0.9 and double damped:
- * Powell (μ₁ = 0.2) then Levenberg-Marquardt (μ₂ = √λ). Fixed constants: A decay 0.9, skip threshold 1e-4.
- */
-export class KBFGS extends Optimizer {
-  readonly kind: string = 'kbfgs';
-  constructor(options: KBFGSOptions = {}, where = 'KBFGS', extra: Record<string, number> = {}) {
+/** What K-BFGS and K-BFGS(L) share: the settings and the damping. */
+abstract class KroneckerBFGS extends Optimizer {
+  protected constructor(where: string, options: KBFGSOptions, extra: Record<string, number>) {
     checkKeys(where, options, [...SECOND_ORDER_KEYS, ...Object.keys(extra)]);
     super('paper', { ...secondOrderSettings(where, options, 0.3, 0.3), ...extra });
   }
@@ -252,6 +244,21 @@ export class KBFGS extends Optimizer {
   }
 }
 
+/**
+ * K-BFGS (spec §3): per layer the step H_g·M·H_a. H_a ≈ (A + √λI)⁻¹ is inverted once (Cholesky, after a
+ * warm-start pass that estimates A = E[āāᵀ]) and then follows A by one Hessian-action BFGS update per step.
+ * H_g, the inverse of the pre-activation Hessian, starts at I and takes one BFGS update per step from
+ * (s, y) = the change of the batch-mean pre-activations and of their gradients between θ_k and θ_{k+1},
+ * measured by a second forward/backward on the same minibatch, averaged with weight 0.9 and double damped:
+ * Powell (μ₁ = 0.2) then Levenberg-Marquardt (μ₂ = √λ). Fixed constants: A decay 0.9, skip threshold 1e-4.
+ */
+export class KBFGS extends KroneckerBFGS {
+  readonly kind = 'kbfgs';
+  constructor(options: KBFGSOptions = {}) {
+    super('KBFGS', options, {});
+  }
+}
+
 export interface KBFGSLOptions extends KBFGSOptions {
   /** Pairs kept per layer for H_g (spec §4). Default 100. */
   memory?: number;
@@ -261,12 +268,12 @@ export interface KBFGSLOptions extends KBFGSOptions {
  * K-BFGS(L) (spec §4): K-BFGS with H_g as an L-BFGS operator of `memory` pairs (H₀ = I, the oldest pair
  * dropped when full), applied in compact form; H_a stays dense. Same hyperparameters as {@link KBFGS}.
  */
-export class KBFGSL extends KBFGS {
-  override readonly kind = 'kbfgs-l';
+export class KBFGSL extends KroneckerBFGS {
+  readonly kind = 'kbfgs-l';
   constructor(options: KBFGSLOptions = {}) {
     const memory = checkNumber('KBFGSL', 'memory', options.memory, 100, { min: 1, max: 10_000, integer: true });
     const { memory: _ignored, ...rest } = options;
-    super(rest, 'KBFGSL', { memory });
+    super('KBFGSL', rest, { memory });
   }
 }
 

@@ -31,7 +31,7 @@ function median(a: number, b: number, c: number): number {
 
 /** Writes one image (784 doubles, row-major) into out at offset, drawing from rnd. */
 export function curveImage(rnd: () => number, out: Float64Array | Float32Array, offset: number,
-  acc = new Float64Array(CANVAS * CANVAS), tmp = new Float64Array(CANVAS * SIZE)): void {
+  acc: Float64Array = new Float64Array(CANVAS * CANVAS), tmp: Float64Array = new Float64Array(CANVAS * SIZE)): void {
   let x0: number, x1: number, x2: number;
   for (;;) {
     const a = 2 + 24 * rnd(), b = 2 + 24 * rnd(), c = 2 + 24 * rnd();
