@@ -16,7 +16,7 @@ test('train on a tiny curves-synth problem: one JSON object per epoch with the d
   fs.unlinkSync(log);
   expect(lines).toHaveLength(4);
   lines.forEach((line, i) => {
-    expect(line).toMatchObject({ epoch: i + 1, optimizer: 'kbfgs', problem: 'curves-synth', settings: { lr: 0.1, damping: 0.3 } });
+    expect(line).toMatchObject({ epoch: i, optimizer: 'kbfgs', problem: 'curves-synth', settings: { lr: 0.1, damping: 0.3 } });
     for (const key of ['trainLoss', 'testLoss', 'seconds']) expect(Number.isFinite(line[key])).toBe(true);
     expect(line.diagnostics.curvatureUpdates).toBe(4 * 12);  // 4 steps x 12 layers of the CURVES autoencoder
   });
@@ -27,7 +27,7 @@ test('train on a tiny curves-synth problem: one JSON object per epoch with the d
 test('without --log the JSON lines go to stdout', () => {
   const out = execFileSync(process.execPath, [cli, 'train', '--train-size', '200', '--test-size', '50', '--optimizer', 'sgd',
     '--epochs', '2', '--batch-size', '100', '--quiet'], { cwd: root, encoding: 'utf8' });
-  expect(out.trim().split('\n').map((l) => JSON.parse(l).epoch)).toEqual([1, 2]);
+  expect(out.trim().split('\n').map((l) => JSON.parse(l).epoch)).toEqual([0, 1]);  // numbered as the API's onEpochEnd
 });
 
 test.each([
@@ -39,6 +39,25 @@ test.each([
   const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8' });
   expect(r.status).not.toBe(0);
   expect(r.stderr).toMatch(message);
+});
+
+test('output paths are checked before anything is loaded or trained; --damping 0 is accepted as in the API', () => {
+  const r = spawnSync(process.execPath, [cli, 'train', '--problem', 'faces-synth', '--damping', '0', '--save', '/nonexistent-dir/model.safetensors'],
+    { cwd: root, encoding: 'utf8' });
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toMatch(/--save \/nonexistent-dir\/model\.safetensors: cannot write there \(ENOENT\)/);
+  const log = spawnSync(process.execPath, [cli, 'train', '--log', os.tmpdir()], { cwd: root, encoding: 'utf8' });
+  expect(log.stderr).toMatch(/--log .*: cannot write there \(it is a directory\)/);
+});
+
+test('train starts from the API defaults of each method and trains the MNIST classifier with accuracy in its log', () => {
+  const out = execFileSync(process.execPath, [cli, 'train', '--problem', 'mnist-classifier', '--train-size', '2000', '--test-size', '500',
+    '--optimizer', 'kbfgs', '--epochs', '2', '--batch-size', '100', '--threads', '1', '--quiet'], { cwd: root, encoding: 'utf8' });
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+  expect(lines[0].settings).toEqual({ lr: 0.3, damping: 0.3 });  // new KBFGS()
+  expect(lines.map((l) => l.epoch)).toEqual([0, 1]);
+  for (const line of lines) for (const key of ['trainAccuracy', 'testAccuracy']) expect(line[key]).toBeGreaterThan(0.3);
+  expect(lines[1].testAccuracy).toBeGreaterThan(0.5);  // 40 steps on 2,000 images
 });
 
 test('every command has --help', () => {
@@ -58,6 +77,6 @@ test('train --save then --resume continues the run exactly', () => {
   run(['--epochs', '2', '--save', ckpt]);
   const rest = run(['--epochs', '2', '--resume', ckpt]);
   fs.rmSync(tmp, { recursive: true });
-  expect(rest.map((r) => r.epoch)).toEqual([3, 4]);
+  expect(rest.map((r) => r.epoch)).toEqual([2, 3]);
   expect(rest.map((r) => r.trainLoss)).toEqual(whole.slice(2).map((r) => r.trainLoss));
 });

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError as CliArgumentError, Option } from 'commander';
-import { METHODS, grid, settingsFor, type MethodName, type MethodSettings } from './methods';
+import { METHODS, apiDefaults, grid, settingsFor, type MethodName, type MethodSettings } from './methods';
 import { PROBLEMS, loadProblem, type ProblemName } from './problems';
 import { runOne, type EpochRecord } from './run';
 import { DEVICES, resolveDevice, type DeviceName } from '../devices';
@@ -15,6 +15,11 @@ import { writeReport } from './report';
 const positive = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new CliArgumentError(`${name} must be a positive number`);
+  return n;
+};
+const nonNegative = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new CliArgumentError(`${name} must be a number of at least 0`);
   return n;
 };
 const positiveInt = (name: string) => (v: string) => {
@@ -42,6 +47,17 @@ function chooseDevice(requested: DeviceName, quiet: boolean | undefined): 'cpu' 
 
 /** Settings file written by `tune`: { problem: { method: { lr, damping?, epsilon? } } }. */
 type SettingsFile = Partial<Record<string, Partial<Record<MethodName, MethodSettings>>>>;
+/** An output path must be writable before training starts, not found unwritable after it. */
+function checkWritable(flag: string, file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  try {
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error('it is a directory');
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (error) {
+    throw new CliArgumentError(`${flag} ${file}: cannot write there (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
 function readSettings(file: string | undefined): SettingsFile {
   if (!file) return {};
   try {
@@ -58,11 +74,11 @@ program
   .version(require('../../package.json').version);
 
 program.command('train')
-  .description('train one autoencoder and write one JSON line per epoch')
+  .description('train one model (an autoencoder or a classifier) and write one JSON line per epoch')
   .addOption(new Option('--problem <name>', 'problem').choices(PROBLEMS).default('curves-synth'))
   .addOption(new Option('--optimizer <name>', 'method').choices(METHODS).default('kbfgs'))
-  .option('--lr <alpha>', 'learning rate α (default: the method\'s benchmark setting)', positive('--lr'))
-  .option('--damping <lambda>', 'damping λ of kbfgs, kbfgs-l, kfac', positive('--damping'))
+  .option('--lr <alpha>', 'learning rate α (default: the API\'s default of the method, paper protocol)', positive('--lr'))
+  .option('--damping <lambda>', 'damping λ of kbfgs, kbfgs-l, kfac (0 allowed, as in the API)', nonNegative('--damping'))
   .option('--epsilon <eps>', 'ε of adam and rmsprop', positive('--epsilon'))
   .option('--epochs <n>', 'epochs to train (default 10 unless --time-budget is given)', positiveInt('--epochs'))
   .option('--time-budget <seconds>', 'stop at the first epoch end after this much training time', positive('--time-budget'))
@@ -72,6 +88,7 @@ program.command('train')
   .option('--threads <n>', 'BLAS threads (default: the CPU count)', positiveInt('--threads'))
   .option('--log <file.jsonl>', 'write the per-epoch JSON lines here (default: stdout)')
   .option('--file <mat>', 'the original MAT file, for --problem curves or faces')
+  .option('--dir <idx-dir>', 'a directory of MNIST-layout IDX files (plain or .gz), for the MNIST and Fashion-MNIST problems')
   .option('--train-size <n>', 'use only the first n training rows', positiveInt('--train-size'))
   .option('--test-size <n>', 'use only the first n test rows', positiveInt('--test-size'))
   .option('--save <checkpoint>', 'save the model and optimizer state (safetensors) when training ends')
@@ -84,8 +101,9 @@ program.command('train')
     if (o.lr !== undefined) override.lr = o.lr;
     if (o.damping !== undefined) override.damping = o.damping;
     if (o.epsilon !== undefined) override.epsilon = o.epsilon;
-    const settings = settingsFor(o.problem, method, override);
-    const problem = await loadProblem(o.problem as ProblemName, { file: o.file, trainSize: o.trainSize, testSize: o.testSize });
+    const settings = { ...apiDefaults(method), ...override };
+    for (const [flag, file] of [['--save', o.save], ['--log', o.log]] as const) if (file) checkWritable(flag, file);
+    const problem = await loadProblem(o.problem as ProblemName, { file: o.file, dir: o.dir, trainSize: o.trainSize, testSize: o.testSize });
     if (o.log) fs.writeFileSync(o.log, '');
     const result = await runOne({
       problem, method, settings, epochs: o.epochs, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed,
@@ -111,6 +129,7 @@ program.command('bench')
   .option('--seed <n>', 'seed for every run', positiveInt('--seed'), 9999)
   .option('--threads <n>', 'BLAS threads', positiveInt('--threads'))
   .addOption(deviceOption())
+  .option('--dir <idx-dir>', 'a directory of MNIST-layout IDX files, for the MNIST and Fashion-MNIST problems')
   .option('--train-size <n>', 'use only the first n training rows of each problem', positiveInt('--train-size'))
   .option('--test-size <n>', 'use only the first n test rows of each problem', positiveInt('--test-size'))
   .option('--quiet', 'no progress output')
@@ -125,7 +144,7 @@ program.command('bench')
     for (const name of problems) {
       // the quick default: curves-synth cut to 10,000 / 2,000 images, 8 epochs, minutes on two cores
       const cut = quick && name === 'curves-synth' && !o.trainSize ? { trainSize: 10_000, testSize: 2_000 } : {};
-      const problem = await loadProblem(name, { trainSize: o.trainSize, testSize: o.testSize, ...cut });
+      const problem = await loadProblem(name, { dir: o.dir, trainSize: o.trainSize, testSize: o.testSize, ...cut });
       const all: EpochRecord[] = [];
       const failures: string[] = [];
       const failed = new Set<string>();
@@ -163,11 +182,12 @@ program.command('tune')
   .option('--seed <n>', 'seed', positiveInt('--seed'), 9999)
   .option('--threads <n>', 'BLAS threads', positiveInt('--threads'))
   .addOption(deviceOption())
+  .option('--dir <idx-dir>', 'a directory of MNIST-layout IDX files, for the MNIST and Fashion-MNIST problems')
   .option('--train-size <n>', 'use only the first n training rows', positiveInt('--train-size'))
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     const device = chooseDevice(o.device, o.quiet);
-    const problem = await loadProblem(o.problem as ProblemName, { trainSize: o.trainSize, testSize: 1000 });
+    const problem = await loadProblem(o.problem as ProblemName, { dir: o.dir, trainSize: o.trainSize, testSize: 1000 });
     const settingsFile = fs.existsSync(o.out) ? readSettings(o.out) : {};
     const best: Partial<Record<MethodName, MethodSettings>> = { ...settingsFile[o.problem] };
     for (const method of o.methods as MethodName[]) {

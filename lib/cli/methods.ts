@@ -40,7 +40,13 @@ export const PROBLEM_SETTINGS: Partial<Record<string, Partial<Record<MethodName,
   },
 };
 
-/** The settings a run uses: built-in, then per problem, then the caller's. */
+/** The defaults `new KBFGS()`, `new Adam({ protocol: 'paper' })` and so on have: what `train` starts from. */
+export function apiDefaults(method: MethodName): MethodSettings {
+  const s = makeOptimizer(method, {} as MethodSettings).settings;
+  return { lr: s.lr, ...(s.damping !== undefined ? { damping: s.damping } : {}), ...(s.epsilon !== undefined ? { epsilon: s.epsilon } : {}) };
+}
+
+/** The settings a bench or tune run uses: built-in, then per problem, then the caller's. */
 export function settingsFor(problem: string, method: MethodName, override?: Partial<MethodSettings>): MethodSettings {
   return { ...DEFAULT_SETTINGS[method], ...PROBLEM_SETTINGS[problem]?.[method], ...override };
 }

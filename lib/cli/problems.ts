@@ -1,15 +1,18 @@
-/** The benchmark problems of the paper (spec §7.1) and how to load each one. */
-import { datasets, Autoencoder } from '../index';
-import type { Dataset, Split } from '../datasets/dataset';
+/** The benchmark problems: the paper's autoencoders (spec §7.1) and dense MNIST / Fashion-MNIST classifiers. */
+import { datasets, Autoencoder, Sequential } from '../index';
+import type { ClassificationDataset, Dataset, LabeledSplit, Split } from '../datasets/dataset';
+import type { TrainingData } from '../data';
 import { InvalidArgumentError } from '../errors';
 import type { DeviceName } from '../devices';
 
-export const PROBLEMS = ['mnist', 'curves-synth', 'faces-synth', 'curves', 'faces'] as const;
+export const PROBLEMS = ['mnist', 'curves-synth', 'faces-synth', 'curves', 'faces', 'mnist-classifier', 'fashion-mnist-classifier'] as const;
 export type ProblemName = (typeof PROBLEMS)[number];
 
 export interface ProblemOptions {
   /** The original MAT file, for 'curves' and 'faces'. */
   file?: string;
+  /** A directory of MNIST-layout IDX files, for the MNIST and Fashion-MNIST problems. */
+  dir?: string;
   /** Use only the first rows of each split (quick runs). */
   trainSize?: number;
   testSize?: number;
@@ -18,8 +21,14 @@ export interface ProblemOptions {
 
 export interface Problem {
   name: ProblemName;
-  data: Dataset;
-  model: (seed: number, device?: DeviceName) => Autoencoder;
+  train: TrainingData;
+  test: TrainingData;
+  /** Rows and columns of the training inputs. */
+  trainRows: number;
+  inputDim: number;
+  /** A classifier reports accuracy. */
+  classifier: boolean;
+  model: (seed: number, device?: DeviceName) => Sequential;
 }
 
 function head(s: Split, rows: number | undefined): Split {
@@ -27,10 +36,28 @@ function head(s: Split, rows: number | undefined): Split {
   return { ...s, rows, data: s.data.subarray(0, rows * s.cols) };
 }
 
+function headLabeled(s: LabeledSplit, rows: number | undefined): LabeledSplit {
+  if (rows === undefined || rows >= s.x.rows) return s;
+  const cut = <T extends { data: Float32Array; cols: number }>(m: T) => ({ ...m, rows, data: m.data.subarray(0, rows * m.cols) });
+  return { ...s, x: cut(s.x), y: cut(s.y), labels: s.labels.subarray(0, rows) };
+}
+
+/** The dense classifier of the benchmark: 784-1000-500-10, ReLU, softmax cross-entropy (1,290,510 parameters). */
+export function denseClassifier(seed: number, device?: DeviceName): Sequential {
+  return new Sequential({ inputDim: 784, layers: [{ units: 1000, activation: 'relu' }, { units: 500, activation: 'relu' }, { units: 10 }],
+    loss: 'softmaxCrossEntropy', seed, device });
+}
+
 export async function loadProblem(name: ProblemName, options: ProblemOptions = {}): Promise<Problem> {
+  if (name === 'mnist-classifier' || name === 'fashion-mnist-classifier') {
+    const d: ClassificationDataset = name === 'mnist-classifier'
+      ? await datasets.mnist({ dir: options.dir, labels: true }) : await datasets.fashionMnist({ dir: options.dir, labels: true });
+    const train = headLabeled(d.train, options.trainSize), test = headLabeled(d.test, options.testSize);
+    return { name, train, test, trainRows: train.x.rows, inputDim: train.x.cols, classifier: true, model: denseClassifier };
+  }
   let data: Dataset;
   switch (name) {
-    case 'mnist': data = await datasets.mnist(); break;
+    case 'mnist': data = await datasets.mnist({ dir: options.dir }); break;
     case 'curves-synth':
       data = datasets.curvesSynth({ trainSize: options.trainSize, testSize: options.testSize, onProgress: options.onProgress });
       break;
@@ -42,7 +69,7 @@ export async function loadProblem(name: ProblemName, options: ProblemOptions = {
       break;
     default: throw new InvalidArgumentError(`unknown problem '${name}'; choose one of ${PROBLEMS.join(', ')}`);
   }
-  data = { ...data, train: head(data.train, options.trainSize), test: head(data.test, options.testSize) };
+  const train = head(data.train, options.trainSize), test = head(data.test, options.testSize);
   const model = name === 'mnist' ? Autoencoder.mnist : name.startsWith('faces') ? Autoencoder.faces : Autoencoder.curves;
-  return { name, data, model: (seed, device) => model({ seed, device }) };
+  return { name, train, test, trainRows: train.rows, inputDim: train.cols, classifier: false, model: (seed, device) => model({ seed, device }) };
 }

@@ -12,12 +12,12 @@ import type { EpochRecord } from './run';
 const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<any>;  // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function lossFigureSpec(problem: string, records: EpochRecord[]): object {
-  const values = records.map((r) => ({ method: r.optimizer, epoch: r.epoch, seconds: r.seconds, loss: r.trainLoss }));
+  const values = records.map((r) => ({ method: r.optimizer, epoch: r.epoch + 1, seconds: r.seconds, loss: r.trainLoss }));
   const panel = (field: 'epoch' | 'seconds', title: string) => ({
     width: 360, height: 260, title,
     mark: { type: 'line', point: { size: 18 } },
     encoding: {
-      x: { field, type: 'quantitative', title: field === 'epoch' ? 'epoch' : 'wall-clock seconds (evaluation excluded)' },
+      x: { field, type: 'quantitative', title: field === 'epoch' ? 'epochs trained' : 'wall-clock seconds (evaluation excluded)' },
       y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'training loss (log scale)' },
       color: { field: 'method', type: 'nominal', title: 'method' },
     },
@@ -72,7 +72,7 @@ export function markdownTable(problem: string, records: EpochRecord[], failed: R
     const last = rs.at(-1)!;
     const settings = Object.entries(last.settings).map(([k, v]) => `${k}=${v}`).join(' ');
     const reach = targets.map((t) => fmt(rs.find((r) => r.trainLoss <= t)?.seconds));
-    return [failed.has(m) ? `${m} (diverged)` : m, settings, String(last.epoch), fmt(last.trainLoss), fmt(last.testLoss), fmt(last.seconds / last.epoch), ...reach];
+    return [failed.has(m) ? `${m} (diverged)` : m, settings, String(last.epoch + 1), fmt(last.trainLoss), fmt(last.testLoss), fmt(last.seconds / (last.epoch + 1)), ...reach];
   });
   return [`### ${problem}`, '', `| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`,
     ...rows.map((r) => `| ${r.join(' | ')} |`), ''].join('\n');

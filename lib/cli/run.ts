@@ -12,10 +12,14 @@ export interface EpochRecord {
   problem: string;
   optimizer: MethodName;
   settings: MethodSettings;
+  /** 0-based, as the API's onEpochEnd numbers epochs. */
   epoch: number;
   /** Regularised training loss over the full training set (spec §2 step 6). */
   trainLoss: number;
   testLoss: number;
+  /** Classifier problems: the share of training and test rows predicted right. */
+  trainAccuracy?: number;
+  testAccuracy?: number;
   /** Cumulative training wall time, evaluation excluded. */
   seconds: number;
   steps: number;
@@ -52,8 +56,9 @@ export interface RunResult {
 }
 
 export async function runOne(o: RunOptions): Promise<RunResult> {
-  const { train, test } = o.problem.data;
-  const batches = Math.floor(train.rows / Math.min(o.batchSize, train.rows));
+  const { train, test, trainRows } = o.problem;
+  const batchSize = Math.min(o.batchSize, trainRows);
+  const batches = Math.floor(trainRows / batchSize);
   const budgeted = o.timeBudget !== undefined && o.epochs === undefined;
   const epochs = budgeted ? 1_000_000 : o.epochs ?? 10;
   const bar = o.progress ?? process.stderr.isTTY
@@ -62,11 +67,11 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
       etaBuffer: 50, hideCursor: true, stream: process.stderr,
     }, Presets.shades_classic)
     : null;
-  bar?.start(budgeted ? Math.round(o.timeBudget!) : epochs * batches, 0, { epoch: 1, loss: '-' });
+  bar?.start(budgeted ? Math.round(o.timeBudget!) : epochs * batches, 0, { epoch: 0, loss: '-' });
   const model = o.resume ? Sequential.load(o.resume, { device: o.device }) : o.problem.model(o.seed, o.device);
-  if (model.inputDim !== o.problem.data.train.cols) {
+  if (model.inputDim !== o.problem.inputDim) {
     model.dispose();
-    throw new InvalidArgumentError(`checkpoint ${o.resume} takes ${model.inputDim} inputs, problem ${o.problem.name} has ${o.problem.data.train.cols}`);
+    throw new InvalidArgumentError(`checkpoint ${o.resume} takes ${model.inputDim} inputs, problem ${o.problem.name} has ${o.problem.inputDim}`);
   }
   const optimizer = (o.resume && model.optimizer) || makeOptimizer(o.method, o.settings, o.seed);
   const records: EpochRecord[] = [];
@@ -76,23 +81,25 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
   try {
     await model.fit(train, {
       optimizer,
-      epochs, timeBudget: o.timeBudget, batchSize: Math.min(o.batchSize, train.rows), seed: o.seed, threads: o.threads,
+      epochs, timeBudget: o.timeBudget, batchSize, seed: o.seed, threads: o.threads,
       validationData: test, signal: o.signal,
       onBatchEnd: bar && !budgeted ? () => bar.update(++doneBatches) : undefined,
       onEpochEnd: (epoch, logs) => {
         const record: EpochRecord = {
-          problem: o.problem.name, optimizer: o.method, settings: o.settings, epoch: epoch + 1,
-          trainLoss: logs.loss, testLoss: logs.valLoss ?? NaN, seconds: logs.seconds, steps: logs.steps,
-          diagnostics: logs.diagnostics,
+          problem: o.problem.name, optimizer: o.method, settings: o.settings, epoch,
+          trainLoss: logs.loss, testLoss: logs.valLoss ?? NaN,
+          ...(logs.accuracy !== undefined ? { trainAccuracy: logs.accuracy, testAccuracy: logs.valAccuracy } : {}),
+          seconds: logs.seconds, steps: logs.steps, diagnostics: logs.diagnostics,
         };
         records.push(record);
         if (log !== null) fs.writeSync(log, JSON.stringify(record) + '\n');
         if (bar) {
           bar.update(budgeted ? Math.min(Math.round(logs.seconds), bar.getTotal()) : doneBatches,
-            { epoch: epoch + 1, loss: logs.loss.toFixed(3) });
+            { epoch, loss: logs.loss.toFixed(3) });
         }
         if (!bar && o.progress !== false) {
-          process.stderr.write(`${o.problem.name} ${o.method} epoch ${epoch + 1}: loss ${logs.loss.toFixed(4)}, ${logs.seconds.toFixed(1)} s\n`);
+          const accuracy = logs.valAccuracy !== undefined ? `, test accuracy ${logs.valAccuracy.toFixed(4)}` : '';
+          process.stderr.write(`${o.problem.name} ${o.method} epoch ${epoch}: loss ${logs.loss.toFixed(4)}${accuracy}, ${logs.seconds.toFixed(1)} s\n`);
         }
       },
     });
