@@ -1,7 +1,8 @@
 /**
  * Benchmark reports: per problem one figure (training loss on a log axis against epochs and against
- * wall-clock seconds, one line per method) rendered by Vega-Lite to SVG and, through sharp, to PNG; and a
- * markdown table of final losses, seconds per epoch and the time each method needs to reach target losses.
+ * wall-clock seconds, one line per method; for classifiers a second one of test accuracy) rendered by Vega-Lite
+ * to SVG and, through sharp, to PNG; and a markdown table of final losses, seconds per epoch and the time each
+ * method needs to reach target losses (classifiers: and target test accuracies).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -11,23 +12,35 @@ import type { EpochRecord } from './run';
 // CommonJS output of tsc would otherwise turn into require().
 const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<any>;  // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export function lossFigureSpec(problem: string, records: EpochRecord[]): object {
-  const values = records.map((r) => ({ method: r.optimizer, epoch: r.epoch + 1, seconds: r.seconds, loss: r.trainLoss }));
-  const panel = (field: 'epoch' | 'seconds', title: string) => ({
-    width: 360, height: 260, title,
+/** One quantity against epochs and against seconds, one line per method. */
+function twoPanels(title: string, values: object[], y: object): object {
+  const panel = (field: 'epoch' | 'seconds', subtitle: string) => ({
+    width: 360, height: 260, title: subtitle,
     mark: { type: 'line', point: { size: 18 } },
     encoding: {
       x: { field, type: 'quantitative', title: field === 'epoch' ? 'epochs trained' : 'wall-clock seconds (evaluation excluded)' },
-      y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'training loss (log scale)' },
+      y,
       color: { field: 'method', type: 'nominal', title: 'method' },
     },
   });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: `${problem}: regularised training loss`,
-    data: { values },
+    title, data: { values },
     hconcat: [panel('epoch', 'against epochs'), panel('seconds', 'against time')],
   };
+}
+
+export function lossFigureSpec(problem: string, records: EpochRecord[]): object {
+  const values = records.map((r) => ({ method: r.optimizer, epoch: r.epoch + 1, seconds: r.seconds, loss: r.trainLoss }));
+  return twoPanels(`${problem}: regularised training loss`, values,
+    { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'training loss (log scale)' });
+}
+
+export function accuracyFigureSpec(problem: string, records: EpochRecord[]): object {
+  const values = records.filter((r) => r.testAccuracy !== undefined)
+    .map((r) => ({ method: r.optimizer, epoch: r.epoch + 1, seconds: r.seconds, accuracy: r.testAccuracy }));
+  return twoPanels(`${problem}: test accuracy`, values,
+    { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: 'test accuracy' });
 }
 
 /** Renders a Vega-Lite spec to SVG (and PNG when sharp is installed); returns the files written. */
@@ -65,14 +78,25 @@ export function markdownTable(problem: string, records: EpochRecord[], failed: R
   // targets come from the runs that finished; a diverged run's last loss says nothing about the others
   const finals = methods.filter((m) => !failed.has(m)).map((m) => byMethod.get(m)!.at(-1)!.trainLoss);
   const targets = targetLosses(finals);
+  // classifiers: the best test accuracy, and when each method first reaches accuracies every reader can compare
+  const classifier = records.some((r) => r.testAccuracy !== undefined);
+  const accuracyTargets = classifier ? [0.9, 0.95, 0.97, 0.98] : [];
   const head = ['method', 'settings', 'epochs', 'final train loss', 'final test loss', 's / epoch',
-    ...targets.map((t) => `s to loss ≤ ${t}`)];
+    ...targets.map((t) => `s to loss ≤ ${t}`),
+    ...(classifier ? ['final test accuracy', 'best test accuracy (epoch)', ...accuracyTargets.map((a) => `s (epochs) to test accuracy ≥ ${a}`)] : [])];
   const rows = methods.map((m) => {
     const rs = byMethod.get(m)!;
     const last = rs.at(-1)!;
     const settings = Object.entries(last.settings).map(([k, v]) => `${k}=${v}`).join(' ');
     const reach = targets.map((t) => fmt(rs.find((r) => r.trainLoss <= t)?.seconds));
-    return [failed.has(m) ? `${m} (diverged)` : m, settings, String(last.epoch + 1), fmt(last.trainLoss), fmt(last.testLoss), fmt(last.seconds / (last.epoch + 1)), ...reach];
+    const accuracy = (a: number | undefined) => (a === undefined ? '—' : a.toFixed(4));
+    const best = rs.reduce((b, r) => ((r.testAccuracy ?? -1) > (b.testAccuracy ?? -1) ? r : b), rs[0]);
+    const reachAccuracy = accuracyTargets.map((a) => {
+      const r = rs.find((x) => (x.testAccuracy ?? 0) >= a);
+      return r ? `${fmt(r.seconds)} (${r.epoch + 1})` : '—';
+    });
+    return [failed.has(m) ? `${m} (diverged)` : m, settings, String(last.epoch + 1), fmt(last.trainLoss), fmt(last.testLoss), fmt(last.seconds / (last.epoch + 1)), ...reach,
+      ...(classifier ? [accuracy(last.testAccuracy), `${accuracy(best.testAccuracy)} (${best.epoch + 1})`, ...reachAccuracy] : [])];
   });
   return [`### ${problem}`, '', `| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`,
     ...rows.map((r) => `| ${r.join(' | ')} |`), ''].join('\n');
@@ -84,6 +108,8 @@ export async function writeReport(outDir: string, problem: string, records: Epoc
   // a diverged run's last points (up to 1e30 and beyond) would flatten every other curve on the log axis
   const plotted = records.filter((r) => !failed.has(r.optimizer) || r.trainLoss < 1e4);
   const files = await renderFigure(lossFigureSpec(problem, plotted), path.join(outDir, `${problem}-loss`));
+  if (records.some((r) => r.testAccuracy !== undefined))
+    files.push(...await renderFigure(accuracyFigureSpec(problem, records), path.join(outDir, `${problem}-accuracy`)));
   const table = markdownTable(problem, records, failed);
   fs.writeFileSync(path.join(outDir, `${problem}-table.md`), table);
   files.push(path.join(outDir, `${problem}-table.md`));
