@@ -53,39 +53,43 @@ int correct_predictions(Network& net, Workspace& ws) {
   }
   return correct;
 }
-}  // namespace
-
-double mean_loss(Network& net, Workspace& ws, const DataView& data, double* accuracy) {
+// Loads the rows of data in order, in chunks of ws's capacity, calling visit(first row, rows) after each
+// load until it returns false.
+template <typename Visit>
+void for_each_chunk(Network& net, Workspace& ws, const DataView& data, Visit visit) {
   thread_local std::vector<uint32_t> rows;
-  double total = 0;
-  int64_t correct = 0;
-  const bool count = accuracy && has_accuracy(net);
   for (int start = 0; start < data.rows; start += ws.capacity()) {
     const int m = std::min(ws.capacity(), data.rows - start);
     rows.resize(m);
     std::iota(rows.begin(), rows.end(), (uint32_t)start);
     net.load_batch(ws, data.x, data.y, rows.data(), m);
+    if (!visit(start, m)) return;
+  }
+}
+}  // namespace
+
+double mean_loss(Network& net, Workspace& ws, const DataView& data, double* accuracy) {
+  double total = 0;
+  int64_t correct = 0;
+  const bool count = accuracy && has_accuracy(net);
+  for_each_chunk(net, ws, data, [&](int, int) {
     total += net.forward(ws, Network::Want::Loss);
     if (count) correct += correct_predictions(net, ws);
-  }
+    return true;
+  });
   if (accuracy) *accuracy = count ? (double)correct / data.rows : NAN;
   return total / data.rows;
 }
 
 void check_loss_finite(Network& net, Workspace& ws, const DataView& data, double loss, const char* what) {
   if (std::isfinite(loss)) return;
-  std::vector<uint32_t> rows;
-  for (int start = 0; start < data.rows; start += ws.capacity()) {
-    const int m = std::min(ws.capacity(), data.rows - start);
-    rows.resize(m);
-    std::iota(rows.begin(), rows.end(), (uint32_t)start);
-    net.load_batch(ws, data.x, data.y, rows.data(), m);
-    if (std::isfinite(net.forward(ws, Network::Want::Loss))) continue;
-    throw Error(ErrorKind::Numerical, std::string("the loss over the ") + what + " is " + number_text(loss) +
-                                          ": rows " + std::to_string(start) + " to " + std::to_string(start + m - 1) +
+  const std::string head = std::string("the loss over the ") + what + " is " + number_text(loss);
+  for_each_chunk(net, ws, data, [&](int start, int m) {
+    if (std::isfinite(net.forward(ws, Network::Want::Loss))) return true;
+    throw Error(ErrorKind::Numerical, head + ": rows " + std::to_string(start) + " to " + std::to_string(start + m - 1) +
                                           " make it non-finite, first " + where_non_finite(net, ws));
-  }
-  throw Error(ErrorKind::Numerical, std::string("the loss over the ") + what + " is " + number_text(loss));
+  });
+  throw Error(ErrorKind::Numerical, head);
 }
 
 int64_t first_non_finite_host(const float* data, size_t n) {
