@@ -67,6 +67,8 @@ Napi::Value Model::ExportState(const Napi::CallbackInfo& info) {
 void Model::ImportState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensure_usable(env, false);
+  // Not even from a callback: the parked training thread holds the optimizer this would replace.
+  if (busy_) throw Error(ErrorKind::Busy, "cannot load optimizer state into a model that is training");
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject()) throw_invalid(env, "importState needs an optimizer and a state");
   Napi::Object st = info[1].As<Napi::Object>();
   const double step = counter_field(st, "step", 9007199254740992.0);  // 2^53: exact in a JS number
