@@ -74,7 +74,7 @@ describe('damaged or mismatched checkpoints', () => {
     model.dispose();
     good = fs.readFileSync(file);
   });
-  const load = (bytes: Buffer) => {
+  const load = (bytes: Uint8Array) => {
     const file = path.join(dir, 'bad.safetensors');
     fs.writeFileSync(file, bytes);
     return () => Sequential.load(file);

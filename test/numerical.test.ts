@@ -19,7 +19,7 @@ async function failure(optimizer: Optimizer, onNonFinite: 'stop' | 'skip', epoch
   const model = small();
   const skipped: number[] = [];
   const error = await model.fit(images, {
-    optimizer, epochs, batchSize: 20, onNonFinite, onEpochEnd: (_, logs) => skipped.push(logs.diagnostics.skippedSteps),
+    optimizer, epochs, batchSize: 20, onNonFinite, onEpochEnd: (_, logs) => skipped.push(logs.diagnostics.skippedSteps!),
   }).then(() => null, (e) => e);
   return { model, error, skipped };
 }
