@@ -38,7 +38,7 @@ const makers = {
 
 async function run(train, method, seed, safeguard, epochs, threads) {
   const model = lib.Autoencoder.mnist({ seed });
-  const record = { method, seed, safeguard, epochs: [], status: 'converged' };
+  const record = { method, seed, safeguard, threads, epochs: [], status: 'converged' };
   try {
     await model.fit(train, {
       optimizer: makers[method](seed, safeguard), epochs, batchSize: 1000, seed, threads,
@@ -57,13 +57,13 @@ async function run(train, method, seed, safeguard, epochs, threads) {
 
 function table(file) {
   const runs = fs.readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-  const rows = ['| method | seed | safeguard | loss after epoch 1 / 2 / 3 | undone steps | largest kept loss ratio | result |',
-    '| --- | --- | --- | --- | --- | --- | --- |'];
+  const rows = ['| method | seed | safeguard | threads | loss after epoch 1 / 2 / 3 | undone steps | largest kept loss ratio | result |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |'];
   for (const r of runs) {
     const losses = r.epochs.map((e) => e.loss.toFixed(2)).join(' / ') || '-';
     const undone = r.safeguard ? r.epochs.reduce((a, e) => a + e.rejectedSteps, 0) : '-';
     const ratio = r.safeguard && r.epochs.length ? Math.max(...r.epochs.map((e) => e.maxLossRatio)).toFixed(3) : '-';
-    rows.push(`| ${r.method} | ${r.seed} | ${r.safeguard ? 'on' : 'off'} | ${losses} | ${undone} | ${ratio} | ${r.status === 'converged' ? 'converged' : r.status.replace(/;.*/, '')} |`);
+    rows.push(`| ${r.method} | ${r.seed} | ${r.safeguard ? 'on' : 'off'} | ${r.threads ?? 2} | ${losses} | ${undone} | ${ratio} | ${r.status === 'converged' ? 'converged' : r.status.replace(/;.*/, '')} |`);
   }
   return rows.join('\n');
 }

