@@ -547,6 +547,7 @@ export class Sequential {
   dispose(): void {
     if (this.disposed) return;
     native(() => this.handle.dispose());
+    this.unfollow?.();  // the optimizer may live on: its lr and damping changes no longer concern this model
     this.disposed = true;
   }
 

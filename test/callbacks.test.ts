@@ -187,3 +187,12 @@ describe('classification', () => {
     model.dispose();
   });
 });
+
+test('an optimizer outlives the model it trained: setting its lr after dispose() is fine', async () => {
+  const model = tiny();
+  const optimizer = new Adam();
+  await model.fit(blobs, { optimizer, epochs: 1, threads: 1 });
+  model.dispose();
+  optimizer.lr = 0.5;
+  expect(optimizer.lr).toBe(0.5);
+});

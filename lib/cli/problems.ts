@@ -1,4 +1,4 @@
-/** The benchmark problems: the paper's autoencoders (spec §7.1) and dense MNIST / Fashion-MNIST classifiers. */
+/** The benchmark problems: the paper's three autoencoders and dense MNIST / Fashion-MNIST classifiers. */
 import { datasets, Autoencoder, Sequential } from '../index';
 import type { ClassificationDataset, Dataset, LabeledSplit, Split } from '../datasets/dataset';
 import type { TrainingData } from '../data';
