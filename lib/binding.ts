@@ -207,6 +207,7 @@ export interface NativeAddon {
 
 // The package root is one level above both lib/ (tests) and dist/ (the published build). node-gyp-build
 // loads a local build (build/Release) when there is one, else the prebuilt binary in prebuilds/.
-// KBFGS_ADDON names another build of the addon (the sanitizer build of scripts/sanitize.sh).
+// KBFGS_ADDON names another build of the addon (the sanitizer build of scripts/sanitize.sh, the arm64 binary
+// of the install test).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const addon: NativeAddon = (process.env.KBFGS_ADDON ? require(process.env.KBFGS_ADDON) : require('node-gyp-build')(path.join(__dirname, '..'))) as NativeAddon;

