@@ -9,8 +9,13 @@ cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 updated=""
 apt_install() {  # packages not yet installed
-  local need=() pkg
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+  local need=() pkg native
+  native="$(dpkg --print-architecture)"
+  # name:arch, because a package installed for two architectures is ambiguous to dpkg without it
+  for pkg in "$@"; do
+    case "$pkg" in *:*) ;; *) pkg="$pkg:$native" ;; esac
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  done
   [ ${#need[@]} -eq 0 ] && return 0
   echo "installing system packages: ${need[*]}"
   [ -z "$updated" ] && { $SUDO apt-get update -qq; updated=1; }
