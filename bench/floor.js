@@ -23,7 +23,7 @@ const m = 1000, widths = [784, 1000, 500, 250, 30, 250, 500, 1000, 784];
 const layers = widths.slice(1).map((d, l) => ({ d, n: widths[l] + 1 }));
 const buf = (n) => new Float32Array(n).map(() => Math.random() - 0.5);
 
-// The GEMM/SYRK calls of one step of each method (spec §9), as closures over preallocated buffers.
+// The GEMM/SYRK calls of one step of each method (algorithm.md §9), as closures over preallocated buffers.
 function floorCalls(method) {
   const calls = [];
   const big = buf(m * 1001 * 2), w = buf(1001 * 1001), out = buf(m * 1001 * 2), sq = buf(1001 * 1001);

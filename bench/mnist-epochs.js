@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Trains the paper's MNIST autoencoder (batch 1000, seed 9999) with one optimizer and prints, per epoch,
-// the regularised training loss, the test loss and the cumulative seconds; compare with spec §8.1.
+// the regularised training loss, the test loss and the cumulative seconds; compare with algorithm.md §8.
 //   node bench/mnist-epochs.js --optimizer kbfgs --epochs 10 [--lr 0.3 --damping 0.3 --threads 2 --log out.jsonl]
 const fs = require('fs');
 const path = require('path');

@@ -21,6 +21,8 @@ export interface NativeEpochEvent {
   seconds: number;
   steps: number;
   diagnostics: Record<string, number>;
+  /** lr (and damping) as the native optimizer holds them at the epoch's end. */
+  hyperparameters: Record<string, number>;
 }
 
 export interface NativeBatchEvent {
@@ -60,6 +62,8 @@ export interface NativeModelInfo {
   seconds: number;
   backend: string;
   threads: number;
+  /** lr (and damping) of the attached optimizer as the native state holds them; empty before the first fit. */
+  hyperparameters: Record<string, number>;
 }
 
 /** The optimizer and training state of a model, as checkpoints store it. */

@@ -20,7 +20,7 @@ export const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'] as const;
 export type ActivationName = (typeof ACTIVATIONS)[number];
 
 /**
- * Losses per sample, summed over outputs and averaged over the batch (spec §7.1):
+ * Losses per sample, summed over outputs and averaged over the batch (algorithm.md §7.1):
  * - 'sigmoidCrossEntropy': binary cross-entropy on logits (targets in [0,1]); the last layer must be linear.
  * - 'halfSquaredError': ½‖z − t‖².
  * - 'softmaxCrossEntropy': −Σ t log softmax(z); the last layer must be linear.
@@ -68,7 +68,7 @@ export interface BatchLogs {
 }
 
 export interface EpochLogs {
-  /** Regularised training loss over the full training set: data loss + (τ/2)‖θ‖² (spec §2). */
+  /** Regularised training loss over the full training set: data loss + (τ/2)‖θ‖² (algorithm.md §2). */
   loss: number;
   /** Mean of the epoch's minibatch losses. */
   batchLoss: number;
@@ -107,7 +107,7 @@ export interface FitOptions {
   optimizer: Optimizer;
   /** Default 1. */
   epochs?: number;
-  /** Default min(1000, rows). The last incomplete batch of each epoch is dropped (spec §2). */
+  /** Default min(1000, rows). The last incomplete batch of each epoch is dropped (algorithm.md §2). */
   batchSize?: number;
   /** Stop at the first epoch end after this many seconds of this fit. Default: no budget. */
   timeBudget?: number;
@@ -283,6 +283,8 @@ export class Sequential {
     // Runs the callbacks of one event in order, awaiting each, then lets the training thread go on.
     const handleEvent = async (event: NativeEpochEvent | NativeBatchEvent) => {
       if (event.type === 'epoch') {
+        optimizer.adopt(event.hyperparameters);
+        history.params.optimizer = optimizer.toJSON();
         const logs = this.epochLogs(event, optimizer, val !== null, lastStepLr ?? optimizer.lr);
         lastStepLr = undefined;
         record(history, event.epoch, logs);
@@ -324,6 +326,9 @@ export class Sequential {
     } finally {
       running.delete(handle);
       signal?.removeEventListener('abort', abort);
+      // The skip mode may have raised λ (or halved lr) after the last epoch event, up to a failed step.
+      optimizer.adopt(handle.info().hyperparameters);
+      history.params.optimizer = optimizer.toJSON();
     }
     if (callbackError !== undefined) throw callbackError;
     for (const c of callbacks) await c.onTrainEnd?.(history);
@@ -616,7 +621,7 @@ export interface AutoencoderConfig {
 /** Options of the Autoencoder presets. */
 export type PresetOptions = Pick<AutoencoderConfig, 'seed' | 'device' | 'tf32'>;
 
-/** A deep autoencoder: ReLU hidden layers, a linear code layer and a linear output (spec §7.1). */
+/** A deep autoencoder: ReLU hidden layers, a linear code layer and a linear output (algorithm.md §7.1). */
 export class Autoencoder extends Sequential {
   /** The encoder widths from the input to the code. */
   readonly encoder: readonly number[];

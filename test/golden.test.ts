@@ -1,5 +1,5 @@
 // Golden trajectories: the native K-BFGS, K-BFGS(L) and KFAC (float32) against the independent float64
-// implementation of the spec in test/reference/spec-reference.ts, step by step.
+// implementation of docs/algorithm.md in test/reference/spec-reference.ts, step by step.
 import { KBFGS, KBFGSL, KFAC, Sequential, type Optimizer } from '../lib';
 import { randomArray, seeded } from './helpers';
 import { kbfgs, kfac, matrix, type Mat, type Problem, type Trajectory } from './reference/spec-reference';
@@ -64,7 +64,7 @@ describe('golden trajectory, 3 layers, 32 samples, batch 16, 8 steps', () => {
   });
 
   // With a linear output and squared error, y = s exactly for the last layer (g = z − t), so μ₂ > 1 makes
-  // the LM formula singular (spec §3.4: sᵀy = sᵀs); a tanh output keeps the pair regular.
+  // the LM formula singular (algorithm.md §3.4: sᵀy = sᵀs); a tanh output keeps the pair regular.
   test('K-BFGS with λ = 3 (μ₂ = √3 > 1) matches, tanh output', async () => {
     const { model, x, problem } = setup(true);
     compare(await native(model, x, new KBFGS({ lr: 0.5, damping: 3 })), kbfgs(problem, 0.5, 3, STEPS), problem.W, 1e-3, 1e-3);

@@ -60,7 +60,7 @@ describe('fit', () => {
     model.dispose();
   });
 
-  test('paper SGD with lr a is PyTorch SGD with lr a/10 and momentum 0.9 (spec §10.2)', async () => {
+  test('paper SGD with lr a is PyTorch SGD with lr a/10 and momentum 0.9 (algorithm.md §6)', async () => {
     const losses = async (optimizer: Optimizer) => {
       const model = small();
       const history = await model.fit(images, { optimizer, epochs: 4, batchSize: 25 });

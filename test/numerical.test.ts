@@ -46,11 +46,33 @@ test('skip mode: each non-finite step is undone and the damping raised ×10; 5 i
   model.dispose();
 });
 
+test('skip mode: the raised damping is reported back to the optimizer, the epoch logs and the history', async () => {
+  const optimizer = new KBFGS({ lr: 3, damping: 0.3, safeguard: false });
+  const model = small();
+  const logged: Array<[number, number]> = [];  // [damping, skips] per epoch
+  const error = await model.fit(images, { optimizer, epochs: 4, batchSize: 20, onNonFinite: 'skip',
+    onEpochEnd: (_, logs) => { logged.push([logs.damping!, logs.diagnostics.skippedSteps!]); } }).catch((e) => e);
+  expect(error).toBeInstanceOf(NotPositiveDefiniteError);
+  // each epoch logs the damping its last step used: ×10 per skip so far, not the value set
+  let skips = 0;
+  for (const [damping, skipped] of logged) {
+    skips += skipped;
+    expect(damping).toBeCloseTo(0.3 * 10 ** skips, 6);
+  }
+  expect(skips).toBeGreaterThan(0);
+  // after the failure, the optimizer holds what the native state holds
+  expect(optimizer.settings.damping).toBe(scalars(model).damping);
+  expect(optimizer.damping).toBeCloseTo(0.3 * 1e5, 6);
+  model.dispose();
+});
+
 test('skip mode with a first-order method halves the learning rate at each skip and counts the skips', async () => {
-  const { model, error, skipped } = await failure(new SGD({ lr: 1e6 }), 'skip', 6);
+  const optimizer = new SGD({ lr: 1e6 });
+  const { model, error, skipped } = await failure(optimizer, 'skip', 6);
   expect(error).toBeInstanceOf(NumericalError);
   expect(skipped.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   expect(scalars(model).lr).toBe(1e6 / 32);
+  expect(optimizer.lr).toBe(1e6 / 32);  // reported back to the optimizer too
   model.dispose();
 });
 

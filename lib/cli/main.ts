@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `kbfgs-native` command: `train` (one run), `bench` (the paper's comparison with plots and tables) and
- * `tune` (the grid search of spec §7.4/§7.6). `kbfgs-native <command> --help` lists every flag.
+ * `tune` (the grid search of algorithm.md §7.3). `kbfgs-native <command> --help` lists every flag.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -172,11 +172,11 @@ program.command('bench')
   });
 
 program.command('tune')
-  .description('grid search (spec §7.4/§7.6): run each setting for a time budget, keep the lowest final training loss')
+  .description('grid search (algorithm.md §7.3): run each setting for a time budget, keep the lowest final training loss')
   .addOption(new Option('--problem <name>', 'problem').choices(PROBLEMS).default('curves-synth'))
   .option('--methods <list>', 'comma-separated methods', listOf(METHODS, 'method'), ['adam', 'rmsprop', 'sgd'])
   .option('--time-budget <seconds>', 'training time per setting', positive('--time-budget'), 20)
-  .option('--full-grid', 'the full grids of spec §7.6 instead of the quick ones')
+  .option('--full-grid', 'the full grids of algorithm.md §7.3 instead of the quick ones')
   .option('--out <file>', 'settings file to write or update (read by bench --settings)', 'kbfgs-settings.json')
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
   .option('--seed <n>', 'seed', positiveInt('--seed'), 9999)

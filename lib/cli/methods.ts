@@ -13,8 +13,8 @@ export interface MethodSettings {
 }
 
 /**
- * Built-in settings. MNIST: the paper's settings for K-BFGS (α = λ = 0.3) and KFAC (α = 1, λ = 3) (spec
- * §7.6) and, for the first-order methods in the paper's protocol, the best of `kbfgs-native tune` on MNIST.
+ * Built-in settings. MNIST: the paper's settings for K-BFGS (α = λ = 0.3) and KFAC (α = 1, λ = 3)
+ * (algorithm.md §7.3) and, for the first-order methods in the paper's protocol, the best of `kbfgs-native tune` on MNIST.
  * Other problems: the best of `kbfgs-native tune` on that problem where it was run (bench/RESULTS.md);
  * K-BFGS diverges on curves-synth at the MNIST step size. A `--settings` file overrides these.
  */
@@ -51,7 +51,7 @@ export function settingsFor(problem: string, method: MethodName, override?: Part
   return { ...DEFAULT_SETTINGS[method], ...PROBLEM_SETTINGS[problem]?.[method], ...override };
 }
 
-/** Every method in the paper's protocol (spec §2): gradient momentum 0.9/0.1 and τ = 1e-5 for all. */
+/** Every method in the paper's protocol (algorithm.md §2): gradient momentum 0.9/0.1 and τ = 1e-5 for all. */
 export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): Optimizer {
   switch (method) {
     case 'kbfgs': return new KBFGS({ lr: s.lr, damping: s.damping });
@@ -63,7 +63,7 @@ export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): 
   }
 }
 
-/** The grids of spec §7.6 ("a suggested grid"): α and λ log-spaced by 1e-k and 3e-k; ε for Adam/RMSprop. */
+/** The grids of algorithm.md §7.3 ("a suggested grid"): α and λ log-spaced by 1e-k and 3e-k; ε for Adam/RMSprop. */
 export function grid(method: MethodName, quick: boolean): MethodSettings[] {
   const span = (lo: number, hi: number) => {
     const out: number[] = [];

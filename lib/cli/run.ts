@@ -14,7 +14,7 @@ export interface EpochRecord {
   settings: MethodSettings;
   /** 0-based, as the API's onEpochEnd numbers epochs. */
   epoch: number;
-  /** Regularised training loss over the full training set (spec §2 step 6). */
+  /** Regularised training loss over the full training set (algorithm.md §2 step 6). */
   trainLoss: number;
   testLoss: number;
   /** Classifier problems: the share of training and test rows predicted right. */

@@ -1,15 +1,15 @@
 /**
- * curves-synth (spec/datasets.md §2): seeded 28x28 images of a parabola through three random points,
+ * curves-synth: seeded 28x28 images of a parabola through three random points,
  * inked by 1024 segments with bilinear splatting, blurred by the binomial kernel [1,4,6,4,1]/16 in both
  * directions, scaled by GAIN = 1.8 and clipped at 1. A stand-in for Hinton & Salakhutdinov's CURVES, which
  * matches it in size, range, loss and PCA-18 error, not in distribution. Only + − * / sqrt floor min on
- * doubles, in the spec's order, so the output is bit-reproducible (golden sha256 in the tests).
+ * doubles, in a fixed order, so the output is bit-reproducible (golden sha256 in the tests).
  */
 import type { Dataset, ProgressCallback } from './dataset';
 import { split } from './dataset';
 import { checkKeys, checkNumber } from '../options';
 
-/** mulberry32 (spec §2): a double in [0, 1) per call. */
+/** mulberry32: a double in [0, 1) per call. */
 export function mulberry32(seed: number): () => number {
   checkNumber('mulberry32', 'seed', seed, NaN, { min: 0, max: 2 ** 32 - 1, integer: true });
   let a = seed >>> 0;

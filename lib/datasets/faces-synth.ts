@@ -1,5 +1,5 @@
 /**
- * faces-synth (spec/datasets.md §3): 165,600 25x25 images regenerated from the 400 Olivetti faces (64x64,
+ * faces-synth: 165,600 25x25 images regenerated from the 400 Olivetti faces (64x64,
  * AT&T Laboratories Cambridge) by a grid of 46 rotations (−90° to 90° in steps of 4°) and 9 scales (1.40 to
  * 1.80 in steps of 0.05) with bilinear sampling, then centred per pixel and scaled so the average pixel
  * variance is 1. Split by person: 25 train, 5 validation, 10 test. A stand-in for newfaces_rot_single.mat,

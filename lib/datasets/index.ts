@@ -37,7 +37,7 @@ export function curves(options: { file: string }): Dataset {
 }
 
 /** The original FACES from newfaces_rot_single.mat (`newfaces_single`, 625 x 165,600): the first 103,500
- * images train, the last 41,400 test, the 20,700 between them validation (spec §7.1). */
+ * images train, the last 41,400 test, the 20,700 between them validation (algorithm.md §7.1). */
 export function faces(options: { file: string }): Dataset {
   const file = checkFileOption('faces', options);
   const all = matVariableRows(variable(readMat(file), file, 'newfaces_single'), 'columns');

@@ -1,4 +1,5 @@
-// The narrow compute interface every backend implements (CPU on OpenBLAS now, CUDA later).
+// The narrow compute interface every backend implements: the CPU on OpenBLAS (cpu/cpu_backend.cc) and CUDA
+// (cuda/cuda_backend.cu).
 //
 // All matrices are row-major float32. Pointers handed to these calls are backend memory (host RAM for the
 // CPU backend, device memory for a GPU backend); only to_device/to_host cross between host and backend.
@@ -14,17 +15,17 @@ namespace kb {
 
 enum class Activation : int { Linear = 0, Relu = 1, Sigmoid = 2, Tanh = 3 };
 
-// Per-sample losses, summed over outputs, averaged over the batch by the caller (spec §7.1).
+// Per-sample losses, summed over outputs, averaged over the batch by the caller (algorithm.md §7.1).
 enum class Loss : int {
   SigmoidCrossEntropy = 0,  // BCE on logits z with targets t in [0,1]
   HalfSquaredError = 1,     // 0.5 * sum (z - t)^2
   SoftmaxCrossEntropy = 2,  // -sum t * log softmax(z)
 };
 
-// One fused element-wise parameter update for the first-order methods (spec §2, §6).
+// One fused element-wise parameter update for the first-order methods (algorithm.md §2, §6).
 struct FirstOrderUpdate {
   enum Kind : int { Sgd = 0, Adam = 1, RmsProp = 2 } kind = Sgd;
-  // paper = the reference protocol of spec §2/§6: m <- rho*m + (1-rho)*(g + tau*theta), then the method acts on m.
+  // paper = the reference protocol of algorithm.md §2/§6: m <- rho*m + (1-rho)*(g + tau*theta), then the method acts on m.
   // otherwise PyTorch semantics: the method acts on g + weight_decay*theta with its own buffers.
   bool paper = false;
   float lr = 0.01f;
@@ -94,7 +95,7 @@ class Backend {
   // g *= phi'(h) element-wise (h and g are m x d, g stride ldg, h stride d).
   virtual void activation_backward(Activation act, const float* h, int m, int d, float* g, int ldg) = 0;
   // Returns the summed per-sample loss of the m x d logits z against targets t (double accumulation).
-  // If grad is not null it receives the per-sample output gradient d loss_i / d z_i (spec §1: g = m * dL/dz).
+  // If grad is not null it receives the per-sample output gradient d loss_i / d z_i (algorithm.md §1: g = m * dL/dz).
   virtual double loss(Loss loss, const float* z, const float* t, int m, int d, float* grad) = 0;
   // The per-sample output gradient alone, as loss() writes it, without the summed loss (nothing to wait for).
   virtual void loss_gradient(Loss loss, const float* z, const float* t, int m, int d, float* grad) = 0;
@@ -112,7 +113,7 @@ class Backend {
   virtual void add_diagonal(float* a, int n, int lda, float value) = 0;
   // A[i][i] += src[i * stride] for i < n (e.g. the diagonal of another matrix with stride ld + 1).
   virtual void add_diagonal_from(float* a, int n, int lda, const float* src, int stride) = 0;
-  // Targets drawn from the model's predictive distribution at logits z (KFAC's sampled Fisher, spec §5):
+  // Targets drawn from the model's predictive distribution at logits z (KFAC's sampled Fisher, algorithm.md §5):
   // Bernoulli(sigmoid(z)), Normal(z, 1) or Categorical(softmax(z)). Element i uses the counter-based
   // uniforms uniform_at(seed, 2i) and uniform_at(seed, 2i+1) of rng.h, so every backend draws the same.
   virtual void sample_targets(Loss loss, const float* z, int m, int d, uint64_t seed, float* out) = 0;
@@ -125,14 +126,14 @@ class Backend {
   // theta, m, v are the flat parameter vector and its two optimizer buffers; grad is the data-loss gradient.
   virtual void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                                   float* v) = 0;
-  // m = rho * m + (1 - rho) * (grad + tau * theta): the gradient momentum every method receives (spec §2 step 4).
+  // m = rho * m + (1 - rho) * (grad + tau * theta): the gradient momentum every method receives (algorithm.md §2 step 4).
   virtual void gradient_momentum(size_t n, float rho, float tau, const float* theta, const float* grad,
                                  float* m) = 0;
-  // v = (j-1)/j * v + 1/j * (grad + tau*theta)^2: the running mean behind RMSprop's warm start (spec §6).
+  // v = (j-1)/j * v + 1/j * (grad + tau*theta)^2: the running mean behind RMSprop's warm start (algorithm.md §6).
   virtual void running_mean_of_squares(size_t n, int j, float tau, const float* theta, const float* grad,
                                        float* v) = 0;
 
-  // ---- curvature pairs (spec §3.4, §3.5): the rules of curvature_rules.h, decided where the vectors live ------
+  // ---- curvature pairs (algorithm.md §3.4, §3.5): the rules of curvature_rules.h, decided where the vectors live ------
   // Double damping of the d-vectors (s, y) in place, given hy = H y: Powell on H with mu1, then Powell with
   // B = I with mu2. gate[0] becomes 1 if the pair is degenerate (no update may use it), else 0; counts[0] and
   // counts[1] are incremented for each Powell and LM step taken. hy is stale afterwards if y changed.

@@ -1,5 +1,5 @@
-// The scalar rules of a curvature pair update: double damping (spec §3.4) and the guarded BFGS inverse
-// update (spec §3.5), from the dot products they need. Both backends run these same functions (the CUDA
+// The scalar rules of a curvature pair update: double damping (algorithm.md §3.4) and the guarded BFGS inverse
+// update (algorithm.md §3.5), from the dot products they need. Both backends run these same functions (the CUDA
 // backend on the device, so no decision needs a host round trip); the vector work is each backend's own.
 #pragma once
 
@@ -14,7 +14,7 @@ struct DampingStep {
   double theta = 0;
 };
 
-// Powell damping on H (step 1 of spec §3.4): afterwards sᵀy = μ₁ yᵀHy; s ← (1 − θ₁) Hy + θ₁ s.
+// Powell damping on H (step 1 of algorithm.md §3.4): afterwards sᵀy = μ₁ yᵀHy; s ← (1 − θ₁) Hy + θ₁ s.
 KB_HOST_DEVICE inline DampingStep powell_step(double yhy, double sy, double mu1) {
   DampingStep step;
   if (!(yhy > 0) || !is_finite(yhy)) step.degenerate = true;

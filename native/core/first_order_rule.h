@@ -1,4 +1,4 @@
-// One parameter's first-order update (spec §2, §6): SGD with momentum, Adam, RMSprop, in the paper's protocol
+// One parameter's first-order update (algorithm.md §2, §6): SGD with momentum, Adam, RMSprop, in the paper's protocol
 // or with PyTorch semantics. Both backends apply this same function element by element (the CUDA backend as
 // device code), so their results round alike.
 #pragma once
@@ -15,7 +15,7 @@ KB_HOST_DEVICE inline void first_order_element(const FirstOrderUpdate& u, float 
                                                float grad, float& m, float& v) {
   const float b1 = u.beta1, b2 = u.beta2, eps = u.eps, wd = u.weight_decay;
   float step;
-  if (u.paper) {  // spec §2 step 4 then §6: every method acts on the EMA momentum m, not on the raw gradient
+  if (u.paper) {  // algorithm.md §2 step 4 then §6: every method acts on the EMA momentum m, not on the raw gradient
     const float mi = b1 * m + (1 - b1) * (grad + wd * theta);
     m = mi;
     step = mi;

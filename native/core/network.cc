@@ -1,4 +1,4 @@
-// Forward and backward of the dense network (spec §1). Tested against finite differences in
+// Forward and backward of the dense network (algorithm.md §1). Tested against finite differences in
 // test/gradients.test.ts.
 #include "network.h"
 
@@ -69,7 +69,7 @@ double Network::forward(Workspace& ws, Want want) {
   const int m = ws.m, L = num_layers();
   for (int l = 0; l < L; ++l) {
     const int d = rows(l), n = cols(l);
-    // h = abar W^T  (spec §1: h_l = W_l abar_{l-1}, one row per sample)
+    // h = abar W^T  (algorithm.md §1: h_l = W_l abar_{l-1}, one row per sample)
     backend_.gemm(false, true, m, d, n, 1.0f, ws.abar[l], n, weights(l), n, 0.0f, ws.h[l], d);
     float* out = l + 1 < L ? ws.abar[l + 1] : ws.output;
     const int ld_out = l + 1 < L ? d + 1 : d;

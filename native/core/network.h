@@ -1,7 +1,7 @@
-// The dense network engine: fp32 layers with bias, forward, loss, backward (spec §1, §7.1).
+// The dense network engine: fp32 layers with bias, forward, loss, backward (algorithm.md §1, §7.1).
 //
 // Layer l holds W_l of shape d_l x n_l, n_l = d_{l-1} + 1, row-major with the bias as the last column
-// (the "homogeneous" form of spec §1), so one GEMM does weights and bias and one SYRK gives A_l with its
+// (the "homogeneous" form of algorithm.md §1), so one GEMM does weights and bias and one SYRK gives A_l with its
 // bias entries. All layers live in one flat parameter vector (first-order updates are one pass over it).
 #pragma once
 
@@ -19,7 +19,7 @@ struct LayerSpec {
   Activation activation = Activation::Linear;
 };
 
-// What one minibatch's forward/backward keeps (spec §1): per layer the augmented input abar (m x n, last
+// What one minibatch's forward/backward keeps (algorithm.md §1): per layer the augmented input abar (m x n, last
 // column 1), the pre-activations h (m x d) and the per-sample pre-activation gradients g = d loss_i / d h
 // (m x d, i.e. m times the gradient of the mean loss). Buffers are allocated once per capacity and reused.
 class Workspace {
@@ -65,7 +65,7 @@ class Network {
   const float* params() const { return params_; }
   float* weights(int l) { return params_ + offsets_[l]; }
 
-  // W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) from a seeded SplitMix64 stream, layer by layer (spec §7.2).
+  // W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) from a seeded SplitMix64 stream, layer by layer (algorithm.md §7.2).
   void initialize(uint64_t seed);
 
   // Copies the batch rows (inputs and targets) of host-or-staged data into ws.
@@ -79,7 +79,7 @@ class Network {
   // g[L-1] = d loss_i / d h_L of the current forward output against targets (ws.target when null); returns
   // the summed loss when want_loss, else NaN. KFAC calls it again with sampled targets.
   double output_gradient(Workspace& ws, const float* targets, bool want_loss);
-  // g[L-1] for targets sampled from the model's output (KFAC, spec §5), written to targets; the loss is not
+  // g[L-1] for targets sampled from the model's output (KFAC, algorithm.md §5), written to targets; the loss is not
   // computed.
   void sampled_output_gradient(Workspace& ws, uint64_t seed, float* targets);
   // Propagates g[L-1] down to g[0]. If weight_grad is not null it receives the mean-loss gradient

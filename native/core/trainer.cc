@@ -146,7 +146,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
   }
   NumericalGuard guard(net, opt, *state.backup, config.skip_non_finite);
   if (state.sampler.rows() != train.rows) state.sampler.reset(train.rows, config.shuffle, config.seed);
-  const int batches = train.rows / m;  // the incomplete trailing batch is dropped (spec §2 step 1)
+  const int batches = train.rows / m;  // the incomplete trailing batch is dropped (algorithm.md §2 step 1)
 
   if (!state.warm) {
     const auto t0 = Clock::now();
@@ -208,6 +208,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     event.steps = state.step;
     event.seconds = state.seconds;
     event.batch_loss = used_batches ? batch_loss_sum / used_batches : NAN;
+    opt.hyperparameters(event.hyperparameters);
     const double tau = opt.weight_decay();
     auto training_loss = [&] {
       return mean_loss(net, ws, train, &event.accuracy) +

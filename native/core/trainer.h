@@ -1,4 +1,4 @@
-// The step loop every method shares (spec §2): sample a minibatch, forward, backward, optimizer step, and
+// The step loop every method shares (algorithm.md §2): sample a minibatch, forward, backward, optimizer step, and
 // at each epoch end the regularised training loss over the whole training set. No N-API here.
 #pragma once
 
@@ -23,7 +23,7 @@ struct DataView {
 };
 
 // Walks a permutation of the rows in order and reshuffles only when a batch would run past the end; the
-// first pass is in stored order. This is the reference's data iterator (spec §10.15): a warm-start pass
+// first pass is in stored order. This is the reference's data iterator (algorithm.md §2.1): a warm-start pass
 // consumes one epoch, so the first training epoch of a warm-started method is shuffled.
 class BatchSampler {
  public:
@@ -61,7 +61,7 @@ struct FitConfig {
   bool await_batch_events = false;
   bool await_epoch_events = false;
   // A non-finite step is skipped (weights and optimizer state put back, damping raised) instead of ending
-  // training; see NumericalGuard in trainer.cc.
+  // training; see core/numerical_guard.h.
   bool skip_non_finite = false;
 };
 
@@ -75,7 +75,7 @@ struct BatchEvent {
 
 struct EpochEvent {
   int epoch = 0;
-  double loss = 0;          // regularised training loss over the full training set (spec §2 step 6)
+  double loss = 0;          // regularised training loss over the full training set (algorithm.md §2 step 6)
   double batch_loss = 0;    // mean of the epoch's minibatch losses
   double val_loss = NAN;    // mean data loss of the validation data, if any
   double accuracy = NAN;    // over the training set, where has_accuracy
@@ -83,6 +83,7 @@ struct EpochEvent {
   double seconds = 0;       // cumulative training wall time of this model, evaluation excluded
   int64_t steps = 0;
   Diagnostics diagnostics;
+  Diagnostics hyperparameters;  // lr (and damping) as the optimizer holds them now
 };
 
 // What persists between fit() calls on one model: the optimizer, its step counter, the data order.

@@ -29,6 +29,9 @@ Napi::Object to_js(Napi::Env env, const FitEvent& ev) {
     Napi::Object diag = Napi::Object::New(env);
     for (const auto& [name, value] : ev.epoch.diagnostics) diag.Set(name, value);
     o.Set("diagnostics", diag);
+    Napi::Object hyper = Napi::Object::New(env);
+    for (const auto& [name, value] : ev.epoch.hyperparameters) hyper.Set(name, value);
+    o.Set("hyperparameters", hyper);
   } else {
     o.Set("type", "batch");
     o.Set("awaited", ev.awaited);

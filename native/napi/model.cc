@@ -365,6 +365,13 @@ Napi::Value Model::Info(const Napi::CallbackInfo& info) {
   o.Set("seconds", state_.seconds);
   o.Set("backend", net_->backend().name());
   o.Set("threads", net_->backend().threads());
+  Napi::Object hyper = Napi::Object::New(info.Env());
+  if (state_.optimizer) {
+    Diagnostics values;
+    state_.optimizer->hyperparameters(values);
+    for (const auto& [name, value] : values) hyper.Set(name, value);
+  }
+  o.Set("hyperparameters", hyper);
   return o;
 }
 

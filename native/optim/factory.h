@@ -12,7 +12,7 @@ namespace kb {
 struct OptimizerSpec {
   std::string kind;                       // "sgd" | "adam" | "rmsprop" | ...
   std::map<std::string, double> numbers;  // every numeric setting, by its TypeScript name
-  bool paper = false;                     // the reference protocol of spec §2/§6
+  bool paper = false;                     // the reference protocol of algorithm.md §2/§6
   double get(const std::string& key, double fallback) const {
     auto it = numbers.find(key);
     return it == numbers.end() ? fallback : it->second;

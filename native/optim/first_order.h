@@ -1,4 +1,4 @@
-// SGD with momentum, Adam and RMSprop: PyTorch semantics or the reference protocol of spec §2 and §6.
+// SGD with momentum, Adam and RMSprop: PyTorch semantics or the reference protocol of algorithm.md §2 and §6.
 #pragma once
 
 #include "../core/backend.h"
@@ -14,7 +14,7 @@ class FirstOrderOptimizer final : public Optimizer {
 
   const char* name() const override;
   void attach(Network& net, int batch_capacity, int train_rows) override;
-  // Only the paper's RMSprop warm-starts: v = mean over one pass of (grad + tau theta)^2 (spec §6).
+  // Only the paper's RMSprop warm-starts: v = mean over one pass of (grad + tau theta)^2 (algorithm.md §6).
   bool wants_warm_start() const override { return settings_.paper && settings_.kind == FirstOrderUpdate::RmsProp; }
   void warm_start_batch(Network& net, Workspace& ws, int j) override;
   void step(Network& net, Workspace& ws, int64_t k) override;
@@ -29,6 +29,7 @@ class FirstOrderOptimizer final : public Optimizer {
     if (name != "lr") throw Error(ErrorKind::InvalidArgument, std::string(this->name()) + " has no hyperparameter '" + name + "' to change");
     settings_.lr = (float)value;
   }
+  void hyperparameters(Diagnostics& out) const override { out.push_back({"lr", settings_.lr}); }
 
  private:
   size_t count_ = 0;

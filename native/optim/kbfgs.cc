@@ -18,7 +18,7 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   require_memory(*be_, settings_.memory > 0 ? "K-BFGS(L)'s state" : "K-BFGS's state", state_size(net));
   owned_.bind(*be_);
   auto take = [&](size_t count) { return owned_.take(count); };
-  if (batch_capacity >= train_rows) settings_.sy_decay = 0.0f;  // full batch: no averaging (spec §3.3 step 6)
+  if (batch_capacity >= train_rows) settings_.sy_decay = 0.0f;  // full batch: no averaging (algorithm.md §3.3 step 6)
   size_t widest = 0, largest = 0;
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer layer;
@@ -33,7 +33,7 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
       layer.lbfgs->init(*be_, layer.d, settings_.memory, layer.n);
     } else {
       layer.h_g = take(d * d);
-      be_->add_diagonal(layer.h_g, layer.d, layer.d, 1.0f);  // H_g = I (spec §3.2)
+      be_->add_diagonal(layer.h_g, layer.d, layer.d, 1.0f);  // H_g = I (algorithm.md §3.2)
     }
     layer.s_bar = take(d);
     layer.y_bar = take(d);
@@ -71,7 +71,7 @@ std::vector<MemoryPart> KbfgsOptimizer::state_size(const Network& net) const {
   return parts;
 }
 
-// A = running mean over the pass of (1/m) Σ ā āᵀ at the initial weights (spec §3.2).
+// A = running mean over the pass of (1/m) Σ ā āᵀ at the initial weights (algorithm.md §3.2).
 void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
   net.forward(ws, Network::Want::Nothing);
   for (int l = 0; l < net.num_layers(); ++l) {
@@ -104,7 +104,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   auto t0 = phase_boundary(*be_);
   be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
                          momentum_);
-  // Step 1: batch means of the first pass, A, and the direction H_g M H_a (spec §3.3 steps 1-3).
+  // Step 1: batch means of the first pass, A, and the direction H_g M H_a (algorithm.md §3.3 steps 1-3).
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
     be_->column_mean(ws.h[l], m, L.d, L.d, L.h_mean);
@@ -114,7 +114,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
       be_->syrk(true, L.n, m, (1 - settings_.a_decay) / m, ws.abar[l], L.n, settings_.a_decay, L.a, L.n);
     be_->copy(L.a_lm, L.a, (size_t)L.n * L.n);
     be_->add_diagonal(L.a_lm, L.n, L.n, sqrt_lambda);
-    if (k == 0 || reinvert_)  // the only inverse (spec §3.2), again after the skip mode raised the damping
+    if (k == 0 || reinvert_)  // the only inverse (algorithm.md §3.2), again after the skip mode raised the damping
       spd_inverse(*be_, L.a_lm, L.h_a, L.n, l, "A + sqrt(damping) I");
     const float* grad_l = momentum_ + net.offset(l);
     non_finite_.mark(kGradientPhase, l, grad_l, (size_t)L.d * L.n);
@@ -124,7 +124,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
     non_finite_.mark(kDirectionPhase, l, delta_ + net.offset(l), (size_t)L.d * L.n);
   }
   reinvert_ = false;
-  // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (spec §10.7):
+  // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (algorithm.md §3.3 step 4):
   // only what the (s, y) pairs need, so backward computes no weight gradients.
   be_->axpby(net.param_count(), -step_length_.lr(settings_.lr), delta_, 1.0f, net.params());
   auto t1 = phase_boundary(*be_);
@@ -140,7 +140,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   t_curvature_ += seconds_between(t2, phase_boundary(*be_));
 }
 
-// Steps 5-8 of spec §3.3 for layer l.
+// Steps 5-8 of algorithm.md §3.3 for layer l.
 void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
   Layer& L = layers_[l];
   const int d = L.d, m = ws.m;
@@ -154,7 +154,7 @@ void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
   be_->axpby(d, 1 - decay, y_, decay, L.y_bar);
   non_finite_.mark(kPairPhase, l, L.s_bar, d);
   non_finite_.mark(kPairPhase, l, L.y_bar, d);
-  // Damping works on copies; the averages stay undamped (spec §10.8).
+  // Damping works on copies; the averages stay undamped (algorithm.md §3.3 step 6).
   be_->copy(s_, L.s_bar, d);
   be_->copy(y_, L.y_bar, d);
   auto apply_hg = [&](const float* v, float* out) {
@@ -175,7 +175,7 @@ void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
   n_lbfgs_skipped_ += degenerate != 0 || !L.lbfgs->append(s_, y_, ref);
 }
 
-// Step 9 of spec §3.3: the Hessian-action update of H_a with u = [mean a; 1], s_a = H_a u, y_a = A^LM s_a.
+// Step 9 of algorithm.md §3.3: the Hessian-action update of H_a with u = [mean a; 1], s_a = H_a u, y_a = A^LM s_a.
 void KbfgsOptimizer::update_a_side(int l) {
   Layer& L = layers_[l];
   const int n = L.n;

@@ -1,4 +1,4 @@
-// K-BFGS and K-BFGS(L) (spec §3, §4): per layer the step H_g · M · H_a, with H_a a BFGS approximation of
+// K-BFGS and K-BFGS(L) (algorithm.md §3, §4): per layer the step H_g · M · H_a, with H_a a BFGS approximation of
 // (A + √λ I)⁻¹ kept by Hessian-action updates and H_g a BFGS (dense) or L-BFGS inverse of the
 // pre-activation Hessian, built from (s, y) pairs of batch-mean pre-activations and their gradients, taken
 // from a second forward/backward on the same minibatch at θ_{k+1}.
@@ -17,11 +17,11 @@ namespace kb {
 
 struct KbfgsSettings {
   float lr = 0.3f;            // α
-  double damping = 0.3;       // λ; √λ is the A-side damping λ_A and the LM damping μ₂ (spec §3.6)
-  float momentum = 0.9f;      // ρ of the gradient EMA (spec §2 step 4)
+  double damping = 0.3;       // λ; √λ is the A-side damping λ_A and the LM damping μ₂ (algorithm.md §3.6)
+  float momentum = 0.9f;      // ρ of the gradient EMA (algorithm.md §2 step 4)
   float weight_decay = 1e-5f; // τ
   float a_decay = 0.9f;       // β of the A moving average
-  float sy_decay = 0.9f;      // moving average of s and y (0 for full-batch training, spec §3.3 step 6)
+  float sy_decay = 0.9f;      // moving average of s and y (0 for full-batch training, algorithm.md §3.3 step 6)
   int memory = 0;             // 0: dense H_g (K-BFGS); p > 0: L-BFGS with p pairs (K-BFGS(L))
   bool safeguard = true;      // the divergence safeguard (optim/step_length.h)
 };
@@ -39,6 +39,10 @@ class KbfgsOptimizer final : public Optimizer {
   std::string take_non_finite_report() override { return non_finite_.take_report(); }
   void raise_damping() override;
   void set_hyperparameter(const std::string& name, double value) override;
+  void hyperparameters(Diagnostics& out) const override {
+    out.push_back({"lr", settings_.lr});
+    out.push_back({"damping", settings_.damping});
+  }
   StepLength* step_length() override { return step_length_.enabled() ? &step_length_ : nullptr; }
   void take_diagnostics(Diagnostics& out) override;
   void state_buffers(std::vector<StateBuffer>& out) override;
@@ -52,7 +56,7 @@ class KbfgsOptimizer final : public Optimizer {
     int d = 0, n = 0;
     float *a = nullptr, *a_lm = nullptr, *h_a = nullptr, *h_g = nullptr;
     std::unique_ptr<LbfgsOperator> lbfgs;
-    float *s_bar = nullptr, *y_bar = nullptr;  // undamped moving averages (spec §10.8)
+    float *s_bar = nullptr, *y_bar = nullptr;  // undamped moving averages (algorithm.md §3.3 step 6)
     float *h_mean = nullptr, *g_mean = nullptr, *a_mean = nullptr;  // first-pass batch means at θ_k
   };
   void queue_step(Network& net, Workspace& ws, int64_t k);

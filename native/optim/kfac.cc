@@ -73,7 +73,7 @@ void KfacOptimizer::accumulate_factors(Workspace& ws, float keep, float add) {
   }
 }
 
-// Warm start (spec §5): the factors averaged over one pass at the initial weights, with sampled targets.
+// Warm start (algorithm.md §5): the factors averaged over one pass at the initial weights, with sampled targets.
 void KfacOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
   net.forward(ws, Network::Want::Nothing);
   sampled_backward(net, ws);

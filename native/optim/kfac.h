@@ -1,4 +1,4 @@
-// KFAC as the paper's code runs it (spec §5): the true Fisher with targets sampled from the model, factors
+// KFAC as the paper's code runs it (algorithm.md §5): the true Fisher with targets sampled from the model, factors
 // A = E[ā āᵀ] and G = E[ǧ ǧᵀ] as 0.9 moving averages (warm-started by one pass), inverses
 // (A + √λ I)⁻¹ and (G + √λ I)⁻¹ by Cholesky at k ≤ 20 and every 20th step, step (G+√λI)⁻¹ M (A+√λI)⁻¹.
 #pragma once
@@ -14,7 +14,7 @@ namespace kb {
 struct KfacSettings {
   float lr = 1.0f;            // α
   double damping = 3.0;       // λ; each factor gets √λ (π = 1)
-  float momentum = 0.9f;      // ρ of the gradient EMA (spec §2 step 4)
+  float momentum = 0.9f;      // ρ of the gradient EMA (algorithm.md §2 step 4)
   float weight_decay = 1e-5f; // τ
   float factor_decay = 0.9f;  // ρ of the factor moving averages
   int inverse_every = 20;     // T_inv; inverses also at every k ≤ inverse_every
@@ -49,6 +49,10 @@ class KfacOptimizer final : public Optimizer {
   std::string take_non_finite_report() override { return non_finite_.take_report(); }
   void raise_damping() override;
   void set_hyperparameter(const std::string& name, double value) override;
+  void hyperparameters(Diagnostics& out) const override {
+    out.push_back({"lr", settings_.lr});
+    out.push_back({"damping", settings_.damping});
+  }
   StepLength* step_length() override { return step_length_.enabled() ? &step_length_ : nullptr; }
 
  private:

@@ -45,7 +45,7 @@ void LbfgsOperator::state_buffers(std::vector<StateBuffer>& out, const std::stri
   out.push_back({prefix + "C", c_, (size_t)p_ * p_});
 }
 
-// SᵀY and C = γYᵀY + D, once per append: O(p² d) (spec §9).
+// SᵀY and C = γYᵀY + D, once per append: O(p² d) (algorithm.md §9).
 void LbfgsOperator::rebuild_factors() {
   be_->gemm(false, true, k_, k_, d_, 1.0f, s_, d_, y_, d_, 0.0f, sy_, p_);
   be_->syrk(false, k_, d_, gamma_, y_, d_, 0.0f, c_, p_);

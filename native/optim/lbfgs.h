@@ -1,4 +1,4 @@
-// The limited-memory inverse-Hessian operator of K-BFGS(L) (spec §4): at most p pairs (s_i, y_i), H₀ = γI
+// The limited-memory inverse-Hessian operator of K-BFGS(L) (algorithm.md §4): at most p pairs (s_i, y_i), H₀ = γI
 // with γ = 1 fixed, applied in the compact form of Byrd, Nocedal & Schnabel (1994):
 //   H V = γV + S R⁻ᵀ [(D + γYᵀY) R⁻¹ SᵀV − γYᵀV] − γ Y R⁻¹ SᵀV,
 // R the upper triangle of SᵀY and D its diagonal. Rows of S and Y hold the pairs (oldest first), so every
@@ -27,7 +27,7 @@ class LbfgsOperator {
   int size() const { return k_; }
   int memory() const { return p_; }
 
-  // Stores the pair if sᵀs is finite and yᵀs > 1e-4 · sᵀs · ref_norm (spec §4); drops the oldest when full.
+  // Stores the pair if sᵀs is finite and yᵀs > 1e-4 · sᵀs · ref_norm (algorithm.md §4); drops the oldest when full.
   bool append(const float* s, const float* y, double ref_norm);
   // out = H v for a d x ncols row-major V (out must not alias v).
   void apply(const float* v, int ncols, float* out);

@@ -32,7 +32,7 @@ class Optimizer {
   // first step.
   virtual void attach(Network& net, int batch_capacity, int train_rows) = 0;
 
-  // Warm start (spec §3.2, §5, §6): one full pass over the training set at the initial weights. The trainer
+  // Warm start (algorithm.md §3.2, §5, §6): one full pass over the training set at the initial weights. The trainer
   // loads each minibatch into ws and calls warm_start_batch with the 1-based batch number j; the optimizer
   // runs the passes it needs.
   virtual bool wants_warm_start() const { return false; }
@@ -42,7 +42,7 @@ class Optimizer {
   // mean data-loss gradient in ws.grad. On exit net.params() holds theta_{k+1}.
   virtual void step(Network& net, Workspace& ws, int64_t k) = 0;
 
-  // The L2 coefficient tau whose (tau/2)|theta|^2 the reported training loss includes (spec §2 step 6).
+  // The L2 coefficient tau whose (tau/2)|theta|^2 the reported training loss includes (algorithm.md §2 step 6).
   virtual float weight_decay() const = 0;
 
   // Numerical guards (optim/non_finite.h): once the last step has run, which quantity it computed first went
@@ -55,6 +55,9 @@ class Optimizer {
   // Changes a hyperparameter between steps ("lr", and "damping" for the second-order methods); throws
   // InvalidArgument for a name the method does not have.
   virtual void set_hyperparameter(const std::string& name, double value) = 0;
+  // The current values of those hyperparameters, which raise_damping may have changed: every epoch event
+  // carries them so that the caller's copy of the settings does not go stale.
+  virtual void hyperparameters(Diagnostics& out) const = 0;
 
   // The divergence safeguard's state (optim/step_length.h), or null for a method without it.
   virtual StepLength* step_length() { return nullptr; }

@@ -1,8 +1,8 @@
 /**
- * An independent float64 implementation of spec/kbfgs.md (§2-§5) for the golden-trajectory test: plain
- * TypeScript, written from the spec's text, sharing no code with the native engine. Small sizes only.
+ * An independent float64 implementation of docs/algorithm.md (§2-§5) for the golden-trajectory test: plain
+ * TypeScript, written from that text, sharing no code with the native engine. Small sizes only.
  * Network: dense layers, tanh hidden units, a linear or tanh output, ½ squared error. H_g of K-BFGS(L) uses the
- * two-loop recursion (the native code uses the compact form; spec §4 says both are exact).
+ * two-loop recursion (the native code uses the compact form; algorithm.md §4 says both are exact).
  */
 
 export type Vec = Float64Array;
@@ -106,7 +106,7 @@ export function backward(W: Mat[], h: Mat[], abar: Mat[], gL: Mat, withGrads: bo
   return { g, grads };
 }
 
-// ---- pieces of the spec ----------------------------------------------------------------------------------
+// ---- pieces of the algorithm --------------------------------------------------------------------------------
 
 /** §3.5: BFGS inverse update with the skip rules; returns the new H (or H itself when skipped). */
 export function bfgs(H: Mat, s: Vec, y: Vec, refNorm: number): { H: Mat; updated: boolean } {
@@ -164,7 +164,7 @@ function batchRows(X: Mat, start: number, m: number): Mat {
   return { rows: m, cols: X.cols, a: X.a.slice(start * X.cols, (start + m) * X.cols) };
 }
 
-/** The data order of spec §10.15 without shuffling: batches in stored order, cyclically. */
+/** The data order of algorithm.md §2.1 without shuffling: batches in stored order, cyclically. */
 function batches(X: Mat, m: number): (b: number) => Mat {
   const count = Math.floor(X.rows / m);
   return (b) => batchRows(X, (b % count) * m, m);
@@ -172,17 +172,17 @@ function batches(X: Mat, m: number): (b: number) => Mat {
 
 const TAU = 1e-5;
 
-/** M ← 0.9 M + 0.1 (∇ + τθ) per layer (spec §2 step 4). */
+/** M ← 0.9 M + 0.1 (∇ + τθ) per layer (algorithm.md §2 step 4). */
 function momentum(M: Mat[], grads: Mat[], W: Mat[]): Mat[] {
   return M.map((Ml, l) => ({ ...Ml, a: Ml.a.map((v, i) => 0.9 * v + 0.1 * (grads[l].a[i] + TAU * W[l].a[i])) }));
 }
 
-/** K-BFGS (memory = 0) or K-BFGS(L) (memory = p) for `steps` steps, spec §3 and §4. */
+/** K-BFGS (memory = 0) or K-BFGS(L) (memory = p) for `steps` steps, algorithm.md §3 and §4. */
 export function kbfgs(problem: Problem, lr: number, lambda: number, steps: number, memory = 0): Trajectory {
   let W = problem.W.map(clone);
   const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
   const L = W.length, sq = Math.sqrt(lambda);
-  // warm start of A: one pass at θ₀ (spec §3.2), consuming one epoch of batches
+  // warm start of A: one pass at θ₀ (algorithm.md §3.2), consuming one epoch of batches
   let A = W.map((w) => mat(w.cols, w.cols));
   for (let j = 1; j <= count; j++) {
     const B = next(j - 1);
@@ -250,7 +250,7 @@ function mix(z: bigint): bigint {
 }
 const uniformAt = (seed: bigint, i: number) => Number(mix((seed + BigInt(i + 1) * 0x9e3779b97f4a7c15n) & MASK) >> 11n) * 2 ** -53;
 
-/** KFAC (spec §5) with N(z, 1) sampled targets for ½SSE, call c using seed mix(seed + c). */
+/** KFAC (algorithm.md §5) with N(z, 1) sampled targets for ½SSE, call c using seed mix(seed + c). */
 export function kfac(problem: Problem, lr: number, lambda: number, steps: number, seed = 0): Trajectory {
   let W = problem.W.map(clone);
   const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
