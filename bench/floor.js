@@ -17,8 +17,9 @@ const { settingsFor, makeOptimizer } = require('../dist/cli/methods');
 
 const { values } = parseArgs({ options: { seed: { type: 'string', default: '9999' }, threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' }, repeats: { type: 'string', default: '1' } } });
 const threads = Number(values.threads);
-lib._native.threads(threads);
-const be = lib._native.backend;
+const { native } = require('../dist/internal');
+native.threads(threads);
+const be = native.backend;
 const m = 1000, widths = [784, 1000, 500, 250, 30, 250, 500, 1000, 784];
 const layers = widths.slice(1).map((d, l) => ({ d, n: widths[l] + 1 }));
 const buf = (n) => new Float32Array(n).map(() => Math.random() - 0.5);

@@ -31,4 +31,3 @@ export type { ErrorCode } from './errors';
 export { devices, cudaLibrarySearchPath, DEVICES } from './devices';
 export type { DeviceName, DevicesReport } from './devices';
 export type { NativeCudaReport as CudaReport } from './binding';
-export { addon as _native } from './binding';

@@ -1,5 +1,5 @@
 // Every Backend operation against a naive float64 loop (the ggml-style op harness).
-import { _native as addon } from '../lib';
+import { addon } from '../lib/binding';
 import { maxAbsDiff, naiveGemm, randomArray, seeded, spd } from './helpers';
 
 const be = addon.backend;

@@ -1,5 +1,5 @@
 // The algebra of the curvature updates: BFGS (algorithm.md §3.5), double damping (§3.4), L-BFGS (§4).
-import { _native as addon } from '../lib';
+import { addon } from '../lib/binding';
 import { maxAbsDiff, naiveGemm, randomArray, seeded, spd } from './helpers';
 import { bfgs, doubleDamping, matrix, twoLoop, type Mat } from './reference/spec-reference';
 

@@ -25,6 +25,15 @@ test('import of dist/index.mjs gives the same API and trains', () => {
   expect(out.trim()).toBe('true');
 });
 
+test('the raw native module is not in the public entry point, only under kbfgs-native/internal', () => {
+  const lib = require('../dist');
+  expect(Object.keys(lib).filter((name) => /native|addon|backend/i.test(name))).toEqual([]);
+  const pkg = require('../package.json');
+  expect(pkg.exports['./internal']).toEqual({ types: './dist/internal.d.ts', default: './dist/internal.js' });
+  const { native } = require('../dist/internal');
+  expect(typeof native.backend.gemm).toBe('function');
+});
+
 test('the declaration files describe the public API', () => {
   const dts = require('fs').readFileSync(path.join(root, 'dist', 'index.d.ts'), 'utf8') as string;
   for (const name of ['Autoencoder', 'Sequential', 'SGD', 'Adam', 'RMSprop', 'FitOptions', 'History', 'AbortError'])
@@ -40,7 +49,7 @@ describe('typings compile in a consumer project', () => {
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 
-  const runtime = Object.keys(require('../dist')).filter((name) => name !== '_native');
+  const runtime = Object.keys(require('../dist'));
   const dts = fs.readFileSync(path.join(root, 'dist', 'index.d.ts'), 'utf8');
   const types = [...dts.matchAll(/export type \{([^}]*)\}/g)].flatMap((m) => m[1].split(',')).map((t) => t.trim())
     .filter(Boolean).map((t) => t.split(/\s+as\s+/).pop()!);

@@ -7,6 +7,7 @@
 'use strict';
 const path = require('path');
 const lib = require(path.join(__dirname, '..', '..', 'dist'));
+const { native } = require(path.join(__dirname, '..', '..', 'dist', 'internal'));
 const { opParity, tf32Parity, stepParity, formatTable } = require('./cuda-parity');
 
 async function main() {
@@ -17,11 +18,11 @@ async function main() {
     console.log(`CUDA parity not run: ${report.cuda.reason}`);
     process.exit(1);
   }
-  const cpu = lib._native.backendOps('cpu');
-  const gpu = selfTest ? cpu : lib._native.backendOps('cuda');
+  const cpu = native.backendOps('cpu');
+  const gpu = selfTest ? cpu : native.backendOps('cuda');
   const results = opParity(cpu, gpu);
   if (!selfTest && !process.argv.includes('--ops')) {
-    results.push(tf32Parity(cpu, lib._native.backendOps('cuda', true)));
+    results.push(tf32Parity(cpu, native.backendOps('cuda', true)));
     results.push(...await stepParity(lib));
     results.push(...await stepParity(lib, { tf32: true }));
   }
