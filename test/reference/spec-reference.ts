@@ -1,8 +1,9 @@
 /**
  * An independent float64 implementation of docs/algorithm.md (§2-§5) for the golden-trajectory test: plain
  * TypeScript, written from that text, sharing no code with the native engine. Small sizes only.
- * Network: dense layers, tanh hidden units, a linear or tanh output, ½ squared error. H_g of K-BFGS(L) uses the
- * two-loop recursion (the native code uses the compact form; algorithm.md §4 says both are exact).
+ * Network: dense layers, tanh or ReLU hidden units, a linear or tanh output, ½ squared error or sigmoid
+ * cross-entropy on logits. H_g of K-BFGS(L) uses the two-loop recursion (the native code uses the compact form;
+ * algorithm.md §4 says both are exact).
  */
 
 export type Vec = Float64Array;
@@ -66,9 +67,20 @@ export function inverse(A: Mat): Mat {
 // ---- the network -----------------------------------------------------------------------------------------
 
 export interface Pass { abar: Mat[]; h: Mat[]; g: Mat[]; loss: number; grads: Mat[]; output: Mat }
+export type Activation = 'tanh' | 'relu' | 'linear';
+export type LossKind = 'halfSquaredError' | 'sigmoidCrossEntropy';
+/** Hidden units, output units and the per-sample loss (sigmoid cross-entropy needs a linear output). */
+export interface Net { hidden: Activation; output: Activation; loss: LossKind }
 
-/** Forward (and backward with per-sample g = dℓ_i/dh) of tanh layers with a linear (or tanh) last layer, ½SSE. */
-export function pass(W: Mat[], X: Mat, T: Mat, withGrads = true, tanhOutput = false): Pass {
+const phi: Record<Activation, (h: number) => number> = { tanh: Math.tanh, relu: (h) => Math.max(h, 0), linear: (h) => h };
+/** dφ/dh at the pre-activation h. */
+const dphi: Record<Activation, (h: number) => number> = {
+  tanh: (h) => 1 - Math.tanh(h) ** 2, relu: (h) => (h > 0 ? 1 : 0), linear: () => 1,
+};
+export const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+/** Forward (and backward with per-sample g = dℓ_i/dh); the loss is the batch mean of ℓ_i summed over outputs. */
+export function pass(W: Mat[], X: Mat, T: Mat, withGrads: boolean, net: Net): Pass {
   const L = W.length, m = X.rows;
   const abar: Mat[] = [], h: Mat[] = [];
   let input = X;
@@ -79,19 +91,25 @@ export function pass(W: Mat[], X: Mat, T: Mat, withGrads = true, tanhOutput = fa
     abar.push(A);
     const H = mul(A, W[l], false, true);
     h.push(H);
-    input = l + 1 < L || tanhOutput ? { rows: m, cols: H.cols, a: H.a.map(Math.tanh) } : H;
+    input = { rows: m, cols: H.cols, a: H.a.map(phi[l + 1 < L ? net.hidden : net.output]) };
   }
   let loss = 0;
-  const gL = mat(m, input.cols);
+  const gL = mat(m, input.cols), z = h[L - 1];
   input.a.forEach((v, i) => {
-    loss += 0.5 * (v - T.a[i]) ** 2;
-    gL.a[i] = (v - T.a[i]) * (tanhOutput ? 1 - v * v : 1);
+    const t = T.a[i];
+    if (net.loss === 'halfSquaredError') {
+      loss += 0.5 * (v - t) ** 2;
+      gL.a[i] = (v - t) * dphi[net.output](z.a[i]);
+    } else {
+      loss += Math.max(v, 0) - v * t + Math.log1p(Math.exp(-Math.abs(v)));
+      gL.a[i] = sigmoid(v) - t;
+    }
   });
-  return { abar, h, loss: loss / m, output: input, ...backward(W, h, abar, gL, withGrads) };
+  return { abar, h, loss: loss / m, output: input, ...backward(W, h, abar, gL, withGrads, net.hidden) };
 }
 
 /** g for every layer from the output gradient; optionally the mean-loss weight gradients. */
-export function backward(W: Mat[], h: Mat[], abar: Mat[], gL: Mat, withGrads: boolean): { g: Mat[]; grads: Mat[] } {
+export function backward(W: Mat[], h: Mat[], abar: Mat[], gL: Mat, withGrads: boolean, hidden: Activation): { g: Mat[]; grads: Mat[] } {
   const L = W.length, m = gL.rows;
   const g: Mat[] = new Array(L);
   g[L - 1] = gL;
@@ -99,7 +117,7 @@ export function backward(W: Mat[], h: Mat[], abar: Mat[], gL: Mat, withGrads: bo
     const full = mul(g[l], W[l]);  // m x n_l, drop the bias column
     const d = h[l - 1].cols;
     const G = mat(m, d);
-    for (let i = 0; i < m; i++) for (let j = 0; j < d; j++) G.a[i * d + j] = full.a[i * full.cols + j] * (1 - Math.tanh(h[l - 1].a[i * d + j]) ** 2);
+    for (let i = 0; i < m; i++) for (let j = 0; j < d; j++) G.a[i * d + j] = full.a[i * full.cols + j] * dphi[hidden](h[l - 1].a[i * d + j]);
     g[l - 1] = G;
   }
   const grads = withGrads ? g.map((G, l) => { const D = mul(G, abar[l], true, false); D.a.forEach((v, i) => (D.a[i] = v / m)); return D; }) : [];
@@ -120,22 +138,24 @@ export function bfgs(H: Mat, s: Vec, y: Vec, refNorm: number): { H: Mat; updated
   return { H: out, updated: true };
 }
 
-/** §3.4: Powell on H (μ₁ = 0.2) then Powell with B = I (μ₂). */
-export function doubleDamping(applyH: (v: Vec) => Vec, s0: Vec, y0: Vec, mu2: number): { s: Vec; y: Vec } {
+/** §3.4: Powell on H (μ₁ = 0.2) then Powell with B = I (μ₂); says which of the two changed the pair. */
+export function doubleDamping(applyH: (v: Vec) => Vec, s0: Vec, y0: Vec, mu2: number): { s: Vec; y: Vec; powell: boolean; lm: boolean } {
   let s = Float64Array.from(s0), y = Float64Array.from(y0);
   const Hy = applyH(y), yHy = dot(y, Hy);
   let sy = dot(s, y);
-  if (sy / yHy <= 0.2) {
+  const powell = sy / yHy <= 0.2;
+  if (powell) {
     const t1 = 0.8 * yHy / (yHy - sy);
     s = s.map((v, i) => t1 * v + (1 - t1) * Hy[i]);
   }
   const ss = dot(s, s);
   sy = dot(s, y);
-  if (sy / ss <= mu2) {
+  const lm = sy / ss <= mu2;
+  if (lm) {
     const t2 = (1 - mu2) * ss / (ss - sy);
     y = y.map((v, i) => t2 * v + (1 - t2) * s[i]);
   }
-  return { s, y };
+  return { s, y, powell, lm };
 }
 
 /** §4: L-BFGS two-loop recursion with H₀ = I over pairs (oldest first). */
@@ -157,8 +177,14 @@ export function twoLoop(pairs: Array<{ s: Vec; y: Vec }>, v: Vec): Vec {
 
 // ---- training loops ----------------------------------------------------------------------------------------
 
-export interface Problem { W: Mat[]; X: Mat; batch: number; tanhOutput?: boolean }
-export interface Trajectory { batchLosses: number[]; W: Mat[] }
+export interface Problem {
+  W: Mat[]; X: Mat; batch: number;
+  /** Default: tanh hidden units, a linear output, ½ squared error, τ = 1e-5. */
+  hidden?: Activation; tanhOutput?: boolean; loss?: LossKind; tau?: number;
+}
+/** Counts are over all layers and steps: Powell and LM damping applied, H_g and H_a updates skipped. */
+export interface Trajectory { batchLosses: number[]; W: Mat[]; counts: { powell: number; lm: number; hgSkipped: number; haSkipped: number } }
+const netOf = (p: Problem): Net => ({ hidden: p.hidden ?? 'tanh', output: p.tanhOutput ? 'tanh' : 'linear', loss: p.loss ?? 'halfSquaredError' });
 
 function batchRows(X: Mat, start: number, m: number): Mat {
   return { rows: m, cols: X.cols, a: X.a.slice(start * X.cols, (start + m) * X.cols) };
@@ -170,23 +196,22 @@ function batches(X: Mat, m: number): (b: number) => Mat {
   return (b) => batchRows(X, (b % count) * m, m);
 }
 
-const TAU = 1e-5;
-
 /** M ← 0.9 M + 0.1 (∇ + τθ) per layer (algorithm.md §2 step 4). */
-function momentum(M: Mat[], grads: Mat[], W: Mat[]): Mat[] {
-  return M.map((Ml, l) => ({ ...Ml, a: Ml.a.map((v, i) => 0.9 * v + 0.1 * (grads[l].a[i] + TAU * W[l].a[i])) }));
+function momentum(M: Mat[], grads: Mat[], W: Mat[], tau: number): Mat[] {
+  return M.map((Ml, l) => ({ ...Ml, a: Ml.a.map((v, i) => 0.9 * v + 0.1 * (grads[l].a[i] + tau * W[l].a[i])) }));
 }
 
 /** K-BFGS (memory = 0) or K-BFGS(L) (memory = p) for `steps` steps, algorithm.md §3 and §4. */
 export function kbfgs(problem: Problem, lr: number, lambda: number, steps: number, memory = 0): Trajectory {
   let W = problem.W.map(clone);
   const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
-  const L = W.length, sq = Math.sqrt(lambda);
+  const L = W.length, sq = Math.sqrt(lambda), net = netOf(problem), tau = problem.tau ?? 1e-5;
+  const counts = { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 };
   // warm start of A: one pass at θ₀ (algorithm.md §3.2), consuming one epoch of batches
   let A = W.map((w) => mat(w.cols, w.cols));
   for (let j = 1; j <= count; j++) {
     const B = next(j - 1);
-    const p = pass(W, B, B, false, problem.tanhOutput);
+    const p = pass(W, B, B, false, net);
     A = A.map((Al, l) => blend(Al, gram(p.abar[l]), (j - 1) / j, 1 / j));
   }
   let Hg = W.map((w) => eye(w.rows));
@@ -198,9 +223,9 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
   const applyHg = (l: number, v: Vec) => (memory > 0 ? twoLoop(pairs[l], v) : matvec(Hg[l], v));
   for (let k = 0; k < steps; k++) {
     const B = next(count + k);
-    const p = pass(W, B, B, true, problem.tanhOutput);
+    const p = pass(W, B, B, true, net);
     losses.push(p.loss);
-    M = momentum(M, p.grads, W);
+    M = momentum(M, p.grads, W, tau);
     if (k > 0) A = A.map((Al, l) => blend(Al, gram(p.abar[l]), 0.9, 0.1));
     const Alm = A.map((Al) => addDiag(Al, sq));
     if (k === 0) Ha = Alm.map(inverse);
@@ -214,7 +239,7 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
       return mul(HgM, Ha[l]);
     });
     const Wnew = W.map((w, l) => ({ ...w, a: w.a.map((v, i) => v - lr * delta[l].a[i]) }));
-    const p2 = pass(Wnew, B, B, false, problem.tanhOutput);
+    const p2 = pass(Wnew, B, B, false, net);
     for (let l = 0; l < L; l++) {
       const gRef = colMean(p.g[l]);
       const s = colMean(p.h[l]).map((v, i) => v - colMean(p2.h[l])[i]);
@@ -222,23 +247,29 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
       sbar[l] = sbar[l].map((v, i) => 0.9 * v + 0.1 * s[i]);
       ybar[l] = ybar[l].map((v, i) => 0.9 * v + 0.1 * y[i]);
       const damped = doubleDamping((v) => applyHg(l, v), sbar[l], ybar[l], sq);
+      counts.powell += +damped.powell;
+      counts.lm += +damped.lm;
       const refNorm = Math.sqrt(dot(gRef, gRef));
       if (memory > 0) {
         const ss = dot(damped.s, damped.s);
         if (Number.isFinite(ss) && dot(damped.y, damped.s) > 1e-4 * ss * refNorm) {
-          pairs[l].push(damped);
+          pairs[l].push({ s: damped.s, y: damped.y });
           if (pairs[l].length > memory) pairs[l].shift();
         }
       } else {
-        Hg[l] = bfgs(Hg[l], damped.s, damped.y, refNorm).H;
+        const update = bfgs(Hg[l], damped.s, damped.y, refNorm);
+        Hg[l] = update.H;
+        counts.hgSkipped += +!update.updated;
       }
       const u = colMean(p.abar[l]);
       const sa = matvec(Ha[l], u);
-      Ha[l] = bfgs(Ha[l], sa, matvec(Alm[l], sa), Math.sqrt(dot(u, u))).H;
+      const update = bfgs(Ha[l], sa, matvec(Alm[l], sa), Math.sqrt(dot(u, u)));
+      Ha[l] = update.H;
+      counts.haSkipped += +!update.updated;
     }
     W = Wnew;
   }
-  return { batchLosses: losses, W };
+  return { batchLosses: losses, W, counts };
 }
 
 // SplitMix64 in BigInt: the counter-based uniforms the native sampler uses (rng.h).
@@ -250,26 +281,33 @@ function mix(z: bigint): bigint {
 }
 const uniformAt = (seed: bigint, i: number) => Number(mix((seed + BigInt(i + 1) * 0x9e3779b97f4a7c15n) & MASK) >> 11n) * 2 ** -53;
 
-/** KFAC (algorithm.md §5) with N(z, 1) sampled targets for ½SSE, call c using seed mix(seed + c). */
+/**
+ * KFAC (algorithm.md §5) with sampled targets, call c using seed mix(seed + c): N(z, 1) for ½SSE (uniforms 2i
+ * and 2i + 1 of the call, Box-Muller), Bernoulli(sigmoid(z)) for sigmoid cross-entropy (uniform 2i).
+ */
 export function kfac(problem: Problem, lr: number, lambda: number, steps: number, seed = 0): Trajectory {
   let W = problem.W.map(clone);
   const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
-  const sq = Math.sqrt(lambda);
+  const sq = Math.sqrt(lambda), net = netOf(problem), tau = problem.tau ?? 1e-5;
   let draws = 0;
   const sampledG = (p: Pass, Wc: Mat[]) => {
     const z = p.h[Wc.length - 1];
     const callSeed = mix((BigInt(seed) + BigInt(draws++)) & MASK);
     const gL = mat(z.rows, z.cols);
     z.a.forEach((v, i) => {
-      const t = v + Math.sqrt(-2 * Math.log1p(-uniformAt(callSeed, 2 * i))) * Math.cos(2 * Math.PI * uniformAt(callSeed, 2 * i + 1));
-      gL.a[i] = v - t;
+      if (net.loss === 'sigmoidCrossEntropy') {
+        gL.a[i] = sigmoid(v) - (uniformAt(callSeed, 2 * i) < sigmoid(v) ? 1 : 0);
+      } else {
+        const t = v + Math.sqrt(-2 * Math.log1p(-uniformAt(callSeed, 2 * i))) * Math.cos(2 * Math.PI * uniformAt(callSeed, 2 * i + 1));
+        gL.a[i] = v - t;
+      }
     });
-    return backward(Wc, p.h, p.abar, gL, false).g;
+    return backward(Wc, p.h, p.abar, gL, false, net.hidden).g;
   };
   let A = W.map((w) => mat(w.cols, w.cols)), G = W.map((w) => mat(w.rows, w.rows));
   for (let j = 1; j <= count; j++) {
     const B = next(j - 1);
-    const p = pass(W, B, B, false);
+    const p = pass(W, B, B, false, net);
     const g = sampledG(p, W);
     A = A.map((Al, l) => blend(Al, gram(p.abar[l]), (j - 1) / j, 1 / j));
     G = G.map((Gl, l) => blend(Gl, gram(g[l]), (j - 1) / j, 1 / j));
@@ -279,9 +317,9 @@ export function kfac(problem: Problem, lr: number, lambda: number, steps: number
   const losses: number[] = [];
   for (let k = 0; k < steps; k++) {
     const B = next(count + k);
-    const p = pass(W, B, B);
+    const p = pass(W, B, B, true, net);
     losses.push(p.loss);
-    M = momentum(M, p.grads, W);
+    M = momentum(M, p.grads, W, tau);
     const g = sampledG(p, W);
     A = A.map((Al, l) => blend(Al, gram(p.abar[l]), 0.9, 0.1));
     G = G.map((Gl, l) => blend(Gl, gram(g[l]), 0.9, 0.1));
@@ -294,7 +332,7 @@ export function kfac(problem: Problem, lr: number, lambda: number, steps: number
       return { ...w, a: w.a.map((v, i) => v - lr * delta.a[i]) };
     });
   }
-  return { batchLosses: losses, W };
+  return { batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 } };
 }
 
 export const matrix = mat;

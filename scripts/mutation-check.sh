@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Deliberate bugs in the engine, one at a time: each is written into the source, the addon is built into
+# build/mutant (CPU only; the developer's build/Release is left alone), the golden and backend suites run
+# against it (KBFGS_ADDON), and the source is put back. A mutation is "caught" when a suite fails.
+# Usage: bash scripts/mutation-check.sh [name ...]   (default: all)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# name @ file @ sed expression @ what it breaks
+MUTATIONS=(
+  "no-ha-update@native/optim/kbfgs.cc@s/^    update_a_side(l);/    (void)l;/@H_a is never updated (algorithm.md §3.3 item 9)"
+  "no-tau@native/optim/kbfgs.cc@s/settings_.momentum, settings_.weight_decay, net.params()/settings_.momentum, 0.0f, net.params()/@τ dropped from the gradient momentum (§2 step 4)"
+  "powell-mu1@native/optim/bfgs.h@s/kPowellMu1 = 0.2;/kPowellMu1 = 0.25;/@Powell damping with μ₁ = 0.25 (§3.4)"
+  "no-powell@native/core/curvature_rules.h@s/else if (sy \/ yhy <= mu1)/else if (false)/@Powell damping never applied (§3.4)"
+  "no-lm@native/core/curvature_rules.h@s/else if (sy \/ ss <= mu2) {/else if (false) {/@LM damping never applied (§3.4)"
+  "lambda-not-sqrt@native/optim/kbfgs.cc@s/be_->add_diagonal(L.a_lm, L.n, L.n, sqrt_lambda);/be_->add_diagonal(L.a_lm, L.n, L.n, (float)settings_.damping);/@A + λI instead of A + √λI (§3.3 item 2)"
+  "a-decay@native/optim/kbfgs.h@s/float a_decay = 0.9f;/float a_decay = 0.95f;/@β of A's average 0.95 (§3.6)"
+  "sy-decay@native/optim/kbfgs.h@s/float sy_decay = 0.9f;/float sy_decay = 0.8f;/@s̄, ȳ average 0.8 (§3.3 item 6)"
+  "kfac-reinvert@native/optim/kfac.cc@s/k <= settings_.inverse_every || k % settings_.inverse_every == 0/k <= settings_.inverse_every/@KFAC never re-inverts after step 20 (§5)"
+  "bernoulli@native/cpu/cpu_backend.cc@s/const float t = uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/const float t = uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
+)
+
+restore=()
+trap 'for f in "${restore[@]}"; do cp "build/mutant/orig/$f" "$f"; done' EXIT
+mkdir -p build/mutant/orig
+cmake_js=(node node_modules/cmake-js/bin/cmake-js compile --out build/mutant/cmake --CDKBFGS_CUDA=OFF
+  --CDKBFGS_OUTPUT_DIR="$PWD/build/mutant/out")
+export KBFGS_ADDON="$PWD/build/mutant/out/kbfgs_native.node"
+
+for entry in "${MUTATIONS[@]}"; do
+  IFS='@' read -r name file expr what <<<"$entry"
+  if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then continue; fi
+  mkdir -p "build/mutant/orig/$(dirname "$file")"
+  cp "$file" "build/mutant/orig/$file"
+  restore=("$file")
+  sed -i "$expr" "$file"
+  if cmp -s "$file" "build/mutant/orig/$file"; then
+    echo "$name: the expression changed nothing in $file (fix the script)"; exit 1
+  fi
+  "${cmake_js[@]}" >build/mutant/build.log 2>&1 || { echo "$name: build failed (build/mutant/build.log)"; exit 1; }
+  out="$(npx jest --runInBand --verbose test/golden.test.ts test/backend.test.ts 2>&1)"
+  failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
+  if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi
+  cp "build/mutant/orig/$file" "$file"
+  restore=()
+done
