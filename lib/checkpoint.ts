@@ -19,7 +19,8 @@ export class CheckpointError extends KbfgsError {
 }
 
 export const CHECKPOINT_FORMAT = 'kbfgs-native-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+/** 2: K-BFGS's state no longer holds A + √λI (layerN.A_lm), which every step rebuilds from A. */
+export const CHECKPOINT_VERSION = 2;
 const MAX_HEADER = 64 * 1024 * 1024;
 
 type DType = 'F32' | 'U32';

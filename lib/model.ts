@@ -499,7 +499,9 @@ export class Sequential {
     const { tensors, metadata } = decodeSafetensors(bytes, file);
     const fail = (problem: string): never => { throw new CheckpointError(`${file}: ${problem}`); };
     if (metadata.format !== CHECKPOINT_FORMAT) fail(`not a ${CHECKPOINT_FORMAT} file`);
-    if (metadata.version !== String(CHECKPOINT_VERSION)) fail(`checkpoint version ${metadata.version} is not supported`);
+    if (metadata.version === '1')
+      fail(`checkpoint format version 1 was written by an earlier kbfgs-native (its K-BFGS state still held A + √λI); this release reads version ${CHECKPOINT_VERSION} only`);
+    if (metadata.version !== String(CHECKPOINT_VERSION)) fail(`checkpoint version ${metadata.version} is not supported (this release reads version ${CHECKPOINT_VERSION})`);
     const json = (key: string) => {
       try {
         return JSON.parse(metadata[key]);

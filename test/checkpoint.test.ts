@@ -98,7 +98,8 @@ describe('damaged or mismatched checkpoints', () => {
 
   test('wrong format, missing weights, mismatched optimizer tensors, a broken data order', () => {
     expect(load(rewrite((_t, m) => { m.format = 'other'; }))).toThrow(/not a kbfgs-native-checkpoint file/);
-    expect(load(rewrite((_t, m) => { m.version = '99'; }))).toThrow(/version 99/);
+    expect(load(rewrite((_t, m) => { m.version = '99'; }))).toThrow(/version 99 is not supported \(this release reads version 2\)/);
+    expect(load(rewrite((_t, m) => { m.version = '1'; }))).toThrow(/format version 1 was written by an earlier kbfgs-native/);
     expect(load(rewrite((t) => { delete t['layer1.weight']; }))).toThrow(/weights of layer 1 are missing/);
     expect(load(rewrite((t) => { t['optimizer.layer0.H_a'] = new Float32Array(3); }))).toThrow(/'layer0.H_a' has 3 values/);
     expect(load(rewrite((t) => { delete t['optimizer.momentum']; }))).toThrow(/optimizer tensors|lacks optimizer tensor/);

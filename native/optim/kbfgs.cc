@@ -191,8 +191,7 @@ void KbfgsOptimizer::state_buffers(std::vector<StateBuffer>& out) {
     Layer& L = layers_[l];
     const std::string p = "layer" + std::to_string(l) + ".";
     const size_t nn = (size_t)L.n * L.n;
-    out.push_back({p + "A", L.a, nn});
-    out.push_back({p + "A_lm", L.a_lm, nn});
+    out.push_back({p + "A", L.a, nn});  // A + √λ I is rebuilt from A at every step: not state
     out.push_back({p + "H_a", L.h_a, nn});
     if (L.lbfgs) L.lbfgs->state_buffers(out, p + "lbfgs.");
     else out.push_back({p + "H_g", L.h_g, (size_t)L.d * L.d});
