@@ -80,3 +80,14 @@ test('train --save then --resume continues the run exactly', () => {
   expect(rest.map((r) => r.epoch)).toEqual([2, 3]);
   expect(rest.map((r) => r.trainLoss)).toEqual(whole.slice(2).map((r) => r.trainLoss));
 });
+
+test('report targets are rounded up, so every method reaches the target made from its own final loss', () => {
+  const { targetLosses, markdownTable } = require('../lib/cli/report') as typeof import('../lib/cli/report');
+  const finals = [98.3749, 74.1412, 55.959];
+  // worst, median, best × 1.01 (56.51859), each rounded up at the 4th digit (toPrecision gave 98.37, 74.14)
+  expect(targetLosses(finals)).toEqual([98.38, 74.15, 56.52]);
+  const records = finals.map((loss, i) => ({ epoch: 0, optimizer: `m${i}`, trainLoss: loss, testLoss: loss, seconds: 1 + i, settings: {} }));
+  const table = markdownTable('p', records as never);
+  // the worst method (m0) reaches the first target, at its own time
+  expect(table.split('\n').find((l) => l.startsWith('| m0'))).toMatch(/\| 1\.000 \|/);
+});

@@ -64,12 +64,19 @@ export async function renderFigure(spec: object, basePath: string): Promise<stri
 
 const fmt = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '—' : v >= 100 ? v.toFixed(1) : v.toFixed(3));
 
+/** v rounded up to 4 significant digits, so that a method whose final loss is v reaches the target. */
+function roundUp4(v: number): number {
+  if (!(v > 0)) return Number(v.toPrecision(4));
+  const scale = 10 ** (3 - Math.floor(Math.log10(v)));
+  return Number((Math.ceil(v * scale - 1e-9) / scale).toPrecision(4));
+}
+
 /** Target losses every reader can compare: what the worst method reaches at the end, the median, the best +1%. */
 export function targetLosses(finals: number[]): number[] {
   const sorted = finals.filter(Number.isFinite).sort((a, b) => a - b);
   if (sorted.length === 0) return [];
   const median = sorted[Math.floor((sorted.length - 1) / 2)];
-  return [...new Set([sorted[sorted.length - 1], median, sorted[0] * 1.01].map((v) => Number(v.toPrecision(4))))].sort((a, b) => b - a);
+  return [...new Set([sorted[sorted.length - 1], median, sorted[0] * 1.01].map(roundUp4))].sort((a, b) => b - a);
 }
 
 export function markdownTable(problem: string, records: EpochRecord[], failed: ReadonlySet<string> = new Set()): string {
