@@ -4,7 +4,8 @@ import * as path from 'path';
 export interface NativeLayer {
   in: number;
   out: number;
-  activation: number;
+  /** One of lib/model.ts's ACTIVATIONS, by name. */
+  activation: string;
 }
 
 export interface NativeEpochEvent {
@@ -33,6 +34,13 @@ export interface NativeBatchEvent {
   batches: number;
   step: number;
   loss: number;
+}
+
+/** Row-major inputs and targets (null: the targets are the inputs) of `rows` samples. */
+export interface NativeData {
+  x: Float32Array;
+  y: Float32Array | null;
+  rows: number;
 }
 
 export interface NativeFitConfig {
@@ -81,12 +89,13 @@ export interface NativeTrainingState {
 }
 
 export interface NativeModel {
-  fit(
-    x: Float32Array, y: Float32Array | null, rows: number,
-    valX: Float32Array | null, valY: Float32Array | null, valRows: number,
-    config: NativeFitConfig, optimizer: NativeOptimizer,
-    onEvent: (event: NativeEpochEvent | NativeBatchEvent) => void,
-  ): Promise<void>;
+  fit(options: {
+    train: NativeData;
+    validation: NativeData | null;
+    config: NativeFitConfig;
+    optimizer: NativeOptimizer;
+    onEvent: (event: NativeEpochEvent | NativeBatchEvent) => void;
+  }): Promise<void>;
   cancel(): void;
   /** The callback of the awaited event has returned; stop: training should end after it. */
   resume(stop: boolean): void;
@@ -197,7 +206,7 @@ export interface NativeCurvatureOps {
 }
 
 export interface NativeAddon {
-  NativeModel: new (spec: { layers: NativeLayer[]; loss: number; seed: number; device: 'cpu' | 'cuda'; tf32: boolean }) => NativeModel;
+  NativeModel: new (spec: { layers: NativeLayer[]; loss: string; seed: number; device: 'cpu' | 'cuda'; tf32: boolean }) => NativeModel;
   /** The CPU backend's ops. */
   backend: NativeBackendOps;
   /** The ops of a named backend; 'cuda' throws a KBFGS_DEVICE error where CUDA is not available. */

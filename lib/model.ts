@@ -197,7 +197,7 @@ export class Sequential {
     this.outputDim = this.layers[this.layers.length - 1].units;
     let inputs = this.inputDim;
     const nativeLayers = this.layers.map((layer) => {
-      const spec = { in: inputs, out: layer.units, activation: ACTIVATIONS.indexOf(layer.activation) };
+      const spec = { in: inputs, out: layer.units, activation: layer.activation };
       inputs = layer.units;
       return spec;
     });
@@ -206,7 +206,7 @@ export class Sequential {
     const { device, fallbackReason } = resolveDevice(requested);
     this.device = device;
     this.deviceFallbackReason = fallbackReason;
-    this.handle = native(() => new addon.NativeModel({ layers: nativeLayers, loss: LOSSES.indexOf(this.loss), seed, device, tf32 }));
+    this.handle = native(() => new addon.NativeModel({ layers: nativeLayers, loss: this.loss, seed, device, tf32 }));
   }
 
   /** Number of trainable parameters (weights and biases). */
@@ -312,10 +312,15 @@ export class Sequential {
     };
     const abort = () => handle.cancel();
     signal?.addEventListener('abort', abort, { once: true });
+    let started = false;
     try {
       const trainX = pinnedForNative(x.data), valX = val ? pinnedForNative(val.x.data) : null;
-      const training = native(() => handle.fit(trainX, y ? pinnedForNative(y.data) : null, x.rows, valX,
-        val?.y ? pinnedForNative(val.y.data) : null, val?.x.rows ?? 0, config, optimizer.toNative(), onEvent));
+      const training = native(() => handle.fit({
+        train: { x: trainX, y: y ? pinnedForNative(y.data) : null, rows: x.rows },
+        validation: val && valX ? { x: valX, y: val.y ? pinnedForNative(val.y.data) : null, rows: val.x.rows } : null,
+        config, optimizer: optimizer.toNative(), onEvent,
+      }));
+      started = true;
       running.add(handle);
       await training;
     } catch (error) {
@@ -327,8 +332,10 @@ export class Sequential {
       running.delete(handle);
       signal?.removeEventListener('abort', abort);
       // The skip mode may have raised λ (or halved lr) after the last epoch event, up to a failed step.
-      optimizer.adopt(handle.info().hyperparameters);
-      history.params.optimizer = optimizer.toJSON();
+      if (started) {
+        optimizer.adopt(handle.info().hyperparameters);
+        history.params.optimizer = optimizer.toJSON();
+      }
     }
     if (callbackError !== undefined) throw callbackError;
     for (const c of callbacks) await c.onTrainEnd?.(history);

@@ -126,3 +126,47 @@ test('format errors are typed by reader', () => {
   expect(() => parseIdx(new Uint8Array([1, 2, 3, 4]))).toThrow(IdxFormatError);
   expect(() => parseMat(new Uint8Array(10))).toThrow(MatFormatError);
 });
+
+// The typed native contract: TypeScript holds every default, so the native side requires every setting and
+// names the one that is missing or unknown, and takes activations and losses by name.
+describe('the native contract', () => {
+  const { addon } = require('../lib/binding') as typeof import('../lib/binding');
+  const layers = [{ in: 3, out: 2, activation: 'tanh' }, { in: 2, out: 3, activation: 'linear' }];
+  const config = { epochs: 1, batchSize: 2, timeBudget: 0, shuffle: false, seed: 0, batchEvents: false, awaitBatchEvents: false,
+    awaitEpochEvents: false, skipNonFinite: false, threads: 1 };
+  const fit = async (settings: Record<string, number>, kind = 'kbfgs', change: Partial<typeof config> = {}) => {
+    const model = new addon.NativeModel({ layers, loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false });
+    const train = { x: new Float32Array(12), y: null, rows: 4 };
+    try {
+      await model.fit({ train, validation: null, config: { ...config, ...change } as typeof config,
+        optimizer: { id: `contract-${Math.random()}`, kind, paper: true, settings }, onEvent: () => {} });
+    } finally {
+      model.dispose();
+    }
+  };
+  const kbfgs = { lr: 0.1, damping: 0.3, momentum: 0.9, weightDecay: 1e-5, safeguard: 1 };
+
+  test('every optimizer setting is required, and no other is accepted', async () => {
+    await expect(fit(kbfgs)).resolves.toBeUndefined();
+    const { damping: _, ...withoutDamping } = kbfgs;
+    await expect(fit(withoutDamping)).rejects.toThrow("optimizer 'kbfgs' lacks the setting 'damping'");
+    await expect(fit({ ...kbfgs, eps: 1e-8 })).rejects.toThrow("optimizer 'kbfgs' has no setting 'eps'");
+    await expect(fit(kbfgs, 'kbfgs-l')).rejects.toThrow("optimizer 'kbfgs-l' lacks the setting 'memory'");
+    await expect(fit({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, 'adam')).rejects.toThrow("optimizer 'adam' lacks the setting 'epsilon'");
+    await expect(fit(kbfgs, 'lbfgs')).rejects.toThrow("unknown optimizer kind 'lbfgs'");
+  });
+
+  test('every fit setting is required', async () => {
+    await expect(fit(kbfgs, 'kbfgs', { batchSize: undefined })).rejects.toThrow('batchSize must be a number');
+    await expect(fit(kbfgs, 'kbfgs', { shuffle: undefined })).rejects.toThrow('shuffle must be a boolean');
+  });
+
+  test('activations and losses cross by name', () => {
+    expect(() => new addon.NativeModel({ layers: [{ in: 3, out: 2, activation: 'gelu' }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
+      .toThrow("layer 0 has an unknown activation 'gelu' (linear, relu, sigmoid, tanh)");
+    expect(() => new addon.NativeModel({ layers, loss: 'hinge', seed: 1, device: 'cpu', tf32: false }))
+      .toThrow("unknown loss 'hinge' (sigmoidCrossEntropy, halfSquaredError, softmaxCrossEntropy)");
+    expect(() => new addon.NativeModel({ layers: [{ in: 3, out: 2, activation: 1 as never }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
+      .toThrow(/unknown activation '1'/);
+  });
+});

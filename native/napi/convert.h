@@ -32,6 +32,19 @@ inline double number_field(const Napi::Object& object, const char* key, double f
   return v.As<Napi::Number>().DoubleValue();
 }
 
+// A number the caller must give (the TypeScript layer holds every default).
+inline double required_number(const Napi::Object& object, const char* key) {
+  Napi::Value v = object.Get(key);
+  if (!v.IsNumber()) throw_invalid(object.Env(), std::string(key) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+inline bool required_boolean(const Napi::Object& object, const char* key) {
+  Napi::Value v = object.Get(key);
+  if (!v.IsBoolean()) throw_invalid(object.Env(), std::string(key) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
 inline int int_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsNumber()) throw_invalid(info.Env(), std::string(what) + " must be a number");
   return info[i].As<Napi::Number>().Int32Value();

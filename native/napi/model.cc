@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include "../core/names.h"
+
 #include <functional>
 #include <numeric>
 #include <vector>
@@ -45,12 +47,13 @@ class TaskWorker final : public Napi::AsyncWorker {
   std::optional<Failure> failure_;
 };
 
-// Reads (x, y|null, rows) at info[i..i+2] and checks the lengths against the network.
-DataView data_args(const Napi::CallbackInfo& info, size_t i, const Network& net, const char* what,
-                   Napi::Reference<Napi::Float32Array>* keep_x, Napi::Reference<Napi::Float32Array>* keep_y) {
-  Napi::Env env = info.Env();
-  Napi::Float32Array x = float32_arg(info[i], what);
-  const int rows = int_arg(info, i + 2, "rows");
+// Reads (x, y|null, rows) and checks the lengths against the network.
+DataView data_view(Napi::Env env, const Napi::Value& x_value, const Napi::Value& y_value, const Napi::Value& rows_value,
+                   const Network& net, const char* what, Napi::Reference<Napi::Float32Array>* keep_x,
+                   Napi::Reference<Napi::Float32Array>* keep_y) {
+  Napi::Float32Array x = float32_arg(x_value, what);
+  if (!rows_value.IsNumber()) throw_invalid(env, "rows must be a number");
+  const int rows = rows_value.As<Napi::Number>().Int32Value();
   if (rows <= 0 || x.ElementLength() != (size_t)rows * net.input_dim())
     throw_invalid(env, std::string(what) + " has " + std::to_string(x.ElementLength()) + " values, expected " +
                            std::to_string(rows) + " x " + std::to_string(net.input_dim()));
@@ -59,8 +62,8 @@ DataView data_args(const Napi::CallbackInfo& info, size_t i, const Network& net,
   view.x = x.Data();
   view.y = view.x;
   if (keep_x) *keep_x = Napi::Persistent(x);
-  if (!info[i + 1].IsNull() && !info[i + 1].IsUndefined()) {
-    Napi::Float32Array y = float32_arg(info[i + 1], "targets");
+  if (!y_value.IsNull() && !y_value.IsUndefined()) {
+    Napi::Float32Array y = float32_arg(y_value, "targets");
     if (y.ElementLength() != (size_t)rows * net.output_dim())
       throw_invalid(env, "targets have " + std::to_string(y.ElementLength()) + " values, expected " +
                              std::to_string(rows) + " x " + std::to_string(net.output_dim()));
@@ -70,6 +73,20 @@ DataView data_args(const Napi::CallbackInfo& info, size_t i, const Network& net,
     throw_invalid(env, "targets are required when the output width differs from the input width");
   }
   return view;
+}
+
+// (x, y|null, rows) at info[i..i+2].
+DataView data_args(const Napi::CallbackInfo& info, size_t i, const Network& net, const char* what,
+                   Napi::Reference<Napi::Float32Array>* keep_x, Napi::Reference<Napi::Float32Array>* keep_y) {
+  return data_view(info.Env(), info[i], info[i + 1], info[i + 2], net, what, keep_x, keep_y);
+}
+
+// { x, y|null, rows }.
+DataView data_object(Napi::Env env, const Napi::Value& value, const Network& net, const char* what,
+                     Napi::Reference<Napi::Float32Array>* keep_x, Napi::Reference<Napi::Float32Array>* keep_y) {
+  if (!value.IsObject()) throw_invalid(env, std::string(what) + " must be { x, y, rows }");
+  Napi::Object o = value.As<Napi::Object>();
+  return data_view(env, o.Get("x"), o.Get("y"), o.Get("rows"), net, what, keep_x, keep_y);
 }
 
 }  // namespace
@@ -110,25 +127,28 @@ void Model::construct(const Napi::CallbackInfo& info) {
     LayerSpec s;
     s.in = (int)number_field(l, "in", 0);
     s.out = (int)number_field(l, "out", 0);
-    const int act = (int)number_field(l, "activation", -1);
     if (s.in <= 0 || s.out <= 0 || s.in > (1 << 20) || s.out > (1 << 20))
       throw_invalid(env, "layer " + std::to_string(i) + " has an invalid width");
-    if (act < 0 || act > 3) throw_invalid(env, "layer " + std::to_string(i) + " has an unknown activation");
+    const std::string act = l.Get("activation").ToString().Utf8Value();
+    if (!from_name(kActivationNames, act, &s.activation))
+      throw_invalid(env, "layer " + std::to_string(i) + " has an unknown activation '" + act + "' (" +
+                             name_list(kActivationNames) + ")");
     if (i > 0 && specs.back().out != s.in)
       throw_invalid(env, "layer " + std::to_string(i) + " takes " + std::to_string(s.in) + " inputs but layer " +
                              std::to_string(i - 1) + " gives " + std::to_string(specs.back().out));
-    s.activation = (Activation)act;
     specs.push_back(s);
   }
-  const int loss = (int)number_field(spec, "loss", -1);
-  if (loss < 0 || loss > 2) throw_invalid(env, "unknown loss");
+  Loss loss;
+  const std::string loss_name = spec.Get("loss").ToString().Utf8Value();
+  if (!from_name(kLossNames, loss_name, &loss))
+    throw_invalid(env, "unknown loss '" + loss_name + "' (" + name_list(kLossNames) + ")");
   const double seed = number_field(spec, "seed", 0);
   const Napi::Value device_value = spec.Get("device");
   const std::string device = device_value.IsString() ? device_value.As<Napi::String>().Utf8Value() : "cpu";
   if (device != "cpu" && device != "cuda") throw_invalid(env, "device must be 'cpu' or 'cuda'");
   if (device == "cuda") device_backend_ = make_cuda_backend(spec.Get("tf32").ToBoolean());
   Backend& backend = device_backend_ ? *device_backend_ : cpu_backend();
-  net_ = std::make_unique<Network>(backend, std::move(specs), (Loss)loss);
+  net_ = std::make_unique<Network>(backend, std::move(specs), loss);
   net_->initialize((uint64_t)seed);
 }
 
@@ -161,43 +181,48 @@ void Model::ensure_usable(Napi::Env env, bool claim) {
     throw Error(ErrorKind::Busy, "the model is busy with another fit(), evaluate() or predict(); await it first");
 }
 
-// fit(x, y|null, rows, valX|null, valY|null, valRows, config, optimizer, onEvent) -> Promise<void>
+// fit({ train: { x, y|null, rows }, validation: { x, y|null, rows } | null, config, optimizer, onEvent })
+//   -> Promise<void>
 Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensure_usable(env, true);
   try {
+    if (info.Length() < 1 || !info[0].IsObject()) throw_invalid(env, "fit needs one options object");
+    Napi::Object options = info[0].As<Napi::Object>();
     FitData data;
-    data.train = data_args(info, 0, *net_, "training inputs", &data.x, &data.y);
-    if (!info[3].IsNull() && !info[3].IsUndefined()) {
-      data.validation = data_args(info, 3, *net_, "validation inputs", &data.val_x, &data.val_y);
+    data.train = data_object(env, options.Get("train"), *net_, "training inputs", &data.x, &data.y);
+    Napi::Value validation = options.Get("validation");
+    if (!validation.IsNull() && !validation.IsUndefined()) {
+      data.validation = data_object(env, validation, *net_, "validation inputs", &data.val_x, &data.val_y);
       data.has_validation = true;
     }
-    if (!info[6].IsObject() || !info[7].IsObject() || !info[8].IsFunction())
+    Napi::Value cfg_value = options.Get("config"), opt_value = options.Get("optimizer"), on_event = options.Get("onEvent");
+    if (!cfg_value.IsObject() || !opt_value.IsObject() || !on_event.IsFunction())
       throw_invalid(env, "fit needs a config, an optimizer and an event callback");
-    Napi::Object cfg = info[6].As<Napi::Object>();
+    Napi::Object cfg = cfg_value.As<Napi::Object>();
     FitConfig config;
-    config.time_budget_seconds = number_field(cfg, "timeBudget", 0);
-    config.shuffle = cfg.Get("shuffle").ToBoolean();
-    config.seed = (uint64_t)number_field(cfg, "seed", 0);
-    config.batch_events = cfg.Get("batchEvents").ToBoolean();
-    config.await_batch_events = cfg.Get("awaitBatchEvents").ToBoolean();
-    config.await_epoch_events = cfg.Get("awaitEpochEvents").ToBoolean();
-    config.skip_non_finite = cfg.Get("skipNonFinite").ToBoolean();
-    const int threads = (int)number_field(cfg, "threads", 0);
-    const double epochs = number_field(cfg, "epochs", 1), batch_size = number_field(cfg, "batchSize", 1000);
+    config.time_budget_seconds = required_number(cfg, "timeBudget");
+    config.shuffle = required_boolean(cfg, "shuffle");
+    config.seed = (uint64_t)required_number(cfg, "seed");
+    config.batch_events = required_boolean(cfg, "batchEvents");
+    config.await_batch_events = required_boolean(cfg, "awaitBatchEvents");
+    config.await_epoch_events = required_boolean(cfg, "awaitEpochEvents");
+    config.skip_non_finite = required_boolean(cfg, "skipNonFinite");
+    const int threads = (int)required_number(cfg, "threads");
+    const double epochs = required_number(cfg, "epochs"), batch_size = required_number(cfg, "batchSize");
     if (!(epochs >= 0 && epochs <= INT32_MAX)) throw_invalid(env, "epochs must be a whole number from 0 to 2^31 - 1");
     if (!(batch_size >= 1 && batch_size <= data.train.rows))
       throw_invalid(env, "batchSize must be between 1 and the number of training rows");
     config.epochs = (int)epochs;
     config.batch_size = (int)batch_size;
 
-    Napi::Object opt = info[7].As<Napi::Object>();
+    Napi::Object opt = opt_value.As<Napi::Object>();
     if (opt.Get("id").ToString().Utf8Value() != optimizer_id_ || !state_.optimizer)
       start_optimizer(opt, config.batch_size, data.train.rows);
     cancel_ = false;
     gate_.reset();
     auto* job = new FitJob(env, this, info.This().As<Napi::Object>(), std::move(data), config, threads,
-                           info[8].As<Napi::Function>());
+                           on_event.As<Napi::Function>());
     Napi::Promise promise = job->promise();
     job->Queue();
     return promise;

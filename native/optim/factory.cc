@@ -1,60 +1,115 @@
 #include "factory.h"
 
+#include <initializer_list>
+
 #include "../core/errors.h"
 #include "first_order.h"
 #include "kbfgs.h"
 #include "kfac.h"
 
 namespace kb {
+namespace {
+
+// The settings of one kind: fields() names them all; get() reads one that fields() listed.
+class Settings {
+ public:
+  Settings(const OptimizerSpec& spec, std::initializer_list<const char*> fields) : spec_(spec) {
+    for (const char* field : fields)
+      if (!spec.numbers.count(field)) fail(std::string("lacks the setting '") + field + "'");
+    for (const auto& [name, value] : spec.numbers) {
+      bool known = false;
+      for (const char* field : fields) known = known || name == field;
+      if (!known) fail("has no setting '" + name + "'");
+    }
+  }
+  double get(const char* field) const { return spec_.numbers.at(field); }
+  bool flag(const char* field) const { return get(field) != 0; }
+
+ private:
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw Error(ErrorKind::InvalidArgument, "optimizer '" + spec_.kind + "' " + problem);
+  }
+  const OptimizerSpec& spec_;
+};
+
+std::unique_ptr<Optimizer> kbfgs(const OptimizerSpec& spec) {
+  const bool limited = spec.kind == "kbfgs-l";
+  const Settings s = limited ? Settings(spec, {"lr", "damping", "momentum", "weightDecay", "safeguard", "memory"})
+                             : Settings(spec, {"lr", "damping", "momentum", "weightDecay", "safeguard"});
+  KbfgsSettings k;
+  k.lr = (float)s.get("lr");
+  k.damping = s.get("damping");
+  k.momentum = (float)s.get("momentum");
+  k.weight_decay = (float)s.get("weightDecay");
+  k.safeguard = s.flag("safeguard");
+  k.memory = limited ? (int)s.get("memory") : 0;
+  return std::make_unique<KbfgsOptimizer>(k);
+}
+
+std::unique_ptr<Optimizer> kfac(const OptimizerSpec& spec) {
+  const Settings s(spec, {"lr", "damping", "momentum", "weightDecay", "safeguard", "inverseEvery", "seed"});
+  KfacSettings k;
+  k.lr = (float)s.get("lr");
+  k.damping = s.get("damping");
+  k.momentum = (float)s.get("momentum");
+  k.weight_decay = (float)s.get("weightDecay");
+  k.safeguard = s.flag("safeguard");
+  k.inverse_every = (int)s.get("inverseEvery");
+  k.seed = (uint64_t)s.get("seed");
+  return std::make_unique<KfacOptimizer>(k);
+}
+
+// beta1 and beta2 are the two coefficients of the fused first-order rule (core/first_order_rule.h); what they
+// mean depends on the method and the protocol, as written next to each.
+std::unique_ptr<Optimizer> sgd(const OptimizerSpec& spec) {
+  const Settings s(spec, {"lr", "momentum", "dampening", "nesterov", "weightDecay"});
+  FirstOrderUpdate u;
+  u.kind = FirstOrderUpdate::Sgd;
+  u.paper = spec.paper;
+  u.lr = (float)s.get("lr");
+  u.weight_decay = (float)s.get("weightDecay");
+  u.beta1 = (float)s.get("momentum");  // PyTorch: heavy-ball momentum; paper: ρ of the gradient EMA
+  u.dampening = (float)s.get("dampening");
+  u.nesterov = s.flag("nesterov");
+  return std::make_unique<FirstOrderOptimizer>(u);
+}
+
+std::unique_ptr<Optimizer> adam(const OptimizerSpec& spec) {
+  const Settings s(spec, {"lr", "beta1", "beta2", "epsilon", "weightDecay"});
+  FirstOrderUpdate u;
+  u.kind = FirstOrderUpdate::Adam;
+  u.paper = spec.paper;
+  u.lr = (float)s.get("lr");
+  u.weight_decay = (float)s.get("weightDecay");
+  u.eps = (float)s.get("epsilon");
+  u.beta1 = (float)s.get("beta1");
+  u.beta2 = (float)s.get("beta2");
+  return std::make_unique<FirstOrderOptimizer>(u);
+}
+
+std::unique_ptr<Optimizer> rmsprop(const OptimizerSpec& spec) {
+  const Settings s(spec, {"lr", "alpha", "epsilon", "momentum", "weightDecay"});
+  FirstOrderUpdate u;
+  u.kind = FirstOrderUpdate::RmsProp;
+  u.paper = spec.paper;
+  u.lr = (float)s.get("lr");
+  u.weight_decay = (float)s.get("weightDecay");
+  u.eps = (float)s.get("epsilon");
+  u.beta2 = (float)s.get("alpha");  // decay of the running mean of squares
+  if (u.paper) u.beta1 = (float)s.get("momentum");  // paper: ρ of the gradient EMA
+  else u.rms_momentum = (float)s.get("momentum");   // PyTorch: momentum of the update buffer
+  return std::make_unique<FirstOrderOptimizer>(u);
+}
+
+}  // namespace
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
-  if (spec.kind == "kbfgs" || spec.kind == "kbfgs-l") {
-    KbfgsSettings k;
-    k.lr = (float)spec.get("lr", k.lr);
-    k.damping = spec.get("damping", k.damping);
-    k.momentum = (float)spec.get("momentum", k.momentum);
-    k.weight_decay = (float)spec.get("weightDecay", k.weight_decay);
-    k.memory = spec.kind == "kbfgs-l" ? (int)spec.get("memory", 100) : 0;
-    k.safeguard = spec.get("safeguard", 1) != 0;
-    return std::make_unique<KbfgsOptimizer>(k);
-  }
-  if (spec.kind == "kfac") {
-    KfacSettings k;
-    k.lr = (float)spec.get("lr", k.lr);
-    k.damping = spec.get("damping", k.damping);
-    k.momentum = (float)spec.get("momentum", k.momentum);
-    k.weight_decay = (float)spec.get("weightDecay", k.weight_decay);
-    k.inverse_every = (int)spec.get("inverseEvery", k.inverse_every);
-    k.seed = (uint64_t)spec.get("seed", 0);
-    k.safeguard = spec.get("safeguard", 1) != 0;
-    return std::make_unique<KfacOptimizer>(k);
-  }
-  FirstOrderUpdate u;
-  u.paper = spec.paper;
-  u.lr = (float)spec.get("lr", 0.01);
-  u.weight_decay = (float)spec.get("weightDecay", 0);
-  u.eps = (float)spec.get("epsilon", 0);
-  if (spec.kind == "sgd") {
-    u.kind = FirstOrderUpdate::Sgd;
-    u.beta1 = (float)spec.get("momentum", 0);
-    u.dampening = (float)spec.get("dampening", 0);
-    u.nesterov = spec.get("nesterov", 0) != 0;
-  } else if (spec.kind == "adam") {
-    u.kind = FirstOrderUpdate::Adam;
-    u.beta1 = (float)spec.get("beta1", 0.9);
-    u.beta2 = (float)spec.get("beta2", 0.999);
-  } else if (spec.kind == "rmsprop") {
-    u.kind = FirstOrderUpdate::RmsProp;
-    u.beta1 = (float)spec.get("momentum", 0);  // paper: the gradient EMA rho; PyTorch: heavy-ball momentum
-    u.beta2 = (float)spec.get("alpha", 0.99);
-    if (!u.paper) {
-      u.rms_momentum = u.beta1;
-      u.beta1 = 0;
-    }
-  } else {
-    throw Error(ErrorKind::InvalidArgument, "unknown optimizer kind '" + spec.kind + "'");
-  }
-  return std::make_unique<FirstOrderOptimizer>(u);
+  if (spec.kind == "kbfgs" || spec.kind == "kbfgs-l") return kbfgs(spec);
+  if (spec.kind == "kfac") return kfac(spec);
+  if (spec.kind == "sgd") return sgd(spec);
+  if (spec.kind == "adam") return adam(spec);
+  if (spec.kind == "rmsprop") return rmsprop(spec);
+  throw Error(ErrorKind::InvalidArgument, "unknown optimizer kind '" + spec.kind + "'");
 }
 
 }  // namespace kb

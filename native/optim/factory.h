@@ -1,4 +1,6 @@
-// Builds an optimizer from the settings the TypeScript layer validated (lib/optimizers.ts).
+// Builds an optimizer from the settings the TypeScript layer resolved (lib/optimizers.ts), which holds every
+// default: each kind has one parser here that requires every one of its fields and accepts no other, so a
+// setting that TypeScript forgot, misspelled or invented is an InvalidArgument error naming it.
 #pragma once
 
 #include <map>
@@ -10,16 +12,12 @@
 namespace kb {
 
 struct OptimizerSpec {
-  std::string kind;                       // "sgd" | "adam" | "rmsprop" | ...
+  std::string kind;                       // "sgd" | "adam" | "rmsprop" | "kbfgs" | "kbfgs-l" | "kfac"
   std::map<std::string, double> numbers;  // every numeric setting, by its TypeScript name
   bool paper = false;                     // the reference protocol of algorithm.md §2/§6
-  double get(const std::string& key, double fallback) const {
-    auto it = numbers.find(key);
-    return it == numbers.end() ? fallback : it->second;
-  }
 };
 
-// Throws kb::Error(InvalidArgument) for an unknown kind.
+// Throws kb::Error(InvalidArgument) for an unknown kind, a missing setting or one the kind does not have.
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec);
 
 }  // namespace kb
