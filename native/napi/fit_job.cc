@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "../core/host_calls.h"
 #include "boundary.h"
 
 namespace kb::napi {
@@ -60,20 +61,7 @@ FitJob::FitJob(Napi::Env env, Model* model, Napi::Object model_object, FitData d
 void FitJob::Execute(const ExecutionProgress& progress) {
   const std::optional<Failure> failure = capture_failure([&] {
     Network& net = model_->network();
-    Backend& backend = net.backend();
-    if (threads_ > 0) backend.set_threads(threads_);
-    check_finite(data_.train.x, data_.train.rows, net.input_dim(), "training inputs");
-    if (data_.train.y != data_.train.x)
-      check_finite(data_.train.y, data_.train.rows, net.output_dim(), "training targets");
-    if (data_.has_validation) {
-      check_finite(data_.validation.x, data_.validation.rows, net.input_dim(), "validation inputs");
-      if (data_.validation.y != data_.validation.x)
-        check_finite(data_.validation.y, data_.validation.rows, net.output_dim(), "validation targets");
-    }
-    const StagedData train(backend, data_.train, net.input_dim(), net.output_dim());
-    std::unique_ptr<StagedData> validation;
-    if (data_.has_validation)
-      validation = std::make_unique<StagedData>(backend, data_.validation, net.input_dim(), net.output_dim());
+    if (threads_ > 0) net.backend().set_threads(threads_);
     auto last_sent = std::chrono::steady_clock::now();
     auto send = [&](const FitEvent& event) {
       progress.Send(&event, 1);
@@ -106,8 +94,8 @@ void FitJob::Execute(const ExecutionProgress& progress) {
       if (quiet.count() >= kHeartbeatSeconds) send(FitEvent{});
     };
     callbacks.should_stop = [&] { return gate.stop_requested(); };
-    fit(net, model_->state(), train.view(), validation ? &validation->view() : nullptr, config_, callbacks,
-        model_->cancel_flag());
+    fit_host(net, model_->state(), data_.train, data_.has_validation ? &data_.validation : nullptr, config_, callbacks,
+             model_->cancel_flag());
   });
   if (failure) {
     error_code_ = failure->code;

@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include "../core/host_calls.h"
 #include "../core/names.h"
 
 #include <functional>
@@ -260,11 +261,8 @@ Napi::Value Model::Evaluate(const Napi::CallbackInfo& info) {
     auto* task = new TaskWorker(
         env, this, info.This().As<Napi::Object>(),
         [net, data, result] {
-          check_finite(data.x, data.rows, net->input_dim(), "inputs");
-          const StagedData staged(net->backend(), data, net->input_dim(), net->output_dim());
-          Workspace ws(net->backend(), net->layers(), std::min(data.rows, 1000), net->param_count());
-          result->first = mean_loss(*net, ws, staged.view(), &result->second);
-          check_loss_finite(*net, ws, staged.view(), result->first, "inputs");
+          const Evaluation e = evaluate_host(*net, data);
+          *result = {e.loss, e.accuracy};
         },
         [result, x = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_x)),
          y = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_y))](Napi::Env e) {
@@ -301,26 +299,8 @@ Napi::Value Model::Predict(const Napi::CallbackInfo& info) {
     auto* task = new TaskWorker(
         env, this, info.This().As<Napi::Object>(),
         [net, xs, rows, logits, out] {
-          Backend& be = net->backend();
-          check_finite(xs, rows, net->input_dim(), "inputs");
-          const int d = net->output_dim(), cap = std::min(rows, 1000);
-          const StagedData staged(be, DataView{xs, xs, rows}, net->input_dim(), net->input_dim());
-          Workspace ws(be, net->layers(), cap, net->param_count());
-          out->resize((size_t)rows * d);
-          std::vector<uint32_t> idx(cap);
-          for (int start = 0; start < rows; start += cap) {
-            const int m = std::min(cap, rows - start);
-            std::iota(idx.begin(), idx.begin() + m, (uint32_t)start);
-            ws.m = m;
-            be.gather_rows(ws.abar[0], net->cols(0), staged.view().x, net->input_dim(), idx.data(), m);
-            be.fill(ws.target, 0.0f, (size_t)m * d);
-            net->forward(ws, Network::Want::Nothing);
-            if (logits) be.to_host(out->data() + (size_t)start * d, ws.output, (size_t)m * d);
-            else {
-              be.link(net->loss_kind(), ws.output, m, d, ws.g.back());
-              be.to_host(out->data() + (size_t)start * d, ws.g.back(), (size_t)m * d);
-            }
-          }
+          out->resize((size_t)rows * net->output_dim());
+          predict_host(*net, xs, rows, logits, out->data());
         },
         [out, keep](Napi::Env e) {
           Napi::Float32Array result = Napi::Float32Array::New(e, out->size());
@@ -364,16 +344,8 @@ Napi::Value Model::Gradients(const Napi::CallbackInfo& info) {
   ensure_usable(env, false);
   DataView data = data_args(info, 0, *net_, "inputs", nullptr, nullptr);
   {
-    Backend& be = net_->backend();
-    const StagedData staged(be, data, net_->input_dim(), net_->output_dim());
-    Workspace ws(be, net_->layers(), data.rows, net_->param_count());
-    std::vector<uint32_t> idx(data.rows);
-    std::iota(idx.begin(), idx.end(), 0u);
-    net_->load_batch(ws, staged.view().x, staged.view().y, idx.data(), data.rows);
-    const double loss = net_->forward(ws, Network::Want::LossAndGradient) / data.rows;
-    net_->backward(ws, ws.grad);
     Napi::Float32Array grad = Napi::Float32Array::New(env, net_->param_count());
-    be.to_host(grad.Data(), ws.grad, net_->param_count());
+    const double loss = loss_gradient_host(*net_, data, grad.Data());
     Napi::Object result = Napi::Object::New(env);
     result.Set("loss", loss);
     result.Set("gradient", grad);
