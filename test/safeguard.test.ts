@@ -1,4 +1,4 @@
-// The divergence safeguard of the second-order methods (docs/algorithm.md, "Divergence safeguard"): where the
+// The divergence safeguard of the second-order methods (docs/algorithm.md §11.2): where the
 // unguarded method blows up it undoes the diverging steps and training goes on; where it never fires, the run
 // is bit for bit the unguarded one; its decisions survive a checkpoint resume bit for bit.
 import * as fs from 'fs';

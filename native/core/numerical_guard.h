@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../optim/optimizer.h"
+#include "optimizer.h"
 #include "buffers.h"
 #include "errors.h"
 #include "network.h"
@@ -33,7 +33,7 @@ inline std::string where_non_finite_weights(Network& net) {
 }
 
 constexpr int kMaxConsecutiveSkips = 5;
-// The divergence safeguard (optim/step_length.h): so many undone steps in a row end training.
+// The divergence safeguard (core/step_length.h): so many undone steps in a row end training.
 constexpr int kMaxConsecutiveRejections = 10;
 
 // Where a step stands, named only when a message needs it (no string is built in the step loop).

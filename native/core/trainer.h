@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "../optim/optimizer.h"
+#include "optimizer.h"
 #include "buffers.h"
 #include "network.h"
 #include "rng.h"

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "optimizer.h"
+#include "../core/optimizer.h"
 
 namespace kb {
 

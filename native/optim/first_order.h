@@ -4,7 +4,7 @@
 #include "../core/backend.h"
 #include "../core/buffers.h"
 #include "../core/errors.h"
-#include "optimizer.h"
+#include "../core/optimizer.h"
 
 namespace kb {
 

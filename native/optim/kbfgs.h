@@ -11,7 +11,7 @@
 #include "../core/memory_check.h"
 #include "lbfgs.h"
 #include "non_finite.h"
-#include "optimizer.h"
+#include "../core/optimizer.h"
 
 namespace kb {
 
@@ -23,7 +23,7 @@ struct KbfgsSettings {
   float a_decay = 0.9f;       // β of the A moving average
   float sy_decay = 0.9f;      // moving average of s and y (0 for full-batch training, algorithm.md §3.3 step 6)
   int memory = 0;             // 0: dense H_g (K-BFGS); p > 0: L-BFGS with p pairs (K-BFGS(L))
-  bool safeguard = true;      // the divergence safeguard (optim/step_length.h)
+  bool safeguard = true;      // the divergence safeguard (core/step_length.h)
 };
 
 class KbfgsOptimizer final : public Optimizer {

@@ -7,7 +7,7 @@
 
 #include "../core/buffers.h"
 #include "non_finite.h"
-#include "optimizer.h"
+#include "../core/optimizer.h"
 
 namespace kb {
 
@@ -19,7 +19,7 @@ struct KfacSettings {
   float factor_decay = 0.9f;  // ρ of the factor moving averages
   int inverse_every = 20;     // T_inv; inverses also at every k ≤ inverse_every
   uint64_t seed = 0;          // of the sampled targets
-  bool safeguard = true;      // the divergence safeguard (optim/step_length.h)
+  bool safeguard = true;      // the divergence safeguard (core/step_length.h)
 };
 
 class KfacOptimizer final : public Optimizer {

@@ -10,7 +10,7 @@
 
 #include "../core/backend.h"
 #include "../core/buffers.h"
-#include "optimizer.h"
+#include "../core/optimizer.h"
 
 namespace kb {
 

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "../core/network.h"
+#include "network.h"
 #include "step_length.h"
 
 namespace kb {
@@ -59,7 +59,7 @@ class Optimizer {
   // carries them so that the caller's copy of the settings does not go stale.
   virtual void hyperparameters(Diagnostics& out) const = 0;
 
-  // The divergence safeguard's state (optim/step_length.h), or null for a method without it.
+  // The divergence safeguard's state (core/step_length.h), or null for a method without it.
   virtual StepLength* step_length() { return nullptr; }
 
   // Appends this epoch's counters and timings and resets them.

@@ -1,4 +1,4 @@
-// The optimizer's side of the divergence safeguard (docs/algorithm.md, "Divergence safeguard"). The trainer
+// The optimizer's side of the divergence safeguard (docs/algorithm.md §11.2). The trainer
 // undoes a step after which the minibatch loss rises past kDivergenceRatio times the smaller of the loss before
 // the step and a moving average of the losses before kept steps (so a slow climb is caught as well as a jump);
 // the next steps are then taken at half the step length, which grows back by kRecovery per kept step until it
