@@ -21,6 +21,7 @@
 
 #include "../core/backend.h"
 #include "../core/curvature_rules.h"
+#include "../core/elementwise_rules.h"
 #include "../core/first_order_rule.h"
 #include "../core/rng.h"
 
@@ -44,11 +45,6 @@ void mirror_lower(float* a, int n, int lda) {
         for (int j = bj; j < std::min(bj + T, i); ++j) a[(size_t)j * lda + i] = a[(size_t)i * lda + j];
 }
 
-inline float sigmoid(float z) {
-  if (z >= 0) return 1.0f / (1.0f + std::exp(-z));
-  const float e = std::exp(z);
-  return e / (1.0f + e);
-}
 
 // /proc/meminfo's MemAvailable + SwapFree, within what RLIMIT_AS leaves of the address space.
 size_t host_available_bytes() {
@@ -184,12 +180,8 @@ class CpuBackend final : public Backend {
     for (int i = 0; i < m; ++i) {
       const float* hi = h + (size_t)i * ldh;
       float* oi = out + (size_t)i * ldo;
-      switch (act) {
-        case Activation::Linear: std::memcpy(oi, hi, (size_t)d * sizeof(float)); break;
-        case Activation::Relu: for (int j = 0; j < d; ++j) oi[j] = hi[j] > 0 ? hi[j] : 0.0f; break;
-        case Activation::Sigmoid: for (int j = 0; j < d; ++j) oi[j] = sigmoid(hi[j]); break;
-        case Activation::Tanh: for (int j = 0; j < d; ++j) oi[j] = std::tanh(hi[j]); break;
-      }
+      if (act == Activation::Linear) std::memcpy(oi, hi, (size_t)d * sizeof(float));
+      else for (int j = 0; j < d; ++j) oi[j] = activate(act, hi[j]);
     }
   }
   void activation_backward(Activation act, const float* h, int m, int d, float* g, int ldg) override {
@@ -197,16 +189,7 @@ class CpuBackend final : public Backend {
     for (int i = 0; i < m; ++i) {
       const float* hi = h + (size_t)i * d;
       float* gi = g + (size_t)i * ldg;
-      switch (act) {
-        case Activation::Relu: for (int j = 0; j < d; ++j) gi[j] = hi[j] > 0 ? gi[j] : 0.0f; break;
-        case Activation::Sigmoid:
-          for (int j = 0; j < d; ++j) { const float s = sigmoid(hi[j]); gi[j] *= s * (1 - s); }
-          break;
-        case Activation::Tanh:
-          for (int j = 0; j < d; ++j) { const float t = std::tanh(hi[j]); gi[j] *= 1 - t * t; }
-          break;
-        case Activation::Linear: break;
-      }
+      for (int j = 0; j < d; ++j) gi[j] = activation_gradient(act, hi[j], gi[j]);
     }
   }
 
@@ -220,27 +203,26 @@ class CpuBackend final : public Backend {
       switch (kind) {
         case Loss::SigmoidCrossEntropy:
         {
-          // One exp per element: with e = exp(-|z|), loss = max(z,0) - z t + log1p(e) and
-          // sigmoid(z) = 1/(1+e) for z >= 0, e/(1+e) otherwise. The log1p terms are summed as the log of
-          // products of 16 factors 1 + e in (1, 2], in double: one log per 16 elements, not one per element.
+          // The log1p(e) terms are summed as the log of products of 16 factors 1 + e in (1, 2], in double:
+          // one log per 16 elements instead of one per element, the costliest part of this loss on a CPU
+          // (a GPU thread computes log1pf per element; the two agree to float rounding).
           double product = 1;
           for (int j = 0; j < d; ++j) {
-            const float zj = zi[j];
-            const float e = std::exp(-std::fabs(zj));
-            row += (double)(std::max(zj, 0.0f) - zj * ti[j]);
-            product *= 1.0 + (double)e;
+            const SigmoidCrossEntropyTerm term = sigmoid_cross_entropy(zi[j], ti[j]);
+            row += (double)term.linear;
+            product *= 1.0 + (double)term.e;
             if ((j & 15) == 15) {
               row += std::log(product);
               product = 1;
             }
-            if (gi) gi[j] = (zj >= 0 ? 1.0f : e) / (1.0f + e) - ti[j];
+            if (gi) gi[j] = term.gradient;
           }
           row += std::log(product);
           break;
         }
         case Loss::HalfSquaredError:
           for (int j = 0; j < d; ++j) {
-            const float r = zi[j] - ti[j];
+            const float r = squared_error_residual(zi[j], ti[j]);
             row += 0.5 * (double)r * r;
             if (gi) gi[j] = r;
           }
@@ -321,25 +303,16 @@ class CpuBackend final : public Backend {
     const size_t n = (size_t)m * d;
     switch (kind) {
       case Loss::SigmoidCrossEntropy:
-        for (size_t i = 0; i < n; ++i) out[i] = uniform_at(seed, 2 * i) < (double)sigmoid(z[i]) ? 1.0f : 0.0f;
+        for (size_t i = 0; i < n; ++i) out[i] = bernoulli_target(seed, i, sigmoid(z[i]));
         break;
       case Loss::HalfSquaredError:
-        for (size_t i = 0; i < n; ++i) {  // Box-Muller
-          const double u1 = uniform_at(seed, 2 * i), u2 = uniform_at(seed, 2 * i + 1);
-          out[i] = (float)(z[i] + std::sqrt(-2.0 * std::log1p(-u1)) * std::cos(6.283185307179586 * u2));
-        }
+        for (size_t i = 0; i < n; ++i) out[i] = normal_target(seed, i, z[i]);
         break;
       case Loss::SoftmaxCrossEntropy:
         link(kind, z, m, d, out);
         for (int r = 0; r < m; ++r) {  // inverse CDF with the row's first uniform
           float* p = out + (size_t)r * d;
-          const double u = uniform_at(seed, 2 * (size_t)r * d);
-          double cdf = 0;
-          int pick = d - 1;
-          for (int j = 0; j < d; ++j) {
-            cdf += p[j];
-            if (u < cdf) { pick = j; break; }
-          }
+          const int pick = categorical_target(p, d, uniform_at(seed, 2 * (size_t)r * d));
           std::fill(p, p + d, 0.0f);
           p[pick] = 1.0f;
         }
@@ -349,13 +322,11 @@ class CpuBackend final : public Backend {
 
   void sampled_gradient(Loss kind, const float* z, int m, int d, uint64_t seed, float* out, float* grad) override {
     if (kind != Loss::SigmoidCrossEntropy) return Backend::sampled_gradient(kind, z, m, d, seed, out, grad);
-    // One pass: sigmoid(z) from e = exp(-|z|) (the same float as sigmoid() and loss() compute), the Bernoulli
-    // draw against it, and the gradient sigmoid(z) - t.
+    // One pass: sigmoid(z), the Bernoulli draw against it, and the gradient sigmoid(z) − t.
     const size_t n = (size_t)m * d;
     for (size_t i = 0; i < n; ++i) {
-      const float e = std::exp(-std::fabs(z[i]));
-      const float p = (z[i] >= 0 ? 1.0f : e) / (1.0f + e);
-      const float t = uniform_at(seed, 2 * i) < (double)p ? 1.0f : 0.0f;
+      const float p = sigmoid(z[i]);
+      const float t = bernoulli_target(seed, i, p);
       out[i] = t;
       grad[i] = p - t;
     }
@@ -386,15 +357,12 @@ class CpuBackend final : public Backend {
   }
 
   void gradient_momentum(size_t n, float rho, float tau, const float* theta, const float* grad, float* m) override {
-    for (size_t i = 0; i < n; ++i) m[i] = rho * m[i] + (1 - rho) * (grad[i] + tau * theta[i]);
+    for (size_t i = 0; i < n; ++i) m[i] = kb::gradient_momentum(rho, tau, theta[i], grad[i], m[i]);
   }
   void running_mean_of_squares(size_t n, int j, float tau, const float* theta, const float* grad,
                                float* v) override {
     const float keep = (float)(j - 1) / j, add = 1.0f / j;
-    for (size_t i = 0; i < n; ++i) {
-      const float g = grad[i] + tau * theta[i];
-      v[i] = keep * v[i] + add * g * g;
-    }
+    for (size_t i = 0; i < n; ++i) v[i] = kb::running_mean_of_squares(keep, add, tau, theta[i], grad[i], v[i]);
   }
 
   void damp_pair(int d, float* s, float* y, const float* hy, double mu1, double mu2, float* gate,

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "../core/curvature_rules.h"
+#include "../core/elementwise_rules.h"
 #include "../core/errors.h"
 #include "../core/first_order_rule.h"
 #include "../core/rng.h"
@@ -28,12 +29,6 @@ void check_launch(const char* kernel) {
 
 #define KB_GRID_STRIDE(i, n) \
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)blockDim.x * gridDim.x)
-
-__device__ inline float sigmoid(float z) {
-  if (z >= 0) return 1.0f / (1.0f + expf(-z));
-  const float e = expf(z);
-  return e / (1.0f + e);
-}
 
 // Block-wide sum / max of one value per thread (blockDim.x == kThreads); every thread gets the result.
 __device__ double block_sum(double v) {
@@ -141,29 +136,15 @@ __global__ void activation_forward_kernel(Activation act, const float* h, int m,
                                           int ldo) {
   KB_GRID_STRIDE(e, (size_t)m * d) {
     const size_t i = e / d, j = e % d;
-    const float x = h[i * ldh + j];
-    float y = x;
-    switch (act) {
-      case Activation::Linear: break;
-      case Activation::Relu: y = x > 0 ? x : 0.0f; break;
-      case Activation::Sigmoid: y = sigmoid(x); break;
-      case Activation::Tanh: y = tanhf(x); break;
-    }
-    out[i * ldo + j] = y;
+    out[i * ldo + j] = activate(act, h[i * ldh + j]);
   }
 }
 
 __global__ void activation_backward_kernel(Activation act, const float* h, int m, int d, float* g, int ldg) {
   KB_GRID_STRIDE(e, (size_t)m * d) {
     const size_t i = e / d, j = e % d;
-    const float x = h[e];
     float& gij = g[i * ldg + j];
-    switch (act) {
-      case Activation::Linear: break;
-      case Activation::Relu: gij = x > 0 ? gij : 0.0f; break;
-      case Activation::Sigmoid: { const float s = sigmoid(x); gij *= s * (1 - s); break; }
-      case Activation::Tanh: { const float t = tanhf(x); gij *= 1 - t * t; break; }
-    }
+    gij = activation_gradient(act, h[e], gij);
   }
 }
 
@@ -175,15 +156,14 @@ __global__ void row_losses_kernel(Loss loss, const float* z, const float* t, int
   float* gi = grad ? grad + row * d : nullptr;
   double acc = 0;
   if (loss == Loss::SigmoidCrossEntropy) {
-    for (int j = threadIdx.x; j < d; j += blockDim.x) {  // one exp per element, as on the CPU
-      const float zj = zi[j];
-      const float e = expf(-fabsf(zj));
-      acc += (double)(fmaxf(zj, 0.0f) - zj * ti[j] + log1pf(e));
-      if (gi) gi[j] = (zj >= 0 ? 1.0f : e) / (1.0f + e) - ti[j];
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {  // log1pf per element: threads need no running product
+      const SigmoidCrossEntropyTerm term = sigmoid_cross_entropy(zi[j], ti[j]);
+      acc += (double)term.linear + (double)log1pf(term.e);
+      if (gi) gi[j] = term.gradient;
     }
   } else if (loss == Loss::HalfSquaredError) {
     for (int j = threadIdx.x; j < d; j += blockDim.x) {
-      const float r = zi[j] - ti[j];
+      const float r = squared_error_residual(zi[j], ti[j]);
       acc += 0.5 * (double)r * r;
       if (gi) gi[j] = r;
     }
@@ -226,27 +206,18 @@ __global__ void softmax_rows_kernel(const float* z, int d, float* out) {
 }
 
 __global__ void bernoulli_kernel(const float* z, size_t n, uint64_t seed, float* out) {
-  KB_GRID_STRIDE(i, n) out[i] = uniform_at(seed, 2 * i) < (double)sigmoid(z[i]) ? 1.0f : 0.0f;
+  KB_GRID_STRIDE(i, n) out[i] = bernoulli_target(seed, i, sigmoid(z[i]));
 }
 
 __global__ void normal_kernel(const float* z, size_t n, uint64_t seed, float* out) {
-  KB_GRID_STRIDE(i, n) {  // Box-Muller, as on the CPU
-    const double u1 = uniform_at(seed, 2 * i), u2 = uniform_at(seed, 2 * i + 1);
-    out[i] = (float)(z[i] + sqrt(-2.0 * log1p(-u1)) * cos(6.283185307179586 * u2));
-  }
+  KB_GRID_STRIDE(i, n) out[i] = normal_target(seed, i, z[i]);
 }
 
 // One thread per row: inverse CDF of the row's softmax (already in out) with the row's first uniform.
 __global__ void categorical_kernel(int m, int d, uint64_t seed, float* out) {
   KB_GRID_STRIDE(r, (size_t)m) {
     float* p = out + r * d;
-    const double u = uniform_at(seed, 2 * r * d);
-    double cdf = 0;
-    int pick = d - 1;
-    for (int j = 0; j < d; ++j) {
-      cdf += p[j];
-      if (u < cdf) { pick = j; break; }
-    }
+    const int pick = categorical_target(p, d, uniform_at(seed, 2 * r * d));
     for (int j = 0; j < d; ++j) p[j] = j == pick ? 1.0f : 0.0f;
   }
 }
@@ -284,15 +255,12 @@ __global__ void first_order_kernel(FirstOrderUpdate u, float bias1, float bias2,
 
 __global__ void gradient_momentum_kernel(size_t n, float rho, float tau, const float* theta, const float* grad,
                                          float* m) {
-  KB_GRID_STRIDE(i, n) m[i] = rho * m[i] + (1 - rho) * (grad[i] + tau * theta[i]);
+  KB_GRID_STRIDE(i, n) m[i] = gradient_momentum(rho, tau, theta[i], grad[i], m[i]);
 }
 
 __global__ void running_mean_of_squares_kernel(size_t n, float keep, float add, float tau, const float* theta,
                                                const float* grad, float* v) {
-  KB_GRID_STRIDE(i, n) {
-    const float g = grad[i] + tau * theta[i];
-    v[i] = keep * v[i] + add * g * g;
-  }
+  KB_GRID_STRIDE(i, n) v[i] = running_mean_of_squares(keep, add, tau, theta[i], grad[i], v[i]);
 }
 
 // Stage one of a dot product: block b sums its grid-stride share into partials[b].
