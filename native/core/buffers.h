@@ -50,4 +50,20 @@ inline Clock::time_point phase_boundary(Backend& backend) {
   return Clock::now();
 }
 
+// Times the consecutive phases of a step, so that the step's code reads as its equations with one lap() between
+// phases: each lap adds the seconds since the previous boundary to the phase's counter.
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(Backend& backend) : backend_(backend), last_(phase_boundary(backend)) {}
+  void lap(double& phase_seconds) {
+    const Clock::time_point now = phase_boundary(backend_);
+    phase_seconds += seconds_between(last_, now);
+    last_ = now;
+  }
+
+ private:
+  Backend& backend_;
+  Clock::time_point last_;
+};
+
 }  // namespace kb

@@ -9,6 +9,7 @@
 #include "../core/memory_check.h"
 #include "../core/rng.h"
 #include "bfgs.h"
+#include "kronecker.h"
 #include "spd.h"
 
 namespace kb {
@@ -101,7 +102,7 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
 void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   const int m = ws.m;
   const float sqrt_lambda = (float)std::sqrt(settings_.damping);
-  auto t0 = phase_boundary(*be_);
+  PhaseTimer timer(*be_);
   be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
                          momentum_);
   // Step 1: batch means of the first pass, A, and the direction H_g M H_a (algorithm.md §3.3 steps 1-3).
@@ -112,32 +113,33 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
     be_->column_mean(ws.abar[l], m, L.n, L.n, L.a_mean);
     if (k > 0)  // A ← β A + (1 − β) ĀᵀĀ/m; at k = 0 A is the warm start
       be_->syrk(true, L.n, m, (1 - settings_.a_decay) / m, ws.abar[l], L.n, settings_.a_decay, L.a, L.n);
-    be_->copy(L.a_lm, L.a, (size_t)L.n * L.n);
-    be_->add_diagonal(L.a_lm, L.n, L.n, sqrt_lambda);
+    damped_factor(*be_, L.a, L.n, sqrt_lambda, L.a_lm);
     if (k == 0 || reinvert_)  // the only inverse (algorithm.md §3.2), again after the skip mode raised the damping
       spd_inverse(*be_, L.a_lm, L.h_a, L.n, l, "A + sqrt(damping) I");
     const float* grad_l = momentum_ + net.offset(l);
     non_finite_.mark(kGradientPhase, l, grad_l, (size_t)L.d * L.n);
-    if (L.lbfgs) L.lbfgs->apply(grad_l, L.n, tmp_);
-    else be_->gemm(false, false, L.d, L.n, L.d, 1.0f, L.h_g, L.d, grad_l, L.n, 0.0f, tmp_, L.n);
-    be_->gemm(false, false, L.d, L.n, L.n, 1.0f, tmp_, L.n, L.h_a, L.n, 0.0f, delta_ + net.offset(l), L.n);
+    float* delta_l = delta_ + net.offset(l);
+    if (L.lbfgs) {
+      L.lbfgs->apply(grad_l, L.n, tmp_);
+      right_product(*be_, L.d, L.n, tmp_, L.h_a, delta_l);
+    } else {
+      kronecker_direction(*be_, L.d, L.n, L.h_g, grad_l, L.h_a, tmp_, delta_l);
+    }
     non_finite_.mark(kDirectionPhase, l, delta_ + net.offset(l), (size_t)L.d * L.n);
   }
   reinvert_ = false;
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (algorithm.md §3.3 step 4):
   // only what the (s, y) pairs need, so backward computes no weight gradients.
   be_->axpby(net.param_count(), -step_length_.lr(settings_.lr), delta_, 1.0f, net.params());
-  auto t1 = phase_boundary(*be_);
-  t_direction_ += seconds_between(t0, t1);
+  timer.lap(t_direction_);
   net.forward(ws, Network::Want::Gradient);
   net.backward(ws, nullptr);
-  auto t2 = phase_boundary(*be_);
-  t_second_pass_ += seconds_between(t1, t2);
+  timer.lap(t_second_pass_);
   for (int l = 0; l < net.num_layers(); ++l) {
     update_g_side(net, ws, l);
     update_a_side(l);
   }
-  t_curvature_ += seconds_between(t2, phase_boundary(*be_));
+  timer.lap(t_curvature_);
 }
 
 // Steps 5-8 of algorithm.md §3.3 for layer l.

@@ -6,6 +6,7 @@
 #include "../core/errors.h"
 #include "../core/memory_check.h"
 #include "../core/rng.h"
+#include "kronecker.h"
 #include "spd.h"
 
 namespace kb {
@@ -82,47 +83,40 @@ void KfacOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
 
 void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   const float sqrt_lambda = (float)std::sqrt(settings_.damping);
-  const auto t0 = phase_boundary(*be_);
+  PhaseTimer timer(*be_);
   be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
                          momentum_);
   // The extra pass needs only a backward: ws still holds this minibatch's forward at θ_k, and ā (for A)
   // is not touched by backward.
   sampled_backward(net, ws);
-  const auto t1 = phase_boundary(*be_);
+  timer.lap(t_sampled_);
   accumulate_factors(ws, settings_.factor_decay, 1 - settings_.factor_decay);
   for (size_t l = 0; l < layers_.size(); ++l) {
     non_finite_.mark(kGradientPhase, (int)l, momentum_ + net.offset(l), (size_t)layers_[l].d * layers_[l].n);
     non_finite_.mark(kFactorPhase, (int)l, layers_[l].a, (size_t)layers_[l].n * layers_[l].n);
     non_finite_.mark(kFactorPhase, (int)l, layers_[l].g, (size_t)layers_[l].d * layers_[l].d);
   }
-  const auto t2 = phase_boundary(*be_);
+  timer.lap(t_factors_);
   if (invert_next_ || k <= settings_.inverse_every || k % settings_.inverse_every == 0) {
     invert_next_ = false;
     for (size_t l = 0; l < layers_.size(); ++l) {
       Layer& L = layers_[l];
       // (A + √λ I) and (G + √λ I) are formed in the inverse buffers, then inverted in place.
-      be_->copy(L.a_inv, L.a, (size_t)L.n * L.n);
-      be_->add_diagonal(L.a_inv, L.n, L.n, sqrt_lambda);
+      damped_factor(*be_, L.a, L.n, sqrt_lambda, L.a_inv);
       spd_inverse(*be_, L.a_inv, L.a_inv, L.n, (int)l, "A + sqrt(damping) I");
-      be_->copy(L.g_inv, L.g, (size_t)L.d * L.d);
-      be_->add_diagonal(L.g_inv, L.d, L.d, sqrt_lambda);
+      damped_factor(*be_, L.g, L.d, sqrt_lambda, L.g_inv);
       spd_inverse(*be_, L.g_inv, L.g_inv, L.d, (int)l, "G + sqrt(damping) I");
     }
     ++n_inversions_;
   }
-  const auto t3 = phase_boundary(*be_);
+  timer.lap(t_inverse_);
   for (size_t l = 0; l < layers_.size(); ++l) {
     Layer& L = layers_[l];
-    be_->gemm(false, false, L.d, L.n, L.d, 1.0f, L.g_inv, L.d, momentum_ + net.offset(l), L.n, 0.0f, tmp_, L.n);
-    be_->gemm(false, false, L.d, L.n, L.n, 1.0f, tmp_, L.n, L.a_inv, L.n, 0.0f, delta_ + net.offset(l), L.n);
+    kronecker_direction(*be_, L.d, L.n, L.g_inv, momentum_ + net.offset(l), L.a_inv, tmp_, delta_ + net.offset(l));
     non_finite_.mark(kDirectionPhase, (int)l, delta_ + net.offset(l), (size_t)L.d * L.n);
   }
   be_->axpby(net.param_count(), -step_length_.lr(settings_.lr), delta_, 1.0f, net.params());
-  const auto t4 = phase_boundary(*be_);
-  t_sampled_ += seconds_between(t0, t1);
-  t_factors_ += seconds_between(t1, t2);
-  t_inverse_ += seconds_between(t2, t3);
-  t_direction_ += seconds_between(t3, t4);
+  timer.lap(t_direction_);
 }
 
 void KfacOptimizer::state_buffers(std::vector<StateBuffer>& out) {
