@@ -112,16 +112,20 @@ export interface NativeModel {
   dispose(): void;
 }
 
+/** core/first_order_rule.h's FirstOrderUpdate, field by field. */
 export interface FirstOrderUpdateSettings {
   kind: number;
   paper?: boolean;
   lr: number;
+  /** Paper: ρ of the gradient EMA (every method); PyTorch SGD: heavy-ball momentum; PyTorch RMSprop: buffer momentum. */
+  momentum?: number;
+  /** PyTorch Adam: decay of the first moment. */
   beta1?: number;
-  beta2?: number;
+  /** Decay of the running mean of squares: Adam's β₂, RMSprop's α. */
+  squareDecay?: number;
   eps?: number;
   weightDecay?: number;
   dampening?: number;
-  rmsMomentum?: number;
   nesterov?: boolean;
   firstStep?: boolean;
   step?: number;

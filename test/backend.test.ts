@@ -158,7 +158,7 @@ describe(`backend '${be.name}'`, () => {
 
     test('paper Adam: bias-corrected momentum squared, beta2 0.9, eps outside the sqrt (algorithm.md §6)', () => {
       const lr = 0.01, tau = 1e-3, eps = 1e-4, step = 3;
-      const { s, before } = run({ kind: 1, paper: true, lr, beta1: 0.9, beta2: 0.9, eps, weightDecay: tau, step });
+      const { s, before } = run({ kind: 1, paper: true, lr, momentum: 0.9, squareDecay: 0.9, eps, weightDecay: tau, step });
       for (let i = 0; i < n; i++) {
         const M = 0.9 * before.m[i] + 0.1 * (s.grad[i] + tau * before.theta[i]);
         const mhat = M / (1 - 0.9 ** step);
@@ -171,7 +171,7 @@ describe(`backend '${be.name}'`, () => {
     });
 
     test('paper RMSprop squares the momentum', () => {
-      const { s, before } = run({ kind: 2, paper: true, lr: 0.01, beta1: 0.9, beta2: 0.9, eps: 1e-4, weightDecay: 0 });
+      const { s, before } = run({ kind: 2, paper: true, lr: 0.01, momentum: 0.9, squareDecay: 0.9, eps: 1e-4, weightDecay: 0 });
       for (let i = 0; i < n; i++) {
         const M = 0.9 * before.m[i] + 0.1 * s.grad[i];
         const v = 0.9 * before.v[i] + 0.1 * M * M;
@@ -180,7 +180,7 @@ describe(`backend '${be.name}'`, () => {
     });
 
     test('paper SGD steps along the EMA momentum', () => {
-      const { s, before } = run({ kind: 0, paper: true, lr: 0.5, beta1: 0.9, weightDecay: 0.01 });
+      const { s, before } = run({ kind: 0, paper: true, lr: 0.5, momentum: 0.9, weightDecay: 0.01 });
       for (let i = 0; i < n; i++) {
         const M = 0.9 * before.m[i] + 0.1 * (s.grad[i] + 0.01 * before.theta[i]);
         expect(s.theta[i]).toBeCloseTo(before.theta[i] - 0.5 * M, 5);
@@ -189,7 +189,7 @@ describe(`backend '${be.name}'`, () => {
 
     test('PyTorch Adam with bias corrections', () => {
       const step = 2;
-      const { s, before } = run({ kind: 1, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step });
+      const { s, before } = run({ kind: 1, lr: 1e-3, beta1: 0.9, squareDecay: 0.999, eps: 1e-8, weightDecay: 0.1, step });
       for (let i = 0; i < n; i++) {
         const g = s.grad[i] + 0.1 * before.theta[i];
         const m = 0.9 * before.m[i] + 0.1 * g, v = 0.999 * before.v[i] + 0.001 * g * g;
@@ -199,9 +199,9 @@ describe(`backend '${be.name}'`, () => {
     });
 
     test('PyTorch SGD: first step copies the gradient into the buffer, then heavy ball, Nesterov', () => {
-      let r = run({ kind: 0, lr: 0.1, beta1: 0.9, firstStep: true });
+      let r = run({ kind: 0, lr: 0.1, momentum: 0.9, firstStep: true });
       for (let i = 0; i < n; i++) expect(r.s.m[i]).toBeCloseTo(r.s.grad[i], 6);
-      r = run({ kind: 0, lr: 0.1, beta1: 0.9, nesterov: true });
+      r = run({ kind: 0, lr: 0.1, momentum: 0.9, nesterov: true });
       for (let i = 0; i < n; i++) {
         const buf = 0.9 * r.before.m[i] + r.s.grad[i];
         expect(r.s.theta[i]).toBeCloseTo(r.before.theta[i] - 0.1 * (r.s.grad[i] + 0.9 * buf), 5);
@@ -209,12 +209,12 @@ describe(`backend '${be.name}'`, () => {
     });
 
     test('PyTorch RMSprop with and without momentum', () => {
-      let r = run({ kind: 2, lr: 0.01, beta2: 0.99, eps: 1e-8 });
+      let r = run({ kind: 2, lr: 0.01, squareDecay: 0.99, eps: 1e-8 });
       for (let i = 0; i < n; i++) {
         const v = 0.99 * r.before.v[i] + 0.01 * r.s.grad[i] ** 2;
         expect(r.s.theta[i]).toBeCloseTo(r.before.theta[i] - 0.01 * r.s.grad[i] / (Math.sqrt(v) + 1e-8), 5);
       }
-      r = run({ kind: 2, lr: 0.01, beta2: 0.99, eps: 1e-8, rmsMomentum: 0.5 });
+      r = run({ kind: 2, lr: 0.01, squareDecay: 0.99, eps: 1e-8, momentum: 0.5 });
       for (let i = 0; i < n; i++) {
         const v = 0.99 * r.before.v[i] + 0.01 * r.s.grad[i] ** 2;
         const buf = 0.5 * r.before.m[i] + r.s.grad[i] / (Math.sqrt(v) + 1e-8);

@@ -22,23 +22,7 @@ enum class Loss : int {
   SoftmaxCrossEntropy = 2,  // -sum t * log softmax(z)
 };
 
-// One fused element-wise parameter update for the first-order methods (algorithm.md §2, §6).
-struct FirstOrderUpdate {
-  enum Kind : int { Sgd = 0, Adam = 1, RmsProp = 2 } kind = Sgd;
-  // paper = the reference protocol of algorithm.md §2/§6: m <- rho*m + (1-rho)*(g + tau*theta), then the method acts on m.
-  // otherwise PyTorch semantics: the method acts on g + weight_decay*theta with its own buffers.
-  bool paper = false;
-  float lr = 0.01f;
-  float beta1 = 0.0f;          // SGD momentum / Adam beta1 / paper gradient EMA rho
-  float beta2 = 0.0f;          // Adam beta2 / RMSprop alpha
-  float eps = 0.0f;
-  float weight_decay = 0.0f;   // tau in the paper protocol
-  float dampening = 0.0f;      // PyTorch SGD
-  float rms_momentum = 0.0f;   // PyTorch RMSprop momentum
-  bool nesterov = false;
-  bool first_step = false;     // PyTorch SGD: the momentum buffer starts at the first gradient
-  int64_t step = 1;            // 1-based step number (bias corrections)
-};
+struct FirstOrderUpdate;  // the settings of one first-order update: core/first_order_rule.h
 
 class Backend {
  public:

@@ -4,19 +4,50 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
-#include "backend.h"
 #include "host_device.h"
 
 namespace kb {
 
-// bias1 = 1 − β₁^step and bias2 = 1 − β₂^step, computed once per step by the caller.
+// The settings of one fused first-order update, one meaning per field.
+struct FirstOrderUpdate {
+  enum Kind : int { Sgd = 0, Adam = 1, RmsProp = 2 } kind = Sgd;
+  // The paper's protocol (algorithm.md §2, §6): M ← ρM + (1 − ρ)(g + τθ), then the method acts on M.
+  // Otherwise PyTorch's definitions: the method acts on g + weight_decay·θ with its own buffers.
+  bool paper = false;
+  float lr = 0.01f;
+  // Paper: ρ of M, for every method. PyTorch SGD: heavy-ball momentum; PyTorch RMSprop: momentum of the update
+  // buffer; unused by PyTorch Adam.
+  float momentum = 0.0f;
+  float beta1 = 0.0f;          // PyTorch Adam: decay of the first moment
+  float square_decay = 0.0f;   // decay of the running mean of squares: Adam's β₂, RMSprop's α
+  float eps = 0.0f;
+  float weight_decay = 0.0f;   // τ in the paper's protocol, the L2 coefficient otherwise
+  float dampening = 0.0f;      // PyTorch SGD
+  bool nesterov = false;       // PyTorch SGD
+  bool first_step = false;     // PyTorch SGD: the momentum buffer starts at the first gradient
+  int64_t step = 1;            // 1-based step number (bias corrections)
+};
+
+// Adam's bias corrections 1 − β^step of the first moment (paper: ρ) and of the mean of squares, computed once
+// per step on the host by either backend.
+struct BiasCorrections {
+  float first, square;
+};
+inline BiasCorrections bias_corrections(const FirstOrderUpdate& u) {
+  const float first_decay = u.paper ? u.momentum : u.beta1;
+  return {1.0f - std::pow(first_decay, (float)u.step), 1.0f - std::pow(u.square_decay, (float)u.step)};
+}
+
+// bias1 and bias2 from bias_corrections().
 KB_HOST_DEVICE inline void first_order_element(const FirstOrderUpdate& u, float bias1, float bias2, float& theta,
                                                float grad, float& m, float& v) {
-  const float b1 = u.beta1, b2 = u.beta2, eps = u.eps, wd = u.weight_decay;
+  const float b2 = u.square_decay, eps = u.eps, wd = u.weight_decay;
   float step;
   if (u.paper) {  // algorithm.md §2 step 4 then §6: every method acts on the EMA momentum m, not on the raw gradient
-    const float mi = b1 * m + (1 - b1) * (grad + wd * theta);
+    const float rho = u.momentum;
+    const float mi = rho * m + (1 - rho) * (grad + wd * theta);
     m = mi;
     step = mi;
     if (u.kind == FirstOrderUpdate::RmsProp) {
@@ -31,20 +62,22 @@ KB_HOST_DEVICE inline void first_order_element(const FirstOrderUpdate& u, float 
     const float g = grad + wd * theta;
     step = g;
     if (u.kind == FirstOrderUpdate::Sgd) {
-      if (b1 != 0) {
-        const float buf = u.first_step ? g : b1 * m + (1 - u.dampening) * g;
+      const float mu = u.momentum;
+      if (mu != 0) {
+        const float buf = u.first_step ? g : mu * m + (1 - u.dampening) * g;
         m = buf;
-        step = u.nesterov ? g + b1 * buf : buf;
+        step = u.nesterov ? g + mu * buf : buf;
       }
     } else if (u.kind == FirstOrderUpdate::Adam) {
+      const float b1 = u.beta1;
       m = b1 * m + (1 - b1) * g;
       v = b2 * v + (1 - b2) * g * g;
       step = (m / bias1) / (sqrtf(v) / sqrtf(bias2) + eps);
     } else {
       v = b2 * v + (1 - b2) * g * g;
       const float scaled = g / (sqrtf(v) + eps);
-      if (u.rms_momentum > 0) {
-        m = u.rms_momentum * m + scaled;
+      if (u.momentum > 0) {
+        m = u.momentum * m + scaled;
         step = m;
       } else {
         step = scaled;

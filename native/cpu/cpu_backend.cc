@@ -334,8 +334,7 @@ class CpuBackend final : public Backend {
 
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                           float* v) override {
-    const float bias1 = 1.0f - std::pow(u.beta1, (float)u.step);
-    const float bias2 = 1.0f - std::pow(u.beta2, (float)u.step);
+    const auto [bias1, bias2] = bias_corrections(u);
     // One loop per method and protocol, so the compiler folds the rule's branches out of the loop.
     auto run = [&](auto paper, auto kind) {
       FirstOrderUpdate fixed = u;

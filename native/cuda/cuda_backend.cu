@@ -16,6 +16,7 @@
 #include "../core/buffers.h"
 #include "../core/devices.h"
 #include "../core/errors.h"
+#include "../core/first_order_rule.h"
 #include "cuda_kernels.h"
 #include "cuda_libraries.h"
 
@@ -296,8 +297,7 @@ class CudaBackend final : public Backend {
   }
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                           float* v) override {
-    const float bias1 = 1.0f - std::pow(u.beta1, (float)u.step);  // on the host, exactly as the CPU backend
-    const float bias2 = 1.0f - std::pow(u.beta2, (float)u.step);
+    const auto [bias1, bias2] = bias_corrections(u);  // on the host, exactly as the CPU backend
     launch_first_order_update(stream_, u, bias1, bias2, n, theta, grad, m, v);
   }
   void gradient_momentum(size_t n, float rho, float tau, const float* theta, const float* grad, float* m) override {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../core/backend.h"
+#include "../core/first_order_rule.h"
 #include "../core/devices.h"
 #include "boundary.h"
 #include "convert.h"
@@ -325,12 +326,12 @@ Napi::Value FirstOrder(const Napi::CallbackInfo& info) {
     u.kind = (FirstOrderUpdate::Kind)(int)number_field(s, "kind", 0);
     u.paper = s.Get("paper").ToBoolean();
     u.lr = (float)number_field(s, "lr", 0);
+    u.momentum = (float)number_field(s, "momentum", 0);
     u.beta1 = (float)number_field(s, "beta1", 0);
-    u.beta2 = (float)number_field(s, "beta2", 0);
+    u.square_decay = (float)number_field(s, "squareDecay", 0);
     u.eps = (float)number_field(s, "eps", 0);
     u.weight_decay = (float)number_field(s, "weightDecay", 0);
     u.dampening = (float)number_field(s, "dampening", 0);
-    u.rms_momentum = (float)number_field(s, "rmsMomentum", 0);
     u.nesterov = s.Get("nesterov").ToBoolean();
     u.first_step = s.Get("firstStep").ToBoolean();
     u.step = (int64_t)number_field(s, "step", 1);

@@ -59,8 +59,6 @@ std::unique_ptr<Optimizer> kfac(const OptimizerSpec& spec) {
   return std::make_unique<KfacOptimizer>(k);
 }
 
-// beta1 and beta2 are the two coefficients of the fused first-order rule (core/first_order_rule.h); what they
-// mean depends on the method and the protocol, as written next to each.
 std::unique_ptr<Optimizer> sgd(const OptimizerSpec& spec) {
   const Settings s(spec, {"lr", "momentum", "dampening", "nesterov", "weightDecay"});
   FirstOrderUpdate u;
@@ -68,7 +66,7 @@ std::unique_ptr<Optimizer> sgd(const OptimizerSpec& spec) {
   u.paper = spec.paper;
   u.lr = (float)s.get("lr");
   u.weight_decay = (float)s.get("weightDecay");
-  u.beta1 = (float)s.get("momentum");  // PyTorch: heavy-ball momentum; paper: ρ of the gradient EMA
+  u.momentum = (float)s.get("momentum");
   u.dampening = (float)s.get("dampening");
   u.nesterov = s.flag("nesterov");
   return std::make_unique<FirstOrderOptimizer>(u);
@@ -83,7 +81,8 @@ std::unique_ptr<Optimizer> adam(const OptimizerSpec& spec) {
   u.weight_decay = (float)s.get("weightDecay");
   u.eps = (float)s.get("epsilon");
   u.beta1 = (float)s.get("beta1");
-  u.beta2 = (float)s.get("beta2");
+  u.square_decay = (float)s.get("beta2");
+  if (u.paper) u.momentum = (float)s.get("beta1");  // ρ of M
   return std::make_unique<FirstOrderOptimizer>(u);
 }
 
@@ -95,9 +94,8 @@ std::unique_ptr<Optimizer> rmsprop(const OptimizerSpec& spec) {
   u.lr = (float)s.get("lr");
   u.weight_decay = (float)s.get("weightDecay");
   u.eps = (float)s.get("epsilon");
-  u.beta2 = (float)s.get("alpha");  // decay of the running mean of squares
-  if (u.paper) u.beta1 = (float)s.get("momentum");  // paper: ρ of the gradient EMA
-  else u.rms_momentum = (float)s.get("momentum");   // PyTorch: momentum of the update buffer
+  u.square_decay = (float)s.get("alpha");
+  u.momentum = (float)s.get("momentum");
   return std::make_unique<FirstOrderOptimizer>(u);
 }
 

@@ -224,8 +224,8 @@ for (const [method, kind] of Object.entries(KINDS))
       const n = 2049, theta = uniform(n, r), m = new Float32Array(n), v = new Float32Array(n);
       for (let step = 1; step <= 3; step++)
         ops.firstOrderUpdate({
-          kind, paper, lr: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 1e-4, dampening: 0.1,
-          rmsMomentum: method === 'rmsprop' ? 0.5 : 0, nesterov: method === 'sgd', firstStep: step === 1, step,
+          kind, paper, lr: 0.01, momentum: method === 'rmsprop' && !paper ? 0.5 : 0.9, beta1: 0.9, squareDecay: 0.99,
+          eps: 1e-8, weightDecay: 1e-4, dampening: 0.1, nesterov: method === 'sgd', firstStep: step === 1, step,
         }, theta, uniform(n, r), m, v);
       return [theta, m, v];
     });
