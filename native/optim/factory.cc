@@ -59,13 +59,19 @@ std::unique_ptr<Optimizer> kfac(const OptimizerSpec& spec) {
   return std::make_unique<KfacOptimizer>(k);
 }
 
-std::unique_ptr<Optimizer> sgd(const OptimizerSpec& spec) {
-  const Settings s(spec, {"lr", "momentum", "dampening", "nesterov", "weightDecay"});
+// What every first-order method has: its kind, the protocol, lr and the weight decay.
+FirstOrderUpdate first_order(const OptimizerSpec& spec, const Settings& s, FirstOrderUpdate::Kind kind) {
   FirstOrderUpdate u;
-  u.kind = FirstOrderUpdate::Sgd;
+  u.kind = kind;
   u.paper = spec.paper;
   u.lr = (float)s.get("lr");
   u.weight_decay = (float)s.get("weightDecay");
+  return u;
+}
+
+std::unique_ptr<Optimizer> sgd(const OptimizerSpec& spec) {
+  const Settings s(spec, {"lr", "momentum", "dampening", "nesterov", "weightDecay"});
+  FirstOrderUpdate u = first_order(spec, s, FirstOrderUpdate::Sgd);
   u.momentum = (float)s.get("momentum");
   u.dampening = (float)s.get("dampening");
   u.nesterov = s.flag("nesterov");
@@ -74,11 +80,7 @@ std::unique_ptr<Optimizer> sgd(const OptimizerSpec& spec) {
 
 std::unique_ptr<Optimizer> adam(const OptimizerSpec& spec) {
   const Settings s(spec, {"lr", "beta1", "beta2", "epsilon", "weightDecay"});
-  FirstOrderUpdate u;
-  u.kind = FirstOrderUpdate::Adam;
-  u.paper = spec.paper;
-  u.lr = (float)s.get("lr");
-  u.weight_decay = (float)s.get("weightDecay");
+  FirstOrderUpdate u = first_order(spec, s, FirstOrderUpdate::Adam);
   u.eps = (float)s.get("epsilon");
   u.beta1 = (float)s.get("beta1");
   u.square_decay = (float)s.get("beta2");
@@ -88,11 +90,7 @@ std::unique_ptr<Optimizer> adam(const OptimizerSpec& spec) {
 
 std::unique_ptr<Optimizer> rmsprop(const OptimizerSpec& spec) {
   const Settings s(spec, {"lr", "alpha", "epsilon", "momentum", "weightDecay"});
-  FirstOrderUpdate u;
-  u.kind = FirstOrderUpdate::RmsProp;
-  u.paper = spec.paper;
-  u.lr = (float)s.get("lr");
-  u.weight_decay = (float)s.get("weightDecay");
+  FirstOrderUpdate u = first_order(spec, s, FirstOrderUpdate::RmsProp);
   u.eps = (float)s.get("epsilon");
   u.square_decay = (float)s.get("alpha");
   u.momentum = (float)s.get("momentum");
