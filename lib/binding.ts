@@ -1,5 +1,6 @@
 /** The typed native module. Nothing outside this file touches the addon untyped. */
 import * as path from 'path';
+import { KbfgsError } from './errors';
 
 export interface NativeLayer {
   in: number;
@@ -226,5 +227,19 @@ export interface NativeAddon {
 // loads a local build (build/Release) when there is one, else the prebuilt binary in prebuilds/.
 // KBFGS_ADDON names another build of the addon (the sanitizer build of scripts/sanitize.sh, the arm64 binary
 // of the install test).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const addon: NativeAddon = (process.env.KBFGS_ADDON ? require(process.env.KBFGS_ADDON) : require('node-gyp-build')(path.join(__dirname, '..'))) as NativeAddon;
+// Without either (a platform with no prebuilt binary, installed with --ignore-scripts or after a failed
+// build), loading says what to do instead of node-gyp-build's search report alone.
+function loadAddon(): NativeAddon {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  if (process.env.KBFGS_ADDON) return require(process.env.KBFGS_ADDON) as NativeAddon;
+  try {
+    return require('node-gyp-build')(path.join(__dirname, '..')) as NativeAddon;
+  } catch (error) {
+    const reason = String((error as Error).message).split('\n')[0];
+    throw new KbfgsError(`kbfgs-native: no native addon for ${process.platform}-${process.arch} (${reason}). Prebuilt ` +
+      'binaries exist for linux-x64 and linux-arm64 with glibc; elsewhere install a C++ compiler, CMake and OpenBLAS ' +
+      'and run `npm rebuild kbfgs-native` to build it from source (README: Installing the package).');
+  }
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
+export const addon: NativeAddon = loadAddon();

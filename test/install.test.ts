@@ -152,6 +152,15 @@ describe('without a matching prebuilt binary', () => {
     expectTrains(execFileSync(process.execPath, ['-e', TRAIN], { cwd: project, encoding: 'utf8' }), 'x64');
   });
 
+  test('installed without its scripts, loading says how to build the addon', () => {
+    const project = consumer('no-scripts');
+    expect(npm(['install', bare, '--ignore-scripts', '--omit=optional'], project).status).toBe(0);
+    const load = spawnSync(process.execPath, ['-e', "require('kbfgs-native')"], { cwd: project, encoding: 'utf8' });
+    expect(load.status).not.toBe(0);
+    expect(load.stderr).toMatch(/kbfgs-native: no native addon for linux-x64 \(.+\)\. Prebuilt binaries exist for linux-x64 and linux-arm64/);
+    expect(load.stderr).toContain('npm rebuild kbfgs-native');
+  });
+
   test('without CMake the install stops with one message naming it', () => {
     const project = consumer('no-cmake');
     const bin = binDir('bin-no-cmake', { node: process.execPath, npm: npmCli, sh: '/bin/sh', 'c++': '/usr/bin/g++' });
