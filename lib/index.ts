@@ -17,6 +17,8 @@ export * as datasets from './datasets';
 export { parseIdx, readIdx, readIdxImages, IdxFormatError } from './datasets/idx';
 export type { IdxArray, IdxReadOptions } from './datasets/idx';
 export { parseMat, readMat, MatFormatError } from './datasets/mat';
+export { parseCifar10, readCifar10, CifarFormatError, CIFAR10_CLASSES } from './datasets/cifar10';
+export type { CifarBatch, Cifar10Options } from './datasets/cifar10';
 export type { MatReadOptions, MatVariable } from './datasets/mat';
 export { mulberry32 } from './datasets/curves-synth';
 export type { CurvesSynthOptions } from './datasets/curves-synth';

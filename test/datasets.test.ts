@@ -194,3 +194,63 @@ describe('MNIST', () => {
     await expect(datasets.mnist({ dir: os.tmpdir() + '/kbfgs-none' })).rejects.toThrow(/not found/);
   });
 });
+
+// CIFAR-10's binary format, on files written here (the real ones are for users to bring).
+describe('CIFAR-10 binary files', () => {
+  const { readCifar10, parseCifar10, CifarFormatError, CIFAR10_CLASSES, datasets: ds, Sequential, Adam } = require('../lib') as typeof import('../lib');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-cifar-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // record r of file f: label (f + r) mod 10; pixel j of channel c = (7c + j + r) mod 256
+  const records = (file: number, n: number) => {
+    const bytes = new Uint8Array(n * 3073);
+    for (let r = 0; r < n; r++) {
+      bytes[r * 3073] = (file + r) % 10;
+      for (let c = 0; c < 3; c++) for (let j = 0; j < 1024; j++) bytes[r * 3073 + 1 + c * 1024 + j] = (7 * c + j + r) % 256;
+    }
+    return bytes;
+  };
+  beforeAll(() => {
+    for (let f = 1; f <= 5; f++) fs.writeFileSync(path.join(dir, `data_batch_${f}.bin`), records(f, 3));
+    fs.writeFileSync(path.join(dir, 'test_batch.bin'), records(0, 2));
+  });
+
+  test('one file: rows of 3072 values x/255 in channel-major order, with the labels', () => {
+    const { images, labels } = readCifar10(path.join(dir, 'data_batch_2.bin'));
+    expect([images.rows, images.cols]).toEqual([3, 3072]);
+    expect(Array.from(labels)).toEqual([2, 3, 4]);
+    for (const [r, c, j] of [[0, 0, 0], [1, 1, 5], [2, 2, 1023]])
+      expect(images.data[r * 3072 + c * 1024 + j]).toBe(Math.fround(((7 * c + j + r) % 256) / 255));
+    expect(CIFAR10_CLASSES).toHaveLength(10);
+  });
+
+  test('datasets.cifar10 joins the five training files in order, with one-hot targets', () => {
+    const d = ds.cifar10({ dir, labels: true });
+    expect([d.train.x.rows, d.test.x.rows, d.classes]).toEqual([15, 2, 10]);
+    expect(Array.from(d.train.labels)).toEqual([1, 2, 3, 2, 3, 4, 3, 4, 5, 4, 5, 6, 5, 6, 7]);
+    expect(Array.from(d.test.y.data.subarray(10, 20))).toEqual([0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const plain = ds.cifar10({ dir });
+    expect([plain.train.rows, plain.train.cols, plain.test.rows]).toEqual([15, 3072, 2]);
+  });
+
+  test('a dense classifier trains on the rows', async () => {
+    const d = ds.cifar10({ dir, labels: true });
+    const model = new Sequential({ inputDim: 3072, layers: [{ units: 8, activation: 'relu' }, { units: 10 }], loss: 'softmaxCrossEntropy', seed: 1 });
+    const history = await model.fit({ x: d.train.x, y: d.train.y }, { optimizer: new Adam({ lr: 1e-3 }), epochs: 3, batchSize: 5 });
+    expect(history.history.loss[2]).toBeLessThan(history.history.loss[0]);
+    model.dispose();
+  });
+
+  test('malformed files are CifarFormatErrors naming the file and the problem', () => {
+    const bad = (name: string, bytes: Uint8Array) => { const file = path.join(dir, name); fs.writeFileSync(file, bytes); return file; };
+    expect(() => readCifar10(bad('short.bin', records(0, 2).subarray(0, 5000)))).toThrow(/short\.bin: 5000 bytes is not a whole number of 3073-byte CIFAR-10 records/);
+    const label = records(0, 2);
+    label[3073] = 10;
+    expect(() => readCifar10(bad('label.bin', label))).toThrow(/label\.bin: record 1 has label 10, not a class 0 to 9/);
+    expect(() => readCifar10(bad('empty.bin', new Uint8Array(0)))).toThrow(CifarFormatError);
+    expect(() => readCifar10(path.join(dir, 'missing.bin'))).toThrow(/missing\.bin: cannot read \(ENOENT\)/);
+    expect(() => readCifar10(dir)).toThrow(/is a directory, not a regular file/);
+    expect(() => readCifar10(path.join(dir, 'test_batch.bin'), { maxBytes: 1000 })).toThrow(/more than the limit of 1000 bytes/);
+    expect(() => parseCifar10(null as never)).toThrow(CifarFormatError);
+    expect(() => ds.cifar10({ dir: path.join(dir, 'nowhere') })).toThrow(/data_batch_1\.bin: cannot read/);
+  });
+});

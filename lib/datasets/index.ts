@@ -10,6 +10,7 @@ import { split, type Dataset } from './dataset';
 import { facesSynth } from './faces-synth';
 import { MatFormatError, matVariableRows, readMat, type MatVariable } from './mat';
 import { fashionMnist, mnist } from './mnist';
+import { cifar10 } from './cifar10';
 
 function checkFileOption(where: string, options: unknown): string {
   if (!options || typeof options !== 'object') throw new InvalidArgumentError(`${where}: options { file } are required (the path of the MAT file)`);
@@ -52,4 +53,4 @@ export function faces(options: { file: string }): Dataset {
   };
 }
 
-export { mnist, fashionMnist, curvesSynth, facesSynth };
+export { mnist, fashionMnist, curvesSynth, facesSynth, cifar10 };
