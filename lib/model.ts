@@ -284,7 +284,6 @@ export class Sequential {
     const handleEvent = async (event: NativeEpochEvent | NativeBatchEvent) => {
       if (event.type === 'epoch') {
         optimizer.adopt(event.hyperparameters);
-        history.params.optimizer = optimizer.toJSON();
         const logs = this.epochLogs(event, optimizer, val !== null, lastStepLr ?? optimizer.lr);
         lastStepLr = undefined;
         record(history, event.epoch, logs);

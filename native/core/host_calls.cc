@@ -8,12 +8,12 @@ namespace kb {
 
 void fit_host(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
               const FitConfig& config, const FitCallbacks& callbacks, const std::atomic<bool>& cancel) {
-  check_finite(train.x, train.rows, net.input_dim(), "training inputs");
-  if (train.y != train.x) check_finite(train.y, train.rows, net.output_dim(), "training targets");
-  if (validation) {
-    check_finite(validation->x, validation->rows, net.input_dim(), "validation inputs");
-    if (validation->y != validation->x) check_finite(validation->y, validation->rows, net.output_dim(), "validation targets");
-  }
+  auto check = [&](const DataView& data, const char* inputs, const char* targets) {
+    check_finite(data.x, data.rows, net.input_dim(), inputs);
+    if (data.y != data.x) check_finite(data.y, data.rows, net.output_dim(), targets);
+  };
+  check(train, "training inputs", "training targets");
+  if (validation) check(*validation, "validation inputs", "validation targets");
   Backend& be = net.backend();
   const StagedData staged_train(be, train, net.input_dim(), net.output_dim());
   std::unique_ptr<StagedData> staged_validation;

@@ -1,13 +1,11 @@
 #include "model.h"
 
-#include "../core/host_calls.h"
-#include "../core/names.h"
-
 #include <functional>
-#include <numeric>
 #include <vector>
 
 #include "../core/devices.h"
+#include "../core/host_calls.h"
+#include "../core/names.h"
 #include "../optim/factory.h"
 #include "boundary.h"
 #include "convert.h"
