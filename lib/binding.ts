@@ -1,13 +1,9 @@
 /** The typed native module. Nothing outside this file touches the addon untyped. */
 import * as path from 'path';
 import { KbfgsError } from './errors';
+import type { NativeLayer } from './layers';
 
-export interface NativeLayer {
-  in: number;
-  out: number;
-  /** One of lib/model.ts's ACTIVATIONS, by name. */
-  activation: string;
-}
+export type { NativeLayer } from './layers';
 
 export interface NativeEpochEvent {
   type: 'epoch';

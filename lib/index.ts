@@ -5,9 +5,13 @@ export type {
   Callback, EarlyStoppingOptions, ModelCheckpointOptions, Monitor, ReduceLROnPlateauOptions, TrainingRun,
 } from './callbacks';
 export type {
-  ActivationName, AutoencoderConfig, BatchLogs, DenseLayerConfig, DiagnosticName, Diagnostics, EpochLogs, FitOptions,
+  ActivationName, AutoencoderConfig, BatchLogs, DiagnosticName, Diagnostics, EpochLogs, FitOptions,
   History, LayerWeights, LoadOptions, LossName, PresetOptions, SequentialConfig,
 } from './model';
+export type {
+  Conv2dLayerConfig, DenseLayerConfig, FlattenLayerConfig, GlobalAvgPool2dLayerConfig, ImageShape, LayerConfig,
+  Pool2dLayerConfig, WeightShape,
+} from './layers';
 export { Optimizer, SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC, optimizerFromJSON } from './optimizers';
 export { CheckpointError } from './checkpoint';
 export type { AdamOptions, KBFGSOptions, KBFGSLOptions, KFACOptions, Protocol, RMSpropOptions, SGDOptions } from './optimizers';

@@ -1,6 +1,6 @@
 /**
- * Dense feed-forward models. `Sequential` is a stack of dense layers (with bias) and a loss; `Autoencoder`
- * adds the paper's presets. Weights and optimizer state live in native memory; `dispose()` frees them.
+ * Feed-forward models. `Sequential` is a stack of layers (dense and conv2d with bias, pooling, flatten:
+ * lib/layers.ts) and a loss; `Autoencoder` adds the paper's presets. Weights and optimizer state live in native memory; `dispose()` frees them.
  */
 import * as os from 'os';
 import { addon, type NativeBatchEvent, type NativeEpochEvent, type NativeModel } from './binding';
@@ -16,8 +16,9 @@ import {
   tensorsToState, writeFileAtomic, type Tensors,
 } from './checkpoint';
 
-export const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'] as const;
-export type ActivationName = (typeof ACTIVATIONS)[number];
+import { ACTIVATIONS, planLayers, type ActivationName, type ImageShape, type LayerConfig, type WeightShape } from './layers';
+
+export { ACTIVATIONS, type ActivationName } from './layers';
 
 /**
  * Losses per sample, summed over outputs and averaged over the batch (algorithm.md §7.1):
@@ -28,15 +29,12 @@ export type ActivationName = (typeof ACTIVATIONS)[number];
 export const LOSSES = ['sigmoidCrossEntropy', 'halfSquaredError', 'softmaxCrossEntropy'] as const;
 export type LossName = (typeof LOSSES)[number];
 
-export interface DenseLayerConfig {
-  units: number;
-  /** Default 'linear'. */
-  activation?: ActivationName;
-}
-
 export interface SequentialConfig {
-  inputDim: number;
-  layers: DenseLayerConfig[];
+  /** Values per sample (a vector input); or give inputShape. */
+  inputDim?: number;
+  /** [channels, height, width] of an image input, whose rows hold the channels one after another. */
+  inputShape?: ImageShape;
+  layers: LayerConfig[];
   loss: LossName;
   /** Seed of the initialisation W, b ~ U(−1/√fan_in, 1/√fan_in). Default 0. */
   seed?: number;
@@ -164,9 +162,15 @@ const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'timeBudget', 'shuffle', '
   'signal', 'onEpochEnd', 'onBatchEnd', 'callbacks'] as const;
 
 export class Sequential {
+  /** Values per sample of the input (channels x height x width for an image). */
   readonly inputDim: number;
+  /** The image input's [channels, height, width], if the model takes images. */
+  readonly inputShape: ImageShape | undefined;
   readonly outputDim: number;
-  readonly layers: ReadonlyArray<Required<DenseLayerConfig>>;
+  /** The layers with their defaults filled in. */
+  readonly layers: ReadonlyArray<LayerConfig>;
+  /** Each trainable layer's weight shape, in the order of getWeights(). */
+  readonly weightShapes: ReadonlyArray<WeightShape>;
   readonly loss: LossName;
   /** The backend the model runs on. */
   readonly device: 'cpu' | 'cuda';
@@ -179,28 +183,22 @@ export class Sequential {
 
   constructor(config: SequentialConfig) {
     const where = 'Sequential';
-    checkKeys(where, config, ['inputDim', 'layers', 'loss', 'seed', 'device', 'tf32']);
-    this.inputDim = checkNumber(where, 'inputDim', config?.inputDim, NaN, { min: 1, integer: true });
-    if (!Array.isArray(config.layers) || config.layers.length === 0)
-      throw new InvalidArgumentError(`${where}: layers must be a non-empty array`);
-    this.layers = config.layers.map((layer, i) => {
-      checkKeys(`${where} layer ${i}`, layer, ['units', 'activation']);
-      return {
-        units: checkNumber(`${where} layer ${i}`, 'units', layer.units, NaN, { min: 1, max: 1 << 20, integer: true }),
-        activation: checkChoice(`${where} layer ${i}`, 'activation', layer.activation, 'linear', ACTIVATIONS),
-      };
-    });
+    checkKeys(where, config, ['inputDim', 'inputShape', 'layers', 'loss', 'seed', 'device', 'tf32']);
+    this.inputShape = checkInputShape(where, config?.inputShape);
+    const pixels = this.inputShape ? this.inputShape[0] * this.inputShape[1] * this.inputShape[2] : NaN;
+    this.inputDim = checkNumber(where, 'inputDim', config?.inputDim, pixels, { min: 1, integer: true });
+    if (this.inputShape && this.inputDim !== pixels)
+      throw new InvalidArgumentError(`${where}: inputDim ${this.inputDim} does not match inputShape [${this.inputShape.join(', ')}] (${pixels} values)`);
+    const plan = planLayers(where, this.inputDim, this.inputShape, config.layers);
+    this.layers = plan.layers;
+    this.weightShapes = plan.weights;
     this.loss = checkChoice(where, 'loss', config.loss, 'halfSquaredError', LOSSES);
-    if (this.loss !== 'halfSquaredError' && this.layers[this.layers.length - 1].activation !== 'linear')
+    const last = plan.native[plan.native.length - 1];
+    if (this.loss !== 'halfSquaredError' && last.activation !== 'linear')
       throw new InvalidArgumentError(`${where}: loss '${this.loss}' takes logits, so the last layer must be 'linear'`);
     const seed = checkNumber(where, 'seed', config.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
-    this.outputDim = this.layers[this.layers.length - 1].units;
-    let inputs = this.inputDim;
-    const nativeLayers = this.layers.map((layer) => {
-      const spec = { in: inputs, out: layer.units, activation: layer.activation };
-      inputs = layer.units;
-      return spec;
-    });
+    this.outputDim = plan.outputDim;
+    const nativeLayers = plan.native;
     const requested = checkChoice(where, 'device', config.device, 'cpu', DEVICES);
     const tf32 = checkBoolean(where, 'tf32', config.tf32, false);
     const { device, fallbackReason } = resolveDevice(requested);
@@ -425,13 +423,13 @@ export class Sequential {
   /** Replaces all weights; shapes must match getWeights(). Values are copied. */
   setWeights(weights: LayerWeights[]): void {
     const handle = this.native();
-    if (!Array.isArray(weights) || weights.length !== this.layers.length)
-      throw new ShapeError(`setWeights needs ${this.layers.length} layers, got ${Array.isArray(weights) ? weights.length : typeof weights}`);
+    const shapes = this.weightShapes;
+    if (!Array.isArray(weights) || weights.length !== shapes.length)
+      throw new ShapeError(`setWeights needs ${shapes.length} layers, got ${Array.isArray(weights) ? weights.length : typeof weights}`);
     const flat = new Float32Array(native(() => handle.info()).paramCount);
     let offset = 0;
-    let inputs = this.inputDim;
     weights.forEach((layer, l) => {
-      const units = this.layers[l].units;
+      const { units, inputs } = shapes[l];
       if (!isFloat32Array(layer?.weight) || layer.weight.length !== units * inputs)
         throw new ShapeError(`setWeights: layer ${l} weight must be a Float32Array of ${units} x ${inputs}`);
       if (!isFloat32Array(layer.bias) || layer.bias.length !== units)
@@ -441,7 +439,6 @@ export class Sequential {
         flat[offset + i * (inputs + 1) + inputs] = layer.bias[i];
       }
       offset += units * (inputs + 1);
-      inputs = units;
     });
     native(() => handle.setWeights(flat));
   }
@@ -470,7 +467,8 @@ export class Sequential {
       format: CHECKPOINT_FORMAT,
       version: String(CHECKPOINT_VERSION),
       library: `kbfgs-native ${require('../package.json').version}`,
-      architecture: JSON.stringify({ inputDim: this.inputDim, layers: this.layers, loss: this.loss }),
+      architecture: JSON.stringify(this.inputShape ? { inputShape: this.inputShape, layers: this.layers, loss: this.loss }
+        : { inputDim: this.inputDim, layers: this.layers, loss: this.loss }),
     };
     if (this instanceof Autoencoder)
       metadata.autoencoder = JSON.stringify({ encoder: this.encoder, activation: this.activation });
@@ -518,12 +516,19 @@ export class Sequential {
     const architecture = json('architecture') as SequentialConfig;
     // Every weight must be in the file, so the file's size bounds what the model may allocate.
     if (!architecture || !Array.isArray(architecture.layers)) fail('invalid architecture (no layers)');
-    let inputs = architecture.inputDim;
-    architecture.layers.forEach((layer, l) => {
+    let shapes: WeightShape[] = [];
+    try {
+      const inputShape = checkInputShape('architecture', architecture.inputShape);
+      const inputDim = inputShape ? inputShape[0] * inputShape[1] * inputShape[2]
+        : checkNumber('architecture', 'inputDim', architecture.inputDim, NaN, { min: 1, integer: true });
+      shapes = planLayers('architecture', inputDim, inputShape, architecture.layers).weights;
+    } catch (e) {
+      fail(`invalid architecture (${(e as Error).message})`);
+    }
+    shapes.forEach(({ units, inputs }, l) => {
       const w = tensors[`layer${l}.weight`], b = tensors[`layer${l}.bias`];
-      if (!isFloat32Array(w) || !isFloat32Array(b) || b.length !== layer?.units || w.length !== layer.units * inputs)
+      if (!isFloat32Array(w) || !isFloat32Array(b) || b.length !== units || w.length !== units * inputs)
         fail(`weights of layer ${l} are missing or do not match the architecture`);
-      inputs = layer.units;
     });
     let model: Sequential;
     try {
@@ -533,7 +538,7 @@ export class Sequential {
       return fail(`invalid architecture (${(e as Error).message})`);
     }
     try {
-      model.setWeights(model.layers.map((_, l) => {
+      model.setWeights(model.weightShapes.map((_, l) => {
         const weight = tensors[`layer${l}.weight`], bias = tensors[`layer${l}.bias`];
         if (!isFloat32Array(weight) || !isFloat32Array(bias)) fail(`weights of layer ${l} are missing`);
         return { weight: weight as Float32Array, bias: bias as Float32Array };
@@ -576,8 +581,7 @@ export class Sequential {
   /** Splits a flat parameter vector (per layer: units x (inputs+1), bias last) into layer copies. */
   private split(flat: Float32Array): LayerWeights[] {
     let offset = 0;
-    let inputs = this.inputDim;
-    return this.layers.map(({ units }) => {
+    return this.weightShapes.map(({ units, inputs }) => {
       const weight = new Float32Array(units * inputs);
       const bias = new Float32Array(units);
       for (let i = 0; i < units; i++) {
@@ -586,10 +590,17 @@ export class Sequential {
         bias[i] = flat[row + inputs];
       }
       offset += units * (inputs + 1);
-      inputs = units;
       return { weight, bias };
     });
   }
+}
+
+function checkInputShape(where: string, shape: unknown): ImageShape | undefined {
+  if (shape === undefined) return undefined;
+  if (!Array.isArray(shape) || shape.length !== 3)
+    throw new InvalidArgumentError(`${where}: inputShape must be [channels, height, width]`);
+  const names = ['channels', 'height', 'width'];
+  return shape.map((v, i) => checkNumber(where, `inputShape ${names[i]}`, v, NaN, { min: 1, max: 1 << 20, integer: true })) as ImageShape;
 }
 
 /** Appends an epoch's logs to the history (a quantity's array appears with its first value). */

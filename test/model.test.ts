@@ -19,7 +19,7 @@ describe('presets', () => {
     expect(model.paramCount).toBe(params);
     expect(model.inputDim).toBe(width);
     expect(model.outputDim).toBe(width);
-    expect(model.layers.filter((l) => l.activation === 'linear').length).toBe(2);  // code and output layers
+    expect(model.layers.filter((l) => 'activation' in l && l.activation === 'linear').length).toBe(2);  // code and output layers
     model.dispose();
   });
 

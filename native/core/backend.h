@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "image_geometry.h"
+
 namespace kb {
 
 enum class Activation : int { Linear = 0, Relu = 1, Sigmoid = 2, Tanh = 3 };
@@ -107,6 +109,16 @@ class Backend {
     sample_targets(loss, z, m, d, seed, out);
     loss_gradient(loss, z, out, m, d, grad);
   }
+  // ---- image layers (algorithm.md §12; the per-element rules are core/image_rules.h) ------------------------
+  // patches ((m·T) x (patch_size + 1), row i·T + t) = the kernel windows of the m images x, the homogeneous
+  // coordinate last.
+  virtual void im2col(const PatchShape& shape, const float* x, int m, float* patches) = 0;
+  // dx (m images) = im2col's adjoint applied to dpatches ((m·T) x patch_size, row stride ld).
+  virtual void col2im(const PatchShape& shape, const float* dpatches, int ld, int m, float* dx) = 0;
+  // y row i (stride ldy) = image i of x pooled (copied for PoolKind::None).
+  virtual void pool_forward(const PoolShape& shape, const float* x, int m, float* y, int ldy) = 0;
+  // dx = pooling's adjoint at the inputs x applied to dy (row stride lddy).
+  virtual void pool_backward(const PoolShape& shape, const float* x, const float* dy, int lddy, int m, float* dx) = 0;
   // theta, m, v are the flat parameter vector and its two optimizer buffers; grad is the data-loss gradient.
   virtual void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                                   float* v) = 0;

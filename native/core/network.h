@@ -1,8 +1,11 @@
-// The dense network engine: fp32 layers with bias, forward, loss, backward (algorithm.md §1, §7.1).
+// The network engine: fp32 dense and convolution layers with bias, pooling, forward, loss, backward
+// (algorithm.md §1, §7.1, §12).
 //
-// Layer l holds W_l of shape d_l x n_l, n_l = d_{l-1} + 1, row-major with the bias as the last column
-// (the "homogeneous" form of algorithm.md §1), so one GEMM does weights and bias and one SYRK gives A_l with its
-// bias entries. All layers live in one flat parameter vector (first-order updates are one pass over it).
+// Layer l holds W_l of shape d_l x n_l row-major with the bias as the last column (the "homogeneous" form of
+// algorithm.md §1), so one GEMM does weights and bias and one SYRK gives A_l with its bias entries. A dense
+// layer has n_l = d_{l-1} + 1 and one row per sample; a convolution has n_l = k_h·k_w·c_in + 1 and T rows per
+// sample, one per output location (its im2col patches), so the optimizers see both through the same
+// matrices. All layers live in one flat parameter vector (first-order updates are one pass over it).
 #pragma once
 
 #include <cstdint>
@@ -10,14 +13,31 @@
 
 #include "backend.h"
 #include "buffers.h"
+#include "image_geometry.h"
 
 namespace kb {
 
 struct LayerSpec {
-  int in = 0;
-  int out = 0;
+  int in = 0;   // columns of W_l before the bias: the previous width, or a convolution's patch size
+  int out = 0;  // rows of W_l: units, or a convolution's filters
   Activation activation = Activation::Linear;
+  // A convolution reads the kernel windows of its input image (T rows per sample) and may pool its output
+  // after the activation; `pool` then describes the activation's image (kind None: passed on as it is).
+  bool conv = false;
+  PatchShape patches;
+  PoolShape pool;
+
+  int locations() const { return conv ? patches.locations() : 1; }
+  size_t input_size() const { return conv ? patches.in.size() : (size_t)in; }    // values per sample
+  size_t output_size() const { return conv ? pool.out_size() : (size_t)out; }  // values per sample passed on
 };
+
+// A convolution layer's spec from its input image and settings, with `pool` (kind and window) describing
+// the pooling after it; checks that the kernel and the window fit (Error InvalidArgument naming layer l).
+LayerSpec conv_layer(int l, const ImageShape& in, int filters, int kernel_h, int kernel_w, int stride, int padding,
+                     bool bias, Activation activation, PoolShape pool);
+// Checks a whole stack: widths that chain, convolutions first, a dense last layer.
+void check_layers(const std::vector<LayerSpec>& layers);
 
 // What one minibatch's forward/backward keeps (algorithm.md §1): per layer the augmented input abar (m x n, last
 // column 1), the pre-activations h (m x d) and the per-sample pre-activation gradients g = d loss_i / d h
@@ -29,16 +49,24 @@ class Workspace {
   Workspace& operator=(const Workspace&) = delete;
 
   int capacity() const { return capacity_; }
-  int m = 0;                   // rows of the current batch (<= capacity)
-  std::vector<float*> abar;    // abar[l]: input of layer l, augmented with a column of ones
+  int m = 0;                   // samples of the current batch (<= capacity)
+  // Rows of layer l's matrices for the current batch: m, or m·T for a convolution.
+  int rows(int l) const { return m * locations_[l]; }
+  int locations(int l) const { return locations_[l]; }
+  std::vector<float*> abar;    // abar[l]: input rows of layer l (convolution: patches), with the homogeneous column
   std::vector<float*> h;       // h[l]: pre-activations of layer l
   std::vector<float*> g;       // g[l]: per-sample gradients of the loss w.r.t. h[l]
+  std::vector<float*> image;   // image[l]: a convolution's input images (m x input_size), else null
+  std::vector<float*> act;     // act[l]: a convolution's activations before pooling, else null
+  float* input_grad = nullptr; // scratch: d loss / d (input of a layer after a convolution), m x input_size
+  float* patch_grad = nullptr; // scratch: d loss / d patches of a convolution above the first layer
   float* output = nullptr;     // a_L (aliases h[L-1] when the last activation is linear)
   float* target = nullptr;     // m x d_L targets of the batch
   float* grad = nullptr;       // flat gradient of the mean data loss, laid out like the parameters
 
  private:
   int capacity_;
+  std::vector<int> locations_;
   OwnedBuffers owned_;
 };
 
@@ -54,7 +82,7 @@ class Network {
   int num_layers() const { return (int)layers_.size(); }
   const LayerSpec& layer(int l) const { return layers_[l]; }
   const std::vector<LayerSpec>& layers() const { return layers_; }
-  int input_dim() const { return layers_.front().in; }
+  int input_dim() const { return (int)layers_.front().input_size(); }
   int output_dim() const { return layers_.back().out; }
   // W_l is rows(l) x cols(l) = d_l x (d_{l-1} + 1).
   int rows(int l) const { return layers_[l].out; }
@@ -65,7 +93,7 @@ class Network {
   const float* params() const { return params_; }
   float* weights(int l) { return params_ + offsets_[l]; }
 
-  // W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) from a seeded SplitMix64 stream, layer by layer (algorithm.md §7.2).
+  // W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (a convolution without bias: b = 0) from a seeded SplitMix64 stream, layer by layer (algorithm.md §7.2).
   void initialize(uint64_t seed);
 
   // Copies the batch rows (inputs and targets) of host-or-staged data into ws.

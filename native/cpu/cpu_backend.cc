@@ -24,6 +24,7 @@
 #include "../core/elementwise_rules.h"
 #include "../core/first_order_rule.h"
 #include "../core/rng.h"
+#include "image_ops.h"
 
 extern "C" {
 void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
@@ -269,6 +270,18 @@ class CpuBackend final : public Backend {
     }
   }
 
+  void im2col(const PatchShape& shape, const float* x, int m, float* patches) override {
+    cpu::im2col(shape, x, m, patches);
+  }
+  void col2im(const PatchShape& shape, const float* dpatches, int ld, int m, float* dx) override {
+    cpu::col2im(shape, dpatches, ld, m, dx);
+  }
+  void pool_forward(const PoolShape& shape, const float* x, int m, float* y, int ldy) override {
+    cpu::pool_forward(shape, x, m, y, ldy);
+  }
+  void pool_backward(const PoolShape& shape, const float* x, const float* dy, int lddy, int m, float* dx) override {
+    cpu::pool_backward(shape, x, dy, lddy, m, dx);
+  }
   void column_mean(const float* a, int m, int cols, int ld, float* out) override {
     // (1/m) Aᵀ 1 as one threaded GEMV; the ones vector is kept and grown as needed.
     thread_local std::vector<float> ones;

@@ -271,6 +271,18 @@ class CudaBackend final : public Backend {
     if (m > 0) launch_row_losses(stream_, kind, z, t, m, d, grad, row_totals_.get(m));
   }
   void link(Loss kind, const float* z, int m, int d, float* out) override { launch_link(stream_, kind, z, m, d, out); }
+  void im2col(const PatchShape& shape, const float* x, int m, float* patches) override {
+    if (m > 0) launch_im2col(stream_, shape, x, m, patches);
+  }
+  void col2im(const PatchShape& shape, const float* dpatches, int ld, int m, float* dx) override {
+    if (m > 0) launch_col2im(stream_, shape, dpatches, ld, m, dx);
+  }
+  void pool_forward(const PoolShape& shape, const float* x, int m, float* y, int ldy) override {
+    if (m > 0) launch_pool_forward(stream_, shape, x, m, y, ldy);
+  }
+  void pool_backward(const PoolShape& shape, const float* x, const float* dy, int lddy, int m, float* dx) override {
+    if (m > 0) launch_pool_backward(stream_, shape, x, dy, lddy, m, dx);
+  }
   void column_mean(const float* a, int m, int cols, int ld, float* out) override {
     if (m == 0 || cols == 0) return;
     float* ones = ones_for(m);  // (1/m) Aᵀ 1 as one GEMV, as on the CPU

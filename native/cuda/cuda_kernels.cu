@@ -8,6 +8,7 @@
 
 #include "../core/curvature_rules.h"
 #include "../core/elementwise_rules.h"
+#include "../core/image_rules.h"
 #include "../core/errors.h"
 #include "../core/first_order_rule.h"
 #include "../core/rng.h"
@@ -297,6 +298,75 @@ __global__ void mark_non_finite_kernel(const float* x, size_t n, float* flag) {
   }
 }
 
+
+// ---- image layers: one thread per output element; the rules and sum orders of core/image_rules.h -----------
+
+__global__ void im2col_kernel(PatchShape sh, const float* x, int m, float* patches) {
+  const int n = sh.patch_size() + 1, C = sh.in.channels, ow = sh.out_w(), T = sh.locations();
+  KB_GRID_STRIDE(e, (size_t)m * T * n) {
+    const size_t r = e / n;
+    const int j = (int)(e % n);
+    if (j == n - 1) {
+      patches[e] = sh.bias ? 1.0f : 0.0f;
+      continue;
+    }
+    const int i = (int)(r / T), t = (int)(r % T), c = j % C, k = j / C;
+    const int iy = (t / ow) * sh.stride - sh.padding + k / sh.kernel_w;
+    const int ix = (t % ow) * sh.stride - sh.padding + k % sh.kernel_w;
+    const bool inside = iy >= 0 && iy < sh.in.height && ix >= 0 && ix < sh.in.width;
+    patches[e] = inside ? x[(size_t)i * sh.in.size() + sh.in.at(c, iy, ix)] : 0.0f;
+  }
+}
+
+// Element e of dx in the input's own layout; the windows that read it are summed kernel offsets ascending.
+__global__ void col2im_kernel(PatchShape sh, const float* dpatches, int ld, int m, float* dx) {
+  const size_t image = sh.in.size();
+  const int C = sh.in.channels, ow = sh.out_w(), T = sh.locations();
+  KB_GRID_STRIDE(e, (size_t)m * image) {
+    const int i = (int)(e / image);
+    const size_t p = e % image;
+    int c, y, x;
+    if (sh.in.channels_first) {
+      c = (int)(p / ((size_t)sh.in.height * sh.in.width));
+      y = (int)(p / sh.in.width % sh.in.height);
+      x = (int)(p % sh.in.width);
+    } else {
+      c = (int)(p % C);
+      y = (int)(p / C / sh.in.width);
+      x = (int)(p / C % sh.in.width);
+    }
+    const float* di = dpatches + (size_t)i * T * ld;
+    float sum = 0.0f;
+    for (int ky = 0; ky < sh.kernel_h; ++ky) {
+      int oy;
+      if (!window_origin(y, ky, sh.stride, sh.padding, sh.out_h(), &oy)) continue;
+      for (int kx = 0; kx < sh.kernel_w; ++kx) {
+        int ox;
+        if (!window_origin(x, kx, sh.stride, sh.padding, ow, &ox)) continue;
+        sum += di[(size_t)(oy * ow + ox) * ld + (ky * sh.kernel_w + kx) * C + c];
+      }
+    }
+    dx[e] = sum;
+  }
+}
+
+__global__ void pool_forward_kernel(PoolShape sh, const float* x, int m, float* y, int ldy) {
+  const size_t in = sh.in_size(), out = sh.kind == PoolKind::None ? in : sh.out_size();
+  KB_GRID_STRIDE(e, (size_t)m * out) {
+    const size_t i = e / out, k = e % out;
+    const float* xi = x + i * in;
+    y[i * ldy + k] = sh.kind == PoolKind::None ? xi[k] : pooled_value(sh, xi, k);
+  }
+}
+
+__global__ void pool_backward_kernel(PoolShape sh, const float* x, const float* dy, int lddy, int m, float* dx) {
+  const size_t in = sh.in_size();
+  KB_GRID_STRIDE(e, (size_t)m * in) {
+    const size_t i = e / in, k = e % in;
+    dx[e] = sh.kind == PoolKind::None ? dy[i * lddy + k] : pooled_gradient(sh, x + i * in, dy + i * lddy, k);
+  }
+}
+
 }  // namespace
 
 void launch_fill(cudaStream_t s, float* x, float value, size_t n) {
@@ -420,6 +490,24 @@ void launch_first_non_finite(cudaStream_t s, const float* x, size_t n, unsigned 
   if (n == 0) return;
   first_non_finite_kernel<<<grid_for(n), kThreads, 0, s>>>(x, n, out);
   check_launch("first_non_finite");
+}
+
+void launch_im2col(cudaStream_t s, const PatchShape& shape, const float* x, int m, float* patches) {
+  im2col_kernel<<<grid_for((size_t)m * shape.locations() * (shape.patch_size() + 1)), kThreads, 0, s>>>(shape, x, m, patches);
+  check_launch("im2col");
+}
+void launch_col2im(cudaStream_t s, const PatchShape& shape, const float* dpatches, int ld, int m, float* dx) {
+  col2im_kernel<<<grid_for((size_t)m * shape.in.size()), kThreads, 0, s>>>(shape, dpatches, ld, m, dx);
+  check_launch("col2im");
+}
+void launch_pool_forward(cudaStream_t s, const PoolShape& shape, const float* x, int m, float* y, int ldy) {
+  pool_forward_kernel<<<grid_for((size_t)m * shape.in_size()), kThreads, 0, s>>>(shape, x, m, y, ldy);
+  check_launch("pool_forward");
+}
+void launch_pool_backward(cudaStream_t s, const PoolShape& shape, const float* x, const float* dy, int lddy, int m,
+                          float* dx) {
+  pool_backward_kernel<<<grid_for((size_t)m * shape.in_size()), kThreads, 0, s>>>(shape, x, dy, lddy, m, dx);
+  check_launch("pool_backward");
 }
 
 }  // namespace kb::cuda

@@ -49,6 +49,13 @@ void launch_bfgs_update(cudaStream_t s, int n, float* h, const float* sv, const 
                         const float* ref, int ref_n, double threshold, const float* gate, float* skipped,
                         float* coefficients);
 
+// The image layers (Backend::im2col, col2im, pool_forward, pool_backward).
+void launch_im2col(cudaStream_t s, const PatchShape& shape, const float* x, int m, float* patches);
+void launch_col2im(cudaStream_t s, const PatchShape& shape, const float* dpatches, int ld, int m, float* dx);
+void launch_pool_forward(cudaStream_t s, const PoolShape& shape, const float* x, int m, float* y, int ldy);
+void launch_pool_backward(cudaStream_t s, const PoolShape& shape, const float* x, const float* dy, int lddy, int m,
+                          float* dx);
+
 // Reductions: out[0] receives the result in device memory. partials needs reduce_partials() doubles.
 constexpr int kReduceBlocks = 256;
 void launch_dot(cudaStream_t s, size_t n, const float* x, const float* y, double* partials, double* out);

@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <cmath>
 #include <functional>
 #include <vector>
 
@@ -45,6 +46,46 @@ class TaskWorker final : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::optional<Failure> failure_;
 };
+
+// One layer of the model spec: { in, out, activation } for a dense layer, or { conv: true, out, activation,
+// channels, height, width, kernelH, kernelW, stride, padding, bias, pool: { kind, sizeH, sizeW, strideH,
+// strideW } } for a convolution (lib/layers.ts builds both).
+LayerSpec layer_spec(Napi::Env env, int l, const Napi::Object& o) {
+  const std::string act = o.Get("activation").ToString().Utf8Value();
+  Activation activation;
+  if (!from_name(kActivationNames, act, &activation))
+    throw_invalid(env, "layer " + std::to_string(l) + " has an unknown activation '" + act + "' (" +
+                           name_list(kActivationNames) + ")");
+  auto whole = [&](const Napi::Object& from, const char* key) {
+    const double v = number_field(from, key, 0);
+    if (!(std::fabs(v) <= (1 << 20)) || v != std::floor(v))
+      throw_invalid(env, "layer " + std::to_string(l) + ": " + key + " must be a whole number");
+    return (int)v;
+  };
+  if (!o.Get("conv").ToBoolean()) {
+    LayerSpec s;
+    s.in = whole(o, "in");
+    s.out = whole(o, "out");
+    s.activation = activation;
+    return s;
+  }
+  const ImageShape in{whole(o, "channels"), whole(o, "height"), whole(o, "width"), l == 0};
+  PoolShape pool;
+  const Napi::Value pool_value = o.Get("pool");
+  if (pool_value.IsObject()) {
+    const Napi::Object p = pool_value.As<Napi::Object>();
+    const std::string kind = p.Get("kind").ToString().Utf8Value();
+    if (kind == "max") pool.kind = PoolKind::Max;
+    else if (kind == "average") pool.kind = PoolKind::Average;
+    else if (kind != "none") throw_invalid(env, "layer " + std::to_string(l) + ": unknown pooling '" + kind + "'");
+    pool.size_h = whole(p, "sizeH");
+    pool.size_w = whole(p, "sizeW");
+    pool.stride_h = whole(p, "strideH");
+    pool.stride_w = whole(p, "strideW");
+  }
+  return conv_layer(l, in, whole(o, "out"), whole(o, "kernelH"), whole(o, "kernelW"), whole(o, "stride"),
+                    whole(o, "padding"), o.Get("bias").ToBoolean(), activation, pool);
+}
 
 // Reads (x, y|null, rows) and checks the lengths against the network.
 DataView data_view(Napi::Env env, const Napi::Value& x_value, const Napi::Value& y_value, const Napi::Value& rows_value,
@@ -107,7 +148,7 @@ Napi::Function Model::Define(Napi::Env env) {
                       InstanceMethod("dispose", &Model::GuardedVoid<&Model::Dispose>)});
 }
 
-// new NativeModel({ layers: [{ in, out, activation }], loss, seed, device: 'cpu' | 'cuda', tf32 })
+// new NativeModel({ layers: [layer_spec's objects], loss, seed, device: 'cpu' | 'cuda', tf32 })
 Model::Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
   at_boundary(info.Env(), [&] { construct(info); });
 }
@@ -122,21 +163,10 @@ void Model::construct(const Napi::CallbackInfo& info) {
   if (layers.Length() == 0) throw_invalid(env, "a model needs at least one layer");
   std::vector<LayerSpec> specs;
   for (uint32_t i = 0; i < layers.Length(); ++i) {
-    Napi::Object l = layers.Get(i).As<Napi::Object>();
-    LayerSpec s;
-    s.in = (int)number_field(l, "in", 0);
-    s.out = (int)number_field(l, "out", 0);
-    if (s.in <= 0 || s.out <= 0 || s.in > (1 << 20) || s.out > (1 << 20))
-      throw_invalid(env, "layer " + std::to_string(i) + " has an invalid width");
-    const std::string act = l.Get("activation").ToString().Utf8Value();
-    if (!from_name(kActivationNames, act, &s.activation))
-      throw_invalid(env, "layer " + std::to_string(i) + " has an unknown activation '" + act + "' (" +
-                             name_list(kActivationNames) + ")");
-    if (i > 0 && specs.back().out != s.in)
-      throw_invalid(env, "layer " + std::to_string(i) + " takes " + std::to_string(s.in) + " inputs but layer " +
-                             std::to_string(i - 1) + " gives " + std::to_string(specs.back().out));
-    specs.push_back(s);
+    if (!layers.Get(i).IsObject()) throw_invalid(env, "layer " + std::to_string(i) + " must be an object");
+    specs.push_back(layer_spec(env, (int)i, layers.Get(i).As<Napi::Object>()));
   }
+  check_layers(specs);
   Loss loss;
   const std::string loss_name = spec.Get("loss").ToString().Utf8Value();
   if (!from_name(kLossNames, loss_name, &loss))

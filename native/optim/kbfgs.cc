@@ -20,11 +20,13 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   owned_.bind(*be_);
   auto take = [&](size_t count) { return owned_.take(count); };
   if (batch_capacity >= train_rows) settings_.sy_decay = 0.0f;  // full batch: no averaging (algorithm.md §3.3 step 6)
-  size_t widest = 0, largest = 0;
+  size_t widest = 0, largest = 0, patch_rows = 0;
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer layer;
     layer.d = net.rows(l);
     layer.n = net.cols(l);
+    layer.conv = net.layer(l).conv;
+    if (layer.conv) patch_rows = std::max(patch_rows, (size_t)batch_capacity * net.layer(l).locations());
     const size_t n = layer.n, d = layer.d;
     layer.a = take(n * n);
     layer.a_lm = take(n * n);
@@ -51,6 +53,7 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   tmp_ = take(largest);
   for (float** v : {&s_, &y_, &hy_, &sa_, &ya_, &hya_}) *v = take(widest);
   gate_ = take(1);
+  if (patch_rows) patch_product_ = take(patch_rows);
   counters_ = take(kCounters);
   non_finite_.init(*be_, owned_, {"gradient momentum", "direction", "curvature pair (s, y)"}, net.num_layers());
 }
@@ -72,12 +75,13 @@ std::vector<MemoryPart> KbfgsOptimizer::state_size(const Network& net) const {
   return parts;
 }
 
-// A = running mean over the pass of (1/m) Σ ā āᵀ at the initial weights (algorithm.md §3.2).
+// A = running mean over the pass of (1/m) Σ ā āᵀ at the initial weights (algorithm.md §3.2; a convolution
+// sums over its locations, §12.4).
 void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
   net.forward(ws, Network::Want::Nothing);
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
-    be_->syrk(true, L.n, ws.m, 1.0f / ((float)j * ws.m), ws.abar[l], L.n, (float)(j - 1) / j, L.a, L.n);
+    be_->syrk(true, L.n, ws.rows(l), 1.0f / ((float)j * ws.m), ws.abar[l], L.n, (float)(j - 1) / j, L.a, L.n);
   }
 }
 
@@ -108,14 +112,15 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   // Step 1: batch means of the first pass, A, and the direction H_g M H_a (algorithm.md §3.3 steps 1-3).
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
-    be_->column_mean(ws.h[l], m, L.d, L.d, L.h_mean);
-    be_->column_mean(ws.g[l], m, L.d, L.d, L.g_mean);
-    be_->column_mean(ws.abar[l], m, L.n, L.n, L.a_mean);
-    if (k > 0)  // A ← β A + (1 − β) ĀᵀĀ/m; at k = 0 A is the warm start
+    const int rows = ws.rows(l);
+    be_->column_mean(ws.h[l], rows, L.d, L.d, L.h_mean);
+    be_->column_mean(ws.g[l], rows, L.d, L.d, L.g_mean);
+    be_->column_mean(ws.abar[l], rows, L.n, L.n, L.a_mean);
+    const bool invert = k == 0 || reinvert_;  // the only inverse (algorithm.md §3.2), again after a raised damping
+    if (k > 0 && !L.conv)  // A ← β A + (1 − β) ĀᵀĀ/m; at k = 0 A is the warm start
       be_->syrk(true, L.n, m, (1 - settings_.a_decay) / m, ws.abar[l], L.n, settings_.a_decay, L.a, L.n);
-    damped_factor(*be_, L.a, L.n, sqrt_lambda, L.a_lm);
-    if (k == 0 || reinvert_)  // the only inverse (algorithm.md §3.2), again after the skip mode raised the damping
-      spd_inverse(*be_, L.a_lm, L.h_a, L.n, l, "A + sqrt(damping) I");
+    if (!L.conv || invert) damped_factor(*be_, L.a, L.n, sqrt_lambda, L.a_lm);
+    if (invert) spd_inverse(*be_, L.a_lm, L.h_a, L.n, l, "A + sqrt(damping) I");
     const float* grad_l = momentum_ + net.offset(l);
     non_finite_.mark(kGradientPhase, l, grad_l, (size_t)L.d * L.n);
     float* delta_l = delta_ + net.offset(l);
@@ -126,6 +131,8 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
       kronecker_direction(*be_, L.d, L.n, L.h_g, grad_l, L.h_a, tmp_, delta_l);
     }
     non_finite_.mark(kDirectionPhase, l, delta_ + net.offset(l), (size_t)L.d * L.n);
+    // A convolution's H_a learns from this batch's patches, which the second pass overwrites: now.
+    if (L.conv) update_a_side_from_patches(ws, l);
   }
   reinvert_ = false;
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (algorithm.md §3.3 step 4):
@@ -137,7 +144,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   timer.lap(t_second_pass_);
   for (int l = 0; l < net.num_layers(); ++l) {
     update_g_side(net, ws, l);
-    update_a_side(l);
+    if (!layers_[l].conv) update_a_side(l);
   }
   timer.lap(t_curvature_);
 }
@@ -145,11 +152,11 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
 // Steps 5-8 of algorithm.md §3.3 for layer l.
 void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
   Layer& L = layers_[l];
-  const int d = L.d, m = ws.m;
+  const int d = L.d, rows = ws.rows(l);
   const float decay = settings_.sy_decay;
   // s = h̄(θ_k) − h̄(θ_{k+1}), y = ḡ(θ_k) − ḡ(θ_{k+1}), averaged with weight 0.9 into s̄, ȳ.
-  be_->column_mean(ws.h[l], m, d, d, s_);
-  be_->column_mean(ws.g[l], m, d, d, y_);
+  be_->column_mean(ws.h[l], rows, d, d, s_);
+  be_->column_mean(ws.g[l], rows, d, d, y_);
   be_->axpby(d, 1.0f, L.h_mean, -1.0f, s_);
   be_->axpby(d, 1.0f, L.g_mean, -1.0f, y_);
   be_->axpby(d, 1 - decay, s_, decay, L.s_bar);
@@ -183,6 +190,19 @@ void KbfgsOptimizer::update_a_side(int l) {
   const int n = L.n;
   be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, sa_);
   be_->gemv(false, n, n, 1.0f, L.a_lm, n, sa_, 0.0f, ya_);
+  be_->gemv(false, n, n, 1.0f, L.h_a, n, ya_, 0.0f, hya_);
+  be_->bfgs_update(n, L.h_a, sa_, ya_, hya_, L.a_mean, n, kBfgsSkipThreshold, nullptr, counters_ + kHaSkipped);
+}
+
+// algorithm.md §12.4: the Hessian action of a convolution's A side uses this batch's patches P̄ (rows m·T)
+// instead of a stored A: y_a = (1/m) P̄ᵀ (P̄ s_a) + √λ s_a, two matrix-vector products with the im2col matrix.
+void KbfgsOptimizer::update_a_side_from_patches(Workspace& ws, int l) {
+  Layer& L = layers_[l];
+  const int n = L.n, rows = ws.rows(l);
+  be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, sa_);
+  be_->gemv(false, rows, n, 1.0f, ws.abar[l], n, sa_, 0.0f, patch_product_);
+  be_->copy(ya_, sa_, n);
+  be_->gemv(true, rows, n, 1.0f / ws.m, ws.abar[l], n, patch_product_, (float)std::sqrt(settings_.damping), ya_);
   be_->gemv(false, n, n, 1.0f, L.h_a, n, ya_, 0.0f, hya_);
   be_->bfgs_update(n, L.h_a, sa_, ya_, hya_, L.a_mean, n, kBfgsSkipThreshold, nullptr, counters_ + kHaSkipped);
 }

@@ -54,6 +54,7 @@ class KbfgsOptimizer final : public Optimizer {
   size_t param_count_ = 0;
   struct Layer {
     int d = 0, n = 0;
+    bool conv = false;  // a convolution: H_a learns from this batch's patches, not from A (algorithm.md §12.4)
     float *a = nullptr, *a_lm = nullptr, *h_a = nullptr, *h_g = nullptr;
     std::unique_ptr<LbfgsOperator> lbfgs;
     float *s_bar = nullptr, *y_bar = nullptr;  // undamped moving averages (algorithm.md §3.3 step 6)
@@ -62,6 +63,7 @@ class KbfgsOptimizer final : public Optimizer {
   void queue_step(Network& net, Workspace& ws, int64_t k);
   void update_g_side(Network& net, Workspace& ws, int l);
   void update_a_side(int l);
+  void update_a_side_from_patches(Workspace& ws, int l);
 
   KbfgsSettings settings_;
   StepLength step_length_;
@@ -71,6 +73,7 @@ class KbfgsOptimizer final : public Optimizer {
   float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr;
   float *s_ = nullptr, *y_ = nullptr, *hy_ = nullptr, *sa_ = nullptr, *ya_ = nullptr, *hya_ = nullptr;
   float* gate_ = nullptr;
+  float* patch_product_ = nullptr;  // P̄ s_a of the widest convolution's rows
   NonFiniteFlags non_finite_;
   enum Phase { kGradientPhase = 0, kDirectionPhase = 1, kPairPhase = 2 };
   int hyperparameter_changes_ = 0;  // part of the recording key: a new α or λ changes the recorded scalars

@@ -66,11 +66,14 @@ void KfacOptimizer::sampled_backward(Network& net, Workspace& ws) {
   net.backward(ws, nullptr);
 }
 
+// A = (1/m) Σ ā āᵀ and G = (1/rows) Σ g gᵀ over the batch's rows: for a convolution (rows = m·T) that is KFC's
+// Ω (summed over locations) and Γ (averaged over them), algorithm.md §12.3; for a dense layer rows = m.
 void KfacOptimizer::accumulate_factors(Workspace& ws, float keep, float add) {
   for (size_t l = 0; l < layers_.size(); ++l) {
     Layer& L = layers_[l];
-    be_->syrk(true, L.n, ws.m, add / ws.m, ws.abar[l], L.n, keep, L.a, L.n);
-    be_->syrk(true, L.d, ws.m, add / ws.m, ws.g[l], L.d, keep, L.g, L.d);
+    const int rows = ws.rows((int)l);
+    be_->syrk(true, L.n, rows, add / ws.m, ws.abar[l], L.n, keep, L.a, L.n);
+    be_->syrk(true, L.d, rows, add / rows, ws.g[l], L.d, keep, L.g, L.d);
   }
 }
 

@@ -38,8 +38,9 @@ const colMean = (A: Mat): Vec => {
   return out;
 };
 const addDiag = (A: Mat, v: number): Mat => { const B = clone(A); for (let i = 0; i < A.rows; i++) B.a[i * A.cols + i] += v; return B; };
-/** (1/m) XᵀX. */
-const gram = (X: Mat): Mat => { const G = mul(X, X, true, false); G.a.forEach((v, i) => (G.a[i] = v / X.rows)); return G; };
+/** (1/m) XᵀX: over all rows (G of KFAC: a convolution's locations averaged), or with m given (A: a
+ * convolution's m·T patch rows summed per sample, algorithm.md §12). */
+const gram = (X: Mat, m = X.rows): Mat => { const G = mul(X, X, true, false); G.a.forEach((v, i) => (G.a[i] = v / m)); return G; };
 const blend = (A: Mat, B: Mat, wa: number, wb: number): Mat => ({ rows: A.rows, cols: A.cols, a: A.a.map((v, i) => wa * v + wb * B.a[i]) });
 
 /** Inverse of an SPD matrix by Gauss-Jordan elimination in float64. */
@@ -69,8 +70,9 @@ export function inverse(A: Mat): Mat {
 export interface Pass { abar: Mat[]; h: Mat[]; g: Mat[]; loss: number; grads: Mat[]; output: Mat }
 export type Activation = 'tanh' | 'relu' | 'linear';
 export type LossKind = 'halfSquaredError' | 'sigmoidCrossEntropy';
-/** Hidden units, output units and the per-sample loss (sigmoid cross-entropy needs a linear output). */
-export interface Net { hidden: Activation; output: Activation; loss: LossKind }
+/** Hidden units, output units and the per-sample loss (sigmoid cross-entropy needs a linear output); per layer
+ * a convolution's geometry or null (dense), all dense when absent. */
+export interface Net { hidden: Activation; output: Activation; loss: LossKind; geometry?: Array<ConvGeometry | null> }
 
 const phi: Record<Activation, (h: number) => number> = { tanh: Math.tanh, relu: (h) => Math.max(h, 0), linear: (h) => h };
 /** dφ/dh at the pre-activation h. */
@@ -79,19 +81,92 @@ const dphi: Record<Activation, (h: number) => number> = {
 };
 export const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
+/**
+ * A convolution (algorithm.md §12), written from its definition: output (oy, ox) of filter o is
+ * Σ_{ky,kx,c} W[o][(ky·k + kx)·C + c] · x[c][oy·stride − pad + ky][ox·stride − pad + kx] + b[o] (zero outside
+ * the image), then the hidden activation, then optional pooling; `null` in Net.geometry is a dense layer.
+ */
+export interface ConvGeometry { channels: number; height: number; width: number; kernel: number; stride: number; pad: number; pool?: { kind: 'max' | 'avg'; size: number } }
+
+/** A per-sample image, channel-major: img[(c·H + y)·W + x]. */
+interface Image { c: number; h: number; w: number; a: Float64Array }
+const outSize = (g: ConvGeometry) => [Math.floor((g.height + 2 * g.pad - g.kernel) / g.stride) + 1, Math.floor((g.width + 2 * g.pad - g.kernel) / g.stride) + 1];
+
+/** The patch rows of every sample and location: (m·T) x (k·k·C + 1), columns (ky, kx, c), then the 1. */
+function patchRows(images: Image[], g: ConvGeometry): Mat {
+  const [oh, ow] = outSize(g), k = g.kernel, C = g.channels, n = k * k * C + 1;
+  const P = mat(images.length * oh * ow, n);
+  images.forEach((img, i) => {
+    for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
+      const row = (i * oh * ow + oy * ow + ox) * n;
+      for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) for (let c = 0; c < C; c++) {
+        const y = oy * g.stride - g.pad + ky, x = ox * g.stride - g.pad + kx;
+        if (y >= 0 && y < img.h && x >= 0 && x < img.w) P.a[row + (ky * k + kx) * C + c] = img.a[(c * img.h + y) * img.w + x];
+      }
+      P.a[row + n - 1] = 1;
+    }
+  });
+  return P;
+}
+
+/** Rows (i·T + t) x channels of a convolution's activations as per-sample images, pooled if asked. */
+function toImages(rows: Mat, m: number, g: ConvGeometry, f: (v: number) => number): { raw: Image[]; out: Image[] } {
+  const [oh, ow] = outSize(g), C = rows.cols;
+  const raw = Array.from({ length: m }, (_, i) => {
+    const a = new Float64Array(C * oh * ow);
+    for (let t = 0; t < oh * ow; t++) for (let c = 0; c < C; c++) a[c * oh * ow + t] = f(rows.a[(i * oh * ow + t) * C + c]);
+    return { c: C, h: oh, w: ow, a };
+  });
+  if (!g.pool) return { raw, out: raw };
+  const s = g.pool.size, ph = Math.floor(oh / s), pw = Math.floor(ow / s);
+  const out = raw.map((img) => {
+    const a = new Float64Array(C * ph * pw);
+    for (let c = 0; c < C; c++) for (let py = 0; py < ph; py++) for (let px = 0; px < pw; px++) {
+      const window: number[] = [];
+      for (let wy = 0; wy < s; wy++) for (let wx = 0; wx < s; wx++) window.push(img.a[(c * oh + py * s + wy) * ow + px * s + wx]);
+      a[(c * ph + py) * pw + px] = g.pool!.kind === 'max' ? Math.max(...window) : window.reduce((x, y) => x + y, 0) / window.length;
+    }
+    return { c: C, h: ph, w: pw, a };
+  });
+  return { raw, out };
+}
+
+/** The dense view of per-sample images: values ordered (y, x, c) as the engine flattens them. */
+function flattenHwc(images: Image[]): Mat {
+  const { c: C, h: H, w: W } = images[0];
+  const X = mat(images.length, C * H * W);
+  images.forEach((img, i) => { for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) X.a[i * C * H * W + (y * W + x) * C + c] = img.a[(c * H + y) * W + x]; });
+  return X;
+}
+
 /** Forward (and backward with per-sample g = dℓ_i/dh); the loss is the batch mean of ℓ_i summed over outputs. */
 export function pass(W: Mat[], X: Mat, T: Mat, withGrads: boolean, net: Net): Pass {
   const L = W.length, m = X.rows;
-  const abar: Mat[] = [], h: Mat[] = [];
+  const abar: Mat[] = [], h: Mat[] = [], images: Array<Image[] | null> = [];
   let input = X;
+  let pictures: Image[] | null = null;  // the current tensor as images, while it is one
+  const first = net.geometry?.[0];
+  if (first) pictures = Array.from({ length: m }, (_, i) => ({ c: first.channels, h: first.height, w: first.width, a: Float64Array.from(X.a.subarray(i * X.cols, (i + 1) * X.cols)) }));
   for (let l = 0; l < L; l++) {
-    const n = input.cols + 1;
-    const A = mat(m, n);
-    for (let i = 0; i < m; i++) { for (let j = 0; j < n - 1; j++) A.a[i * n + j] = input.a[i * input.cols + j]; A.a[i * n + n - 1] = 1; }
+    const geo = net.geometry?.[l] ?? null;
+    const f = phi[l + 1 < L ? net.hidden : net.output];
+    let A: Mat;
+    if (geo) {
+      A = patchRows(pictures!, geo);
+      images.push(pictures);
+    } else {
+      if (pictures) input = flattenHwc(pictures);
+      pictures = null;
+      const n = input.cols + 1;
+      A = mat(m, n);
+      for (let i = 0; i < m; i++) { for (let j = 0; j < n - 1; j++) A.a[i * n + j] = input.a[i * input.cols + j]; A.a[i * n + n - 1] = 1; }
+      images.push(null);
+    }
     abar.push(A);
     const H = mul(A, W[l], false, true);
     h.push(H);
-    input = { rows: m, cols: H.cols, a: H.a.map(phi[l + 1 < L ? net.hidden : net.output]) };
+    if (geo) pictures = toImages(H, m, geo, f).out;
+    else input = { rows: m, cols: H.cols, a: H.a.map(f) };
   }
   let loss = 0;
   const gL = mat(m, input.cols), z = h[L - 1];
@@ -105,20 +180,76 @@ export function pass(W: Mat[], X: Mat, T: Mat, withGrads: boolean, net: Net): Pa
       gL.a[i] = sigmoid(v) - t;
     }
   });
-  return { abar, h, loss: loss / m, output: input, ...backward(W, h, abar, gL, withGrads, net.hidden) };
+  return { abar, h, loss: loss / m, output: input, ...backward(W, h, abar, gL, withGrads, net) };
+}
+
+/** The gradient of the images a convolution read, from the gradient of its patch rows (by scattering). */
+function unpatch(dP: Mat, m: number, g: ConvGeometry): Image[] {
+  const [oh, ow] = outSize(g), k = g.kernel, C = g.channels;
+  return Array.from({ length: m }, (_, i) => {
+    const a = new Float64Array(C * g.height * g.width);
+    for (let t = 0; t < oh * ow; t++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) for (let c = 0; c < C; c++) {
+      const y = Math.floor(t / ow) * g.stride - g.pad + ky, x = (t % ow) * g.stride - g.pad + kx;
+      if (y >= 0 && y < g.height && x >= 0 && x < g.width) a[(c * g.height + y) * g.width + x] += dP.a[(i * oh * ow + t) * dP.cols + (ky * k + kx) * C + c];
+    }
+    return { c: C, h: g.height, w: g.width, a };
+  });
+}
+
+/** g of a convolution (rows i·T + t) from the gradient of its pooled output images. */
+function convRowsGradient(dOut: Image[], H: Mat, g: ConvGeometry, f: (v: number) => number, df: (v: number) => number): Mat {
+  const m = dOut.length, [oh, ow] = outSize(g), C = H.cols;
+  const { raw } = toImages(H, m, g, f);
+  const G = mat(m * oh * ow, C);
+  dOut.forEach((d, i) => {
+    const dRaw = new Float64Array(C * oh * ow);
+    if (!g.pool) dRaw.set(d.a);
+    else {
+      const s = g.pool.size;
+      for (let c = 0; c < C; c++) for (let py = 0; py < d.h; py++) for (let px = 0; px < d.w; px++) {
+        const grad = d.a[(c * d.h + py) * d.w + px];
+        let best = -1;
+        for (let wy = 0; wy < s; wy++) for (let wx = 0; wx < s; wx++) {
+          const at = (c * oh + py * s + wy) * ow + px * s + wx;
+          if (g.pool.kind === 'avg') dRaw[at] += grad / (s * s);
+          else if (best < 0 || raw[i].a[at] > raw[i].a[best]) best = at;
+        }
+        if (g.pool.kind === 'max') dRaw[best] += grad;
+      }
+    }
+    for (let t = 0; t < oh * ow; t++) for (let c = 0; c < C; c++) G.a[(i * oh * ow + t) * C + c] = dRaw[c * oh * ow + t] * df(H.a[(i * oh * ow + t) * C + c]);
+  });
+  return G;
 }
 
 /** g for every layer from the output gradient; optionally the mean-loss weight gradients. */
-export function backward(W: Mat[], h: Mat[], abar: Mat[], gL: Mat, withGrads: boolean, hidden: Activation): { g: Mat[]; grads: Mat[] } {
-  const L = W.length, m = gL.rows;
+export function backward(W: Mat[], h: Mat[], abar: Mat[], gL: Mat, withGrads: boolean, net: Net): { g: Mat[]; grads: Mat[] } {
+  const L = W.length, m = gL.rows, geometry = net.geometry ?? [];
   const g: Mat[] = new Array(L);
   g[L - 1] = gL;
   for (let l = L - 1; l > 0; l--) {
-    const full = mul(g[l], W[l]);  // m x n_l, drop the bias column
-    const d = h[l - 1].cols;
-    const G = mat(m, d);
-    for (let i = 0; i < m; i++) for (let j = 0; j < d; j++) G.a[i * d + j] = full.a[i * full.cols + j] * dphi[hidden](h[l - 1].a[i * d + j]);
-    g[l - 1] = G;
+    const full = mul(g[l], W[l]);  // rows x n_l; the bias column is not used
+    const below = geometry[l - 1];
+    if (!below) {
+      const d = h[l - 1].cols;
+      const G = mat(m, d);
+      for (let i = 0; i < m; i++) for (let j = 0; j < d; j++) G.a[i * d + j] = full.a[i * full.cols + j] * dphi[net.hidden](h[l - 1].a[i * d + j]);
+      g[l - 1] = G;
+      continue;
+    }
+    let dOut: Image[];
+    const here = geometry[l];
+    if (here) dOut = unpatch(full, m, here);
+    else {  // a dense layer reads the flattened (y, x, c) values of the images below
+      const [oh, ow] = outSize(below), s = below.pool?.size ?? 1, C = h[l - 1].cols;
+      const ph = Math.floor(oh / s), pw = Math.floor(ow / s);
+      dOut = Array.from({ length: m }, (_, i) => {
+        const a = new Float64Array(C * ph * pw);
+        for (let c = 0; c < C; c++) for (let y = 0; y < ph; y++) for (let x = 0; x < pw; x++) a[(c * ph + y) * pw + x] = full.a[i * full.cols + (y * pw + x) * C + c];
+        return { c: C, h: ph, w: pw, a };
+      });
+    }
+    g[l - 1] = convRowsGradient(dOut, h[l - 1], below, phi[net.hidden], dphi[net.hidden]);
   }
   const grads = withGrads ? g.map((G, l) => { const D = mul(G, abar[l], true, false); D.a.forEach((v, i) => (D.a[i] = v / m)); return D; }) : [];
   return { g, grads };
@@ -181,10 +312,12 @@ export interface Problem {
   W: Mat[]; X: Mat; batch: number;
   /** Default: tanh hidden units, a linear output, ½ squared error, τ = 1e-5. */
   hidden?: Activation; tanhOutput?: boolean; loss?: LossKind; tau?: number;
+  /** Per layer a convolution's geometry or null (dense); all dense when absent. */
+  geometry?: Array<ConvGeometry | null>;
 }
 /** Counts are over all layers and steps: Powell and LM damping applied, H_g and H_a updates skipped. */
 export interface Trajectory { batchLosses: number[]; W: Mat[]; counts: { powell: number; lm: number; hgSkipped: number; haSkipped: number } }
-const netOf = (p: Problem): Net => ({ hidden: p.hidden ?? 'tanh', output: p.tanhOutput ? 'tanh' : 'linear', loss: p.loss ?? 'halfSquaredError' });
+const netOf = (p: Problem): Net => ({ hidden: p.hidden ?? 'tanh', output: p.tanhOutput ? 'tanh' : 'linear', loss: p.loss ?? 'halfSquaredError', geometry: p.geometry });
 
 function batchRows(X: Mat, start: number, m: number): Mat {
   return { rows: m, cols: X.cols, a: X.a.slice(start * X.cols, (start + m) * X.cols) };
@@ -212,7 +345,7 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
   for (let j = 1; j <= count; j++) {
     const B = next(j - 1);
     const p = pass(W, B, B, false, net);
-    A = A.map((Al, l) => blend(Al, gram(p.abar[l]), (j - 1) / j, 1 / j));
+    A = A.map((Al, l) => blend(Al, gram(p.abar[l], m), (j - 1) / j, 1 / j));
   }
   let Hg = W.map((w) => eye(w.rows));
   const pairs: Array<Array<{ s: Vec; y: Vec }>> = W.map(() => []);
@@ -226,7 +359,8 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
     const p = pass(W, B, B, true, net);
     losses.push(p.loss);
     M = momentum(M, p.grads, W, tau);
-    if (k > 0) A = A.map((Al, l) => blend(Al, gram(p.abar[l]), 0.9, 0.1));
+    // a convolution keeps its warm-start A; its H_a learns from the batch's own patches (algorithm.md §12.4)
+    if (k > 0) A = A.map((Al, l) => (problem.geometry?.[l] ? Al : blend(Al, gram(p.abar[l], m), 0.9, 0.1)));
     const Alm = A.map((Al) => addDiag(Al, sq));
     if (k === 0) Ha = Alm.map(inverse);
     const delta = W.map((_, l) => {
@@ -263,7 +397,8 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
       }
       const u = colMean(p.abar[l]);
       const sa = matvec(Ha[l], u);
-      const update = bfgs(Ha[l], sa, matvec(Alm[l], sa), Math.sqrt(dot(u, u)));
+      const ya = problem.geometry?.[l] ? matvec(addDiag(gram(p.abar[l], m), sq), sa) : matvec(Alm[l], sa);
+      const update = bfgs(Ha[l], sa, ya, Math.sqrt(dot(u, u)));
       Ha[l] = update.H;
       counts.haSkipped += +!update.updated;
     }
@@ -302,14 +437,14 @@ export function kfac(problem: Problem, lr: number, lambda: number, steps: number
         gL.a[i] = v - t;
       }
     });
-    return backward(Wc, p.h, p.abar, gL, false, net.hidden).g;
+    return backward(Wc, p.h, p.abar, gL, false, net).g;
   };
   let A = W.map((w) => mat(w.cols, w.cols)), G = W.map((w) => mat(w.rows, w.rows));
   for (let j = 1; j <= count; j++) {
     const B = next(j - 1);
     const p = pass(W, B, B, false, net);
     const g = sampledG(p, W);
-    A = A.map((Al, l) => blend(Al, gram(p.abar[l]), (j - 1) / j, 1 / j));
+    A = A.map((Al, l) => blend(Al, gram(p.abar[l], m), (j - 1) / j, 1 / j));
     G = G.map((Gl, l) => blend(Gl, gram(g[l]), (j - 1) / j, 1 / j));
   }
   let M = W.map((w) => mat(w.rows, w.cols));
@@ -321,7 +456,7 @@ export function kfac(problem: Problem, lr: number, lambda: number, steps: number
     losses.push(p.loss);
     M = momentum(M, p.grads, W, tau);
     const g = sampledG(p, W);
-    A = A.map((Al, l) => blend(Al, gram(p.abar[l]), 0.9, 0.1));
+    A = A.map((Al, l) => blend(Al, gram(p.abar[l], m), 0.9, 0.1));
     G = G.map((Gl, l) => blend(Gl, gram(g[l]), 0.9, 0.1));
     if (k <= 20 || k % 20 === 0) {
       Ainv = A.map((Al) => inverse(addDiag(Al, sq)));

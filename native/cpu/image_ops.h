@@ -1,0 +1,15 @@
+// The image layers' data movement on the CPU (algorithm.md §12): im2col and its adjoint, pooling and its
+// adjoint. The sums are taken in the order the CUDA kernels take them (cuda/cuda_kernels.cu), so both
+// backends give the same floats.
+#pragma once
+
+#include "../core/image_geometry.h"
+
+namespace kb::cpu {
+
+void im2col(const PatchShape& shape, const float* x, int m, float* patches);
+void col2im(const PatchShape& shape, const float* dpatches, int ld, int m, float* dx);
+void pool_forward(const PoolShape& shape, const float* x, int m, float* y, int ldy);
+void pool_backward(const PoolShape& shape, const float* x, const float* dy, int lddy, int m, float* dx);
+
+}  // namespace kb::cpu
