@@ -5,6 +5,16 @@ import type { NativeLayer } from './layers';
 
 export type { NativeLayer } from './layers';
 
+/** A convolution's input image and kernel, for the image ops of the backend test surface. */
+export interface NativePatchShape {
+  channels: number; height: number; width: number; channelsFirst: boolean;
+  kernelH: number; kernelW: number; stride: number; padding: number; bias: boolean;
+}
+/** A pooling window over a height-major image; kind 0 none (copy), 1 max, 2 average. */
+export interface NativePoolShape {
+  kind: number; channels: number; height: number; width: number; sizeH: number; sizeW: number; strideH: number; strideW: number;
+}
+
 export interface NativeEpochEvent {
   type: 'epoch';
   /** The training thread waits until resume() is called. */
@@ -166,6 +176,10 @@ export interface NativeBackendOps {
   activationBackward(act: number, h: Float32Array, m: number, d: number, g: Float32Array): void;
   loss(kind: number, z: Float32Array, t: Float32Array, m: number, d: number, grad: Float32Array | null): number;
   columnMean(a: Float32Array, m: number, cols: number, out: Float32Array): void;
+  im2col(shape: NativePatchShape, x: Float32Array, m: number, patches: Float32Array): void;
+  col2im(shape: NativePatchShape, dpatches: Float32Array, ld: number, m: number, dx: Float32Array): void;
+  poolForward(shape: NativePoolShape, x: Float32Array, m: number, y: Float32Array, ldy: number): void;
+  poolBackward(shape: NativePoolShape, x: Float32Array, dy: Float32Array, lddy: number, m: number, dx: Float32Array): void;
   firstOrderUpdate(settings: FirstOrderUpdateSettings, theta: Float32Array, grad: Float32Array, m: Float32Array,
     v: Float32Array): void;
   trsmUpper(trans: boolean, k: number, ncols: number, r: Float32Array, ldr: number, b: Float32Array, ldb: number): void;

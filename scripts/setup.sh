@@ -23,6 +23,8 @@ apt_install() {  # packages not yet installed
 }
 
 apt_install g++ cmake ninja-build libopenblas-dev
+# Fashion-MNIST for the tests that train on it (/usr/share/datasets/fashion-mnist).
+apt_install dataset-fashion-mnist
 gcc_major="$(g++ -dumpversion | cut -d. -f1)"
 case "$(g++ -print-file-name=libgfortran.a)" in
   /*) ;;

@@ -143,6 +143,68 @@ describe(`backend '${be.name}'`, () => {
     }
   });
 
+  describe('image ops against naive loops (algorithm.md §12.1)', () => {
+    // The value of image i at (c, y, x) in either layout.
+    const at = (shape: { channels: number; height: number; width: number; channelsFirst: boolean }, c: number, y: number, x: number) =>
+      shape.channelsFirst ? (c * shape.height + y) * shape.width + x : (y * shape.width + x) * shape.channels + c;
+    const shapes = [
+      { channels: 3, height: 5, width: 6, channelsFirst: true, kernelH: 3, kernelW: 2, stride: 2, padding: 1, bias: true },
+      { channels: 4, height: 6, width: 5, channelsFirst: false, kernelH: 3, kernelW: 3, stride: 1, padding: 1, bias: false },
+      { channels: 1, height: 7, width: 7, channelsFirst: true, kernelH: 5, kernelW: 5, stride: 1, padding: 2, bias: true },
+    ];
+    test.each(shapes)('im2col and its adjoint col2im, %o', (shape) => {
+      const m = 2, C = shape.channels, size = C * shape.height * shape.width;
+      const oh = Math.floor((shape.height + 2 * shape.padding - shape.kernelH) / shape.stride) + 1;
+      const ow = Math.floor((shape.width + 2 * shape.padding - shape.kernelW) / shape.stride) + 1;
+      const K = shape.kernelH * shape.kernelW * C, T = oh * ow;
+      const x = randomArray(m * size, rnd);
+      const patches = new Float32Array(m * T * (K + 1));
+      be.im2col(shape, x, m, patches);
+      const want = new Float32Array(m * T * (K + 1));
+      for (let i = 0; i < m; i++) for (let t = 0; t < T; t++) {
+        const row = (i * T + t) * (K + 1);
+        for (let ky = 0; ky < shape.kernelH; ky++) for (let kx = 0; kx < shape.kernelW; kx++) for (let c = 0; c < C; c++) {
+          const y = Math.floor(t / ow) * shape.stride - shape.padding + ky, xx = (t % ow) * shape.stride - shape.padding + kx;
+          const inside = y >= 0 && y < shape.height && xx >= 0 && xx < shape.width;
+          want[row + (ky * shape.kernelW + kx) * C + c] = inside ? x[i * size + at(shape, c, y, xx)] : 0;
+        }
+        want[row + K] = shape.bias ? 1 : 0;
+      }
+      expect(patches).toEqual(want);
+      // col2im is im2col's adjoint: <im2col(x), P> = <x, col2im(P)> for the patch columns
+      const ld = K + 3, dp = randomArray(m * T * ld, rnd), dx = new Float32Array(m * size);
+      be.col2im(shape, dp, ld, m, dx);
+      let lhs = 0, rhs = 0;
+      for (let r = 0; r < m * T; r++) for (let j = 0; j < K; j++) lhs += want[r * (K + 1) + j] * dp[r * ld + j];
+      x.forEach((v, i) => (rhs += v * dx[i]));
+      expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * Math.max(1, Math.abs(lhs)));
+    });
+
+    test.each([[1, 2, 2, 2, 2], [1, 3, 2, 2, 1], [2, 2, 3, 2, 3], [2, 3, 3, 1, 1], [0, 1, 1, 1, 1]])(
+      'pooling kind %i, window %ix%i, stride %ix%i, and its adjoint', (kind, sizeH, sizeW, strideH, strideW) => {
+        const m = 2, C = 3, H = 7, W = 6, shape = { kind, channels: C, height: H, width: W, sizeH, sizeW, strideH, strideW };
+        const oh = kind ? Math.floor((H - sizeH) / strideH) + 1 : H, ow = kind ? Math.floor((W - sizeW) / strideW) + 1 : W;
+        const out = C * oh * ow, ldy = out + 2, x = randomArray(m * C * H * W, rnd);
+        const y = new Float32Array(m * ldy);
+        be.poolForward(shape, x, m, y, ldy);
+        const dy = randomArray(m * ldy, rnd), dx = new Float32Array(m * C * H * W);
+        be.poolBackward(shape, x, dy, ldy, m, dx);
+        const wantDx = new Float64Array(dx.length);
+        for (let i = 0; i < m; i++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let c = 0; c < C; c++) {
+          const cells: number[] = [];
+          for (let wy = 0; wy < (kind ? sizeH : 1); wy++) for (let wx = 0; wx < (kind ? sizeW : 1); wx++)
+            cells.push(i * C * H * W + (((kind ? oy * strideH : oy) + wy) * W + (kind ? ox * strideW : ox) + wx) * C + c);
+          const values = cells.map((e) => x[e]);
+          const o = i * ldy + (oy * ow + ox) * C + c;
+          const want = kind === 2 ? values.reduce((a, b) => a + b, 0) / values.length : Math.max(...values);
+          expect(y[o]).toBeCloseTo(want, 6);
+          if (kind === 2) cells.forEach((e) => (wantDx[e] += dy[o] / cells.length));
+          else wantDx[cells[values.indexOf(Math.max(...values))]] += dy[o];
+        }
+        expect(maxAbsDiff(dx, Array.from(wantDx))).toBeLessThan(1e-6);
+      });
+  });
+
   describe('first-order updates against the formulas', () => {
     const n = 16;
     const setup = () => ({

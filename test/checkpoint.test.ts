@@ -47,6 +47,37 @@ test.each(optimizers)('%s: a resumed run reproduces the uninterrupted one bit fo
   resumed.dispose();
 });
 
+// A convolutional network (the images as [1, 28, 28]): its architecture, weights and optimizer state round trip.
+const cnn = () => new Sequential({
+  inputShape: [1, 28, 28], loss: 'sigmoidCrossEntropy', seed: 4,
+  layers: [{ type: 'conv2d', filters: 4, kernel: 5, stride: 2, activation: 'relu' }, { type: 'maxPool2d', pool: 2 },
+    { type: 'conv2d', filters: 3, kernel: 3, padding: 'same', bias: false, activation: 'tanh' }, { type: 'globalAvgPool2d' },
+    { units: 784 }],
+});
+test.each(optimizers.filter(([kind]) => ['adam', 'kbfgs', 'kbfgs-l', 'kfac'].includes(kind)))(
+  '%s on a convolutional network: a resumed run reproduces the uninterrupted one bit for bit', async (kind, make) => {
+    const whole = cnn();
+    const full = await fit(whole, make(), 4);
+    const first = cnn();
+    await fit(first, make(), 2);
+    const file = path.join(dir, `cnn-${kind}.safetensors`);
+    first.save(file);
+    first.dispose();
+    const resumed = Sequential.load(file);
+    expect(resumed.inputShape).toEqual([1, 28, 28]);
+    expect(resumed.layers).toEqual(whole.layers);
+    const rest = await fit(resumed, resumed.optimizer!, 2);
+    expect(rest.history.loss).toEqual(full.history.loss.slice(2));
+    const a = whole.getWeights(), b = resumed.getWeights();
+    a.forEach((w, l) => {
+      expect(bits(b[l].weight).equals(bits(w.weight))).toBe(true);
+      expect(bits(b[l].bias).equals(bits(w.bias))).toBe(true);
+    });
+    expect(b[1].bias.every((v) => v === 0)).toBe(true);  // the conv2d without bias keeps b = 0
+    whole.dispose();
+    resumed.dispose();
+  });
+
 test('weights only, no temporary files left, the file is valid safetensors', async () => {
   const model = small();
   await fit(model, new Adam(), 1);

@@ -60,6 +60,15 @@ test('train starts from the API defaults of each method and trains the MNIST cla
   expect(lines[1].testAccuracy).toBeGreaterThan(0.5);  // 40 steps on 2,000 images
 });
 
+test('train runs the convolutional classifier on Fashion-MNIST with K-BFGS', () => {
+  const out = execFileSync(process.execPath, [cli, 'train', '--problem', 'fashion-mnist-cnn', '--train-size', '1280', '--test-size', '256',
+    '--optimizer', 'kbfgs', '--lr', '0.1', '--epochs', '2', '--batch-size', '64', '--threads', '2', '--quiet'], { cwd: root, encoding: 'utf8' });
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+  expect(lines.map((l) => l.problem)).toEqual(['fashion-mnist-cnn', 'fashion-mnist-cnn']);
+  expect(lines[1].trainLoss).toBeLessThan(lines[0].trainLoss);
+  expect(lines[1].testAccuracy).toBeGreaterThan(0.6);  // 40 steps on 1,280 images; chance is 0.1
+});
+
 test('every command has --help', () => {
   for (const command of ['train', 'bench', 'tune']) {
     const out = execFileSync(process.execPath, [cli, command, '--help'], { cwd: root, encoding: 'utf8' });

@@ -5,7 +5,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { Adam, Autoencoder, CheckpointError, IdxFormatError, MatFormatError, Sequential, parseIdx, parseMat, readIdxImages } from '../lib';
+import {
+  Adam, Autoencoder, CheckpointError, IdxFormatError, InvalidArgumentError, MatFormatError, Sequential, parseIdx, parseMat, readIdxImages,
+} from '../lib';
 import { mutations } from './fuzz/harness';
 
 const iterations = Number(process.env.FUZZ_ITERATIONS ?? 1500);
@@ -66,6 +68,40 @@ test('MAT v5 reader', () => {
   fuzz('mat-plain', Buffer.concat([mat.subarray(0, 128), matrix]), (b) => parseMat(b, 'fuzz.mat'), MatFormatError);
 });
 
+test('layer stacks: every configuration builds a model that predicts, or throws InvalidArgumentError', () => {
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pick = <T,>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const small = () => pick([0, 1, 2, 3, 5, 7, -1, 1.5, NaN, 40]);
+  const layer = () => pick([
+    () => ({ type: 'conv2d', filters: pick([1, 2, 3, 0]), kernel: pick([small(), [small(), small()]]), stride: pick([undefined, small()]),
+      padding: pick([undefined, small(), 'same', 'valid', 'full']), bias: pick([undefined, true, false, 1]), activation: pick(['relu', 'tanh', 'gelu']) }),
+    () => ({ type: pick(['maxPool2d', 'avgPool2d']), pool: pick([small(), [small(), small()]]), stride: pick([undefined, small()]) }),
+    () => ({ type: pick(['flatten', 'globalAvgPool2d', 'reshape']) }),
+    () => ({ units: pick([1, 3, 0, -2, 2.5]), activation: pick(['linear', 'relu']) }),
+  ])();
+  let built = 0, rejected = 0;
+  for (let i = 0; i < Math.min(iterations, 1500); i++) {
+    const inputShape = pick([[1, 6, 6], [2, 5, 7], [3, 1, 4], [1, 0, 3], [2, 3]]) as [number, number, number];
+    const layers = Array.from({ length: 1 + Math.floor(rnd() * 5) }, layer);
+    let model: Sequential | undefined;
+    try {
+      model = new Sequential({ inputShape, layers: layers as never, loss: 'halfSquaredError', seed: 1 });
+    } catch (error) {
+      if (!(error instanceof InvalidArgumentError)) throw new Error(`${JSON.stringify({ inputShape, layers })}: ${String(error)}`);
+      rejected++;
+      continue;
+    }
+    const x = new Float32Array(2 * model.inputDim).fill(0.5);
+    expect(model.predict({ data: x, rows: 2, cols: model.inputDim }).data.every(Number.isFinite)).toBe(true);
+    model.dispose();
+    built++;
+  }
+  console.log(`layer stacks: ${built} built and predicted, ${rejected} rejected with InvalidArgumentError`);
+  expect(built).toBeGreaterThan(10);
+  expect(rejected).toBeGreaterThan(built);
+});
+
 test('checkpoint loader', async () => {
   const images = readIdxImages(path.join(data, 'mnist-t10k-first100-images-idx3-ubyte'));
   const model = new Autoencoder({ encoder: [784, 8, 4], loss: 'sigmoidCrossEntropy', seed: 1 });
@@ -76,4 +112,13 @@ test('checkpoint loader', async () => {
   const valid = fs.readFileSync(file);
   fs.unlinkSync(file);
   fuzz('checkpoint', valid, (b) => Sequential.fromCheckpoint(b, 'fuzz.safetensors').dispose(), CheckpointError);
+  const cnn = new Sequential({
+    inputShape: [1, 8, 8], loss: 'halfSquaredError', seed: 1,
+    layers: [{ type: 'conv2d', filters: 2, kernel: 3, activation: 'relu' }, { type: 'maxPool2d', pool: 2 }, { type: 'flatten' }, { units: 3 }],
+  });
+  cnn.save(file);
+  cnn.dispose();
+  const validCnn = fs.readFileSync(file);
+  fs.unlinkSync(file);
+  fuzz('checkpoint-cnn', validCnn, (b) => Sequential.fromCheckpoint(b, 'fuzz.safetensors').dispose(), CheckpointError);
 });

@@ -170,3 +170,62 @@ describe('the native contract', () => {
       .toThrow(/unknown activation '1'/);
   });
 });
+
+// Convolutional stacks: each mistake is an InvalidArgumentError that names the layer and the problem, before
+// anything native is allocated; the native side checks the same shapes again.
+describe('image layers', () => {
+  const conv = (extra: object = {}) => ({ type: 'conv2d' as const, filters: 2, kernel: 3, ...extra });
+  const build = (layers: unknown[], shape: unknown = [1, 6, 6], extra: object = {}) =>
+    () => new Sequential({ inputShape: shape as [number, number, number], layers: layers as never, loss: 'halfSquaredError', ...extra }).dispose();
+  test.each([
+    ['kernel larger than the input', [conv({ kernel: 7 }), { type: 'flatten' }, { units: 1 }], /layer 0: the 7x7 kernel is larger than the 6x6 input/],
+    ['kernel larger than the padded input', [conv({ kernel: [9, 3], padding: 1 }), { type: 'flatten' }, { units: 1 }], /9x3 kernel is larger than the 6x6 input padded by 1/],
+    ['pool window larger than its input', [conv(), { type: 'maxPool2d', pool: 5 }, { type: 'flatten' }, { units: 1 }], /layer 1: the 5x5 pooling window is larger than its 4x4 input/],
+    ['dense on an image', [conv(), { units: 1 }], /layer 1: a dense layer takes a vector; add \{ type: 'flatten' \} before it/],
+    ['conv after dense', [{ type: 'flatten' }, { units: 4 }, conv(), { units: 1 }], /layer 2: conv2d can only follow the input or another conv2d layer/],
+    ['pooling not after a conv', [{ type: 'maxPool2d', pool: 2 }, { type: 'flatten' }, { units: 1 }], /layer 0: maxPool2d must come right after a conv2d layer/],
+    ['two poolings', [conv(), { type: 'maxPool2d', pool: 2 }, { type: 'avgPool2d', pool: 1 }, { type: 'flatten' }, { units: 1 }], /layer 2: avgPool2d must come right after a conv2d/],
+    ['same padding with an even kernel', [conv({ kernel: 2, padding: 'same' }), { type: 'flatten' }, { units: 1 }], /padding 'same' needs stride 1 and an odd kernel/],
+    ['padding as large as the kernel', [conv({ padding: 3 }), { type: 'flatten' }, { units: 1 }], /padding must be smaller than the kernel, got 3/],
+    ['zero filters', [conv({ filters: 0 }), { type: 'flatten' }, { units: 1 }], /layer 0: filters must be >= 1, got 0/],
+    ['a fractional stride', [conv({ stride: 1.5 }), { type: 'flatten' }, { units: 1 }], /layer 0: stride must be an integer, got 1.5/],
+    ['an unknown layer type', [{ type: 'conv3d' }, { units: 1 }], /layer 0: type must be one of 'dense', 'conv2d'/],
+    ['an unknown option', [conv({ dilation: 2 }), { type: 'flatten' }, { units: 1 }], /layer 0: unknown option 'dilation'/],
+    ['the last layer not dense', [conv(), { type: 'flatten' }], /the last layer must be dense/],
+  ])('%s', (_name, layers, message) => {
+    expect(build(layers)).toThrow(InvalidArgumentError);
+    expect(build(layers)).toThrow(message);
+  });
+
+  test('input shapes', () => {
+    const layers = [conv(), { type: 'flatten' }, { units: 1 }];
+    expect(build(layers, [1, 6])).toThrow('inputShape must be [channels, height, width]');
+    expect(build(layers, [1, 0, 6])).toThrow('inputShape height must be >= 1, got 0');
+    expect(build(layers, [1, 6, 6], { inputDim: 35 })).toThrow('inputDim 35 does not match inputShape [1, 6, 6] (36 values)');
+    expect(() => new Sequential({ inputDim: 36, layers: layers as never, loss: 'halfSquaredError' }))
+      .toThrow('conv2d needs an image input: give the model inputShape [channels, height, width]');
+  });
+
+  test('data of the wrong width is a ShapeError naming the image size', async () => {
+    const model = new Sequential({ inputShape: [2, 3, 3], layers: [conv({ kernel: 2 }), { type: 'flatten' }, { units: 1 }], loss: 'halfSquaredError' });
+    expect(model.inputDim).toBe(18);
+    await expect(model.fit({ x: { data: new Float32Array(4 * 9), rows: 4, cols: 9 }, y: { data: new Float32Array(4), rows: 4, cols: 1 } },
+      { optimizer: new KBFGS(), epochs: 1, batchSize: 2 })).rejects.toThrow('training data has 9 columns but the model takes 18 inputs');
+    model.dispose();
+  });
+
+  test('the native side checks the shapes itself', () => {
+    const { addon } = require('../lib/binding') as typeof import('../lib/binding');
+    const layer = { conv: true, out: 2, activation: 'relu', channels: 1, height: 4, width: 4, kernelH: 5, kernelW: 5, stride: 1, padding: 0, bias: true,
+      pool: { kind: 'none', sizeH: 1, sizeW: 1, strideH: 1, strideW: 1 } } as const;
+    const make = (layers: unknown[]) => () => new addon.NativeModel({ layers: layers as never, loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false });
+    expect(make([layer, { in: 2, out: 1, activation: 'linear' }])).toThrow('layer 0 (conv2d): the 5x5 kernel is larger than the 4x4 input');
+    expect(make([{ ...layer, kernelH: 3, kernelW: 3, pool: { kind: 'max', sizeH: 3, sizeW: 3, strideH: 3, strideW: 3 } }, { in: 2, out: 1, activation: 'linear' }]))
+      .toThrow('layer 0 (conv2d): the 3x3 pooling window is larger than the 2x2 output of the convolution');
+    expect(make([{ ...layer, kernelH: 3, kernelW: 3 }, { in: 7, out: 1, activation: 'linear' }])).toThrow('layer 1 takes 7 inputs but layer 0 gives 8');
+    expect(make([{ ...layer, kernelH: 3, kernelW: 3 }])).toThrow('the last layer must be dense');
+    expect(make([{ in: 16, out: 2, activation: 'relu' }, { ...layer, kernelH: 1, kernelW: 1, channels: 2, height: 1, width: 1 }, { in: 2, out: 1, activation: 'linear' }]))
+      .toThrow('layer 1: a conv2d layer can only follow the input or another conv2d layer');
+    expect(make([{ ...layer, pool: { kind: 'median', sizeH: 1, sizeW: 1, strideH: 1, strideW: 1 } }])).toThrow("unknown pooling 'median'");
+  });
+});

@@ -28,7 +28,17 @@ export const DEFAULT_SETTINGS: Record<MethodName, MethodSettings> = {
   sgd: { lr: 0.03 },
 };
 
+// The convolutional classifiers: starting points, not tuned here (K-BFGS at α 0.1, λ 0.3 as an independent
+// K-BFGS port for CNNs ran its MNIST convnet; KFAC alike; first-order methods as on MNIST).
+const CNN_SETTINGS: Partial<Record<MethodName, MethodSettings>> = {
+  kbfgs: { lr: 0.1, damping: 0.3 },
+  'kbfgs-l': { lr: 0.1, damping: 0.3 },
+  kfac: { lr: 0.1, damping: 0.3 },
+};
+
 export const PROBLEM_SETTINGS: Partial<Record<string, Partial<Record<MethodName, MethodSettings>>>> = {
+  'mnist-cnn': CNN_SETTINGS,
+  'fashion-mnist-cnn': CNN_SETTINGS,
   // kbfgs-native tune --problem curves-synth --train-size 10000 --methods kbfgs,kfac,adam,rmsprop,sgd --time-budget 5
   'curves-synth': {
     kbfgs: { lr: 0.1, damping: 0.3 },

@@ -82,7 +82,7 @@ export function cifar10(options: Cifar10Options): Dataset | ClassificationDatase
   if (!withLabels) return { name: 'cifar10', train: split('train', data, rows, PIXELS), test: split('test', test.images.data, test.images.rows, PIXELS) };
   const classes = CIFAR10_CLASSES.length;
   return {
-    name: 'cifar10', classes, classNames: [...CIFAR10_CLASSES],
+    name: 'cifar10', classes, classNames: [...CIFAR10_CLASSES], imageShape: [3, 32, 32],
     train: { name: 'train', x: train, y: oneHot(labels, classes), labels },
     test: { name: 'test', x: test.images, y: oneHot(test.labels, classes), labels: test.labels },
   };

@@ -31,6 +31,8 @@ export interface ClassificationDataset {
   readonly classes: number;
   /** What each class is, indexed by label. */
   readonly classNames: readonly string[];
+  /** [channels, height, width] of each row, channel-major: the `inputShape` of a convolutional model. */
+  readonly imageShape: readonly [number, number, number];
   readonly train: LabeledSplit;
   readonly test: LabeledSplit;
 }

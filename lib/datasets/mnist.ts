@@ -59,7 +59,7 @@ function load(where: string, name: string, dir: string, withLabels: boolean, cla
     const labels = readLabels(findFile(where, dir, `${prefix}-labels-idx1-ubyte`), m.rows, classNames.length);
     return { name: splitName, x: m, y: oneHot(labels, classNames.length), labels };
   };
-  return { name, classes: classNames.length, classNames, train: labeled('train', 'train', train), test: labeled('test', 't10k', test) };
+  return { name, classes: classNames.length, classNames, imageShape: [1, 28, 28], train: labeled('train', 'train', train), test: labeled('test', 't10k', test) };
 }
 
 export async function mnist(options: MnistOptions & { labels: true }): Promise<ClassificationDataset>;

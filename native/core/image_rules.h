@@ -1,6 +1,7 @@
 // The per-element rules of the image layers (algorithm.md §12), written once for both backends like
 // elementwise_rules.h: where a kernel offset came from, a pooled value, and the gradient that reaches one
-// pooled input. Sums run in a fixed order (window offsets ascending), so the CPU and CUDA agree bit for bit.
+// pooled input. Sums run in a fixed order (window offsets ascending here; im2col's adjoint descending, see
+// cpu/image_ops.cc), so the CPU and CUDA agree bit for bit.
 #pragma once
 
 #include <cstddef>

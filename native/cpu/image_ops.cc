@@ -1,28 +1,47 @@
 #include "image_ops.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "../core/image_rules.h"
 
 namespace kb::cpu {
+namespace {
+
+// Windows that do not overlap hold each input once: pooling's adjoint is then one write per window.
+bool windows_disjoint(const PoolShape& s) { return s.stride_h >= s.size_h && s.stride_w >= s.size_w; }
+
+// One channel is the same image in both layouts.
+bool height_major(const ImageShape& in) { return !in.channels_first || in.channels == 1; }
+
+}  // namespace
 
 void im2col(const PatchShape& s, const float* x, int m, float* patches) {
   const int oh = s.out_h(), ow = s.out_w(), C = s.in.channels, n = s.patch_size() + 1;
+  const int kw = s.kernel_w, W = s.in.width;
   const size_t image = s.in.size();
   const float homogeneous = s.bias ? 1.0f : 0.0f;
+  const bool contiguous = height_major(s.in);
   float* row = patches;
   for (int i = 0; i < m; ++i) {
     const float* xi = x + (size_t)i * image;
     for (int oy = 0; oy < oh; ++oy)
       for (int ox = 0; ox < ow; ++ox, row += n) {
+        const int x0 = ox * s.stride - s.padding;
         float* dst = row;
-        for (int ky = 0; ky < s.kernel_h; ++ky) {
+        for (int ky = 0; ky < s.kernel_h; ++ky, dst += kw * C) {
           const int iy = oy * s.stride - s.padding + ky;
-          for (int kx = 0; kx < s.kernel_w; ++kx, dst += C) {
-            const int ix = ox * s.stride - s.padding + kx;
-            if (iy < 0 || iy >= s.in.height || ix < 0 || ix >= s.in.width) std::memset(dst, 0, C * sizeof(float));
-            else if (!s.in.channels_first) std::memcpy(dst, xi + s.in.at(0, iy, ix), C * sizeof(float));
-            else for (int c = 0; c < C; ++c) dst[c] = xi[s.in.at(c, iy, ix)];
+          if (iy < 0 || iy >= s.in.height) {
+            std::memset(dst, 0, (size_t)kw * C * sizeof(float));
+          } else if (contiguous && x0 >= 0 && x0 + kw <= W) {  // the whole kernel row lies inside: one copy
+            std::memcpy(dst, xi + ((size_t)iy * W + x0) * C, (size_t)kw * C * sizeof(float));
+          } else {
+            for (int kx = 0; kx < kw; ++kx) {
+              const int ix = x0 + kx;
+              float* cell = dst + kx * C;
+              if (ix < 0 || ix >= W) std::memset(cell, 0, C * sizeof(float));
+              else for (int c = 0; c < C; ++c) cell[c] = xi[s.in.at(c, iy, ix)];
+            }
           }
         }
         row[n - 1] = homogeneous;
@@ -30,26 +49,30 @@ void im2col(const PatchShape& s, const float* x, int m, float* patches) {
   }
 }
 
-// Gather form: each input element sums the patch entries that copied it, kernel offsets in ascending order.
+// Scatter form: the patch rows in order, each window entry added to the input it came from. For one input
+// value the terms arrive with the kernel offsets descending, the order the CUDA kernel sums them in.
 void col2im(const PatchShape& s, const float* dpatches, int ld, int m, float* dx) {
-  const int C = s.in.channels, ow = s.out_w(), T = s.locations();
+  const int oh = s.out_h(), ow = s.out_w(), C = s.in.channels, W = s.in.width;
   const size_t image = s.in.size();
+  std::fill(dx, dx + (size_t)m * image, 0.0f);
   for (int i = 0; i < m; ++i) {
-    const float* di = dpatches + (size_t)i * T * ld;
     float* xi = dx + (size_t)i * image;
-    for (int y = 0; y < s.in.height; ++y)
-      for (int x = 0; x < s.in.width; ++x)
-        for (int c = 0; c < C; ++c) xi[s.in.at(c, y, x)] = 0.0f;
-    for (int y = 0; y < s.in.height; ++y)
-      for (int x = 0; x < s.in.width; ++x) {
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox) {
+        const float* src = dpatches + ((size_t)i * oh * ow + oy * ow + ox) * ld;
         for (int ky = 0; ky < s.kernel_h; ++ky) {
-          int oy;
-          if (!window_origin(y, ky, s.stride, s.padding, s.out_h(), &oy)) continue;
+          const int iy = oy * s.stride - s.padding + ky;
+          if (iy < 0 || iy >= s.in.height) continue;
           for (int kx = 0; kx < s.kernel_w; ++kx) {
-            int ox;
-            if (!window_origin(x, kx, s.stride, s.padding, ow, &ox)) continue;
-            const float* src = di + (size_t)(oy * ow + ox) * ld + (ky * s.kernel_w + kx) * C;
-            for (int c = 0; c < C; ++c) xi[s.in.at(c, y, x)] += src[c];
+            const int ix = ox * s.stride - s.padding + kx;
+            if (ix < 0 || ix >= W) continue;
+            const float* cell = src + (ky * s.kernel_w + kx) * C;
+            if (height_major(s.in)) {
+              float* out = xi + ((size_t)iy * W + ix) * C;
+              for (int c = 0; c < C; ++c) out[c] += cell[c];
+            } else {
+              for (int c = 0; c < C; ++c) xi[s.in.at(c, iy, ix)] += cell[c];
+            }
           }
         }
       }
@@ -57,7 +80,8 @@ void col2im(const PatchShape& s, const float* dpatches, int ld, int m, float* dx
 }
 
 void pool_forward(const PoolShape& s, const float* x, int m, float* y, int ldy) {
-  const size_t in = s.in_size(), out = s.out_size();
+  const size_t in = s.in_size();
+  const int C = s.channels, oh = s.out_h(), ow = s.out_w();
   for (int i = 0; i < m; ++i) {
     const float* xi = x + (size_t)i * in;
     float* yi = y + (size_t)i * ldy;
@@ -65,21 +89,53 @@ void pool_forward(const PoolShape& s, const float* x, int m, float* y, int ldy) 
       std::memcpy(yi, xi, in * sizeof(float));
       continue;
     }
-    for (size_t e = 0; e < out; ++e) yi[e] = pooled_value(s, xi, e);
+    // Per window, the channels side by side; max keeps the first largest, average sums in window order.
+    const float count = (float)(s.size_h * s.size_w);
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox) {
+        float* out = yi + ((size_t)oy * ow + ox) * C;
+        for (int wy = 0; wy < s.size_h; ++wy)
+          for (int wx = 0; wx < s.size_w; ++wx) {
+            const float* v = xi + ((size_t)(oy * s.stride_h + wy) * s.width + ox * s.stride_w + wx) * C;
+            const bool first = wy == 0 && wx == 0;
+            if (s.kind == PoolKind::Max)
+              for (int c = 0; c < C; ++c) out[c] = first || v[c] > out[c] ? v[c] : out[c];
+            else
+              for (int c = 0; c < C; ++c) out[c] = (first ? 0.0f : out[c]) + v[c];
+          }
+        if (s.kind == PoolKind::Average)
+          for (int c = 0; c < C; ++c) out[c] /= count;
+      }
   }
 }
 
 void pool_backward(const PoolShape& s, const float* x, const float* dy, int lddy, int m, float* dx) {
   const size_t in = s.in_size();
+  const int C = s.channels, oh = s.out_h(), ow = s.out_w();
   for (int i = 0; i < m; ++i) {
     const float* dyi = dy + (size_t)i * lddy;
     float* dxi = dx + (size_t)i * in;
+    const float* xi = x + (size_t)i * in;
     if (s.kind == PoolKind::None) {
       std::memcpy(dxi, dyi, in * sizeof(float));
-      continue;
+    } else if (!windows_disjoint(s)) {  // overlapping windows: each input sums what its windows send
+      for (size_t e = 0; e < in; ++e) dxi[e] = pooled_gradient(s, xi, dyi, e);
+    } else {  // each input in at most one window: the rule's sum has one term
+      std::fill(dxi, dxi + in, 0.0f);
+      const float count = (float)(s.size_h * s.size_w);
+      for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox)
+          for (int c = 0; c < C; ++c) {
+            const float g = dyi[((size_t)oy * ow + ox) * C + c];
+            if (s.kind == PoolKind::Max) {
+              dxi[window_argmax(s, xi, oy, ox, c)] = 0.0f + g;
+              continue;
+            }
+            for (int wy = 0; wy < s.size_h; ++wy)
+              for (int wx = 0; wx < s.size_w; ++wx)
+                dxi[((size_t)(oy * s.stride_h + wy) * s.width + ox * s.stride_w + wx) * C + c] = 0.0f + g / count;
+          }
     }
-    const float* xi = x + (size_t)i * in;
-    for (size_t e = 0; e < in; ++e) dxi[e] = pooled_gradient(s, xi, dyi, e);
   }
 }
 

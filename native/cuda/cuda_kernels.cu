@@ -318,7 +318,8 @@ __global__ void im2col_kernel(PatchShape sh, const float* x, int m, float* patch
   }
 }
 
-// Element e of dx in the input's own layout; the windows that read it are summed kernel offsets ascending.
+// Element e of dx in the input's own layout; the window entries that copied it are summed kernel offsets
+// descending (the CPU's scatter order).
 __global__ void col2im_kernel(PatchShape sh, const float* dpatches, int ld, int m, float* dx) {
   const size_t image = sh.in.size();
   const int C = sh.in.channels, ow = sh.out_w(), T = sh.locations();
@@ -337,10 +338,10 @@ __global__ void col2im_kernel(PatchShape sh, const float* dpatches, int ld, int 
     }
     const float* di = dpatches + (size_t)i * T * ld;
     float sum = 0.0f;
-    for (int ky = 0; ky < sh.kernel_h; ++ky) {
+    for (int ky = sh.kernel_h - 1; ky >= 0; --ky) {  // descending: the order of the CPU's scatter
       int oy;
       if (!window_origin(y, ky, sh.stride, sh.padding, sh.out_h(), &oy)) continue;
-      for (int kx = 0; kx < sh.kernel_w; ++kx) {
+      for (int kx = sh.kernel_w - 1; kx >= 0; --kx) {
         int ox;
         if (!window_origin(x, kx, sh.stride, sh.padding, ow, &ox)) continue;
         sum += di[(size_t)(oy * ow + ox) * ld + (ky * sh.kernel_w + kx) * C + c];

@@ -242,6 +242,79 @@ Napi::Value ColumnMean(const Napi::CallbackInfo& info) {
     return none(info);
   });
 }
+// The image ops' shapes: { channels, height, width, channelsFirst, kernelH, kernelW, stride, padding, bias } and
+// { kind (0 none, 1 max, 2 average), channels, height, width, sizeH, sizeW, strideH, strideW }.
+PatchShape patch_shape(const Napi::Value& v) {
+  const Napi::Object o = v.As<Napi::Object>();
+  PatchShape s;
+  s.in = {(int)number_field(o, "channels", 0), (int)number_field(o, "height", 0), (int)number_field(o, "width", 0),
+          o.Get("channelsFirst").ToBoolean()};
+  s.kernel_h = (int)number_field(o, "kernelH", 1);
+  s.kernel_w = (int)number_field(o, "kernelW", 1);
+  s.stride = (int)number_field(o, "stride", 1);
+  s.padding = (int)number_field(o, "padding", 0);
+  s.bias = o.Get("bias").ToBoolean();
+  if (s.in.channels <= 0 || s.in.height <= 0 || s.in.width <= 0 || s.stride <= 0 || s.padding < 0 ||
+      s.kernel_h <= 0 || s.kernel_w <= 0 || s.out_h() <= 0 || s.out_w() <= 0)
+    throw_invalid(v.Env(), "invalid patch shape");
+  return s;
+}
+PoolShape pool_shape(const Napi::Value& v) {
+  const Napi::Object o = v.As<Napi::Object>();
+  PoolShape s;
+  s.kind = (PoolKind)(int)number_field(o, "kind", 0);
+  s.channels = (int)number_field(o, "channels", 0);
+  s.height = (int)number_field(o, "height", 0);
+  s.width = (int)number_field(o, "width", 0);
+  s.size_h = (int)number_field(o, "sizeH", 1);
+  s.size_w = (int)number_field(o, "sizeW", 1);
+  s.stride_h = (int)number_field(o, "strideH", 1);
+  s.stride_w = (int)number_field(o, "strideW", 1);
+  if ((int)s.kind < 0 || (int)s.kind > 2 || s.channels <= 0 || s.size_h <= 0 || s.size_w <= 0 || s.stride_h <= 0 ||
+      s.stride_w <= 0 || s.size_h > s.height || s.size_w > s.width)
+    throw_invalid(v.Env(), "invalid pool shape");
+  return s;
+}
+// im2col(shape, x, m, patches); col2im(shape, dpatches, ld, m, dx)
+Napi::Value Im2col(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const PatchShape s = patch_shape(info[0]);
+    const int m = a.num(2);
+    a.be().im2col(s, a.arr(1, (size_t)m * s.in.size()), m, a.arr(3, (size_t)m * s.locations() * (s.patch_size() + 1)));
+    return none(info);
+  });
+}
+Napi::Value Col2im(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const PatchShape s = patch_shape(info[0]);
+    const int ld = a.num(2), m = a.num(3);
+    if (ld < s.patch_size()) throw_invalid(info.Env(), "ld is smaller than the patch");
+    a.be().col2im(s, a.arr(1, span(m * s.locations(), s.patch_size(), ld)), ld, m, a.arr(4, (size_t)m * s.in.size()));
+    return none(info);
+  });
+}
+// poolForward(shape, x, m, y, ldy); poolBackward(shape, x, dy, lddy, m, dx)
+Napi::Value PoolForward(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const PoolShape s = pool_shape(info[0]);
+    const int m = a.num(2), ldy = a.num(4);
+    const size_t out = s.kind == PoolKind::None ? s.in_size() : s.out_size();
+    if ((size_t)ldy < out) throw_invalid(info.Env(), "ldy is smaller than the pooled image");
+    a.be().pool_forward(s, a.arr(1, (size_t)m * s.in_size()), m, a.arr(3, span(m, (int)out, ldy)), ldy);
+    return none(info);
+  });
+}
+Napi::Value PoolBackward(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const PoolShape s = pool_shape(info[0]);
+    const int lddy = a.num(3), m = a.num(4);
+    const size_t out = s.kind == PoolKind::None ? s.in_size() : s.out_size();
+    if ((size_t)lddy < out) throw_invalid(info.Env(), "lddy is smaller than the pooled image");
+    a.be().pool_backward(s, a.arr(1, (size_t)m * s.in_size()), a.arr(2, span(m, (int)out, lddy)), lddy, m,
+                         a.arr(5, (size_t)m * s.in_size()));
+    return none(info);
+  });
+}
 // sumSquares(x) -> number; firstNonFinite(x) -> index or -1
 Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   return run(info, [&](Args& a) {
@@ -403,6 +476,10 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("sampleTargets", SampleTargets);
   add("sampledGradient", SampledGradient);
   add("columnMean", ColumnMean);
+  add("im2col", Im2col);
+  add("col2im", Col2im);
+  add("poolForward", PoolForward);
+  add("poolBackward", PoolBackward);
   add("sumSquares", SumSquares);
   add("firstNonFinite", FirstNonFinite);
   add("markNonFinite", MarkNonFinite);

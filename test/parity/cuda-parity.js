@@ -177,6 +177,34 @@ check('columnMean', 1e-5, (ops, r) => {
   ops.columnMean(uniform(1000 * 37, r), 1000, 37, out);
   return [out];
 });
+// The image ops (algorithm.md §12.1): copies, and sums in the same order on both backends, so bit for bit.
+const patchShape = { channels: 16, height: 14, width: 13, channelsFirst: false, kernelH: 5, kernelW: 5, stride: 1, padding: 2, bias: true };
+const firstLayer = { channels: 3, height: 11, width: 12, channelsFirst: true, kernelH: 3, kernelW: 3, stride: 2, padding: 1, bias: false };
+for (const [name, shape] of [['hwc', patchShape], ['chw stride 2', firstLayer]]) {
+  const T = (Math.floor((shape.height + 2 * shape.padding - shape.kernelH) / shape.stride) + 1) *
+    (Math.floor((shape.width + 2 * shape.padding - shape.kernelW) / shape.stride) + 1);
+  const K = shape.kernelH * shape.kernelW * shape.channels, size = shape.channels * shape.height * shape.width;
+  check(`im2col ${name}`, 0, (ops, r) => {
+    const patches = new Float32Array(7 * T * (K + 1));
+    ops.im2col(shape, uniform(7 * size, r), 7, patches);
+    return [patches];
+  });
+  check(`col2im ${name}`, 0, (ops, r) => {
+    const dx = new Float32Array(7 * size);
+    ops.col2im(shape, uniform(7 * T * K, r), K, 7, dx);
+    return [dx];
+  });
+}
+for (const [kind, sizeH, stride] of [[1, 2, 2], [2, 2, 2], [1, 3, 2], [2, 3, 1]]) {
+  const shape = { kind, channels: 8, height: 14, width: 14, sizeH, sizeW: sizeH, strideH: stride, strideW: stride };
+  const out = 8 * (Math.floor((14 - sizeH) / stride) + 1) ** 2;
+  check(`pool kind ${kind} ${sizeH}x${sizeH} stride ${stride}`, 0, (ops, r) => {
+    const x = uniform(9 * 8 * 196, r), y = new Float32Array(9 * out), dx = new Float32Array(9 * 8 * 196);
+    ops.poolForward(shape, x, 9, y, out);
+    ops.poolBackward(shape, x, uniform(9 * out, r), out, 9, dx);
+    return [y, dx];
+  });
+}
 check('firstNonFinite', 0, (ops, r) => {
   const x = uniform(100000, r);
   const clean = ops.firstNonFinite(x);
@@ -293,8 +321,19 @@ const STEP_OPTIMIZERS = {
   sgd: (lib) => new lib.SGD({ lr: 0.05, momentum: 0.9 }),
 };
 
+// The networks of the step checks: a dense autoencoder, and a convolutional one (4 x 6 images, conv + max
+// pooling, flatten, dense) for the image layers.
+const STEP_NETWORKS = {
+  '': (lib, device, tf32) => new lib.Autoencoder({ encoder: [24, 16, 8, 4], loss: 'sigmoidCrossEntropy', seed: 5, device, tf32 }),
+  'cnn ': (lib, device, tf32) => new lib.Sequential({
+    inputShape: [1, 4, 6], loss: 'sigmoidCrossEntropy', seed: 5, device, tf32,
+    layers: [{ type: 'conv2d', filters: 4, kernel: 3, padding: 1, activation: 'relu' }, { type: 'maxPool2d', pool: 2 },
+      { type: 'conv2d', filters: 5, kernel: 2, activation: 'tanh' }, { type: 'flatten' }, { units: 24 }],
+  }),
+};
+
 /**
- * Whole training steps: the same small autoencoder, data and seed on the CPU and the GPU, 2 epochs of 4 steps
+ * Whole training steps: the same small networks, data and seed on the CPU and the GPU, 2 epochs of 4 steps
  * (after the warm start where the method has one). Compares the loss history, and the final weights relative to
  * how far training moved them (‖w_gpu − w_cpu‖ / ‖w_cpu − w_0‖), so that a wrong step cannot hide behind the
  * size of the weights. With TF32 the products themselves differ by about 1e-3, so the weights are compared
@@ -305,9 +344,10 @@ async function stepParity(lib, { tf32 = false } = {}) {
   const r = seeded(99);
   const x = lib.matrix(uniform(rows * dim, r, 0, 1), rows, dim);
   const results = [];
-  for (const [name, make] of Object.entries(STEP_OPTIMIZERS)) {
+  for (const [net, build] of Object.entries(STEP_NETWORKS)) for (const [method, make] of Object.entries(STEP_OPTIMIZERS)) {
+    const name = net + method;
     const run = async (device) => {
-      const model = new lib.Autoencoder({ encoder: [dim, 16, 8, 4], loss: 'sigmoidCrossEntropy', seed: 5, device, tf32 });
+      const model = build(lib, device, tf32);
       try {
         const initial = model.getWeights().flatMap((w) => [w.weight, w.bias]);
         const history = await model.fit(x, { optimizer: make(lib), epochs: 2, batchSize: 60, seed: 3 });

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// Speed of the benchmark CNN (lib/cli/problems.ts cnnClassifier, algorithm.md §12.5) on Fashion-MNIST, as
+// ratios measured back to back in one run:
+//   - one training epoch of Adam (PyTorch's definition, lr 1e-3) here against the same network, data and
+//     batch size in PyTorch on the CPU (bench/cnn_torch.py), both at --threads; evaluation excluded on both;
+//   - the K-BFGS step (α 0.1, λ 0.3) against the Adam step on this package, from the second epoch of each run
+//     (so K-BFGS's warm-start pass is not counted), over --step-rows images.
+// Each pair is measured --repeats times, alternating; the table gives the median ratio and the range.
+//   node bench/cnn-speed.js [--rows 60000] [--step-rows 6400] [--batch 128] [--threads 2] [--repeats 2]
+const { execFileSync } = require('child_process');
+const path = require('path');
+const { parseArgs } = require('util');
+const lib = require('../dist');
+const { cnnClassifier } = require('../dist/cli/problems');
+
+const { values } = parseArgs({ options: {
+  rows: { type: 'string', default: '60000' }, 'step-rows': { type: 'string', default: '6400' },
+  batch: { type: 'string', default: '128' }, threads: { type: 'string', default: '2' }, repeats: { type: 'string', default: '2' },
+  dir: { type: 'string' },  // default: where Debian's dataset-fashion-mnist installs it
+} });
+const batch = Number(values.batch), threads = Number(values.threads);
+
+const head = (split, rows) => ({
+  x: { data: split.x.data.subarray(0, rows * 784), rows, cols: 784 },
+  y: { data: split.y.data.subarray(0, rows * 10), rows, cols: 10 },
+});
+
+// Seconds of training epoch `epoch` (history.seconds is cumulative, evaluation excluded).
+async function epochSeconds(data, optimizer, epochs, epoch) {
+  const model = cnnClassifier(1);
+  try {
+    const history = await model.fit(data, { optimizer, epochs, batchSize: batch, seed: 1, threads });
+    const s = history.history.seconds;
+    return { seconds: s[epoch] - (epoch > 0 ? s[epoch - 1] : 0), loss: history.history.loss[epochs - 1] };
+  } finally {
+    model.dispose();
+  }
+}
+
+const FASHION_DIR = values.dir ?? '/usr/share/datasets/fashion-mnist';
+
+function torchEpochSeconds(rows) {
+  const out = execFileSync('python3', [path.join(__dirname, 'cnn_torch.py'), FASHION_DIR, '1', String(batch), String(threads), String(rows)],
+    { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()).seconds;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const row = (label, ratios, base) =>
+  console.log(`| ${label} | ${median(ratios).toFixed(2)} | ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)} | ${median(base).toFixed(2)} |`);
+
+(async () => {
+  const data = await lib.datasets.fashionMnist({ dir: FASHION_DIR, labels: true });
+  const rows = Number(values.rows), stepRows = Number(values['step-rows']);
+  console.log(`Fashion-MNIST, batch ${batch}, ${threads} threads; ${rows} images per Adam epoch, ${stepRows} per step timing`);
+  console.log('| ratio | median | range | baseline seconds |');
+  console.log('| --- | --- | --- | --- |');
+  const epochRatios = [], torchSeconds = [], stepRatios = [], adamStep = [];
+  for (let r = 0; r < Number(values.repeats); r++) {
+    const ours = await epochSeconds(head(data.train, rows), new lib.Adam({ lr: 1e-3 }), 1, 0);
+    const theirs = torchEpochSeconds(rows);
+    epochRatios.push(ours.seconds / theirs);
+    torchSeconds.push(theirs);
+  }
+  row('Adam epoch, kbfgs-native / PyTorch', epochRatios, torchSeconds);
+  const steps = Math.floor(stepRows / batch);
+  for (let r = 0; r < Number(values.repeats); r++) {
+    const kbfgs = await epochSeconds(head(data.train, stepRows), new lib.KBFGS({ lr: 0.1, damping: 0.3 }), 2, 1);
+    const adam = await epochSeconds(head(data.train, stepRows), new lib.Adam({ lr: 1e-3 }), 2, 1);
+    stepRatios.push(kbfgs.seconds / adam.seconds);
+    adamStep.push(adam.seconds / steps);
+  }
+  row('K-BFGS step / Adam step', stepRatios, adamStep);
+})().catch((error) => { console.error(error); process.exitCode = 1; });
