@@ -25,6 +25,7 @@
 #include "../core/first_order_rule.h"
 #include "../core/rng.h"
 #include "image_ops.h"
+#include "parallel_rows.h"
 
 extern "C" {
 void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
@@ -46,6 +47,18 @@ void mirror_lower(float* a, int n, int lda) {
         for (int j = bj; j < std::min(bj + T, i); ++j) a[(size_t)j * lda + i] = a[(size_t)i * lda + j];
 }
 
+
+// Calls body(kind) with kind() the activation as a compile-time constant, so that a loop over elements has no
+// switch per element and vectorizes.
+template <class Body>
+void with_activation(Activation act, Body&& body) {
+  switch (act) {
+    case Activation::Relu: return body(std::integral_constant<Activation, Activation::Relu>{});
+    case Activation::Sigmoid: return body(std::integral_constant<Activation, Activation::Sigmoid>{});
+    case Activation::Tanh: return body(std::integral_constant<Activation, Activation::Tanh>{});
+    case Activation::Linear: return body(std::integral_constant<Activation, Activation::Linear>{});
+  }
+}
 
 // /proc/meminfo's MemAvailable + SwapFree, within what RLIMIT_AS leaves of the address space.
 size_t host_available_bytes() {
@@ -178,20 +191,27 @@ class CpuBackend final : public Backend {
   }
 
   void activation_forward(Activation act, const float* h, int m, int d, int ldh, float* out, int ldo) override {
-    for (int i = 0; i < m; ++i) {
-      const float* hi = h + (size_t)i * ldh;
-      float* oi = out + (size_t)i * ldo;
-      if (act == Activation::Linear) std::memcpy(oi, hi, (size_t)d * sizeof(float));
-      else for (int j = 0; j < d; ++j) oi[j] = activate(act, hi[j]);
-    }
+    cpu::parallel_rows(m, d, threads(), [&](int begin, int end) {
+      with_activation(act, [&](auto kind) {
+        for (int i = begin; i < end; ++i) {
+          const float* hi = h + (size_t)i * ldh;
+          float* oi = out + (size_t)i * ldo;
+          for (int j = 0; j < d; ++j) oi[j] = activate(kind(), hi[j]);
+        }
+      });
+    });
   }
   void activation_backward(Activation act, const float* h, int m, int d, float* g, int ldg) override {
     if (act == Activation::Linear) return;
-    for (int i = 0; i < m; ++i) {
-      const float* hi = h + (size_t)i * d;
-      float* gi = g + (size_t)i * ldg;
-      for (int j = 0; j < d; ++j) gi[j] = activation_gradient(act, hi[j], gi[j]);
-    }
+    cpu::parallel_rows(m, d, threads(), [&](int begin, int end) {
+      with_activation(act, [&](auto kind) {
+        for (int i = begin; i < end; ++i) {
+          const float* hi = h + (size_t)i * d;
+          float* gi = g + (size_t)i * ldg;
+          for (int j = 0; j < d; ++j) gi[j] = activation_gradient(kind(), hi[j], gi[j]);
+        }
+      });
+    });
   }
 
   double loss(Loss kind, const float* z, const float* t, int m, int d, float* grad) override {
@@ -270,17 +290,28 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // The image ops work sample by sample: each thread takes a range of samples.
   void im2col(const PatchShape& shape, const float* x, int m, float* patches) override {
-    cpu::im2col(shape, x, m, patches);
+    const size_t row = (size_t)shape.locations() * (shape.patch_size() + 1);
+    cpu::parallel_rows(m, row, threads(), [&](int b, int e) {
+      cpu::im2col(shape, x + b * shape.in.size(), e - b, patches + b * row);
+    });
   }
   void col2im(const PatchShape& shape, const float* dpatches, int ld, int m, float* dx) override {
-    cpu::col2im(shape, dpatches, ld, m, dx);
+    const size_t row = (size_t)shape.locations() * ld;
+    cpu::parallel_rows(m, row, threads(), [&](int b, int e) {
+      cpu::col2im(shape, dpatches + b * row, ld, e - b, dx + b * shape.in.size());
+    });
   }
   void pool_forward(const PoolShape& shape, const float* x, int m, float* y, int ldy) override {
-    cpu::pool_forward(shape, x, m, y, ldy);
+    cpu::parallel_rows(m, shape.in_size(), threads(), [&](int b, int e) {
+      cpu::pool_forward(shape, x + b * shape.in_size(), e - b, y + (size_t)b * ldy, ldy);
+    });
   }
   void pool_backward(const PoolShape& shape, const float* x, const float* dy, int lddy, int m, float* dx) override {
-    cpu::pool_backward(shape, x, dy, lddy, m, dx);
+    cpu::parallel_rows(m, shape.in_size(), threads(), [&](int b, int e) {
+      cpu::pool_backward(shape, x + b * shape.in_size(), dy + (size_t)b * lddy, lddy, e - b, dx + b * shape.in_size());
+    });
   }
   void column_mean(const float* a, int m, int cols, int ld, float* out) override {
     // (1/m) Aᵀ 1 as one threaded GEMV; the ones vector is kept and grown as needed.
