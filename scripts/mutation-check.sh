@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 # name @ file @ sed expression @ what it breaks
 MUTATIONS=(
-  "no-ha-update@native/optim/kbfgs.cc@s/^    if (!layers_\[l\].conv) update_a_side(l);/    (void)l;/@H_a is never updated (algorithm.md §3.3 item 9)"
+  "no-ha-update@native/optim/kbfgs.cc@s/^    update_a_side(ws, l);/    (void)l;/@H_a is never updated (algorithm.md §3.3 item 9)"
   "no-tau@native/optim/kbfgs.cc@s/settings_.momentum, settings_.weight_decay, net.params()/settings_.momentum, 0.0f, net.params()/@τ dropped from the gradient momentum (§2 step 4)"
   "powell-mu1@native/optim/bfgs.h@s/kPowellMu1 = 0.2;/kPowellMu1 = 0.25;/@Powell damping with μ₁ = 0.25 (§3.4)"
   "no-powell@native/core/curvature_rules.h@s/else if (sy \/ yhy <= mu1)/else if (false)/@Powell damping never applied (§3.4)"
@@ -20,7 +20,7 @@ MUTATIONS=(
   "kfc-a-mean@native/optim/kfac.cc@s/add \/ ws.m, ws.abar\[l\]/add \/ rows, ws.abar[l]/@KFAC's conv A averaged over locations instead of summed (§12.2)"
   "kfc-g-sum@native/optim/kfac.cc@s/add \/ rows, ws.g\[l\]/add \/ ws.m, ws.g[l]/@KFAC's conv G summed over locations instead of averaged (§12.2)"
   "conv-sy-samples@native/optim/kbfgs.cc@s/column_mean(ws.h\[l\], rows, d, d, s_)/column_mean(ws.h[l], ws.m, d, d, s_)/@K-BFGS's conv s from the first m rows only (§12.4)"
-  "conv-ha-undamped@native/optim/kbfgs.cc@s/(float)std::sqrt(settings_.damping), ya_)/0.0f, ya_)/@conv y_a without the √λ s_a term (§12.4)"
+  "ha-undamped@native/optim/kbfgs.cc@s/be_->axpby(n, (float)std::sqrt(settings_.damping), sa_, 1.0f, ya_);//@y_a without the √λ s_a term (§3.3 item 9, §12.4)"
   "conv-ha-mean@native/optim/kbfgs.cc@s/1.0f \/ ws.m, ws.abar\[l\], n, patch_product_/1.0f \/ rows, ws.abar[l], n, patch_product_/@conv Hessian action with Ω_B averaged over locations (§12.4)"
   "col2im-kernel-order@native/cpu/image_ops.cc@s/const float\* cell = src + (ky \* s.kernel_w + kx) \* C;/const float* cell = src + (kx * s.kernel_h + ky) * C;/@im2col's adjoint reads the kernel transposed (§12.1)"
   "bernoulli@native/cpu/cpu_backend.cc@s/const float t = uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/const float t = uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"

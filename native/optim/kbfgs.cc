@@ -29,7 +29,6 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
     if (layer.conv) patch_rows = std::max(patch_rows, (size_t)batch_capacity * net.layer(l).locations());
     const size_t n = layer.n, d = layer.d;
     layer.a = take(n * n);
-    layer.a_lm = take(n * n);
     layer.h_a = take(n * n);
     if (settings_.memory > 0) {
       layer.lbfgs = std::make_unique<LbfgsOperator>();
@@ -65,9 +64,9 @@ std::vector<MemoryPart> KbfgsOptimizer::state_size(const Network& net) const {
   for (int l = 0; l < net.num_layers(); ++l) {
     const size_t n = net.cols(l), d = net.rows(l);
     const size_t g_side = settings_.memory > 0 ? LbfgsOperator::floats(d, settings_.memory, n) : d * d;
-    parts.push_back({"layer " + std::to_string(l) + " (3 matrices of " + std::to_string(n) + " x " +
+    parts.push_back({"layer " + std::to_string(l) + " (2 matrices of " + std::to_string(n) + " x " +
                          std::to_string(n) + " and H_g for " + std::to_string(d) + " outputs)",
-                     3 * n * n + g_side + 4 * d + n});
+                     2 * n * n + g_side + 4 * d + n});
     widest = std::max({widest, n, d});
     largest = std::max(largest, n * d);
   }
@@ -119,8 +118,10 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
     const bool invert = k == 0 || reinvert_;  // the only inverse (algorithm.md §3.2), again after a raised damping
     if (k > 0 && !L.conv)  // A ← β A + (1 − β) ĀᵀĀ/m; at k = 0 A is the warm start
       be_->syrk(true, L.n, m, (1 - settings_.a_decay) / m, ws.abar[l], L.n, settings_.a_decay, L.a, L.n);
-    if (!L.conv || invert) damped_factor(*be_, L.a, L.n, sqrt_lambda, L.a_lm);
-    if (invert) spd_inverse(*be_, L.a_lm, L.h_a, L.n, l, "A + sqrt(damping) I");
+    if (invert) {
+      damped_factor(*be_, L.a, L.n, sqrt_lambda, L.h_a);
+      spd_inverse(*be_, L.h_a, L.h_a, L.n, l, "A + sqrt(damping) I");
+    }
     const float* grad_l = momentum_ + net.offset(l);
     non_finite_.mark(kGradientPhase, l, grad_l, (size_t)L.d * L.n);
     float* delta_l = delta_ + net.offset(l);
@@ -131,8 +132,8 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
       kronecker_direction(*be_, L.d, L.n, L.h_g, grad_l, L.h_a, tmp_, delta_l);
     }
     non_finite_.mark(kDirectionPhase, l, delta_ + net.offset(l), (size_t)L.d * L.n);
-    // A convolution's H_a learns from this batch's patches, which the second pass overwrites: now.
-    if (L.conv) update_a_side_from_patches(ws, l);
+    // H_a's update needs this batch's first pass (a convolution's patches, which the second pass overwrites).
+    update_a_side(ws, l);
   }
   reinvert_ = false;
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (algorithm.md §3.3 step 4):
@@ -142,10 +143,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   net.forward(ws, Network::Want::Gradient);
   net.backward(ws, nullptr);
   timer.lap(t_second_pass_);
-  for (int l = 0; l < net.num_layers(); ++l) {
-    update_g_side(net, ws, l);
-    if (!layers_[l].conv) update_a_side(l);
-  }
+  for (int l = 0; l < net.num_layers(); ++l) update_g_side(net, ws, l);
   timer.lap(t_curvature_);
 }
 
@@ -184,25 +182,21 @@ void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
   n_lbfgs_skipped_ += degenerate != 0 || !L.lbfgs->append(s_, y_, ref);
 }
 
-// Step 9 of algorithm.md §3.3: the Hessian-action update of H_a with u = [mean a; 1], s_a = H_a u, y_a = A^LM s_a.
-void KbfgsOptimizer::update_a_side(int l) {
+// Step 9 of algorithm.md §3.3: the Hessian-action update of H_a with u = [mean a; 1], s_a = H_a u and
+// y_a = A s_a + √λ s_a. A convolution keeps no A (§12.4): A s_a = (1/m) P̄ᵀ (P̄ s_a) from this batch's patches P̄
+// (m·T rows), two matrix-vector products with the im2col matrix.
+void KbfgsOptimizer::update_a_side(Workspace& ws, int l) {
   Layer& L = layers_[l];
   const int n = L.n;
   be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, sa_);
-  be_->gemv(false, n, n, 1.0f, L.a_lm, n, sa_, 0.0f, ya_);
-  be_->gemv(false, n, n, 1.0f, L.h_a, n, ya_, 0.0f, hya_);
-  be_->bfgs_update(n, L.h_a, sa_, ya_, hya_, L.a_mean, n, kBfgsSkipThreshold, nullptr, counters_ + kHaSkipped);
-}
-
-// algorithm.md §12.4: the Hessian action of a convolution's A side uses this batch's patches P̄ (rows m·T)
-// instead of a stored A: y_a = (1/m) P̄ᵀ (P̄ s_a) + √λ s_a, two matrix-vector products with the im2col matrix.
-void KbfgsOptimizer::update_a_side_from_patches(Workspace& ws, int l) {
-  Layer& L = layers_[l];
-  const int n = L.n, rows = ws.rows(l);
-  be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, sa_);
-  be_->gemv(false, rows, n, 1.0f, ws.abar[l], n, sa_, 0.0f, patch_product_);
-  be_->copy(ya_, sa_, n);
-  be_->gemv(true, rows, n, 1.0f / ws.m, ws.abar[l], n, patch_product_, (float)std::sqrt(settings_.damping), ya_);
+  if (L.conv) {
+    const int rows = ws.rows(l);
+    be_->gemv(false, rows, n, 1.0f, ws.abar[l], n, sa_, 0.0f, patch_product_);
+    be_->gemv(true, rows, n, 1.0f / ws.m, ws.abar[l], n, patch_product_, 0.0f, ya_);
+  } else {
+    be_->gemv(false, n, n, 1.0f, L.a, n, sa_, 0.0f, ya_);
+  }
+  be_->axpby(n, (float)std::sqrt(settings_.damping), sa_, 1.0f, ya_);
   be_->gemv(false, n, n, 1.0f, L.h_a, n, ya_, 0.0f, hya_);
   be_->bfgs_update(n, L.h_a, sa_, ya_, hya_, L.a_mean, n, kBfgsSkipThreshold, nullptr, counters_ + kHaSkipped);
 }
@@ -213,7 +207,7 @@ void KbfgsOptimizer::state_buffers(std::vector<StateBuffer>& out) {
     Layer& L = layers_[l];
     const std::string p = "layer" + std::to_string(l) + ".";
     const size_t nn = (size_t)L.n * L.n;
-    out.push_back({p + "A", L.a, nn});  // A + √λ I is rebuilt from A at every step: not state
+    out.push_back({p + "A", L.a, nn});  // a convolution's A is its warm-start Ω (§12.4)
     out.push_back({p + "H_a", L.h_a, nn});
     if (L.lbfgs) L.lbfgs->state_buffers(out, p + "lbfgs.");
     else out.push_back({p + "H_g", L.h_g, (size_t)L.d * L.d});

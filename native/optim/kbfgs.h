@@ -55,15 +55,14 @@ class KbfgsOptimizer final : public Optimizer {
   struct Layer {
     int d = 0, n = 0;
     bool conv = false;  // a convolution: H_a learns from this batch's patches, not from A (algorithm.md §12.4)
-    float *a = nullptr, *a_lm = nullptr, *h_a = nullptr, *h_g = nullptr;
+    float *a = nullptr, *h_a = nullptr, *h_g = nullptr;
     std::unique_ptr<LbfgsOperator> lbfgs;
     float *s_bar = nullptr, *y_bar = nullptr;  // undamped moving averages (algorithm.md §3.3 step 6)
     float *h_mean = nullptr, *g_mean = nullptr, *a_mean = nullptr;  // first-pass batch means at θ_k
   };
   void queue_step(Network& net, Workspace& ws, int64_t k);
   void update_g_side(Network& net, Workspace& ws, int l);
-  void update_a_side(int l);
-  void update_a_side_from_patches(Workspace& ws, int l);
+  void update_a_side(Workspace& ws, int l);
 
   KbfgsSettings settings_;
   StepLength step_length_;
