@@ -7,6 +7,7 @@
 //     (so K-BFGS's warm-start pass is not counted), over --step-rows images.
 // Each pair is measured --repeats times, alternating; the table gives the median ratio and the range.
 //   node bench/cnn-speed.js [--rows 60000] [--step-rows 6400] [--batch 128] [--threads 2] [--repeats 2]
+//     [--only epoch|step]
 const { execFileSync } = require('child_process');
 const path = require('path');
 const { parseArgs } = require('util');
@@ -16,6 +17,7 @@ const { cnnClassifier } = require('../dist/cli/problems');
 const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '60000' }, 'step-rows': { type: 'string', default: '6400' },
   batch: { type: 'string', default: '128' }, threads: { type: 'string', default: '2' }, repeats: { type: 'string', default: '2' },
+  only: { type: 'string' },
   dir: { type: 'string' },  // default: where Debian's dataset-fashion-mnist installs it
 } });
 const batch = Number(values.batch), threads = Number(values.threads);
@@ -56,19 +58,19 @@ const row = (label, ratios, base) =>
   console.log('| ratio | median | range | baseline seconds |');
   console.log('| --- | --- | --- | --- |');
   const epochRatios = [], torchSeconds = [], stepRatios = [], adamStep = [];
-  for (let r = 0; r < Number(values.repeats); r++) {
+  for (let r = 0; r < Number(values.repeats) && values.only !== 'step'; r++) {
     const ours = await epochSeconds(head(data.train, rows), new lib.Adam({ lr: 1e-3 }), 1, 0);
     const theirs = torchEpochSeconds(rows);
     epochRatios.push(ours.seconds / theirs);
     torchSeconds.push(theirs);
   }
-  row('Adam epoch, kbfgs-native / PyTorch', epochRatios, torchSeconds);
+  if (epochRatios.length) row('Adam epoch, kbfgs-native / PyTorch', epochRatios, torchSeconds);
   const steps = Math.floor(stepRows / batch);
-  for (let r = 0; r < Number(values.repeats); r++) {
+  for (let r = 0; r < Number(values.repeats) && values.only !== 'epoch'; r++) {
     const kbfgs = await epochSeconds(head(data.train, stepRows), new lib.KBFGS({ lr: 0.1, damping: 0.3 }), 2, 1);
     const adam = await epochSeconds(head(data.train, stepRows), new lib.Adam({ lr: 1e-3 }), 2, 1);
     stepRatios.push(kbfgs.seconds / adam.seconds);
     adamStep.push(adam.seconds / steps);
   }
-  row('K-BFGS step / Adam step', stepRatios, adamStep);
+  if (stepRatios.length) row('K-BFGS step / Adam step', stepRatios, adamStep);
 })().catch((error) => { console.error(error); process.exitCode = 1; });

@@ -25,10 +25,10 @@ export interface Conv2dLayerConfig {
   filters: number;
   /** Kernel size, square or [height, width]. */
   kernel: number | [number, number];
-  /** Default 1. */
-  stride?: number;
+  /** Default 1; [height, width] with equal entries is accepted too (one stride for both axes). */
+  stride?: number | [number, number];
   /** Zero padding on every side; 'same' keeps the size (stride 1, odd kernel); default 0 ('valid'). */
-  padding?: number | 'same' | 'valid';
+  padding?: number | [number, number] | 'same' | 'valid';
   /** Default true. */
   bias?: boolean;
   /** Default 'linear'. */
@@ -71,6 +71,14 @@ export interface LayerPlan {
 }
 
 const MAX_WIDTH = 1 << 20;
+
+/** A setting the engine keeps as one number for both axes, given as n or [n, n]. */
+function square(where: string, name: string, value: unknown, fallback: number, min: number): number {
+  if (!Array.isArray(value)) return checkNumber(where, name, value, fallback, { min, integer: true });
+  const [h, w] = value.length === 2 ? value : [NaN, NaN];
+  if (h !== w) throw new InvalidArgumentError(`${where}: ${name} must be one number for both axes (got ${JSON.stringify(value)})`);
+  return checkNumber(where, name, h, fallback, { min, integer: true });
+}
 
 function pair(where: string, name: string, value: unknown, fallback?: number): [number, number] {
   if (Array.isArray(value)) {
@@ -115,7 +123,7 @@ export function planLayers(where: string, inputDim: number, inputShape: ImageSha
       }
       const filters = checkNumber(at, 'filters', layer.filters, NaN, { min: 1, max: MAX_WIDTH, integer: true });
       const [kernelH, kernelW] = pair(at, 'kernel', layer.kernel);
-      const stride = checkNumber(at, 'stride', layer.stride, 1, { min: 1, integer: true });
+      const stride = square(at, 'stride', layer.stride, 1, 1);
       let padding: number;
       if (layer.padding === 'same') {
         if (stride !== 1 || kernelH % 2 === 0 || kernelW % 2 === 0)
@@ -123,7 +131,7 @@ export function planLayers(where: string, inputDim: number, inputShape: ImageSha
         if (kernelH !== kernelW) throw new InvalidArgumentError(`${at}: padding 'same' needs a square kernel; give a number instead`);
         padding = (kernelH - 1) / 2;
       } else {
-        padding = layer.padding === 'valid' ? 0 : checkNumber(at, 'padding', layer.padding, 0, { min: 0, integer: true });
+        padding = layer.padding === 'valid' ? 0 : square(at, 'padding', layer.padding, 0, 0);
         if (padding >= Math.min(kernelH, kernelW))
           throw new InvalidArgumentError(`${at}: padding must be smaller than the kernel, got ${padding}`);
       }

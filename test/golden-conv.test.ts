@@ -47,11 +47,14 @@ function setup(net: Network, seed = 21) {
 }
 
 describe('convolution layers against the float64 reference', () => {
-  test.each([['pooled', pooled], ['strided', strided]] as const)('%s network: loss and every weight gradient', (_name, net) => {
+  test.each([['pooled', pooled], ['strided', strided]] as const)('%s network: loss, outputs and every weight gradient', async (_name, net) => {
     const { model, x, problem } = setup(net);
     const { loss, gradients } = model.computeGradients(x);
     const want = pass(problem.W, problem.X, problem.X, true, { hidden: 'tanh', output: 'linear', loss: 'halfSquaredError', geometry: net.geometry });
     expect(Math.abs(loss - want.loss) / want.loss).toBeLessThan(1e-6);
+    const outputs = await model.predict(x, { logits: true });
+    expect(outputs.data.length).toBe(want.output.a.length);
+    outputs.data.forEach((v, i) => expect(Math.abs(v - want.output.a[i])).toBeLessThan(1e-5 * (1 + Math.abs(want.output.a[i]))));
     gradients.forEach(({ weight, bias }, l) => {
       const inputs = weight.length / bias.length, G = want.grads[l];
       let worst = 0, scale = 0;

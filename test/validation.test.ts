@@ -192,9 +192,21 @@ describe('image layers', () => {
     ['an unknown layer type', [{ type: 'conv3d' }, { units: 1 }], /layer 0: type must be one of 'dense', 'conv2d'/],
     ['an unknown option', [conv({ dilation: 2 }), { type: 'flatten' }, { units: 1 }], /layer 0: unknown option 'dilation'/],
     ['the last layer not dense', [conv(), { type: 'flatten' }], /the last layer must be dense/],
+    ['a stride per axis', [conv({ stride: [1, 2] }), { type: 'flatten' }, { units: 1 }], /layer 0: stride must be one number for both axes \(got \[1,2\]\)/],
   ])('%s', (_name, layers, message) => {
     expect(build(layers)).toThrow(InvalidArgumentError);
     expect(build(layers)).toThrow(message);
+  });
+
+  test('[n, n] is n for stride and padding; defaults are filled in', () => {
+    const model = new Sequential({ inputShape: [1, 6, 6], loss: 'halfSquaredError',
+      layers: [conv({ stride: [2, 2], padding: [1, 1] }), { type: 'maxPool2d', pool: [3, 3] }, { type: 'flatten' }, { units: 1 }] });
+    expect(model.layers.slice(0, 2)).toEqual([
+      { type: 'conv2d', filters: 2, kernel: [3, 3], stride: 2, padding: 1, bias: true, activation: 'linear' },
+      { type: 'maxPool2d', pool: [3, 3], stride: [3, 3] },
+    ]);
+    expect(model.weightShapes).toEqual([{ units: 2, inputs: 9 }, { units: 1, inputs: 2 }]);
+    model.dispose();
   });
 
   test('input shapes', () => {

@@ -42,8 +42,7 @@ void predict_host(Network& net, const float* x, int rows, bool logits, float* ou
   for (int start = 0; start < rows; start += cap) {
     const int m = std::min(cap, rows - start);
     std::iota(idx.begin(), idx.begin() + m, (uint32_t)start);
-    ws.m = m;
-    be.gather_rows(ws.abar[0], net.cols(0), staged.view().x, net.input_dim(), idx.data(), m);
+    net.load_inputs(ws, staged.view().x, idx.data(), m);
     be.fill(ws.target, 0.0f, (size_t)m * d);
     net.forward(ws, Network::Want::Nothing);
     if (logits) {

@@ -131,10 +131,14 @@ void Network::initialize(uint64_t seed) {
   backend_.to_device(params_, host.data(), host.size());
 }
 
-void Network::load_batch(Workspace& ws, const float* x, const float* y, const uint32_t* rows, int m) const {
+void Network::load_inputs(Workspace& ws, const float* x, const uint32_t* rows, int m) const {
   ws.m = m;
   if (layers_[0].conv) backend_.gather_rows(ws.image[0], input_dim(), x, input_dim(), rows, m);
   else backend_.gather_rows(ws.abar[0], cols(0), x, input_dim(), rows, m);
+}
+
+void Network::load_batch(Workspace& ws, const float* x, const float* y, const uint32_t* rows, int m) const {
+  load_inputs(ws, x, rows, m);
   backend_.gather_rows(ws.target, output_dim(), y, output_dim(), rows, m);
 }
 

@@ -96,13 +96,15 @@ class Network {
   // W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (a convolution without bias: b = 0) from a seeded SplitMix64 stream, layer by layer (algorithm.md §7.2).
   void initialize(uint64_t seed);
 
+  // Copies the input rows of host-or-staged data into ws (the first layer's abar, or its images).
+  void load_inputs(Workspace& ws, const float* x, const uint32_t* rows, int m) const;
   // Copies the batch rows (inputs and targets) of host-or-staged data into ws.
   void load_batch(Workspace& ws, const float* x, const float* y, const uint32_t* rows, int m) const;
   // What a forward pass leaves besides the activations: the summed (not averaged) data loss of the batch,
   // the output gradient g[L-1] = d loss_i / d h_L for backward(), both, or neither. Reading the loss makes a
   // GPU backend wait for the pass, so passes whose loss nobody reads skip it.
   enum class Want { Nothing, Loss, Gradient, LossAndGradient };
-  // Forward pass over ws.abar[0]; returns the loss when wanted, else NaN.
+  // Forward pass over the loaded inputs; returns the loss when wanted, else NaN.
   double forward(Workspace& ws, Want want);
   // g[L-1] = d loss_i / d h_L of the current forward output against targets (ws.target when null); returns
   // the summed loss when want_loss, else NaN. KFAC calls it again with sampled targets.
