@@ -262,7 +262,7 @@ describe('validation and error types', () => {
   test('setWeights during a fit is a BusyError', async () => {
     const model = tiny();
     const fit = model.fit(x, { optimizer: new Adam(), epochs: 50, batchSize: 1 });
-    expect(() => model.setWeights(model.layers.map((l, i) => ({ weight: new Float32Array(l.units * (i ? 4 : 3)), bias: new Float32Array(l.units) }))))
+    expect(() => model.setWeights(model.weightShapes.map((l) => ({ weight: new Float32Array(l.units * l.inputs), bias: new Float32Array(l.units) }))))
       .toThrow(BusyError);
     await fit;
     model.dispose();
@@ -270,7 +270,7 @@ describe('validation and error types', () => {
 
   test('evaluate on inputs that overflow is a NumericalError naming the rows and the layer, like fit', async () => {
     const model = new Sequential({ inputDim: 3, layers: [{ units: 4, activation: 'relu' }, { units: 3 }], loss: 'halfSquaredError' });
-    model.setWeights(model.layers.map((l, i) => ({ weight: new Float32Array(l.units * (i ? 4 : 3)).fill(1), bias: new Float32Array(l.units) })));
+    model.setWeights(model.weightShapes.map((l) => ({ weight: new Float32Array(l.units * l.inputs).fill(1), bias: new Float32Array(l.units) })));
     const big = { data: Float32Array.from(x.data, (v, i) => (i >= 30 && i < 33 ? 3e38 : v)), rows: 20, cols: 3 };  // row 10 overflows
     const error = await model.evaluate(big).catch((e) => e);
     expect(error).toBeInstanceOf(NumericalError);
