@@ -47,6 +47,8 @@ struct PoolShape {
   KB_HOST_DEVICE int out_w() const { return (width - size_w) / stride_w + 1; }
   KB_HOST_DEVICE size_t in_size() const { return (size_t)channels * height * width; }
   KB_HOST_DEVICE size_t out_size() const { return (size_t)channels * out_h() * out_w(); }
+  // Values per sample that pooling passes on (kind None: the whole image).
+  KB_HOST_DEVICE size_t passed_size() const { return kind == PoolKind::None ? in_size() : out_size(); }
 };
 
 }  // namespace kb

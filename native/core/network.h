@@ -29,7 +29,7 @@ struct LayerSpec {
 
   int locations() const { return conv ? patches.locations() : 1; }
   size_t input_size() const { return conv ? patches.in.size() : (size_t)in; }    // values per sample
-  size_t output_size() const { return conv ? pool.out_size() : (size_t)out; }  // values per sample passed on
+  size_t output_size() const { return conv ? pool.passed_size() : (size_t)out; }  // values per sample passed on
 };
 
 // A convolution layer's spec from its input image and settings, with `pool` (kind and window) describing

@@ -54,6 +54,7 @@ void im2col(const PatchShape& s, const float* x, int m, float* patches) {
 void col2im(const PatchShape& s, const float* dpatches, int ld, int m, float* dx) {
   const int oh = s.out_h(), ow = s.out_w(), C = s.in.channels, W = s.in.width;
   const size_t image = s.in.size();
+  const bool contiguous = height_major(s.in);
   std::fill(dx, dx + (size_t)m * image, 0.0f);
   for (int i = 0; i < m; ++i) {
     float* xi = dx + (size_t)i * image;
@@ -67,7 +68,7 @@ void col2im(const PatchShape& s, const float* dpatches, int ld, int m, float* dx
             const int ix = ox * s.stride - s.padding + kx;
             if (ix < 0 || ix >= W) continue;
             const float* cell = src + (ky * s.kernel_w + kx) * C;
-            if (height_major(s.in)) {
+            if (contiguous) {
               float* out = xi + ((size_t)iy * W + ix) * C;
               for (int c = 0; c < C; ++c) out[c] += cell[c];
             } else {

@@ -352,7 +352,7 @@ __global__ void col2im_kernel(PatchShape sh, const float* dpatches, int ld, int 
 }
 
 __global__ void pool_forward_kernel(PoolShape sh, const float* x, int m, float* y, int ldy) {
-  const size_t in = sh.in_size(), out = sh.kind == PoolKind::None ? in : sh.out_size();
+  const size_t in = sh.in_size(), out = sh.passed_size();
   KB_GRID_STRIDE(e, (size_t)m * out) {
     const size_t i = e / out, k = e % out;
     const float* xi = x + i * in;

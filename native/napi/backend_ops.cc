@@ -298,7 +298,7 @@ Napi::Value PoolForward(const Napi::CallbackInfo& info) {
   return run(info, [&](Args& a) {
     const PoolShape s = pool_shape(info[0]);
     const int m = a.num(2), ldy = a.num(4);
-    const size_t out = s.kind == PoolKind::None ? s.in_size() : s.out_size();
+    const size_t out = s.passed_size();
     if ((size_t)ldy < out) throw_invalid(info.Env(), "ldy is smaller than the pooled image");
     a.be().pool_forward(s, a.arr(1, (size_t)m * s.in_size()), m, a.arr(3, span(m, (int)out, ldy)), ldy);
     return none(info);
@@ -308,7 +308,7 @@ Napi::Value PoolBackward(const Napi::CallbackInfo& info) {
   return run(info, [&](Args& a) {
     const PoolShape s = pool_shape(info[0]);
     const int lddy = a.num(3), m = a.num(4);
-    const size_t out = s.kind == PoolKind::None ? s.in_size() : s.out_size();
+    const size_t out = s.passed_size();
     if ((size_t)lddy < out) throw_invalid(info.Env(), "lddy is smaller than the pooled image");
     a.be().pool_backward(s, a.arr(1, (size_t)m * s.in_size()), a.arr(2, span(m, (int)out, lddy)), lddy, m,
                          a.arr(5, (size_t)m * s.in_size()));
