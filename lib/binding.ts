@@ -50,6 +50,15 @@ export interface NativeData {
   rows: number;
 }
 
+/** The MPI world this process belongs to. */
+export interface NativeWorld {
+  rank: number;
+  size: number;
+  /** The Open MPI library file that was loaded, and its version string. */
+  library: string;
+  version: string;
+}
+
 export interface NativeFitConfig {
   epochs: number;
   batchSize: number;
@@ -60,6 +69,10 @@ export interface NativeFitConfig {
   awaitBatchEvents: boolean;
   awaitEpochEvents: boolean;
   skipNonFinite: boolean;
+  /** Data-parallel training: each layer's curvature work on one rank, broadcast (lib/distributed.ts). */
+  splitCurvature: boolean;
+  /** Seconds a wait for the other ranks may last; 0: not distributed. */
+  distributedTimeout: number;
   threads: number;
 }
 
@@ -231,6 +244,9 @@ export interface NativeAddon {
   curvature: NativeCurvatureOps;
   /** Sets the OpenBLAS thread count when given one; returns the current count. */
   threads(count?: number): number;
+  distributedInit(): NativeWorld;
+  distributedFinalize(): void;
+  distributedBroadcast(bytes: Uint8Array, root: number, timeoutSeconds: number): void;
 }
 
 // The package root is one level above both lib/ (tests) and dist/ (the published build). node-gyp-build

@@ -8,7 +8,7 @@ import type { History } from './model';
 export type ErrorCode =
   | 'KBFGS_ERROR' | 'KBFGS_INVALID_ARGUMENT' | 'KBFGS_SHAPE' | 'KBFGS_INVALID_DATA' | 'KBFGS_BUSY' | 'KBFGS_DISPOSED'
   | 'KBFGS_ABORTED' | 'KBFGS_NUMERICAL' | 'KBFGS_NOT_POSITIVE_DEFINITE' | 'KBFGS_OUT_OF_MEMORY' | 'KBFGS_DEVICE'
-  | 'KBFGS_INTERNAL' | 'KBFGS_IDX_FORMAT' | 'KBFGS_MAT_FORMAT' | 'KBFGS_CIFAR_FORMAT' | 'KBFGS_CHECKPOINT';
+  | 'KBFGS_DISTRIBUTED' | 'KBFGS_INTERNAL' | 'KBFGS_IDX_FORMAT' | 'KBFGS_MAT_FORMAT' | 'KBFGS_CIFAR_FORMAT' | 'KBFGS_CHECKPOINT';
 
 export class KbfgsError extends Error {
   readonly code: ErrorCode;
@@ -91,6 +91,16 @@ export class DeviceError extends KbfgsError {
   }
 }
 
+/**
+ * Data-parallel training failed: MPI could not be loaded or started, the ranks do not train the same run, or a
+ * rank stopped answering (it died, failed or left training) within the timeout.
+ */
+export class DistributedError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_DISTRIBUTED');
+  }
+}
+
 /** A fault inside the native engine that no input should cause; please report it with the message. */
 export class InternalError extends KbfgsError {
   constructor(message: string) {
@@ -109,6 +119,7 @@ const byCode: Partial<Record<ErrorCode, new (message: string) => KbfgsError>> = 
   KBFGS_NOT_POSITIVE_DEFINITE: NotPositiveDefiniteError,
   KBFGS_OUT_OF_MEMORY: OutOfMemoryError,
   KBFGS_DEVICE: DeviceError,
+  KBFGS_DISTRIBUTED: DistributedError,
   KBFGS_INTERNAL: InternalError,
 };
 

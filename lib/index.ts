@@ -31,8 +31,10 @@ export type { ClassificationDataset, Dataset, LabeledSplit, Split, SplitName, Pr
 export type { MnistOptions } from './datasets/mnist';
 export {
   KbfgsError, AbortError, BusyError, DisposedError, InvalidArgumentError, InvalidDataError, NotPositiveDefiniteError,
-  NumericalError, OutOfMemoryError, ShapeError, DeviceError, InternalError,
+  NumericalError, OutOfMemoryError, ShapeError, DeviceError, DistributedError, InternalError,
 } from './errors';
+export { initDistributed, distributedWorld } from './distributed';
+export type { DistributedOptions, World } from './distributed';
 export type { ErrorCode } from './errors';
 export { devices, cudaLibrarySearchPath, DEVICES } from './devices';
 export type { DeviceName, DevicesReport } from './devices';

@@ -6,6 +6,7 @@ import * as os from 'os';
 import { addon, type NativeBatchEvent, type NativeEpochEvent, type NativeModel } from './binding';
 import { resolveData, checkMatrix, isFloat32Array, isUint8Array, pinnedForNative, type Matrix, type TrainingData } from './data';
 import { DEVICES, resolveDevice, type DeviceName } from './devices';
+import { distributedConfig, distributedWorld, type DistributedOptions } from './distributed';
 import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native } from './errors';
 import { readRegularFile } from './files';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
@@ -135,6 +136,12 @@ export interface FitOptions {
   onBatchEnd?: (batch: number, logs: BatchLogs) => unknown;
   /** Callback objects (EarlyStopping, ReduceLROnPlateau, LearningRateScheduler, ModelCheckpoint, your own). */
   callbacks?: Callback[];
+  /**
+   * Data-parallel training over MPI (launch with `mpirun -np N node train.js`): every rank runs the same fit on
+   * the same data and model, takes its share of each minibatch (batchSize is the whole batch) and ends with the
+   * same weights. See the README's "Distributed training". Default false.
+   */
+  distributed?: boolean | DistributedOptions;
 }
 
 /** Shaped like TensorFlow.js's History: one array per logged quantity, indexed like `epoch`. */
@@ -159,7 +166,7 @@ const running = new Set<NativeModel>();
 process.on('exit', () => running.forEach((handle) => handle.cancel()));
 
 const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'timeBudget', 'shuffle', 'seed', 'validationData', 'threads', 'onNonFinite',
-  'signal', 'onEpochEnd', 'onBatchEnd', 'callbacks'] as const;
+  'signal', 'onEpochEnd', 'onBatchEnd', 'callbacks', 'distributed'] as const;
 
 export class Sequential {
   /** Values per sample of the input (channels x height x width for an image). */
@@ -260,6 +267,7 @@ export class Sequential {
       awaitBatchEvents: onBatchEnd.length > 0,
       awaitEpochEvents: onEpochEnd.length > 0,
       skipNonFinite: checkChoice(where, 'onNonFinite', options.onNonFinite, 'stop', ['stop', 'skip'] as const) === 'skip',
+      ...distributedConfig(where, options.distributed),
     };
     const { signal, optimizer } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal))
@@ -453,10 +461,14 @@ export class Sequential {
    * Saves the model to a safetensors file, atomically. Unless `optimizer: false`, the optimizer state (factors,
    * H matrices, L-BFGS memory, moments), the step counter and the data order go in too, so that
    * `Sequential.load(path)` and a fit() with `model.optimizer` continue the run bit for bit (CPU, same threads).
+   * In a distributed job of more than one rank only rank 0 writes (every rank holds the same state); the others
+   * return without writing. A checkpoint resumes at any number of ranks.
    */
   save(file: string, options: { optimizer?: boolean } = {}): void {
     checkKeys('save', options, ['optimizer']);
     const withOptimizer = checkBoolean('save', 'optimizer', options.optimizer, true);
+    const world = distributedWorld();
+    if (world && world.size > 1 && world.rank !== 0) return;
     const handle = this.native();
     const tensors: Tensors = {};
     this.getWeights().forEach((w, l) => {

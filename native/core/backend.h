@@ -39,6 +39,8 @@ class Backend {
   virtual void release(float* p) = 0;
   virtual void to_device(float* dst, const float* host, size_t count) = 0;
   virtual void to_host(float* host, const float* src, size_t count) = 0;
+  // Whether backend memory is host memory (the CPU backend): an engine that reads host memory then reads it in place.
+  virtual bool host_memory() const { return false; }
   virtual void copy(float* dst, const float* src, size_t count) = 0;  // the ranges may overlap
   virtual void fill(float* x, float value, size_t count) = 0;
   // A view of a host dataset that kernels can read. The CPU backend returns the host pointer (no copy);
@@ -101,12 +103,14 @@ class Backend {
   virtual void add_diagonal_from(float* a, int n, int lda, const float* src, int stride) = 0;
   // Targets drawn from the model's predictive distribution at logits z (KFAC's sampled Fisher, algorithm.md §5):
   // Bernoulli(sigmoid(z)), Normal(z, 1) or Categorical(softmax(z)). Element i uses the counter-based
-  // uniforms uniform_at(seed, 2i) and uniform_at(seed, 2i+1) of rng.h, so every backend draws the same.
-  virtual void sample_targets(Loss loss, const float* z, int m, int d, uint64_t seed, float* out) = 0;
+  // uniforms uniform_at(seed, 2i) and uniform_at(seed, 2i+1) of rng.h, so every backend draws the same. The
+  // elements are numbered from `first` (a rank's share of a batch draws what one process would, §13.1).
+  virtual void sample_targets(Loss loss, const float* z, int m, int d, uint64_t seed, uint64_t first, float* out) = 0;
   // KFAC's sampled output gradient: targets drawn as sample_targets draws them (into out), then grad as
   // loss_gradient writes it against them. A backend may fuse the two passes; the results are the same.
-  virtual void sampled_gradient(Loss loss, const float* z, int m, int d, uint64_t seed, float* out, float* grad) {
-    sample_targets(loss, z, m, d, seed, out);
+  virtual void sampled_gradient(Loss loss, const float* z, int m, int d, uint64_t seed, uint64_t first, float* out,
+                                float* grad) {
+    sample_targets(loss, z, m, d, seed, first, out);
     loss_gradient(loss, z, out, m, d, grad);
   }
   // ---- image layers (algorithm.md §12; the per-element rules are core/image_rules.h) ------------------------

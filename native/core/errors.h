@@ -12,7 +12,7 @@ namespace kb {
 // The one list of native error kinds; test/errors.test.ts checks it against lib/errors.ts.
 enum class ErrorKind {
   InvalidArgument, InvalidData, Numerical, NotPositiveDefinite, Aborted, Device, OutOfMemory, Busy, Disposed,
-  Internal
+  Distributed, Internal
 };
 
 inline const char* error_code(ErrorKind kind) {
@@ -26,6 +26,7 @@ inline const char* error_code(ErrorKind kind) {
     case ErrorKind::OutOfMemory: return "KBFGS_OUT_OF_MEMORY";
     case ErrorKind::Busy: return "KBFGS_BUSY";
     case ErrorKind::Disposed: return "KBFGS_DISPOSED";
+    case ErrorKind::Distributed: return "KBFGS_DISTRIBUTED";
     case ErrorKind::Internal: return "KBFGS_INTERNAL";
   }
   return "KBFGS_ERROR";

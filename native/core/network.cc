@@ -133,6 +133,8 @@ void Network::initialize(uint64_t seed) {
 
 void Network::load_inputs(Workspace& ws, const float* x, const uint32_t* rows, int m) const {
   ws.m = m;
+  ws.batch = m;
+  ws.first = 0;
   if (layers_[0].conv) backend_.gather_rows(ws.image[0], input_dim(), x, input_dim(), rows, m);
   else backend_.gather_rows(ws.abar[0], cols(0), x, input_dim(), rows, m);
 }
@@ -186,7 +188,7 @@ double Network::output_gradient(Workspace& ws, const float* targets, bool want_l
 
 void Network::sampled_output_gradient(Workspace& ws, uint64_t seed, float* targets) {
   const int L = num_layers(), d = output_dim();
-  backend_.sampled_gradient(loss_, ws.output, ws.m, d, seed, targets, ws.g[L - 1]);
+  backend_.sampled_gradient(loss_, ws.output, ws.m, d, seed, (uint64_t)ws.first * d, targets, ws.g[L - 1]);
   backend_.activation_backward(layers_[L - 1].activation, ws.h[L - 1], ws.m, d, ws.g[L - 1], d);
 }
 
@@ -195,8 +197,8 @@ void Network::backward(Workspace& ws, float* weight_grad) {
   for (int l = num_layers() - 1; l >= 0; --l) {
     const LayerSpec& s = layers_[l];
     const int d = rows(l), n = cols(l), r = ws.rows(l);
-    if (weight_grad)  // dW = (1/m) g^T abar: summed over a convolution's locations, averaged over samples (§12)
-      backend_.gemm(true, false, d, n, r, 1.0f / m, ws.g[l], d, ws.abar[l], n, 0.0f, weight_grad + offsets_[l], n);
+    if (weight_grad)  // dW = (1/batch) g^T abar: summed over a convolution's locations, averaged over samples (§12)
+      backend_.gemm(true, false, d, n, r, 1.0f / ws.batch, ws.g[l], d, ws.abar[l], n, 0.0f, weight_grad + offsets_[l], n);
     if (l == 0) break;
     const LayerSpec& below = layers_[l - 1];
     if (!s.conv && !below.conv) {  // g_{l-1} = (g_l W_l[:, :n-1]) .* phi'(h_{l-1})
@@ -215,6 +217,7 @@ void Network::backward(Workspace& ws, float* weight_grad) {
     backend_.pool_backward(below.pool, ws.act[l - 1], ws.input_grad, (int)below.output_size(), m, ws.g[l - 1]);
     backend_.activation_backward(below.activation, ws.h[l - 1], ws.rows(l - 1), below.out, ws.g[l - 1], below.out);
   }
+  if (weight_grad) collective_->sum(backend_, weight_grad, param_count());  // the other ranks' rows (§13.1)
 }
 
 }  // namespace kb

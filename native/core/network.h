@@ -13,6 +13,7 @@
 
 #include "backend.h"
 #include "buffers.h"
+#include "collective.h"
 #include "image_geometry.h"
 
 namespace kb {
@@ -50,6 +51,10 @@ class Workspace {
 
   int capacity() const { return capacity_; }
   int m = 0;                   // samples of the current batch (<= capacity)
+  // Data-parallel training (algorithm.md §13): this rank holds rows [first, first + m) of a batch of `batch`
+  // samples; every mean over the batch divides by `batch`. One process: first = 0, batch = m.
+  int batch = 0;
+  int first = 0;
   // Rows of layer l's matrices for the current batch: m, or m·T for a convolution.
   int rows(int l) const { return m * locations_[l]; }
   int locations(int l) const { return locations_[l]; }
@@ -78,6 +83,9 @@ class Network {
   Network& operator=(const Network&) = delete;
 
   Backend& backend() const { return backend_; }
+  // The ranks this network trains with (algorithm.md §13); single_process() unless a fit runs distributed.
+  Collective& collective() const { return *collective_; }
+  void set_collective(Collective* c) { collective_ = c ? c : &single_process(); }
   Loss loss_kind() const { return loss_; }
   int num_layers() const { return (int)layers_.size(); }
   const LayerSpec& layer(int l) const { return layers_[l]; }
@@ -113,7 +121,7 @@ class Network {
   // computed.
   void sampled_output_gradient(Workspace& ws, uint64_t seed, float* targets);
   // Propagates g[L-1] down to g[0]. If weight_grad is not null it receives the mean-loss gradient
-  // (1/m) sum_i g_l^(i) abar^(i)^T of every layer, laid out like the parameters.
+  // (1/batch) sum_i g_l^(i) abar^(i)^T of every layer, laid out like the parameters, summed over the ranks.
   void backward(Workspace& ws, float* weight_grad);
 
  private:
@@ -122,6 +130,7 @@ class Network {
   Loss loss_;
   std::vector<size_t> offsets_;  // offsets_[l] = start of W_l; offsets_[L] = total
   float* params_ = nullptr;
+  Collective* collective_ = &single_process();
 };
 
 }  // namespace kb

@@ -59,6 +59,10 @@ class Optimizer {
   // carries them so that the caller's copy of the settings does not go stale.
   virtual void hyperparameters(Diagnostics& out) const = 0;
 
+  // At the start of every fit: the ranks it trains with (algorithm.md §13), and whether each layer's curvature
+  // work (factor inversions, BFGS updates of the H matrices) runs on one rank, which broadcasts the result.
+  virtual void distribute(Collective& comm, bool split_curvature) { (void)comm, (void)split_curvature; }
+
   // The divergence safeguard's state (core/step_length.h), or null for a method without it.
   virtual StepLength* step_length() { return nullptr; }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "buffers.h"
+#include "data_parallel.h"
 #include "errors.h"
 #include "numerical_guard.h"
 
@@ -56,10 +57,11 @@ int correct_predictions(Network& net, Workspace& ws) {
 // Loads the rows of data in order, in chunks of ws's capacity, calling visit(first row, rows) after each
 // load until it returns false.
 template <typename Visit>
-void for_each_chunk(Network& net, Workspace& ws, const DataView& data, Visit visit) {
+void for_each_chunk(Network& net, Workspace& ws, const DataView& data, Visit visit, int begin = 0, int end = -1) {
   thread_local std::vector<uint32_t> rows;
-  for (int start = 0; start < data.rows; start += ws.capacity()) {
-    const int m = std::min(ws.capacity(), data.rows - start);
+  if (end < 0) end = data.rows;
+  for (int start = begin; start < end; start += ws.capacity()) {
+    const int m = std::min(ws.capacity(), end - start);
     rows.resize(m);
     std::iota(rows.begin(), rows.end(), (uint32_t)start);
     net.load_batch(ws, data.x, data.y, rows.data(), m);
@@ -68,17 +70,20 @@ void for_each_chunk(Network& net, Workspace& ws, const DataView& data, Visit vis
 }
 }  // namespace
 
+// In data-parallel training each rank evaluates its share of the rows and the sums are added up (§13.1).
 double mean_loss(Network& net, Workspace& ws, const DataView& data, double* accuracy) {
-  double total = 0;
-  int64_t correct = 0;
+  double sums[2] = {0, 0};  // loss, correct predictions
   const bool count = accuracy && has_accuracy(net);
+  Collective& comm = net.collective();
+  const BatchShare share = share_of(data.rows, comm.rank(), comm.size());
   for_each_chunk(net, ws, data, [&](int, int) {
-    total += net.forward(ws, Network::Want::Loss);
-    if (count) correct += correct_predictions(net, ws);
+    sums[0] += net.forward(ws, Network::Want::Loss);
+    if (count) sums[1] += correct_predictions(net, ws);
     return true;
-  });
-  if (accuracy) *accuracy = count ? (double)correct / data.rows : NAN;
-  return total / data.rows;
+  }, share.first, share.first + share.count);
+  comm.sum_host(sums, 2);
+  if (accuracy) *accuracy = count ? sums[1] / data.rows : NAN;
+  return sums[0] / data.rows;
 }
 
 void check_loss_finite(Network& net, Workspace& ws, const DataView& data, double loss, const char* what) {
@@ -124,19 +129,34 @@ StagedData::~StagedData() {
 namespace {
 double since(Clock::time_point t0) { return seconds_between(t0, Clock::now()); }
 
-void batch_boundary(const FitCallbacks& callbacks, const std::atomic<bool>& cancel) {
+// Data-parallel training: whether any rank wants to stop here (its callback asked, or its run was aborted),
+// so that every rank stops at the same step (§13.1). One process: its own answer, with no collective.
+bool any_rank(Collective& comm, bool mine) {
+  if (!comm.distributed()) return mine;
+  double votes = mine;
+  comm.sum_host(&votes, 1);
+  return votes > 0;
+}
+
+void batch_boundary(const FitCallbacks& callbacks, const std::atomic<bool>& cancel, Collective& comm) {
   if (callbacks.at_boundary) callbacks.at_boundary();
-  if (cancel.load(std::memory_order_relaxed)) throw Error(ErrorKind::Aborted, "training was aborted");
+  if (any_rank(comm, cancel.load(std::memory_order_relaxed)))
+    throw Error(ErrorKind::Aborted, comm.distributed() ? "training was aborted (on this rank or another)" : "training was aborted");
 }
 
 }  // namespace
 
 void fit(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
          const FitConfig& config, const FitCallbacks& callbacks, const std::atomic<bool>& cancel) {
-  const int m = config.batch_size;
+  const int m = config.batch_size;  // the whole batch; each rank holds its share (§13.1)
+  Collective& comm = net.collective();
+  if (m < comm.size())
+    throw Error(ErrorKind::InvalidArgument, "batchSize " + std::to_string(m) + " is smaller than the " +
+                                                std::to_string(comm.size()) + " ranks: every rank needs a row");
+  const int capacity = largest_share(m, comm.size());
   Optimizer& opt = *state.optimizer;
-  if (!state.workspace || state.workspace->capacity() != m) {
-    state.workspace = std::make_unique<Workspace>(net.backend(), net.layers(), m, net.param_count());
+  if (!state.workspace || state.workspace->capacity() != capacity) {
+    state.workspace = std::make_unique<Workspace>(net.backend(), net.layers(), capacity, net.param_count());
   }
   Workspace& ws = *state.workspace;
   if (!state.backup) {
@@ -145,6 +165,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     state.backup->data = state.backup->owned.take(net.param_count());
   }
   NumericalGuard guard(net, opt, *state.backup, config.skip_non_finite);
+  opt.distribute(comm, config.split_curvature && comm.distributed());
   if (state.sampler.rows() != train.rows) state.sampler.reset(train.rows, config.shuffle, config.seed);
   const int batches = train.rows / m;  // the incomplete trailing batch is dropped (algorithm.md §2 step 1)
 
@@ -152,8 +173,8 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     const auto t0 = Clock::now();
     if (opt.wants_warm_start()) {
       for (int j = 1; j <= batches; ++j) {
-        batch_boundary(callbacks, cancel);
-        net.load_batch(ws, train.x, train.y, state.sampler.next(m), m);
+        batch_boundary(callbacks, cancel, comm);
+        load_share(net, ws, train, state.sampler.next(m), m);
         opt.warm_start_batch(net, ws, j);
       }
     }
@@ -162,18 +183,21 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
   }
 
   const double start_seconds = state.seconds;
-  auto stop_requested = [&] { return callbacks.should_stop && callbacks.should_stop(); };
+  auto stop_requested = [&] { return any_rank(comm, callbacks.should_stop && callbacks.should_stop()); };
   for (int e = 0; e < config.epochs; ++e) {
     const int epoch = state.epochs_done;
+    comm.take_bytes();  // what the warm start and the last evaluation sent is not this epoch's steps'
     const double skipped_before = guard.skipped();
     double batch_loss_sum = 0, forward_seconds = 0, backward_seconds = 0;
     int used_batches = 0;  // batches that led to a step (a skipped step's next batch gets none)
     const auto epoch_start = Clock::now();
     for (int b = 0; b < batches; ++b) {
-      batch_boundary(callbacks, cancel);
+      batch_boundary(callbacks, cancel, comm);
       const auto t0 = phase_boundary(net.backend());
-      net.load_batch(ws, train.x, train.y, state.sampler.next(m), m);
-      const double loss = net.forward(ws, Network::Want::LossAndGradient) / m;
+      load_share(net, ws, train, state.sampler.next(m), m);
+      double loss = net.forward(ws, Network::Want::LossAndGradient);
+      comm.sum_host(&loss, 1);
+      loss /= m;
       const auto t1 = phase_boundary(net.backend());
       const StepPosition position{state.step, epoch, b};
       if (guard.check(ws, loss, position)) continue;  // the last step was skipped: this batch gets no step
@@ -201,6 +225,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     }
     net.backend().synchronize();  // a GPU may still be running the last step: count it in this epoch
     state.seconds += since(epoch_start);
+    const double step_bytes = (double)comm.take_bytes();
     ++state.epochs_done;
 
     EpochEvent event;
@@ -221,11 +246,15 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     event.diagnostics.push_back({"forwardSeconds", forward_seconds});
     event.diagnostics.push_back({"backwardSeconds", backward_seconds});
     if (config.skip_non_finite) event.diagnostics.push_back({"skippedSteps", guard.skipped() - skipped_before});
+    if (comm.distributed()) event.diagnostics.push_back({"communicatedBytes", step_bytes});
     guard.take_diagnostics(event.diagnostics);
     opt.take_diagnostics(event.diagnostics);
     if (callbacks.on_epoch) callbacks.on_epoch(event);
     if (stop_requested()) break;
-    if (config.time_budget_seconds > 0 && state.seconds - start_seconds >= config.time_budget_seconds) break;
+    // Rank 0's clock decides for all ranks.
+    double out_of_time = config.time_budget_seconds > 0 && state.seconds - start_seconds >= config.time_budget_seconds;
+    comm.broadcast_host(&out_of_time, sizeof out_of_time, 0);
+    if (out_of_time != 0) break;
   }
 }
 

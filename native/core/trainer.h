@@ -63,6 +63,9 @@ struct FitConfig {
   // A non-finite step is skipped (weights and optimizer state put back, damping raised) instead of ending
   // training; see core/numerical_guard.h.
   bool skip_non_finite = false;
+  // Data-parallel training (algorithm.md §13.2): each layer's curvature work done by one rank and broadcast,
+  // instead of by every rank.
+  bool split_curvature = false;
 };
 
 struct BatchEvent {

@@ -103,6 +103,7 @@ constexpr size_t kMapThreshold = size_t(1) << 20;
 class CpuBackend final : public Backend {
  public:
   const char* name() const override { return "cpu"; }
+  bool host_memory() const override { return true; }
 
   // Buffers of 1 MiB and more are mapped from the kernel: freeing one returns its memory at once (through
   // malloc, models made and disposed in turn left the heap fragmented and the RSS growing), and they arrive
@@ -343,20 +344,20 @@ class CpuBackend final : public Backend {
     for (int i = 0; i < n; ++i) a[(size_t)i * lda + i] += src[(size_t)i * stride];
   }
 
-  void sample_targets(Loss kind, const float* z, int m, int d, uint64_t seed, float* out) override {
+  void sample_targets(Loss kind, const float* z, int m, int d, uint64_t seed, uint64_t first, float* out) override {
     const size_t n = (size_t)m * d;
     switch (kind) {
       case Loss::SigmoidCrossEntropy:
-        for (size_t i = 0; i < n; ++i) out[i] = bernoulli_target(seed, i, sigmoid(z[i]));
+        for (size_t i = 0; i < n; ++i) out[i] = bernoulli_target(seed, first + i, sigmoid(z[i]));
         break;
       case Loss::HalfSquaredError:
-        for (size_t i = 0; i < n; ++i) out[i] = normal_target(seed, i, z[i]);
+        for (size_t i = 0; i < n; ++i) out[i] = normal_target(seed, first + i, z[i]);
         break;
       case Loss::SoftmaxCrossEntropy:
         link(kind, z, m, d, out);
         for (int r = 0; r < m; ++r) {  // inverse CDF with the row's first uniform
           float* p = out + (size_t)r * d;
-          const int pick = categorical_target(p, d, uniform_at(seed, 2 * (size_t)r * d));
+          const int pick = categorical_target(p, d, uniform_at(seed, 2 * (first + (size_t)r * d)));
           std::fill(p, p + d, 0.0f);
           p[pick] = 1.0f;
         }
@@ -364,13 +365,14 @@ class CpuBackend final : public Backend {
     }
   }
 
-  void sampled_gradient(Loss kind, const float* z, int m, int d, uint64_t seed, float* out, float* grad) override {
-    if (kind != Loss::SigmoidCrossEntropy) return Backend::sampled_gradient(kind, z, m, d, seed, out, grad);
+  void sampled_gradient(Loss kind, const float* z, int m, int d, uint64_t seed, uint64_t first, float* out,
+                        float* grad) override {
+    if (kind != Loss::SigmoidCrossEntropy) return Backend::sampled_gradient(kind, z, m, d, seed, first, out, grad);
     // One pass: sigmoid(z), the Bernoulli draw against it, and the gradient sigmoid(z) − t.
     const size_t n = (size_t)m * d;
     for (size_t i = 0; i < n; ++i) {
       const float p = sigmoid(z[i]);
-      const float t = bernoulli_target(seed, i, p);
+      const float t = bernoulli_target(seed, first + i, p);
       out[i] = t;
       grad[i] = p - t;
     }

@@ -304,8 +304,8 @@ class CudaBackend final : public Backend {
   void add_diagonal_from(float* a, int n, int lda, const float* src, int stride) override {
     launch_add_diagonal_from(stream_, a, n, lda, src, stride);
   }
-  void sample_targets(Loss kind, const float* z, int m, int d, uint64_t seed, float* out) override {
-    launch_sample_targets(stream_, kind, z, m, d, seed, out);
+  void sample_targets(Loss kind, const float* z, int m, int d, uint64_t seed, uint64_t first, float* out) override {
+    launch_sample_targets(stream_, kind, z, m, d, seed, first, out);
   }
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                           float* v) override {

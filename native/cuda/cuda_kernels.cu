@@ -206,19 +206,19 @@ __global__ void softmax_rows_kernel(const float* z, int d, float* out) {
   for (int j = threadIdx.x; j < d; j += blockDim.x) oi[j] = (float)(exp((double)zi[j] - zmax) / denom);
 }
 
-__global__ void bernoulli_kernel(const float* z, size_t n, uint64_t seed, float* out) {
-  KB_GRID_STRIDE(i, n) out[i] = bernoulli_target(seed, i, sigmoid(z[i]));
+__global__ void bernoulli_kernel(const float* z, size_t n, uint64_t seed, uint64_t first, float* out) {
+  KB_GRID_STRIDE(i, n) out[i] = bernoulli_target(seed, first + i, sigmoid(z[i]));
 }
 
-__global__ void normal_kernel(const float* z, size_t n, uint64_t seed, float* out) {
-  KB_GRID_STRIDE(i, n) out[i] = normal_target(seed, i, z[i]);
+__global__ void normal_kernel(const float* z, size_t n, uint64_t seed, uint64_t first, float* out) {
+  KB_GRID_STRIDE(i, n) out[i] = normal_target(seed, first + i, z[i]);
 }
 
 // One thread per row: inverse CDF of the row's softmax (already in out) with the row's first uniform.
-__global__ void categorical_kernel(int m, int d, uint64_t seed, float* out) {
+__global__ void categorical_kernel(int m, int d, uint64_t seed, uint64_t first, float* out) {
   KB_GRID_STRIDE(r, (size_t)m) {
     float* p = out + r * d;
-    const int pick = categorical_target(p, d, uniform_at(seed, 2 * r * d));
+    const int pick = categorical_target(p, d, uniform_at(seed, 2 * (first + r * d)));
     for (int j = 0; j < d; ++j) p[j] = j == pick ? 1.0f : 0.0f;
   }
 }
@@ -412,16 +412,17 @@ void launch_link(cudaStream_t s, Loss loss, const float* z, int m, int d, float*
   }
   check_launch("link");
 }
-void launch_sample_targets(cudaStream_t s, Loss loss, const float* z, int m, int d, uint64_t seed, float* out) {
+void launch_sample_targets(cudaStream_t s, Loss loss, const float* z, int m, int d, uint64_t seed, uint64_t first,
+                           float* out) {
   const size_t n = (size_t)m * d;
   if (n == 0) return;
   if (loss == Loss::SigmoidCrossEntropy) {
-    bernoulli_kernel<<<grid_for(n), kThreads, 0, s>>>(z, n, seed, out);
+    bernoulli_kernel<<<grid_for(n), kThreads, 0, s>>>(z, n, seed, first, out);
   } else if (loss == Loss::HalfSquaredError) {
-    normal_kernel<<<grid_for(n), kThreads, 0, s>>>(z, n, seed, out);
+    normal_kernel<<<grid_for(n), kThreads, 0, s>>>(z, n, seed, first, out);
   } else {
     softmax_rows_kernel<<<m, kThreads, 0, s>>>(z, d, out);
-    categorical_kernel<<<grid_for(m), kThreads, 0, s>>>(m, d, seed, out);
+    categorical_kernel<<<grid_for(m), kThreads, 0, s>>>(m, d, seed, first, out);
   }
   check_launch("sample_targets");
 }

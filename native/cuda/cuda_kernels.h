@@ -26,7 +26,8 @@ void launch_activation_backward(cudaStream_t s, Activation act, const float* h, 
 void launch_row_losses(cudaStream_t s, Loss loss, const float* z, const float* t, int m, int d, float* grad,
                        double* row_totals);
 void launch_link(cudaStream_t s, Loss loss, const float* z, int m, int d, float* out);
-void launch_sample_targets(cudaStream_t s, Loss loss, const float* z, int m, int d, uint64_t seed, float* out);
+void launch_sample_targets(cudaStream_t s, Loss loss, const float* z, int m, int d, uint64_t seed, uint64_t first,
+                           float* out);
 void launch_axpby(cudaStream_t s, size_t n, float alpha, const float* x, float beta, float* y);
 void launch_add_diagonal(cudaStream_t s, float* a, int n, int lda, float value);
 void launch_add_diagonal_from(cudaStream_t s, float* a, int n, int lda, const float* src, int stride);

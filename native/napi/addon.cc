@@ -6,6 +6,7 @@
 #include "boundary.h"
 #include "curvature_ops.h"
 #include "devices_ops.h"
+#include "distributed_ops.h"
 #include "model.h"
 
 namespace {
@@ -23,6 +24,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probeCuda", exported_function(env, "probeCuda", kb::napi::ProbeCuda));
   exports.Set("curvature", kb::napi::CurvatureOps(env));
   exports.Set("threads", exported_function(env, "threads", SetThreads));
+  exports.Set("distributedInit", exported_function(env, "distributedInit", kb::napi::DistributedInit));
+  exports.Set("distributedFinalize", exported_function(env, "distributedFinalize", kb::napi::DistributedFinalize));
+  exports.Set("distributedBroadcast", exported_function(env, "distributedBroadcast", kb::napi::DistributedBroadcast));
   return exports;
 }
 

@@ -219,7 +219,7 @@ Napi::Value SampleTargets(const Napi::CallbackInfo& info) {
     const Loss kind = loss_arg(a, 0, info);
     const int m = a.num(2), d = a.num(3);
     const uint64_t seed = (uint64_t)info[4].As<Napi::Number>().DoubleValue();
-    a.be().sample_targets(kind, a.arr(1, (size_t)m * d), m, d, seed, a.arr(5, (size_t)m * d));
+    a.be().sample_targets(kind, a.arr(1, (size_t)m * d), m, d, seed, 0, a.arr(5, (size_t)m * d));
     return none(info);
   });
 }
@@ -230,7 +230,7 @@ Napi::Value SampledGradient(const Napi::CallbackInfo& info) {
     const int m = a.num(2), d = a.num(3);
     const uint64_t seed = (uint64_t)info[4].As<Napi::Number>().DoubleValue();
     const size_t n = (size_t)m * d;
-    a.be().sampled_gradient(kind, a.arr(1, n), m, d, seed, a.arr(5, n), a.arr(6, n));
+    a.be().sampled_gradient(kind, a.arr(1, n), m, d, seed, 0, a.arr(5, n), a.arr(6, n));
     return none(info);
   });
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "../core/host_calls.h"
+#include "../dist/mpi_collective.h"
 #include "boundary.h"
 
 namespace kb::napi {
@@ -48,13 +49,14 @@ Napi::Object to_js(Napi::Env env, const FitEvent& ev) {
 }  // namespace
 
 FitJob::FitJob(Napi::Env env, Model* model, Napi::Object model_object, FitData data, FitConfig config,
-               int threads, Napi::Function on_event)
+               int threads, double distributed_timeout, Napi::Function on_event)
     : Napi::AsyncProgressQueueWorker<FitEvent>(env),
       model_(model),
       model_object_(Napi::Persistent(model_object)),
       data_(std::move(data)),
       config_(config),
       threads_(threads),
+      distributed_timeout_(distributed_timeout),
       on_event_(Napi::Persistent(on_event)),
       deferred_(Napi::Promise::Deferred::New(env)) {}
 
@@ -94,6 +96,20 @@ void FitJob::Execute(const ExecutionProgress& progress) {
       if (quiet.count() >= kHeartbeatSeconds) send(FitEvent{});
     };
     callbacks.should_stop = [&] { return gate.stop_requested(); };
+    // The network trains over the MPI world for this fit only (algorithm.md §13).
+    struct Ranks {
+      Network& net;
+      Ranks(Network& n, double timeout, const std::atomic<bool>& cancel) : net(n) {
+        if (timeout <= 0) return;
+        Collective& world = mpi::world(timeout);
+        world.watch(&cancel);
+        net.set_collective(&world);
+      }
+      ~Ranks() {
+        net.collective().watch(nullptr);
+        net.set_collective(nullptr);
+      }
+    } ranks(net, distributed_timeout_, model_->cancel_flag());
     fit_host(net, model_->state(), data_.train, data_.has_validation ? &data_.validation : nullptr, config_, callbacks,
              model_->cancel_flag());
   });

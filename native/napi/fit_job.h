@@ -29,8 +29,9 @@ struct FitData {
 
 class FitJob final : public Napi::AsyncProgressQueueWorker<FitEvent> {
  public:
+  // distributed_timeout > 0: data-parallel over the MPI world, a wait for other ranks failing after that many seconds.
   FitJob(Napi::Env env, Model* model, Napi::Object model_object, FitData data, FitConfig config, int threads,
-         Napi::Function on_event);
+         double distributed_timeout, Napi::Function on_event);
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
@@ -45,6 +46,7 @@ class FitJob final : public Napi::AsyncProgressQueueWorker<FitEvent> {
   FitData data_;
   FitConfig config_;
   int threads_;
+  double distributed_timeout_;
   Napi::FunctionReference on_event_;
   Napi::Promise::Deferred deferred_;
   std::string error_code_;

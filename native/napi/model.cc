@@ -237,6 +237,8 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
     config.await_batch_events = required_boolean(cfg, "awaitBatchEvents");
     config.await_epoch_events = required_boolean(cfg, "awaitEpochEvents");
     config.skip_non_finite = required_boolean(cfg, "skipNonFinite");
+    config.split_curvature = required_boolean(cfg, "splitCurvature");
+    const double timeout = required_number(cfg, "distributedTimeout");  // 0: not distributed
     const int threads = (int)required_number(cfg, "threads");
     const double epochs = required_number(cfg, "epochs"), batch_size = required_number(cfg, "batchSize");
     if (!(epochs >= 0 && epochs <= INT32_MAX)) throw_invalid(env, "epochs must be a whole number from 0 to 2^31 - 1");
@@ -250,7 +252,7 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
       start_optimizer(opt, config.batch_size, data.train.rows);
     cancel_ = false;
     gate_.reset();
-    auto* job = new FitJob(env, this, info.This().As<Napi::Object>(), std::move(data), config, threads,
+    auto* job = new FitJob(env, this, info.This().As<Napi::Object>(), std::move(data), config, threads, timeout,
                            on_event.As<Napi::Function>());
     Napi::Promise promise = job->promise();
     job->Queue();

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "../core/data_parallel.h"
 #include "../core/errors.h"
 #include "../core/memory_check.h"
 #include "../core/rng.h"
@@ -57,6 +58,14 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   non_finite_.init(*be_, owned_, {"gradient momentum", "direction", "curvature pair (s, y)"}, net.num_layers());
 }
 
+void KbfgsOptimizer::distribute(Collective& comm, bool split_curvature) {
+  comm_ = &comm;
+  split_ = split_curvature;
+  std::vector<double> costs;
+  for (const Layer& L : layers_) costs.push_back((double)L.n * L.n + (double)L.d * L.d);
+  owners_ = assign_by_cost(costs, comm.size());
+}
+
 // What attach allocates, per layer and shared.
 std::vector<MemoryPart> KbfgsOptimizer::state_size(const Network& net) const {
   std::vector<MemoryPart> parts;
@@ -80,7 +89,7 @@ void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
   net.forward(ws, Network::Want::Nothing);
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
-    be_->syrk(true, L.n, ws.rows(l), 1.0f / ((float)j * ws.m), ws.abar[l], L.n, (float)(j - 1) / j, L.a, L.n);
+    summed_syrk(net, L.n, ws.rows(l), 1.0f / ((float)j * ws.batch), ws.abar[l], (float)(j - 1) / j, L.a);
   }
 }
 
@@ -92,7 +101,8 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
     queued = true;
     queue_step(net, ws, k);
   };
-  if (k > 0 && settings_.memory == 0)
+  // MPI calls cannot be recorded into a GPU graph: a distributed step is queued every time.
+  if (k > 0 && settings_.memory == 0 && !net.collective().distributed())
     be_->run_recorded(splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m ^
                                      ((uint64_t)hyperparameter_changes_ << 40) ^ std::hash<double>{}(step_length_.scale())),
                       queue);
@@ -103,7 +113,6 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
 }
 
 void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
-  const int m = ws.m;
   const float sqrt_lambda = (float)std::sqrt(settings_.damping);
   PhaseTimer timer(*be_);
   be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
@@ -111,16 +120,18 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   // Step 1: batch means of the first pass, A, and the direction H_g M H_a (algorithm.md §3.3 steps 1-3).
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
-    const int rows = ws.rows(l);
-    be_->column_mean(ws.h[l], rows, L.d, L.d, L.h_mean);
-    be_->column_mean(ws.g[l], rows, L.d, L.d, L.g_mean);
-    be_->column_mean(ws.abar[l], rows, L.n, L.n, L.a_mean);
+    batch_column_mean(net, ws, l, ws.h[l], L.d, L.h_mean);
+    batch_column_mean(net, ws, l, ws.g[l], L.d, L.g_mean);
+    batch_column_mean(net, ws, l, ws.abar[l], L.n, L.a_mean);
     const bool invert = k == 0 || reinvert_;  // the only inverse (algorithm.md §3.2), again after a raised damping
     if (k > 0 && !L.conv)  // A ← β A + (1 − β) ĀᵀĀ/m; at k = 0 A is the warm start
-      be_->syrk(true, L.n, m, (1 - settings_.a_decay) / m, ws.abar[l], L.n, settings_.a_decay, L.a, L.n);
+      summed_syrk(net, L.n, ws.m, (1 - settings_.a_decay) / ws.batch, ws.abar[l], settings_.a_decay, L.a);
     if (invert) {
-      damped_factor(*be_, L.a, L.n, sqrt_lambda, L.h_a);
-      spd_inverse(*be_, L.h_a, L.h_a, L.n, l, "A + sqrt(damping) I");
+      run_on_owner(*comm_, split_ ? owners_[l] : comm_->rank(), [&] {
+        damped_factor(*be_, L.a, L.n, sqrt_lambda, L.h_a);
+        spd_inverse(*be_, L.h_a, L.h_a, L.n, l, "A + sqrt(damping) I");
+      });
+      if (split_) comm_->broadcast(*be_, L.h_a, (size_t)L.n * L.n, owners_[l]);
     }
     const float* grad_l = momentum_ + net.offset(l);
     non_finite_.mark(kGradientPhase, l, grad_l, (size_t)L.d * L.n);
@@ -133,7 +144,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
     }
     non_finite_.mark(kDirectionPhase, l, delta_ + net.offset(l), (size_t)L.d * L.n);
     // H_a's update needs this batch's first pass (a convolution's patches, which the second pass overwrites).
-    update_a_side(ws, l);
+    update_a_side(net, ws, l);
   }
   reinvert_ = false;
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (algorithm.md §3.3 step 4):
@@ -144,17 +155,18 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   net.backward(ws, nullptr);
   timer.lap(t_second_pass_);
   for (int l = 0; l < net.num_layers(); ++l) update_g_side(net, ws, l);
+  if (split_) share_updates();
   timer.lap(t_curvature_);
 }
 
 // Steps 5-8 of algorithm.md §3.3 for layer l.
 void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
   Layer& L = layers_[l];
-  const int d = L.d, rows = ws.rows(l);
+  const int d = L.d;
   const float decay = settings_.sy_decay;
   // s = h̄(θ_k) − h̄(θ_{k+1}), y = ḡ(θ_k) − ḡ(θ_{k+1}), averaged with weight 0.9 into s̄, ȳ.
-  be_->column_mean(ws.h[l], rows, d, d, s_);
-  be_->column_mean(ws.g[l], rows, d, d, y_);
+  batch_column_mean(net, ws, l, ws.h[l], d, s_);
+  batch_column_mean(net, ws, l, ws.g[l], d, y_);
   be_->axpby(d, 1.0f, L.h_mean, -1.0f, s_);
   be_->axpby(d, 1.0f, L.g_mean, -1.0f, y_);
   be_->axpby(d, 1 - decay, s_, decay, L.s_bar);
@@ -168,6 +180,7 @@ void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
     if (L.lbfgs) L.lbfgs->apply(v, 1, out);
     else be_->gemv(false, d, d, 1.0f, L.h_g, d, v, 0.0f, out);
   };
+  if (!L.lbfgs && !owns(l)) return;  // the owner updates H_g and broadcasts it (share_updates)
   apply_hg(y_, hy_);
   be_->damp_pair(d, s_, y_, hy_, kPowellMu1, std::sqrt(settings_.damping), gate_, counters_ + kPowell);
   apply_hg(y_, hy_);  // y may have changed (LM step); recomputing costs one product and no host decision
@@ -185,20 +198,32 @@ void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
 // Step 9 of algorithm.md §3.3: the Hessian-action update of H_a with u = [mean a; 1], s_a = H_a u and
 // y_a = A s_a + √λ s_a. A convolution keeps no A (§12.4): A s_a = (1/m) P̄ᵀ (P̄ s_a) from this batch's patches P̄
 // (m·T rows), two matrix-vector products with the im2col matrix.
-void KbfgsOptimizer::update_a_side(Workspace& ws, int l) {
+void KbfgsOptimizer::update_a_side(Network& net, Workspace& ws, int l) {
   Layer& L = layers_[l];
   const int n = L.n;
+  if (!L.conv && !owns(l)) return;  // a convolution's y_a is a sum over every rank's patches
   be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, sa_);
   if (L.conv) {
     const int rows = ws.rows(l);
     be_->gemv(false, rows, n, 1.0f, ws.abar[l], n, sa_, 0.0f, patch_product_);
-    be_->gemv(true, rows, n, 1.0f / ws.m, ws.abar[l], n, patch_product_, 0.0f, ya_);
+    be_->gemv(true, rows, n, 1.0f / ws.batch, ws.abar[l], n, patch_product_, 0.0f, ya_);
+    comm_->sum(*be_, ya_, n);
+    if (!owns(l)) return;
   } else {
     be_->gemv(false, n, n, 1.0f, L.a, n, sa_, 0.0f, ya_);
   }
   be_->axpby(n, (float)std::sqrt(settings_.damping), sa_, 1.0f, ya_);
   be_->gemv(false, n, n, 1.0f, L.h_a, n, ya_, 0.0f, hya_);
   be_->bfgs_update(n, L.h_a, sa_, ya_, hya_, L.a_mean, n, kBfgsSkipThreshold, nullptr, counters_ + kHaSkipped);
+}
+
+// The owners' new H_a and H_g, broadcast to every rank (§13.2); the L-BFGS memory is kept by every rank.
+void KbfgsOptimizer::share_updates() {
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& L = layers_[l];
+    comm_->broadcast(*be_, L.h_a, (size_t)L.n * L.n, owners_[l]);
+    if (!L.lbfgs) comm_->broadcast(*be_, L.h_g, (size_t)L.d * L.d, owners_[l]);
+  }
 }
 
 void KbfgsOptimizer::state_buffers(std::vector<StateBuffer>& out) {
@@ -252,6 +277,12 @@ void KbfgsOptimizer::take_diagnostics(Diagnostics& out) {
   float counts[kCounters];
   be_->to_host(counts, counters_, kCounters);
   be_->fill(counters_, 0.0f, kCounters);
+  if (split_) {  // each rank counted the updates of its own layers
+    double summed[kCounters];
+    std::copy(counts, counts + kCounters, summed);
+    comm_->sum_host(summed, kCounters);
+    std::copy(summed, summed + kCounters, counts);
+  }
   const double layer_updates = n_updates_ * layers_.size();
   out.push_back({"curvatureUpdates", layer_updates});
   out.push_back({"hgSkipped", counts[kHgSkipped] + n_lbfgs_skipped_});

@@ -43,6 +43,7 @@ class KbfgsOptimizer final : public Optimizer {
     out.push_back({"lr", settings_.lr});
     out.push_back({"damping", settings_.damping});
   }
+  void distribute(Collective& comm, bool split_curvature) override;
   StepLength* step_length() override { return step_length_.enabled() ? &step_length_ : nullptr; }
   void take_diagnostics(Diagnostics& out) override;
   void state_buffers(std::vector<StateBuffer>& out) override;
@@ -62,7 +63,10 @@ class KbfgsOptimizer final : public Optimizer {
   };
   void queue_step(Network& net, Workspace& ws, int64_t k);
   void update_g_side(Network& net, Workspace& ws, int l);
-  void update_a_side(Workspace& ws, int l);
+  void update_a_side(Network& net, Workspace& ws, int l);
+  // The rank that updates layer l's H_a and H_g (every rank unless the work is split, §13.2).
+  bool owns(int l) const { return !split_ || owners_[l] == comm_->rank(); }
+  void share_updates();
 
   KbfgsSettings settings_;
   StepLength step_length_;
@@ -77,6 +81,9 @@ class KbfgsOptimizer final : public Optimizer {
   enum Phase { kGradientPhase = 0, kDirectionPhase = 1, kPairPhase = 2 };
   int hyperparameter_changes_ = 0;  // part of the recording key: a new α or λ changes the recorded scalars
   bool reinvert_ = false;   // after a raised damping, H_a starts again from (A + √λ I)⁻¹
+  Collective* comm_ = &single_process();
+  bool split_ = false;
+  std::vector<int> owners_;  // by cost: n² + d² per update
   // Per-epoch diagnostics. The curvature counters live in backend memory (slots below) so that a GPU never
   // waits for them; K-BFGS(L)'s appends are decided on the host and counted there.
   enum Counter { kPowell = 0, kLm = 1, kHgSkipped = 2, kHaSkipped = 3, kCounters = 4 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../core/data_parallel.h"
 #include "../core/errors.h"
 #include "../core/memory_check.h"
 #include "../core/rng.h"
@@ -66,14 +67,44 @@ void KfacOptimizer::sampled_backward(Network& net, Workspace& ws) {
   net.backward(ws, nullptr);
 }
 
+void KfacOptimizer::distribute(Collective& comm, bool split_curvature) {
+  comm_ = &comm;
+  owners_.clear();
+  if (!split_curvature) return;
+  std::vector<double> costs;  // an inversion costs about n³ + d³
+  for (const Layer& L : layers_) costs.push_back((double)L.n * L.n * L.n + (double)L.d * L.d * L.d);
+  owners_ = assign_by_cost(costs, comm.size());
+}
+
 // A = (1/m) Σ ā āᵀ and G = (1/rows) Σ g gᵀ over the batch's rows: for a convolution (rows = m·T) that is KFC's
-// Ω (summed over locations) and Γ (averaged over them), algorithm.md §12.3; for a dense layer rows = m.
-void KfacOptimizer::accumulate_factors(Workspace& ws, float keep, float add) {
+// Ω (summed over locations) and Γ (averaged over them), algorithm.md §12.3; for a dense layer rows = m. In
+// data-parallel training m is the whole batch and the sums run over every rank's rows (§13.1).
+void KfacOptimizer::accumulate_factors(Network& net, Workspace& ws, float keep, float add) {
   for (size_t l = 0; l < layers_.size(); ++l) {
     Layer& L = layers_[l];
     const int rows = ws.rows((int)l);
-    be_->syrk(true, L.n, rows, add / ws.m, ws.abar[l], L.n, keep, L.a, L.n);
-    be_->syrk(true, L.d, rows, add / rows, ws.g[l], L.d, keep, L.g, L.d);
+    summed_syrk(net, L.n, rows, add / ws.batch, ws.abar[l], keep, L.a);
+    summed_syrk(net, L.d, rows, add / ((float)ws.batch * ws.locations((int)l)), ws.g[l], keep, L.g);
+  }
+}
+
+// (A + √λ I)⁻¹ and (G + √λ I)⁻¹ of every layer, each layer by its owner when the work is split (§13.2).
+void KfacOptimizer::invert_factors() {
+  const float sqrt_lambda = (float)std::sqrt(settings_.damping);
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& L = layers_[l];
+    run_on_owner(*comm_, owners_.empty() ? comm_->rank() : owners_[l], [&] {
+      // The damped factors are formed in the inverse buffers, then inverted in place.
+      damped_factor(*be_, L.a, L.n, sqrt_lambda, L.a_inv);
+      spd_inverse(*be_, L.a_inv, L.a_inv, L.n, (int)l, "A + sqrt(damping) I");
+      damped_factor(*be_, L.g, L.d, sqrt_lambda, L.g_inv);
+      spd_inverse(*be_, L.g_inv, L.g_inv, L.d, (int)l, "G + sqrt(damping) I");
+    });
+  }
+  if (owners_.empty()) return;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    comm_->broadcast(*be_, layers_[l].a_inv, (size_t)layers_[l].n * layers_[l].n, owners_[l]);
+    comm_->broadcast(*be_, layers_[l].g_inv, (size_t)layers_[l].d * layers_[l].d, owners_[l]);
   }
 }
 
@@ -81,11 +112,10 @@ void KfacOptimizer::accumulate_factors(Workspace& ws, float keep, float add) {
 void KfacOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
   net.forward(ws, Network::Want::Nothing);
   sampled_backward(net, ws);
-  accumulate_factors(ws, (float)(j - 1) / j, 1.0f / j);
+  accumulate_factors(net, ws, (float)(j - 1) / j, 1.0f / j);
 }
 
 void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
-  const float sqrt_lambda = (float)std::sqrt(settings_.damping);
   PhaseTimer timer(*be_);
   be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
                          momentum_);
@@ -93,7 +123,7 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   // is not touched by backward.
   sampled_backward(net, ws);
   timer.lap(t_sampled_);
-  accumulate_factors(ws, settings_.factor_decay, 1 - settings_.factor_decay);
+  accumulate_factors(net, ws, settings_.factor_decay, 1 - settings_.factor_decay);
   for (size_t l = 0; l < layers_.size(); ++l) {
     non_finite_.mark(kGradientPhase, (int)l, momentum_ + net.offset(l), (size_t)layers_[l].d * layers_[l].n);
     non_finite_.mark(kFactorPhase, (int)l, layers_[l].a, (size_t)layers_[l].n * layers_[l].n);
@@ -102,14 +132,7 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   timer.lap(t_factors_);
   if (invert_next_ || k <= settings_.inverse_every || k % settings_.inverse_every == 0) {
     invert_next_ = false;
-    for (size_t l = 0; l < layers_.size(); ++l) {
-      Layer& L = layers_[l];
-      // (A + √λ I) and (G + √λ I) are formed in the inverse buffers, then inverted in place.
-      damped_factor(*be_, L.a, L.n, sqrt_lambda, L.a_inv);
-      spd_inverse(*be_, L.a_inv, L.a_inv, L.n, (int)l, "A + sqrt(damping) I");
-      damped_factor(*be_, L.g, L.d, sqrt_lambda, L.g_inv);
-      spd_inverse(*be_, L.g_inv, L.g_inv, L.d, (int)l, "G + sqrt(damping) I");
-    }
+    invert_factors();
     ++n_inversions_;
   }
   timer.lap(t_inverse_);

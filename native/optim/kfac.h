@@ -33,6 +33,7 @@ class KfacOptimizer final : public Optimizer {
   void step(Network& net, Workspace& ws, int64_t k) override;
   float weight_decay() const override { return settings_.weight_decay; }
   void take_diagnostics(Diagnostics& out) override;
+  void distribute(Collective& comm, bool split_curvature) override;
   void state_buffers(std::vector<StateBuffer>& out) override;
   void state_scalars(StateScalars& out) const override {
     out.push_back({"draws", (double)draws_});
@@ -64,7 +65,8 @@ class KfacOptimizer final : public Optimizer {
   // Backpropagates targets sampled from the model's output at the current forward pass: ws.g becomes ǧ.
   void sampled_backward(Network& net, Workspace& ws);
   // F ← keep F + add · XᵀX / m for both factors of every layer, from the current ws.
-  void accumulate_factors(Workspace& ws, float keep, float add);
+  void accumulate_factors(Network& net, Workspace& ws, float keep, float add);
+  void invert_factors();
 
   KfacSettings settings_;
   StepLength step_length_;
@@ -74,6 +76,8 @@ class KfacOptimizer final : public Optimizer {
   float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr, *sampled_ = nullptr;
   NonFiniteFlags non_finite_;
   enum Phase { kGradientPhase = 0, kFactorPhase = 1, kDirectionPhase = 2 };
+  Collective* comm_ = &single_process();
+  std::vector<int> owners_;  // the rank that inverts each layer's factors (every rank when empty), §13.2
   bool invert_next_ = false;  // a raised damping needs fresh inverses at the next step
   uint64_t draws_ = 0;  // sampling calls so far; the seed of call c is splitmix64_mix(seed + c)
   double n_inversions_ = 0, t_sampled_ = 0, t_factors_ = 0, t_inverse_ = 0, t_direction_ = 0;

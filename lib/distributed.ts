@@ -1,0 +1,65 @@
+/**
+ * Data-parallel training over Open MPI (docs/algorithm.md §13): one process per rank, the same program on every
+ * rank, each taking its share of every minibatch; the sums the methods need are added up over the ranks so that
+ * every rank holds the same weights and optimizer state.
+ */
+import { addon, type NativeWorld } from './binding';
+import { InvalidArgumentError, native } from './errors';
+
+/** This process's place in the MPI job. */
+export type World = NativeWorld;
+
+/** fit()'s `distributed` option, when given as an object (`true` takes the defaults). */
+export interface DistributedOptions {
+  /**
+   * Who does each layer's curvature work (K-BFGS's H_a and H_g updates, KFAC's inversions): 'replicated'
+   * (default), every rank for every layer; 'layer', each layer on one rank chosen by cost, the result broadcast
+   * (KAISA's split). Both give the same weights.
+   */
+  curvature?: 'replicated' | 'layer';
+  /** Seconds a rank waits for the others before fit() rejects with DistributedError. Default 60. */
+  timeout?: number;
+}
+
+let world: World | undefined;
+
+/**
+ * Starts MPI (once per process) and returns this process's rank and the number of ranks. Open MPI is loaded at
+ * run time (libmpi.so.40; KBFGS_MPI_LIBRARY names another file); when it is missing this throws
+ * DistributedError listing what was tried. fit() with `distributed` calls it itself. MPI is finalized when the
+ * process exits.
+ */
+export function initDistributed(): World {
+  if (world) return world;
+  world = native(() => addon.distributedInit());
+  process.on('exit', () => {
+    try {
+      addon.distributedFinalize();
+    } catch {
+      // exiting anyway
+    }
+  });
+  return world;
+}
+
+/** The world initDistributed() joined, or undefined when this process does not train distributed. */
+export function distributedWorld(): World | undefined {
+  return world;
+}
+
+/** The native fit settings for fit()'s `distributed` option. */
+export function distributedConfig(where: string, option: boolean | DistributedOptions | undefined):
+  { splitCurvature: boolean; distributedTimeout: number } {
+  if (option === undefined || option === false) return { splitCurvature: false, distributedTimeout: 0 };
+  if (option !== true && (typeof option !== 'object' || option === null || Array.isArray(option)))
+    throw new InvalidArgumentError(`${where}: distributed must be true, false or { curvature, timeout }`);
+  const { curvature = 'replicated', timeout = 60, ...rest } = option === true ? {} : option;
+  const unknown = Object.keys(rest);
+  if (unknown.length) throw new InvalidArgumentError(`${where}: distributed has no option '${unknown[0]}' (curvature, timeout)`);
+  if (curvature !== 'replicated' && curvature !== 'layer')
+    throw new InvalidArgumentError(`${where}: distributed.curvature must be 'replicated' or 'layer', got ${JSON.stringify(curvature)}`);
+  if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout))
+    throw new InvalidArgumentError(`${where}: distributed.timeout must be a positive number of seconds, got ${String(timeout)}`);
+  initDistributed();
+  return { splitCurvature: curvature === 'layer', distributedTimeout: timeout };
+}

@@ -1,0 +1,136 @@
+#include "data_parallel.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "errors.h"
+
+namespace kb {
+
+BatchShare share_of(int batch, int rank, int ranks) {
+  const int first = (int)((int64_t)batch * rank / ranks);
+  const int next = (int)((int64_t)batch * (rank + 1) / ranks);
+  return {first, next - first};
+}
+
+int largest_share(int batch, int ranks) { return (batch + ranks - 1) / ranks; }
+
+void load_share(Network& net, Workspace& ws, const DataView& data, const uint32_t* rows, int batch) {
+  const Collective& comm = net.collective();
+  const BatchShare share = share_of(batch, comm.rank(), comm.size());
+  net.load_batch(ws, data.x, data.y, rows + share.first, share.count);
+  ws.batch = batch;
+  ws.first = share.first;
+}
+
+void summed_syrk(Network& net, int n, int rows, float alpha, const float* a, float beta, float* out) {
+  Collective& comm = net.collective();
+  net.backend().syrk(true, n, rows, alpha, a, n, comm.rank() == 0 ? beta : 0.0f, out, n);
+  comm.sum(net.backend(), out, (size_t)n * n);
+}
+
+void batch_column_mean(Network& net, const Workspace& ws, int l, const float* src, int cols, float* out) {
+  Backend& be = net.backend();
+  const int rows = ws.rows(l);
+  be.column_mean(src, rows, cols, cols, out);
+  Collective& comm = net.collective();
+  if (!comm.distributed()) return;
+  be.axpby(cols, 0.0f, out, (float)ws.m / ws.batch, out);  // this rank's share of the whole batch's mean
+  comm.sum(be, out, cols);
+}
+
+std::vector<int> assign_by_cost(const std::vector<double>& costs, int ranks) {
+  std::vector<int> order(costs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return costs[a] > costs[b]; });
+  std::vector<double> load(ranks, 0.0);
+  std::vector<int> owner(costs.size(), 0);
+  for (int l : order) {
+    const int r = (int)(std::min_element(load.begin(), load.end()) - load.begin());
+    owner[l] = r;
+    load[r] += costs[l];
+  }
+  return owner;
+}
+
+void run_on_owner(Collective& comm, int owner, const std::function<void()>& work) {
+  if (!comm.distributed()) return work();
+  double failed[2] = {0, 0};  // failed, error kind
+  std::string message;
+  if (comm.rank() == owner) {
+    try {
+      work();
+    } catch (const Error& e) {
+      failed[0] = 1;
+      failed[1] = (double)e.kind();
+      message = e.what();
+    }
+  }
+  comm.sum_host(failed, 2);
+  if (failed[0] == 0) return;
+  const ErrorKind kind = (ErrorKind)(int)failed[1];
+  if (comm.rank() == owner) throw Error(kind, message);
+  throw Error(kind, "rank " + std::to_string(owner) + ", which updates this layer's curvature, failed (its error "
+                    "names the layer)");
+}
+
+namespace {
+
+// A 64-bit hash of the bytes (words mixed as SplitMix64 finalises them).
+uint64_t hash_bytes(const void* data, size_t bytes, uint64_t h) {
+  const unsigned char* p = static_cast<const unsigned char*>(data);
+  auto mix = [](uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  size_t i = 0;
+  for (; i + 8 <= bytes; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = mix(h ^ w) + i;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, p + i, bytes - i);
+  return mix(h ^ tail ^ bytes);
+}
+
+}  // namespace
+
+void check_same_run(Network& net, const DataView& train, const FitConfig& config, const char* optimizer) {
+  Collective& comm = net.collective();
+  if (!comm.distributed()) return;
+  Backend& be = net.backend();
+  std::vector<float> weights(net.param_count());
+  be.to_host(weights.data(), net.params(), weights.size());
+  const uint64_t seed = 0x6B626667ull;
+  std::string settings = std::string(optimizer) + " batch " + std::to_string(config.batch_size) + " epochs " +
+                         std::to_string(config.epochs) + " seed " + std::to_string(config.seed) +
+                         (config.shuffle ? " shuffled" : " in order") + " rows " + std::to_string(train.rows);
+  uint64_t mine[3] = {
+      hash_bytes(weights.data(), weights.size() * sizeof(float), seed),
+      hash_bytes(settings.data(), settings.size(), seed),
+      hash_bytes(train.x, (size_t)train.rows * net.input_dim() * sizeof(float),
+                 train.y == train.x ? seed : hash_bytes(train.y, (size_t)train.rows * net.output_dim() * sizeof(float), seed)),
+  };
+  uint64_t root[3];
+  std::memcpy(root, mine, sizeof root);
+  comm.broadcast_host(root, sizeof root, 0);
+  const char* names[3] = {"weights", "fit settings (optimizer, batch size, epochs, seed, shuffle, rows)",
+                          "training data"};
+  double differs[3];  // per check: how many ranks differ from rank 0
+  for (int i = 0; i < 3; ++i) differs[i] = mine[i] != root[i];
+  comm.sum_host(differs, 3);
+  std::string what;
+  for (int i = 0; i < 3; ++i)
+    if (differs[i] > 0) what += (what.empty() ? "" : "; ") + std::string(names[i]) + " (" + std::to_string((int)differs[i]) + " rank(s))";
+  if (what.empty()) return;
+  throw Error(ErrorKind::Distributed,
+              "the ranks do not train the same run: " + what + " differ from rank 0's" +
+                  (mine[0] != root[0] || mine[1] != root[1] || mine[2] != root[2] ? ", this rank's among them" : "") +
+                  ". Every rank must build the same model (same seed or loaded weights), load the same data and "
+                  "call fit with the same options");
+}
+
+}  // namespace kb

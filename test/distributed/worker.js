@@ -1,0 +1,81 @@
+// One rank of the distributed tests (test/distributed.test.ts), or the single-process run they compare with.
+// Usage: node worker.js '<json settings>' ; prints one JSON line per epoch on rank 0 (every rank with allRanks):
+// { rank, epoch, loss, batchLoss, steps, weights: hash of the weights }.
+'use strict';
+const crypto = require('crypto');
+const kb = require('../../dist');
+
+const settings = JSON.parse(process.argv[2]);
+const { problem = 'dense', method, epochs = 4, batchSize = 32, distributed = false, curvature, allRanks = false,
+  save, load, killRank, killEpoch, timeout } = settings;
+
+// Data and model from fixed seeds: every rank builds the same ones.
+function data(rows, cols, seed) {
+  const rand = kb.mulberry32(seed);
+  const x = new Float32Array(rows * cols);
+  for (let i = 0; i < x.length; ++i) x[i] = rand();
+  return x;
+}
+function build() {
+  if (problem === 'cnn') {
+    const rows = 96, rand = kb.mulberry32(7);
+    const x = data(rows, 2 * 6 * 6, 3), labels = new Int32Array(rows).map(() => Math.floor(rand() * 3));
+    const model = new kb.Sequential({
+      inputShape: [2, 6, 6], seed: 5, loss: 'softmaxCrossEntropy',
+      layers: [
+        { type: 'conv2d', filters: 3, kernel: 3, padding: 1, activation: 'relu' },
+        { type: 'maxPool2d', pool: 2 },
+        { type: 'flatten' },
+        { units: 3, activation: 'linear' },
+      ],
+    });
+    return { model, train: { x: kb.matrix(x, rows, 72), y: kb.oneHot(labels, 3) } };
+  }
+  const rows = 256, x = data(rows, 12, 11);
+  const model = new kb.Autoencoder({ encoder: [12, 8, 4], activation: 'tanh', loss: 'sigmoidCrossEntropy', seed: 3 });
+  return { model, train: kb.matrix(x, rows, 12) };
+}
+
+const optimizers = {
+  kbfgs: () => new kb.KBFGS({ lr: 0.1, damping: 0.3 }),
+  'kbfgs-l': () => new kb.KBFGSL({ lr: 0.1, damping: 0.3, memory: 4 }),
+  kfac: () => new kb.KFAC({ lr: 0.1, damping: 0.3 }),
+  sgd: () => new kb.SGD({ lr: 0.1, momentum: 0.9 }),
+  adam: () => new kb.Adam({ lr: 0.003 }),
+  rmsprop: () => new kb.RMSprop({ lr: 0.001 }),
+};
+
+function weightsHash(model) {
+  const h = crypto.createHash('sha256');
+  for (const w of model.getWeights()) {
+    h.update(Buffer.from(w.weight.buffer, w.weight.byteOffset, w.weight.byteLength));
+    h.update(Buffer.from(w.bias.buffer, w.bias.byteOffset, w.bias.byteLength));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+async function main() {
+  const world = distributed ? kb.initDistributed() : { rank: 0, size: 1 };
+  let { model, train } = build();
+  let optimizer = optimizers[method]();
+  if (load) {
+    model = kb.Sequential.load(load);
+    optimizer = model.optimizer;
+  }
+  const report = (line) => { if (world.rank === 0 || allRanks) process.stdout.write(JSON.stringify({ rank: world.rank, ...line }) + '\n'); };
+  await model.fit(train, {
+    optimizer, epochs, batchSize, threads: 1, seed: 1,
+    distributed: distributed ? { ...(curvature ? { curvature } : {}), ...(timeout ? { timeout } : {}) } : false,
+    onEpochEnd: (epoch, logs) => {
+      report({ epoch, loss: logs.loss, batchLoss: logs.batchLoss, steps: model.steps, weights: weightsHash(model),
+        bytes: logs.diagnostics?.communicatedBytes });
+      if (save) model.save(save);
+      if (killRank === world.rank && killEpoch === epoch) process.kill(process.pid, 'SIGKILL');
+    },
+  });
+}
+
+main().catch((error) => {
+  process.stdout.write(JSON.stringify({ error: error.constructor.name, code: error.code, message: error.message }) + '\n');
+  process.exitCode = 3;
+});
