@@ -25,7 +25,7 @@ let world: World | undefined;
 
 /**
  * Starts MPI (once per process) and returns this process's rank and the number of ranks. Open MPI is loaded at
- * run time (libmpi.so.40; KBFGS_MPI_LIBRARY names another file); when it is missing this throws
+ * run time (libmpi.so.40, or the one file KBFGS_MPI_LIBRARY names); when it is missing this throws
  * DistributedError listing what was tried. fit() with `distributed` calls it itself. MPI is finalized when the
  * process exits.
  */

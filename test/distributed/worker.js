@@ -1,5 +1,5 @@
 // One rank of the distributed tests (test/distributed.test.ts), or the single-process run they compare with.
-// Usage: node worker.js '<json settings>' ; prints one JSON line per epoch on rank 0 (every rank with allRanks):
+// Usage: node worker.js '<json settings>' (mpirun -np N for the distributed runs); prints one JSON line per epoch on rank 0 (every rank with allRanks):
 // { rank, epoch, loss, batchLoss, steps, weights: hash of the weights }.
 'use strict';
 const crypto = require('crypto');
@@ -7,7 +7,7 @@ const kb = require('../../dist');
 
 const settings = JSON.parse(process.argv[2]);
 const { problem = 'dense', method, epochs = 4, batchSize = 32, distributed = false, curvature, allRanks = false,
-  save, load, killRank, killEpoch, timeout } = settings;
+  save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1 } = settings;
 
 // Data and model from fixed seeds: every rank builds the same ones.
 function data(rows, cols, seed) {
@@ -16,12 +16,12 @@ function data(rows, cols, seed) {
   for (let i = 0; i < x.length; ++i) x[i] = rand();
   return x;
 }
-function build() {
+function build(modelSeed) {
   if (problem === 'cnn') {
     const rows = 96, rand = kb.mulberry32(7);
     const x = data(rows, 2 * 6 * 6, 3), labels = new Int32Array(rows).map(() => Math.floor(rand() * 3));
     const model = new kb.Sequential({
-      inputShape: [2, 6, 6], seed: 5, loss: 'softmaxCrossEntropy',
+      inputShape: [2, 6, 6], seed: modelSeed ?? 5, loss: 'softmaxCrossEntropy',
       layers: [
         { type: 'conv2d', filters: 3, kernel: 3, padding: 1, activation: 'relu' },
         { type: 'maxPool2d', pool: 2 },
@@ -32,7 +32,7 @@ function build() {
     return { model, train: { x: kb.matrix(x, rows, 72), y: kb.oneHot(labels, 3) } };
   }
   const rows = 256, x = data(rows, 12, 11);
-  const model = new kb.Autoencoder({ encoder: [12, 8, 4], activation: 'tanh', loss: 'sigmoidCrossEntropy', seed: 3 });
+  const model = new kb.Autoencoder({ encoder: [12, 8, 4], activation: 'tanh', loss: 'sigmoidCrossEntropy', seed: modelSeed ?? 3 });
   return { model, train: kb.matrix(x, rows, 12) };
 }
 
@@ -56,7 +56,7 @@ function weightsHash(model) {
 
 async function main() {
   const world = distributed ? kb.initDistributed() : { rank: 0, size: 1 };
-  let { model, train } = build();
+  let { model, train } = build(world.rank === 1 && seedOfRank1 !== undefined ? seedOfRank1 : undefined);
   let optimizer = optimizers[method]();
   if (load) {
     model = kb.Sequential.load(load);
@@ -71,6 +71,8 @@ async function main() {
         bytes: logs.diagnostics?.communicatedBytes });
       if (save) model.save(save);
       if (killRank === world.rank && killEpoch === epoch) process.kill(process.pid, 'SIGKILL');
+      // A rank that stops taking part without dying: its callback never returns.
+      if (hangRank === world.rank && hangEpoch === epoch) return new Promise((resolve) => setTimeout(resolve, 1e8));
     },
   });
 }
