@@ -73,6 +73,9 @@ export interface NativeFitConfig {
   splitCurvature: boolean;
   /** Seconds a wait for the other ranks may last; 0: not distributed. */
   distributedTimeout: number;
+  /** What carries a distributed fit's sums, and where NCCL is looked for. */
+  distributedEngine: 'mpi' | 'nccl';
+  librarySearchPath: string[];
   threads: number;
 }
 

@@ -4,6 +4,7 @@
  * every rank holds the same weights and optimizer state.
  */
 import { addon, type NativeWorld } from './binding';
+import { cudaLibrarySearchPath } from './devices';
 import { InvalidArgumentError, native } from './errors';
 
 /** This process's place in the MPI job. */
@@ -19,6 +20,11 @@ export interface DistributedOptions {
   curvature?: 'replicated' | 'layer';
   /** Seconds a rank waits for the others before fit() rejects with DistributedError. Default 60. */
   timeout?: number;
+  /**
+   * What carries the sums: 'auto' (default) NCCL for a CUDA model and MPI for a CPU model; 'mpi' always MPI
+   * (a CUDA model's sums then pass through host memory); 'nccl' needs a CUDA model and libnccl.so.2.
+   */
+  engine?: 'auto' | 'mpi' | 'nccl';
 }
 
 let world: World | undefined;
@@ -48,18 +54,25 @@ export function distributedWorld(): World | undefined {
 }
 
 /** The native fit settings for fit()'s `distributed` option. */
-export function distributedConfig(where: string, option: boolean | DistributedOptions | undefined):
-  { splitCurvature: boolean; distributedTimeout: number } {
-  if (option === undefined || option === false) return { splitCurvature: false, distributedTimeout: 0 };
+export function distributedConfig(where: string, option: boolean | DistributedOptions | undefined, device: 'cpu' | 'cuda'):
+  { splitCurvature: boolean; distributedTimeout: number; distributedEngine: 'mpi' | 'nccl'; librarySearchPath: string[] } {
+  if (option === undefined || option === false)
+    return { splitCurvature: false, distributedTimeout: 0, distributedEngine: 'mpi', librarySearchPath: [] };
   if (option !== true && (typeof option !== 'object' || option === null || Array.isArray(option)))
-    throw new InvalidArgumentError(`${where}: distributed must be true, false or { curvature, timeout }`);
-  const { curvature = 'replicated', timeout = 60, ...rest } = option === true ? {} : option;
+    throw new InvalidArgumentError(`${where}: distributed must be true, false or { curvature, timeout, engine }`);
+  const { curvature = 'replicated', timeout = 60, engine = 'auto', ...rest } = option === true ? {} : option;
   const unknown = Object.keys(rest);
-  if (unknown.length) throw new InvalidArgumentError(`${where}: distributed has no option '${unknown[0]}' (curvature, timeout)`);
+  if (unknown.length) throw new InvalidArgumentError(`${where}: distributed has no option '${unknown[0]}' (curvature, timeout, engine)`);
+  if (engine !== 'auto' && engine !== 'mpi' && engine !== 'nccl')
+    throw new InvalidArgumentError(`${where}: distributed.engine must be 'auto', 'mpi' or 'nccl', got ${JSON.stringify(engine)}`);
+  if (engine === 'nccl' && device !== 'cuda')
+    throw new InvalidArgumentError(`${where}: distributed.engine 'nccl' needs a model on device 'cuda' (this one is on the CPU)`);
   if (curvature !== 'replicated' && curvature !== 'layer')
     throw new InvalidArgumentError(`${where}: distributed.curvature must be 'replicated' or 'layer', got ${JSON.stringify(curvature)}`);
   if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout))
     throw new InvalidArgumentError(`${where}: distributed.timeout must be a positive number of seconds, got ${String(timeout)}`);
   initDistributed();
-  return { splitCurvature: curvature === 'layer', distributedTimeout: timeout };
+  const nccl = engine === 'nccl' || (engine === 'auto' && device === 'cuda');
+  return { splitCurvature: curvature === 'layer', distributedTimeout: timeout, distributedEngine: nccl ? 'nccl' : 'mpi',
+    librarySearchPath: nccl ? cudaLibrarySearchPath() : [] };
 }

@@ -267,7 +267,7 @@ export class Sequential {
       awaitBatchEvents: onBatchEnd.length > 0,
       awaitEpochEvents: onEpochEnd.length > 0,
       skipNonFinite: checkChoice(where, 'onNonFinite', options.onNonFinite, 'stop', ['stop', 'skip'] as const) === 'skip',
-      ...distributedConfig(where, options.distributed),
+      ...distributedConfig(where, options.distributed, this.device),
     };
     const { signal, optimizer } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal))

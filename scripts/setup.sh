@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh Debian (12 or 13) or Ubuntu LTS machine: system packages for the native build,
+# One-time set-up on a fresh Debian (12 or 13) or Ubuntu LTS machine: system packages for the native build and
+# the distributed tests (Open MPI),
 # the arm64 cross toolchain and emulator for the release build and its test, npm packages, the build.
 # Safe to run again; it skips what is already there. No package is named by a compiler version: the Fortran
 # runtime that a static OpenBLAS needs is the one of the installed g++.
@@ -25,6 +26,8 @@ apt_install() {  # packages not yet installed
 apt_install g++ cmake ninja-build libopenblas-dev
 # Fashion-MNIST for the tests that train on it (/usr/share/datasets/fashion-mnist).
 apt_install dataset-fashion-mnist
+# Open MPI (mpirun and libmpi.so.40, which the addon loads at run time) for the distributed tests.
+apt_install openmpi-bin
 gcc_major="$(g++ -dumpversion | cut -d. -f1)"
 case "$(g++ -print-file-name=libgfortran.a)" in
   /*) ;;

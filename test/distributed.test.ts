@@ -6,7 +6,7 @@ import { spawnSync, type SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { InvalidArgumentError, SGD, Sequential, matrix } from '../dist';
+import { InvalidArgumentError, SGD, Sequential, devices, matrix } from '../dist';
 
 const worker = path.join(__dirname, 'distributed', 'worker.js');
 const mpirun = ['--allow-run-as-root', '--oversubscribe', '--mca', 'btl', 'self,vader', '-np'];
@@ -155,6 +155,18 @@ test('without Open MPI, DistributedError names the file that was tried', () => {
 test('bad distributed options are InvalidArgumentErrors before MPI starts', async () => {
   const model = new Sequential({ inputDim: 2, layers: [{ units: 1 }], loss: 'halfSquaredError' });
   const data = { x: matrix(new Float32Array(8), 4, 2), y: matrix(new Float32Array(4), 4, 1) };
-  for (const distributed of [{ curvature: 'rows' }, { timeout: -1 }, { timeout: Infinity }, { ranks: 2 }, 'yes', null])
+  for (const distributed of [{ curvature: 'rows' }, { timeout: -1 }, { timeout: Infinity }, { ranks: 2 }, { engine: 'nccl' }, { engine: 'gloo' }, 'yes', null])
     await expect(model.fit(data, { optimizer: new SGD(), distributed: distributed as never })).rejects.toThrow(InvalidArgumentError);
+});
+
+// NCCL does not allow two ranks on one GPU: on a machine with a GPU a one-rank NCCL world runs every sum and
+// broadcast through NCCL and must give the undistributed GPU run's trajectory. Multi-GPU runs are not tested.
+(devices().cuda.available ? describe : describe.skip)('NCCL on a GPU', () => {
+  test.each(['kbfgs', 'kfac', 'adam'])('%s: a 1-rank NCCL run equals the undistributed GPU run', (method) => {
+    const alone = single({ method, device: 'cuda' });
+    const { lines, run } = ranks(1, { method, device: 'cuda', engine: 'nccl' });
+    expect(run.status).toBe(0);
+    expectSameTrajectory(alone, lines, 1e-6);
+    expect(lines[0].bytes).toBeUndefined();  // one rank: the trainer reports no traffic
+  });
 });

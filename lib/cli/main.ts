@@ -10,6 +10,7 @@ import { METHODS, apiDefaults, grid, settingsFor, type MethodName, type MethodSe
 import { PROBLEMS, loadProblem, type ProblemName } from './problems';
 import { runOne, type EpochRecord } from './run';
 import { DEVICES, resolveDevice, type DeviceName } from '../devices';
+import { initDistributed } from '../distributed';
 import { writeReport } from './report';
 
 const positive = (name: string) => (v: string) => {
@@ -93,6 +94,8 @@ program.command('train')
   .option('--test-size <n>', 'use only the first n test rows', positiveInt('--test-size'))
   .option('--save <checkpoint>', 'save the model and optimizer state (safetensors) when training ends')
   .option('--resume <checkpoint>', 'continue a run saved with --save (its optimizer and settings are used)')
+  .option('--distributed', 'data-parallel over MPI: launch with mpirun -np N; --batch-size is the whole batch, rank 0 logs and saves')
+  .addOption(new Option('--curvature <mode>', 'with --distributed: each layer\'s curvature work on every rank or on one (layer)').choices(['replicated', 'layer']).default('replicated'))
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     const device = chooseDevice(o.device, o.quiet);  // an unavailable 'cuda' fails here, before any data is loaded
@@ -104,10 +107,11 @@ program.command('train')
     const settings = { ...apiDefaults(method), ...override };
     for (const [flag, file] of [['--save', o.save], ['--log', o.log]] as const) if (file) checkWritable(flag, file);
     const problem = await loadProblem(o.problem as ProblemName, { file: o.file, dir: o.dir, trainSize: o.trainSize, testSize: o.testSize });
-    if (o.log) fs.writeFileSync(o.log, '');
+    if (o.log && (!o.distributed || initDistributed().rank === 0)) fs.writeFileSync(o.log, '');
     const result = await runOne({
       problem, method, settings, epochs: o.epochs, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed,
       threads: o.threads, device, log: o.log, progress: o.quiet ? false : undefined, save: o.save, resume: o.resume,
+      distributed: o.distributed ? { curvature: o.curvature } : false,
     });
     if (!o.log) for (const r of result.records) process.stdout.write(JSON.stringify(r) + '\n');
     if (result.failure) {

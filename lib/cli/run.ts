@@ -5,6 +5,7 @@ import type { Problem } from './problems';
 import { Sequential } from '../model';
 import { InvalidArgumentError } from '../errors';
 import type { DeviceName } from '../devices';
+import { initDistributed, type DistributedOptions } from '../distributed';
 import { makeOptimizer, type MethodName, type MethodSettings } from './methods';
 
 /** One line of a run's JSON log. */
@@ -47,6 +48,8 @@ export interface RunOptions {
   resume?: string;
   /** Save a checkpoint here when training ends. */
   save?: string;
+  /** Data-parallel over MPI (launched by mpirun): rank 0 alone logs, shows progress and saves. */
+  distributed?: boolean | DistributedOptions;
 }
 
 export interface RunResult {
@@ -61,7 +64,8 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
   const batches = Math.floor(trainRows / batchSize);
   const budgeted = o.timeBudget !== undefined && o.epochs === undefined;
   const epochs = budgeted ? 1_000_000 : o.epochs ?? 10;
-  const bar = o.progress ?? process.stderr.isTTY
+  const reports = !o.distributed || initDistributed().rank === 0;  // the other ranks train silently
+  const bar = reports && (o.progress ?? process.stderr.isTTY)
     ? new SingleBar({
       format: `${o.problem.name} ${o.method.padEnd(7)} |{bar}| {percentage}% | epoch {epoch} | loss {loss} | ETA {eta_formatted}`,
       etaBuffer: 50, hideCursor: true, stream: process.stderr,
@@ -75,14 +79,14 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
   }
   const optimizer = (o.resume && model.optimizer) || makeOptimizer(o.method, o.settings, o.seed);
   const records: EpochRecord[] = [];
-  const log = o.log ? fs.openSync(o.log, 'a') : null;
+  const log = o.log && reports ? fs.openSync(o.log, 'a') : null;
   let doneBatches = 0;
   let failure: string | undefined;
   try {
     await model.fit(train, {
       optimizer,
       epochs, timeBudget: o.timeBudget, batchSize, seed: o.seed, threads: o.threads,
-      validationData: test, signal: o.signal,
+      validationData: test, signal: o.signal, distributed: o.distributed,
       onBatchEnd: bar && !budgeted ? () => bar.update(++doneBatches) : undefined,
       onEpochEnd: (epoch, logs) => {
         const record: EpochRecord = {
@@ -91,6 +95,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
           ...(logs.accuracy !== undefined ? { trainAccuracy: logs.accuracy, testAccuracy: logs.valAccuracy } : {}),
           seconds: logs.seconds, steps: logs.steps, diagnostics: logs.diagnostics,
         };
+        if (!reports) return;
         records.push(record);
         if (log !== null) fs.writeSync(log, JSON.stringify(record) + '\n');
         if (bar) {

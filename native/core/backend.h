@@ -41,6 +41,8 @@ class Backend {
   virtual void to_host(float* host, const float* src, size_t count) = 0;
   // Whether backend memory is host memory (the CPU backend): an engine that reads host memory then reads it in place.
   virtual bool host_memory() const { return false; }
+  // The stream a GPU backend queues its work on (NCCL queues its collectives there), or null.
+  virtual void* native_stream() { return nullptr; }
   virtual void copy(float* dst, const float* src, size_t count) = 0;  // the ranges may overlap
   virtual void fill(float* x, float value, size_t count) = 0;
   // A view of a host dataset that kernels can read. The CPU backend returns the host pointer (no copy);

@@ -2,6 +2,7 @@
 // cannot be made. The CPU backend is unaffected.
 #include "../core/devices.h"
 #include "../core/errors.h"
+#include "../dist/nccl_world.h"
 
 namespace kb {
 
@@ -16,6 +17,11 @@ const DeviceReport& probe_cuda(const std::vector<std::string>& dirs) {
 }
 
 std::unique_ptr<Backend> make_cuda_backend(bool) {
+  throw Error(ErrorKind::Device, probe_cuda({}).reason);
+}
+
+// Unreachable without a CUDA backend; here so that the distributed code links the same in both builds.
+Collective& nccl::world(Collective&, Backend&, const std::vector<std::string>&, double) {
   throw Error(ErrorKind::Device, probe_cuda({}).reason);
 }
 

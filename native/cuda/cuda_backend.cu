@@ -330,6 +330,7 @@ class CudaBackend final : public Backend {
   }
 
   void synchronize() override { sync(); }
+  void* native_stream() override { return stream_; }
 
   // The first call runs enqueue directly (buffers settle), the second records it into a CUDA graph while
   // running it, later calls replay the graph. Freed memory invalidates recordings. If a library refuses

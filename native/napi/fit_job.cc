@@ -4,6 +4,7 @@
 
 #include "../core/host_calls.h"
 #include "../dist/mpi_collective.h"
+#include "../dist/nccl_world.h"
 #include "boundary.h"
 
 namespace kb::napi {
@@ -49,14 +50,14 @@ Napi::Object to_js(Napi::Env env, const FitEvent& ev) {
 }  // namespace
 
 FitJob::FitJob(Napi::Env env, Model* model, Napi::Object model_object, FitData data, FitConfig config,
-               int threads, double distributed_timeout, Napi::Function on_event)
+               int threads, DistributedSetup distributed, Napi::Function on_event)
     : Napi::AsyncProgressQueueWorker<FitEvent>(env),
       model_(model),
       model_object_(Napi::Persistent(model_object)),
       data_(std::move(data)),
       config_(config),
       threads_(threads),
-      distributed_timeout_(distributed_timeout),
+      distributed_(std::move(distributed)),
       on_event_(Napi::Persistent(on_event)),
       deferred_(Napi::Promise::Deferred::New(env)) {}
 
@@ -99,9 +100,10 @@ void FitJob::Execute(const ExecutionProgress& progress) {
     // The network trains over the MPI world for this fit only (algorithm.md §13).
     struct Ranks {
       Network& net;
-      Ranks(Network& n, double timeout, const std::atomic<bool>& cancel) : net(n) {
-        if (timeout <= 0) return;
-        Collective& world = mpi::world(timeout);
+      Ranks(Network& n, const DistributedSetup& setup, const std::atomic<bool>& cancel) : net(n) {
+        if (setup.timeout <= 0) return;
+        Collective& mpi = mpi::world(setup.timeout);
+        Collective& world = setup.nccl ? nccl::world(mpi, net.backend(), setup.dirs, setup.timeout) : mpi;
         world.watch(&cancel);
         net.set_collective(&world);
       }
@@ -109,7 +111,7 @@ void FitJob::Execute(const ExecutionProgress& progress) {
         net.collective().watch(nullptr);
         net.set_collective(nullptr);
       }
-    } ranks(net, distributed_timeout_, model_->cancel_flag());
+    } ranks(net, distributed_, model_->cancel_flag());
     fit_host(net, model_->state(), data_.train, data_.has_validation ? &data_.validation : nullptr, config_, callbacks,
              model_->cancel_flag());
   });

@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 #include "../core/trainer.h"
 #include "model.h"
@@ -21,6 +22,14 @@ struct FitEvent {
   EpochEvent epoch;
 };
 
+// Data-parallel training over the MPI world (algorithm.md §13), when timeout > 0: a wait for the other ranks
+// fails after that many seconds. nccl: a CUDA model's sums go over NCCL, loaded from its soname or dirs.
+struct DistributedSetup {
+  double timeout = 0;
+  bool nccl = false;
+  std::vector<std::string> dirs;
+};
+
 struct FitData {
   Napi::Reference<Napi::Float32Array> x, y, val_x, val_y;  // keep the typed arrays alive
   DataView train, validation;
@@ -29,9 +38,8 @@ struct FitData {
 
 class FitJob final : public Napi::AsyncProgressQueueWorker<FitEvent> {
  public:
-  // distributed_timeout > 0: data-parallel over the MPI world, a wait for other ranks failing after that many seconds.
   FitJob(Napi::Env env, Model* model, Napi::Object model_object, FitData data, FitConfig config, int threads,
-         double distributed_timeout, Napi::Function on_event);
+         DistributedSetup distributed, Napi::Function on_event);
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
@@ -46,7 +54,7 @@ class FitJob final : public Napi::AsyncProgressQueueWorker<FitEvent> {
   FitData data_;
   FitConfig config_;
   int threads_;
-  double distributed_timeout_;
+  DistributedSetup distributed_;
   Napi::FunctionReference on_event_;
   Napi::Promise::Deferred deferred_;
   std::string error_code_;

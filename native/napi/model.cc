@@ -238,7 +238,15 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
     config.await_epoch_events = required_boolean(cfg, "awaitEpochEvents");
     config.skip_non_finite = required_boolean(cfg, "skipNonFinite");
     config.split_curvature = required_boolean(cfg, "splitCurvature");
-    const double timeout = required_number(cfg, "distributedTimeout");  // 0: not distributed
+    DistributedSetup distributed;
+    distributed.timeout = required_number(cfg, "distributedTimeout");  // 0: not distributed
+    distributed.nccl = cfg.Get("distributedEngine").ToString().Utf8Value() == "nccl";
+    if (distributed.nccl) {
+      Napi::Value dirs = cfg.Get("librarySearchPath");
+      if (!dirs.IsArray()) throw_invalid(env, "the NCCL engine needs its library search path");
+      Napi::Array list = dirs.As<Napi::Array>();
+      for (uint32_t i = 0; i < list.Length(); ++i) distributed.dirs.push_back(list.Get(i).ToString().Utf8Value());
+    }
     const int threads = (int)required_number(cfg, "threads");
     const double epochs = required_number(cfg, "epochs"), batch_size = required_number(cfg, "batchSize");
     if (!(epochs >= 0 && epochs <= INT32_MAX)) throw_invalid(env, "epochs must be a whole number from 0 to 2^31 - 1");
@@ -252,7 +260,7 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
       start_optimizer(opt, config.batch_size, data.train.rows);
     cancel_ = false;
     gate_.reset();
-    auto* job = new FitJob(env, this, info.This().As<Napi::Object>(), std::move(data), config, threads, timeout,
+    auto* job = new FitJob(env, this, info.This().As<Napi::Object>(), std::move(data), config, threads, distributed,
                            on_event.As<Napi::Function>());
     Napi::Promise promise = job->promise();
     job->Queue();

@@ -101,8 +101,8 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
     queued = true;
     queue_step(net, ws, k);
   };
-  // MPI calls cannot be recorded into a GPU graph: a distributed step is queued every time.
-  if (k > 0 && settings_.memory == 0 && !net.collective().distributed())
+  // Collectives cannot be recorded into a GPU graph: a distributed step is queued every time.
+  if (k > 0 && settings_.memory == 0 && comm_ == &single_process())
     be_->run_recorded(splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m ^
                                      ((uint64_t)hyperparameter_changes_ << 40) ^ std::hash<double>{}(step_length_.scale())),
                       queue);

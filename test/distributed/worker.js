@@ -7,7 +7,7 @@ const kb = require('../../dist');
 
 const settings = JSON.parse(process.argv[2]);
 const { problem = 'dense', method, epochs = 4, batchSize = 32, distributed = false, curvature, allRanks = false,
-  save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1 } = settings;
+  save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1, device = 'cpu', engine } = settings;
 
 // Data and model from fixed seeds: every rank builds the same ones.
 function data(rows, cols, seed) {
@@ -21,7 +21,7 @@ function build(modelSeed) {
     const rows = 96, rand = kb.mulberry32(7);
     const x = data(rows, 2 * 6 * 6, 3), labels = new Int32Array(rows).map(() => Math.floor(rand() * 3));
     const model = new kb.Sequential({
-      inputShape: [2, 6, 6], seed: modelSeed ?? 5, loss: 'softmaxCrossEntropy',
+      inputShape: [2, 6, 6], seed: modelSeed ?? 5, device, loss: 'softmaxCrossEntropy',
       layers: [
         { type: 'conv2d', filters: 3, kernel: 3, padding: 1, activation: 'relu' },
         { type: 'maxPool2d', pool: 2 },
@@ -32,7 +32,7 @@ function build(modelSeed) {
     return { model, train: { x: kb.matrix(x, rows, 72), y: kb.oneHot(labels, 3) } };
   }
   const rows = 256, x = data(rows, 12, 11);
-  const model = new kb.Autoencoder({ encoder: [12, 8, 4], activation: 'tanh', loss: 'sigmoidCrossEntropy', seed: modelSeed ?? 3 });
+  const model = new kb.Autoencoder({ encoder: [12, 8, 4], activation: 'tanh', loss: 'sigmoidCrossEntropy', seed: modelSeed ?? 3, device });
   return { model, train: kb.matrix(x, rows, 12) };
 }
 
@@ -59,13 +59,13 @@ async function main() {
   let { model, train } = build(world.rank === 1 && seedOfRank1 !== undefined ? seedOfRank1 : undefined);
   let optimizer = optimizers[method]();
   if (load) {
-    model = kb.Sequential.load(load);
+    model = kb.Sequential.load(load, { device });
     optimizer = model.optimizer;
   }
   const report = (line) => { if (world.rank === 0 || allRanks) process.stdout.write(JSON.stringify({ rank: world.rank, ...line }) + '\n'); };
   await model.fit(train, {
     optimizer, epochs, batchSize, threads: 1, seed: 1,
-    distributed: distributed ? { ...(curvature ? { curvature } : {}), ...(timeout ? { timeout } : {}) } : false,
+    distributed: distributed ? { ...(curvature ? { curvature } : {}), ...(timeout ? { timeout } : {}), ...(engine ? { engine } : {}) } : false,
     onEpochEnd: (epoch, logs) => {
       report({ epoch, loss: logs.loss, batchLoss: logs.batchLoss, steps: model.steps, weights: weightsHash(model),
         bytes: logs.diagnostics?.communicatedBytes });
