@@ -89,7 +89,8 @@ export interface EpochLogs {
    * Counters and phase timings of the epoch. Curvature counters (curvatureUpdates, hgSkipped, haSkipped,
    * powellDamping, lmDamping, inversions) are summed over layers and steps; `replayedSteps` counts the steps a
    * GPU replayed from a recorded graph; `rejectedSteps` and `maxLossRatio` are the divergence safeguard's;
-   * `skippedSteps` the onNonFinite 'skip' mode's; the `...Seconds` entries are phase times.
+   * `skippedSteps` the onNonFinite 'skip' mode's; the `...Seconds` entries are phase times; distributed fits add
+   * `summedBytes`, `broadcastBytes` and `collectiveCalls` of the epoch's steps.
    */
   diagnostics: Diagnostics;
 }
@@ -99,7 +100,7 @@ export type DiagnosticName =
   | 'forwardSeconds' | 'backwardSeconds' | 'skippedSteps' | 'rejectedSteps' | 'maxLossRatio'
   | 'curvatureUpdates' | 'hgSkipped' | 'haSkipped' | 'powellDamping' | 'lmDamping' | 'directionSeconds'
   | 'secondPassSeconds' | 'curvatureSeconds' | 'replayedSteps' | 'inversions' | 'sampledSeconds'
-  | 'factorSeconds' | 'inverseSeconds';
+  | 'factorSeconds' | 'inverseSeconds' | 'summedBytes' | 'broadcastBytes' | 'collectiveCalls';
 export type Diagnostics = Partial<Record<DiagnosticName, number>> & Record<string, number>;
 
 export interface FitOptions {

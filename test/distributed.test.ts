@@ -119,6 +119,22 @@ describe('checkpoints', () => {
   });
 });
 
+test("one rank's callback stopping training stops every rank after the same step, weights identical", () => {
+  const { lines, run } = ranks(2, { method: 'kbfgs', epochs: 4, stopRank: 1, atStep: 11, allRanks: true });
+  expect(run.status).toBe(0);
+  expectIdenticalRanks(lines, 2);
+  // The epoch in progress ends after step 11 and is reported; no further epoch runs.
+  expect(lines.map((l) => [l.epoch, l.steps])).toEqual(expect.arrayContaining([[0, 8], [1, 11]]));
+  expect(lines).toHaveLength(4);
+});
+
+test("one rank's abort signal makes every rank reject with AbortError at the same step", () => {
+  const { lines } = ranks(2, { method: 'adam', epochs: 4, abortRank: 0, atStep: 10, allRanks: true });
+  expect(lines.filter((l) => l.error === 'AbortError')).toHaveLength(2);
+  expect(lines.filter((l) => l.epoch === 0)).toHaveLength(2);  // epoch 0 finished on both, epoch 1 on neither
+  expect(lines.filter((l) => l.epoch === 1)).toHaveLength(0);
+});
+
 test('a rank that stops taking part makes the others fail with DistributedError after the timeout', () => {
   const { lines, run, seconds } = ranks(2, { method: 'kbfgs', epochs: 1000, hangRank: 1, hangEpoch: 1, timeout: 3 });
   expect(run.status).not.toBe(0);

@@ -31,15 +31,19 @@ class Collective {
   // While training runs, a wait for the other ranks also ends (Aborted) when cancel becomes true.
   virtual void watch(const std::atomic<bool>* cancel) { (void)cancel; }
 
-  // Bytes this rank has sent into sums and broadcasts since the last call (per-epoch diagnostics, bench/).
-  uint64_t take_bytes() {
-    const uint64_t b = bytes_;
-    bytes_ = 0;
-    return b;
+  // What the collectives since the last call moved (per-epoch diagnostics, bench/): the bytes of the sums and of
+  // the broadcasts (each counted once, as the data's size), and how many collective calls there were.
+  struct Traffic {
+    double summed_bytes = 0, broadcast_bytes = 0, calls = 0;
+  };
+  Traffic take_traffic() {
+    const Traffic t = traffic_;
+    traffic_ = Traffic{};
+    return t;
   }
 
  protected:
-  uint64_t bytes_ = 0;
+  Traffic traffic_;
 };
 
 // The one-rank world: sums and broadcasts leave the data as it is.

@@ -24,20 +24,14 @@ void load_share(Network& net, Workspace& ws, const DataView& data, const uint32_
   ws.first = share.first;
 }
 
-void summed_syrk(Network& net, int n, int rows, float alpha, const float* a, float beta, float* out) {
-  Collective& comm = net.collective();
-  net.backend().syrk(true, n, rows, alpha, a, n, comm.rank() == 0 ? beta : 0.0f, out, n);
-  comm.sum(net.backend(), out, (size_t)n * n);
+void local_syrk(Network& net, int n, int rows, float alpha, const float* a, float beta, float* out) {
+  net.backend().syrk(true, n, rows, alpha, a, n, net.collective().rank() == 0 ? beta : 0.0f, out, n);
 }
 
-void batch_column_mean(Network& net, const Workspace& ws, int l, const float* src, int cols, float* out) {
+void local_column_mean(Network& net, const Workspace& ws, int l, const float* src, int cols, float* out) {
   Backend& be = net.backend();
-  const int rows = ws.rows(l);
-  be.column_mean(src, rows, cols, cols, out);
-  Collective& comm = net.collective();
-  if (!comm.distributed()) return;
-  be.axpby(cols, 0.0f, out, (float)ws.m / ws.batch, out);  // this rank's share of the whole batch's mean
-  comm.sum(be, out, cols);
+  be.column_mean(src, ws.rows(l), cols, cols, out);
+  if (net.collective().distributed()) be.axpby(cols, 0.0f, out, (float)ws.m / ws.batch, out);
 }
 
 std::vector<int> assign_by_cost(const std::vector<double>& costs, int ranks) {
@@ -54,25 +48,34 @@ std::vector<int> assign_by_cost(const std::vector<double>& costs, int ranks) {
   return owner;
 }
 
-void run_on_owner(Collective& comm, int owner, const std::function<void()>& work) {
-  if (!comm.distributed()) return work();
-  double failed[2] = {0, 0};  // failed, error kind
+void run_on_owners(Collective& comm, const std::vector<int>& owners, int layers, const std::function<void(int)>& work) {
+  if (!comm.distributed()) {
+    for (int l = 0; l < layers; ++l) work(l);
+    return;
+  }
+  // The lowest failing layer wins: its kind and owner, summed over ranks as "layer + 1" slots.
+  std::vector<double> failed(2 * layers, 0.0);  // per layer: failed, error kind
   std::string message;
-  if (comm.rank() == owner) {
+  for (int l = 0; l < layers; ++l) {
+    if (!owners.empty() && owners[l] != comm.rank()) continue;
     try {
-      work();
+      work(l);
     } catch (const Error& e) {
-      failed[0] = 1;
-      failed[1] = (double)e.kind();
+      failed[2 * l] = 1;
+      failed[2 * l + 1] = (double)e.kind();
       message = e.what();
+      break;
     }
   }
-  comm.sum_host(failed, 2);
-  if (failed[0] == 0) return;
-  const ErrorKind kind = (ErrorKind)(int)failed[1];
-  if (comm.rank() == owner) throw Error(kind, message);
-  throw Error(kind, "rank " + std::to_string(owner) + ", which updates this layer's curvature, failed (its error "
-                    "names the layer)");
+  comm.sum_host(failed.data(), failed.size());
+  for (int l = 0; l < layers; ++l) {
+    if (failed[2 * l] == 0) continue;
+    // Replicated work fails on every rank alike (the sums count ranks): the kind is the mean over them.
+    const ErrorKind kind = (ErrorKind)(int)(failed[2 * l + 1] / failed[2 * l]);
+    if (!message.empty()) throw Error(kind, message);
+    throw Error(kind, "rank " + std::to_string(owners.empty() ? 0 : owners[l]) + ", which updates layer " +
+                          std::to_string(l) + "'s curvature, failed (its error names the factor)");
+  }
 }
 
 namespace {

@@ -138,10 +138,15 @@ bool any_rank(Collective& comm, bool mine) {
   return votes > 0;
 }
 
-void batch_boundary(const FitCallbacks& callbacks, const std::atomic<bool>& cancel, Collective& comm) {
+// Before each batch: throws Aborted when any rank's run was cancelled; returns whether any rank asked to stop
+// (stop: this rank's callbacks did, after the previous batch). One vote carries both.
+bool batch_boundary(const FitCallbacks& callbacks, const std::atomic<bool>& cancel, Collective& comm, bool stop = false) {
   if (callbacks.at_boundary) callbacks.at_boundary();
-  if (any_rank(comm, cancel.load(std::memory_order_relaxed)))
+  double votes[2] = {(double)cancel.load(std::memory_order_relaxed), (double)stop};
+  if (comm.distributed()) comm.sum_host(votes, 2);
+  if (votes[0] > 0)
     throw Error(ErrorKind::Aborted, comm.distributed() ? "training was aborted (on this rank or another)" : "training was aborted");
+  return votes[1] > 0;
 }
 
 }  // namespace
@@ -183,16 +188,17 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
   }
 
   const double start_seconds = state.seconds;
-  auto stop_requested = [&] { return any_rank(comm, callbacks.should_stop && callbacks.should_stop()); };
+  auto stop_wanted = [&] { return callbacks.should_stop && callbacks.should_stop(); };
   for (int e = 0; e < config.epochs; ++e) {
     const int epoch = state.epochs_done;
-    comm.take_bytes();  // what the warm start and the last evaluation sent is not this epoch's steps'
+    comm.take_traffic();  // the warm start's and the last evaluation's traffic is not this epoch's steps'
     const double skipped_before = guard.skipped();
     double batch_loss_sum = 0, forward_seconds = 0, backward_seconds = 0;
     int used_batches = 0;  // batches that led to a step (a skipped step's next batch gets none)
     const auto epoch_start = Clock::now();
     for (int b = 0; b < batches; ++b) {
-      batch_boundary(callbacks, cancel, comm);
+      // A stop asked for after the previous batch ends the epoch here.
+      if (batch_boundary(callbacks, cancel, comm, b > 0 && stop_wanted())) break;
       const auto t0 = phase_boundary(net.backend());
       load_share(net, ws, train, state.sampler.next(m), m);
       double loss = net.forward(ws, Network::Want::LossAndGradient);
@@ -221,11 +227,10 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
         BatchEvent event{epoch, b, batches, state.step, loss};
         callbacks.on_batch(event);
       }
-      if (stop_requested()) break;
     }
     net.backend().synchronize();  // a GPU may still be running the last step: count it in this epoch
     state.seconds += since(epoch_start);
-    const double step_bytes = (double)comm.take_bytes();
+    const Collective::Traffic traffic = comm.take_traffic();
     ++state.epochs_done;
 
     EpochEvent event;
@@ -246,11 +251,15 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     event.diagnostics.push_back({"forwardSeconds", forward_seconds});
     event.diagnostics.push_back({"backwardSeconds", backward_seconds});
     if (config.skip_non_finite) event.diagnostics.push_back({"skippedSteps", guard.skipped() - skipped_before});
-    if (comm.distributed()) event.diagnostics.push_back({"communicatedBytes", step_bytes});
+    if (comm.distributed()) {
+      event.diagnostics.push_back({"summedBytes", traffic.summed_bytes});
+      event.diagnostics.push_back({"broadcastBytes", traffic.broadcast_bytes});
+      event.diagnostics.push_back({"collectiveCalls", traffic.calls});
+    }
     guard.take_diagnostics(event.diagnostics);
     opt.take_diagnostics(event.diagnostics);
     if (callbacks.on_epoch) callbacks.on_epoch(event);
-    if (stop_requested()) break;
+    if (any_rank(comm, stop_wanted())) break;
     // Rank 0's clock decides for all ranks.
     double out_of_time = config.time_budget_seconds > 0 && state.seconds - start_seconds >= config.time_budget_seconds;
     comm.broadcast_host(&out_of_time, sizeof out_of_time, 0);

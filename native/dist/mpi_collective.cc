@@ -4,6 +4,7 @@
 #include <chrono>
 #include <climits>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -16,6 +17,7 @@ namespace {
 
 void* const kInPlace = reinterpret_cast<void*>(1);  // Open MPI's MPI_IN_PLACE
 constexpr size_t kChunk = (size_t)1 << 28;         // elements per MPI call (counts are int)
+constexpr double kCancelGraceSeconds = 5;
 
 std::string error_text(const Api& mpi, int code) {
   char text[kMaxErrorString] = {};
@@ -36,26 +38,31 @@ class MpiWorld final : public Collective {
   void sum(Backend& be, float* data, size_t count) override {
     if (size_ == 1 || count == 0) return;
     float* host = stage(be, data, count);
-    for (size_t at = 0; at < count; at += kChunk)
-      sum_chunk(host + at, (int)std::min(kChunk, count - at), mpi_.type_float, sizeof(float));
+    for (size_t at = 0; at < count; at += kChunk) sum_chunk(host + at, (int)std::min(kChunk, count - at), mpi_.type_float);
     unstage(be, data, host, count);
+    traffic_.summed_bytes += count * sizeof(float);
+    ++traffic_.calls;
   }
   void sum_host(double* data, size_t count) override {
     if (size_ == 1 || count == 0) return;
-    sum_chunk(data, (int)count, mpi_.type_double, sizeof(double));
+    sum_chunk(data, (int)count, mpi_.type_double);
+    traffic_.summed_bytes += count * sizeof(double);
+    ++traffic_.calls;
   }
   void broadcast(Backend& be, float* data, size_t count, int root) override {
     if (size_ == 1 || count == 0) return;
-    float* host = be.host_memory() ? data : stage(be, data, count);
-    for (size_t at = 0; at < count; at += kChunk)
-      bcast(host + at, (int)std::min(kChunk, count - at), mpi_.type_float, root, sizeof(float));
-    if (!be.host_memory()) be.to_device(data, host, count);
+    float* host = stage(be, data, count);
+    for (size_t at = 0; at < count; at += kChunk) bcast(host + at, (int)std::min(kChunk, count - at), mpi_.type_float, root);
+    unstage(be, data, host, count);
+    traffic_.broadcast_bytes += count * sizeof(float);
+    ++traffic_.calls;
   }
   void broadcast_host(void* data, size_t bytes, int root) override {
     if (size_ == 1 || bytes == 0) return;
     char* p = static_cast<char*>(data);
-    for (size_t at = 0; at < bytes; at += kChunk)
-      bcast(p + at, (int)std::min(kChunk, bytes - at), mpi_.type_byte, root, 1);
+    for (size_t at = 0; at < bytes; at += kChunk) bcast(p + at, (int)std::min(kChunk, bytes - at), mpi_.type_byte, root);
+    traffic_.broadcast_bytes += bytes;
+    ++traffic_.calls;
   }
 
  private:
@@ -70,19 +77,17 @@ class MpiWorld final : public Collective {
   }
   // Reduced onto rank 0, then broadcast from it: every rank gets rank 0's bits (an all-reduce may leave
   // ranks with sums taken in different orders).
-  void sum_chunk(void* data, int count, Handle type, size_t width) {
+  void sum_chunk(void* data, int count, Handle type) {
     Handle request = nullptr;
     check(mpi_.Ireduce(rank_ == 0 ? kInPlace : data, data, count, type, mpi_.op_sum, 0, mpi_.comm_world, &request),
           "a sum");
     wait(request, "a sum");
-    bcast(data, count, type, 0, width);
-    bytes_ += (uint64_t)count * width;
+    bcast(data, count, type, 0);
   }
-  void bcast(void* data, int count, Handle type, int root, size_t width) {
+  void bcast(void* data, int count, Handle type, int root) {
     Handle request = nullptr;
     check(mpi_.Ibcast(data, count, type, root, mpi_.comm_world, &request), "a broadcast");
     wait(request, "a broadcast");
-    if (rank_ == root) bytes_ += (uint64_t)count * width;
   }
   void check(int code, const char* what) {
     if (code == kSuccess) return;
@@ -91,22 +96,29 @@ class MpiWorld final : public Collective {
                                             error_text(mpi_, code));
   }
   // Polls the request (a blocking call could wait forever for a dead rank): spins briefly, then sleeps in
-  // short steps, until it completes, the timeout passes or training is cancelled.
+  // short steps, until it completes or the timeout passes. A cancelled run keeps waiting for a short grace:
+  // the other ranks, if alive, answer, and the next step's vote stops them all together; if they do not, it
+  // ends here.
   void wait(Handle& request, const char* what) {
     if (broken_)
       throw Error(ErrorKind::Distributed, "rank " + std::to_string(rank_) +
                                               ": an earlier collective failed; the MPI job cannot go on (start it again)");
     const auto start = std::chrono::steady_clock::now();
+    std::optional<std::chrono::steady_clock::time_point> cancelled_at;
     for (int polls = 0;; ++polls) {
       int done = 0;
       check(mpi_.Test(&request, &done, nullptr), what);
       if (done) return;
+      const auto now = std::chrono::steady_clock::now();
       if (cancel_ && cancel_->load(std::memory_order_relaxed)) {
-        broken_ = true;
-        throw Error(ErrorKind::Aborted, "training was aborted while rank " + std::to_string(rank_) +
-                                            " waited for the other ranks");
+        if (!cancelled_at) cancelled_at = now;
+        if (std::chrono::duration<double>(now - *cancelled_at).count() > std::min(timeout_, kCancelGraceSeconds)) {
+          broken_ = true;
+          throw Error(ErrorKind::Aborted, "training was aborted while rank " + std::to_string(rank_) +
+                                              " waited for the other ranks, which did not answer");
+        }
       }
-      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double waited = std::chrono::duration<double>(now - start).count();
       if (waited > timeout_) {
         broken_ = true;
         throw Error(ErrorKind::Distributed,

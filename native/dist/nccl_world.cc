@@ -92,13 +92,15 @@ class NcclWorld final : public Collective {
     check(nccl_.Reduce(data, data, count, kFloat32, kSum, 0, comm_, stream_), "ncclReduce");
     check(nccl_.Broadcast(data, data, count, kFloat32, 0, comm_, stream_), "ncclBroadcast");
     wait("a sum");
-    bytes_ += count * sizeof(float);
+    traffic_.summed_bytes += count * sizeof(float);
+    ++traffic_.calls;
   }
   void broadcast(Backend&, float* data, size_t count, int root) override {
     if (count == 0) return;
     check(nccl_.Broadcast(data, data, count, kFloat32, root, comm_, stream_), "ncclBroadcast");
     wait("a broadcast");
-    if (rank() == root) bytes_ += count * sizeof(float);
+    traffic_.broadcast_bytes += count * sizeof(float);
+    ++traffic_.calls;
   }
   void sum_host(double* data, size_t count) override { mpi_.sum_host(data, count); }
   void broadcast_host(void* data, size_t bytes, int root) override { mpi_.broadcast_host(data, bytes, root); }
@@ -109,9 +111,11 @@ class NcclWorld final : public Collective {
     throw Error(ErrorKind::Distributed, "rank " + std::to_string(mpi_.rank()) + ": " + what + " failed: " + nccl_.GetErrorString(code));
   }
   // Polls the stream (a dead peer would leave NCCL's kernels waiting forever): on an asynchronous NCCL error,
-  // the timeout or a cancelled run the communicator is aborted, which frees the stream, and the fit fails.
+  // the timeout, or a cancelled run whose peers do not answer within a short grace (as over MPI), the
+  // communicator is aborted, which frees the stream, and the fit fails.
   void wait(const char* what) {
     const auto start = std::chrono::steady_clock::now();
+    double cancelled_for = 0;
     for (;;) {
       const cudaError_t state = cudaStreamQuery(stream_);
       if (state == cudaSuccess) return;
@@ -120,7 +124,8 @@ class NcclWorld final : public Collective {
       int async = kSuccess;
       nccl_.CommGetAsyncError(comm_, &async);
       const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      const bool cancelled = cancel_ && cancel_->load(std::memory_order_relaxed);
+      if (cancel_ && cancel_->load(std::memory_order_relaxed)) cancelled_for += 20e-6;
+      const bool cancelled = cancelled_for > std::min(timeout_, 5.0);
       if ((async != kSuccess && async != kInProgress) || waited > timeout_ || cancelled) {
         nccl_.CommAbort(comm_);
         if (cancelled) throw Error(ErrorKind::Aborted, "training was aborted while rank " + std::to_string(rank()) + " waited for the other GPUs");

@@ -22,6 +22,22 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   auto take = [&](size_t count) { return owned_.take(count); };
   if (batch_capacity >= train_rows) settings_.sy_decay = 0.0f;  // full batch: no averaging (algorithm.md §3.3 step 6)
   size_t widest = 0, largest = 0, patch_rows = 0;
+  for (int l = 0; l < net.num_layers(); ++l) {  // the blocks' sizes; convolutions come first (check_layers)
+    const size_t n = net.cols(l), d = net.rows(l);
+    if (net.layer(l).conv) dense_a_offset_ += n * n;
+    a_block_size_ += n * n;
+    first_means_size_ += 2 * d + n;
+    second_means_size_ += 2 * d;
+  }
+  a_block_ = take(a_block_size_);
+  first_means_ = take(first_means_size_);
+  second_means_ = take(second_means_size_);
+  float *a_at = a_block_, *first_at = first_means_, *second_at = second_means_;
+  auto carve = [](float*& at, size_t count) {
+    float* p = at;
+    at += count;
+    return p;
+  };
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer layer;
     layer.d = net.rows(l);
@@ -29,7 +45,7 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
     layer.conv = net.layer(l).conv;
     if (layer.conv) patch_rows = std::max(patch_rows, (size_t)batch_capacity * net.layer(l).locations());
     const size_t n = layer.n, d = layer.d;
-    layer.a = take(n * n);
+    layer.a = carve(a_at, n * n);
     layer.h_a = take(n * n);
     if (settings_.memory > 0) {
       layer.lbfgs = std::make_unique<LbfgsOperator>();
@@ -40,9 +56,11 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
     }
     layer.s_bar = take(d);
     layer.y_bar = take(d);
-    layer.h_mean = take(d);
-    layer.g_mean = take(d);
-    layer.a_mean = take(n);
+    layer.h_mean = carve(first_at, d);
+    layer.g_mean = carve(first_at, d);
+    layer.a_mean = carve(first_at, n);
+    layer.h_next = carve(second_at, d);
+    layer.g_next = carve(second_at, d);
     widest = std::max({widest, n, d});
     largest = std::max(largest, n * d);
     layers_.push_back(std::move(layer));
@@ -75,7 +93,7 @@ std::vector<MemoryPart> KbfgsOptimizer::state_size(const Network& net) const {
     const size_t g_side = settings_.memory > 0 ? LbfgsOperator::floats(d, settings_.memory, n) : d * d;
     parts.push_back({"layer " + std::to_string(l) + " (2 matrices of " + std::to_string(n) + " x " +
                          std::to_string(n) + " and H_g for " + std::to_string(d) + " outputs)",
-                     2 * n * n + g_side + 4 * d + n});
+                     2 * n * n + g_side + 6 * d + n});
     widest = std::max({widest, n, d});
     largest = std::max(largest, n * d);
   }
@@ -89,8 +107,9 @@ void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
   net.forward(ws, Network::Want::Nothing);
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
-    summed_syrk(net, L.n, ws.rows(l), 1.0f / ((float)j * ws.batch), ws.abar[l], (float)(j - 1) / j, L.a);
+    local_syrk(net, L.n, ws.rows(l), 1.0f / ((float)j * ws.batch), ws.abar[l], (float)(j - 1) / j, L.a);
   }
+  comm_->sum(*be_, a_block_, a_block_size_);
 }
 
 void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
@@ -117,22 +136,29 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   PhaseTimer timer(*be_);
   be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
                          momentum_);
-  // Step 1: batch means of the first pass, A, and the direction H_g M H_a (algorithm.md §3.3 steps 1-3).
+  // Step 1: batch means of the first pass and A (algorithm.md §3.3 steps 1-2).
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
-    batch_column_mean(net, ws, l, ws.h[l], L.d, L.h_mean);
-    batch_column_mean(net, ws, l, ws.g[l], L.d, L.g_mean);
-    batch_column_mean(net, ws, l, ws.abar[l], L.n, L.a_mean);
-    const bool invert = k == 0 || reinvert_;  // the only inverse (algorithm.md §3.2), again after a raised damping
+    local_column_mean(net, ws, l, ws.h[l], L.d, L.h_mean);
+    local_column_mean(net, ws, l, ws.g[l], L.d, L.g_mean);
+    local_column_mean(net, ws, l, ws.abar[l], L.n, L.a_mean);
     if (k > 0 && !L.conv)  // A ← β A + (1 − β) ĀᵀĀ/m; at k = 0 A is the warm start
-      summed_syrk(net, L.n, ws.m, (1 - settings_.a_decay) / ws.batch, ws.abar[l], settings_.a_decay, L.a);
-    if (invert) {
-      run_on_owner(*comm_, split_ ? owners_[l] : comm_->rank(), [&] {
-        damped_factor(*be_, L.a, L.n, sqrt_lambda, L.h_a);
-        spd_inverse(*be_, L.h_a, L.h_a, L.n, l, "A + sqrt(damping) I");
-      });
-      if (split_) comm_->broadcast(*be_, L.h_a, (size_t)L.n * L.n, owners_[l]);
-    }
+      local_syrk(net, L.n, ws.m, (1 - settings_.a_decay) / ws.batch, ws.abar[l], settings_.a_decay, L.a);
+  }
+  comm_->sum(*be_, first_means_, first_means_size_);
+  if (k > 0) comm_->sum(*be_, a_block_ + dense_a_offset_, a_block_size_ - dense_a_offset_);
+  if (k == 0 || reinvert_) {  // the only inverse (algorithm.md §3.2), again after a raised damping
+    run_on_owners(*comm_, split_ ? owners_ : std::vector<int>{}, net.num_layers(), [&](int l) {
+      Layer& L = layers_[l];
+      damped_factor(*be_, L.a, L.n, sqrt_lambda, L.h_a);
+      spd_inverse(*be_, L.h_a, L.h_a, L.n, l, "A + sqrt(damping) I");
+    });
+    if (split_)
+      for (int l = 0; l < net.num_layers(); ++l) comm_->broadcast(*be_, layers_[l].h_a, (size_t)layers_[l].n * layers_[l].n, owners_[l]);
+  }
+  // Step 3: the direction H_g M H_a.
+  for (int l = 0; l < net.num_layers(); ++l) {
+    Layer& L = layers_[l];
     const float* grad_l = momentum_ + net.offset(l);
     non_finite_.mark(kGradientPhase, l, grad_l, (size_t)L.d * L.n);
     float* delta_l = delta_ + net.offset(l);
@@ -154,23 +180,26 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
   net.forward(ws, Network::Want::Gradient);
   net.backward(ws, nullptr);
   timer.lap(t_second_pass_);
-  for (int l = 0; l < net.num_layers(); ++l) update_g_side(net, ws, l);
+  for (int l = 0; l < net.num_layers(); ++l) {
+    local_column_mean(net, ws, l, ws.h[l], layers_[l].d, layers_[l].h_next);
+    local_column_mean(net, ws, l, ws.g[l], layers_[l].d, layers_[l].g_next);
+  }
+  comm_->sum(*be_, second_means_, second_means_size_);
+  for (int l = 0; l < net.num_layers(); ++l) update_g_side(l);
   if (split_) share_updates();
   timer.lap(t_curvature_);
 }
 
-// Steps 5-8 of algorithm.md §3.3 for layer l.
-void KbfgsOptimizer::update_g_side(Network& net, Workspace& ws, int l) {
+// Steps 5-8 of algorithm.md §3.3 for layer l, from the second pass's batch means.
+void KbfgsOptimizer::update_g_side(int l) {
   Layer& L = layers_[l];
   const int d = L.d;
   const float decay = settings_.sy_decay;
   // s = h̄(θ_k) − h̄(θ_{k+1}), y = ḡ(θ_k) − ḡ(θ_{k+1}), averaged with weight 0.9 into s̄, ȳ.
-  batch_column_mean(net, ws, l, ws.h[l], d, s_);
-  batch_column_mean(net, ws, l, ws.g[l], d, y_);
-  be_->axpby(d, 1.0f, L.h_mean, -1.0f, s_);
-  be_->axpby(d, 1.0f, L.g_mean, -1.0f, y_);
-  be_->axpby(d, 1 - decay, s_, decay, L.s_bar);
-  be_->axpby(d, 1 - decay, y_, decay, L.y_bar);
+  be_->axpby(d, 1.0f, L.h_mean, -1.0f, L.h_next);
+  be_->axpby(d, 1.0f, L.g_mean, -1.0f, L.g_next);
+  be_->axpby(d, 1 - decay, L.h_next, decay, L.s_bar);
+  be_->axpby(d, 1 - decay, L.g_next, decay, L.y_bar);
   non_finite_.mark(kPairPhase, l, L.s_bar, d);
   non_finite_.mark(kPairPhase, l, L.y_bar, d);
   // Damping works on copies; the averages stay undamped (algorithm.md §3.3 step 6).

@@ -60,9 +60,10 @@ class KbfgsOptimizer final : public Optimizer {
     std::unique_ptr<LbfgsOperator> lbfgs;
     float *s_bar = nullptr, *y_bar = nullptr;  // undamped moving averages (algorithm.md §3.3 step 6)
     float *h_mean = nullptr, *g_mean = nullptr, *a_mean = nullptr;  // first-pass batch means at θ_k
+    float *h_next = nullptr, *g_next = nullptr;  // second-pass batch means at θ_{k+1}, then s and y
   };
   void queue_step(Network& net, Workspace& ws, int64_t k);
-  void update_g_side(Network& net, Workspace& ws, int l);
+  void update_g_side(int l);
   void update_a_side(Network& net, Workspace& ws, int l);
   // The rank that updates layer l's H_a and H_g (every rank unless the work is split, §13.2).
   bool owns(int l) const { return !split_ || owners_[l] == comm_->rank(); }
@@ -77,6 +78,10 @@ class KbfgsOptimizer final : public Optimizer {
   float *s_ = nullptr, *y_ = nullptr, *hy_ = nullptr, *sa_ = nullptr, *ya_ = nullptr, *hya_ = nullptr;
   float* gate_ = nullptr;
   float* patch_product_ = nullptr;  // P̄ s_a of the widest convolution's rows
+  // Blocks summed over the ranks in one message each (algorithm.md §13.1): every layer's A (the dense layers'
+  // last), every layer's first-pass means, every layer's second-pass means.
+  float *a_block_ = nullptr, *first_means_ = nullptr, *second_means_ = nullptr;
+  size_t a_block_size_ = 0, dense_a_offset_ = 0, first_means_size_ = 0, second_means_size_ = 0;
   NonFiniteFlags non_finite_;
   enum Phase { kGradientPhase = 0, kDirectionPhase = 1, kPairPhase = 2 };
   int hyperparameter_changes_ = 0;  // part of the recording key: a new α or λ changes the recorded scalars

@@ -28,13 +28,18 @@ void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
   owned_.bind(*be_);
   auto take = [&](size_t count) { return owned_.take(count); };
   largest = 0;
+  // Every layer's A and G in one block, summed over the ranks in one message (algorithm.md §13.1).
+  for (int l = 0; l < net.num_layers(); ++l) factors_size_ += (size_t)net.cols(l) * net.cols(l) + (size_t)net.rows(l) * net.rows(l);
+  factors_ = take(factors_size_);
+  float* at = factors_;
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer layer;
     layer.d = net.rows(l);
     layer.n = net.cols(l);
     const size_t n = layer.n, d = layer.d;
-    layer.a = take(n * n);
-    layer.g = take(d * d);
+    layer.a = at;
+    layer.g = at + n * n;
+    at += n * n + d * d;
     layer.a_inv = take(n * n);
     layer.g_inv = take(d * d);
     largest = std::max(largest, n * d);
@@ -83,24 +88,23 @@ void KfacOptimizer::accumulate_factors(Network& net, Workspace& ws, float keep, 
   for (size_t l = 0; l < layers_.size(); ++l) {
     Layer& L = layers_[l];
     const int rows = ws.rows((int)l);
-    summed_syrk(net, L.n, rows, add / ws.batch, ws.abar[l], keep, L.a);
-    summed_syrk(net, L.d, rows, add / ((float)ws.batch * ws.locations((int)l)), ws.g[l], keep, L.g);
+    local_syrk(net, L.n, rows, add / ws.batch, ws.abar[l], keep, L.a);
+    local_syrk(net, L.d, rows, add / ((float)ws.batch * ws.locations((int)l)), ws.g[l], keep, L.g);
   }
+  comm_->sum(*be_, factors_, factors_size_);
 }
 
 // (A + √λ I)⁻¹ and (G + √λ I)⁻¹ of every layer, each layer by its owner when the work is split (§13.2).
 void KfacOptimizer::invert_factors() {
   const float sqrt_lambda = (float)std::sqrt(settings_.damping);
-  for (size_t l = 0; l < layers_.size(); ++l) {
+  run_on_owners(*comm_, owners_, (int)layers_.size(), [&](int l) {
     Layer& L = layers_[l];
-    run_on_owner(*comm_, owners_.empty() ? comm_->rank() : owners_[l], [&] {
-      // The damped factors are formed in the inverse buffers, then inverted in place.
-      damped_factor(*be_, L.a, L.n, sqrt_lambda, L.a_inv);
-      spd_inverse(*be_, L.a_inv, L.a_inv, L.n, (int)l, "A + sqrt(damping) I");
-      damped_factor(*be_, L.g, L.d, sqrt_lambda, L.g_inv);
-      spd_inverse(*be_, L.g_inv, L.g_inv, L.d, (int)l, "G + sqrt(damping) I");
-    });
-  }
+    // The damped factors are formed in the inverse buffers, then inverted in place.
+    damped_factor(*be_, L.a, L.n, sqrt_lambda, L.a_inv);
+    spd_inverse(*be_, L.a_inv, L.a_inv, L.n, l, "A + sqrt(damping) I");
+    damped_factor(*be_, L.g, L.d, sqrt_lambda, L.g_inv);
+    spd_inverse(*be_, L.g_inv, L.g_inv, L.d, l, "G + sqrt(damping) I");
+  });
   if (owners_.empty()) return;
   for (size_t l = 0; l < layers_.size(); ++l) {
     comm_->broadcast(*be_, layers_[l].a_inv, (size_t)layers_[l].n * layers_[l].n, owners_[l]);

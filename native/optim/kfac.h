@@ -77,6 +77,8 @@ class KfacOptimizer final : public Optimizer {
   NonFiniteFlags non_finite_;
   enum Phase { kGradientPhase = 0, kFactorPhase = 1, kDirectionPhase = 2 };
   Collective* comm_ = &single_process();
+  float* factors_ = nullptr;  // every layer's A then G, one block (§13.1)
+  size_t factors_size_ = 0;
   std::vector<int> owners_;  // the rank that inverts each layer's factors (every rank when empty), §13.2
   bool invert_next_ = false;  // a raised damping needs fresh inverses at the next step
   uint64_t draws_ = 0;  // sampling calls so far; the seed of call c is splitmix64_mix(seed + c)

@@ -7,7 +7,8 @@ const kb = require('../../dist');
 
 const settings = JSON.parse(process.argv[2]);
 const { problem = 'dense', method, epochs = 4, batchSize = 32, distributed = false, curvature, allRanks = false,
-  save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1, device = 'cpu', engine } = settings;
+  save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1, device = 'cpu', engine,
+  stopRank, abortRank, atStep } = settings;
 
 // Data and model from fixed seeds: every rank builds the same ones.
 function data(rows, cols, seed) {
@@ -63,12 +64,20 @@ async function main() {
     optimizer = model.optimizer;
   }
   const report = (line) => { if (world.rank === 0 || allRanks) process.stdout.write(JSON.stringify({ rank: world.rank, ...line }) + '\n'); };
+  const controller = new AbortController();
   await model.fit(train, {
-    optimizer, epochs, batchSize, threads: 1, seed: 1,
+    optimizer, epochs, batchSize, threads: 1, seed: 1, signal: controller.signal,
+    // One rank's callback stops training or aborts it after step atStep; the others must follow at once.
+    onBatchEnd: stopRank === world.rank || abortRank === world.rank ? (batch, logs) => {
+      if (logs.step !== atStep) return;
+      if (stopRank === world.rank) model.stopTraining = true;
+      else controller.abort();
+    } : undefined,
     distributed: distributed ? { ...(curvature ? { curvature } : {}), ...(timeout ? { timeout } : {}), ...(engine ? { engine } : {}) } : false,
     onEpochEnd: (epoch, logs) => {
       report({ epoch, loss: logs.loss, batchLoss: logs.batchLoss, steps: model.steps, weights: weightsHash(model),
-        bytes: logs.diagnostics?.communicatedBytes });
+        bytes: logs.diagnostics?.summedBytes, broadcastBytes: logs.diagnostics?.broadcastBytes,
+        calls: logs.diagnostics?.collectiveCalls });
       if (save) model.save(save);
       if (killRank === world.rank && killEpoch === epoch) process.kill(process.pid, 'SIGKILL');
       // A rank that stops taking part without dying: its callback never returns.
@@ -78,6 +87,7 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stdout.write(JSON.stringify({ error: error.constructor.name, code: error.code, message: error.message }) + '\n');
+  process.stdout.write(JSON.stringify({ error: error.constructor.name, code: error.code, message: error.message,
+    epochs: error.history?.epoch.length }) + '\n');
   process.exitCode = 3;
 });
