@@ -37,14 +37,27 @@ let world: World | undefined;
  */
 export function initDistributed(): World {
   if (world) return world;
-  world = native(() => addon.distributedInit());
+  const joined = native(() => addon.distributedInit());
+  world = joined;
+  let stopped = false;
   process.on('exit', () => {
+    if (stopped) return;  // the launcher is ending the job: MPI_Finalize would wait for ranks that are gone
     try {
       addon.distributedFinalize();
     } catch {
       // exiting anyway
     }
   });
+  // mpirun ends the other ranks with SIGTERM when one dies: say so instead of vanishing (unless the program
+  // handles SIGTERM itself).
+  if (joined.size > 1 && process.listenerCount('SIGTERM') === 0) {
+    process.once('SIGTERM', () => {
+      stopped = true;
+      process.stderr.write(`kbfgs-native: rank ${joined.rank} of ${joined.size} was stopped by the MPI launcher (SIGTERM): ` +
+        'another rank ended or the job was cancelled\n');
+      process.exit(143);
+    });
+  }
   return world;
 }
 
