@@ -187,3 +187,26 @@ test('bad distributed options are InvalidArgumentErrors before MPI starts', asyn
     expect(lines[0].bytes).toBeUndefined();  // one rank: the trainer reports no traffic
   });
 });
+
+test('the CLI: train --distributed under mpirun logs once (rank 0), saves once, and matches the one-process run', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-dist-cli-'));
+  try {
+    const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+    const args = ['train', '--problem', 'curves-synth', '--train-size', '400', '--test-size', '100', '--optimizer', 'kbfgs',
+      '--epochs', '3', '--batch-size', '100', '--threads', '1', '--device', 'cpu', '--quiet'];
+    const alone = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const save = path.join(dir, 'cli.safetensors');
+    const both = spawnSync('mpirun', [...mpirun, '2', process.execPath, cli, ...args, '--distributed', '--curvature', 'layer', '--save', save],
+      { encoding: 'utf8', timeout: 60_000 });
+    expect(both.status).toBe(0);
+    const lines = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l));
+    const one = lines(alone.stdout), two = lines(both.stdout);
+    expect(two.map((l) => l.epoch)).toEqual([0, 1, 2]);  // rank 1 prints nothing
+    two.forEach((l, i) => expect(Math.abs(l.trainLoss - one[i].trainLoss) / one[i].trainLoss).toBeLessThan(1e-5));
+    expect(two[2].diagnostics.summedBytes).toBeGreaterThan(0);
+    expect(Sequential.load(save).steps).toBe(two[2].steps);
+    expect(fs.readdirSync(dir)).toEqual(['cli.safetensors']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

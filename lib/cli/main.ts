@@ -98,7 +98,8 @@ program.command('train')
   .addOption(new Option('--curvature <mode>', 'with --distributed: each layer\'s curvature work on every rank or on one (layer)').choices(['replicated', 'layer']).default('replicated'))
   .option('--quiet', 'no progress output')
   .action(async (o) => {
-    const device = chooseDevice(o.device, o.quiet);  // an unavailable 'cuda' fails here, before any data is loaded
+    const reports = !o.distributed || initDistributed().rank === 0;  // under mpirun, rank 0 speaks for all
+    const device = chooseDevice(o.device, o.quiet || !reports);  // an unavailable 'cuda' fails here, before any data is loaded
     const method = o.optimizer as MethodName;
     const override: Partial<MethodSettings> = {};
     if (o.lr !== undefined) override.lr = o.lr;
@@ -107,7 +108,7 @@ program.command('train')
     const settings = { ...apiDefaults(method), ...override };
     for (const [flag, file] of [['--save', o.save], ['--log', o.log]] as const) if (file) checkWritable(flag, file);
     const problem = await loadProblem(o.problem as ProblemName, { file: o.file, dir: o.dir, trainSize: o.trainSize, testSize: o.testSize });
-    if (o.log && (!o.distributed || initDistributed().rank === 0)) fs.writeFileSync(o.log, '');
+    if (o.log && reports) fs.writeFileSync(o.log, '');
     const result = await runOne({
       problem, method, settings, epochs: o.epochs, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed,
       threads: o.threads, device, log: o.log, progress: o.quiet ? false : undefined, save: o.save, resume: o.resume,
