@@ -146,14 +146,17 @@ test('a rank that stops taking part makes the others fail with DistributedError 
   expect(seconds).toBeLessThan(30);
 });
 
-test('ranks that build different models fail together with DistributedError naming the weights', () => {
-  const { lines, run } = ranks(2, { method: 'adam', seedOfRank1: 99, allRanks: true });
+test.each([
+  [{ seedOfRank1: 99 }, /the ranks do not train the same run: weights \(1 rank\(s\)\) differ from rank 0's/],
+  [{ lrOfRank1: 0.01 }, /the ranks do not train the same run: fit settings \(optimizer and its lr .*\(1 rank\(s\)\) differ/],
+])('ranks that differ (%j) fail together with DistributedError naming what differs', (differ, message) => {
+  const { lines, run } = ranks(2, { method: 'adam', allRanks: true, ...differ });
   expect(run.status).not.toBe(0);
   const errors = lines.filter((l) => l.error);
   expect(errors).toHaveLength(2);
   for (const e of errors) {
     expect(e.code).toBe('KBFGS_DISTRIBUTED');
-    expect(e.message).toMatch(/the ranks do not train the same run: weights \(1 rank\(s\)\) differ from rank 0's/);
+    expect(e.message).toMatch(message);
   }
 });
 

@@ -101,16 +101,19 @@ uint64_t hash_bytes(const void* data, size_t bytes, uint64_t h) {
 
 }  // namespace
 
-void check_same_run(Network& net, const DataView& train, const FitConfig& config, const char* optimizer) {
+void check_same_run(Network& net, const DataView& train, const FitConfig& config, const Optimizer& optimizer) {
   Collective& comm = net.collective();
   if (!comm.distributed()) return;
   Backend& be = net.backend();
   std::vector<float> weights(net.param_count());
   be.to_host(weights.data(), net.params(), weights.size());
   const uint64_t seed = 0x6B626667ull;
-  std::string settings = std::string(optimizer) + " batch " + std::to_string(config.batch_size) + " epochs " +
+  std::string settings = std::string(optimizer.name()) + " batch " + std::to_string(config.batch_size) + " epochs " +
                          std::to_string(config.epochs) + " seed " + std::to_string(config.seed) +
                          (config.shuffle ? " shuffled" : " in order") + " rows " + std::to_string(train.rows);
+  Diagnostics hyperparameters;
+  optimizer.hyperparameters(hyperparameters);
+  for (const auto& [name, value] : hyperparameters) settings += " " + name + " " + number_text(value);
   uint64_t mine[3] = {
       hash_bytes(weights.data(), weights.size() * sizeof(float), seed),
       hash_bytes(settings.data(), settings.size(), seed),
@@ -120,7 +123,7 @@ void check_same_run(Network& net, const DataView& train, const FitConfig& config
   uint64_t root[3];
   std::memcpy(root, mine, sizeof root);
   comm.broadcast_host(root, sizeof root, 0);
-  const char* names[3] = {"weights", "fit settings (optimizer, batch size, epochs, seed, shuffle, rows)",
+  const char* names[3] = {"weights", "fit settings (optimizer and its lr and damping, batch size, epochs, seed, shuffle, rows)",
                           "training data"};
   double differs[3];  // per check: how many ranks differ from rank 0
   for (int i = 0; i < 3; ++i) differs[i] = mine[i] != root[i];

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "network.h"
+#include "optimizer.h"
 #include "trainer.h"
 
 namespace kb {
@@ -48,6 +49,6 @@ void run_on_owners(Collective& comm, const std::vector<int>& owners, int layers,
 
 // Checks, before training, that every rank trains the same model on the same data with the same settings;
 // throws Error(Distributed) on every rank, naming what differs from rank 0.
-void check_same_run(Network& net, const DataView& train, const FitConfig& config, const char* optimizer);
+void check_same_run(Network& net, const DataView& train, const FitConfig& config, const Optimizer& optimizer);
 
 }  // namespace kb

@@ -7,7 +7,7 @@ const kb = require('../../dist');
 
 const settings = JSON.parse(process.argv[2]);
 const { problem = 'dense', method, epochs = 4, batchSize = 32, distributed = false, curvature, allRanks = false,
-  save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1, device = 'cpu', engine,
+  save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1, lrOfRank1, device = 'cpu', engine,
   stopRank, abortRank, atStep } = settings;
 
 // Data and model from fixed seeds: every rank builds the same ones.
@@ -38,12 +38,12 @@ function build(modelSeed) {
 }
 
 const optimizers = {
-  kbfgs: () => new kb.KBFGS({ lr: 0.1, damping: 0.3 }),
-  'kbfgs-l': () => new kb.KBFGSL({ lr: 0.1, damping: 0.3, memory: 4 }),
-  kfac: () => new kb.KFAC({ lr: 0.1, damping: 0.3 }),
-  sgd: () => new kb.SGD({ lr: 0.1, momentum: 0.9 }),
-  adam: () => new kb.Adam({ lr: 0.003 }),
-  rmsprop: () => new kb.RMSprop({ lr: 0.001 }),
+  kbfgs: (lr = 0.1) => new kb.KBFGS({ lr, damping: 0.3 }),
+  'kbfgs-l': (lr = 0.1) => new kb.KBFGSL({ lr, damping: 0.3, memory: 4 }),
+  kfac: (lr = 0.1) => new kb.KFAC({ lr, damping: 0.3 }),
+  sgd: (lr = 0.1) => new kb.SGD({ lr, momentum: 0.9 }),
+  adam: (lr = 0.003) => new kb.Adam({ lr }),
+  rmsprop: (lr = 0.001) => new kb.RMSprop({ lr }),
 };
 
 function weightsHash(model) {
@@ -58,7 +58,7 @@ function weightsHash(model) {
 async function main() {
   const world = distributed ? kb.initDistributed() : { rank: 0, size: 1 };
   let { model, train } = build(world.rank === 1 && seedOfRank1 !== undefined ? seedOfRank1 : undefined);
-  let optimizer = optimizers[method]();
+  let optimizer = optimizers[method](world.rank === 1 ? lrOfRank1 : undefined);
   if (load) {
     model = kb.Sequential.load(load, { device });
     optimizer = model.optimizer;
