@@ -26,8 +26,10 @@ MUTATIONS=(
   "dist-beta-everywhere@native/core/data_parallel.cc@s/comm.rank() == 0 ? beta : 0.0f/beta/@every rank keeps beta·A before the sum over ranks (§13.1)"
   "dist-mean-unscaled@native/core/data_parallel.cc@s/(float)ws.m \/ ws.batch/1.0f/@each rank's batch mean summed instead of weighted by its share (§13.1)"
   "dist-sample-offset@native/core/network.cc@s/(uint64_t)ws.first \* d/(uint64_t)0/@every rank draws KFAC's targets from the first rows' uniforms (§13.1)"
-  "dist-conv-ya-local@native/optim/kbfgs.cc@s/comm_->sum(\*be_, ya_, n);//@a convolution's Hessian action from this rank's patches only (§13.1)"
+  "dist-ya-local@native/optim/kbfgs.cc@s/comm_->sum(\*be_, ya_block_, ya_block_size_);//@H_a's Hessian action A s_a from this rank's share and patches only (§13.1)"
+  "dist-shares-not-zeroed@native/optim/kbfgs.cc@s/if (comm_->rank() != 0) be_->fill(a_block_, 0.0f, a_block_size_);//@every rank starts its share of A from the whole A (§13.1)"
   "dist-split-no-broadcast@native/optim/kbfgs.cc@s/if (split_) share_updates();/(void)0;/@split curvature updates never broadcast (§13.2)"
+  "dist-no-gather@native/core/trainer.cc@s/      if (gather_each_batch) opt.gather_state();//@a batch callback sees rank 0's share of K-BFGS's A, not A (§13.1)"
   "col2im-kernel-order@native/cpu/image_ops.cc@s/const float\* cell = src + (ky \* s.kernel_w + kx) \* C;/const float* cell = src + (kx * s.kernel_h + ky) * C;/@im2col's adjoint reads the kernel transposed (§12.1)"
   "bernoulli@native/cpu/cpu_backend.cc@s/const float t = uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/const float t = uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
 )

@@ -104,6 +104,15 @@ describe('checkpoints', () => {
     expectSameTrajectory(straight.slice(2), resumedOnTwo.lines.filter((l) => l.rank === 0));
   });
 
+  test("a checkpoint saved by rank 0's batch callback in mid-epoch holds the whole state: it resumes on the single-process trajectory", () => {
+    const fromTwo = path.join(dir, 'mid-2.safetensors'), fromOne = path.join(dir, 'mid-1.safetensors');
+    expect(ranks(2, { method: 'kbfgs', epochs: 2, save: fromTwo, saveAtStep: 12 }).run.status).toBe(0);
+    single({ method: 'kbfgs', epochs: 2, save: fromOne, saveAtStep: 12 });
+    expect(Sequential.load(fromTwo).steps).toBe(12);
+    // Resumed alone, both checkpoints continue alike: K-BFGS's A was saved whole, not as rank 0's share.
+    expectSameTrajectory(single({ method: 'kbfgs', epochs: 2, load: fromOne }), single({ method: 'kbfgs', epochs: 2, load: fromTwo }));
+  });
+
   test('a killed rank ends the job with an error within seconds; the last checkpoint loads and resumes', () => {
     const file = path.join(dir, 'killed.safetensors');
     const { lines, run, seconds } = ranks(2, { method: 'kbfgs', epochs: 1000, save: file, killRank: 1, killEpoch: 2, allRanks: true });
@@ -195,7 +204,7 @@ test('the CLI: train --distributed under mpirun logs once (rank 0), saves once, 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-dist-cli-'));
   try {
     const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
-    const args = ['train', '--problem', 'curves-synth', '--train-size', '400', '--test-size', '100', '--optimizer', 'kbfgs',
+    const args = ['train', '--problem', 'curves-synth', '--train-size', '400', '--test-size', '100', '--optimizer', 'kbfgs', '--lr', '0.1',
       '--epochs', '3', '--batch-size', '100', '--threads', '1', '--device', 'cpu', '--quiet'];
     const alone = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
     const save = path.join(dir, 'cli.safetensors');

@@ -133,7 +133,8 @@ describe('the native contract', () => {
   const { addon } = require('../lib/binding') as typeof import('../lib/binding');
   const layers = [{ in: 3, out: 2, activation: 'tanh' }, { in: 2, out: 3, activation: 'linear' }];
   const config = { epochs: 1, batchSize: 2, timeBudget: 0, shuffle: false, seed: 0, batchEvents: false, awaitBatchEvents: false,
-    awaitEpochEvents: false, skipNonFinite: false, threads: 1 };
+    awaitEpochEvents: false, skipNonFinite: false, threads: 1, splitCurvature: false, distributedTimeout: 0,
+    distributedEngine: 'mpi' as const, librarySearchPath: [] as string[] };
   const fit = async (settings: Record<string, number>, kind = 'kbfgs', change: Partial<typeof config> = {}) => {
     const model = new addon.NativeModel({ layers, loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false });
     const train = { x: new Float32Array(12), y: null, rows: 4 };
@@ -159,6 +160,7 @@ describe('the native contract', () => {
   test('every fit setting is required', async () => {
     await expect(fit(kbfgs, 'kbfgs', { batchSize: undefined })).rejects.toThrow('batchSize must be a number');
     await expect(fit(kbfgs, 'kbfgs', { shuffle: undefined })).rejects.toThrow('shuffle must be a boolean');
+    await expect(fit(kbfgs, 'kbfgs', { splitCurvature: undefined })).rejects.toThrow('splitCurvature must be a boolean');
   });
 
   test('activations and losses cross by name', () => {

@@ -62,6 +62,11 @@ class Optimizer {
   // At the start of every fit: the ranks it trains with (algorithm.md §13), and whether each layer's curvature
   // work (factor inversions, BFGS updates of the H matrices) runs on one rank, which broadcasts the result.
   virtual void distribute(Collective& comm, bool split_curvature) { (void)comm, (void)split_curvature; }
+  // State that a distributed fit keeps in per-rank shares (K-BFGS's A, algorithm.md §13.1) made whole and the
+  // same on every rank, before anything outside the step may read it (an event's callback, the end of fit),
+  // and split into shares again before the next step. Collective; no-ops for one process.
+  virtual void gather_state() {}
+  virtual void scatter_state() {}
 
   // The divergence safeguard's state (core/step_length.h), or null for a method without it.
   virtual StepLength* step_length() { return nullptr; }

@@ -151,8 +151,10 @@ bool batch_boundary(const FitCallbacks& callbacks, const std::atomic<bool>& canc
 
 }  // namespace
 
-void fit(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
-         const FitConfig& config, const FitCallbacks& callbacks, const std::atomic<bool>& cancel) {
+namespace {
+
+void run_fit(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
+             const FitConfig& config, const FitCallbacks& callbacks, const std::atomic<bool>& cancel) {
   const int m = config.batch_size;  // the whole batch; each rank holds its share (§13.1)
   Collective& comm = net.collective();
   if (m < comm.size())
@@ -188,9 +190,14 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
   }
 
   const double start_seconds = state.seconds;
+  // A batch callback on any rank may save a checkpoint: then every rank makes the state whole around each
+  // batch event (gather_state is collective), whether or not it has a callback itself.
+  const bool batch_callbacks = config.batch_events && callbacks.on_batch;
+  const bool gather_each_batch = any_rank(comm, batch_callbacks);
   auto stop_wanted = [&] { return callbacks.should_stop && callbacks.should_stop(); };
   for (int e = 0; e < config.epochs; ++e) {
     const int epoch = state.epochs_done;
+    opt.scatter_state();  // after the last epoch's event (§13.1)
     comm.take_traffic();  // the warm start's and the last evaluation's traffic is not this epoch's steps'
     const double skipped_before = guard.skipped();
     double batch_loss_sum = 0, forward_seconds = 0, backward_seconds = 0;
@@ -223,10 +230,12 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
       ++state.step;
       batch_loss_sum += loss;
       ++used_batches;
-      if (config.batch_events && callbacks.on_batch) {
+      if (gather_each_batch) opt.gather_state();
+      if (batch_callbacks) {
         BatchEvent event{epoch, b, batches, state.step, loss};
         callbacks.on_batch(event);
       }
+      opt.scatter_state();
     }
     net.backend().synchronize();  // a GPU may still be running the last step: count it in this epoch
     state.seconds += since(epoch_start);
@@ -258,6 +267,7 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     }
     guard.take_diagnostics(event.diagnostics);
     opt.take_diagnostics(event.diagnostics);
+    opt.gather_state();  // the callback may save a checkpoint, and training may end here
     if (callbacks.on_epoch) callbacks.on_epoch(event);
     if (any_rank(comm, stop_wanted())) break;
     // Rank 0's clock decides for all ranks.
@@ -265,6 +275,26 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
     comm.broadcast_host(&out_of_time, sizeof out_of_time, 0);
     if (out_of_time != 0) break;
   }
+}
+
+}  // namespace
+
+void fit(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
+         const FitConfig& config, const FitCallbacks& callbacks, const std::atomic<bool>& cancel) {
+  Optimizer& opt = *state.optimizer;
+  try {
+    run_fit(net, state, train, validation, config, callbacks, cancel);
+  } catch (const Error& e) {
+    // Every rank ends alike on these (a vote, or a decision from state that all ranks share): leave the
+    // optimizer's state whole, as a fit that ends normally does. Other failures may be one rank's alone.
+    const ErrorKind k = e.kind();
+    if (k == ErrorKind::Aborted || k == ErrorKind::Numerical || k == ErrorKind::NotPositiveDefinite) try {
+        opt.gather_state();
+      } catch (const Error&) {  // the other ranks are gone: the job cannot go on anyway
+      }
+    throw;
+  }
+  opt.gather_state();  // e.g. after a fit of zero epochs that ran the warm start
 }
 
 }  // namespace kb

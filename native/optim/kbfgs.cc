@@ -22,17 +22,19 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   auto take = [&](size_t count) { return owned_.take(count); };
   if (batch_capacity >= train_rows) settings_.sy_decay = 0.0f;  // full batch: no averaging (algorithm.md §3.3 step 6)
   size_t widest = 0, largest = 0, patch_rows = 0;
-  for (int l = 0; l < net.num_layers(); ++l) {  // the blocks' sizes; convolutions come first (check_layers)
+  for (int l = 0; l < net.num_layers(); ++l) {  // the blocks' sizes
     const size_t n = net.cols(l), d = net.rows(l);
-    if (net.layer(l).conv) dense_a_offset_ += n * n;
     a_block_size_ += n * n;
     first_means_size_ += 2 * d + n;
     second_means_size_ += 2 * d;
+    ya_block_size_ += n;
   }
   a_block_ = take(a_block_size_);
   first_means_ = take(first_means_size_);
   second_means_ = take(second_means_size_);
-  float *a_at = a_block_, *first_at = first_means_, *second_at = second_means_;
+  ya_block_ = take(ya_block_size_);
+  sa_block_ = take(ya_block_size_);
+  float *a_at = a_block_, *first_at = first_means_, *second_at = second_means_, *ya_at = ya_block_, *sa_at = sa_block_;
   auto carve = [](float*& at, size_t count) {
     float* p = at;
     at += count;
@@ -61,6 +63,8 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
     layer.a_mean = carve(first_at, n);
     layer.h_next = carve(second_at, d);
     layer.g_next = carve(second_at, d);
+    layer.y_a = carve(ya_at, n);
+    layer.s_a = carve(sa_at, n);
     widest = std::max({widest, n, d});
     largest = std::max(largest, n * d);
     layers_.push_back(std::move(layer));
@@ -69,7 +73,7 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
   momentum_ = take(net.param_count());
   delta_ = take(net.param_count());
   tmp_ = take(largest);
-  for (float** v : {&s_, &y_, &hy_, &sa_, &ya_, &hya_}) *v = take(widest);
+  for (float** v : {&s_, &y_, &hy_, &hya_}) *v = take(widest);
   gate_ = take(1);
   if (patch_rows) patch_product_ = take(patch_rows);
   counters_ = take(kCounters);
@@ -82,6 +86,22 @@ void KbfgsOptimizer::distribute(Collective& comm, bool split_curvature) {
   std::vector<double> costs;
   for (const Layer& L : layers_) costs.push_back((double)L.n * L.n + (double)L.d * L.d);
   owners_ = assign_by_cost(costs, comm.size());
+  a_in_shares_ = false;  // between fits A is whole on every rank
+  scatter_state();
+}
+
+// A's shares: rank 0 keeps A, the others start from zero; sums of the shares are then A at every step, since
+// its update A ← βA + (1 − β)(1/m)ĀᵀĀ is linear and each rank adds its own rows.
+void KbfgsOptimizer::scatter_state() {
+  if (!comm_->distributed() || a_in_shares_) return;
+  if (comm_->rank() != 0) be_->fill(a_block_, 0.0f, a_block_size_);
+  a_in_shares_ = true;
+}
+
+void KbfgsOptimizer::gather_state() {
+  if (!a_in_shares_) return;
+  comm_->sum(*be_, a_block_, a_block_size_);
+  a_in_shares_ = false;
 }
 
 // What attach allocates, per layer and shared.
@@ -93,23 +113,22 @@ std::vector<MemoryPart> KbfgsOptimizer::state_size(const Network& net) const {
     const size_t g_side = settings_.memory > 0 ? LbfgsOperator::floats(d, settings_.memory, n) : d * d;
     parts.push_back({"layer " + std::to_string(l) + " (2 matrices of " + std::to_string(n) + " x " +
                          std::to_string(n) + " and H_g for " + std::to_string(d) + " outputs)",
-                     2 * n * n + g_side + 6 * d + n});
+                     2 * n * n + g_side + 6 * d + 3 * n});
     widest = std::max({widest, n, d});
     largest = std::max(largest, n * d);
   }
-  parts.push_back({"the step buffers", 2 * net.param_count() + largest + 6 * widest + 1 + kCounters});
+  parts.push_back({"the step buffers", 2 * net.param_count() + largest + 4 * widest + 1 + kCounters});
   return parts;
 }
 
 // A = running mean over the pass of (1/m) Σ ā āᵀ at the initial weights (algorithm.md §3.2; a convolution
-// sums over its locations, §12.4).
+// sums over its locations, §12.4); each rank's share from its own rows (§13.1).
 void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
   net.forward(ws, Network::Want::Nothing);
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
-    local_syrk(net, L.n, ws.rows(l), 1.0f / ((float)j * ws.batch), ws.abar[l], (float)(j - 1) / j, L.a);
+    be_->syrk(true, L.n, ws.rows(l), 1.0f / ((float)j * ws.batch), ws.abar[l], L.n, (float)(j - 1) / j, L.a, L.n);
   }
-  comm_->sum(*be_, a_block_, a_block_size_);
 }
 
 void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
@@ -142,15 +161,18 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
     local_column_mean(net, ws, l, ws.h[l], L.d, L.h_mean);
     local_column_mean(net, ws, l, ws.g[l], L.d, L.g_mean);
     local_column_mean(net, ws, l, ws.abar[l], L.n, L.a_mean);
-    if (k > 0 && !L.conv)  // A ← β A + (1 − β) ĀᵀĀ/m; at k = 0 A is the warm start
-      local_syrk(net, L.n, ws.m, (1 - settings_.a_decay) / ws.batch, ws.abar[l], settings_.a_decay, L.a);
+    if (k > 0 && !L.conv)  // A ← β A + (1 − β) ĀᵀĀ/m (this rank's share); at k = 0 A is the warm start
+      be_->syrk(true, L.n, ws.m, (1 - settings_.a_decay) / ws.batch, ws.abar[l], L.n, settings_.a_decay, L.a, L.n);
   }
   comm_->sum(*be_, first_means_, first_means_size_);
-  if (k > 0) comm_->sum(*be_, a_block_ + dense_a_offset_, a_block_size_ - dense_a_offset_);
   if (k == 0 || reinvert_) {  // the only inverse (algorithm.md §3.2), again after a raised damping
+    for (Layer& L : layers_) {  // the whole A, from the shares
+      be_->copy(L.h_a, L.a, (size_t)L.n * L.n);
+      if (a_in_shares_) comm_->sum(*be_, L.h_a, (size_t)L.n * L.n);
+    }
     run_on_owners(*comm_, split_ ? owners_ : std::vector<int>{}, net.num_layers(), [&](int l) {
       Layer& L = layers_[l];
-      damped_factor(*be_, L.a, L.n, sqrt_lambda, L.h_a);
+      be_->add_diagonal(L.h_a, L.n, L.n, sqrt_lambda);  // A + √λ I
       spd_inverse(*be_, L.h_a, L.h_a, L.n, l, "A + sqrt(damping) I");
     });
     if (split_)
@@ -169,9 +191,9 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
       kronecker_direction(*be_, L.d, L.n, L.h_g, grad_l, L.h_a, tmp_, delta_l);
     }
     non_finite_.mark(kDirectionPhase, l, delta_ + net.offset(l), (size_t)L.d * L.n);
-    // H_a's update needs this batch's first pass (a convolution's patches, which the second pass overwrites).
-    update_a_side(net, ws, l);
   }
+  // H_a's update needs this batch's first pass (a convolution's patches, which the second pass overwrites).
+  update_a_side(net, ws);
   reinvert_ = false;
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (algorithm.md §3.3 step 4):
   // only what the (s, y) pairs need, so backward computes no weight gradients.
@@ -224,26 +246,32 @@ void KbfgsOptimizer::update_g_side(int l) {
   n_lbfgs_skipped_ += degenerate != 0 || !L.lbfgs->append(s_, y_, ref);
 }
 
-// Step 9 of algorithm.md §3.3: the Hessian-action update of H_a with u = [mean a; 1], s_a = H_a u and
-// y_a = A s_a + √λ s_a. A convolution keeps no A (§12.4): A s_a = (1/m) P̄ᵀ (P̄ s_a) from this batch's patches P̄
-// (m·T rows), two matrix-vector products with the im2col matrix.
-void KbfgsOptimizer::update_a_side(Network& net, Workspace& ws, int l) {
-  Layer& L = layers_[l];
-  const int n = L.n;
-  if (!L.conv && !owns(l)) return;  // a convolution's y_a is a sum over every rank's patches
-  be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, sa_);
-  if (L.conv) {
-    const int rows = ws.rows(l);
-    be_->gemv(false, rows, n, 1.0f, ws.abar[l], n, sa_, 0.0f, patch_product_);
-    be_->gemv(true, rows, n, 1.0f / ws.batch, ws.abar[l], n, patch_product_, 0.0f, ya_);
-    comm_->sum(*be_, ya_, n);
-    if (!owns(l)) return;
-  } else {
-    be_->gemv(false, n, n, 1.0f, L.a, n, sa_, 0.0f, ya_);
+// Step 9 of algorithm.md §3.3: the Hessian-action update of every layer's H_a with u = [mean a; 1],
+// s_a = H_a u and y_a = A s_a + √λ s_a. A convolution keeps no A (§12.4): A s_a = (1/m) P̄ᵀ (P̄ s_a) from this
+// batch's patches P̄ (m·T rows), two matrix-vector products with the im2col matrix. In a distributed fit each
+// rank forms A s_a from its share of A (or its patches) and one sum over the ranks adds them up (§13.1).
+void KbfgsOptimizer::update_a_side(Network& net, Workspace& ws) {
+  for (int l = 0; l < net.num_layers(); ++l) {
+    Layer& L = layers_[l];
+    const int n = L.n;
+    be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, L.s_a);
+    if (L.conv) {
+      const int rows = ws.rows(l);
+      be_->gemv(false, rows, n, 1.0f, ws.abar[l], n, L.s_a, 0.0f, patch_product_);
+      be_->gemv(true, rows, n, 1.0f / ws.batch, ws.abar[l], n, patch_product_, 0.0f, L.y_a);
+    } else {
+      be_->gemv(false, n, n, 1.0f, L.a, n, L.s_a, 0.0f, L.y_a);
+    }
   }
-  be_->axpby(n, (float)std::sqrt(settings_.damping), sa_, 1.0f, ya_);
-  be_->gemv(false, n, n, 1.0f, L.h_a, n, ya_, 0.0f, hya_);
-  be_->bfgs_update(n, L.h_a, sa_, ya_, hya_, L.a_mean, n, kBfgsSkipThreshold, nullptr, counters_ + kHaSkipped);
+  comm_->sum(*be_, ya_block_, ya_block_size_);
+  for (int l = 0; l < net.num_layers(); ++l) {
+    Layer& L = layers_[l];
+    if (!owns(l)) continue;
+    const int n = L.n;
+    be_->axpby(n, (float)std::sqrt(settings_.damping), L.s_a, 1.0f, L.y_a);
+    be_->gemv(false, n, n, 1.0f, L.h_a, n, L.y_a, 0.0f, hya_);
+    be_->bfgs_update(n, L.h_a, L.s_a, L.y_a, hya_, L.a_mean, n, kBfgsSkipThreshold, nullptr, counters_ + kHaSkipped);
+  }
 }
 
 // The owners' new H_a and H_g, broadcast to every rank (§13.2); the L-BFGS memory is kept by every rank.

@@ -44,6 +44,8 @@ class KbfgsOptimizer final : public Optimizer {
     out.push_back({"damping", settings_.damping});
   }
   void distribute(Collective& comm, bool split_curvature) override;
+  void gather_state() override;
+  void scatter_state() override;
   StepLength* step_length() override { return step_length_.enabled() ? &step_length_ : nullptr; }
   void take_diagnostics(Diagnostics& out) override;
   void state_buffers(std::vector<StateBuffer>& out) override;
@@ -61,10 +63,11 @@ class KbfgsOptimizer final : public Optimizer {
     float *s_bar = nullptr, *y_bar = nullptr;  // undamped moving averages (algorithm.md §3.3 step 6)
     float *h_mean = nullptr, *g_mean = nullptr, *a_mean = nullptr;  // first-pass batch means at θ_k
     float *h_next = nullptr, *g_next = nullptr;  // second-pass batch means at θ_{k+1}, then s and y
+    float *s_a = nullptr, *y_a = nullptr;        // H_a's pair (in sa_block_, ya_block_)
   };
   void queue_step(Network& net, Workspace& ws, int64_t k);
   void update_g_side(int l);
-  void update_a_side(Network& net, Workspace& ws, int l);
+  void update_a_side(Network& net, Workspace& ws);
   // The rank that updates layer l's H_a and H_g (every rank unless the work is split, §13.2).
   bool owns(int l) const { return !split_ || owners_[l] == comm_->rank(); }
   void share_updates();
@@ -75,13 +78,16 @@ class KbfgsOptimizer final : public Optimizer {
   std::vector<Layer> layers_;
   OwnedBuffers owned_;
   float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr;
-  float *s_ = nullptr, *y_ = nullptr, *hy_ = nullptr, *sa_ = nullptr, *ya_ = nullptr, *hya_ = nullptr;
+  float *s_ = nullptr, *y_ = nullptr, *hy_ = nullptr, *hya_ = nullptr;
   float* gate_ = nullptr;
   float* patch_product_ = nullptr;  // P̄ s_a of the widest convolution's rows
-  // Blocks summed over the ranks in one message each (algorithm.md §13.1): every layer's A (the dense layers'
-  // last), every layer's first-pass means, every layer's second-pass means.
-  float *a_block_ = nullptr, *first_means_ = nullptr, *second_means_ = nullptr;
-  size_t a_block_size_ = 0, dense_a_offset_ = 0, first_means_size_ = 0, second_means_size_ = 0;
+  // Blocks summed over the ranks in one message each (algorithm.md §13.1): every layer's first-pass means,
+  // second-pass means, and A s_a of H_a's update (s_a kept beside it). Every layer's A lives in one block too:
+  // in a distributed fit each rank keeps its share of it (its own rows' part of the average, rank 0 also
+  // everything before the fit), so a step sums the n-vectors A s_a, not the n x n matrices.
+  float *a_block_ = nullptr, *first_means_ = nullptr, *second_means_ = nullptr, *ya_block_ = nullptr, *sa_block_ = nullptr;
+  size_t a_block_size_ = 0, first_means_size_ = 0, second_means_size_ = 0, ya_block_size_ = 0;
+  bool a_in_shares_ = false;
   NonFiniteFlags non_finite_;
   enum Phase { kGradientPhase = 0, kDirectionPhase = 1, kPairPhase = 2 };
   int hyperparameter_changes_ = 0;  // part of the recording key: a new α or λ changes the recorded scalars

@@ -8,7 +8,7 @@ const kb = require('../../dist');
 const settings = JSON.parse(process.argv[2]);
 const { problem = 'dense', method, epochs = 4, batchSize = 32, distributed = false, curvature, allRanks = false,
   save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1, lrOfRank1, device = 'cpu', engine,
-  stopRank, abortRank, atStep } = settings;
+  stopRank, abortRank, atStep, saveAtStep } = settings;
 
 // Data and model from fixed seeds: every rank builds the same ones.
 function data(rows, cols, seed) {
@@ -67,8 +67,10 @@ async function main() {
   const controller = new AbortController();
   await model.fit(train, {
     optimizer, epochs, batchSize, threads: 1, seed: 1, signal: controller.signal,
-    // One rank's callback stops training or aborts it after step atStep; the others must follow at once.
-    onBatchEnd: stopRank === world.rank || abortRank === world.rank ? (batch, logs) => {
+    // One rank's callback stops training or aborts it after step atStep (the others must follow at once), or
+    // rank 0's saves a checkpoint after step saveAtStep (the others have no batch callback).
+    onBatchEnd: stopRank === world.rank || abortRank === world.rank || (saveAtStep && world.rank === 0) ? (batch, logs) => {
+      if (logs.step === saveAtStep) model.save(save);
       if (logs.step !== atStep) return;
       if (stopRank === world.rank) model.stopTraining = true;
       else controller.abort();
@@ -78,7 +80,7 @@ async function main() {
       report({ epoch, loss: logs.loss, batchLoss: logs.batchLoss, steps: model.steps, weights: weightsHash(model),
         bytes: logs.diagnostics?.summedBytes, broadcastBytes: logs.diagnostics?.broadcastBytes,
         calls: logs.diagnostics?.collectiveCalls });
-      if (save) model.save(save);
+      if (save && !saveAtStep) model.save(save);
       if (killRank === world.rank && killEpoch === epoch) process.kill(process.pid, 'SIGKILL');
       // A rank that stops taking part without dying: its callback never returns.
       if (hangRank === world.rank && hangEpoch === epoch) return new Promise((resolve) => setTimeout(resolve, 1e8));
