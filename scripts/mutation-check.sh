@@ -23,7 +23,7 @@ MUTATIONS=(
   "ha-undamped@native/optim/kbfgs.cc@s/be_->axpby(n, (float)std::sqrt(settings_.damping), sa_, 1.0f, ya_);//@y_a without the √λ s_a term (§3.3 item 9, §12.4)"
   "conv-ha-mean@native/optim/kbfgs.cc@s/1.0f \/ ws.batch, ws.abar\[l\], n, patch_product_/1.0f \/ rows, ws.abar[l], n, patch_product_/@conv Hessian action with Ω_B averaged over locations (§12.4)"
   "dist-grad-local@native/core/network.cc@s/1.0f \/ ws.batch, ws.g\[l\]/1.0f \/ ws.m, ws.g[l]/@each rank's gradient averaged over its own rows, then summed (§13.1)"
-  "dist-beta-everywhere@native/core/data_parallel.cc@s/comm.rank() == 0 ? beta : 0.0f/beta/@every rank keeps beta·A before the sum over ranks (§13.1)"
+  "dist-beta-everywhere@native/core/data_parallel.cc@s/net.collective().rank() == 0 ? beta : 0.0f/beta/@every rank keeps KFAC's beta·A before the sum over ranks (§13.1)"
   "dist-mean-unscaled@native/core/data_parallel.cc@s/(float)ws.m \/ ws.batch/1.0f/@each rank's batch mean summed instead of weighted by its share (§13.1)"
   "dist-sample-offset@native/core/network.cc@s/(uint64_t)ws.first \* d/(uint64_t)0/@every rank draws KFAC's targets from the first rows' uniforms (§13.1)"
   "dist-ya-local@native/optim/kbfgs.cc@s/comm_->sum(\*be_, ya_block_, ya_block_size_);//@H_a's Hessian action A s_a from this rank's share and patches only (§13.1)"
