@@ -249,7 +249,6 @@ export interface NativeAddon {
   threads(count?: number): number;
   distributedInit(): NativeWorld;
   distributedFinalize(): void;
-  distributedBroadcast(bytes: Uint8Array, root: number, timeoutSeconds: number): void;
 }
 
 // The package root is one level above both lib/ (tests) and dist/ (the published build). node-gyp-build

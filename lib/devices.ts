@@ -18,7 +18,8 @@ export interface DevicesReport {
 }
 
 /**
- * Folders searched for cuBLAS/cuSOLVER (and NCCL for distributed training) after the dynamic loader's own search (LD_LIBRARY_PATH, ldconfig):
+ * Folders searched for cuBLAS/cuSOLVER (and NCCL for distributed training) after the dynamic loader's own
+ * search (LD_LIBRARY_PATH, ldconfig):
  * KBFGS_CUDA_LIBRARY_PATH (colon-separated), CUDA_PATH/CUDA_HOME, /usr/local/cuda, and the `nvidia/cu13/lib`,
  * `nvidia/cu12/lib` or per-library `nvidia/<lib>/lib` folders of pip wheels in the Python environments whose
  * `bin` is on PATH (a virtualenv or conda env) or named by VIRTUAL_ENV / CONDA_PREFIX.

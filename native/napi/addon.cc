@@ -26,7 +26,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", exported_function(env, "threads", SetThreads));
   exports.Set("distributedInit", exported_function(env, "distributedInit", kb::napi::DistributedInit));
   exports.Set("distributedFinalize", exported_function(env, "distributedFinalize", kb::napi::DistributedFinalize));
-  exports.Set("distributedBroadcast", exported_function(env, "distributedBroadcast", kb::napi::DistributedBroadcast));
   return exports;
 }
 

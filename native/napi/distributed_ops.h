@@ -5,6 +5,4 @@ namespace kb::napi {
 Napi::Value DistributedInit(const Napi::CallbackInfo& info);
 // binding.distributedFinalize(): MPI_Finalize (MPI_Abort after a failed collective), at process exit.
 Napi::Value DistributedFinalize(const Napi::CallbackInfo& info);
-// binding.distributedBroadcast(bytes, root): rank root's bytes into every rank's buffer (small host values).
-Napi::Value DistributedBroadcast(const Napi::CallbackInfo& info);
 }  // namespace kb::napi
