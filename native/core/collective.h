@@ -4,7 +4,9 @@
 // single_process(), whose operations do nothing: its arithmetic is exactly the undistributed one.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -44,6 +46,34 @@ class Collective {
 
  protected:
   Traffic traffic_;
+};
+
+// The clock of one wait for the other ranks, which both engines poll instead of blocking (a dead rank would
+// never answer): the wait fails after `timeout` seconds, or, once the run is cancelled, after a short grace in
+// which live ranks still answer (the next step's vote then stops them all at the same step).
+class WaitClock {
+ public:
+  static constexpr double kCancelGraceSeconds = 5;
+  WaitClock(double timeout, const std::atomic<bool>* cancel)
+      : timeout_(timeout), cancel_(cancel), start_(std::chrono::steady_clock::now()) {}
+  bool timed_out() const { return since(start_) > timeout_; }
+  bool cancel_expired() {
+    if (!cancel_ || !cancel_->load(std::memory_order_relaxed)) return false;
+    if (!cancelled_) {
+      cancelled_ = true;
+      cancelled_at_ = std::chrono::steady_clock::now();
+    }
+    return since(cancelled_at_) > std::min(timeout_, kCancelGraceSeconds);
+  }
+
+ private:
+  static double since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  }
+  double timeout_;
+  const std::atomic<bool>* cancel_;
+  std::chrono::steady_clock::time_point start_, cancelled_at_;
+  bool cancelled_ = false;
 };
 
 // The one-rank world: sums and broadcasts leave the data as it is.

@@ -53,8 +53,8 @@ void run_on_owners(Collective& comm, const std::vector<int>& owners, int layers,
     for (int l = 0; l < layers; ++l) work(l);
     return;
   }
-  // The lowest failing layer wins: its kind and owner, summed over ranks as "layer + 1" slots.
-  std::vector<double> failed(2 * layers, 0.0);  // per layer: failed, error kind
+  // Per layer, summed over the ranks: how many failed, and their error kinds; the lowest failing layer decides.
+  std::vector<double> failed(2 * layers, 0.0);
   std::string message;
   for (int l = 0; l < layers; ++l) {
     if (!owners.empty() && owners[l] != comm.rank()) continue;

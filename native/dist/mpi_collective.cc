@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <climits>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <vector>
 
@@ -17,7 +15,6 @@ namespace {
 
 void* const kInPlace = reinterpret_cast<void*>(1);  // Open MPI's MPI_IN_PLACE
 constexpr size_t kChunk = (size_t)1 << 28;         // elements per MPI call (counts are int)
-constexpr double kCancelGraceSeconds = 5;
 
 std::string error_text(const Api& mpi, int code) {
   char text[kMaxErrorString] = {};
@@ -95,31 +92,22 @@ class MpiWorld final : public Collective {
     throw Error(ErrorKind::Distributed, "rank " + std::to_string(rank_) + ": MPI failed in " + what + ": " +
                                             error_text(mpi_, code));
   }
-  // Polls the request (a blocking call could wait forever for a dead rank): spins briefly, then sleeps in
-  // short steps, until it completes or the timeout passes. A cancelled run keeps waiting for a short grace:
-  // the other ranks, if alive, answer, and the next step's vote stops them all together; if they do not, it
-  // ends here.
+  // Polls the request against a WaitClock: spins briefly, then sleeps in short steps.
   void wait(Handle& request, const char* what) {
     if (broken_)
       throw Error(ErrorKind::Distributed, "rank " + std::to_string(rank_) +
                                               ": an earlier collective failed; the MPI job cannot go on (start it again)");
-    const auto start = std::chrono::steady_clock::now();
-    std::optional<std::chrono::steady_clock::time_point> cancelled_at;
+    WaitClock clock(timeout_, cancel_);
     for (int polls = 0;; ++polls) {
       int done = 0;
       check(mpi_.Test(&request, &done, nullptr), what);
       if (done) return;
-      const auto now = std::chrono::steady_clock::now();
-      if (cancel_ && cancel_->load(std::memory_order_relaxed)) {
-        if (!cancelled_at) cancelled_at = now;
-        if (std::chrono::duration<double>(now - *cancelled_at).count() > std::min(timeout_, kCancelGraceSeconds)) {
-          broken_ = true;
-          throw Error(ErrorKind::Aborted, "training was aborted while rank " + std::to_string(rank_) +
-                                              " waited for the other ranks, which did not answer");
-        }
+      if (clock.cancel_expired()) {
+        broken_ = true;
+        throw Error(ErrorKind::Aborted, "training was aborted while rank " + std::to_string(rank_) +
+                                            " waited for the other ranks, which did not answer");
       }
-      const double waited = std::chrono::duration<double>(now - start).count();
-      if (waited > timeout_) {
+      if (clock.timed_out()) {
         broken_ = true;
         throw Error(ErrorKind::Distributed,
                     "rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": no answer from the other ranks in " +

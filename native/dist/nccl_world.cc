@@ -111,11 +111,10 @@ class NcclWorld final : public Collective {
     throw Error(ErrorKind::Distributed, "rank " + std::to_string(mpi_.rank()) + ": " + what + " failed: " + nccl_.GetErrorString(code));
   }
   // Polls the stream (a dead peer would leave NCCL's kernels waiting forever): on an asynchronous NCCL error,
-  // the timeout, or a cancelled run whose peers do not answer within a short grace (as over MPI), the
-  // communicator is aborted, which frees the stream, and the fit fails.
+  // or when the WaitClock runs out (timeout, or a cancel the peers do not follow), the communicator is
+  // aborted, which frees the stream, and the fit fails.
   void wait(const char* what) {
-    const auto start = std::chrono::steady_clock::now();
-    double cancelled_for = 0;
+    WaitClock clock(timeout_, cancel_);
     for (;;) {
       const cudaError_t state = cudaStreamQuery(stream_);
       if (state == cudaSuccess) return;
@@ -123,10 +122,8 @@ class NcclWorld final : public Collective {
         throw Error(ErrorKind::Device, std::string("CUDA failed during ") + what + ": " + cudaGetErrorString(state));
       int async = kSuccess;
       nccl_.CommGetAsyncError(comm_, &async);
-      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (cancel_ && cancel_->load(std::memory_order_relaxed)) cancelled_for += 20e-6;
-      const bool cancelled = cancelled_for > std::min(timeout_, 5.0);
-      if ((async != kSuccess && async != kInProgress) || waited > timeout_ || cancelled) {
+      const bool cancelled = clock.cancel_expired();
+      if ((async != kSuccess && async != kInProgress) || clock.timed_out() || cancelled) {
         nccl_.CommAbort(comm_);
         if (cancelled) throw Error(ErrorKind::Aborted, "training was aborted while rank " + std::to_string(rank()) + " waited for the other GPUs");
         throw Error(ErrorKind::Distributed,
