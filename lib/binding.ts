@@ -191,6 +191,8 @@ export interface NativeBackendOps {
   activationForward(act: number, h: Float32Array, m: number, d: number, out: Float32Array): void;
   activationBackward(act: number, h: Float32Array, m: number, d: number, g: Float32Array): void;
   loss(kind: number, z: Float32Array, t: Float32Array, m: number, d: number, grad: Float32Array | null): number;
+  /** Σ_i loss_i² over the m rows (the divergence safeguard's noise estimate, algorithm.md §11.2). */
+  lossSquareSum(kind: number, z: Float32Array, t: Float32Array, m: number, d: number): number;
   columnMean(a: Float32Array, m: number, cols: number, out: Float32Array): void;
   im2col(shape: NativePatchShape, x: Float32Array, m: number, patches: Float32Array): void;
   col2im(shape: NativePatchShape, dpatches: Float32Array, ld: number, m: number, dx: Float32Array): void;

@@ -88,7 +88,8 @@ export interface EpochLogs {
   /**
    * Counters and phase timings of the epoch. Curvature counters (curvatureUpdates, hgSkipped, haSkipped,
    * powellDamping, lmDamping, inversions) are summed over layers and steps; `replayedSteps` counts the steps a
-   * GPU replayed from a recorded graph; `rejectedSteps` and `maxLossRatio` are the divergence safeguard's;
+   * GPU replayed from a recorded graph; `rejectedSteps`, `maxLossRatio` and `maxLossBound` (the largest loss
+   * ratio it allowed: 1.25, or more where the minibatch noise is wider) are the divergence safeguard's;
    * `skippedSteps` the onNonFinite 'skip' mode's; the `...Seconds` entries are phase times; distributed fits add
    * `summedBytes`, `broadcastBytes` and `collectiveCalls` of the epoch's steps.
    */
@@ -97,7 +98,7 @@ export interface EpochLogs {
 
 /** The names of EpochLogs.diagnostics; which appear depends on the method and the options. */
 export type DiagnosticName =
-  | 'forwardSeconds' | 'backwardSeconds' | 'skippedSteps' | 'rejectedSteps' | 'maxLossRatio'
+  | 'forwardSeconds' | 'backwardSeconds' | 'skippedSteps' | 'rejectedSteps' | 'maxLossRatio' | 'maxLossBound'
   | 'curvatureUpdates' | 'hgSkipped' | 'haSkipped' | 'powellDamping' | 'lmDamping' | 'directionSeconds'
   | 'secondPassSeconds' | 'curvatureSeconds' | 'replayedSteps' | 'inversions' | 'sampledSeconds'
   | 'factorSeconds' | 'inverseSeconds' | 'summedBytes' | 'broadcastBytes' | 'collectiveCalls';

@@ -213,11 +213,14 @@ const SECOND_ORDER_KEYS = ['lr', 'damping', 'momentum', 'weightDecay', 'safeguar
 /** The divergence safeguard of the second-order methods, documented once for all three. */
 interface SafeguardOption {
   /**
-   * Undo a step after which the minibatch loss more than doubles (weights and optimizer state put back), then
-   * take the next steps at half the step length, which grows back by 10% per kept step to `lr`; ten undone
-   * steps in a row end training with NumericalError. Costs nothing while it does not fire, and a run in which
-   * it never fires is bit for bit the method without it. `diagnostics.rejectedSteps` counts the undone steps,
-   * `diagnostics.maxLossRatio` is the largest loss ratio of a kept step. Default true.
+   * Undo a step after which the minibatch loss rises past 1.25 times the smaller of the loss before it and a
+   * moving average of earlier losses, or past that plus three standard deviations of the minibatch noise (from
+   * the spread of the per-sample losses) where that is higher (weights and optimizer state put back); then take
+   * the next steps at half the step length, which grows back by 5% per kept step to `lr`; ten undone steps in
+   * a row end training with NumericalError (algorithm.md §11.2). Costs nothing while it does not fire, and a
+   * run in which it never fires is bit for bit the method without it. `diagnostics.rejectedSteps` counts the
+   * undone steps, `diagnostics.maxLossRatio` is the largest loss ratio of a kept step, `maxLossBound` the
+   * largest ratio allowed. Default true.
    */
   safeguard?: boolean;
 }

@@ -131,6 +131,21 @@ describe(`backend '${be.name}'`, () => {
     expect(maxAbsDiff(grad, Array.from(p, (v, i) => v - onehot[i]))).toBeLessThan(1e-6);
   });
 
+  test('lossSquareSum: the sum of the squared per-sample losses (algorithm.md §11.2)', () => {
+    const m = 7, d = 3;
+    const z = randomArray(m * d, rnd, 5);
+    const t = Float32Array.from({ length: m * d }, () => rnd());
+    const rowLosses = Array.from({ length: m }, (_, i) => {
+      let row = 0;
+      for (let j = i * d; j < (i + 1) * d; j++) row += 0.5 * (z[j] - t[j]) ** 2;
+      return row;
+    });
+    const expected = rowLosses.reduce((s, v) => s + v * v, 0);
+    expect(be.lossSquareSum(1, z, t, m, d)).toBeCloseTo(expected, 3);
+    // not the square of the summed loss: the rows are squared one by one
+    expect(Math.abs(be.lossSquareSum(1, z, t, m, d) - rowLosses.reduce((s, v) => s + v, 0) ** 2)).toBeGreaterThan(1);
+  });
+
   test('columnMean', () => {
     const m = 6, cols = 4;
     const a = randomArray(m * cols, rnd);

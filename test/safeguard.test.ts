@@ -85,3 +85,50 @@ test('the option is a boolean, on by default, and round-trips through toJSON', (
   expect(optimizerFromJSON(new KBFGS({ safeguard: false }).toJSON()).settings.safeguard).toBe(0);
   expect(optimizerFromJSON({ kind: 'kfac', settings: { lr: 1, damping: 3 } }).settings.safeguard).toBe(1);  // older files
 });
+
+// The bound allows for the minibatch noise (algorithm.md §11.2): max(1.25, 1 + 3·√(2·s²/m) / L), with L and the
+// sample variance s² of the m per-sample losses of the batch before the step. One step per epoch, whose batch is
+// the whole set, so the bound of epoch 1 follows from the per-sample losses at the initial weights.
+describe('the bound allows for the minibatch noise', () => {
+  const m = 16, inputs = 6, classes = 4;
+  const classifier = () => new Sequential({ inputDim: inputs, layers: [{ units: 8, activation: 'relu' }, { units: classes }],
+    loss: 'softmaxCrossEntropy', seed: 5 });
+  function dataset(scale: number) {
+    let state = 7;
+    const next = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+    const x = Float32Array.from({ length: m * inputs }, () => scale * next());
+    const y = new Float32Array(m * classes);
+    for (let i = 0; i < m; i++) y[i * classes + (i % classes)] = 1;
+    return { x: { data: x, rows: m, cols: inputs }, y: { data: y, rows: m, cols: classes } };
+  }
+  async function boundOfFirstStep(scale: number) {
+    const data = dataset(scale);
+    const model = classifier();
+    const losses: number[] = [];
+    for (let i = 0; i < m; i++) {
+      const row = { x: { data: data.x.data.slice(i * inputs, (i + 1) * inputs), rows: 1, cols: inputs },
+        y: { data: data.y.data.slice(i * classes, (i + 1) * classes), rows: 1, cols: classes } };
+      losses.push(await model.evaluate(row));
+    }
+    const mean = losses.reduce((s, v) => s + v, 0) / m;
+    const variance = losses.reduce((s, v) => s + (v - mean) ** 2, 0) / (m - 1);
+    const expected = Math.max(1.25, 1 + 3 * Math.sqrt((2 * variance) / m) / mean);
+    let bound: number | undefined;
+    await model.fit(data, { optimizer: new KBFGS({ lr: 0.01 }), epochs: 1, batchSize: m, threads: 1,
+      onEpochEnd: (_, logs) => { bound = logs.diagnostics.maxLossBound; } });
+    model.dispose();
+    return { bound, expected };
+  }
+
+  test('a wide spread of per-sample losses raises the bound by three standard deviations of the difference', async () => {
+    const { bound, expected } = await boundOfFirstStep(40);
+    expect(expected).toBeGreaterThan(1.4);
+    expect(bound).toBeCloseTo(expected, 6);
+  });
+
+  test('a narrow spread leaves it at 1.25', async () => {
+    const { bound, expected } = await boundOfFirstStep(0.01);
+    expect(expected).toBe(1.25);
+    expect(bound).toBe(1.25);
+  });
+});

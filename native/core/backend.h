@@ -85,8 +85,10 @@ class Backend {
   // g *= phi'(h) element-wise (h and g are m x d, g stride ldg, h stride d).
   virtual void activation_backward(Activation act, const float* h, int m, int d, float* g, int ldg) = 0;
   // Returns the summed per-sample loss of the m x d logits z against targets t (double accumulation).
-  // If grad is not null it receives the per-sample output gradient d loss_i / d z_i (algorithm.md §1: g = m * dL/dz).
-  virtual double loss(Loss loss, const float* z, const float* t, int m, int d, float* grad) = 0;
+  // If grad is not null it receives the per-sample output gradient d loss_i / d z_i (algorithm.md §1: g = m * dL/dz);
+  // if square_sum is not null, the sum of the squared per-sample losses (the divergence safeguard's noise, §11.2).
+  virtual double loss(Loss loss, const float* z, const float* t, int m, int d, float* grad,
+                      double* square_sum = nullptr) = 0;
   // The per-sample output gradient alone, as loss() writes it, without the summed loss (nothing to wait for).
   virtual void loss_gradient(Loss loss, const float* z, const float* t, int m, int d, float* grad) = 0;
   // Output-space prediction: sigmoid for SigmoidCrossEntropy, softmax for SoftmaxCrossEntropy, z otherwise.

@@ -169,7 +169,7 @@ double Network::forward(Workspace& ws, Want want) {
   }
   switch (want) {
     case Want::Nothing: return NAN;
-    case Want::Loss: return backend_.loss(loss_, ws.output, ws.target, m, output_dim(), nullptr);
+    case Want::Loss: return backend_.loss(loss_, ws.output, ws.target, m, output_dim(), nullptr, &ws.loss_square_sum);
     case Want::Gradient: return output_gradient(ws, nullptr, false);
     case Want::LossAndGradient: return output_gradient(ws, nullptr, true);
   }
@@ -180,7 +180,7 @@ double Network::output_gradient(Workspace& ws, const float* targets, bool want_l
   const int L = num_layers(), d = output_dim();
   const float* t = targets ? targets : ws.target;
   double total = NAN;
-  if (want_loss) total = backend_.loss(loss_, ws.output, t, ws.m, d, ws.g[L - 1]);
+  if (want_loss) total = backend_.loss(loss_, ws.output, t, ws.m, d, ws.g[L - 1], &ws.loss_square_sum);
   else backend_.loss_gradient(loss_, ws.output, t, ws.m, d, ws.g[L - 1]);
   backend_.activation_backward(layers_[L - 1].activation, ws.h[L - 1], ws.m, d, ws.g[L - 1], d);
   return total;

@@ -68,6 +68,9 @@ class Workspace {
   float* output = nullptr;     // a_L (aliases h[L-1] when the last activation is linear)
   float* target = nullptr;     // m x d_L targets of the batch
   float* grad = nullptr;       // flat gradient of the mean data loss, laid out like the parameters
+  // Sum of the squared per-sample losses of the last pass that computed the loss: with the summed loss it gives
+  // the sampling noise of the minibatch loss, which the divergence safeguard allows for (algorithm.md §11.2).
+  double loss_square_sum = 0;
 
  private:
   int capacity_;

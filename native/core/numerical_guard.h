@@ -62,8 +62,8 @@ class NumericalGuard {
 
   // Before each step: what to fall back to, where the step stands for messages, and the minibatch loss
   // before it (what the divergence safeguard compares the loss after it with).
-  void save(const StepPosition& step, double loss_before) {
-    loss_before_ = loss_before;
+  void save(const StepPosition& step, const MeanLoss& before) {
+    before_ = before;
     Backend& be = net_.backend();
     be.copy(weights_.data, net_.params(), net_.param_count());
     for (size_t i = 0; i < live_.size(); ++i) be.copy(copies_[i], live_[i].data, live_[i].count);
@@ -118,13 +118,15 @@ class NumericalGuard {
   }
 
   double skipped() const { return skipped_; }
-  // The safeguard's per-epoch counters: steps undone, and the largest ratio of the loss after a kept step to
-  // the loss before it (how close healthy training comes to StepLength::kDivergenceRatio).
+  // The safeguard's per-epoch counters: steps undone, the largest ratio of the loss after a kept step to the
+  // loss before it (how close healthy training comes to the bound), and the largest bound as such a ratio
+  // (StepLength::kDivergenceRatio unless the minibatch noise asked for more).
   void take_diagnostics(Diagnostics& out) {
     if (!opt_.step_length()) return;
     out.push_back({"rejectedSteps", rejected_});
     out.push_back({"maxLossRatio", max_ratio_});
-    rejected_ = max_ratio_ = 0;
+    out.push_back({"maxLossBound", max_bound_});
+    rejected_ = max_ratio_ = max_bound_ = 0;
   }
 
  private:
@@ -133,16 +135,18 @@ class NumericalGuard {
   bool diverged(double loss) {
     StepLength* step_length = opt_.step_length();
     if (!step_length) return false;
-    if (!step_length->diverged(loss_before_, loss)) {
-      max_ratio_ = std::max(max_ratio_, loss / loss_before_);
+    const double bound = step_length->bound(before_);
+    max_bound_ = std::max(max_bound_, bound / before_.mean);
+    if (loss <= bound) {
+      max_ratio_ = std::max(max_ratio_, loss / before_.mean);
       consecutive_rejections_ = 0;
-      step_length->accepted(loss_before_);
+      step_length->accepted(before_.mean);
       return false;
     }
     restore();
     if (++consecutive_rejections_ >= kMaxConsecutiveRejections)
       throw Error(ErrorKind::Numerical, last_step_.name() + ": training diverges: the loss rose from " +
-                                            number_text(loss_before_) + " to " + number_text(loss) + ", the " +
+                                            number_text(before_.mean) + " to " + number_text(loss) + ", the " +
                                             std::to_string(kMaxConsecutiveRejections) +
                                             "th undone step in a row; the weights and optimizer state are back "
                                             "to those before it");
@@ -183,8 +187,8 @@ class NumericalGuard {
   bool pending_ = false;  // a step ran since the last check
   int consecutive_ = 0;
   double skipped_ = 0;
-  double loss_before_ = NAN;
+  MeanLoss before_;
   int consecutive_rejections_ = 0;
-  double rejected_ = 0, max_ratio_ = 0;
+  double rejected_ = 0, max_ratio_ = 0, max_bound_ = 0;
 };
 }  // namespace kb

@@ -208,9 +208,10 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
       if (batch_boundary(callbacks, cancel, comm, b > 0 && stop_wanted())) break;
       const auto t0 = phase_boundary(net.backend());
       load_share(net, ws, train, state.sampler.next(m), m);
-      double loss = net.forward(ws, Network::Want::LossAndGradient);
-      comm.sum_host(&loss, 1);
-      loss /= m;
+      double sums[2] = {net.forward(ws, Network::Want::LossAndGradient), ws.loss_square_sum};
+      comm.sum_host(sums, 2);
+      const MeanLoss batch_loss = MeanLoss::of_batch(sums[0], sums[1], m);
+      const double loss = batch_loss.mean;
       const auto t1 = phase_boundary(net.backend());
       const StepPosition position{state.step, epoch, b};
       if (guard.check(ws, loss, position)) continue;  // the last step was skipped: this batch gets no step
@@ -218,7 +219,7 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
       const auto t2 = phase_boundary(net.backend());
       forward_seconds += seconds_between(t0, t1);
       backward_seconds += seconds_between(t1, t2);
-      guard.save(position, loss);
+      guard.save(position, batch_loss);
       try {
         opt.step(net, ws, state.step);
       } catch (const Error& e) {

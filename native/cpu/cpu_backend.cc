@@ -215,8 +215,9 @@ class CpuBackend final : public Backend {
     });
   }
 
-  double loss(Loss kind, const float* z, const float* t, int m, int d, float* grad) override {
-    double total = 0;
+  double loss(Loss kind, const float* z, const float* t, int m, int d, float* grad,
+              double* square_sum = nullptr) override {
+    double total = 0, squares = 0;
     for (int i = 0; i < m; ++i) {
       const float* zi = z + (size_t)i * d;
       const float* ti = t + (size_t)i * d;
@@ -265,7 +266,9 @@ class CpuBackend final : public Backend {
         }
       }
       total += row;
+      squares += row * row;
     }
+    if (square_sum) *square_sum = squares;
     return total;
   }
 

@@ -259,12 +259,15 @@ class CudaBackend final : public Backend {
   void activation_backward(Activation act, const float* h, int m, int d, float* g, int ldg) override {
     launch_activation_backward(stream_, act, h, m, d, g, ldg);
   }
-  double loss(Loss kind, const float* z, const float* t, int m, int d, float* grad) override {
+  double loss(Loss kind, const float* z, const float* t, int m, int d, float* grad,
+              double* square_sum = nullptr) override {
+    if (square_sum) *square_sum = 0;
     if (m == 0) return 0;
     double* rows = row_totals_.get(m);
     launch_row_losses(stream_, kind, z, t, m, d, grad, rows);
-    double* out = reduce_out_.get(1);
-    launch_sum(stream_, rows, m, out);
+    double* out = reduce_out_.get(2);
+    launch_sum(stream_, rows, m, out, square_sum ? out + 1 : nullptr);
+    if (square_sum) *square_sum = read_double(out + 1);
     return read_double(out);
   }
   void loss_gradient(Loss kind, const float* z, const float* t, int m, int d, float* grad) override {

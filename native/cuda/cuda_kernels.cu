@@ -272,12 +272,18 @@ __global__ void dot_partials_kernel(size_t n, const float* x, const float* y, do
   if (threadIdx.x == 0) partials[blockIdx.x] = acc;
 }
 
-// One block adds n doubles in a fixed order.
-__global__ void sum_kernel(const double* values, int n, double* out) {
-  double acc = 0;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) acc += values[i];
+// One block adds n doubles in a fixed order (and, when square_out is not null, their squares).
+__global__ void sum_kernel(const double* values, int n, double* out, double* square_out) {
+  double acc = 0, squares = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    acc += values[i];
+    squares += values[i] * values[i];
+  }
   acc = block_sum(acc);
   if (threadIdx.x == 0) out[0] = acc;
+  if (!square_out) return;
+  squares = block_sum(squares);
+  if (threadIdx.x == 0) square_out[0] = squares;
 }
 
 __global__ void first_non_finite_kernel(const float* x, size_t n, unsigned long long* out) {
@@ -476,11 +482,11 @@ void launch_bfgs_update(cudaStream_t s, int n, float* h, const float* sv, const 
 }
 void launch_dot(cudaStream_t s, size_t n, const float* x, const float* y, double* partials, double* out) {
   dot_partials_kernel<<<kReduceBlocks, kThreads, 0, s>>>(n, x, y, partials);
-  sum_kernel<<<1, kThreads, 0, s>>>(partials, kReduceBlocks, out);
+  sum_kernel<<<1, kThreads, 0, s>>>(partials, kReduceBlocks, out, nullptr);
   check_launch("dot");
 }
-void launch_sum(cudaStream_t s, const double* values, int n, double* out) {
-  sum_kernel<<<1, kThreads, 0, s>>>(values, n, out);
+void launch_sum(cudaStream_t s, const double* values, int n, double* out, double* square_out) {
+  sum_kernel<<<1, kThreads, 0, s>>>(values, n, out, square_out);
   check_launch("sum");
 }
 void launch_mark_non_finite(cudaStream_t s, const float* x, size_t n, float* flag) {

@@ -194,6 +194,17 @@ Napi::Value LossOp(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), a.be().loss(kind, a.arr(1, n), a.arr(2, n), m, d, grad));
   });
 }
+// lossSquareSum(kind, z, t, m, d) -> sum of the squared per-sample losses
+Napi::Value LossSquareSum(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const Loss kind = loss_arg(a, 0, info);
+    const int m = a.num(3), d = a.num(4);
+    const size_t n = (size_t)m * d;
+    double square_sum = 0;
+    a.be().loss(kind, a.arr(1, n), a.arr(2, n), m, d, nullptr, &square_sum);
+    return Napi::Number::New(info.Env(), square_sum);
+  });
+}
 // lossGradient(kind, z, t, m, d, grad)
 Napi::Value LossGradient(const Napi::CallbackInfo& info) {
   return run(info, [&](Args& a) {
@@ -471,6 +482,7 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("activationForward", ActivationForward);
   add("activationBackward", ActivationBackward);
   add("loss", LossOp);
+  add("lossSquareSum", LossSquareSum);
   add("lossGradient", LossGradient);
   add("link", Link);
   add("sampleTargets", SampleTargets);
