@@ -35,10 +35,32 @@ test.each([
   [['train', '--lr', '-1'], /--lr must be a positive number/],
   [['train', '--problem', 'curves'], /needs --file/],
   [['bench', '--methods', 'adam,foo'], /unknown method 'foo'/],
+  [['tune', '--lr', '0.1,-1'], /--lr must be a positive number/],
+  [['tune', '--damping', ','], /--damping must list at least one value/],
 ])('%j fails with a clear message', (args, message) => {
   const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8' });
   expect(r.status).not.toBe(0);
   expect(r.stderr).toMatch(message);
+});
+
+test('tune --lr and --damping replace those axes of the grid and keep the others', () => {
+  const { grid } = require('../lib/cli/methods') as typeof import('../lib/cli/methods');
+  expect(grid('kbfgs', true, { damping: [0.01, 0.03] })).toEqual(
+    [0.1, 0.3, 1].flatMap((lr) => [0.01, 0.03].map((damping) => ({ lr, damping }))));
+  expect(grid('adam', true, { damping: [0.01], lr: [0.002] })).toEqual([{ lr: 0.002, epsilon: 1e-4 }]);  // Adam has no λ
+  expect(grid('sgd', false)).toHaveLength(10);
+
+  const out = path.join(os.tmpdir(), `kbfgs-tune-${process.pid}.json`);
+  const r = spawnSync(process.execPath, [cli, 'tune', '--problem', 'curves-synth', '--train-size', '200', '--batch-size', '100',
+    '--methods', 'kbfgs', '--lr', '0.05,0.1', '--damping', '0.3', '--time-budget', '0.2', '--threads', '1', '--out', out],
+  { cwd: root, encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('kbfgs '))).toEqual([
+    expect.stringMatching(/^kbfgs \{"lr":0.05,"damping":0.3\}: /), expect.stringMatching(/^kbfgs \{"lr":0.1,"damping":0.3\}: /)]);
+  const tuned = JSON.parse(fs.readFileSync(out, 'utf8'))['curves-synth'].kbfgs;
+  fs.unlinkSync(out);
+  expect([0.05, 0.1]).toContain(tuned.lr);
+  expect(tuned.damping).toBe(0.3);
 });
 
 test('output paths are checked before anything is loaded or trained; --damping 0 is accepted as in the API', () => {

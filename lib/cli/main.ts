@@ -29,6 +29,11 @@ const positiveInt = (name: string) => (v: string) => {
   if (n > 2 ** 31 - 1) throw new CliArgumentError(`${name} must be at most ${2 ** 31 - 1}`);
   return n;
 };
+const numberList = (name: string, check: (name: string) => (v: string) => number) => (v: string): number[] => {
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new CliArgumentError(`${name} must list at least one value`);
+  return items.map(check(name));
+};
 const listOf = <T extends string>(allowed: readonly T[], name: string) => (v: string): T[] => {
   const items = v.split(',').map((s) => s.trim()).filter(Boolean);
   for (const item of items) if (!allowed.includes(item as T)) throw new CliArgumentError(`unknown ${name} '${item}'; choose from ${allowed.join(', ')}`);
@@ -182,6 +187,9 @@ program.command('tune')
   .option('--methods <list>', 'comma-separated methods', listOf(METHODS, 'method'), ['adam', 'rmsprop', 'sgd'])
   .option('--time-budget <seconds>', 'training time per setting', positive('--time-budget'), 20)
   .option('--full-grid', 'the full grids of algorithm.md §7.3 instead of the quick ones')
+  .option('--lr <list>', 'comma-separated step sizes to try instead of the grid\'s', numberList('--lr', positive))
+  .option('--damping <list>', 'comma-separated λ to try instead of the grid\'s (second-order methods)', numberList('--damping', nonNegative))
+  .option('--epsilon <list>', 'comma-separated ε to try instead of the grid\'s (Adam, RMSprop)', numberList('--epsilon', positive))
   .option('--out <file>', 'settings file to write or update (read by bench --settings)', 'kbfgs-settings.json')
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
   .option('--seed <n>', 'seed', positiveInt('--seed'), 9999)
@@ -197,7 +205,7 @@ program.command('tune')
     const best: Partial<Record<MethodName, MethodSettings>> = { ...settingsFile[o.problem] };
     for (const method of o.methods as MethodName[]) {
       let winner: { loss: number; settings: MethodSettings } | null = null;
-      for (const settings of grid(method, !o.fullGrid)) {
+      for (const settings of grid(method, !o.fullGrid, { lr: o.lr, damping: o.damping, epsilon: o.epsilon })) {
         const { records, failure } = await runOne({
           problem, method, settings, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device, progress: false,
         });

@@ -73,8 +73,19 @@ export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): 
   }
 }
 
-/** The grids of algorithm.md §7.3 ("a suggested grid"): α and λ log-spaced by 1e-k and 3e-k; ε for Adam/RMSprop. */
-export function grid(method: MethodName, quick: boolean): MethodSettings[] {
+/**
+ * The grids of algorithm.md §7.3 ("a suggested grid"): α and λ log-spaced by 1e-k and 3e-k; ε for Adam/RMSprop.
+ * A list in `values` replaces the grid's values of that setting, for the methods that have it.
+ */
+export function grid(method: MethodName, quick: boolean, values: Partial<Record<keyof MethodSettings, number[]>> = {}): MethodSettings[] {
+  const base = defaultGrid(method, quick);
+  const axes = (Object.keys(base[0]) as Array<keyof MethodSettings>)
+    .map((key) => [key, values[key] ?? [...new Set(base.map((s) => s[key] as number))]] as const);
+  return axes.reduce<MethodSettings[]>((settings, [key, options]) =>
+    settings.flatMap((s) => options.map((v) => ({ ...s, [key]: v }))), [{} as MethodSettings]);
+}
+
+function defaultGrid(method: MethodName, quick: boolean): MethodSettings[] {
   const span = (lo: number, hi: number) => {
     const out: number[] = [];
     for (let e = lo; e <= hi; e++) out.push(10 ** e, 3 * 10 ** e);
