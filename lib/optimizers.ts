@@ -240,13 +240,23 @@ export interface KBFGSOptions extends SafeguardOption {
   momentum?: number;
   /** τ, added to the gradient of weights and biases; the reported loss includes (τ/2)‖θ‖². Default 1e-5. */
   weightDecay?: number;
+  /**
+   * Update the curvature (the second pass, the (s, y) pairs, H_g, A and H_a) at every this many steps only, as
+   * the authors' CNN code does (algorithm.md §12.4); the steps between use the last H_g and H_a. Default 1 (the
+   * published method: every step). Larger values make a step cheaper, at the cost of staler curvature.
+   */
+  curvatureEvery?: number;
 }
 
 /** What K-BFGS and K-BFGS(L) share: the settings and the damping. */
 abstract class KroneckerBFGS extends Optimizer {
   protected constructor(where: string, options: KBFGSOptions, extra: Record<string, number>) {
-    checkKeys(where, options, [...SECOND_ORDER_KEYS, ...Object.keys(extra)]);
-    super('paper', { ...secondOrderSettings(where, options, 0.3, 0.3), ...extra });
+    checkKeys(where, options, [...SECOND_ORDER_KEYS, 'curvatureEvery', ...Object.keys(extra)]);
+    super('paper', {
+      ...secondOrderSettings(where, options, 0.3, 0.3),
+      curvatureEvery: checkNumber(where, 'curvatureEvery', options.curvatureEvery, 1, { min: 1, max: 2 ** 31 - 1, integer: true }),
+      ...extra,
+    });
   }
 
   /** The damping λ; settable like {@link Optimizer.lr} (a new λ re-inverts A + √λI at the next step). */

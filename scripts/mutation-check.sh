@@ -8,19 +8,23 @@ cd "$(dirname "$0")/.."
 
 # name @ file @ sed expression @ what it breaks
 MUTATIONS=(
-  "no-ha-update@native/optim/kbfgs.cc@s/^    update_a_side(net, ws, l);/    (void)l;/@H_a is never updated (algorithm.md §3.3 item 9)"
+  "no-ha-update@native/optim/kbfgs.cc@s/^  if (curvature) update_a_side(net, ws);/  (void)0;/@H_a is never updated (algorithm.md §3.3 item 9)"
   "no-tau@native/optim/kbfgs.cc@s/settings_.momentum, settings_.weight_decay, net.params()/settings_.momentum, 0.0f, net.params()/@τ dropped from the gradient momentum (§2 step 4)"
   "powell-mu1@native/optim/bfgs.h@s/kPowellMu1 = 0.2;/kPowellMu1 = 0.25;/@Powell damping with μ₁ = 0.25 (§3.4)"
   "no-powell@native/core/curvature_rules.h@s/else if (sy \/ yhy <= mu1)/else if (false)/@Powell damping never applied (§3.4)"
   "no-lm@native/core/curvature_rules.h@s/else if (sy \/ ss <= mu2) {/else if (false) {/@LM damping never applied (§3.4)"
-  "lambda-not-sqrt@native/optim/kbfgs.cc@s/damped_factor(\*be_, L.a, L.n, sqrt_lambda, L.h_a)/damped_factor(*be_, L.a, L.n, (float)settings_.damping, L.h_a)/@A + λI instead of A + √λI (§3.3 item 2)"
+  "lambda-not-sqrt@native/optim/kbfgs.cc@s/be_->add_diagonal(L.h_a, L.n, L.n, sqrt_lambda);/be_->add_diagonal(L.h_a, L.n, L.n, (float)settings_.damping);/@A + λI instead of A + √λI (§3.3 item 2)"
   "a-decay@native/optim/kbfgs.h@s/float a_decay = 0.9f;/float a_decay = 0.95f;/@β of A's average 0.95 (§3.6)"
   "sy-decay@native/optim/kbfgs.h@s/float sy_decay = 0.9f;/float sy_decay = 0.8f;/@s̄, ȳ average 0.8 (§3.3 item 6)"
+  "curvature-every-shifted@native/optim/kbfgs.cc@s/const bool curvature = k % settings_.curvature_every == 0;/const bool curvature = (k + 1) % settings_.curvature_every == 0;/@curvatureEvery's curvature steps at k = r − 1, 2r − 1, ... instead of 0, r, ... (§12.4)"
+  "curvature-every-a-always@native/optim/kbfgs.cc@s/l < net.num_layers() \&\& curvature; ++l/l < net.num_layers(); ++l/@with curvatureEvery, A's average updated at every step (§12.4)"
+  "guard-noise-one-batch@native/core/step_length.h@s/std::sqrt(2 \* before.variance)/std::sqrt(before.variance)/@the safeguard's noise allowance for one batch, not the difference of two (§11.2)"
+  "guard-noise-biased@native/core/step_length.h@s/(square_sum - m \* mean \* mean) \/ (m - 1)/(square_sum - m * mean * mean) \/ m/@the per-sample variance without Bessel's correction (§11.2)"
   "kfac-reinvert@native/optim/kfac.cc@s/k <= settings_.inverse_every || k % settings_.inverse_every == 0/k <= settings_.inverse_every/@KFAC never re-inverts after step 20 (§5)"
   "kfc-a-mean@native/optim/kfac.cc@s/add \/ ws.batch, ws.abar\[l\]/add \/ rows, ws.abar[l]/@KFAC's conv A averaged over locations instead of summed (§12.2)"
   "kfc-g-sum@native/optim/kfac.cc@s/add \/ ((float)ws.batch \* ws.locations((int)l)), ws.g\[l\]/add \/ ws.batch, ws.g[l]/@KFAC's conv G summed over locations instead of averaged (§12.2)"
-  "conv-sy-samples@native/core/data_parallel.cc@s/be.column_mean(src, rows, cols, cols, out)/be.column_mean(src, ws.m, cols, cols, out)/@K-BFGS's conv means from the first m rows only (§12.4)"
-  "ha-undamped@native/optim/kbfgs.cc@s/be_->axpby(n, (float)std::sqrt(settings_.damping), sa_, 1.0f, ya_);//@y_a without the √λ s_a term (§3.3 item 9, §12.4)"
+  "conv-sy-samples@native/core/data_parallel.cc@s/be.column_mean(src, ws.rows(l), cols, cols, out)/be.column_mean(src, ws.m, cols, cols, out)/@K-BFGS's conv means from the first m rows only (§12.4)"
+  "ha-undamped@native/optim/kbfgs.cc@s/be_->axpby(n, (float)std::sqrt(settings_.damping), L.s_a, 1.0f, L.y_a);//@y_a without the √λ s_a term (§3.3 item 9, §12.4)"
   "conv-ha-mean@native/optim/kbfgs.cc@s/1.0f \/ ws.batch, ws.abar\[l\], n, patch_product_/1.0f \/ rows, ws.abar[l], n, patch_product_/@conv Hessian action with Ω_B averaged over locations (§12.4)"
   "dist-grad-local@native/core/network.cc@s/1.0f \/ ws.batch, ws.g\[l\]/1.0f \/ ws.m, ws.g[l]/@each rank's gradient averaged over its own rows, then summed (§13.1)"
   "dist-beta-everywhere@native/core/data_parallel.cc@s/net.collective().rank() == 0 ? beta : 0.0f/beta/@every rank keeps KFAC's beta·A before the sum over ranks (§13.1)"
@@ -31,7 +35,7 @@ MUTATIONS=(
   "dist-split-no-broadcast@native/optim/kbfgs.cc@s/if (split_) share_updates();/(void)0;/@split curvature updates never broadcast (§13.2)"
   "dist-no-gather@native/core/trainer.cc@s/      if (gather_each_batch) opt.gather_state();//@a batch callback sees rank 0's share of K-BFGS's A, not A (§13.1)"
   "col2im-kernel-order@native/cpu/image_ops.cc@s/const float\* cell = src + (ky \* s.kernel_w + kx) \* C;/const float* cell = src + (kx * s.kernel_h + ky) * C;/@im2col's adjoint reads the kernel transposed (§12.1)"
-  "bernoulli@native/cpu/cpu_backend.cc@s/const float t = uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/const float t = uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
+  "bernoulli@native/core/elementwise_rules.h@s/return uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/return uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
 )
 
 restore=()
@@ -54,6 +58,7 @@ for entry in "${MUTATIONS[@]}"; do
   "${cmake_js[@]}" >build/mutant/build.log 2>&1 || { echo "$name: build failed (build/mutant/build.log)"; exit 1; }
   suites=(test/golden.test.ts test/golden-conv.test.ts test/backend.test.ts)
   [[ "$name" == dist-* ]] && suites=(test/distributed.test.ts)
+  [[ "$name" == guard-* ]] && suites=(test/safeguard.test.ts)
   out="$(npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
   failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
   if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi

@@ -85,6 +85,19 @@ describe('golden trajectories with convolutions, 24 samples, batch 8', () => {
     expect(got.counts).toEqual(want.counts);
   });
 
+  // Catches: a step between curvature steps that still updates A, H_a, H_g or the s̄/ȳ averages, or that skips
+  // the direction; the curvature steps counted at the wrong k.
+  test('K-BFGS and K-BFGS(L) with curvatureEvery 3: curvature on steps 0, 3, 6 only', async () => {
+    let { model, x, problem } = setup(pooled);
+    const got = await native(model, x, BATCH, new KBFGS({ lr: 0.3, damping: 0.3, curvatureEvery: 3 }), 9);
+    const want = kbfgs(problem, 0.3, 0.3, 9, 0, 3);
+    compare(got, want, problem.W, 9);
+    expect(agreement(got, kbfgs(problem, 0.3, 0.3, 9), problem.W).loss).toBeGreaterThan(LOSS_TOL);  // not the every-step run
+    ({ model, x, problem } = setup(pooled));
+    compare(await native(model, x, BATCH, new KBFGSL({ lr: 0.3, damping: 0.3, memory: 3, curvatureEvery: 3 }), 9),
+      kbfgs(problem, 0.3, 0.3, 9, 3, 3), problem.W, 9);
+  });
+
   test('K-BFGS(L) with memory 3', async () => {
     const { model, x, problem } = setup(pooled);
     compare(await native(model, x, BATCH, new KBFGSL({ lr: 0.3, damping: 0.3, memory: 3 }), 9), kbfgs(problem, 0.3, 0.3, 9, 3), problem.W, 9);

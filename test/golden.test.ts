@@ -66,6 +66,12 @@ describe('golden trajectories, 3 layers, 32 samples, batch 16', () => {
     expect(got.counts).toEqual(want.counts);
   });
 
+  test('K-BFGS with curvatureEvery 2: the A average and the curvature updates on even steps only', async () => {
+    const { model, x, problem } = setup();
+    compare(await native(model, x, BATCH, new KBFGS({ lr: 0.3, damping: 0.3, curvatureEvery: 2 }), 8),
+      kbfgs(problem, 0.3, 0.3, 8, 0, 2), problem.W, 8);
+  });
+
   test('K-BFGS(L) with memory 100 and with memory 3 (pairs dropped) matches the two-loop reference', async () => {
     let { model, x, problem } = setup();
     compare(await native(model, x, BATCH, new KBFGSL({ lr: 0.3, damping: 0.3 }), 8), kbfgs(problem, 0.3, 0.3, 8, 100), problem.W, 8);

@@ -55,6 +55,8 @@ const syncCases: Case[] = [
   ['KBFGS: unknown option', () => new KBFGS({ dampening: 1 } as never), /unknown option/],
   ['KBFGSL: memory not an integer', () => new KBFGSL({ memory: 1.5 }), /memory/],
   ['KFAC: inverseEvery 0', () => new KFAC({ inverseEvery: 0 }), /inverseEvery/],
+  ['KBFGS: curvatureEvery 0', () => new KBFGS({ curvatureEvery: 0 }), /KBFGS: curvatureEvery must be >= 1, got 0/],
+  ['KBFGSL: curvatureEvery not an integer', () => new KBFGSL({ curvatureEvery: 2.5 }), /KBFGSL: curvatureEvery must be an integer/],
   ['optimizerFromJSON: unknown kind', () => optimizerFromJSON({ kind: 'lbfgs', settings: {} }), /lbfgs/],
   ['optimizerFromJSON: bad setting', () => optimizerFromJSON({ kind: 'adam', settings: { lr: -1 } }), /lr/],
   ['parseIdx: not bytes', () => parseIdx('abc' as never), /./],
@@ -145,7 +147,7 @@ describe('the native contract', () => {
       model.dispose();
     }
   };
-  const kbfgs = { lr: 0.1, damping: 0.3, momentum: 0.9, weightDecay: 1e-5, safeguard: 1 };
+  const kbfgs = { lr: 0.1, damping: 0.3, momentum: 0.9, weightDecay: 1e-5, safeguard: 1, curvatureEvery: 1 };
 
   test('every optimizer setting is required, and no other is accepted', async () => {
     await expect(fit(kbfgs)).resolves.toBeUndefined();
@@ -155,6 +157,14 @@ describe('the native contract', () => {
     await expect(fit(kbfgs, 'kbfgs-l')).rejects.toThrow("optimizer 'kbfgs-l' lacks the setting 'memory'");
     await expect(fit({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, 'adam')).rejects.toThrow("optimizer 'adam' lacks the setting 'epsilon'");
     await expect(fit(kbfgs, 'lbfgs')).rejects.toThrow("unknown optimizer kind 'lbfgs'");
+  });
+
+  test('intervals and memory are whole numbers of at least 1 (a zero interval would divide by zero)', async () => {
+    await expect(fit({ ...kbfgs, curvatureEvery: 0 })).rejects.toThrow("optimizer 'kbfgs' setting 'curvatureEvery' must be a whole number of at least 1");
+    await expect(fit({ ...kbfgs, curvatureEvery: 2.5 })).rejects.toThrow("setting 'curvatureEvery' must be a whole number");
+    await expect(fit({ ...kbfgs, memory: -3 }, 'kbfgs-l')).rejects.toThrow("optimizer 'kbfgs-l' setting 'memory' must be a whole number of at least 1");
+    const kfac = { lr: 0.1, damping: 0.3, momentum: 0.9, weightDecay: 1e-5, safeguard: 1, inverseEvery: 0, seed: 0 };
+    await expect(fit(kfac, 'kfac')).rejects.toThrow("optimizer 'kfac' setting 'inverseEvery' must be a whole number of at least 1");
   });
 
   test('every fit setting is required', async () => {

@@ -24,6 +24,13 @@ class Settings {
   }
   double get(const char* field) const { return spec_.numbers.at(field); }
   bool flag(const char* field) const { return get(field) != 0; }
+  // A count such as an interval: a whole number of at least 1 (a zero interval would divide by zero).
+  int count(const char* field) const {
+    const double v = get(field);
+    if (!(v >= 1 && v <= 2147483647.0 && v == (double)(int)v))
+      fail(std::string("setting '") + field + "' must be a whole number of at least 1");
+    return (int)v;
+  }
 
  private:
   [[noreturn]] void fail(const std::string& problem) const {
@@ -34,15 +41,16 @@ class Settings {
 
 std::unique_ptr<Optimizer> kbfgs(const OptimizerSpec& spec) {
   const bool limited = spec.kind == "kbfgs-l";
-  const Settings s = limited ? Settings(spec, {"lr", "damping", "momentum", "weightDecay", "safeguard", "memory"})
-                             : Settings(spec, {"lr", "damping", "momentum", "weightDecay", "safeguard"});
+  const Settings s = limited ? Settings(spec, {"lr", "damping", "momentum", "weightDecay", "safeguard", "curvatureEvery", "memory"})
+                             : Settings(spec, {"lr", "damping", "momentum", "weightDecay", "safeguard", "curvatureEvery"});
   KbfgsSettings k;
   k.lr = (float)s.get("lr");
   k.damping = s.get("damping");
   k.momentum = (float)s.get("momentum");
   k.weight_decay = (float)s.get("weightDecay");
   k.safeguard = s.flag("safeguard");
-  k.memory = limited ? (int)s.get("memory") : 0;
+  k.memory = limited ? s.count("memory") : 0;
+  k.curvature_every = s.count("curvatureEvery");
   return std::make_unique<KbfgsOptimizer>(k);
 }
 
@@ -54,7 +62,7 @@ std::unique_ptr<Optimizer> kfac(const OptimizerSpec& spec) {
   k.momentum = (float)s.get("momentum");
   k.weight_decay = (float)s.get("weightDecay");
   k.safeguard = s.flag("safeguard");
-  k.inverse_every = (int)s.get("inverseEvery");
+  k.inverse_every = s.count("inverseEvery");
   k.seed = (uint64_t)s.get("seed");
   return std::make_unique<KfacOptimizer>(k);
 }

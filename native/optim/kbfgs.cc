@@ -134,29 +134,33 @@ void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
 void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   // After the first step a dense K-BFGS step queues the same work every time and reads nothing back, so a
   // GPU backend records it once and replays it. A replayed step queues nothing here: it adds no phase time.
+  // With curvatureEvery r > 1 only every r-th step updates the curvature (algorithm.md §12.4); a step that
+  // does not is other work, recorded as another graph.
+  const bool curvature = k % settings_.curvature_every == 0;
   bool queued = false;
   auto queue = [&] {
     queued = true;
-    queue_step(net, ws, k);
+    queue_step(net, ws, k, curvature);
   };
   // Collectives cannot be recorded into a GPU graph: a distributed step is queued every time.
   if (k > 0 && settings_.memory == 0 && comm_ == &single_process())
     be_->run_recorded(splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m ^
-                                     ((uint64_t)hyperparameter_changes_ << 40) ^ std::hash<double>{}(step_length_.scale())),
+                                     ((uint64_t)hyperparameter_changes_ << 40) ^ std::hash<double>{}(step_length_.scale())) ^
+                          (curvature ? 0 : 0x9e3779b97f4a7c15ull),
                       queue);
   else
     queue();
   n_replayed_ += !queued;
-  ++n_updates_;
+  n_updates_ += curvature;
 }
 
-void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
+void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool curvature) {
   const float sqrt_lambda = (float)std::sqrt(settings_.damping);
   PhaseTimer timer(*be_);
   be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
                          momentum_);
-  // Step 1: batch means of the first pass and A (algorithm.md §3.3 steps 1-2).
-  for (int l = 0; l < net.num_layers(); ++l) {
+  // Step 1: batch means of the first pass and A (algorithm.md §3.3 steps 1-2), which only curvature updates use.
+  for (int l = 0; l < net.num_layers() && curvature; ++l) {
     Layer& L = layers_[l];
     local_column_mean(net, ws, l, ws.h[l], L.d, L.h_mean);
     local_column_mean(net, ws, l, ws.g[l], L.d, L.g_mean);
@@ -164,7 +168,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
     if (k > 0 && !L.conv)  // A ← β A + (1 − β) ĀᵀĀ/m (this rank's share); at k = 0 A is the warm start
       be_->syrk(true, L.n, ws.m, (1 - settings_.a_decay) / ws.batch, ws.abar[l], L.n, settings_.a_decay, L.a, L.n);
   }
-  comm_->sum(*be_, first_means_, first_means_size_);
+  if (curvature) comm_->sum(*be_, first_means_, first_means_size_);
   if (k == 0 || reinvert_) {  // the only inverse (algorithm.md §3.2), again after a raised damping
     for (Layer& L : layers_) {  // the whole A, from the shares
       be_->copy(L.h_a, L.a, (size_t)L.n * L.n);
@@ -193,12 +197,13 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k) {
     non_finite_.mark(kDirectionPhase, l, delta_ + net.offset(l), (size_t)L.d * L.n);
   }
   // H_a's update needs this batch's first pass (a convolution's patches, which the second pass overwrites).
-  update_a_side(net, ws);
+  if (curvature) update_a_side(net, ws);
   reinvert_ = false;
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (algorithm.md §3.3 step 4):
   // only what the (s, y) pairs need, so backward computes no weight gradients.
   be_->axpby(net.param_count(), -step_length_.lr(settings_.lr), delta_, 1.0f, net.params());
   timer.lap(t_direction_);
+  if (!curvature) return;
   net.forward(ws, Network::Want::Gradient);
   net.backward(ws, nullptr);
   timer.lap(t_second_pass_);

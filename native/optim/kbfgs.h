@@ -23,6 +23,7 @@ struct KbfgsSettings {
   float a_decay = 0.9f;       // β of the A moving average
   float sy_decay = 0.9f;      // moving average of s and y (0 for full-batch training, algorithm.md §3.3 step 6)
   int memory = 0;             // 0: dense H_g (K-BFGS); p > 0: L-BFGS with p pairs (K-BFGS(L))
+  int curvature_every = 1;    // r: the second pass and the curvature updates every r-th step (algorithm.md §12.4)
   bool safeguard = true;      // the divergence safeguard (core/step_length.h)
 };
 
@@ -65,7 +66,7 @@ class KbfgsOptimizer final : public Optimizer {
     float *h_next = nullptr, *g_next = nullptr;  // second-pass batch means at θ_{k+1}, then s and y
     float *s_a = nullptr, *y_a = nullptr;        // H_a's pair (in sa_block_, ya_block_)
   };
-  void queue_step(Network& net, Workspace& ws, int64_t k);
+  void queue_step(Network& net, Workspace& ws, int64_t k, bool curvature);
   void update_g_side(int l);
   void update_a_side(Network& net, Workspace& ws);
   // The rank that updates layer l's H_a and H_g (every rank unless the work is split, §13.2).

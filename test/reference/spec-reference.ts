@@ -335,7 +335,7 @@ function momentum(M: Mat[], grads: Mat[], W: Mat[], tau: number): Mat[] {
 }
 
 /** K-BFGS (memory = 0) or K-BFGS(L) (memory = p) for `steps` steps, algorithm.md §3 and §4. */
-export function kbfgs(problem: Problem, lr: number, lambda: number, steps: number, memory = 0): Trajectory {
+export function kbfgs(problem: Problem, lr: number, lambda: number, steps: number, memory = 0, curvatureEvery = 1): Trajectory {
   let W = problem.W.map(clone);
   const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
   const L = W.length, sq = Math.sqrt(lambda), net = netOf(problem), tau = problem.tau ?? 1e-5;
@@ -359,8 +359,10 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
     const p = pass(W, B, B, true, net);
     losses.push(p.loss);
     M = momentum(M, p.grads, W, tau);
+    // only every curvatureEvery-th step updates A, the pairs, H_g and H_a (algorithm.md §12.4)
+    const curvature = k % curvatureEvery === 0;
     // a convolution keeps its warm-start A; its H_a learns from the batch's own patches (algorithm.md §12.4)
-    if (k > 0) A = A.map((Al, l) => (problem.geometry?.[l] ? Al : blend(Al, gram(p.abar[l], m), 0.9, 0.1)));
+    if (k > 0 && curvature) A = A.map((Al, l) => (problem.geometry?.[l] ? Al : blend(Al, gram(p.abar[l], m), 0.9, 0.1)));
     const Alm = A.map((Al) => addDiag(Al, sq));
     if (k === 0) Ha = Alm.map(inverse);
     const delta = W.map((_, l) => {
@@ -373,8 +375,8 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
       return mul(HgM, Ha[l]);
     });
     const Wnew = W.map((w, l) => ({ ...w, a: w.a.map((v, i) => v - lr * delta[l].a[i]) }));
-    const p2 = pass(Wnew, B, B, false, net);
-    for (let l = 0; l < L; l++) {
+    const p2 = curvature ? pass(Wnew, B, B, false, net) : p;
+    for (let l = 0; l < L && curvature; l++) {
       const gRef = colMean(p.g[l]);
       const s = colMean(p.h[l]).map((v, i) => v - colMean(p2.h[l])[i]);
       const y = gRef.map((v, i) => v - colMean(p2.g[l])[i]);
