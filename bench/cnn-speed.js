@@ -4,10 +4,11 @@
 //   - one training epoch of Adam (PyTorch's definition, lr 1e-3) here against the same network, data and
 //     batch size in PyTorch on the CPU (bench/cnn_torch.py), both at --threads; evaluation excluded on both;
 //   - the K-BFGS step (α 0.1, λ 0.3) against the Adam step on this package, from the second epoch of each run
-//     (so K-BFGS's warm-start pass is not counted), over --step-rows images.
+//     (so K-BFGS's warm-start pass is not counted), over --step-rows images, for each curvatureEvery r of
+//     --curvature-every (1: the published method; r > 1: the curvature every r-th step, algorithm.md §12.4).
 // Each pair is measured --repeats times, alternating; the table gives the median ratio and the range.
 //   node bench/cnn-speed.js [--rows 60000] [--step-rows 6400] [--batch 128] [--threads 2] [--repeats 2]
-//     [--only epoch|step]
+//     [--curvature-every 1,10] [--only epoch|step]
 const { execFileSync } = require('child_process');
 const path = require('path');
 const { parseArgs } = require('util');
@@ -17,7 +18,7 @@ const { cnnClassifier } = require('../dist/cli/problems');
 const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '60000' }, 'step-rows': { type: 'string', default: '6400' },
   batch: { type: 'string', default: '128' }, threads: { type: 'string', default: '2' }, repeats: { type: 'string', default: '2' },
-  only: { type: 'string' },
+  only: { type: 'string' }, 'curvature-every': { type: 'string', default: '1' },
   dir: { type: 'string' },  // default: where Debian's dataset-fashion-mnist installs it
 } });
 const batch = Number(values.batch), threads = Number(values.threads);
@@ -66,11 +67,14 @@ const row = (label, ratios, base) =>
   }
   if (epochRatios.length) row('Adam epoch, kbfgs-native / PyTorch', epochRatios, torchSeconds);
   const steps = Math.floor(stepRows / batch);
-  for (let r = 0; r < Number(values.repeats) && values.only !== 'epoch'; r++) {
-    const kbfgs = await epochSeconds(head(data.train, stepRows), new lib.KBFGS({ lr: 0.1, damping: 0.3 }), 2, 1);
-    const adam = await epochSeconds(head(data.train, stepRows), new lib.Adam({ lr: 1e-3 }), 2, 1);
-    stepRatios.push(kbfgs.seconds / adam.seconds);
-    adamStep.push(adam.seconds / steps);
+  for (const every of values['curvature-every'].split(',').map(Number)) {
+    stepRatios.length = adamStep.length = 0;
+    for (let r = 0; r < Number(values.repeats) && values.only !== 'epoch'; r++) {
+      const kbfgs = await epochSeconds(head(data.train, stepRows), new lib.KBFGS({ lr: 0.1, damping: 0.3, curvatureEvery: every }), 2, 1);
+      const adam = await epochSeconds(head(data.train, stepRows), new lib.Adam({ lr: 1e-3 }), 2, 1);
+      stepRatios.push(kbfgs.seconds / adam.seconds);
+      adamStep.push(adam.seconds / steps);
+    }
+    if (stepRatios.length) row(`K-BFGS step${every > 1 ? ` (curvatureEvery ${every})` : ''} / Adam step`, stepRatios, adamStep);
   }
-  if (stepRatios.length) row('K-BFGS step / Adam step', stepRatios, adamStep);
 })().catch((error) => { console.error(error); process.exitCode = 1; });

@@ -10,6 +10,8 @@ export interface MethodSettings {
   damping?: number;
   /** ε of Adam and RMSprop. */
   epsilon?: number;
+  /** K-BFGS and K-BFGS(L): the curvature every this many steps (default 1; settings files only, not tuned). */
+  curvatureEvery?: number;
 }
 
 /**
@@ -64,8 +66,8 @@ export function settingsFor(problem: string, method: MethodName, override?: Part
 /** Every method in the paper's protocol (algorithm.md §2): gradient momentum 0.9/0.1 and τ = 1e-5 for all. */
 export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): Optimizer {
   switch (method) {
-    case 'kbfgs': return new KBFGS({ lr: s.lr, damping: s.damping });
-    case 'kbfgs-l': return new KBFGSL({ lr: s.lr, damping: s.damping });
+    case 'kbfgs': return new KBFGS({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery });
+    case 'kbfgs-l': return new KBFGSL({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery });
     case 'kfac': return new KFAC({ lr: s.lr, damping: s.damping, seed });
     case 'adam': return new Adam({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
     case 'rmsprop': return new RMSprop({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
