@@ -87,7 +87,8 @@ export function markdownTable(problem: string, records: EpochRecord[], failed: R
   const targets = targetLosses(finals);
   // classifiers: the best test accuracy, and when each method first reaches accuracies every reader can compare
   const classifier = records.some((r) => r.testAccuracy !== undefined);
-  const accuracyTargets = classifier ? [0.9, 0.95, 0.97, 0.98] : [];
+  // (Fashion-MNIST's are lower: good small networks end near 0.91-0.92 on it)
+  const accuracyTargets = !classifier ? [] : problem.startsWith('fashion') ? [0.85, 0.9, 0.91, 0.92] : [0.9, 0.95, 0.97, 0.98];
   const head = ['method', 'settings', 'epochs', 'final train loss', 'final test loss', 's / epoch',
     ...targets.map((t) => `s to loss ≤ ${t}`),
     ...(classifier ? ['final test accuracy', 'best test accuracy (epoch)', ...accuracyTargets.map((a) => `s (epochs) to test accuracy ≥ ${a}`)] : [])];
