@@ -30,12 +30,15 @@ export const DEFAULT_SETTINGS: Record<MethodName, MethodSettings> = {
   sgd: { lr: 0.03 },
 };
 
-// The convolutional classifiers: starting points, not tuned here (K-BFGS at α 0.1, λ 0.3 as an independent
-// K-BFGS port for CNNs ran its MNIST convnet; KFAC alike; first-order methods as on MNIST).
+// The convolutional classifiers, tuned on Fashion-MNIST (bench/RESULTS.md, log in bench/results/fashion-cnn-tune):
+// kbfgs-native tune --problem fashion-mnist-cnn --train-size 12800 --batch-size 128 --time-budget 60 \
+//   --methods kbfgs,kbfgs-l,kfac --lr 0.1,0.3,1 --damping 0.01,0.03,0.1   (adam: --lr 0.0003,0.001,0.003; sgd: quick grid)
 const CNN_SETTINGS: Partial<Record<MethodName, MethodSettings>> = {
-  kbfgs: { lr: 0.1, damping: 0.3 },
-  'kbfgs-l': { lr: 0.1, damping: 0.3 },
-  kfac: { lr: 0.1, damping: 0.3 },
+  kbfgs: { lr: 1, damping: 0.1 },
+  'kbfgs-l': { lr: 1, damping: 0.1 },
+  kfac: { lr: 0.3, damping: 0.01 },
+  adam: { lr: 3e-3, epsilon: 1e-4 },
+  sgd: { lr: 0.1 },
 };
 
 export const PROBLEM_SETTINGS: Partial<Record<string, Partial<Record<MethodName, MethodSettings>>>> = {
