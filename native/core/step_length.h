@@ -3,9 +3,8 @@
 // the step and a moving average of the losses before kept steps (so a slow climb is caught as well as a jump),
 // or past that reference plus kNoiseAllowance standard deviations of the difference of two minibatch losses,
 // whichever is higher (small batches of a loss with a wide per-sample spread differ by more than 25% by chance).
-// The noise is estimated from the batch before the step only: a step that wrecks the model also widens the spread
-// of the losses after it;
-// the next steps are then taken at half the step length, which grows back by kRecovery per kept step until it
+// The noise is estimated from the batch before the step only (a step that wrecks the model also widens the spread
+// of the losses after it). After an undone step the next steps are taken at half the step length, which grows back by kRecovery per kept step until it
 // is the set α again. At scale 1 the set α is used as is, so a run in which the safeguard never fires is bit for
 // bit the unguarded method. Both numbers are optimizer state (checkpoints resume the decisions exactly).
 #pragma once
@@ -16,7 +15,7 @@
 namespace kb {
 
 // A minibatch's mean loss and the variance of that mean estimated from the spread of its m per-sample losses
-// (sample variance / m); 0 for a loss over the whole training set.
+// (sample variance / m).
 struct MeanLoss {
   double mean = NAN;
   double variance = 0;
