@@ -29,13 +29,15 @@ const positiveInt = (name: string) => (v: string) => {
   if (n > 2 ** 31 - 1) throw new CliArgumentError(`${name} must be at most ${2 ** 31 - 1}`);
   return n;
 };
+/** The items of a comma-separated flag value, blanks dropped. */
+const commaItems = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 const numberList = (name: string, check: (name: string) => (v: string) => number) => (v: string): number[] => {
-  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = commaItems(v);
   if (items.length === 0) throw new CliArgumentError(`${name} must list at least one value`);
   return items.map(check(name));
 };
 const listOf = <T extends string>(allowed: readonly T[], name: string) => (v: string): T[] => {
-  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = commaItems(v);
   for (const item of items) if (!allowed.includes(item as T)) throw new CliArgumentError(`unknown ${name} '${item}'; choose from ${allowed.join(', ')}`);
   return items as T[];
 };
