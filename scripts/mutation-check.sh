@@ -18,6 +18,8 @@ MUTATIONS=(
   "sy-decay@native/optim/kbfgs.h@s/float sy_decay = 0.9f;/float sy_decay = 0.8f;/@s̄, ȳ average 0.8 (§3.3 item 6)"
   "curvature-every-shifted@native/optim/kbfgs.cc@s/const bool curvature = k % settings_.curvature_every == 0;/const bool curvature = (k + 1) % settings_.curvature_every == 0;/@curvatureEvery's curvature steps at k = r − 1, 2r − 1, ... instead of 0, r, ... (§12.4)"
   "curvature-every-a-always@native/optim/kbfgs.cc@s/l < net.num_layers() \&\& curvature; ++l/l < net.num_layers(); ++l/@with curvatureEvery, A's average updated at every step (§12.4)"
+  "second-pass-stale-patches@native/core/network.cc@s/if (s.conv \&\& !(l == 0 \&\& same_inputs))/if (s.conv \&\& !same_inputs)/@K-BFGS's second pass keeps every convolution's first-pass patches, not only the first layer's (§12.4)"
+  "bfgs-update-one-sided@native/cpu/cpu_backend.cc@s/row\[j\] += a \* u\[j\] + b \* s\[j\];/row[j] += a * u[j];/@the BFGS update without its (Hy) sᵀ term (§3.3 item 8)"
   "guard-noise-one-batch@native/core/step_length.h@s/std::sqrt(2 \* before.variance)/std::sqrt(before.variance)/@the safeguard's noise allowance for one batch, not the difference of two (§11.2)"
   "guard-noise-biased@native/core/step_length.h@s/(square_sum - m \* mean \* mean) \/ (m - 1)/(square_sum - m * mean * mean) \/ m/@the per-sample variance without Bessel's correction (§11.2)"
   "kfac-reinvert@native/optim/kfac.cc@s/k <= settings_.inverse_every || k % settings_.inverse_every == 0/k <= settings_.inverse_every/@KFAC never re-inverts after step 20 (§5)"

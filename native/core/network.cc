@@ -144,12 +144,12 @@ void Network::load_batch(Workspace& ws, const float* x, const float* y, const ui
   backend_.gather_rows(ws.target, output_dim(), y, output_dim(), rows, m);
 }
 
-double Network::forward(Workspace& ws, Want want) {
+double Network::forward(Workspace& ws, Want want, bool same_inputs) {
   const int m = ws.m, L = num_layers();
   for (int l = 0; l < L; ++l) {
     const LayerSpec& s = layers_[l];
     const int d = rows(l), n = cols(l), r = ws.rows(l);
-    if (s.conv) backend_.im2col(s.patches, ws.image[l], m, ws.abar[l]);
+    if (s.conv && !(l == 0 && same_inputs)) backend_.im2col(s.patches, ws.image[l], m, ws.abar[l]);
     // h = abar W^T  (algorithm.md §1: h_l = W_l abar_{l-1}, one row per sample, or per location: §12)
     backend_.gemm(false, true, r, d, n, 1.0f, ws.abar[l], n, weights(l), n, 0.0f, ws.h[l], d);
     if (l + 1 == L) {

@@ -115,8 +115,10 @@ class Network {
   // the output gradient g[L-1] = d loss_i / d h_L for backward(), both, or neither. Reading the loss makes a
   // GPU backend wait for the pass, so passes whose loss nobody reads skip it.
   enum class Want { Nothing, Loss, Gradient, LossAndGradient };
-  // Forward pass over the loaded inputs; returns the loss when wanted, else NaN.
-  double forward(Workspace& ws, Want want);
+  // Forward pass over the loaded inputs; returns the loss when wanted, else NaN. same_inputs: ws still holds
+  // the patches of a forward pass over these very inputs (K-BFGS's second pass), so a convolution first layer
+  // skips its im2col.
+  double forward(Workspace& ws, Want want, bool same_inputs = false);
   // g[L-1] = d loss_i / d h_L of the current forward output against targets (ws.target when null); returns
   // the summed loss when want_loss, else NaN. KFAC calls it again with sampled targets.
   double output_gradient(Workspace& ws, const float* targets, bool want_loss);

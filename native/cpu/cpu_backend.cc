@@ -439,9 +439,18 @@ class CpuBackend final : public Backend {
       skipped[0] += 1;
       return;
     }
-    ger(n, n, (float)c.c_ss, s, s, h, n);
-    ger(n, n, (float)-c.rho, s, hy, h, n);
-    ger(n, n, (float)-c.rho, hy, s, h, n);
+    // H += c_ss s sᵀ − ρ (s (Hy)ᵀ + (Hy) sᵀ) in one pass over H (three rank-one updates would make three):
+    // row i gains s_i u + (−ρ (Hy)_i) s with u = c_ss s − ρ Hy.
+    std::vector<float> u(n);
+    for (int j = 0; j < n; ++j) u[j] = (float)c.c_ss * s[j] - (float)c.rho * hy[j];
+    const float minus_rho = (float)-c.rho;
+    cpu::parallel_rows(n, n, threads(), [&](int begin, int end) {
+      for (int i = begin; i < end; ++i) {
+        float* row = h + (size_t)i * n;
+        const float a = s[i], b = minus_rho * hy[i];
+        for (int j = 0; j < n; ++j) row[j] += a * u[j] + b * s[j];
+      }
+    });
   }
 
   void synchronize() override {}
