@@ -43,6 +43,32 @@ test.each([
   expect(r.stderr).toMatch(message);
 });
 
+test('a settings file\'s lrDecay multiplies α after every epoch of bench; a bad one is a clear error', () => {
+  const { lrDecaySchedule } = require('../lib/cli/methods') as typeof import('../lib/cli/methods');
+  const lib = require('../lib') as typeof import('../lib');
+  expect(lrDecaySchedule({ lr: 0.1 })).toEqual([]);
+  expect(lrDecaySchedule({ lr: 0.1, lrDecay: 1 })).toEqual([]);
+  for (const bad of [0, -0.5, 1.5, NaN, '0.5'])
+    expect(() => lrDecaySchedule({ lr: 0.1, lrDecay: bad as number })).toThrow(/lrDecay must be a number in \(0, 1\]/);
+  // α seen by every step of a 3-epoch fit: 0.1, 0.05, 0.025 per epoch.
+  const model = new lib.Autoencoder({ encoder: [4, 2], loss: 'sigmoidCrossEntropy', seed: 1 });
+  const optimizer = new lib.SGD({ lr: 0.1 });
+  const seen: number[] = [];
+  const x = { data: Float32Array.from({ length: 40 }, (_, i) => (1 + Math.sin(i)) / 2), rows: 10, cols: 4 };
+  return model.fit(x, { optimizer, epochs: 3, batchSize: 5, callbacks: lrDecaySchedule({ lr: 0.1, lrDecay: 0.5 }),
+    onBatchEnd: () => { seen.push(optimizer.lr); } }).then(() => {
+    expect(seen).toEqual([0.1, 0.1, 0.05, 0.05, 0.025, 0.025]);
+    model.dispose();
+    const file = path.join(os.tmpdir(), `kbfgs-decay-${process.pid}.json`);
+    fs.writeFileSync(file, JSON.stringify({ 'curves-synth': { sgd: { lr: 0.01, lrDecay: 2 } } }));
+    const r = spawnSync(process.execPath, [cli, 'bench', '--problems', 'curves-synth', '--methods', 'sgd', '--train-size', '200',
+      '--epochs', '1', '--settings', file, '--quiet'], { cwd: root, encoding: 'utf8' });
+    fs.unlinkSync(file);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/lrDecay must be a number in \(0, 1\], got 2/);
+  });
+});
+
 test('tune --lr and --damping replace those axes of the grid and keep the others', () => {
   const { grid } = require('../lib/cli/methods') as typeof import('../lib/cli/methods');
   expect(grid('kbfgs', true, { damping: [0.01, 0.03] })).toEqual(

@@ -1,4 +1,6 @@
 /** The six methods of the comparison, with the settings the benchmark uses unless `tune` found better ones. */
+import { LearningRateScheduler } from '../callbacks';
+import { InvalidArgumentError } from '../errors';
 import { Adam, KBFGS, KBFGSL, KFAC, RMSprop, SGD, type Optimizer } from '../optimizers';
 
 export const METHODS = ['kbfgs', 'kbfgs-l', 'kfac', 'adam', 'rmsprop', 'sgd'] as const;
@@ -12,6 +14,8 @@ export interface MethodSettings {
   epsilon?: number;
   /** K-BFGS and K-BFGS(L): the curvature every this many steps (default 1; settings files only, not tuned). */
   curvatureEvery?: number;
+  /** α is multiplied by this after every epoch, α_e = α·lrDecay^e (default 1: constant; settings files only, not tuned). */
+  lrDecay?: number;
 }
 
 /**
@@ -76,6 +80,15 @@ export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): 
     case 'rmsprop': return new RMSprop({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
     case 'sgd': return new SGD({ lr: s.lr, protocol: 'paper' });
   }
+}
+
+/** The per-epoch step decay of `lrDecay` as a callback, or none for a constant α. */
+export function lrDecaySchedule(s: MethodSettings): LearningRateScheduler[] {
+  const decay = s.lrDecay;
+  if (decay === undefined || decay === 1) return [];
+  if (typeof decay !== 'number' || !(decay > 0 && decay <= 1))
+    throw new InvalidArgumentError(`settings: lrDecay must be a number in (0, 1], got ${JSON.stringify(decay)}`);
+  return [new LearningRateScheduler((epoch) => s.lr * decay ** epoch)];
 }
 
 /**

@@ -6,7 +6,7 @@ import { Sequential } from '../model';
 import { InvalidArgumentError } from '../errors';
 import type { DeviceName } from '../devices';
 import { initDistributed, type DistributedOptions } from '../distributed';
-import { makeOptimizer, type MethodName, type MethodSettings } from './methods';
+import { lrDecaySchedule, makeOptimizer, type MethodName, type MethodSettings } from './methods';
 
 /** One line of a run's JSON log. */
 export interface EpochRecord {
@@ -60,6 +60,7 @@ export interface RunResult {
 
 export async function runOne(o: RunOptions): Promise<RunResult> {
   const { train, test, trainRows } = o.problem;
+  const callbacks = lrDecaySchedule(o.settings);  // checked before anything is built
   const batchSize = Math.min(o.batchSize, trainRows);
   const batches = Math.floor(trainRows / batchSize);
   const budgeted = o.timeBudget !== undefined && o.epochs === undefined;
@@ -84,7 +85,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
   let failure: string | undefined;
   try {
     await model.fit(train, {
-      optimizer,
+      optimizer, callbacks,
       epochs, timeBudget: o.timeBudget, batchSize, seed: o.seed, threads: o.threads,
       validationData: test, signal: o.signal, distributed: o.distributed,
       onBatchEnd: bar && !budgeted ? () => bar.update(++doneBatches) : undefined,
