@@ -98,6 +98,14 @@ describe('golden trajectories with convolutions, 24 samples, batch 8', () => {
       kbfgs(problem, 0.3, 0.3, 9, 3, 3), problem.W, 9);
   });
 
+  // Batches of one image: the second pass forms the second convolution's patches whole, not in chunks (§12.4);
+  // without the safeguard, which one-image losses trip.
+  test('K-BFGS with batches of one image', async () => {
+    const { model, x, problem } = setup(pooled);
+    const one = { ...problem, batch: 1 };
+    compare(await native(model, x, 1, new KBFGS({ lr: 0.3, damping: 0.3, safeguard: false }), 24), kbfgs(one, 0.3, 0.3, 24), problem.W, 24);
+  });
+
   test('K-BFGS(L) with memory 3', async () => {
     const { model, x, problem } = setup(pooled);
     compare(await native(model, x, BATCH, new KBFGSL({ lr: 0.3, damping: 0.3, memory: 3 }), 9), kbfgs(problem, 0.3, 0.3, 9, 3), problem.W, 9);

@@ -144,14 +144,38 @@ void Network::load_batch(Workspace& ws, const float* x, const float* y, const ui
   backend_.gather_rows(ws.target, output_dim(), y, output_dim(), rows, m);
 }
 
-double Network::forward(Workspace& ws, Want want, bool same_inputs) {
+// The patches of conv layer l > 0 formed and multiplied a few images at a time through ws.patch_grad (scratch
+// until backward), so that they stay in cache; abar[l] keeps the last first pass's patches. False when the
+// scratch holds too few patch rows to be worth it, and on a GPU, which prefers one large product.
+bool Network::conv_forward_in_chunks(Workspace& ws, int l) {
+  const LayerSpec& s = layers_[l];
+  const int d = rows(l), n = cols(l), T = s.locations();
+  const size_t per_image = (size_t)T * n;
+  constexpr size_t kChunkFloats = 1 << 19;  // 2 MB of patches per product
+  // At most half the batch per chunk, so that every batch of two or more images takes this path (the small
+  // networks of the golden tests too); the scratch holds capacity·T·(n − 1) floats.
+  const int chunk = (int)std::min({std::max<size_t>(1, kChunkFloats / per_image), (size_t)(ws.m + 1) / 2,
+                                   (size_t)ws.capacity() * (n - 1) / n});
+  if (!backend_.host_memory() || chunk < 1 || chunk >= ws.m) return false;
+  for (int first = 0; first < ws.m; first += chunk) {
+    const int count = std::min(chunk, ws.m - first);
+    backend_.im2col(s.patches, ws.image[l] + (size_t)first * s.input_size(), count, ws.patch_grad);
+    backend_.gemm(false, true, count * T, d, n, 1.0f, ws.patch_grad, n, weights(l), n, 0.0f,
+                  ws.h[l] + (size_t)first * T * d, d);
+  }
+  return true;
+}
+
+double Network::forward(Workspace& ws, Want want, bool second_pass) {
   const int m = ws.m, L = num_layers();
   for (int l = 0; l < L; ++l) {
     const LayerSpec& s = layers_[l];
     const int d = rows(l), n = cols(l), r = ws.rows(l);
-    if (s.conv && !(l == 0 && same_inputs)) backend_.im2col(s.patches, ws.image[l], m, ws.abar[l]);
-    // h = abar W^T  (algorithm.md §1: h_l = W_l abar_{l-1}, one row per sample, or per location: §12)
-    backend_.gemm(false, true, r, d, n, 1.0f, ws.abar[l], n, weights(l), n, 0.0f, ws.h[l], d);
+    if (!(s.conv && second_pass && l > 0 && conv_forward_in_chunks(ws, l))) {
+      if (s.conv && !(l == 0 && second_pass)) backend_.im2col(s.patches, ws.image[l], m, ws.abar[l]);
+      // h = abar W^T  (algorithm.md §1: h_l = W_l abar_{l-1}, one row per sample, or per location: §12)
+      backend_.gemm(false, true, r, d, n, 1.0f, ws.abar[l], n, weights(l), n, 0.0f, ws.h[l], d);
+    }
     if (l + 1 == L) {
       if (ws.output != ws.h[l]) backend_.activation_forward(s.activation, ws.h[l], m, d, d, ws.output, d);
       break;

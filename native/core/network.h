@@ -115,10 +115,11 @@ class Network {
   // the output gradient g[L-1] = d loss_i / d h_L for backward(), both, or neither. Reading the loss makes a
   // GPU backend wait for the pass, so passes whose loss nobody reads skip it.
   enum class Want { Nothing, Loss, Gradient, LossAndGradient };
-  // Forward pass over the loaded inputs; returns the loss when wanted, else NaN. same_inputs: ws still holds
-  // the patches of a forward pass over these very inputs (K-BFGS's second pass), so a convolution first layer
-  // skips its im2col.
-  double forward(Workspace& ws, Want want, bool same_inputs = false);
+  // Forward pass over the loaded inputs; returns the loss when wanted, else NaN. second_pass: a pass over the
+  // inputs of the last forward pass (K-BFGS's second pass) whose patches nobody reads afterwards: a convolution
+  // first layer keeps the patches of its unchanged inputs, and on the CPU the other convolutions form theirs a
+  // few images at a time, in cache, without keeping them (algorithm.md §12.4).
+  double forward(Workspace& ws, Want want, bool second_pass = false);
   // g[L-1] = d loss_i / d h_L of the current forward output against targets (ws.target when null); returns
   // the summed loss when want_loss, else NaN. KFAC calls it again with sampled targets.
   double output_gradient(Workspace& ws, const float* targets, bool want_loss);
@@ -130,6 +131,8 @@ class Network {
   void backward(Workspace& ws, float* weight_grad);
 
  private:
+  bool conv_forward_in_chunks(Workspace& ws, int l);
+
   Backend& backend_;
   std::vector<LayerSpec> layers_;
   Loss loss_;

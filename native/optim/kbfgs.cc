@@ -200,12 +200,11 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool cur
   if (curvature) update_a_side(net, ws);
   reinvert_ = false;
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (algorithm.md §3.3 step 4):
-  // only what the (s, y) pairs need, so backward computes no weight gradients, and a convolution first layer
-  // keeps the patches of its unchanged inputs.
+  // only what the (s, y) pairs need, so backward computes no weight gradients and no patches are kept.
   be_->axpby(net.param_count(), -step_length_.lr(settings_.lr), delta_, 1.0f, net.params());
   timer.lap(t_direction_);
   if (!curvature) return;
-  net.forward(ws, Network::Want::Gradient, /*same_inputs=*/true);
+  net.forward(ws, Network::Want::Gradient, /*second_pass=*/true);
   net.backward(ws, nullptr);
   timer.lap(t_second_pass_);
   for (int l = 0; l < net.num_layers(); ++l) {
