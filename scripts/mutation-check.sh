@@ -22,6 +22,7 @@ MUTATIONS=(
   "second-pass-chunk-images@native/core/network.cc@s/ws.image\[l\] + (size_t)first \* s.input_size()/ws.image[l]/@every chunk of the second pass's convolution takes the first images (§12.4)"
   "second-pass-conv1-im2col@native/core/network.cc@s/if (s.conv \&\& !(l == 0 \&\& second_pass))/if (s.conv \&\& !second_pass)/@the second pass keeps stale patches of a convolution it does not chunk (§12.4)"
   "bfgs-update-one-sided@native/cpu/cpu_backend.cc@s/row\[j\] += a \* u\[j\] + b \* s\[j\];/row[j] += a * u[j];/@the BFGS update without its (Hy) sᵀ term (§3.3 item 8)"
+  "mirror-half-bands@native/cpu/cpu_backend.cc@s/if (bands - 1 - pair != pair) mirror_band(bands - 1 - pair);//@the CPU's SYRK mirrors only the first half of its tile bands"
   "guard-noise-one-batch@native/core/step_length.h@s/std::sqrt(2 \* before.variance)/std::sqrt(before.variance)/@the safeguard's noise allowance for one batch, not the difference of two (§11.2)"
   "guard-noise-biased@native/core/step_length.h@s/(square_sum - m \* mean \* mean) \/ (m - 1)/(square_sum - m * mean * mean) \/ m/@the per-sample variance without Bessel's correction (§11.2)"
   "kfac-reinvert@native/optim/kfac.cc@s/k <= settings_.inverse_every || k % settings_.inverse_every == 0/k <= settings_.inverse_every/@KFAC never re-inverts after step 20 (§5)"

@@ -38,13 +38,24 @@ namespace kb {
 namespace {
 
 // Copies the lower triangle of a row-major n x n matrix onto its upper triangle, in 64 x 64 tiles so the
-// transposed reads stay in cache (a plain loop strides through memory a row per element).
-void mirror_lower(float* a, int n, int lda) {
+// transposed reads stay in cache (a plain loop strides through memory a row per element). A band of tile rows
+// writes only its own columns of the upper triangle, so bands go to the threads, in pairs b and last − b so
+// that each pair copies about as much as the others.
+void mirror_lower(float* a, int n, int lda, int threads) {
   constexpr int T = 64;
-  for (int bi = 0; bi < n; bi += T)
+  const int bands = (n + T - 1) / T;
+  auto mirror_band = [&](int band) {
+    const int bi = band * T;
     for (int bj = 0; bj <= bi; bj += T)
       for (int i = bi; i < std::min(bi + T, n); ++i)
         for (int j = bj; j < std::min(bj + T, i); ++j) a[(size_t)j * lda + i] = a[(size_t)i * lda + j];
+  };
+  cpu::parallel_rows((bands + 1) / 2, (size_t)T * n, threads, [&](int first, int last) {
+    for (int pair = first; pair < last; ++pair) {
+      mirror_band(pair);
+      if (bands - 1 - pair != pair) mirror_band(bands - 1 - pair);
+    }
+  });
 }
 
 
@@ -144,7 +155,7 @@ class CpuBackend final : public Backend {
   void syrk(bool trans, int n, int k, float alpha, const float* a, int lda, float beta, float* c,
             int ldc) override {
     cblas_ssyrk(CblasRowMajor, CblasLower, trans ? CblasTrans : CblasNoTrans, n, k, alpha, a, lda, beta, c, ldc);
-    mirror_lower(c, n, ldc);
+    mirror_lower(c, n, ldc, threads());
   }
   void gemv(bool trans, int m, int n, float alpha, const float* a, int lda, const float* x, float beta,
             float* y) override {
@@ -174,7 +185,7 @@ class CpuBackend final : public Backend {
   int potri(int n, float* a, int lda) override {
     int info = 0;
     spotri_("U", &n, a, &lda, &info);
-    if (info == 0) mirror_lower(a, n, lda);
+    if (info == 0) mirror_lower(a, n, lda, threads());
     return info;
   }
   int potrs(int n, int nrhs, const float* l, int lda, float* b, int ldb) override {
