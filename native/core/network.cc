@@ -145,8 +145,8 @@ void Network::load_batch(Workspace& ws, const float* x, const float* y, const ui
 }
 
 // The patches of conv layer l > 0 formed and multiplied a few images at a time through ws.patch_grad (scratch
-// until backward), so that they stay in cache; abar[l] keeps the last first pass's patches. False when the
-// scratch holds too few patch rows to be worth it, and on a GPU, which prefers one large product.
+// until backward), so that they stay in cache; abar[l] keeps the last first pass's patches. Returns false,
+// having done nothing, for a batch of one image and on a GPU, which prefers one large product.
 bool Network::conv_forward_in_chunks(Workspace& ws, int l) {
   const LayerSpec& s = layers_[l];
   const int d = rows(l), n = cols(l), T = s.locations();
