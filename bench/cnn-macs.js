@@ -15,7 +15,7 @@ const list = (s) => s.split(',').map(Number);
 
 // One row per trainable layer: d outputs, n inputs with the bias column, T locations (1 for dense).
 function trainableLayers(model) {
-  let [channels, height, width] = model.inputShape;
+  let [, height, width] = model.inputShape;
   const out = [];
   let shape = 0;
   for (const layer of model.layers) {
@@ -25,7 +25,6 @@ function trainableLayers(model) {
       height = Math.floor((height + 2 * layer.padding - kh) / layer.stride) + 1;
       width = Math.floor((width + 2 * layer.padding - kw) / layer.stride) + 1;
       out.push({ conv: true, d: layer.filters, n: model.weightShapes[shape++].inputs + 1, T: height * width });
-      channels = layer.filters;
     } else if (type === 'maxPool2d' || type === 'avgPool2d') {
       height = Math.floor((height - layer.pool[0]) / layer.stride[0]) + 1;
       width = Math.floor((width - layer.pool[1]) / layer.stride[1]) + 1;
@@ -33,7 +32,6 @@ function trainableLayers(model) {
       out.push({ conv: false, d: layer.units, n: model.weightShapes[shape++].inputs + 1, T: 1 });
     }
   }
-  void channels;
   return out;
 }
 
