@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Multiply-adds per training step of the benchmark CNN (lib/cli/problems.ts cnnClassifier), counted from its
-// layer shapes, for Adam and for K-BFGS (algorithm.md §3.3 with §12.4 for the convolutions). It is the floor
-// that bench/cnn-speed.js's measured K-BFGS / Adam ratio can approach when matrix products dominate: the
-// products both methods share (the first pass) and those only K-BFGS does (the second pass, the direction
+// layer shapes, for Adam and for K-BFGS (algorithm.md §3.3 with §12.4 for the convolutions): what
+// bench/cnn-speed.js's measured K-BFGS / Adam ratio is set against when matrix products dominate (a guide, not
+// a floor, since the products run at different speeds). It counts the products both methods share (the first pass) and those only K-BFGS does (the second pass, the direction
 // H_g M H_a, the dense layers' A = β A + (1 − β) ĀᵀĀ/m, the matrix-vector products of the H_a update).
 //   node bench/cnn-macs.js [--batch 128,256] [--curvature-every 1,10]
 const { parseArgs } = require('util');
