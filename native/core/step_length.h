@@ -5,8 +5,9 @@
 // whichever is higher (small batches of a loss with a wide per-sample spread differ by more than 25% by chance).
 // The noise is estimated from the batch before the step only (a step that wrecks the model also widens the spread
 // of the losses after it). After an undone step the next steps are taken at half the step length, which grows
-// back by kRecovery per kept step until it is the set α again. At scale 1 the set α is used as is, so a run in which the safeguard never fires is bit for
-// bit the unguarded method. Both numbers are optimizer state (checkpoints resume the decisions exactly).
+// back by kRecovery per kept step until it is the set α again. At scale 1 the set α is used as is, so a run in
+// which the safeguard never fires is bit for bit the unguarded method. Both numbers are optimizer state
+// (checkpoints resume the decisions exactly).
 #pragma once
 
 #include <algorithm>

@@ -452,7 +452,9 @@ class CpuBackend final : public Backend {
     }
     // H += c_ss s sᵀ − ρ (s (Hy)ᵀ + (Hy) sᵀ) in one pass over H (three rank-one updates would make three):
     // row i gains s_i u + (−ρ (Hy)_i) s with u = c_ss s − ρ Hy.
-    std::vector<float> u(n);
+    thread_local std::vector<float> kept;  // kept between steps: no allocation per update
+    kept.resize(n);
+    float* u = kept.data();  // a plain pointer: the worker threads must see this thread's vector, not their own
     for (int j = 0; j < n; ++j) u[j] = (float)c.c_ss * s[j] - (float)c.rho * hy[j];
     const float minus_rho = (float)-c.rho;
     cpu::parallel_rows(n, n, threads(), [&](int begin, int end) {
