@@ -175,6 +175,36 @@ export interface NativeCudaReport {
   missing: string[];
 }
 
+/** A CPU as the BLAS kernel choice sees it (native/cpu/blas_kernels.h). */
+export interface NativeCpuDescription {
+  arch: string;
+  vendor: string;
+  family: number;
+  model: number;
+  /** Linux /proc/cpuinfo names; instruction sets the operating system does not enable are left out. */
+  features: string[];
+}
+
+/** The BLAS library of the CPU backend and the kernel family it runs. */
+export interface NativeBlasReport {
+  library: string;
+  version: string;
+  /** openblas_get_config(). */
+  config: string;
+  /** A DYNAMIC_ARCH build: its kernel family can be chosen at run time. */
+  switchable: boolean;
+  /** The kernel family in use, as OpenBLAS names it. */
+  kernels: string;
+  /** What OpenBLAS picked by itself from the CPU model at load time. */
+  openblasChoice: string;
+  /** Who decided: OpenBLAS's model list, the CPU's features, the user's OPENBLAS_CORETYPE, or the program. */
+  chosenBy: 'openblas' | 'features' | 'OPENBLAS_CORETYPE' | 'caller';
+  reason: string;
+  cpu: NativeCpuDescription;
+  /** The families of this OpenBLAS that this CPU can execute, least capable first. */
+  executable: string[];
+}
+
 /** Every Backend operation on Float32Arrays (row-major), for tests and diagnostics. */
 export interface NativeBackendOps {
   name: string;
@@ -247,6 +277,12 @@ export interface NativeAddon {
   /** Searches for a GPU and the CUDA libraries once (later calls return the first report). */
   probeCuda(searchDirs: string[]): NativeCudaReport;
   curvature: NativeCurvatureOps;
+  blasKernels(): NativeBlasReport;
+  /** Runs this kernel family from now on (only while no BLAS call is in flight); returns the family in use. */
+  useBlasKernels(family: string): string;
+  /** The kernel choice rule on a recorded CPU. */
+  chooseBlasKernels(cpu: Omit<NativeCpuDescription, 'family' | 'model'>, openblasVersion: string, openblasChoice: string):
+    { kernels: string; replaces: boolean; reason: string; executable: string[] };
   /** Sets the OpenBLAS thread count when given one; returns the current count. */
   threads(count?: number): number;
   distributedInit(): NativeWorld;

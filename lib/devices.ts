@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { addon, type NativeCudaReport } from './binding';
+import { addon, type NativeBlasReport, type NativeCudaReport } from './binding';
 import { DeviceError } from './errors';
 
 /** 'auto' picks CUDA when available and the CPU otherwise; 'cuda' fails with DeviceError when unavailable. */
@@ -12,8 +12,11 @@ export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
 export type DeviceName = (typeof DEVICES)[number];
 
 export interface DevicesReport {
-  /** The CPU backend (OpenBLAS, linked in): always available. */
-  cpu: { available: true; threads: number };
+  /**
+   * The CPU backend (OpenBLAS, linked in): always available. `blas` says which kernels run: the best family
+   * the CPU's features allow unless OPENBLAS_CORETYPE names one (README: BLAS kernels).
+   */
+  cpu: { available: true; threads: number; blas: NativeBlasReport };
   cuda: NativeCudaReport;
 }
 
@@ -75,7 +78,14 @@ let report: NativeCudaReport | undefined;
 /** What this process can use. The CUDA search runs once, on the first call (or the first model on 'auto'/'cuda'). */
 export function devices(): DevicesReport {
   report ??= addon.probeCuda(cudaLibrarySearchPath());
-  return { cpu: { available: true, threads: addon.threads() }, cuda: report };
+  return { cpu: { available: true, threads: addon.threads(), blas: addon.blasKernels() }, cuda: report };
+}
+
+/** What computes on a device, in a few words for logs: "cpu: OpenBLAS 0.3.21, Zen kernels", "cuda: <GPU name>". */
+export function engineSummary(device: 'cpu' | 'cuda'): string {
+  if (device === 'cuda') return `cuda: ${devices().cuda.devices[0]?.name ?? 'GPU'}`;
+  const blas = addon.blasKernels();
+  return `cpu: ${blas.library} ${blas.version}, ${blas.kernels} kernels`;
 }
 
 let warned = false;

@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError as CliArgumentError, Option } from 'comma
 import { METHODS, apiDefaults, grid, settingsFor, type MethodName, type MethodSettings } from './methods';
 import { PROBLEMS, loadProblem, type ProblemName } from './problems';
 import { runOne, type EpochRecord } from './run';
-import { DEVICES, resolveDevice, type DeviceName } from '../devices';
+import { DEVICES, engineSummary, resolveDevice, type DeviceName } from '../devices';
 import { initDistributed } from '../distributed';
 import { writeReport } from './report';
 
@@ -178,7 +178,8 @@ program.command('bench')
       tables.push(table + (failures.length ? `\nStopped early:\n${failures.join('\n')}\n` : ''));
       process.stderr.write(`${name}: ${files.join(', ')}\n`);
     }
-    const report = ['# kbfgs-native bench', '', `Command: kbfgs-native ${process.argv.slice(2).join(' ')}`, '', ...tables].join('\n');
+    const report = ['# kbfgs-native bench', '', `Command: kbfgs-native ${process.argv.slice(2).join(' ')}`, '',
+      `Engine: ${engineSummary(device)}`, '', ...tables].join('\n');
     fs.writeFileSync(path.join(o.out, 'REPORT.md'), report);
     process.stdout.write(report + '\n');
   });

@@ -4,7 +4,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Problem } from './problems';
 import { Sequential } from '../model';
 import { InvalidArgumentError } from '../errors';
-import type { DeviceName } from '../devices';
+import { engineSummary, type DeviceName } from '../devices';
 import { initDistributed, type DistributedOptions } from '../distributed';
 import { lrDecaySchedule, makeOptimizer, type MethodName, type MethodSettings } from './methods';
 
@@ -25,6 +25,8 @@ export interface EpochRecord {
   seconds: number;
   steps: number;
   diagnostics: Record<string, number>;
+  /** What computed it: "cpu: OpenBLAS 0.3.21, Zen kernels" or "cuda: <GPU name>". */
+  engine: string;
 }
 
 export interface RunOptions {
@@ -80,6 +82,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
   }
   const optimizer = (o.resume && model.optimizer) || makeOptimizer(o.method, o.settings, o.seed);
   const records: EpochRecord[] = [];
+  const engine = engineSummary(model.device);
   const log = o.log && reports ? fs.openSync(o.log, 'a') : null;
   let doneBatches = 0;
   let failure: string | undefined;
@@ -94,7 +97,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
           problem: o.problem.name, optimizer: o.method, settings: o.settings, epoch,
           trainLoss: logs.loss, testLoss: logs.valLoss ?? NaN,
           ...(logs.accuracy !== undefined ? { trainAccuracy: logs.accuracy, testAccuracy: logs.valAccuracy } : {}),
-          seconds: logs.seconds, steps: logs.steps, diagnostics: logs.diagnostics,
+          seconds: logs.seconds, steps: logs.steps, diagnostics: logs.diagnostics, engine,
         };
         if (!reports) return;
         records.push(record);

@@ -24,6 +24,7 @@
 #include "../core/elementwise_rules.h"
 #include "../core/first_order_rule.h"
 #include "../core/rng.h"
+#include "blas_kernels.h"
 #include "image_ops.h"
 #include "parallel_rows.h"
 
@@ -113,6 +114,8 @@ constexpr size_t kMapThreshold = size_t(1) << 20;
 
 class CpuBackend final : public Backend {
  public:
+  // The kernel family is settled before the first BLAS call (blas_kernels.h).
+  CpuBackend() { cpu::use_best_blas_kernels(); }
   const char* name() const override { return "cpu"; }
   bool host_memory() const override { return true; }
 

@@ -22,6 +22,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backend", kb::napi::BackendOps(env, kb::cpu_backend()));
   exports.Set("backendOps", exported_function(env, "backendOps", kb::napi::BackendOpsFor));
   exports.Set("probeCuda", exported_function(env, "probeCuda", kb::napi::ProbeCuda));
+  exports.Set("blasKernels", exported_function(env, "blasKernels", kb::napi::BlasKernels));
+  exports.Set("useBlasKernels", exported_function(env, "useBlasKernels", kb::napi::UseBlasKernels));
+  exports.Set("chooseBlasKernels", exported_function(env, "chooseBlasKernels", kb::napi::ChooseBlasKernels));
   exports.Set("curvature", kb::napi::CurvatureOps(env));
   exports.Set("threads", exported_function(env, "threads", SetThreads));
   exports.Set("distributedInit", exported_function(env, "distributedInit", kb::napi::DistributedInit));

@@ -50,16 +50,32 @@ export function agreement(got: Awaited<ReturnType<typeof native>>, want: Traject
 }
 
 // Tolerances: the engine (float32) agrees with the float64 reference to about 1e-6 relative in every loss and
-// 3e-6 in the weights over these runs (the largest seen, on ReLU's 44-step KFAC run); 1e-5 leaves a margin of
-// 3-10 while a wrong formula or constant moves the trajectory by far more: the mutations listed with each
-// case were each made in the engine and failed the case.
-export const LOSS_TOL = 1e-5, WEIGHT_TOL = 1e-5;
+// 3e-6 in the weights over most of these runs; 1e-5 leaves a margin of 3-10 while a wrong formula or constant
+// moves the trajectory by far more: the mutations listed with each case were each made in the engine and failed
+// the case.
+//
+// Some trajectories amplify rounding more than others (large steps with the double damping at work, batches of
+// one sample), and the engine's error there depends on the order in which the BLAS kernels sum, which differs
+// between CPUs. So the weight tolerance of a case also scales with its own sensitivity, measured on the
+// reference: `spread` is how far its final weights move when they are stored in float32 after every step, as
+// the engine stores them. The engine's weight error is 1 to 161 times that spread over every case and every
+// OpenBLAS kernel family of an AVX2 machine (docs/blas-kernels.md); RATIO_TOL = 250 keeps a margin of 1.5 over
+// the largest. Where the spread is small, the fixed tolerance governs.
+export const LOSS_TOL = 1e-5, WEIGHT_TOL = 1e-5, RATIO_TOL = 250;
+
+/** How far the reference's final weights move when it stores its weights in float32 after every step. */
+export function spread(want: Trajectory): number {
+  let worst = 0;
+  want.rerun({ float32Weights: true }).W.forEach((w, l) => w.a.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - want.W[l].a[i])))));
+  return worst;
+}
+
 export function compare(got: Awaited<ReturnType<typeof native>>, want: Trajectory, start: Mat[], steps: number) {
   expect(got.losses).toHaveLength(steps);
   const { loss, weight, moved } = agreement(got, want, start);
-  console.log(JSON.stringify({ loss, weight, moved, got: got.counts, want: want.counts }));
+  const sensitivity = spread(want);
+  console.log(JSON.stringify({ loss, weight, moved, spread: sensitivity, got: got.counts, want: want.counts }));
   expect(loss).toBeLessThan(LOSS_TOL);
-  expect(weight).toBeLessThan(WEIGHT_TOL);
+  expect(weight).toBeLessThan(Math.max(WEIGHT_TOL, RATIO_TOL * sensitivity));
   expect(moved).toBeGreaterThan(1000 * WEIGHT_TOL);  // the steps are large against the tolerance
 }
-

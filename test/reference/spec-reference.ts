@@ -314,9 +314,17 @@ export interface Problem {
   hidden?: Activation; tanhOutput?: boolean; loss?: LossKind; tau?: number;
   /** Per layer a convolution's geometry or null (dense); all dense when absent. */
   geometry?: Array<ConvGeometry | null>;
+  /** Round the weights to float32 after every step, as the engine stores them (default: float64 throughout). */
+  float32Weights?: boolean;
 }
+
+const stored = (W: Mat[], problem: Problem): Mat[] => (problem.float32Weights ? W.map((w) => ({ ...w, a: w.a.map(Math.fround) })) : W);
 /** Counts are over all layers and steps: Powell and LM damping applied, H_g and H_a updates skipped. */
-export interface Trajectory { batchLosses: number[]; W: Mat[]; counts: { powell: number; lm: number; hgSkipped: number; haSkipped: number } }
+export interface Trajectory {
+  batchLosses: number[]; W: Mat[]; counts: { powell: number; lm: number; hgSkipped: number; haSkipped: number };
+  /** The same run with some of the problem changed (golden-harness.ts: the weights stored in float32). */
+  rerun: (changes: Partial<Problem>) => Trajectory;
+}
 const netOf = (p: Problem): Net => ({ hidden: p.hidden ?? 'tanh', output: p.tanhOutput ? 'tanh' : 'linear', loss: p.loss ?? 'halfSquaredError', geometry: p.geometry });
 
 function batchRows(X: Mat, start: number, m: number): Mat {
@@ -404,9 +412,9 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
       Ha[l] = update.H;
       counts.haSkipped += +!update.updated;
     }
-    W = Wnew;
+    W = stored(Wnew, problem);
   }
-  return { batchLosses: losses, W, counts };
+  return { batchLosses: losses, W, counts, rerun: (changes) => kbfgs({ ...problem, ...changes }, lr, lambda, steps, memory, curvatureEvery) };
 }
 
 // SplitMix64 in BigInt: the counter-based uniforms the native sampler uses (rng.h).
@@ -464,12 +472,12 @@ export function kfac(problem: Problem, lr: number, lambda: number, steps: number
       Ainv = A.map((Al) => inverse(addDiag(Al, sq)));
       Ginv = G.map((Gl) => inverse(addDiag(Gl, sq)));
     }
-    W = W.map((w, l) => {
+    W = stored(W.map((w, l) => {
       const delta = mul(mul(Ginv[l], M[l]), Ainv[l]);
       return { ...w, a: w.a.map((v, i) => v - lr * delta.a[i]) };
-    });
+    }), problem);
   }
-  return { batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 } };
+  return { batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 }, rerun: (changes) => kfac({ ...problem, ...changes }, lr, lambda, steps, seed) };
 }
 
 export const matrix = mat;
