@@ -11,8 +11,8 @@ MUTATIONS=(
   "no-ha-update@native/optim/kbfgs.cc@s/^  if (curvature) update_a_side(net, ws);/  (void)0;/@H_a is never updated (algorithm.md §3.3 item 9)"
   "no-tau@native/optim/kbfgs.cc@s/settings_.momentum, settings_.weight_decay, net.params()/settings_.momentum, 0.0f, net.params()/@τ dropped from the gradient momentum (§2 step 4)"
   "powell-mu1@native/optim/bfgs.h@s/kPowellMu1 = 0.2;/kPowellMu1 = 0.25;/@Powell damping with μ₁ = 0.25 (§3.4)"
-  "no-powell@native/core/curvature_rules.h@s/else if (sy \/ yhy <= mu1)/else if (false)/@Powell damping never applied (§3.4)"
-  "no-lm@native/core/curvature_rules.h@s/else if (sy \/ ss <= mu2) {/else if (false) {/@LM damping never applied (§3.4)"
+  "no-powell@native/rules/curvature_rules.h@s/else if (sy \/ yhy <= mu1)/else if (false)/@Powell damping never applied (§3.4)"
+  "no-lm@native/rules/curvature_rules.h@s/else if (sy \/ ss <= mu2) {/else if (false) {/@LM damping never applied (§3.4)"
   "lambda-not-sqrt@native/optim/kbfgs.cc@s/be_->add_diagonal(L.h_a, L.n, L.n, sqrt_lambda);/be_->add_diagonal(L.h_a, L.n, L.n, (float)settings_.damping);/@A + λI instead of A + √λI (§3.3 item 2)"
   "a-decay@native/optim/kbfgs.h@s/float a_decay = 0.9f;/float a_decay = 0.95f;/@β of A's average 0.95 (§3.6)"
   "sy-decay@native/optim/kbfgs.h@s/float sy_decay = 0.9f;/float sy_decay = 0.8f;/@s̄, ȳ average 0.8 (§3.3 item 6)"
@@ -40,7 +40,7 @@ MUTATIONS=(
   "dist-split-no-broadcast@native/optim/kbfgs.cc@s/if (split_) share_updates();/(void)0;/@split curvature updates never broadcast (§13.2)"
   "dist-no-gather@native/core/trainer.cc@s/      if (gather_each_batch) opt.gather_state();//@a batch callback sees rank 0's share of K-BFGS's A, not A (§13.1)"
   "col2im-kernel-order@native/cpu/image_ops.cc@s/const float\* cell = src + (ky \* s.kernel_w + kx) \* C;/const float* cell = src + (kx * s.kernel_h + ky) * C;/@im2col's adjoint reads the kernel transposed (§12.1)"
-  "bernoulli@native/core/elementwise_rules.h@s/return uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/return uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
+  "bernoulli@native/rules/elementwise_rules.h@s/return uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/return uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
 )
 
 restore=()

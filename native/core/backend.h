@@ -11,20 +11,12 @@
 #include <cstdint>
 #include <functional>
 
-#include "image_geometry.h"
+#include "../rules/image_geometry.h"
+#include "../rules/kinds.h"
 
 namespace kb {
 
-enum class Activation : int { Linear = 0, Relu = 1, Sigmoid = 2, Tanh = 3 };
-
-// Per-sample losses, summed over outputs, averaged over the batch by the caller (algorithm.md §7.1).
-enum class Loss : int {
-  SigmoidCrossEntropy = 0,  // BCE on logits z with targets t in [0,1]
-  HalfSquaredError = 1,     // 0.5 * sum (z - t)^2
-  SoftmaxCrossEntropy = 2,  // -sum t * log softmax(z)
-};
-
-struct FirstOrderUpdate;  // the settings of one first-order update: core/first_order_rule.h
+struct FirstOrderUpdate;  // the settings of one first-order update: rules/first_order_rule.h
 
 class Backend {
  public:
@@ -117,7 +109,7 @@ class Backend {
     sample_targets(loss, z, m, d, seed, first, out);
     loss_gradient(loss, z, out, m, d, grad);
   }
-  // ---- image layers (algorithm.md §12; the per-element rules are core/image_rules.h) ------------------------
+  // ---- image layers (algorithm.md §12; the per-element rules are rules/image_rules.h) ------------------------
   // patches ((m·T) x (patch_size + 1), row i·T + t) = the kernel windows of the m images x, the homogeneous
   // coordinate last.
   virtual void im2col(const PatchShape& shape, const float* x, int m, float* patches) = 0;

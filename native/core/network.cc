@@ -9,7 +9,7 @@
 
 #include "errors.h"
 #include "memory_check.h"
-#include "rng.h"
+#include "../rules/rng.h"
 
 namespace kb {
 

@@ -14,7 +14,7 @@
 #include "backend.h"
 #include "buffers.h"
 #include "collective.h"
-#include "image_geometry.h"
+#include "../rules/image_geometry.h"
 
 namespace kb {
 

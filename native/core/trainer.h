@@ -11,7 +11,7 @@
 #include "optimizer.h"
 #include "buffers.h"
 #include "network.h"
-#include "rng.h"
+#include "../rules/rng.h"
 
 namespace kb {
 

@@ -20,10 +20,10 @@
 #include <unistd.h>
 
 #include "../core/backend.h"
-#include "../core/curvature_rules.h"
-#include "../core/elementwise_rules.h"
-#include "../core/first_order_rule.h"
-#include "../core/rng.h"
+#include "../rules/curvature_rules.h"
+#include "../rules/elementwise_rules.h"
+#include "../rules/first_order_rule.h"
+#include "../rules/rng.h"
 #include "blas_kernels.h"
 #include "image_ops.h"
 #include "parallel_rows.h"

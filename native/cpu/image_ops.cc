@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "../core/image_rules.h"
+#include "../rules/image_rules.h"
 
 namespace kb::cpu {
 namespace {

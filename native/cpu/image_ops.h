@@ -1,9 +1,9 @@
 // The image layers' data movement on the CPU (algorithm.md §12.1): im2col and its adjoint, pooling and its
 // adjoint, looping so that contiguous channels are copied and added together. The sums are taken in the order
-// the CUDA kernels take them (cuda/cuda_kernels.cu, core/image_rules.h), so both backends give the same floats.
+// the CUDA kernels take them (cuda/cuda_kernels.cu, rules/image_rules.h), so both backends give the same floats.
 #pragma once
 
-#include "../core/image_geometry.h"
+#include "../rules/image_geometry.h"
 
 namespace kb::cpu {
 

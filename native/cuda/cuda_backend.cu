@@ -16,7 +16,7 @@
 #include "../core/buffers.h"
 #include "../core/devices.h"
 #include "../core/errors.h"
-#include "../core/first_order_rule.h"
+#include "../rules/first_order_rule.h"
 #include "cuda_kernels.h"
 #include "cuda_libraries.h"
 

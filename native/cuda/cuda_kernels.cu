@@ -6,12 +6,12 @@
 #include <cmath>
 #include <string>
 
-#include "../core/curvature_rules.h"
-#include "../core/elementwise_rules.h"
-#include "../core/image_rules.h"
+#include "../rules/curvature_rules.h"
+#include "../rules/elementwise_rules.h"
+#include "../rules/image_rules.h"
 #include "../core/errors.h"
-#include "../core/first_order_rule.h"
-#include "../core/rng.h"
+#include "../rules/first_order_rule.h"
+#include "../rules/rng.h"
 
 namespace kb::cuda {
 namespace {
@@ -305,7 +305,7 @@ __global__ void mark_non_finite_kernel(const float* x, size_t n, float* flag) {
 }
 
 
-// ---- image layers: one thread per output element; the rules and sum orders of core/image_rules.h -----------
+// ---- image layers: one thread per output element; the rules and sum orders of rules/image_rules.h -----------
 
 __global__ void im2col_kernel(PatchShape sh, const float* x, int m, float* patches) {
   const int n = sh.patch_size() + 1, C = sh.in.channels, ow = sh.out_w(), T = sh.locations();

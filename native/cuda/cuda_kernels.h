@@ -1,6 +1,6 @@
 // The CUDA backend's own kernels: element-wise work, per-row losses, deterministic reductions.
 // Each launcher enqueues on the given stream and checks the launch; none synchronizes. The element-wise
-// formulas are those of core/elementwise_rules.h, which the CPU backend uses too, built with --fmad=false so
+// formulas are those of rules/elementwise_rules.h, which the CPU backend uses too, built with --fmad=false so
 // they round alike. Only the reductions are the GPU's own: block sums in double in a fixed order, and for
 // sigmoid cross-entropy log1pf per element where the CPU takes the log of running products (one log per 16
 // elements); the two agree to float rounding, which the parity suite checks.

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "../core/backend.h"
-#include "../core/first_order_rule.h"
+#include "../rules/first_order_rule.h"
 #include "../core/devices.h"
 #include "boundary.h"
 #include "convert.h"

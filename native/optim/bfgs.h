@@ -1,5 +1,5 @@
 // Constants of the BFGS inverse update with the reference safeguards (algorithm.md §3.5) and of the double damping
-// of the G-side pair (algorithm.md §3.4). The rules themselves are in core/curvature_rules.h and run inside the
+// of the G-side pair (algorithm.md §3.4). The rules themselves are in rules/curvature_rules.h and run inside the
 // backends (Backend::damp_pair, Backend::bfgs_update); K-BFGS and K-BFGS(L) share them.
 #pragma once
 

@@ -4,7 +4,7 @@
 #include "../core/backend.h"
 #include "../core/buffers.h"
 #include "../core/errors.h"
-#include "../core/first_order_rule.h"
+#include "../rules/first_order_rule.h"
 #include "../core/optimizer.h"
 
 namespace kb {

@@ -6,7 +6,7 @@
 #include "../core/data_parallel.h"
 #include "../core/errors.h"
 #include "../core/memory_check.h"
-#include "../core/rng.h"
+#include "../rules/rng.h"
 #include "kronecker.h"
 #include "spd.h"
 

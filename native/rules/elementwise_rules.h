@@ -10,8 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "backend.h"
 #include "host_device.h"
+#include "kinds.h"
 #include "rng.h"
 
 namespace kb {
