@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "../core/data_parallel.h"
+#include "../core/rank_sums.h"
 #include "../core/errors.h"
 #include "../core/memory_check.h"
 #include "../rules/rng.h"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "../core/data_parallel.h"
+#include "../core/rank_sums.h"
 #include "../core/errors.h"
 #include "../core/memory_check.h"
 #include "../rules/rng.h"
