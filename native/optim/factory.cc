@@ -1,6 +1,7 @@
 #include "factory.h"
 
 #include <initializer_list>
+#include <vector>
 
 #include "../core/errors.h"
 #include "first_order.h"
@@ -13,7 +14,7 @@ namespace {
 // The settings of one kind: fields() names them all; get() reads one that fields() listed.
 class Settings {
  public:
-  Settings(const OptimizerSpec& spec, std::initializer_list<const char*> fields) : spec_(spec) {
+  Settings(const OptimizerSpec& spec, const std::vector<const char*>& fields) : spec_(spec) {
     for (const char* field : fields)
       if (!spec.numbers.count(field)) fail(std::string("lacks the setting '") + field + "'");
     for (const auto& [name, value] : spec.numbers) {
@@ -39,29 +40,35 @@ class Settings {
   const OptimizerSpec& spec_;
 };
 
-std::unique_ptr<Optimizer> kbfgs(const OptimizerSpec& spec) {
-  const bool limited = spec.kind == "kbfgs-l";
-  const Settings s = limited ? Settings(spec, {"lr", "damping", "momentum", "weightDecay", "safeguard", "curvatureEvery", "memory"})
-                             : Settings(spec, {"lr", "damping", "momentum", "weightDecay", "safeguard", "curvatureEvery"});
-  KbfgsSettings k;
+// The settings every second-order method reads (second_order.h), followed by the method's own.
+std::vector<const char*> second_order_fields(std::initializer_list<const char*> own) {
+  std::vector<const char*> fields = {"lr", "damping", "momentum", "weightDecay", "safeguard"};
+  fields.insert(fields.end(), own);
+  return fields;
+}
+
+void read_second_order(const Settings& s, SecondOrderSettings& k) {
   k.lr = (float)s.get("lr");
   k.damping = s.get("damping");
   k.momentum = (float)s.get("momentum");
   k.weight_decay = (float)s.get("weightDecay");
   k.safeguard = s.flag("safeguard");
+}
+
+std::unique_ptr<Optimizer> kbfgs(const OptimizerSpec& spec) {
+  const bool limited = spec.kind == "kbfgs-l";
+  const Settings s(spec, limited ? second_order_fields({"curvatureEvery", "memory"}) : second_order_fields({"curvatureEvery"}));
+  KbfgsSettings k;
+  read_second_order(s, k);
   k.memory = limited ? s.count("memory") : 0;
   k.curvature_every = s.count("curvatureEvery");
   return std::make_unique<KbfgsOptimizer>(k);
 }
 
 std::unique_ptr<Optimizer> kfac(const OptimizerSpec& spec) {
-  const Settings s(spec, {"lr", "damping", "momentum", "weightDecay", "safeguard", "inverseEvery", "seed"});
+  const Settings s(spec, second_order_fields({"inverseEvery", "seed"}));
   KfacSettings k;
-  k.lr = (float)s.get("lr");
-  k.damping = s.get("damping");
-  k.momentum = (float)s.get("momentum");
-  k.weight_decay = (float)s.get("weightDecay");
-  k.safeguard = s.flag("safeguard");
+  read_second_order(s, k);
   k.inverse_every = s.count("inverseEvery");
   k.seed = (uint64_t)s.get("seed");
   return std::make_unique<KfacOptimizer>(k);

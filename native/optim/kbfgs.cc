@@ -303,34 +303,23 @@ void KbfgsOptimizer::state_buffers(std::vector<StateBuffer>& out) {
   }
 }
 
-void KbfgsOptimizer::raise_damping() { set_hyperparameter("damping", settings_.damping * 10); }
-
-// A new λ changes A + √λ I: H_a starts again from its inverse at the next step.
-void KbfgsOptimizer::set_hyperparameter(const std::string& name, double value) {
-  if (name == "lr") settings_.lr = (float)value;
-  else if (name == "damping") {
-    settings_.damping = value;
-    reinvert_ = true;
-  } else {
-    throw Error(ErrorKind::InvalidArgument, std::string(this->name()) + " has no hyperparameter '" + name + "' to change");
-  }
+// A new λ changes A + √λ I: H_a starts again from its inverse at the next step. Any change is part of the
+// recording key of the CUDA graph (the recorded scalars change).
+void KbfgsOptimizer::hyperparameter_changed(bool damping) {
+  reinvert_ = reinvert_ || damping;
   ++hyperparameter_changes_;
 }
 
 void KbfgsOptimizer::state_scalars(StateScalars& out) const {
   out.push_back({"syDecay", settings_.sy_decay});
-  out.push_back({"damping", settings_.damping});
-  out.push_back({"stepScale", step_length_.scale()});
-  out.push_back({"lossAverage", step_length_.average()});
+  SecondOrderOptimizer::state_scalars(out);
   for (size_t l = 0; l < layers_.size(); ++l)
     if (layers_[l].lbfgs) out.push_back({"layer" + std::to_string(l) + ".lbfgs.size", (double)layers_[l].lbfgs->size()});
 }
 
 void KbfgsOptimizer::set_scalar(const std::string& name, double value) {
   if (name == "syDecay") settings_.sy_decay = (float)value;
-  if (name == "damping") settings_.damping = value;
-  if (name == "stepScale") step_length_.restore(value, step_length_.average());
-  if (name == "lossAverage") step_length_.restore(step_length_.scale(), value);
+  SecondOrderOptimizer::set_scalar(name, value);
   for (size_t l = 0; l < layers_.size(); ++l)
     if (layers_[l].lbfgs && name == "layer" + std::to_string(l) + ".lbfgs.size") layers_[l].lbfgs->set_size((int)value);
 }

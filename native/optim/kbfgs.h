@@ -7,55 +7,40 @@
 #include <memory>
 #include <vector>
 
-#include "../core/buffers.h"
 #include "../core/memory_check.h"
 #include "lbfgs.h"
-#include "non_finite.h"
-#include "../core/optimizer.h"
+#include "second_order.h"
 
 namespace kb {
 
-struct KbfgsSettings {
-  float lr = 0.3f;            // α
-  double damping = 0.3;       // λ; √λ is the A-side damping λ_A and the LM damping μ₂ (algorithm.md §3.6)
-  float momentum = 0.9f;      // ρ of the gradient EMA (algorithm.md §2 step 4)
-  float weight_decay = 1e-5f; // τ
+// λ enters as √λ: the A-side damping λ_A and the LM damping μ₂ (algorithm.md §3.6).
+struct KbfgsSettings : SecondOrderSettings {
   float a_decay = 0.9f;       // β of the A moving average
   float sy_decay = 0.9f;      // moving average of s and y (0 for full-batch training, algorithm.md §3.3 step 6)
   int memory = 0;             // 0: dense H_g (K-BFGS); p > 0: L-BFGS with p pairs (K-BFGS(L))
   int curvature_every = 1;    // r: the second pass and the curvature updates every r-th step (algorithm.md §12.4)
-  bool safeguard = true;      // the divergence safeguard (core/step_length.h)
 };
 
-class KbfgsOptimizer final : public Optimizer {
+class KbfgsOptimizer final : public SecondOrderOptimizer<KbfgsSettings> {
  public:
-  explicit KbfgsOptimizer(const KbfgsSettings& settings) : settings_(settings), step_length_(settings.safeguard) {}
+  explicit KbfgsOptimizer(const KbfgsSettings& settings) : SecondOrderOptimizer(settings) {}
 
   const char* name() const override { return settings_.memory > 0 ? "kbfgs-l" : "kbfgs"; }
   void attach(Network& net, int batch_capacity, int train_rows) override;
   bool wants_warm_start() const override { return true; }
   void warm_start_batch(Network& net, Workspace& ws, int j) override;
   void step(Network& net, Workspace& ws, int64_t k) override;
-  float weight_decay() const override { return settings_.weight_decay; }
-  std::string take_non_finite_report() override { return non_finite_.take_report(); }
-  void raise_damping() override;
-  void set_hyperparameter(const std::string& name, double value) override;
-  void hyperparameters(Diagnostics& out) const override {
-    out.push_back({"lr", settings_.lr});
-    out.push_back({"damping", settings_.damping});
-  }
   void distribute(Collective& comm, bool split_curvature) override;
   void gather_state() override;
   void scatter_state() override;
-  StepLength* step_length() override { return step_length_.enabled() ? &step_length_ : nullptr; }
   void take_diagnostics(Diagnostics& out) override;
   void state_buffers(std::vector<StateBuffer>& out) override;
   void state_scalars(StateScalars& out) const override;
   void set_scalar(const std::string& name, double value) override;
 
  private:
+  void hyperparameter_changed(bool damping) override;
   std::vector<MemoryPart> state_size(const Network& net) const;
-  size_t param_count_ = 0;
   struct Layer {
     int d = 0, n = 0;
     bool conv = false;  // a convolution: H_a learns from this batch's patches, not from A (algorithm.md §12.4)
@@ -73,12 +58,7 @@ class KbfgsOptimizer final : public Optimizer {
   bool owns(int l) const { return !split_ || owners_[l] == comm_->rank(); }
   void share_updates();
 
-  KbfgsSettings settings_;
-  StepLength step_length_;
-  Backend* be_ = nullptr;
   std::vector<Layer> layers_;
-  OwnedBuffers owned_;
-  float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr;
   float *s_ = nullptr, *y_ = nullptr, *hy_ = nullptr, *hya_ = nullptr;
   float* gate_ = nullptr;
   float* patch_product_ = nullptr;  // P̄ s_a of the widest convolution's rows
@@ -89,11 +69,9 @@ class KbfgsOptimizer final : public Optimizer {
   float *a_block_ = nullptr, *first_means_ = nullptr, *second_means_ = nullptr, *ya_block_ = nullptr, *sa_block_ = nullptr;
   size_t a_block_size_ = 0, first_means_size_ = 0, second_means_size_ = 0, ya_block_size_ = 0;
   bool a_in_shares_ = false;
-  NonFiniteFlags non_finite_;
   enum Phase { kGradientPhase = 0, kDirectionPhase = 1, kPairPhase = 2 };
   int hyperparameter_changes_ = 0;  // part of the recording key: a new α or λ changes the recorded scalars
   bool reinvert_ = false;   // after a raised damping, H_a starts again from (A + √λ I)⁻¹
-  Collective* comm_ = &single_process();
   bool split_ = false;
   std::vector<int> owners_;  // by cost: n² + d² per update
   // Per-epoch diagnostics. The curvature counters live in backend memory (slots below) so that a GPU never

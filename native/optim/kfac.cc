@@ -53,19 +53,6 @@ void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
   non_finite_.init(*be_, owned_, {"gradient momentum", "Kronecker factors (A, G)", "direction"}, net.num_layers());
 }
 
-void KfacOptimizer::raise_damping() { set_hyperparameter("damping", settings_.damping * 10); }
-
-// A new λ changes both damped factors: fresh inverses at the next step.
-void KfacOptimizer::set_hyperparameter(const std::string& name, double value) {
-  if (name == "lr") settings_.lr = (float)value;
-  else if (name == "damping") {
-    settings_.damping = value;
-    invert_next_ = true;
-  } else {
-    throw Error(ErrorKind::InvalidArgument, std::string("kfac has no hyperparameter '") + name + "' to change");
-  }
-}
-
 void KfacOptimizer::sampled_backward(Network& net, Workspace& ws) {
   const uint64_t seed = splitmix64_mix(settings_.seed + draws_++);
   net.sampled_output_gradient(ws, seed, sampled_);

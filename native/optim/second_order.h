@@ -1,0 +1,75 @@
+// What every second-order method shares (K-BFGS, K-BFGS(L) and KFAC; a new preconditioner derives from it
+// too): α, λ, the gradient momentum ρ and τ of algorithm.md §2, the divergence safeguard (core/step_length.h,
+// algorithm.md §11.2), the non-finite checks of each phase, the hyperparameters a callback may change, and
+// the scalars a checkpoint keeps of them.
+#pragma once
+
+#include <string>
+
+#include "../core/buffers.h"
+#include "../core/collective.h"
+#include "../core/errors.h"
+#include "../core/optimizer.h"
+#include "../core/step_length.h"
+#include "non_finite.h"
+
+namespace kb {
+
+struct SecondOrderSettings {
+  float lr = 0;              // α
+  double damping = 0;        // λ (each method says how it enters)
+  float momentum = 0.9f;     // ρ of the gradient EMA (algorithm.md §2 step 4)
+  float weight_decay = 1e-5f; // τ
+  bool safeguard = true;     // the divergence safeguard
+};
+
+// Settings: the method's settings, a SecondOrderSettings with its own fields added.
+template <class Settings>
+class SecondOrderOptimizer : public Optimizer {
+ public:
+  explicit SecondOrderOptimizer(const Settings& settings) : settings_(settings), step_length_(settings.safeguard) {}
+
+  float weight_decay() const override { return settings_.weight_decay; }
+  std::string take_non_finite_report() override { return non_finite_.take_report(); }
+  void raise_damping() override { set_hyperparameter("damping", settings_.damping * 10); }
+  void set_hyperparameter(const std::string& name, double value) override {
+    if (name == "lr") {
+      settings_.lr = (float)value;
+    } else if (name == "damping") {
+      settings_.damping = value;
+    } else {
+      throw Error(ErrorKind::InvalidArgument, std::string(this->name()) + " has no hyperparameter '" + name + "' to change");
+    }
+    hyperparameter_changed(name == "damping");
+  }
+  void hyperparameters(Diagnostics& out) const override {
+    out.push_back({"lr", settings_.lr});
+    out.push_back({"damping", settings_.damping});
+  }
+  StepLength* step_length() override { return step_length_.enabled() ? &step_length_ : nullptr; }
+  void state_scalars(StateScalars& out) const override {
+    out.push_back({"damping", settings_.damping});
+    out.push_back({"stepScale", step_length_.scale()});
+    out.push_back({"lossAverage", step_length_.average()});
+  }
+  void set_scalar(const std::string& name, double value) override {
+    if (name == "damping") settings_.damping = value;
+    if (name == "stepScale") step_length_.restore(value, step_length_.average());
+    if (name == "lossAverage") step_length_.restore(step_length_.scale(), value);
+  }
+
+ protected:
+  // After a new α or λ (from a callback, or raise_damping): what the method redoes at its next step.
+  virtual void hyperparameter_changed(bool damping) = 0;
+
+  Settings settings_;
+  StepLength step_length_;
+  Backend* be_ = nullptr;
+  OwnedBuffers owned_;
+  NonFiniteFlags non_finite_;
+  Collective* comm_ = &single_process();
+  size_t param_count_ = 0;
+  float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr;  // M, the step, one layer's scratch
+};
+
+}  // namespace kb
