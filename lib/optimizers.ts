@@ -195,21 +195,6 @@ export class RMSprop extends Optimizer {
   }
 }
 
-/** lr, damping, momentum, weightDecay and safeguard, shared by the second-order methods (always the paper's protocol). */
-function secondOrderSettings(where: string,
-  o: { lr?: number; damping?: number; momentum?: number; weightDecay?: number; safeguard?: boolean },
-  lr: number, damping: number): Record<string, number> {
-  return {
-    lr: checkNumber(where, 'lr', o.lr, lr, { above: 0 }),
-    damping: checkNumber(where, 'damping', o.damping, damping, { min: 0 }),
-    momentum: checkNumber(where, 'momentum', o.momentum, PAPER_RHO, { min: 0, below: 1 }),
-    weightDecay: checkNumber(where, 'weightDecay', o.weightDecay, PAPER_TAU, { min: 0 }),
-    safeguard: checkBoolean(where, 'safeguard', o.safeguard, true) ? 1 : 0,
-  };
-}
-
-const SECOND_ORDER_KEYS = ['lr', 'damping', 'momentum', 'weightDecay', 'safeguard'];
-
 /** The divergence safeguard of the second-order methods, documented once for all three. */
 interface SafeguardOption {
   /**
@@ -223,6 +208,46 @@ interface SafeguardOption {
    * largest ratio allowed. Default true.
    */
   safeguard?: boolean;
+}
+
+/** The settings every second-order method has, with their defaults where the method gives none. */
+interface SecondOrderOptions extends SafeguardOption {
+  lr?: number;
+  damping?: number;
+  momentum?: number;
+  weightDecay?: number;
+}
+
+/**
+ * What every second-order method shares: the paper's protocol, lr, the damping λ (settable), the gradient
+ * momentum, τ and the safeguard (native/optim/second_order.h is its native side). `own` checks the method's
+ * own settings (after the shared ones, so errors come in the order of the options' documentation); `ownKeys`
+ * are their option names.
+ */
+abstract class SecondOrderOptimizer extends Optimizer {
+  protected constructor(where: string, options: SecondOrderOptions, defaults: { lr: number; damping: number },
+    ownKeys: string[], own: () => Record<string, number>) {
+    checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', 'safeguard', ...ownKeys]);
+    super('paper', {
+      lr: checkNumber(where, 'lr', options.lr, defaults.lr, { above: 0 }),
+      damping: checkNumber(where, 'damping', options.damping, defaults.damping, { min: 0 }),
+      momentum: checkNumber(where, 'momentum', options.momentum, PAPER_RHO, { min: 0, below: 1 }),
+      weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, PAPER_TAU, { min: 0 }),
+      safeguard: checkBoolean(where, 'safeguard', options.safeguard, true) ? 1 : 0,
+      ...own(),
+    });
+  }
+
+  /**
+   * The damping λ; settable like {@link Optimizer.lr} (a new λ takes effect at the next step: K-BFGS re-inverts
+   * A + √λI, KFAC both factors).
+   */
+  get damping(): number {
+    return this.settings.damping;
+  }
+  set damping(value: number) {
+    this.change('damping', checkNumber(this.constructor.name, 'damping', value, NaN, { min: 0 }));
+  }
 }
 
 export interface KBFGSOptions extends SafeguardOption {
@@ -248,23 +273,13 @@ export interface KBFGSOptions extends SafeguardOption {
   curvatureEvery?: number;
 }
 
-/** What K-BFGS and K-BFGS(L) share: the settings and the damping. */
-abstract class KroneckerBFGS extends Optimizer {
+/** What K-BFGS and K-BFGS(L) share: their defaults and curvatureEvery. */
+abstract class KroneckerBFGS extends SecondOrderOptimizer {
   protected constructor(where: string, options: KBFGSOptions, extra: Record<string, number>) {
-    checkKeys(where, options, [...SECOND_ORDER_KEYS, 'curvatureEvery', ...Object.keys(extra)]);
-    super('paper', {
-      ...secondOrderSettings(where, options, 0.3, 0.3),
+    super(where, options, { lr: 0.3, damping: 0.3 }, ['curvatureEvery', ...Object.keys(extra)], () => ({
       curvatureEvery: checkNumber(where, 'curvatureEvery', options.curvatureEvery, 1, { min: 1, max: 2 ** 31 - 1, integer: true }),
       ...extra,
-    });
-  }
-
-  /** The damping λ; settable like {@link Optimizer.lr} (a new λ re-inverts A + √λI at the next step). */
-  get damping(): number {
-    return this.settings.damping;
-  }
-  set damping(value: number) {
-    this.change('damping', checkNumber(this.constructor.name, 'damping', value, NaN, { min: 0 }));
+    }));
   }
 }
 
@@ -324,24 +339,14 @@ export interface KFACOptions extends SafeguardOption {
  * (Bernoulli for sigmoid cross-entropy, N(z, 1) for squared error, categorical for softmax), factors
  * A = E[āāᵀ] and G = E[ǧǧᵀ] as 0.9 moving averages warm-started by one pass, inverses by Cholesky.
  */
-export class KFAC extends Optimizer {
+export class KFAC extends SecondOrderOptimizer {
   readonly kind = 'kfac';
   constructor(options: KFACOptions = {}) {
     const where = 'KFAC';
-    checkKeys(where, options, [...SECOND_ORDER_KEYS, 'inverseEvery', 'seed']);
-    super('paper', {
-      ...secondOrderSettings(where, options, 1, 3),
+    super(where, options, { lr: 1, damping: 3 }, ['inverseEvery', 'seed'], () => ({
       inverseEvery: checkNumber(where, 'inverseEvery', options.inverseEvery, 20, { min: 1, integer: true }),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: 2 ** 53 - 1, integer: true }),
-    });
-  }
-
-  /** The damping λ; settable like {@link Optimizer.lr} (a new λ re-inverts both factors at the next step). */
-  get damping(): number {
-    return this.settings.damping;
-  }
-  set damping(value: number) {
-    this.change('damping', checkNumber(this.constructor.name, 'damping', value, NaN, { min: 0 }));
+    }));
   }
 }
 
