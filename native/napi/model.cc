@@ -210,12 +210,29 @@ void Model::ensure_usable(Napi::Env env, bool claim) {
     throw Error(ErrorKind::Busy, "the model is busy with another fit(), evaluate() or predict(); await it first");
 }
 
+Napi::Value Model::claimed(Napi::Env env, const std::function<Napi::Value()>& start) {
+  ensure_usable(env, true);
+  try {
+    return start();
+  } catch (...) {
+    busy_ = false;
+    throw;
+  }
+}
+
+Napi::Value Model::queue_task(const Napi::CallbackInfo& info, std::function<void()> work,
+                              std::function<Napi::Value(Napi::Env)> result) {
+  auto* task = new TaskWorker(info.Env(), this, info.This().As<Napi::Object>(), std::move(work), std::move(result));
+  Napi::Promise promise = task->promise();
+  task->Queue();
+  return promise;
+}
+
 // fit({ train: { x, y|null, rows }, validation: { x, y|null, rows } | null, config, optimizer, onEvent })
 //   -> Promise<void>
 Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ensure_usable(env, true);
-  try {
+  return claimed(env, [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsObject()) throw_invalid(env, "fit needs one options object");
     Napi::Object options = info[0].As<Napi::Object>();
     FitData data;
@@ -265,10 +282,7 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
     Napi::Promise promise = job->promise();
     job->Queue();
     return promise;
-  } catch (...) {
-    busy_ = false;
-    throw;
-  }
+  });
 }
 
 void Model::Cancel(const Napi::CallbackInfo&) { cancel(); }
@@ -289,41 +303,32 @@ void Model::SetHyperparameter(const Napi::CallbackInfo& info) {
 // evaluate(x, y|null, rows) -> Promise<{ loss, accuracy }>: mean per-sample data loss and, where defined, the
 // share of rows predicted right (else NaN).
 Napi::Value Model::Evaluate(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ensure_usable(env, true);
-  try {
+  return claimed(info.Env(), [&] {
     Napi::Reference<Napi::Float32Array> keep_x, keep_y;
     DataView data = data_args(info, 0, *net_, "inputs", &keep_x, &keep_y);
     auto result = std::make_shared<std::pair<double, double>>(0, NAN);  // loss, accuracy
     Network* net = net_.get();
-    auto* task = new TaskWorker(
-        env, this, info.This().As<Napi::Object>(),
+    return queue_task(
+        info,
         [net, data, result] {
           const Evaluation e = evaluate_host(*net, data);
           *result = {e.loss, e.accuracy};
         },
         [result, x = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_x)),
-         y = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_y))](Napi::Env e) {
+         y = std::make_shared<Napi::Reference<Napi::Float32Array>>(std::move(keep_y))](Napi::Env e) -> Napi::Value {
           Napi::Object o = Napi::Object::New(e);
           o.Set("loss", result->first);
           o.Set("accuracy", result->second);
           return o;
         });
-    Napi::Promise promise = task->promise();
-    task->Queue();
-    return promise;
-  } catch (...) {
-    busy_ = false;
-    throw;
-  }
+  });
 }
 
 // predict(x, rows, logits) -> Promise<Float32Array>: the outputs in data space (sigmoid/softmax applied to
 // logits unless logits is true).
 Napi::Value Model::Predict(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ensure_usable(env, true);
-  try {
+  return claimed(env, [&] {
     Napi::Float32Array x = float32_arg(info[0], "inputs");
     const int rows = int_arg(info, 1, "rows");
     if (rows <= 0 || x.ElementLength() != (size_t)rows * net_->input_dim())
@@ -334,24 +339,18 @@ Napi::Value Model::Predict(const Napi::CallbackInfo& info) {
     const float* xs = x.Data();
     auto out = std::make_shared<std::vector<float>>();
     auto keep = std::make_shared<Napi::Reference<Napi::Float32Array>>(Napi::Persistent(x));
-    auto* task = new TaskWorker(
-        env, this, info.This().As<Napi::Object>(),
+    return queue_task(
+        info,
         [net, xs, rows, logits, out] {
           out->resize((size_t)rows * net->output_dim());
           predict_host(*net, xs, rows, logits, out->data());
         },
-        [out, keep](Napi::Env e) {
+        [out, keep](Napi::Env e) -> Napi::Value {
           Napi::Float32Array result = Napi::Float32Array::New(e, out->size());
           std::copy(out->begin(), out->end(), result.Data());
           return result;
         });
-    Napi::Promise promise = task->promise();
-    task->Queue();
-    return promise;
-  } catch (...) {
-    busy_ = false;
-    throw;
-  }
+  });
 }
 
 // getWeights() -> Float32Array: a copy of the flat parameters (W_l d x (n) row-major, bias last column).

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -59,6 +60,12 @@ class Model : public Napi::ObjectWrap<Model> {
   void start_optimizer(const Napi::Object& optimizer, int batch_capacity, int train_rows);
   // Throws the typed Disposed/Busy errors; then marks the model busy when claim is true.
   void ensure_usable(Napi::Env env, bool claim);
+  // Claims the model and returns start()'s promise; the claim is given back if start throws (bad arguments).
+  // The job that start queues gives it back when it ends.
+  Napi::Value claimed(Napi::Env env, const std::function<Napi::Value()>& start);
+  // evaluate and predict: work on a worker thread, then result(env) resolves the promise on the JS thread.
+  Napi::Value queue_task(const Napi::CallbackInfo& info, std::function<void()> work,
+                         std::function<Napi::Value(Napi::Env)> result);
 
   std::unique_ptr<Backend> device_backend_;  // the model's own GPU backend; null on the CPU (declared first:
                                              // it must outlive the network and the optimizer state)
