@@ -277,6 +277,10 @@ export interface NativeAddon {
   /** Searches for a GPU and the CUDA libraries once (later calls return the first report). */
   probeCuda(searchDirs: string[]): NativeCudaReport;
   curvature: NativeCurvatureOps;
+  /** The output [height, width] of a convolution over an image [channels, height, width], or the engine's InvalidArgument error. */
+  convGeometry(where: string, image: [number, number, number], kernelH: number, kernelW: number, stride: number, padding: number): [number, number];
+  /** The output [height, width] of a pooling window over an image, or the engine's InvalidArgument error. */
+  poolGeometry(where: string, image: [number, number, number], sizeH: number, sizeW: number, strideH: number, strideW: number): [number, number];
   blasKernels(): NativeBlasReport;
   /** Runs this kernel family from now on (only while no BLAS call is in flight); returns the family in use. */
   useBlasKernels(family: string): string;

@@ -7,7 +7,8 @@
  * stored height-major with the channels fastest, so `flatten` orders values (row, column, channel), and a
  * conv2d weight row lists its kernel as (kernel row, kernel column, input channel).
  */
-import { InvalidArgumentError } from './errors';
+import { addon } from './binding';
+import { InvalidArgumentError, native } from './errors';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
 
 export const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'] as const;
@@ -132,18 +133,14 @@ export function planLayers(where: string, inputDim: number, inputShape: ImageSha
         padding = (kernelH - 1) / 2;
       } else {
         padding = layer.padding === 'valid' ? 0 : square(at, 'padding', layer.padding, 0, 0);
-        if (padding >= Math.min(kernelH, kernelW))
-          throw new InvalidArgumentError(`${at}: padding must be smaller than the kernel, got ${padding}`);
       }
       const bias = checkBoolean(at, 'bias', layer.bias, true);
       const activation = checkChoice(at, 'activation', layer.activation, 'linear', ACTIVATIONS);
       const [channels, height, widthPx] = image;
-      if (height + 2 * padding < kernelH || widthPx + 2 * padding < kernelW)
-        throw new InvalidArgumentError(`${at}: the ${kernelH}x${kernelW} kernel is larger than the ${height}x${widthPx} input${padding ? ` padded by ${padding}` : ''}`);
+      // whether the kernel fits, and the output's size: the engine's rule (native/core/network.h)
+      const [outH, outW] = native(() => addon.convGeometry(at, image!, kernelH, kernelW, stride, padding));
       const inputs = kernelH * kernelW * channels;
       if (inputs > MAX_WIDTH) throw new InvalidArgumentError(`${at}: a kernel window of ${inputs} values is too large`);
-      const outH = Math.floor((height + 2 * padding - kernelH) / stride) + 1;
-      const outW = Math.floor((widthPx + 2 * padding - kernelW) / stride) + 1;
       plan.layers.push({ type: 'conv2d', filters, kernel: [kernelH, kernelW], stride, padding, bias, activation });
       plan.native.push({
         conv: true, out: filters, activation, channels, height, width: widthPx, kernelH, kernelW, stride, padding, bias,
@@ -165,9 +162,7 @@ export function planLayers(where: string, inputDim: number, inputShape: ImageSha
       const layer = raw as Pool2dLayerConfig;
       const [sizeH, sizeW] = global ? [height, widthPx] : pair(at, 'pool', layer.pool);
       const [strideH, strideW] = global || layer.stride === undefined ? [sizeH, sizeW] : pair(at, 'stride', layer.stride);
-      if (sizeH > height || sizeW > widthPx)
-        throw new InvalidArgumentError(`${at}: the ${sizeH}x${sizeW} pooling window is larger than its ${height}x${widthPx} input`);
-      const outH = Math.floor((height - sizeH) / strideH) + 1, outW = Math.floor((widthPx - sizeW) / strideW) + 1;
+      const [outH, outW] = native(() => addon.poolGeometry(at, image!, sizeH, sizeW, strideH, strideW));
       (plan.native[plan.native.length - 1] as Extract<NativeLayer, { conv: true }>).pool = { kind: type === 'maxPool2d' ? 'max' : 'average', sizeH, sizeW, strideH, strideW };
       plan.layers.push(global ? { type } : { type, pool: [sizeH, sizeW], stride: [strideH, strideW] });
       image = global ? undefined : [channels, outH, outW];

@@ -245,7 +245,7 @@ describe('image layers', () => {
     const make = (layers: unknown[]) => () => new addon.NativeModel({ layers: layers as never, loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false });
     expect(make([layer, { in: 2, out: 1, activation: 'linear' }])).toThrow('layer 0 (conv2d): the 5x5 kernel is larger than the 4x4 input');
     expect(make([{ ...layer, kernelH: 3, kernelW: 3, pool: { kind: 'max', sizeH: 3, sizeW: 3, strideH: 3, strideW: 3 } }, { in: 2, out: 1, activation: 'linear' }]))
-      .toThrow('layer 0 (conv2d): the 3x3 pooling window is larger than the 2x2 output of the convolution');
+      .toThrow("layer 0 (conv2d)'s pooling: the 3x3 pooling window is larger than its 2x2 input");
     expect(make([{ ...layer, kernelH: 3, kernelW: 3 }, { in: 7, out: 1, activation: 'linear' }])).toThrow('layer 1 takes 7 inputs but layer 0 gives 8');
     expect(make([{ ...layer, kernelH: 3, kernelW: 3 }])).toThrow('the last layer must be dense');
     expect(make([{ in: 16, out: 2, activation: 'relu' }, { ...layer, kernelH: 1, kernelW: 1, channels: 2, height: 1, width: 1 }, { in: 2, out: 1, activation: 'linear' }]))

@@ -13,33 +13,45 @@
 
 namespace kb {
 
+void check_conv_geometry(const std::string& where, const PatchShape& s) {
+  auto fail = [&](const std::string& what) { throw Error(ErrorKind::InvalidArgument, where + ": " + what); };
+  const ImageShape& in = s.in;
+  if (in.channels <= 0 || in.height <= 0 || in.width <= 0) fail("its input image has no pixels");
+  if (s.kernel_h <= 0 || s.kernel_w <= 0 || s.stride <= 0 || s.padding < 0)
+    fail("kernel and stride must be positive and padding at least 0");
+  if (s.padding >= s.kernel_h || s.padding >= s.kernel_w)
+    fail("padding must be smaller than the kernel, got " + std::to_string(s.padding));
+  if (in.height + 2 * s.padding < s.kernel_h || in.width + 2 * s.padding < s.kernel_w)
+    fail("the " + std::to_string(s.kernel_h) + "x" + std::to_string(s.kernel_w) + " kernel is larger than the " +
+         std::to_string(in.height) + "x" + std::to_string(in.width) + " input" +
+         (s.padding ? " padded by " + std::to_string(s.padding) : std::string()));
+}
+
+void check_pool_geometry(const std::string& where, const PoolShape& p) {
+  auto fail = [&](const std::string& what) { throw Error(ErrorKind::InvalidArgument, where + ": " + what); };
+  if (p.size_h <= 0 || p.size_w <= 0 || p.stride_h <= 0 || p.stride_w <= 0)
+    fail("the pooling window and stride must be positive");
+  if (p.size_h > p.height || p.size_w > p.width)
+    fail("the " + std::to_string(p.size_h) + "x" + std::to_string(p.size_w) + " pooling window is larger than its " +
+         std::to_string(p.height) + "x" + std::to_string(p.width) + " input");
+}
+
 LayerSpec conv_layer(int l, const ImageShape& in, int filters, int kernel_h, int kernel_w, int stride, int padding,
                      bool bias, Activation activation, PoolShape pool) {
   const std::string where = "layer " + std::to_string(l) + " (conv2d)";
-  auto fail = [&](const std::string& what) { throw Error(ErrorKind::InvalidArgument, where + ": " + what); };
-  if (in.channels <= 0 || in.height <= 0 || in.width <= 0) fail("its input image has no pixels");
-  if (filters <= 0 || kernel_h <= 0 || kernel_w <= 0 || stride <= 0 || padding < 0)
-    fail("filters, kernel and stride must be positive and padding at least 0");
-  if (padding >= kernel_h || padding >= kernel_w) fail("padding must be smaller than the kernel");
+  if (filters <= 0) throw Error(ErrorKind::InvalidArgument, where + ": filters must be positive");
   LayerSpec s;
   s.conv = true;
   s.out = filters;
   s.activation = activation;
   s.patches = {in, kernel_h, kernel_w, stride, padding, bias};
-  if (in.height + 2 * padding < kernel_h || in.width + 2 * padding < kernel_w)
-    fail("the " + std::to_string(kernel_h) + "x" + std::to_string(kernel_w) + " kernel is larger than the " +
-         std::to_string(in.height) + "x" + std::to_string(in.width) + " input" +
-         (padding ? " padded by " + std::to_string(padding) : std::string()));
+  check_conv_geometry(where, s.patches);
   s.in = s.patches.patch_size();
-  if ((size_t)s.in * s.out > (1u << 28)) fail("the kernel has too many weights");
+  if ((size_t)s.in * s.out > (1u << 28)) throw Error(ErrorKind::InvalidArgument, where + ": the kernel has too many weights");
   pool.channels = filters;
   pool.height = s.patches.out_h();
   pool.width = s.patches.out_w();
-  if (pool.size_h <= 0 || pool.size_w <= 0 || pool.stride_h <= 0 || pool.stride_w <= 0)
-    fail("the pooling window and stride must be positive");
-  if (pool.size_h > pool.height || pool.size_w > pool.width)
-    fail("the " + std::to_string(pool.size_h) + "x" + std::to_string(pool.size_w) + " pooling window is larger than the " +
-         std::to_string(pool.height) + "x" + std::to_string(pool.width) + " output of the convolution");
+  check_pool_geometry(where + "'s pooling", pool);
   s.pool = pool;
   return s;
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "backend.h"
@@ -33,6 +34,11 @@ struct LayerSpec {
   size_t output_size() const { return conv ? pool.passed_size() : (size_t)out; }  // values per sample passed on
 };
 
+// The one definition of what a convolution's and a pooling window's geometry allows (algorithm.md §12); the
+// shapes themselves are PatchShape and PoolShape. Each throws Error(InvalidArgument) "<where>: <problem>"; the
+// addon asks them for lib/layers.ts too, so both sides refuse the same layers with the same words.
+void check_conv_geometry(const std::string& where, const PatchShape& s);
+void check_pool_geometry(const std::string& where, const PoolShape& p);
 // A convolution layer's spec from its input image and settings, with `pool` (kind and window) describing
 // the pooling after it; checks that the kernel and the window fit (Error InvalidArgument naming layer l).
 LayerSpec conv_layer(int l, const ImageShape& in, int filters, int kernel_h, int kernel_w, int stride, int padding,

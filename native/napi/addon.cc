@@ -7,6 +7,7 @@
 #include "curvature_ops.h"
 #include "devices_ops.h"
 #include "distributed_ops.h"
+#include "geometry_ops.h"
 #include "model.h"
 
 namespace {
@@ -25,6 +26,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("blasKernels", exported_function(env, "blasKernels", kb::napi::BlasKernels));
   exports.Set("useBlasKernels", exported_function(env, "useBlasKernels", kb::napi::UseBlasKernels));
   exports.Set("chooseBlasKernels", exported_function(env, "chooseBlasKernels", kb::napi::ChooseBlasKernels));
+  exports.Set("convGeometry", exported_function(env, "convGeometry", kb::napi::ConvGeometry));
+  exports.Set("poolGeometry", exported_function(env, "poolGeometry", kb::napi::PoolGeometry));
   exports.Set("curvature", kb::napi::CurvatureOps(env));
   exports.Set("threads", exported_function(env, "threads", SetThreads));
   exports.Set("distributedInit", exported_function(env, "distributedInit", kb::napi::DistributedInit));

@@ -6,7 +6,6 @@
 
 #include "../core/devices.h"
 #include "../cpu/blas_kernels.h"
-#include "boundary.h"
 
 namespace kb::napi {
 namespace {
@@ -64,7 +63,7 @@ Napi::Value UseBlasKernels(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "useBlasKernels(family: string)");
   const std::string family = info[0].As<Napi::String>().Utf8Value();
-  return Napi::String::New(env, at_boundary(env, [&] { return cpu::use_blas_kernels(family); }));
+  return Napi::String::New(env, cpu::use_blas_kernels(family));
 }
 
 Napi::Value ChooseBlasKernels(const Napi::CallbackInfo& info) {
