@@ -8,13 +8,13 @@ import { resolveData, checkMatrix, isFloat32Array, isUint8Array, pinnedForNative
 import { DEVICES, resolveDevice, type DeviceName } from './devices';
 import { distributedConfig, distributedWorld, type DistributedOptions } from './distributed';
 import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native } from './errors';
-import { readRegularFile } from './files';
+import { readRegularFile, writeRegularFile } from './files';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
 import { Optimizer, optimizerFromJSON } from './optimizers';
 import type { Callback, TrainingRun } from './callbacks';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, checkHeaderLength, decodeSafetensors, encodeSafetensors, stateToTensors,
-  tensorsToState, writeFileAtomic, type Tensors,
+  tensorsToState, type Tensors,
 } from './checkpoint';
 
 import { ACTIVATIONS, planLayers, type ActivationName, type ImageShape, type LayerConfig, type WeightShape } from './layers';
@@ -464,9 +464,12 @@ export class Sequential {
    * H matrices, L-BFGS memory, moments), the step counter and the data order go in too, so that
    * `Sequential.load(path)` and a fit() with `model.optimizer` continue the run bit for bit (CPU, same threads).
    * In a distributed job of more than one rank only rank 0 writes (every rank holds the same state); the others
-   * return without writing. A checkpoint resumes at any number of ranks.
+   * return without writing. A checkpoint resumes at any number of ranks. The path must be a regular file or
+   * absent; a symbolic link is written through (the link stays, the regular file it leads to is replaced).
+   * A device, FIFO, socket or directory, or a link to one of them or to nothing, is refused with CheckpointError.
    */
   save(file: string, options: { optimizer?: boolean } = {}): void {
+    if (typeof file !== 'string' || file === '') throw new InvalidArgumentError('save: path must be a file path');
     checkKeys('save', options, ['optimizer']);
     const withOptimizer = checkBoolean('save', 'optimizer', options.optimizer, true);
     const world = distributedWorld();
@@ -493,7 +496,7 @@ export class Sequential {
       metadata.optimizer = JSON.stringify(this.currentOptimizer.toJSON());
       metadata.training = JSON.stringify(training);
     }
-    writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+    writeRegularFile(file, encodeSafetensors(tensors, metadata), (message) => new CheckpointError(message));
   }
 
   /**
