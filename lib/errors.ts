@@ -8,7 +8,8 @@ import type { History } from './model';
 export type ErrorCode =
   | 'KBFGS_ERROR' | 'KBFGS_INVALID_ARGUMENT' | 'KBFGS_SHAPE' | 'KBFGS_INVALID_DATA' | 'KBFGS_BUSY' | 'KBFGS_DISPOSED'
   | 'KBFGS_ABORTED' | 'KBFGS_NUMERICAL' | 'KBFGS_NOT_POSITIVE_DEFINITE' | 'KBFGS_OUT_OF_MEMORY' | 'KBFGS_DEVICE'
-  | 'KBFGS_DISTRIBUTED' | 'KBFGS_INTERNAL' | 'KBFGS_IDX_FORMAT' | 'KBFGS_MAT_FORMAT' | 'KBFGS_CIFAR_FORMAT' | 'KBFGS_CHECKPOINT';
+  | 'KBFGS_DISTRIBUTED' | 'KBFGS_INTERNAL' | 'KBFGS_IDX_FORMAT' | 'KBFGS_MAT_FORMAT' | 'KBFGS_CIFAR_FORMAT' | 'KBFGS_CHECKPOINT'
+  | 'KBFGS_CALLBACK';
 
 export class KbfgsError extends Error {
   readonly code: ErrorCode;
@@ -98,6 +99,18 @@ export class DeviceError extends KbfgsError {
 export class DistributedError extends KbfgsError {
   constructor(message: string) {
     super(message, 'KBFGS_DISTRIBUTED');
+  }
+}
+
+/**
+ * A callback threw or rejected with something that is not an Error (undefined, a string, a plain object); the
+ * message names the callback and the hook and shows the value, which `value` holds. Errors pass on as they are.
+ */
+export class CallbackError extends KbfgsError {
+  readonly value: unknown;
+  constructor(message: string, value?: unknown) {
+    super(message, 'KBFGS_CALLBACK');
+    this.value = value;
   }
 }
 
