@@ -4,7 +4,7 @@
  */
 import * as os from 'os';
 import { addon, type NativeBatchEvent, type NativeEpochEvent, type NativeModel } from './binding';
-import { resolveData, checkMatrix, isFloat32Array, isUint8Array, pinnedForNative, type Matrix, type TrainingData } from './data';
+import { resolveData, checkFinite, checkMatrix, isFloat32Array, isUint8Array, pinnedForNative, type Matrix, type TrainingData } from './data';
 import { DEVICES, resolveDevice, type DeviceName } from './devices';
 import { distributedConfig, distributedWorld, type DistributedOptions } from './distributed';
 import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native } from './errors';
@@ -427,6 +427,9 @@ export class Sequential {
   computeGradients(data: TrainingData): { loss: number; gradients: LayerWeights[] } {
     const handle = this.native();
     const { x, y } = resolveData('computeGradients data', data, this.inputDim, this.outputDim);
+    // The engine's gradient call does not check its data (fit, evaluate and predict do): NaN would pass through.
+    checkFinite('inputs', x);
+    if (y) checkFinite('targets', y);
     const { loss, gradient } = native(() => handle.gradients(x.data, y?.data ?? null, x.rows));
     return { loss, gradients: this.split(gradient) };
   }
