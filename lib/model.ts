@@ -517,7 +517,7 @@ export class Sequential {
     // The header's length is checked before the file is read, so a forged length cannot make load read it whole.
     const bytes = readRegularFile(file, (message) => new CheckpointError(message),
       { headBytes: 8, inspect: (head) => checkHeaderLength(head, file) });
-    return Sequential.fromCheckpoint(bytes, file, options);
+    return this.fromCheckpoint(bytes, file, options);  // `this`: Autoencoder.load builds an Autoencoder
   }
 
   /** load() on bytes already in memory; `name` appears in error messages. */
@@ -707,7 +707,9 @@ export class Autoencoder extends Sequential {
       throw new InvalidArgumentError('not an Autoencoder checkpoint (load it with Sequential.load)');
     }
     const model = new Autoencoder({ ...saved, loss: architecture.loss, device: options.device, tf32: options.tf32 });
-    if (JSON.stringify(model.layers) !== JSON.stringify(architecture.layers)) {
+    // The widths must give exactly the saved layers, on a vector input of the first width.
+    if (JSON.stringify(model.layers) !== JSON.stringify(architecture.layers) || architecture.inputShape !== undefined
+      || architecture.inputDim !== model.inputDim) {
       model.dispose();
       throw new InvalidArgumentError('its Autoencoder widths do not match its layers');
     }
