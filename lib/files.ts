@@ -13,6 +13,8 @@ import { KbfgsError } from './errors';
 export interface ReadOptions {
   /** Refuse files larger than this many bytes. Default: no bound beyond Node's largest Buffer. */
   maxBytes?: number;
+  /** Checks the file's size before a byte is read; throws to refuse it. */
+  checkSize?: (size: number) => void;
   /** How many leading bytes `inspect` sees before the rest is read. Default 0 (no inspection). */
   headBytes?: number;
   /** Checks the head of the file (and its size) before the whole file is read; throws to refuse it. */
@@ -56,6 +58,7 @@ export function readRegularFile(file: string, makeError: (message: string) => Kb
     const maxBytes = Math.min(options.maxBytes ?? Infinity, BUFFER_MAX_LENGTH);
     if (stat.size > maxBytes)
       throw makeError(`${file}: is ${stat.size} bytes, more than the limit of ${maxBytes} bytes`);
+    options.checkSize?.(stat.size);
     if (options.inspect) options.inspect(readAt(fd, 0, Math.min(options.headBytes ?? 0, stat.size)), stat.size);
     const bytes = readAt(fd, 0, stat.size);
     if (bytes.length !== stat.size) throw makeError(`${file}: changed while it was read`);

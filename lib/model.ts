@@ -514,9 +514,15 @@ export class Sequential {
    */
   static load(file: string, options: LoadOptions = {}): Sequential {
     checkLoadOptions(options);
-    // The header's length is checked before the file is read, so a forged length cannot make load read it whole.
-    const bytes = readRegularFile(file, (message) => new CheckpointError(message),
-      { headBytes: 8, inspect: (head) => checkHeaderLength(head, file) });
+    // The header's length is checked before the file is read, against the limit and the file's size, so a
+    // forged length cannot make load read it whole.
+    const bytes = readRegularFile(file, (message) => new CheckpointError(message), {
+      headBytes: 8,
+      inspect: (head, size) => {
+        const headerLength = checkHeaderLength(head, file);
+        if (headerLength > size - 8) throw new CheckpointError(`${file}: header length ${headerLength} exceeds the ${size - 8} bytes after it`);
+      },
+    });
     return this.fromCheckpoint(bytes, file, options);  // `this`: Autoencoder.load builds an Autoencoder
   }
 
