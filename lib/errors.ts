@@ -157,3 +157,15 @@ export function native<T>(fn: () => T): T {
     throw fromNative(error);
   }
 }
+
+/**
+ * Runs a clean-up step while an error is on its way (closing, removing a temporary file, disposing): the step is
+ * best-effort, and its own failure is dropped so that the caller gets the error that mattered.
+ */
+export function tidyUp(step: () => unknown): void {
+  try {
+    step();
+  } catch {
+    // dropped: see above
+  }
+}

@@ -8,7 +8,7 @@ import { constants as bufferConstants } from 'buffer';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { KbfgsError } from './errors';
+import { KbfgsError, tidyUp } from './errors';
 
 export interface ReadOptions {
   /** Refuse files larger than this many bytes. Default: no bound beyond Node's largest Buffer. */
@@ -52,6 +52,7 @@ export function readRegularFile(file: string, makeError: (message: string) => Kb
   } catch (e) {
     throw makeError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  let bytes: Buffer;
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) throw makeError(`${file}: is ${kindOf(stat)}, not a regular file`);
@@ -60,15 +61,15 @@ export function readRegularFile(file: string, makeError: (message: string) => Kb
       throw makeError(`${file}: is ${stat.size} bytes, more than the limit of ${maxBytes} bytes`);
     options.checkSize?.(stat.size);
     if (options.inspect) options.inspect(readAt(fd, 0, Math.min(options.headBytes ?? 0, stat.size)), stat.size);
-    const bytes = readAt(fd, 0, stat.size);
+    bytes = readAt(fd, 0, stat.size);
     if (bytes.length !== stat.size) throw makeError(`${file}: changed while it was read`);
-    return bytes;
   } catch (e) {
+    tidyUp(() => fs.closeSync(fd));
     if (e instanceof KbfgsError) throw e;
     throw makeError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  } finally {
-    fs.closeSync(fd);
   }
+  tidyUp(() => fs.closeSync(fd));  // read only: a failed close loses nothing
+  return bytes;
 }
 
 const errorCode = (e: unknown) => (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
@@ -139,20 +140,8 @@ export function writeRegularFile(file: string, bytes: Uint8Array, makeError: (me
     if (refusal) throw refusal;
     fs.renameSync(tmp, target);
   } catch (error) {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // best-effort: the write's own error is the one to report
-      }
-    }
-    if (created) {
-      try {
-        fs.unlinkSync(tmp);
-      } catch {
-        // best-effort, as above
-      }
-    }
+    if (fd !== undefined) tidyUp(() => fs.closeSync(fd!));
+    if (created) tidyUp(() => fs.unlinkSync(tmp));
     throw refusal ?? makeError(`${file}: cannot write (${errorCode(error)})`);
   }
 }

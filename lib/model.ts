@@ -7,7 +7,7 @@ import { addon, type NativeBatchEvent, type NativeEpochEvent, type NativeModel }
 import { resolveData, checkFinite, checkMatrix, isFloat32Array, isUint8Array, pinnedForNative, type Matrix, type TrainingData } from './data';
 import { DEVICES, resolveDevice, type DeviceName } from './devices';
 import { distributedConfig, distributedWorld, type DistributedOptions } from './distributed';
-import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native } from './errors';
+import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native, tidyUp } from './errors';
 import { readRegularFile, writeRegularFile } from './files';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
 import { Optimizer, optimizerFromJSON } from './optimizers';
@@ -581,7 +581,7 @@ export class Sequential {
         model.follow(optimizer);
       }
     } catch (e) {
-      model.dispose();
+      tidyUp(() => model.dispose());
       if (e instanceof CheckpointError) throw e;
       throw new CheckpointError(`${file}: ${(e as Error).message}`);
     }
@@ -716,7 +716,7 @@ export class Autoencoder extends Sequential {
     // The widths must give exactly the saved layers, on a vector input of the first width.
     if (JSON.stringify(model.layers) !== JSON.stringify(architecture.layers) || architecture.inputShape !== undefined
       || architecture.inputDim !== model.inputDim) {
-      model.dispose();
+      tidyUp(() => model.dispose());
       throw new InvalidArgumentError('its Autoencoder widths do not match its layers');
     }
     return model;

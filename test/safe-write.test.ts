@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { Adam, CheckpointError, ModelCheckpoint, Sequential } from '../lib';
+import { Adam, CheckpointError, IdxFormatError, ModelCheckpoint, Sequential, readIdx } from '../lib';
 
 const root = path.join(__dirname, '..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-safe-write-'));
@@ -194,6 +194,48 @@ describe('a failed save keeps its own error', () => {
     expect((error as Error).message).toBe(`${target}: cannot write (EXDEV)`);
     expect(fs.existsSync(target)).toBe(false);
     temporaries().forEach((f) => fs.unlinkSync(path.join(dir, f)));  // the cleanup was made to fail
+  });
+});
+
+describe('other clean-up keeps the error it follows', () => {
+  const failing = (error: string) => () => { throw Object.assign(new Error(error), { code: error }); };
+
+  test('a reader whose file cannot be closed after a refusal: the reader\'s typed error', () => {
+    const file = path.join(dir, 'bad-magic-idx');
+    fs.writeFileSync(file, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
+    const nodeFs = require('fs') as typeof fs;
+    const close = jest.spyOn(nodeFs, 'closeSync').mockImplementation(failing('EIO'));
+    let error: unknown;
+    try {
+      readIdx(file);
+    } catch (e) {
+      error = e;
+    } finally {
+      close.mockRestore();
+    }
+    expect(error).toBeInstanceOf(IdxFormatError);
+    expect((error as Error).message).toMatch(/bad magic/);
+  });
+
+  test('a checkpoint refused after its model was built, whose model then fails to dispose: the CheckpointError', () => {
+    const file = path.join(dir, 'bad-optimizer.safetensors');
+    const model = tiny();
+    model.save(file, { optimizer: false });
+    model.dispose();
+    const { decodeSafetensors, encodeSafetensors } = require('../lib/checkpoint') as typeof import('../lib/checkpoint');
+    const { tensors, metadata } = decodeSafetensors(fs.readFileSync(file), file);
+    fs.writeFileSync(file, encodeSafetensors(tensors, { ...metadata, optimizer: JSON.stringify({ kind: 'lbfgs', settings: {} }) }));
+    const dispose = jest.spyOn(Sequential.prototype, 'dispose').mockImplementation(failing('EDISPOSE'));
+    let error: unknown;
+    try {
+      Sequential.load(file);
+    } catch (e) {
+      error = e;
+    } finally {
+      dispose.mockRestore();
+    }
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect((error as Error).message).toMatch(/unknown optimizer kind/);
   });
 });
 
