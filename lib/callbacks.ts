@@ -4,8 +4,9 @@
  * A callback stops training by setting `model.stopTraining = true`; fit() then resolves with the history.
  * The built-ins are those Keras and TensorFlow.js users know.
  */
-import { InvalidArgumentError } from './errors';
-import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
+import { types } from 'util';
+import { CallbackError, InvalidArgumentError } from './errors';
+import { checkBoolean, checkChoice, checkKeys, checkNumber, closestName, describeValue } from './options';
 import type { Optimizer } from './optimizers';
 import type { BatchLogs, EpochLogs, History, LayerWeights, Sequential } from './model';
 
@@ -23,6 +24,85 @@ export interface Callback {
   onEpochEnd?(epoch: number, logs: EpochLogs): unknown;
   onBatchEnd?(batch: number, logs: BatchLogs): unknown;
   onTrainEnd?(history: History): unknown;
+}
+
+/** The hooks fit calls, in the order a fit reaches them. */
+export const HOOKS = ['onTrainBegin', 'onEpochEnd', 'onBatchEnd', 'onTrainEnd'] as const;
+export type HookName = (typeof HOOKS)[number];
+
+/** A hook read off a callback (or a fit option) before training, with the words that name it in messages. */
+export interface BoundHook {
+  /** e.g. "onEpochEnd of callbacks[0] (EarlyStopping)" or "the onEpochEnd option". */
+  readonly label: string;
+  readonly call: (...args: never[]) => unknown;
+}
+
+function callbackName(callback: object): string {
+  const ctor = (callback as { constructor?: unknown }).constructor;
+  const name = typeof ctor === 'function' ? (ctor as { name?: unknown }).name : undefined;
+  return typeof name === 'string' && name !== '' ? name : 'Object';
+}
+
+/** Every property name of an object and its prototypes, up to (not including) Object.prototype. */
+function propertyNames(object: object): string[] {
+  const names = new Set<string>();
+  for (let o: object | null = object; o && o !== Object.prototype; o = Object.getPrototypeOf(o))
+    for (const name of Object.getOwnPropertyNames(o)) names.add(name);
+  return [...names];
+}
+
+/**
+ * Checks the callbacks and the onEpochEnd/onBatchEnd options of a fit before anything runs, and reads each
+ * hook once: a hook that is not a function, a name like a hook that fit never calls (a typo, or a Keras hook
+ * such as onEpochBegin) or a callback that is not an object is an InvalidArgumentError naming the callback and
+ * the hook. Hooks are bound to their callbacks, callbacks first, then the options.
+ */
+export function bindHooks(where: string, callbacks: unknown,
+  options: { onEpochEnd?: unknown; onBatchEnd?: unknown }): Record<HookName, BoundHook[]> {
+  const hooks: Record<HookName, BoundHook[]> = { onTrainBegin: [], onEpochEnd: [], onBatchEnd: [], onTrainEnd: [] };
+  const list = callbacks === undefined ? [] : callbacks;
+  if (!Array.isArray(list)) throw new InvalidArgumentError(`${where}: callbacks must be an array of callback objects, got ${describeValue(list)}`);
+  list.forEach((callback: unknown, i) => {
+    if (callback === null || typeof callback !== 'object' || Array.isArray(callback))
+      throw new InvalidArgumentError(`${where}: callbacks[${i}] must be a callback object, got ${Array.isArray(callback) ? 'an array' : typeof callback === 'function' ? 'a function' : describeValue(callback)}`);
+    const name = `callbacks[${i}] (${callbackName(callback)})`;
+    for (const key of propertyNames(callback)) {
+      if (!/^on[A-Z]/.test(key) || (HOOKS as readonly string[]).includes(key)) continue;
+      const closest = closestName(key, HOOKS, 2);  // not onEpochEnd for onEpochBegin
+      throw new InvalidArgumentError(`${where}: ${name}: unknown hook '${key}' (${closest ? `did you mean '${closest}'?` : `fit calls ${HOOKS.join(', ')}`})`);
+    }
+    for (const hook of HOOKS) {
+      let value: unknown;
+      try {
+        value = (callback as Record<string, unknown>)[hook];
+      } catch (e) {
+        throw new InvalidArgumentError(`${where}: ${name}: reading ${hook} threw ${describeValue(e)}`);
+      }
+      if (value === undefined) continue;
+      if (typeof value !== 'function') throw new InvalidArgumentError(`${where}: ${name}: ${hook} must be a function, got ${describeValue(value)}`);
+      hooks[hook].push({ label: `${hook} of ${name}`, call: value.bind(callback) });
+    }
+  });
+  for (const hook of ['onEpochEnd', 'onBatchEnd'] as const) {
+    const value = options[hook];
+    if (value === undefined) continue;
+    if (typeof value !== 'function') throw new InvalidArgumentError(`${where}: ${hook} must be a function, got ${describeValue(value)}`);
+    hooks[hook].push({ label: `the ${hook} option`, call: value as BoundHook['call'] });
+  }
+  return hooks;
+}
+
+/**
+ * Calls a hook and awaits what it returns. An Error it throws or rejects with passes on as it is; anything
+ * else (undefined, a string) becomes a CallbackError that names the hook and shows the value.
+ */
+export async function callHook(where: string, hook: BoundHook, ...args: unknown[]): Promise<void> {
+  try {
+    await (hook.call as (...a: unknown[]) => unknown)(...args);
+  } catch (error) {
+    if (error instanceof Error || types.isNativeError(error)) throw error;
+    throw new CallbackError(`${where}: ${hook.label} failed with ${describeValue(error)}, which is not an Error`, error);
+  }
 }
 
 /** A quantity of the epoch logs that callbacks can watch. */

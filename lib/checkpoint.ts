@@ -3,11 +3,9 @@
  * tensor's dtype, shape and byte range, then the raw little-endian data. Tensors: every layer's weight and
  * bias, and unless left out the optimizer's state (Kronecker factors, H matrices, L-BFGS pairs, moments) and
  * the data order. `__metadata__` holds JSON strings: the architecture, the optimizer and its settings, the
- * training counters and the library version. Writes are atomic (temporary file, fsync, rename); loading
+ * training counters and the library version. Writes are atomic (lib/files.ts writeRegularFile); loading
  * validates every offset, shape and field and throws CheckpointError naming the problem.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import type { NativeTrainingState } from './binding';
 import { isFloat32Array, isUint32Array } from './data';
 import { KbfgsError } from './errors';
@@ -92,24 +90,6 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): { tensors: T
   }
   if (covered !== dataLength) fail(`${dataLength - covered} trailing bytes after the last tensor`);
   return { tensors, metadata };
-}
-
-/** Writes bytes to file atomically: a temporary file in the same directory, fsync, rename. */
-export function writeFileAtomic(file: string, bytes: Uint8Array): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(tmp, 'w');
-    fs.writeSync(fd, bytes);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
-  } catch (error) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw new CheckpointError(`${file}: cannot write (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
 }
 
 /** Splits a native training state into tensors and a JSON-able rest. */

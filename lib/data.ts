@@ -1,5 +1,5 @@
 /** The one data shape the package passes around: a row-major Float32Array, one sample per row. */
-import { InvalidArgumentError, ShapeError } from './errors';
+import { InvalidArgumentError, InvalidDataError, ShapeError } from './errors';
 
 export interface Matrix {
   readonly data: Float32Array;
@@ -54,6 +54,13 @@ export function resolveData(what: string, data: TrainingData, inputDim: number, 
     throw new ShapeError(`${what} needs targets y: the model maps ${inputDim} inputs to ${outputDim} outputs`);
   }
   return { x, y };
+}
+
+/** Throws InvalidDataError at the first NaN or infinite value, naming its row and column (as the engine does). */
+export function checkFinite(what: string, m: Matrix): void {
+  const { data, cols } = m;
+  for (let i = 0; i < data.length; i++)
+    if (!Number.isFinite(data[i])) throw new InvalidDataError(`${what} contain NaN or Infinity at row ${Math.floor(i / cols)}, column ${i % cols}`);
 }
 
 const isSharedBuffer = (b: ArrayBufferLike): boolean => Object.prototype.toString.call(b) === '[object SharedArrayBuffer]';

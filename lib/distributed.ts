@@ -6,6 +6,7 @@
 import { addon, type NativeWorld } from './binding';
 import { cudaLibrarySearchPath } from './devices';
 import { InvalidArgumentError, native } from './errors';
+import { describeValue } from './options';
 
 /** This process's place in the MPI job. */
 export type World = NativeWorld;
@@ -71,19 +72,21 @@ export function distributedConfig(where: string, option: boolean | DistributedOp
   { splitCurvature: boolean; distributedTimeout: number; distributedEngine: 'mpi' | 'nccl'; librarySearchPath: string[] } {
   if (option === undefined || option === false)
     return { splitCurvature: false, distributedTimeout: 0, distributedEngine: 'mpi', librarySearchPath: [] };
-  if (option !== true && (typeof option !== 'object' || option === null || Array.isArray(option)))
-    throw new InvalidArgumentError(`${where}: distributed must be true, false or { curvature, timeout, engine }`);
+  // A plain object only: a Date, Map or array has no options of its own and would start MPI with the defaults.
+  const plain = typeof option === 'object' && option !== null && [Object.prototype, null].includes(Object.getPrototypeOf(option));
+  if (option !== true && !plain)
+    throw new InvalidArgumentError(`${where}: distributed must be true, false or { curvature, timeout, engine }, got ${describeValue(option)}`);
   const { curvature = 'replicated', timeout = 60, engine = 'auto', ...rest } = option === true ? {} : option;
   const unknown = Object.keys(rest);
   if (unknown.length) throw new InvalidArgumentError(`${where}: distributed has no option '${unknown[0]}' (curvature, timeout, engine)`);
   if (engine !== 'auto' && engine !== 'mpi' && engine !== 'nccl')
-    throw new InvalidArgumentError(`${where}: distributed.engine must be 'auto', 'mpi' or 'nccl', got ${JSON.stringify(engine)}`);
+    throw new InvalidArgumentError(`${where}: distributed.engine must be 'auto', 'mpi' or 'nccl', got ${describeValue(engine)}`);
   if (engine === 'nccl' && device !== 'cuda')
     throw new InvalidArgumentError(`${where}: distributed.engine 'nccl' needs a model on device 'cuda' (this one is on the CPU)`);
   if (curvature !== 'replicated' && curvature !== 'layer')
-    throw new InvalidArgumentError(`${where}: distributed.curvature must be 'replicated' or 'layer', got ${JSON.stringify(curvature)}`);
+    throw new InvalidArgumentError(`${where}: distributed.curvature must be 'replicated' or 'layer', got ${describeValue(curvature)}`);
   if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout))
-    throw new InvalidArgumentError(`${where}: distributed.timeout must be a positive number of seconds, got ${String(timeout)}`);
+    throw new InvalidArgumentError(`${where}: distributed.timeout must be a positive number of seconds, got ${describeValue(timeout)}`);
   initDistributed();
   const nccl = engine === 'nccl' || (engine === 'auto' && device === 'cuda');
   return { splitCurvature: curvature === 'layer', distributedTimeout: timeout, distributedEngine: nccl ? 'nccl' : 'mpi',

@@ -8,7 +8,8 @@ import type { History } from './model';
 export type ErrorCode =
   | 'KBFGS_ERROR' | 'KBFGS_INVALID_ARGUMENT' | 'KBFGS_SHAPE' | 'KBFGS_INVALID_DATA' | 'KBFGS_BUSY' | 'KBFGS_DISPOSED'
   | 'KBFGS_ABORTED' | 'KBFGS_NUMERICAL' | 'KBFGS_NOT_POSITIVE_DEFINITE' | 'KBFGS_OUT_OF_MEMORY' | 'KBFGS_DEVICE'
-  | 'KBFGS_DISTRIBUTED' | 'KBFGS_INTERNAL' | 'KBFGS_IDX_FORMAT' | 'KBFGS_MAT_FORMAT' | 'KBFGS_CIFAR_FORMAT' | 'KBFGS_CHECKPOINT';
+  | 'KBFGS_DISTRIBUTED' | 'KBFGS_INTERNAL' | 'KBFGS_IDX_FORMAT' | 'KBFGS_MAT_FORMAT' | 'KBFGS_CIFAR_FORMAT' | 'KBFGS_CHECKPOINT'
+  | 'KBFGS_CALLBACK';
 
 export class KbfgsError extends Error {
   readonly code: ErrorCode;
@@ -101,6 +102,18 @@ export class DistributedError extends KbfgsError {
   }
 }
 
+/**
+ * A callback threw or rejected with something that is not an Error (undefined, a string, a plain object); the
+ * message names the callback and the hook and shows the value, which `value` holds. Errors pass on as they are.
+ */
+export class CallbackError extends KbfgsError {
+  readonly value: unknown;
+  constructor(message: string, value?: unknown) {
+    super(message, 'KBFGS_CALLBACK');
+    this.value = value;
+  }
+}
+
 /** A fault inside the native engine that no input should cause; please report it with the message. */
 export class InternalError extends KbfgsError {
   constructor(message: string) {
@@ -142,5 +155,17 @@ export function native<T>(fn: () => T): T {
     return fn();
   } catch (error) {
     throw fromNative(error);
+  }
+}
+
+/**
+ * Runs a clean-up step while an error is on its way (closing, removing a temporary file, disposing): the step is
+ * best-effort, and its own failure is dropped so that the caller gets the error that mattered.
+ */
+export function tidyUp(step: () => unknown): void {
+  try {
+    step();
+  } catch {
+    // dropped: see above
   }
 }

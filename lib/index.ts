@@ -31,7 +31,7 @@ export type { ClassificationDataset, Dataset, LabeledSplit, Split, SplitName, Pr
 export type { MnistOptions } from './datasets/mnist';
 export {
   KbfgsError, AbortError, BusyError, DisposedError, InvalidArgumentError, InvalidDataError, NotPositiveDefiniteError,
-  NumericalError, OutOfMemoryError, ShapeError, DeviceError, DistributedError, InternalError,
+  NumericalError, OutOfMemoryError, ShapeError, DeviceError, DistributedError, InternalError, CallbackError,
 } from './errors';
 export { initDistributed, distributedWorld } from './distributed';
 export type { DistributedOptions, World } from './distributed';

@@ -4,17 +4,17 @@
  */
 import * as os from 'os';
 import { addon, type NativeBatchEvent, type NativeEpochEvent, type NativeModel } from './binding';
-import { resolveData, checkMatrix, isFloat32Array, isUint8Array, pinnedForNative, type Matrix, type TrainingData } from './data';
+import { resolveData, checkFinite, checkMatrix, isFloat32Array, isUint8Array, pinnedForNative, type Matrix, type TrainingData } from './data';
 import { DEVICES, resolveDevice, type DeviceName } from './devices';
 import { distributedConfig, distributedWorld, type DistributedOptions } from './distributed';
-import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native } from './errors';
-import { readRegularFile } from './files';
+import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native, tidyUp } from './errors';
+import { readRegularFile, writeRegularFile } from './files';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
 import { Optimizer, optimizerFromJSON } from './optimizers';
-import type { Callback, TrainingRun } from './callbacks';
+import { bindHooks, callHook, type BoundHook, type Callback, type HookName, type TrainingRun } from './callbacks';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, checkHeaderLength, decodeSafetensors, encodeSafetensors, stateToTensors,
-  tensorsToState, writeFileAtomic, type Tensors,
+  tensorsToState, type Tensors,
 } from './checkpoint';
 
 import { ACTIVATIONS, planLayers, type ActivationName, type ImageShape, type LayerConfig, type WeightShape } from './layers';
@@ -250,14 +250,11 @@ export class Sequential {
     const epochs = checkNumber(where, 'epochs', options.epochs, 1, { min: 0, max: 2 ** 31 - 1, integer: true });
     const batchSize = checkNumber(where, 'batchSize', options.batchSize, Math.min(1000, x.rows), { min: 1, max: 2 ** 31 - 1, integer: true });
     if (batchSize > x.rows) throw new ShapeError(`${where}: batchSize ${batchSize} exceeds the ${x.rows} training rows`);
-    for (const name of ['onEpochEnd', 'onBatchEnd'] as const)
-      if (options[name] !== undefined && typeof options[name] !== 'function')
-        throw new InvalidArgumentError(`${where}: ${name} must be a function`);
-    const callbacks: Callback[] = options.callbacks ?? [];
-    if (!Array.isArray(callbacks) || callbacks.some((c) => !c || typeof c !== 'object'))
-      throw new InvalidArgumentError(`${where}: callbacks must be an array of callback objects`);
-    const onEpochEnd = [...callbacks.filter((c) => c.onEpochEnd).map((c) => c.onEpochEnd!.bind(c)), ...(options.onEpochEnd ? [options.onEpochEnd] : [])];
-    const onBatchEnd = [...callbacks.filter((c) => c.onBatchEnd).map((c) => c.onBatchEnd!.bind(c)), ...(options.onBatchEnd ? [options.onBatchEnd] : [])];
+    // Every callback and hook is checked here, before any of them runs and before the first step.
+    const hooks = bindHooks(where, options.callbacks, options);
+    const { signal, optimizer } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      throw new InvalidArgumentError(`${where}: signal must be an AbortSignal`);
     const config = {
       epochs,
       batchSize,
@@ -265,73 +262,84 @@ export class Sequential {
       shuffle: checkBoolean(where, 'shuffle', options.shuffle, true),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
       threads: checkNumber(where, 'threads', options.threads, defaultThreads(), { min: 1, max: 1024, integer: true }),
-      batchEvents: onBatchEnd.length > 0,
-      awaitBatchEvents: onBatchEnd.length > 0,
-      awaitEpochEvents: onEpochEnd.length > 0,
+      batchEvents: hooks.onBatchEnd.length > 0,
+      awaitBatchEvents: hooks.onBatchEnd.length > 0,
+      awaitEpochEvents: hooks.onEpochEnd.length > 0,
       skipNonFinite: checkChoice(where, 'onNonFinite', options.onNonFinite, 'stop', ['stop', 'skip'] as const) === 'skip',
-      ...distributedConfig(where, options.distributed, this.device),
+      ...distributedConfig(where, options.distributed, this.device),  // last: it may join the MPI world
     };
-    const { signal, optimizer } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal))
-      throw new InvalidArgumentError(`${where}: signal must be an AbortSignal`);
 
     const history: History = {
       epoch: [],
       history: { loss: [], batchLoss: [], seconds: [], lr: [], ...(val ? { valLoss: [] } : {}) },
       params: { epochs, batchSize, samples: x.rows, optimizer: optimizer.toJSON() },
     };
-    if (signal?.aborted) throw Object.assign(new AbortError(), { history });
+    const aborted = () => Object.assign(new AbortError(), { history });
+    if (signal?.aborted) throw aborted();
     this.stopTraining = false;
     this.follow(optimizer);
     const run: TrainingRun = { model: this, optimizer, epochs };
-    for (const c of callbacks) await c.onTrainBegin?.(run);
+    for (const hook of hooks.onTrainBegin) {
+      await callHook(where, hook, run);
+      if (signal?.aborted) throw aborted();  // no listener yet: training has not started
+    }
+    if (!this.stopTraining) await this.train(handle, hooks, history, optimizer, val !== null, signal, {
+      train: { x: pinnedForNative(x.data), y: y ? pinnedForNative(y.data) : null, rows: x.rows },
+      validation: val ? { x: pinnedForNative(val.x.data), y: val.y ? pinnedForNative(val.y.data) : null, rows: val.x.rows } : null,
+      config,
+    });
+    for (const hook of hooks.onTrainEnd) await callHook(where, hook, history);
+    return history;
+  }
 
+  /** The native fit, in step with the epoch and batch hooks; rejects with a hook's error, AbortError or a typed error. */
+  private async train(handle: NativeModel, hooks: Record<HookName, BoundHook[]>, history: History, optimizer: Optimizer,
+    validation: boolean, signal: AbortSignal | undefined, job: Omit<Parameters<NativeModel['fit']>[0], 'optimizer' | 'onEvent'>): Promise<void> {
+    const where = 'fit';
+    // A flag, not the error itself: the error may be any value, undefined included.
+    let failed = false;
     let callbackError: unknown;
     let lastStepLr: number | undefined;  // the rate of the epoch's last step, where batch callbacks may change it
     // Runs the callbacks of one event in order, awaiting each, then lets the training thread go on.
     const handleEvent = async (event: NativeEpochEvent | NativeBatchEvent) => {
       if (event.type === 'epoch') {
         optimizer.adopt(event.hyperparameters);
-        const logs = this.epochLogs(event, optimizer, val !== null, lastStepLr ?? optimizer.lr);
+        const logs = this.epochLogs(event, optimizer, validation, lastStepLr ?? optimizer.lr);
         lastStepLr = undefined;
         record(history, event.epoch, logs);
-        for (const callback of onEpochEnd) await callback(event.epoch, logs);
+        for (const hook of hooks.onEpochEnd) await callHook(where, hook, event.epoch, logs);
       } else {
         lastStepLr = optimizer.lr;
         const logs: BatchLogs = { loss: event.loss, epoch: event.epoch, batches: event.batches, step: event.step, lr: lastStepLr };
-        for (const callback of onBatchEnd) await callback(event.batch, logs);
+        for (const hook of hooks.onBatchEnd) await callHook(where, hook, event.batch, logs);
       }
     };
     const onEvent = (event: NativeEpochEvent | NativeBatchEvent) => {
-      if (callbackError !== undefined) return;
+      if (failed) return;
       const resume = () => { if (event.awaited) handle.resume(this.stopTraining); };
       const fail = (error: unknown) => {
+        if (failed) return;
+        failed = true;
         callbackError = error;
-        handle.cancel();
+        try {
+          handle.cancel();
+        } catch {
+          // the fit has ended already: its promise settles and fit reports callbackError
+        }
       };
-      let done: Promise<void>;
-      try {
-        done = handleEvent(event);
-      } catch (error) {
-        return fail(error);
-      }
-      done.then(resume, fail);
+      // fail() never throws, so this chain cannot leave a rejection unhandled.
+      handleEvent(event).then(resume).catch(fail);
     };
     const abort = () => handle.cancel();
     signal?.addEventListener('abort', abort, { once: true });
     let started = false;
     try {
-      const trainX = pinnedForNative(x.data), valX = val ? pinnedForNative(val.x.data) : null;
-      const training = native(() => handle.fit({
-        train: { x: trainX, y: y ? pinnedForNative(y.data) : null, rows: x.rows },
-        validation: val && valX ? { x: valX, y: val.y ? pinnedForNative(val.y.data) : null, rows: val.x.rows } : null,
-        config, optimizer: optimizer.toNative(), onEvent,
-      }));
+      const training = native(() => handle.fit({ ...job, optimizer: optimizer.toNative(), onEvent }));
       started = true;
       running.add(handle);
       await training;
     } catch (error) {
-      if (callbackError !== undefined) throw callbackError;
+      if (failed) throw callbackError;
       const typed = fromNative(error);
       if (typed instanceof AbortError) typed.history = history;
       throw typed;
@@ -344,9 +352,7 @@ export class Sequential {
         history.params.optimizer = optimizer.toJSON();
       }
     }
-    if (callbackError !== undefined) throw callbackError;
-    for (const c of callbacks) await c.onTrainEnd?.(history);
-    return history;
+    if (failed) throw callbackError;
   }
 
   /**
@@ -421,6 +427,9 @@ export class Sequential {
   computeGradients(data: TrainingData): { loss: number; gradients: LayerWeights[] } {
     const handle = this.native();
     const { x, y } = resolveData('computeGradients data', data, this.inputDim, this.outputDim);
+    // The engine's gradient call does not check its data (fit, evaluate and predict do): NaN would pass through.
+    checkFinite('inputs', x);
+    if (y) checkFinite('targets', y);
     const { loss, gradient } = native(() => handle.gradients(x.data, y?.data ?? null, x.rows));
     return { loss, gradients: this.split(gradient) };
   }
@@ -464,9 +473,12 @@ export class Sequential {
    * H matrices, L-BFGS memory, moments), the step counter and the data order go in too, so that
    * `Sequential.load(path)` and a fit() with `model.optimizer` continue the run bit for bit (CPU, same threads).
    * In a distributed job of more than one rank only rank 0 writes (every rank holds the same state); the others
-   * return without writing. A checkpoint resumes at any number of ranks.
+   * return without writing. A checkpoint resumes at any number of ranks. The path must be a regular file or
+   * absent; a symbolic link is written through (the link stays, the regular file it leads to is replaced).
+   * A device, FIFO, socket or directory, or a link to one of them or to nothing, is refused with CheckpointError.
    */
   save(file: string, options: { optimizer?: boolean } = {}): void {
+    if (typeof file !== 'string' || file === '') throw new InvalidArgumentError('save: path must be a file path');
     checkKeys('save', options, ['optimizer']);
     const withOptimizer = checkBoolean('save', 'optimizer', options.optimizer, true);
     const world = distributedWorld();
@@ -493,7 +505,7 @@ export class Sequential {
       metadata.optimizer = JSON.stringify(this.currentOptimizer.toJSON());
       metadata.training = JSON.stringify(training);
     }
-    writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+    writeRegularFile(file, encodeSafetensors(tensors, metadata), (message) => new CheckpointError(message));
   }
 
   /**
@@ -502,10 +514,16 @@ export class Sequential {
    */
   static load(file: string, options: LoadOptions = {}): Sequential {
     checkLoadOptions(options);
-    // The header's length is checked before the file is read, so a forged length cannot make load read it whole.
-    const bytes = readRegularFile(file, (message) => new CheckpointError(message),
-      { headBytes: 8, inspect: (head) => checkHeaderLength(head, file) });
-    return Sequential.fromCheckpoint(bytes, file, options);
+    // The header's length is checked before the file is read, against the limit and the file's size, so a
+    // forged length cannot make load read it whole.
+    const bytes = readRegularFile(file, (message) => new CheckpointError(message), {
+      headBytes: 8,
+      inspect: (head, size) => {
+        const headerLength = checkHeaderLength(head, file);
+        if (headerLength > size - 8) throw new CheckpointError(`${file}: header length ${headerLength} exceeds the ${size - 8} bytes after it`);
+      },
+    });
+    return this.fromCheckpoint(bytes, file, options);  // `this`: Autoencoder.load builds an Autoencoder
   }
 
   /** load() on bytes already in memory; `name` appears in error messages. */
@@ -563,7 +581,7 @@ export class Sequential {
         model.follow(optimizer);
       }
     } catch (e) {
-      model.dispose();
+      tidyUp(() => model.dispose());
       if (e instanceof CheckpointError) throw e;
       throw new CheckpointError(`${file}: ${(e as Error).message}`);
     }
@@ -695,8 +713,10 @@ export class Autoencoder extends Sequential {
       throw new InvalidArgumentError('not an Autoencoder checkpoint (load it with Sequential.load)');
     }
     const model = new Autoencoder({ ...saved, loss: architecture.loss, device: options.device, tf32: options.tf32 });
-    if (JSON.stringify(model.layers) !== JSON.stringify(architecture.layers)) {
-      model.dispose();
+    // The widths must give exactly the saved layers, on a vector input of the first width.
+    if (JSON.stringify(model.layers) !== JSON.stringify(architecture.layers) || architecture.inputShape !== undefined
+      || architecture.inputDim !== model.inputDim) {
+      tidyUp(() => model.dispose());
       throw new InvalidArgumentError('its Autoencoder widths do not match its layers');
     }
     return model;

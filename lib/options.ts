@@ -1,4 +1,5 @@
 /** Validation of option objects and numbers at the API boundary; every failure is an InvalidArgumentError. */
+import { inspect } from 'util';
 import { InvalidArgumentError } from './errors';
 
 function editDistance(a: string, b: string): number {
@@ -15,6 +16,14 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
+/** The allowed name closest to a wrong one, if one is close enough to be what was meant. */
+export function closestName(key: string, allowed: readonly string[], maxDistance = Math.max(2, key.length / 3)): string | undefined {
+  const best = allowed
+    .map((name) => ({ name, distance: editDistance(key.toLowerCase(), name.toLowerCase()) }))
+    .sort((a, b) => a.distance - b.distance)[0];
+  return best && best.distance <= maxDistance ? best.name : undefined;
+}
+
 /** Rejects an options object with a key outside `allowed`, suggesting the closest allowed name. */
 export function checkKeys(where: string, options: object | undefined, allowed: readonly string[]): void {
   if (options === undefined) return;
@@ -22,11 +31,17 @@ export function checkKeys(where: string, options: object | undefined, allowed: r
     throw new InvalidArgumentError(`${where}: options must be an object`);
   for (const key of Object.keys(options)) {
     if (allowed.includes(key)) continue;
-    const best = allowed
-      .map((name) => ({ name, distance: editDistance(key.toLowerCase(), name.toLowerCase()) }))
-      .sort((a, b) => a.distance - b.distance)[0];
-    const hint = best && best.distance <= Math.max(2, key.length / 3) ? ` (did you mean '${best.name}'?)` : '';
-    throw new InvalidArgumentError(`${where}: unknown option '${key}'${hint}`);
+    const closest = closestName(key, allowed);
+    throw new InvalidArgumentError(`${where}: unknown option '${key}'${closest ? ` (did you mean '${closest}'?)` : ''}`);
+  }
+}
+
+/** Any value shown briefly for a message: strings quoted, objects shallow; never throws (symbols, BigInts, proxies). */
+export function describeValue(value: unknown): string {
+  try {
+    return inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 100 });
+  } catch {
+    return Object.prototype.toString.call(value);
   }
 }
 
@@ -43,7 +58,7 @@ export interface NumberRule {
 export function checkNumber(where: string, name: string, value: unknown, fallback: number, rule: NumberRule = {}): number {
   const v = value === undefined ? fallback : value;
   if (typeof v !== 'number' || !Number.isFinite(v))
-    throw new InvalidArgumentError(`${where}: ${name} must be a finite number, got ${String(v)}`);
+    throw new InvalidArgumentError(`${where}: ${name} must be a finite number, got ${describeValue(v)}`);
   const fail = (what: string) => new InvalidArgumentError(`${where}: ${name} must be ${what}, got ${v}`);
   if (rule.integer && !Number.isInteger(v)) throw fail('an integer');
   if (rule.min !== undefined && v < rule.min) throw fail(`>= ${rule.min}`);
@@ -55,7 +70,7 @@ export function checkNumber(where: string, name: string, value: unknown, fallbac
 
 export function checkBoolean(where: string, name: string, value: unknown, fallback: boolean): boolean {
   const v = value === undefined ? fallback : value;
-  if (typeof v !== 'boolean') throw new InvalidArgumentError(`${where}: ${name} must be a boolean, got ${String(v)}`);
+  if (typeof v !== 'boolean') throw new InvalidArgumentError(`${where}: ${name} must be a boolean, got ${describeValue(v)}`);
   return v;
 }
 
@@ -63,6 +78,6 @@ export function checkChoice<T extends string>(where: string, name: string, value
   choices: readonly T[]): T {
   const v = value === undefined ? fallback : value;
   if (typeof v !== 'string' || !(choices as readonly string[]).includes(v))
-    throw new InvalidArgumentError(`${where}: ${name} must be one of ${choices.map((c) => `'${c}'`).join(', ')}, got ${String(v)}`);
+    throw new InvalidArgumentError(`${where}: ${name} must be one of ${choices.map((c) => `'${c}'`).join(', ')}, got ${describeValue(v)}`);
   return v as T;
 }

@@ -140,3 +140,50 @@ describe('damaged or mismatched checkpoints', () => {
     expect(() => Sequential.load(path.join(dir, 'missing.safetensors'))).toThrow(/cannot read \(ENOENT\)/);
   });
 });
+
+describe('Autoencoder.load', () => {
+  test('an autoencoder\'s checkpoint loads as an Autoencoder with its widths, activation, weights and optimizer', async () => {
+    const model = new Autoencoder({ encoder: [784, 32, 8], loss: 'sigmoidCrossEntropy', activation: 'tanh', seed: 4 });
+    await fit(model, new Adam(), 1);
+    const file = path.join(dir, 'autoencoder.safetensors');
+    model.save(file);
+    for (const loaded of [Autoencoder.load(file), Autoencoder.fromCheckpoint(fs.readFileSync(file), file)]) {
+      expect(loaded).toBeInstanceOf(Autoencoder);
+      expect([loaded.encoder, loaded.activation]).toEqual([[784, 32, 8], 'tanh']);
+      expect(loaded.getWeights()).toEqual(model.getWeights());
+      expect(loaded.optimizer!.toJSON()).toEqual(model.optimizer!.toJSON());
+      loaded.dispose();
+    }
+    model.dispose();
+  });
+
+  test.each([
+    ['a convolutional network', cnn],
+    ['a dense Sequential', () => new Sequential({ inputDim: 784, layers: [{ units: 32, activation: 'relu' }, { units: 784 }], loss: 'sigmoidCrossEntropy' })],
+  ])('%s\'s checkpoint is refused with CheckpointError', (kind, make) => {
+    const model = make();
+    const file = path.join(dir, `not-autoencoder-${kind.length}.safetensors`);
+    model.save(file);
+    model.dispose();
+    expect(() => Autoencoder.load(file)).toThrow(CheckpointError);
+    expect(() => Autoencoder.load(file)).toThrow(/not an Autoencoder checkpoint \(load it with Sequential\.load\)/);
+  });
+
+  test('autoencoder widths that do not match the saved input width are refused', () => {
+    const model = small();
+    const file = path.join(dir, 'autoencoder-input.safetensors');
+    model.save(file, { optimizer: false });
+    model.dispose();
+    const { tensors, metadata } = decodeSafetensors(fs.readFileSync(file), file);
+    const architecture = JSON.parse(metadata.architecture);
+    // The same layers on a 100-wide input: a valid Sequential, but not the saved [784, 32, 8] autoencoder.
+    const forged = encodeSafetensors({ ...tensors, 'layer0.weight': new Float32Array(32 * 100) },
+      { ...metadata, architecture: JSON.stringify({ ...architecture, inputDim: 100 }) });
+    fs.writeFileSync(file, forged);
+    const plain = Sequential.load(file);
+    expect(plain.inputDim).toBe(100);
+    plain.dispose();
+    expect(() => Autoencoder.load(file)).toThrow(CheckpointError);
+    expect(() => Autoencoder.load(file)).toThrow(/its Autoencoder widths do not match its layers/);
+  });
+});

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  Adam, Autoencoder, CheckpointError, IdxFormatError, InvalidArgumentError, KbfgsError, KBFGS, KBFGSL, KFAC,
+  Adam, Autoencoder, CheckpointError, IdxFormatError, InvalidArgumentError, InvalidDataError, KbfgsError, KBFGS, KBFGSL, KFAC,
   MatFormatError, RMSprop, SGD, Sequential, ShapeError, cudaLibrarySearchPath, datasets, matrix, mulberry32,
   optimizerFromJSON, parseIdx, parseMat, readIdx, readIdxImages, readMat,
 } from '../lib';
@@ -106,6 +106,36 @@ test.each(asyncCases)('%s', async (_, call, type, message) => {
   expect(error.message).toMatch(message);
   expect(Number.isFinite(await model.evaluate({ x: x4, y: y2 }))).toBe(true);  // still usable
   model.dispose();
+});
+
+test('computeGradients on NaN or Infinity is an InvalidDataError naming the row and column, as evaluate and fit give', async () => {
+  const model = tiny();
+  const withValue = (m: typeof x4, at: number, value: number) => {
+    const data = Float32Array.from(m.data);
+    data[at] = value;
+    return { data, rows: m.rows, cols: m.cols };
+  };
+  const badInputs = { x: withValue(x4, 6, NaN), y: y2 };  // row 1, column 2
+  const call = (data: Parameters<Sequential['computeGradients']>[0]) => {
+    try {
+      model.computeGradients(data);
+    } catch (e) {
+      return e as Error;
+    }
+    return undefined;
+  };
+  const error = call(badInputs);
+  expect(error).toBeInstanceOf(InvalidDataError);
+  expect(error!.message).toBe('inputs contain NaN or Infinity at row 1, column 2');
+  await expect(model.evaluate(badInputs)).rejects.toThrow(error!.message);  // the same words as evaluate
+  const badTargets = call({ x: x4, y: withValue(y2, 1, -Infinity) });
+  expect(badTargets).toBeInstanceOf(InvalidDataError);
+  expect(badTargets!.message).toBe('targets contain NaN or Infinity at row 0, column 1');
+  const autoencoder = new Sequential({ inputDim: 4, layers: [{ units: 4 }], loss: 'halfSquaredError' });
+  expect(() => autoencoder.computeGradients(withValue(x4, 7, Infinity))).toThrow(/^inputs contain NaN or Infinity at row 1, column 3$/);
+  expect(model.computeGradients({ x: x4, y: y2 }).gradients.every((g) => g.weight.every(Number.isFinite))).toBe(true);
+  model.dispose();
+  autoencoder.dispose();
 });
 
 test('the device search path ignores folders that do not exist', () => {

@@ -12,6 +12,9 @@ import { runOne, type EpochRecord } from './run';
 import { DEVICES, engineSummary, resolveDevice, type DeviceName } from '../devices';
 import { initDistributed } from '../distributed';
 import { writeReport } from './report';
+import { checkOutput, writeOutput } from './output';
+import { InvalidArgumentError } from '../errors';
+import { readRegularFile } from '../files';
 
 const positive = (name: string) => (v: string) => {
   const n = Number(v);
@@ -55,8 +58,12 @@ function chooseDevice(requested: DeviceName, quiet: boolean | undefined): 'cpu' 
 
 /** Settings file written by `tune`: { problem: { method: { lr, damping?, epsilon? } } }. */
 type SettingsFile = Partial<Record<string, Partial<Record<MethodName, MethodSettings>>>>;
-/** An output path must be writable before training starts, not found unwritable after it. */
-function checkWritable(flag: string, file: string): void {
+/**
+ * An output path must be writable before training starts, not found unwritable after it. Whole files (`whole`:
+ * checkpoints, settings) must also be what the safe write accepts; a log is appended to, so a device will do.
+ */
+function checkWritable(flag: string, file: string, whole: boolean): void {
+  if (whole) checkOutput(flag, file);
   const dir = path.dirname(path.resolve(file));
   try {
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error('it is a directory');
@@ -66,10 +73,14 @@ function checkWritable(flag: string, file: string): void {
   }
 }
 
+/** Settings files are small; a larger one is not one (and a FIFO or device would never end). */
+const MAX_SETTINGS_BYTES = 1 << 20;
+
 function readSettings(file: string | undefined): SettingsFile {
   if (!file) return {};
+  const bytes = readRegularFile(file, (message) => new InvalidArgumentError(`cannot read settings file ${message}`), { maxBytes: MAX_SETTINGS_BYTES });
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as SettingsFile;
+    return JSON.parse(bytes.toString('utf8')) as SettingsFile;
   } catch (e) {
     throw new CliArgumentError(`cannot read settings file ${file}: ${(e as Error).message}`);
   }
@@ -113,7 +124,8 @@ program.command('train')
     if (o.damping !== undefined) override.damping = o.damping;
     if (o.epsilon !== undefined) override.epsilon = o.epsilon;
     const settings = { ...apiDefaults(method), ...override };
-    for (const [flag, file] of [['--save', o.save], ['--log', o.log]] as const) if (file) checkWritable(flag, file);
+    if (o.save) checkWritable('--save', o.save, true);
+    if (o.log) checkWritable('--log', o.log, false);
     const problem = await loadProblem(o.problem as ProblemName, { file: o.file, dir: o.dir, trainSize: o.trainSize, testSize: o.testSize });
     if (o.log && reports) fs.writeFileSync(o.log, '');
     const result = await runOne({
@@ -180,7 +192,7 @@ program.command('bench')
     }
     const report = ['# kbfgs-native bench', '', `Command: kbfgs-native ${process.argv.slice(2).join(' ')}`, '',
       `Engine: ${engineSummary(device)}`, '', ...tables].join('\n');
-    fs.writeFileSync(path.join(o.out, 'REPORT.md'), report);
+    writeOutput(path.join(o.out, 'REPORT.md'), report);
     process.stdout.write(report + '\n');
   });
 
@@ -203,6 +215,7 @@ program.command('tune')
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     const device = chooseDevice(o.device, o.quiet);
+    checkWritable('--out', o.out, true);
     const problem = await loadProblem(o.problem as ProblemName, { dir: o.dir, trainSize: o.trainSize, testSize: 1000 });
     const settingsFile = fs.existsSync(o.out) ? readSettings(o.out) : {};
     const best: Partial<Record<MethodName, MethodSettings>> = { ...settingsFile[o.problem] };
@@ -220,7 +233,7 @@ program.command('tune')
       if (winner && Number.isFinite(winner.loss)) best[method] = winner.settings;
     }
     settingsFile[o.problem] = best;
-    fs.writeFileSync(o.out, JSON.stringify(settingsFile, null, 2) + '\n');
+    writeOutput(o.out, JSON.stringify(settingsFile, null, 2) + '\n');
     process.stdout.write(JSON.stringify({ [o.problem]: best }, null, 2) + '\n');
   });
 

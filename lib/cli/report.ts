@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeOutput } from './output';
 import type { EpochRecord } from './run';
 
 // Vega and Vega-Lite are ESM-only (with top-level await): load them with a real dynamic import, which the
@@ -50,11 +51,11 @@ export async function renderFigure(spec: object, basePath: string): Promise<stri
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   const svg: string = await view.toSVG();
   view.finalize();
-  fs.writeFileSync(`${basePath}.svg`, svg);
+  writeOutput(`${basePath}.svg`, svg);
   const written = [`${basePath}.svg`];
   try {
     const sharp = (await importEsm('sharp')).default;
-    await sharp(Buffer.from(svg), { density: 144 }).flatten({ background: '#ffffff' }).png().toFile(`${basePath}.png`);
+    writeOutput(`${basePath}.png`, await sharp(Buffer.from(svg), { density: 144 }).flatten({ background: '#ffffff' }).png().toBuffer());
     written.push(`${basePath}.png`);
   } catch (error) {
     process.stderr.write(`PNG skipped (${(error as Error).message.split('\n')[0]})\n`);
@@ -119,7 +120,7 @@ export async function writeReport(outDir: string, problem: string, records: Epoc
   if (records.some((r) => r.testAccuracy !== undefined))
     files.push(...await renderFigure(accuracyFigureSpec(problem, records), path.join(outDir, `${problem}-accuracy`)));
   const table = markdownTable(problem, records, failed);
-  fs.writeFileSync(path.join(outDir, `${problem}-table.md`), table);
+  writeOutput(path.join(outDir, `${problem}-table.md`), table);
   files.push(path.join(outDir, `${problem}-table.md`));
   return { table, files };
 }

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Problem } from './problems';
 import { Sequential } from '../model';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, tidyUp } from '../errors';
 import { engineSummary, type DeviceName } from '../devices';
 import { initDistributed, type DistributedOptions } from '../distributed';
 import { lrDecaySchedule, makeOptimizer, type MethodName, type MethodSettings } from './methods';
@@ -86,6 +86,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
   const log = o.log && reports ? fs.openSync(o.log, 'a') : null;
   let doneBatches = 0;
   let failure: string | undefined;
+  let fitError: { error: unknown } | undefined;  // boxed: any value may be thrown
   try {
     await model.fit(train, {
       optimizer, callbacks,
@@ -113,13 +114,21 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
       },
     });
   } catch (error) {
-    if ((error as { code?: string }).code !== 'KBFGS_NUMERICAL' && (error as { code?: string }).code !== 'KBFGS_NOT_POSITIVE_DEFINITE') throw error;
-    failure = (error as Error).message;
-  } finally {
-    if (o.save && !failure) model.save(o.save);
-    bar?.stop();
-    if (log !== null) fs.closeSync(log);
-    model.dispose();
+    const code = (error as { code?: string } | null)?.code;
+    if (code === 'KBFGS_NUMERICAL' || code === 'KBFGS_NOT_POSITIVE_DEFINITE') failure = (error as Error).message;
+    else fitError = { error };
   }
+  try {
+    if (o.save && !failure) {
+      // After another error the model is still saved if it can be, but that error is the one reported.
+      if (fitError) tidyUp(() => model.save(o.save!));
+      else model.save(o.save);
+    }
+  } finally {
+    bar?.stop();
+    if (log !== null) tidyUp(() => fs.closeSync(log));
+    tidyUp(() => model.dispose());
+  }
+  if (fitError) throw fitError.error;
   return { records, failure };
 }

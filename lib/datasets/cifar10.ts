@@ -29,11 +29,16 @@ export interface CifarBatch {
   labels: Uint8Array;
 }
 
+/** A length that holds whole records: what readCifar10 checks from the file's size before reading it. */
+function checkLength(length: number, name: string): void {
+  if (length === 0 || length % RECORD !== 0)
+    throw new CifarFormatError(`${name}: ${length} bytes is not a whole number of ${RECORD}-byte CIFAR-10 records`);
+}
+
 /** Parses the records of one CIFAR-10 binary file. */
 export function parseCifar10(bytes: Uint8Array, name = 'buffer'): CifarBatch {
   if (!(bytes instanceof Uint8Array)) throw new CifarFormatError(`${name}: expected the file's bytes as a Uint8Array`);
-  if (bytes.length === 0 || bytes.length % RECORD !== 0)
-    throw new CifarFormatError(`${name}: ${bytes.length} bytes is not a whole number of ${RECORD}-byte CIFAR-10 records`);
+  checkLength(bytes.length, name);
   const rows = bytes.length / RECORD;
   const data = new Float32Array(rows * PIXELS);
   const labels = new Uint8Array(rows);
@@ -51,7 +56,8 @@ export function parseCifar10(bytes: Uint8Array, name = 'buffer'): CifarBatch {
 export function readCifar10(file: string, options: { maxBytes?: number } = {}): CifarBatch {
   checkKeys('readCifar10', options, ['maxBytes']);
   const maxBytes = checkNumber('readCifar10', 'maxBytes', options.maxBytes, 2 ** 30, { min: 1, integer: true });
-  return parseCifar10(readRegularFile(file, (message) => new CifarFormatError(message), { maxBytes }), file);
+  return parseCifar10(readRegularFile(file, (message) => new CifarFormatError(message),
+    { maxBytes, checkSize: (size) => checkLength(size, file) }), file);
 }
 
 export interface Cifar10Options {

@@ -6,7 +6,7 @@
 import { KbfgsError } from '../errors';
 import { isUint8Array } from '../data';
 import { readRegularFile } from '../files';
-import { InflateFailure, inflateBounded, inflateHead } from './inflate';
+import { HEAD_INPUT_BYTES, InflateFailure, inflateBounded, inflateHead, largestGzip } from './inflate';
 
 export class IdxFormatError extends KbfgsError {
   constructor(message: string) {
@@ -57,6 +57,17 @@ function readHeader(raw: Uint8Array, name: string, maxBytes: number): IdxHeader 
   return { type, dims, headerBytes, totalBytes };
 }
 
+/** Data of this header must be exactly as long as it declares. */
+function checkLength(length: number, header: IdxHeader, name: string): void {
+  const { dims, headerBytes, totalBytes } = header;
+  if (length < totalBytes)
+    throw new IdxFormatError(`${name}: truncated payload (${length - headerBytes} bytes, dimensions ${dims.join(' x ')} need ${totalBytes - headerBytes})`);
+  if (length > totalBytes)
+    throw new IdxFormatError(`${name}: ${length - totalBytes} trailing bytes after the payload`);
+}
+
+const isGzip = (raw: Uint8Array) => raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b;
+
 /**
  * Parses an IDX buffer (optionally gzipped). `name` appears in error messages. A gzipped file may inflate to
  * no more than its header declares, and no file may declare more than `maxBytes`.
@@ -65,7 +76,7 @@ export function parseIdx(buffer: Uint8Array, name = 'IDX data', options: IdxRead
   if (!isUint8Array(buffer)) throw new IdxFormatError(`${name}: IDX data must be a Uint8Array or Buffer, got ${buffer === null ? 'null' : typeof buffer}`);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   let raw = buffer;
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+  if (isGzip(raw)) {
     const head = inflateHead('gzip', raw);
     if (head instanceof InflateFailure) throw new IdxFormatError(`${name}: ${head.reason}`);
     const { totalBytes } = readHeader(head, name, maxBytes);
@@ -73,19 +84,29 @@ export function parseIdx(buffer: Uint8Array, name = 'IDX data', options: IdxRead
     if (inflated instanceof InflateFailure) throw new IdxFormatError(`${name}: ${inflated.reason}`);
     raw = inflated;
   }
-  const { type, dims, headerBytes, totalBytes } = readHeader(raw, name, maxBytes);
-  if (raw.length < totalBytes)
-    throw new IdxFormatError(`${name}: truncated payload (${raw.length - headerBytes} bytes, dimensions ${dims.join(' x ')} need ${totalBytes - headerBytes})`);
-  if (raw.length > totalBytes)
-    throw new IdxFormatError(`${name}: ${raw.length - totalBytes} trailing bytes after the payload`);
-  return { dims, type: type.name, bytes: raw.subarray(headerBytes) };
+  const header = readHeader(raw, name, maxBytes);
+  checkLength(raw.length, header, name);
+  return { dims: header.dims, type: header.type.name, bytes: raw.subarray(header.headerBytes) };
 }
 
-/** Reads an IDX file (optionally gzipped); only regular files are read (see lib/files.ts). */
+/**
+ * Reads an IDX file (optionally gzipped); only regular files are read (see lib/files.ts). The header, read
+ * first (inflated from the head of a gzip file), decides from the file's size whether to read the rest: a
+ * plain file must be exactly as long as it declares, a gzip file no longer than any stream of it can be.
+ */
 export function readIdx(file: string, options: IdxReadOptions = {}): IdxArray {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  // A gzip stream is far smaller than what it declares; an uncompressed file is the data itself.
-  return parseIdx(readRegularFile(file, (message) => new IdxFormatError(message), { maxBytes: maxBytes + 64 }), file, options);
+  const inspect = (head: Uint8Array, size: number) => {
+    if (!isGzip(head)) return checkLength(size, readHeader(head, file, maxBytes), file);
+    const inflated = inflateHead('gzip', head);
+    if (inflated instanceof InflateFailure) throw new IdxFormatError(`${file}: ${inflated.reason}`);
+    const { totalBytes } = readHeader(inflated, file, maxBytes);
+    if (size > largestGzip(totalBytes))
+      throw new IdxFormatError(`${file}: ${size} bytes, more than a gzip stream of the ${totalBytes} bytes its header declares can be`);
+  };
+  const bytes = readRegularFile(file, (message) => new IdxFormatError(message),
+    { maxBytes: largestGzip(maxBytes), headBytes: HEAD_INPUT_BYTES, inspect });
+  return parseIdx(bytes, file, options);
 }
 
 /** Reads a uint8 image file (N x rows x cols) as an N x (rows*cols) matrix of x/255. */

@@ -8,7 +8,7 @@ import * as zlib from 'zlib';
 export type Codec = 'gzip' | 'zlib';
 
 /** Compressed bytes inflated to read a header: deflate expands at most about 1032:1, so this stays near 4 MB. */
-const HEAD_INPUT_BYTES = 4096;
+export const HEAD_INPUT_BYTES = 4096;
 
 /** Why inflation failed, in words for an error message. */
 export class InflateFailure {
@@ -17,6 +17,14 @@ export class InflateFailure {
 
 function run(codec: Codec, input: Uint8Array, options: zlib.ZlibOptions): Buffer {
   return codec === 'gzip' ? zlib.gunzipSync(input, options) : zlib.inflateSync(input, options);
+}
+
+/**
+ * The most bytes a gzip file of `declared` inflated bytes can take: deflate grows data by at most about 0.03 %
+ * (zlib's deflateBound); this allows 1/64 more and 1 MiB for gzip's headers (file names, comments, members).
+ */
+export function largestGzip(declared: number): number {
+  return declared + Math.ceil(declared / 64) + (1 << 20);
 }
 
 /** The first bytes the stream inflates to (all of them for a short stream). */

@@ -28,7 +28,7 @@ export interface MatVariable {
 }
 
 export interface MatReadOptions {
-  /** Refuse a compressed variable that declares more than this many bytes. Default 2^30 (1 GiB). */
+  /** Refuse a file (readMat), or a compressed variable, of more than this many bytes. Default 2^30 (1 GiB). */
   maxBytes?: number;
 }
 
@@ -126,19 +126,35 @@ class Reader {
 
 const HDF5_SIGNATURE = '\x89HDF\r\n\x1a\n';
 
-/** Parses a MAT v5 buffer; returns its numeric variables by name. */
-export function parseMat(buffer: Uint8Array, name = 'MAT data', options: MatReadOptions = {}): Map<string, MatVariable> {
-  if (!isUint8Array(buffer)) throw new MatFormatError(`${name}: MAT data must be a Uint8Array or Buffer, got ${buffer === null ? 'null' : typeof buffer}`);
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  if (buffer.length < 128) throw new MatFormatError(`${name}: ${buffer.length} bytes is too short for a MAT v5 header`);
-  const header = Buffer.from(buffer.buffer, buffer.byteOffset, 128);
+/** The bytes checkHead looks at: the 128-byte header, the first element's tag and HDF5's signature at 512. */
+const HEAD_BYTES = 520;
+
+/** The header of MAT data of `length` bytes whose first bytes are `head`; returns whether it is little-endian. */
+function checkHead(head: Uint8Array, length: number, name: string): boolean {
+  if (length < 128) throw new MatFormatError(`${name}: ${length} bytes is too short for a MAT v5 header`);
+  const header = Buffer.from(head.buffer, head.byteOffset, 128);
   if (header.subarray(0, 6).toString('latin1') !== 'MATLAB') throw new MatFormatError(`${name}: not a MAT file (no 'MATLAB' header text)`);
-  const hdf5 = buffer.length >= 520 && Buffer.from(buffer.buffer, buffer.byteOffset + 512, 8).toString('latin1') === HDF5_SIGNATURE;
+  const hdf5 = head.length >= 520 && Buffer.from(head.buffer, head.byteOffset + 512, 8).toString('latin1') === HDF5_SIGNATURE;
   if (hdf5 || /MATLAB 7\.3/.test(header.subarray(0, 116).toString('latin1')))
     throw new MatFormatError(`${name}: a MAT v7.3 file (HDF5), which this reader does not support; save it in MATLAB with '-v7' or '-v6'`);
   const endian = header.subarray(126, 128).toString('latin1');
   if (endian !== 'IM' && endian !== 'MI') throw new MatFormatError(`${name}: bad endian indicator '${endian}' (not a MAT v5 file)`);
-  const reader = new Reader(name, endian === 'IM');
+  const little = endian === 'IM';
+  // The first element must fit in the data (the others are checked as they are reached).
+  if (head.length >= 136) {
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const first = view.getUint32(128, little), bytes = view.getUint32(132, little);
+    if (first >>> 16 === 0 && 136 + bytes > length)
+      throw new MatFormatError(`${name}: element at byte 128 claims ${bytes} bytes, ${length - 136} remain`);
+  }
+  return little;
+}
+
+/** Parses a MAT v5 buffer; returns its numeric variables by name. */
+export function parseMat(buffer: Uint8Array, name = 'MAT data', options: MatReadOptions = {}): Map<string, MatVariable> {
+  if (!isUint8Array(buffer)) throw new MatFormatError(`${name}: MAT data must be a Uint8Array or Buffer, got ${buffer === null ? 'null' : typeof buffer}`);
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const reader = new Reader(name, checkHead(buffer, buffer.length, name));
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const variables = new Map<string, MatVariable>();
   let offset = 128;
@@ -165,9 +181,18 @@ export function parseMat(buffer: Uint8Array, name = 'MAT data', options: MatRead
   return variables;
 }
 
-/** Reads a MAT v5 file; only regular files are read (see lib/files.ts). */
+/**
+ * Reads a MAT v5 file; only regular files of at most `maxBytes` are read (see lib/files.ts), and its header and
+ * first element tag are checked against the file's size before the rest is read.
+ */
 export function readMat(file: string, options: MatReadOptions = {}): Map<string, MatVariable> {
-  return parseMat(readRegularFile(file, (message) => new MatFormatError(message)), file, options);
+  const bytes = readRegularFile(file, (message) => new MatFormatError(message), {
+    maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
+    checkSize: (size) => { if (size < 128) throw new MatFormatError(`${file}: ${size} bytes is too short for a MAT v5 header`); },
+    headBytes: HEAD_BYTES,
+    inspect: (head, size) => checkHead(head, size, file),
+  });
+  return parseMat(bytes, file, options);
 }
 
 /** A 2-D variable as a row-major matrix of `rowsAre` (MATLAB rows or columns as samples). */
