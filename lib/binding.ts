@@ -5,6 +5,10 @@ import type { NativeLayer } from './layers';
 
 export type { NativeLayer } from './layers';
 
+/** The backends a model runs on, as the engine names them (native/core/names.h). */
+export const BACKENDS = ['cpu', 'cuda'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
 /** A convolution's input image and kernel, for the image ops of the backend test surface. */
 export interface NativePatchShape {
   channels: number; height: number; width: number; channelsFirst: boolean;
@@ -269,11 +273,11 @@ export interface NativeCurvatureOps {
 }
 
 export interface NativeAddon {
-  NativeModel: new (spec: { layers: NativeLayer[]; loss: string; seed: number; device: 'cpu' | 'cuda'; tf32: boolean }) => NativeModel;
+  NativeModel: new (spec: { layers: NativeLayer[]; loss: string; seed: number; device: BackendName; tf32: boolean }) => NativeModel;
   /** The CPU backend's ops. */
   backend: NativeBackendOps;
   /** The ops of a named backend; 'cuda' throws a KBFGS_DEVICE error where CUDA is not available. */
-  backendOps(device: 'cpu' | 'cuda', tf32?: boolean): NativeBackendOps;
+  backendOps(device: BackendName, tf32?: boolean): NativeBackendOps;
   /** Searches for a GPU and the CUDA libraries once (later calls return the first report). */
   probeCuda(searchDirs: string[]): NativeCudaReport;
   curvature: NativeCurvatureOps;

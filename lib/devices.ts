@@ -4,11 +4,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { addon, type NativeBlasReport, type NativeCudaReport } from './binding';
+import { addon, BACKENDS, type BackendName, type NativeBlasReport, type NativeCudaReport } from './binding';
 import { DeviceError } from './errors';
 
 /** 'auto' picks CUDA when available and the CPU otherwise; 'cuda' fails with DeviceError when unavailable. */
-export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
+export const DEVICES = ['auto', ...BACKENDS] as const;
 export type DeviceName = (typeof DEVICES)[number];
 
 export interface DevicesReport {
@@ -82,7 +82,7 @@ export function devices(): DevicesReport {
 }
 
 /** What computes on a device, in a few words for logs: "cpu: OpenBLAS 0.3.21, Zen kernels", "cuda: <GPU name>". */
-export function engineSummary(device: 'cpu' | 'cuda'): string {
+export function engineSummary(device: BackendName): string {
   if (device === 'cuda') return `cuda: ${devices().cuda.devices[0]?.name ?? 'GPU'}`;
   const blas = addon.blasKernels();
   return `cpu: ${blas.library} ${blas.version}, ${blas.kernels} kernels`;
@@ -95,7 +95,7 @@ let warned = false;
  * the CPU (also emitted once per process as a Node warning, code KBFGS_CUDA_FALLBACK, unless `warn` is false:
  * the command line says it its own way).
  */
-export function resolveDevice(requested: DeviceName, warn = true): { device: 'cpu' | 'cuda'; fallbackReason?: string } {
+export function resolveDevice(requested: DeviceName, warn = true): { device: BackendName; fallbackReason?: string } {
   if (requested === 'cpu') return { device: 'cpu' };
   const { cuda } = devices();
   if (cuda.available) return { device: 'cuda' };

@@ -3,7 +3,7 @@
  * rank, each taking its share of every minibatch; the sums the methods need are added up over the ranks so that
  * every rank holds the same weights and optimizer state.
  */
-import { addon, type NativeWorld } from './binding';
+import { addon, type BackendName, type NativeWorld } from './binding';
 import { cudaLibrarySearchPath } from './devices';
 import { InvalidArgumentError, native } from './errors';
 import { describeValue } from './options';
@@ -68,7 +68,7 @@ export function distributedWorld(): World | undefined {
 }
 
 /** The native fit settings for fit()'s `distributed` option. */
-export function distributedConfig(where: string, option: boolean | DistributedOptions | undefined, device: 'cpu' | 'cuda'):
+export function distributedConfig(where: string, option: boolean | DistributedOptions | undefined, device: BackendName):
   { splitCurvature: boolean; distributedTimeout: number; distributedEngine: 'mpi' | 'nccl'; librarySearchPath: string[] } {
   if (option === undefined || option === false)
     return { splitCurvature: false, distributedTimeout: 0, distributedEngine: 'mpi', librarySearchPath: [] };

@@ -10,6 +10,7 @@ import { METHODS, apiDefaults, grid, settingsFor, type MethodName, type MethodSe
 import { PROBLEMS, loadProblem, type ProblemName } from './problems';
 import { runOne, type EpochRecord } from './run';
 import { DEVICES, engineSummary, resolveDevice, type DeviceName } from '../devices';
+import type { BackendName } from '../binding';
 import { initDistributed } from '../distributed';
 import { writeReport } from './report';
 import { checkOutput, writeOutput } from './output';
@@ -50,7 +51,7 @@ const deviceOption = () =>
   new Option('--device <device>', 'compute device (auto: the GPU when CUDA is available)').choices(DEVICES).default('auto');
 
 /** The device runs use; says on stderr why '--device auto' runs on the CPU. */
-function chooseDevice(requested: DeviceName, quiet: boolean | undefined): 'cpu' | 'cuda' {
+function chooseDevice(requested: DeviceName, quiet: boolean | undefined): BackendName {
   const { device, fallbackReason } = resolveDevice(requested, false);
   if (fallbackReason && !quiet) process.stderr.write(`running on the CPU: ${fallbackReason}\n`);
   return device;

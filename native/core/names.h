@@ -1,5 +1,6 @@
-// The names under which activations and losses cross the boundary: the same strings as lib/model.ts's
-// ACTIVATIONS and LOSSES, so neither side depends on the other's ordering.
+// The names under which activations, losses and devices cross the boundary: the same strings as lib/layers.ts's
+// ACTIVATIONS, lib/model.ts's LOSSES and lib/binding.ts's BACKENDS, so neither side depends on the other's
+// ordering.
 #pragma once
 
 #include <string>
@@ -10,6 +11,10 @@ namespace kb {
 
 inline constexpr const char* kActivationNames[] = {"linear", "relu", "sigmoid", "tanh"};  // Activation order
 inline constexpr const char* kLossNames[] = {"sigmoidCrossEntropy", "halfSquaredError", "softmaxCrossEntropy"};  // Loss order
+// The backends a model can run on; Backend::name() returns these.
+inline constexpr const char kCpuDevice[] = "cpu";
+inline constexpr const char kCudaDevice[] = "cuda";
+inline constexpr const char* kDeviceNames[] = {kCpuDevice, kCudaDevice};
 
 template <typename Enum, size_t N>
 bool from_name(const char* const (&names)[N], const std::string& name, Enum* out) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../core/backend.h"
+#include "../core/names.h"
 #include "../rules/curvature_rules.h"
 #include "../rules/elementwise_rules.h"
 #include "../rules/first_order_rule.h"
@@ -116,7 +117,7 @@ class CpuBackend final : public Backend {
  public:
   // The kernel family is settled before the first BLAS call (blas_kernels.h).
   CpuBackend() { cpu::use_best_blas_kernels(); }
-  const char* name() const override { return "cpu"; }
+  const char* name() const override { return kCpuDevice; }
   bool host_memory() const override { return true; }
 
   // Buffers of 1 MiB and more are mapped from the kernel: freeing one returns its memory at once (through

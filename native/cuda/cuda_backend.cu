@@ -16,6 +16,7 @@
 #include "../core/buffers.h"
 #include "../core/devices.h"
 #include "../core/errors.h"
+#include "../core/names.h"
 #include "../rules/first_order_rule.h"
 #include "cuda_kernels.h"
 #include "cuda_libraries.h"
@@ -101,7 +102,7 @@ class CudaBackend final : public Backend {
     cudaStreamDestroy(stream_);
   }
 
-  const char* name() const override { return "cuda"; }
+  const char* name() const override { return kCudaDevice; }
 
   // ---- memory ---------------------------------------------------------------------------------------------
   float* alloc(size_t count) override {

@@ -9,6 +9,7 @@
 #include "../core/backend.h"
 #include "../rules/first_order_rule.h"
 #include "../core/devices.h"
+#include "../core/names.h"
 #include "boundary.h"
 #include "convert.h"
 
@@ -21,7 +22,7 @@ size_t span(int rows, int cols, int ld) { return rows <= 0 || cols <= 0 ? 0 : (s
 class Args {
  public:
   explicit Args(const Napi::CallbackInfo& info)
-      : info_(info), be_(*static_cast<Backend*>(info.Data())), on_host_(std::string(be_.name()) == "cpu") {}
+      : info_(info), be_(*static_cast<Backend*>(info.Data())), on_host_(std::string(be_.name()) == kCpuDevice) {}
   Args(const Args&) = delete;
   Args& operator=(const Args&) = delete;
   ~Args() {
@@ -514,8 +515,8 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
 Napi::Value BackendOpsFor(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string device = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  if (device == "cpu") return BackendOps(env, cpu_backend());
-  if (device != "cuda") throw_invalid(env, "device must be 'cpu' or 'cuda'");
+  if (device == kCpuDevice) return BackendOps(env, cpu_backend());
+  if (device != kCudaDevice) throw_invalid(env, "device must be one of " + name_list(kDeviceNames));
   const bool tf32 = info.Length() > 1 && info[1].ToBoolean();
   static Backend* kept[2] = {nullptr, nullptr};
   if (!kept[tf32]) kept[tf32] = make_cuda_backend(tf32).release();

@@ -173,9 +173,9 @@ void Model::construct(const Napi::CallbackInfo& info) {
     throw_invalid(env, "unknown loss '" + loss_name + "' (" + name_list(kLossNames) + ")");
   const double seed = number_field(spec, "seed", 0);
   const Napi::Value device_value = spec.Get("device");
-  const std::string device = device_value.IsString() ? device_value.As<Napi::String>().Utf8Value() : "cpu";
-  if (device != "cpu" && device != "cuda") throw_invalid(env, "device must be 'cpu' or 'cuda'");
-  if (device == "cuda") device_backend_ = make_cuda_backend(spec.Get("tf32").ToBoolean());
+  const std::string device = device_value.IsString() ? device_value.As<Napi::String>().Utf8Value() : kCpuDevice;
+  if (device != kCpuDevice && device != kCudaDevice) throw_invalid(env, "device must be one of " + name_list(kDeviceNames));
+  if (device == kCudaDevice) device_backend_ = make_cuda_backend(spec.Get("tf32").ToBoolean());
   Backend& backend = device_backend_ ? *device_backend_ : cpu_backend();
   net_ = std::make_unique<Network>(backend, std::move(specs), loss);
   net_->initialize((uint64_t)seed);
