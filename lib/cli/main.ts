@@ -90,7 +90,7 @@ function readSettings(file: string | undefined): SettingsFile {
 const program = new Command();
 program
   .name('kbfgs-native')
-  .description('Train dense autoencoders with K-BFGS, K-BFGS(L), KFAC, Adam, RMSprop and SGD; reproduce the paper\'s comparison.')
+  .description('Train autoencoders, classifiers and convolutional networks with K-BFGS, K-BFGS(L), KFAC, Adam, RMSprop and SGD, on one process or data-parallel over MPI; reproduce the paper\'s comparison.')
   .version(require('../../package.json').version);
 
 program.command('train')

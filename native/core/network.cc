@@ -1,5 +1,6 @@
-// Forward and backward of the dense network (algorithm.md §1). Tested against finite differences in
-// test/gradients.test.ts.
+// Forward and backward of the network: dense layers (algorithm.md §1) and convolutions with their pooling
+// (algorithm.md §12). Tested against finite differences in test/gradients.test.ts and against the float64
+// reference in the golden suites (algorithm.md §14).
 #include "network.h"
 
 #include <algorithm>
