@@ -1,5 +1,6 @@
 // The golden-trajectory harness: runs the native optimizer step by step and compares it with the float64
 // reference (spec-reference.ts): every minibatch loss, the final weights, and how far the weights moved.
+import * as fs from 'fs';
 import { Sequential, type Matrix, type Optimizer } from '../../lib';
 import { matrix, type Mat, type Trajectory } from './spec-reference';
 
@@ -74,7 +75,10 @@ export function compare(got: Awaited<ReturnType<typeof native>>, want: Trajector
   expect(got.losses).toHaveLength(steps);
   const { loss, weight, moved } = agreement(got, want, start);
   const sensitivity = spread(want);
-  console.log(JSON.stringify({ loss, weight, moved, spread: sensitivity, got: got.counts, want: want.counts }));
+  const line = JSON.stringify({ test: expect.getState().currentTestName, loss, weight, moved, spread: sensitivity, got: got.counts, want: want.counts });
+  console.log(line);
+  // bench/golden-sensitivity.js collects these over the BLAS kernel families
+  if (process.env.KBFGS_GOLDEN_LOG) fs.appendFileSync(process.env.KBFGS_GOLDEN_LOG, line + '\n');
   expect(loss).toBeLessThan(LOSS_TOL);
   expect(weight).toBeLessThan(Math.max(WEIGHT_TOL, RATIO_TOL * sensitivity));
   expect(moved).toBeGreaterThan(1000 * WEIGHT_TOL);  // the steps are large against the tolerance
