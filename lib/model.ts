@@ -12,6 +12,7 @@ import { readRegularFile, writeRegularFile } from './files';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
 import { Optimizer, optimizerFromJSON } from './optimizers';
 import { bindHooks, callHook, type BoundHook, type Callback, type HookName, type TrainingRun } from './callbacks';
+import { record, type BatchLogs, type EpochLogs, type History, type LayerWeights } from './records';
 import {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, checkHeaderLength, decodeSafetensors, encodeSafetensors, stateToTensors,
   tensorsToState, type Tensors,
@@ -55,55 +56,6 @@ export interface LoadOptions {
   tf32?: boolean;
 }
 
-export interface BatchLogs {
-  /** Mean data loss of the minibatch before the step. */
-  loss: number;
-  epoch: number;
-  batches: number;
-  /** Steps of this model so far, this one included. */
-  step: number;
-  /** The learning rate this step used. */
-  lr: number;
-}
-
-export interface EpochLogs {
-  /** Regularised training loss over the full training set: data loss + (τ/2)‖θ‖² (algorithm.md §2). */
-  loss: number;
-  /** Mean of the epoch's minibatch losses. */
-  batchLoss: number;
-  /** Mean data loss of validationData, when given. */
-  valLoss?: number;
-  /** Share of training rows predicted right (softmax cross-entropy: argmax; one sigmoid output: its sign). */
-  accuracy?: number;
-  /** The same over validationData. */
-  valAccuracy?: number;
-  /** The learning rate of the epoch's last step (the epoch callbacks' changes apply from the next epoch). */
-  lr: number;
-  /** The damping λ of the epoch's last step (second-order methods). */
-  damping?: number;
-  /** Cumulative training wall time of this model in seconds (warm start included, evaluation excluded). */
-  seconds: number;
-  /** Optimizer steps taken so far. */
-  steps: number;
-  /**
-   * Counters and phase timings of the epoch. Curvature counters (curvatureUpdates, hgSkipped, haSkipped,
-   * powellDamping, lmDamping, inversions) are summed over layers and steps; `replayedSteps` counts the steps a
-   * GPU replayed from a recorded graph; `rejectedSteps`, `maxLossRatio` and `maxLossBound` (the largest loss
-   * ratio it allowed: 1.25, or more where the minibatch noise is wider) are the divergence safeguard's;
-   * `skippedSteps` the onNonFinite 'skip' mode's; the `...Seconds` entries are phase times; distributed fits add
-   * `summedBytes`, `broadcastBytes` and `collectiveCalls` of the epoch's steps.
-   */
-  diagnostics: Diagnostics;
-}
-
-/** The names of EpochLogs.diagnostics; which appear depends on the method and the options. */
-export type DiagnosticName =
-  | 'forwardSeconds' | 'backwardSeconds' | 'skippedSteps' | 'rejectedSteps' | 'maxLossRatio' | 'maxLossBound'
-  | 'curvatureUpdates' | 'hgSkipped' | 'haSkipped' | 'powellDamping' | 'lmDamping' | 'directionSeconds'
-  | 'secondPassSeconds' | 'curvatureSeconds' | 'replayedSteps' | 'inversions' | 'sampledSeconds'
-  | 'factorSeconds' | 'inverseSeconds' | 'summedBytes' | 'broadcastBytes' | 'collectiveCalls';
-export type Diagnostics = Partial<Record<DiagnosticName, number>> & Record<string, number>;
-
 export interface FitOptions {
   optimizer: Optimizer;
   /** Default 1. */
@@ -144,22 +96,6 @@ export interface FitOptions {
    * same weights. See the README's "Distributed training". Default false.
    */
   distributed?: boolean | DistributedOptions;
-}
-
-/** Shaped like TensorFlow.js's History: one array per logged quantity, indexed like `epoch`. */
-export interface History {
-  epoch: number[];
-  history: {
-    loss: number[]; batchLoss: number[]; seconds: number[]; lr: number[]; valLoss?: number[]; accuracy?: number[];
-    valAccuracy?: number[]; damping?: number[];
-  };
-  params: { epochs: number; batchSize: number; samples: number; optimizer: ReturnType<Optimizer['toJSON']> };
-}
-
-export interface LayerWeights {
-  /** units x inputs, row-major. */
-  weight: Float32Array;
-  bias: Float32Array;
 }
 
 // Fits in progress. On process exit they are cancelled, so that exit waits for one batch, not the whole run
@@ -633,18 +569,6 @@ function checkInputShape(where: string, shape: unknown): ImageShape | undefined 
     throw new InvalidArgumentError(`${where}: inputShape must be [channels, height, width]`);
   const names = ['channels', 'height', 'width'];
   return shape.map((v, i) => checkNumber(where, `inputShape ${names[i]}`, v, NaN, { min: 1, max: 1 << 20, integer: true })) as ImageShape;
-}
-
-/** Appends an epoch's logs to the history (a quantity's array appears with its first value). */
-function record(history: History, epoch: number, logs: EpochLogs): void {
-  const h = history.history;
-  history.epoch.push(epoch);
-  h.loss.push(logs.loss);
-  h.batchLoss.push(logs.batchLoss);
-  h.seconds.push(logs.seconds);
-  h.lr.push(logs.lr);
-  for (const key of ['valLoss', 'accuracy', 'valAccuracy', 'damping'] as const)
-    if (logs[key] !== undefined) (h[key] ??= []).push(logs[key]!);
 }
 
 function checkLoadOptions(options: LoadOptions): void {
