@@ -8,7 +8,8 @@ import { types } from 'util';
 import { CallbackError, InvalidArgumentError } from './errors';
 import { checkBoolean, checkChoice, checkKeys, checkNumber, closestName, describeValue } from './options';
 import type { Optimizer } from './optimizers';
-import type { BatchLogs, EpochLogs, History, LayerWeights, Sequential } from './model';
+import type { Sequential } from './model';
+import type { BatchLogs, EpochLogs, History, LayerWeights } from './records';
 
 /** What a callback sees of the fit it belongs to. */
 export interface TrainingRun {

@@ -4,11 +4,17 @@
  * bias, and unless left out the optimizer's state (Kronecker factors, H matrices, L-BFGS pairs, moments) and
  * the data order. `__metadata__` holds JSON strings: the architecture, the optimizer and its settings, the
  * training counters and the library version. Writes are atomic (lib/files.ts writeRegularFile); loading
- * validates every offset, shape and field and throws CheckpointError naming the problem.
+ * validates every offset, shape and field and throws CheckpointError naming the problem. save() hands
+ * writeCheckpoint plain data and load() hands restoreCheckpoint a builder, so this module needs no model class.
  */
 import type { NativeTrainingState } from './binding';
 import { isFloat32Array, isUint32Array } from './data';
-import { KbfgsError } from './errors';
+import { DeviceError, KbfgsError, tidyUp } from './errors';
+import { readRegularFile, writeRegularFile } from './files';
+import { checkInputShape, planLayers, type ImageShape, type LayerConfig, type WeightShape } from './layers';
+import { optimizerFromJSON, type Optimizer } from './optimizers';
+import { checkNumber } from './options';
+import type { LayerWeights } from './records';
 
 export class CheckpointError extends KbfgsError {
   constructor(message: string) {
@@ -43,9 +49,8 @@ export function encodeSafetensors(tensors: Tensors, metadata: Record<string, str
   return Buffer.concat(parts);
 }
 
-/** Parses and validates safetensors bytes; every tensor is copied into an aligned typed array. */
 /** The header length a safetensors file starts with, checked against the largest header this package reads. */
-export function checkHeaderLength(head: Uint8Array, name: string): number {
+function checkHeaderLength(head: Uint8Array, name: string): number {
   if (head.length < 8) throw new CheckpointError(`${name}: ${head.length} bytes is too short for a safetensors file`);
   const headerLength = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
   if (headerLength > MAX_HEADER)
@@ -53,6 +58,7 @@ export function checkHeaderLength(head: Uint8Array, name: string): number {
   return headerLength;
 }
 
+/** Parses and validates safetensors bytes; every tensor is copied into an aligned typed array. */
 export function decodeSafetensors(bytes: Uint8Array, name: string): { tensors: Tensors; metadata: Record<string, string> } {
   const fail = (problem: string): never => { throw new CheckpointError(`${name}: ${problem}`); };
   const headerLength = checkHeaderLength(bytes, name);
@@ -93,7 +99,7 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): { tensors: T
 }
 
 /** Splits a native training state into tensors and a JSON-able rest. */
-export function stateToTensors(state: NativeTrainingState): { tensors: Tensors; training: object } {
+function stateToTensors(state: NativeTrainingState): { tensors: Tensors; training: object } {
   const tensors: Tensors = {};
   for (const [key, value] of Object.entries(state.buffers)) tensors[`optimizer.${key}`] = value;
   tensors['sampler.order'] = state.sampler.order;
@@ -102,7 +108,7 @@ export function stateToTensors(state: NativeTrainingState): { tensors: Tensors; 
 }
 
 /** The inverse of stateToTensors. */
-export function tensorsToState(tensors: Tensors, training: Record<string, unknown>, name: string): Omit<NativeTrainingState, 'optimizerId'> {
+function tensorsToState(tensors: Tensors, training: Record<string, unknown>, name: string): Omit<NativeTrainingState, 'optimizerId'> {
   const buffers: Record<string, Float32Array> = {};
   for (const [key, value] of Object.entries(tensors)) {
     if (!key.startsWith('optimizer.')) continue;
@@ -114,4 +120,139 @@ export function tensorsToState(tensors: Tensors, training: Record<string, unknow
   const sampler = training.sampler as { position: number; shuffle: boolean; rng: string } | undefined;
   if (!sampler || typeof sampler.rng !== 'string') throw new CheckpointError(`${name}: the training metadata lacks the data-order state`);
   return { ...(training as Omit<NativeTrainingState, 'optimizerId' | 'buffers' | 'sampler'>), buffers, sampler: { ...sampler, order } };
+}
+
+/**
+ * A model's architecture as a checkpoint holds it: an image input's shape or else the input width, the layers
+ * and the loss (checked when the model is built from it).
+ */
+export interface Architecture {
+  inputDim?: number;
+  inputShape?: ImageShape;
+  layers: readonly LayerConfig[];
+  loss: string;
+}
+
+/** What save() puts in a checkpoint: plain data, so that this module needs no model. */
+export interface CheckpointContents {
+  architecture: Architecture;
+  /** An Autoencoder's widths and activation, without which load could not rebuild one. */
+  autoencoder?: { encoder: readonly number[]; activation: string };
+  weights: LayerWeights[];
+  /** The optimizer's settings and the native training state; absent when left out or when there is none. */
+  optimizer?: { settings: ReturnType<Optimizer['toJSON']>; state: NativeTrainingState };
+}
+
+/** Writes a checkpoint atomically; a path that is not a regular file (or a link to one) is a CheckpointError. */
+export function writeCheckpoint(file: string, contents: CheckpointContents): void {
+  const tensors: Tensors = {};
+  contents.weights.forEach((w, l) => {
+    tensors[`layer${l}.weight`] = w.weight;
+    tensors[`layer${l}.bias`] = w.bias;
+  });
+  const { inputDim, inputShape, layers, loss } = contents.architecture;
+  const metadata: Record<string, string> = {
+    format: CHECKPOINT_FORMAT,
+    version: String(CHECKPOINT_VERSION),
+    library: `kbfgs-native ${require('../package.json').version}`,
+    architecture: JSON.stringify(inputShape ? { inputShape, layers, loss } : { inputDim, layers, loss }),
+  };
+  if (contents.autoencoder) metadata.autoencoder = JSON.stringify(contents.autoencoder);
+  if (contents.optimizer) {
+    const { tensors: stateTensors, training } = stateToTensors(contents.optimizer.state);
+    Object.assign(tensors, stateTensors);
+    metadata.optimizer = JSON.stringify(contents.optimizer.settings);
+    metadata.training = JSON.stringify(training);
+  }
+  writeRegularFile(file, encodeSafetensors(tensors, metadata), (message) => new CheckpointError(message));
+}
+
+/** A checkpoint file's bytes, refused with CheckpointError when the file cannot be one. */
+export function readCheckpointFile(file: string): Uint8Array {
+  // The header's length is checked before the file is read, against the limit and the file's size, so a
+  // forged length cannot make load read it whole.
+  return readRegularFile(file, (message) => new CheckpointError(message), {
+    headBytes: 8,
+    inspect: (head, size) => {
+      const headerLength = checkHeaderLength(head, file);
+      if (headerLength > size - 8) throw new CheckpointError(`${file}: header length ${headerLength} exceeds the ${size - 8} bytes after it`);
+    },
+  });
+}
+
+/** What restoreCheckpoint needs of the model it builds. */
+export interface RestoredModel {
+  readonly weightShapes: ReadonlyArray<WeightShape>;
+  setWeights(weights: LayerWeights[]): void;
+  dispose(): void;
+}
+
+/** How the caller turns a checkpoint into its model: the model class decides what it builds and owns its state. */
+export interface RestoreSteps<M extends RestoredModel> {
+  /** The model the architecture describes, before its weights are set; may throw to refuse the architecture. */
+  build(architecture: Architecture, metadata: Record<string, string>): M;
+  /** Hands the saved optimizer and its training state to the model. */
+  restoreOptimizer(model: M, optimizer: Optimizer, state: Omit<NativeTrainingState, 'optimizerId'>): void;
+}
+
+/**
+ * Reads a checkpoint's bytes (`name` in messages) into a model: checks the format, the version, the
+ * architecture and every weight before building, then sets the weights and restores the optimizer if one was
+ * saved. Every problem is a CheckpointError, except a DeviceError while building (the machine's, not the
+ * file's); a model built before the problem is disposed.
+ */
+export function restoreCheckpoint<M extends RestoredModel>(bytes: Uint8Array, name: string, steps: RestoreSteps<M>): M {
+  const { tensors, metadata } = decodeSafetensors(bytes, name);
+  const fail = (problem: string): never => { throw new CheckpointError(`${name}: ${problem}`); };
+  if (metadata.format !== CHECKPOINT_FORMAT) fail(`not a ${CHECKPOINT_FORMAT} file`);
+  if (metadata.version === '1')
+    fail(`checkpoint format version 1 was written by an earlier kbfgs-native (its K-BFGS state still held A + √λI); this release reads version ${CHECKPOINT_VERSION} only`);
+  if (metadata.version !== String(CHECKPOINT_VERSION)) fail(`checkpoint version ${metadata.version} is not supported (this release reads version ${CHECKPOINT_VERSION})`);
+  const json = (key: string) => {
+    try {
+      return JSON.parse(metadata[key]);
+    } catch {
+      return fail(`metadata '${key}' is missing or not JSON`);
+    }
+  };
+  const architecture = json('architecture') as Architecture;
+  // Every weight must be in the file, so the file's size bounds what the model may allocate.
+  if (!architecture || !Array.isArray(architecture.layers)) fail('invalid architecture (no layers)');
+  let shapes: WeightShape[] = [];
+  try {
+    const inputShape = checkInputShape('architecture', architecture.inputShape);
+    const inputDim = inputShape ? inputShape[0] * inputShape[1] * inputShape[2]
+      : checkNumber('architecture', 'inputDim', architecture.inputDim, NaN, { min: 1, integer: true });
+    shapes = planLayers('architecture', inputDim, inputShape, architecture.layers).weights;
+  } catch (e) {
+    fail(`invalid architecture (${(e as Error).message})`);
+  }
+  shapes.forEach(({ units, inputs }, l) => {
+    const w = tensors[`layer${l}.weight`], b = tensors[`layer${l}.bias`];
+    if (!isFloat32Array(w) || !isFloat32Array(b) || b.length !== units || w.length !== units * inputs)
+      fail(`weights of layer ${l} are missing or do not match the architecture`);
+  });
+  let model: M;
+  try {
+    model = steps.build(architecture, metadata);
+  } catch (e) {
+    if (e instanceof DeviceError) throw e;
+    return fail(`invalid architecture (${(e as Error).message})`);
+  }
+  try {
+    model.setWeights(model.weightShapes.map((_, l) => {
+      const weight = tensors[`layer${l}.weight`], bias = tensors[`layer${l}.bias`];
+      if (!isFloat32Array(weight) || !isFloat32Array(bias)) fail(`weights of layer ${l} are missing`);
+      return { weight: weight as Float32Array, bias: bias as Float32Array };
+    }));
+    if (metadata.optimizer !== undefined) {
+      const optimizer = optimizerFromJSON(json('optimizer'));
+      steps.restoreOptimizer(model, optimizer, tensorsToState(tensors, json('training'), name));
+    }
+  } catch (e) {
+    tidyUp(() => model.dispose());
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(`${name}: ${(e as Error).message}`);
+  }
+  return model;
 }

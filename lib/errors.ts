@@ -2,7 +2,7 @@
  * Typed errors. Every error this package throws is a {@link KbfgsError} with a stable `code`; errors raised
  * in native code carry the same codes and are rethrown as these classes (see {@link fromNative}).
  */
-import type { History } from './model';
+import type { History } from './records';
 
 /** The stable code of every error this package throws. */
 export type ErrorCode =

@@ -5,9 +5,9 @@ export type {
   Callback, EarlyStoppingOptions, ModelCheckpointOptions, Monitor, ReduceLROnPlateauOptions, TrainingRun,
 } from './callbacks';
 export type {
-  ActivationName, AutoencoderConfig, BatchLogs, DiagnosticName, Diagnostics, EpochLogs, FitOptions,
-  History, LayerWeights, LoadOptions, LossName, PresetOptions, SequentialConfig,
+  ActivationName, AutoencoderConfig, FitOptions, LoadOptions, LossName, PresetOptions, SequentialConfig,
 } from './model';
+export type { BatchLogs, DiagnosticName, Diagnostics, EpochLogs, History, LayerWeights } from './records';
 export type {
   Conv2dLayerConfig, DenseLayerConfig, FlattenLayerConfig, GlobalAvgPool2dLayerConfig, ImageShape, LayerConfig,
   Pool2dLayerConfig, WeightShape,

@@ -91,6 +91,15 @@ function pair(where: string, name: string, value: unknown, fallback?: number): [
   return [v, v];
 }
 
+/** Checks an image input's [channels, height, width] (undefined: a vector input). */
+export function checkInputShape(where: string, shape: unknown): ImageShape | undefined {
+  if (shape === undefined) return undefined;
+  if (!Array.isArray(shape) || shape.length !== 3)
+    throw new InvalidArgumentError(`${where}: inputShape must be [channels, height, width]`);
+  const names = ['channels', 'height', 'width'];
+  return shape.map((v, i) => checkNumber(where, `inputShape ${names[i]}`, v, NaN, { min: 1, max: 1 << 20, integer: true })) as ImageShape;
+}
+
 /** Checks a layer stack against its input and derives what the engine needs; throws InvalidArgumentError. */
 export function planLayers(where: string, inputDim: number, inputShape: ImageShape | undefined, layers: unknown): LayerPlan {
   if (!Array.isArray(layers) || layers.length === 0)

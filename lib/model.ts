@@ -1,23 +1,20 @@
 /**
  * Feed-forward models. `Sequential` is a stack of layers (dense and conv2d with bias, pooling, flatten:
  * lib/layers.ts) and a loss; `Autoencoder` adds the paper's presets. Weights and optimizer state live in native memory; `dispose()` frees them.
+ * What a fit records is in lib/records.ts; the checkpoint format that save and load use is in lib/checkpoint.ts.
  */
 import * as os from 'os';
-import { addon, type NativeBatchEvent, type NativeEpochEvent, type NativeModel } from './binding';
+import { addon, type BackendName, type NativeBatchEvent, type NativeEpochEvent, type NativeModel } from './binding';
 import { resolveData, checkFinite, checkMatrix, isFloat32Array, isUint8Array, pinnedForNative, type Matrix, type TrainingData } from './data';
 import { DEVICES, resolveDevice, type DeviceName } from './devices';
 import { distributedConfig, distributedWorld, type DistributedOptions } from './distributed';
-import { AbortError, DeviceError, InvalidArgumentError, ShapeError, fromNative, native, tidyUp } from './errors';
-import { readRegularFile, writeRegularFile } from './files';
+import { AbortError, InvalidArgumentError, ShapeError, fromNative, native, tidyUp } from './errors';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
-import { Optimizer, optimizerFromJSON } from './optimizers';
+import { Optimizer } from './optimizers';
 import { bindHooks, callHook, type BoundHook, type Callback, type HookName, type TrainingRun } from './callbacks';
-import {
-  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, checkHeaderLength, decodeSafetensors, encodeSafetensors, stateToTensors,
-  tensorsToState, type Tensors,
-} from './checkpoint';
-
-import { ACTIVATIONS, planLayers, type ActivationName, type ImageShape, type LayerConfig, type WeightShape } from './layers';
+import { record, type BatchLogs, type EpochLogs, type History, type LayerWeights } from './records';
+import { readCheckpointFile, restoreCheckpoint, writeCheckpoint } from './checkpoint';
+import { ACTIVATIONS, checkInputShape, planLayers, type ActivationName, type ImageShape, type LayerConfig, type WeightShape } from './layers';
 
 export { ACTIVATIONS, type ActivationName } from './layers';
 
@@ -54,55 +51,6 @@ export interface LoadOptions {
   device?: DeviceName;
   tf32?: boolean;
 }
-
-export interface BatchLogs {
-  /** Mean data loss of the minibatch before the step. */
-  loss: number;
-  epoch: number;
-  batches: number;
-  /** Steps of this model so far, this one included. */
-  step: number;
-  /** The learning rate this step used. */
-  lr: number;
-}
-
-export interface EpochLogs {
-  /** Regularised training loss over the full training set: data loss + (τ/2)‖θ‖² (algorithm.md §2). */
-  loss: number;
-  /** Mean of the epoch's minibatch losses. */
-  batchLoss: number;
-  /** Mean data loss of validationData, when given. */
-  valLoss?: number;
-  /** Share of training rows predicted right (softmax cross-entropy: argmax; one sigmoid output: its sign). */
-  accuracy?: number;
-  /** The same over validationData. */
-  valAccuracy?: number;
-  /** The learning rate of the epoch's last step (the epoch callbacks' changes apply from the next epoch). */
-  lr: number;
-  /** The damping λ of the epoch's last step (second-order methods). */
-  damping?: number;
-  /** Cumulative training wall time of this model in seconds (warm start included, evaluation excluded). */
-  seconds: number;
-  /** Optimizer steps taken so far. */
-  steps: number;
-  /**
-   * Counters and phase timings of the epoch. Curvature counters (curvatureUpdates, hgSkipped, haSkipped,
-   * powellDamping, lmDamping, inversions) are summed over layers and steps; `replayedSteps` counts the steps a
-   * GPU replayed from a recorded graph; `rejectedSteps`, `maxLossRatio` and `maxLossBound` (the largest loss
-   * ratio it allowed: 1.25, or more where the minibatch noise is wider) are the divergence safeguard's;
-   * `skippedSteps` the onNonFinite 'skip' mode's; the `...Seconds` entries are phase times; distributed fits add
-   * `summedBytes`, `broadcastBytes` and `collectiveCalls` of the epoch's steps.
-   */
-  diagnostics: Diagnostics;
-}
-
-/** The names of EpochLogs.diagnostics; which appear depends on the method and the options. */
-export type DiagnosticName =
-  | 'forwardSeconds' | 'backwardSeconds' | 'skippedSteps' | 'rejectedSteps' | 'maxLossRatio' | 'maxLossBound'
-  | 'curvatureUpdates' | 'hgSkipped' | 'haSkipped' | 'powellDamping' | 'lmDamping' | 'directionSeconds'
-  | 'secondPassSeconds' | 'curvatureSeconds' | 'replayedSteps' | 'inversions' | 'sampledSeconds'
-  | 'factorSeconds' | 'inverseSeconds' | 'summedBytes' | 'broadcastBytes' | 'collectiveCalls';
-export type Diagnostics = Partial<Record<DiagnosticName, number>> & Record<string, number>;
 
 export interface FitOptions {
   optimizer: Optimizer;
@@ -146,22 +94,6 @@ export interface FitOptions {
   distributed?: boolean | DistributedOptions;
 }
 
-/** Shaped like TensorFlow.js's History: one array per logged quantity, indexed like `epoch`. */
-export interface History {
-  epoch: number[];
-  history: {
-    loss: number[]; batchLoss: number[]; seconds: number[]; lr: number[]; valLoss?: number[]; accuracy?: number[];
-    valAccuracy?: number[]; damping?: number[];
-  };
-  params: { epochs: number; batchSize: number; samples: number; optimizer: ReturnType<Optimizer['toJSON']> };
-}
-
-export interface LayerWeights {
-  /** units x inputs, row-major. */
-  weight: Float32Array;
-  bias: Float32Array;
-}
-
 // Fits in progress. On process exit they are cancelled, so that exit waits for one batch, not the whole run
 // (the native training thread would otherwise hold the process open until it finished).
 const running = new Set<NativeModel>();
@@ -182,7 +114,7 @@ export class Sequential {
   readonly weightShapes: ReadonlyArray<WeightShape>;
   readonly loss: LossName;
   /** The backend the model runs on. */
-  readonly device: 'cpu' | 'cuda';
+  readonly device: BackendName;
   /** Why device 'auto' ran on the CPU, if it did. */
   readonly deviceFallbackReason: string | undefined;
   private readonly handle: NativeModel;
@@ -484,28 +416,14 @@ export class Sequential {
     const world = distributedWorld();
     if (world && world.size > 1 && world.rank !== 0) return;
     const handle = this.native();
-    const tensors: Tensors = {};
-    this.getWeights().forEach((w, l) => {
-      tensors[`layer${l}.weight`] = w.weight;
-      tensors[`layer${l}.bias`] = w.bias;
-    });
-    const metadata: Record<string, string> = {
-      format: CHECKPOINT_FORMAT,
-      version: String(CHECKPOINT_VERSION),
-      library: `kbfgs-native ${require('../package.json').version}`,
-      architecture: JSON.stringify(this.inputShape ? { inputShape: this.inputShape, layers: this.layers, loss: this.loss }
-        : { inputDim: this.inputDim, layers: this.layers, loss: this.loss }),
-    };
-    if (this instanceof Autoencoder)
-      metadata.autoencoder = JSON.stringify({ encoder: this.encoder, activation: this.activation });
+    const weights = this.getWeights();
     const state = withOptimizer ? native(() => handle.exportState()) : null;
-    if (state && this.currentOptimizer) {
-      const { tensors: stateTensors, training } = stateToTensors(state);
-      Object.assign(tensors, stateTensors);
-      metadata.optimizer = JSON.stringify(this.currentOptimizer.toJSON());
-      metadata.training = JSON.stringify(training);
-    }
-    writeRegularFile(file, encodeSafetensors(tensors, metadata), (message) => new CheckpointError(message));
+    writeCheckpoint(file, {
+      architecture: { inputDim: this.inputDim, inputShape: this.inputShape, layers: this.layers, loss: this.loss },
+      autoencoder: this instanceof Autoencoder ? { encoder: this.encoder, activation: this.activation } : undefined,
+      weights,
+      optimizer: state && this.currentOptimizer ? { settings: this.currentOptimizer.toJSON(), state } : undefined,
+    });
   }
 
   /**
@@ -514,16 +432,7 @@ export class Sequential {
    */
   static load(file: string, options: LoadOptions = {}): Sequential {
     checkLoadOptions(options);
-    // The header's length is checked before the file is read, against the limit and the file's size, so a
-    // forged length cannot make load read it whole.
-    const bytes = readRegularFile(file, (message) => new CheckpointError(message), {
-      headBytes: 8,
-      inspect: (head, size) => {
-        const headerLength = checkHeaderLength(head, file);
-        if (headerLength > size - 8) throw new CheckpointError(`${file}: header length ${headerLength} exceeds the ${size - 8} bytes after it`);
-      },
-    });
-    return this.fromCheckpoint(bytes, file, options);  // `this`: Autoencoder.load builds an Autoencoder
+    return this.fromCheckpoint(readCheckpointFile(file), file, options);  // `this`: Autoencoder.load builds an Autoencoder
   }
 
   /** load() on bytes already in memory; `name` appears in error messages. */
@@ -531,61 +440,14 @@ export class Sequential {
     if (!isUint8Array(bytes))
       throw new InvalidArgumentError(`fromCheckpoint: bytes must be a Uint8Array or Buffer, got ${bytes === null ? 'null' : typeof bytes}`);
     checkLoadOptions(options);
-    const file = name;
-    const { tensors, metadata } = decodeSafetensors(bytes, file);
-    const fail = (problem: string): never => { throw new CheckpointError(`${file}: ${problem}`); };
-    if (metadata.format !== CHECKPOINT_FORMAT) fail(`not a ${CHECKPOINT_FORMAT} file`);
-    if (metadata.version === '1')
-      fail(`checkpoint format version 1 was written by an earlier kbfgs-native (its K-BFGS state still held A + √λI); this release reads version ${CHECKPOINT_VERSION} only`);
-    if (metadata.version !== String(CHECKPOINT_VERSION)) fail(`checkpoint version ${metadata.version} is not supported (this release reads version ${CHECKPOINT_VERSION})`);
-    const json = (key: string) => {
-      try {
-        return JSON.parse(metadata[key]);
-      } catch {
-        return fail(`metadata '${key}' is missing or not JSON`);
-      }
-    };
-    const architecture = json('architecture') as SequentialConfig;
-    // Every weight must be in the file, so the file's size bounds what the model may allocate.
-    if (!architecture || !Array.isArray(architecture.layers)) fail('invalid architecture (no layers)');
-    let shapes: WeightShape[] = [];
-    try {
-      const inputShape = checkInputShape('architecture', architecture.inputShape);
-      const inputDim = inputShape ? inputShape[0] * inputShape[1] * inputShape[2]
-        : checkNumber('architecture', 'inputDim', architecture.inputDim, NaN, { min: 1, integer: true });
-      shapes = planLayers('architecture', inputDim, inputShape, architecture.layers).weights;
-    } catch (e) {
-      fail(`invalid architecture (${(e as Error).message})`);
-    }
-    shapes.forEach(({ units, inputs }, l) => {
-      const w = tensors[`layer${l}.weight`], b = tensors[`layer${l}.bias`];
-      if (!isFloat32Array(w) || !isFloat32Array(b) || b.length !== units || w.length !== units * inputs)
-        fail(`weights of layer ${l} are missing or do not match the architecture`);
-    });
-    let model: Sequential;
-    try {
-      model = this.fromArchitecture(architecture, metadata, options);
-    } catch (e) {
-      if (e instanceof DeviceError) throw e;
-      return fail(`invalid architecture (${(e as Error).message})`);
-    }
-    try {
-      model.setWeights(model.weightShapes.map((_, l) => {
-        const weight = tensors[`layer${l}.weight`], bias = tensors[`layer${l}.bias`];
-        if (!isFloat32Array(weight) || !isFloat32Array(bias)) fail(`weights of layer ${l} are missing`);
-        return { weight: weight as Float32Array, bias: bias as Float32Array };
-      }));
-      if (metadata.optimizer !== undefined) {
-        const optimizer = optimizerFromJSON(json('optimizer'));
-        native(() => model.handle.importState(optimizer.toNative(), tensorsToState(tensors, json('training'), file)));
+    return restoreCheckpoint<Sequential>(bytes, name, {
+      // The constructor checks what the file's architecture holds, the loss included.
+      build: (architecture, metadata) => this.fromArchitecture(architecture as SequentialConfig, metadata, options),
+      restoreOptimizer: (model, optimizer, state) => {
+        native(() => model.handle.importState(optimizer.toNative(), state));
         model.follow(optimizer);
-      }
-    } catch (e) {
-      tidyUp(() => model.dispose());
-      if (e instanceof CheckpointError) throw e;
-      throw new CheckpointError(`${file}: ${(e as Error).message}`);
-    }
-    return model;
+      },
+    });
   }
 
   /** The model a checkpoint describes, before its weights are set (Autoencoder builds its own class). */
@@ -625,26 +487,6 @@ export class Sequential {
       return { weight, bias };
     });
   }
-}
-
-function checkInputShape(where: string, shape: unknown): ImageShape | undefined {
-  if (shape === undefined) return undefined;
-  if (!Array.isArray(shape) || shape.length !== 3)
-    throw new InvalidArgumentError(`${where}: inputShape must be [channels, height, width]`);
-  const names = ['channels', 'height', 'width'];
-  return shape.map((v, i) => checkNumber(where, `inputShape ${names[i]}`, v, NaN, { min: 1, max: 1 << 20, integer: true })) as ImageShape;
-}
-
-/** Appends an epoch's logs to the history (a quantity's array appears with its first value). */
-function record(history: History, epoch: number, logs: EpochLogs): void {
-  const h = history.history;
-  history.epoch.push(epoch);
-  h.loss.push(logs.loss);
-  h.batchLoss.push(logs.batchLoss);
-  h.seconds.push(logs.seconds);
-  h.lr.push(logs.lr);
-  for (const key of ['valLoss', 'accuracy', 'valAccuracy', 'damping'] as const)
-    if (logs[key] !== undefined) (h[key] ??= []).push(logs[key]!);
 }
 
 function checkLoadOptions(options: LoadOptions): void {
