@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { addon, type NativeCudaReport } from './binding';
+import { addon, engineReport, type EngineReport, type NativeCudaReport } from './binding';
 import { DeviceError } from './errors';
 
 /** 'auto' picks CUDA when available and the CPU otherwise; 'cuda' fails with DeviceError when unavailable. */
@@ -12,7 +12,9 @@ export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
 export type DeviceName = (typeof DEVICES)[number];
 
 export interface DevicesReport {
-  /** The CPU backend (OpenBLAS, linked in): always available. */
+  /** The engine that runs: the native addon, or the WebAssembly build of the same engine, and why. */
+  engine: EngineReport;
+  /** The CPU backend (OpenBLAS linked in natively, the engine's own SIMD128 BLAS on WebAssembly): always available. */
   cpu: { available: true; threads: number };
   cuda: NativeCudaReport;
 }
@@ -75,7 +77,7 @@ let report: NativeCudaReport | undefined;
 /** What this process can use. The CUDA search runs once, on the first call (or the first model on 'auto'/'cuda'). */
 export function devices(): DevicesReport {
   report ??= addon.probeCuda(cudaLibrarySearchPath());
-  return { cpu: { available: true, threads: addon.threads() }, cuda: report };
+  return { engine: engineReport(), cpu: { available: true, threads: addon.threads() }, cuda: report };
 }
 
 let warned = false;
