@@ -1,6 +1,6 @@
 // Which engine runs: KBFGS_ENGINE forces one (the WebAssembly runs of the suites rely on it), and devices()
 // says which and why.
-import { devices, DistributedError, initDistributed, useEngine } from '../lib';
+import { devices, useEngine } from '../lib';
 
 describe('engine', () => {
   test('devices() names the engine that runs, and the forced one when KBFGS_ENGINE is set', () => {
@@ -23,15 +23,4 @@ describe('engine', () => {
     expect(() => useEngine('gpu' as never)).toThrow(/engine must be one of auto, native, wasm/);
   });
 
-  test('CUDA is native only; so is data-parallel training, which fails clearly on WebAssembly', () => {
-    const { engine, cuda } = devices();
-    if (engine.name === 'wasm') {
-      expect(cuda.available).toBe(false);
-      expect(cuda.reason).toMatch(/WebAssembly engine has no CUDA backend/);
-      expect(() => initDistributed()).toThrow(DistributedError);
-      expect(() => initDistributed()).toThrow(/needs the native engine/);
-    } else {
-      expect(cuda.reason).not.toMatch(/WebAssembly/);
-    }
-  });
 });
