@@ -16,6 +16,10 @@ constexpr int kMaxThreads = 16;
 
 class Pool {
  public:
+  // As many threads as the machine has cores (os.cpus() in Node, navigator.hardwareConcurrency in a browser),
+  // as OpenBLAS starts with.
+  Pool() { set_count((int)std::thread::hardware_concurrency()); }
+
   int count() const { return count_.load(); }
   void set_count(int threads) { count_.store(std::clamp(threads, 1, kMaxThreads)); }
 
