@@ -33,7 +33,7 @@ Napi::Value BfgsUpdate(const Napi::CallbackInfo& info) {
   const float ref = (float)info[4].As<Napi::Number>().DoubleValue();  // ‖ref‖ of a one-element ref vector
   float skipped = 0;
   be().bfgs_update(n, h, s, y, hy.data(), &ref, 1, kBfgsSkipThreshold, nullptr, &skipped);
-  publish(info[0].As<Napi::Float32Array>());
+  publish(info[0]);
   return Napi::Boolean::New(info.Env(), skipped == 0);
 }
 
@@ -47,8 +47,8 @@ Napi::Value DoubleDamping(const Napi::CallbackInfo& info) {
   be().gemv(false, d, d, 1.0f, h, d, y, 0.0f, hy.data());
   float gate = 0, counts[2] = {0, 0};
   be().damp_pair(d, s, y, hy.data(), kPowellMu1, info[4].As<Napi::Number>().DoubleValue(), &gate, counts);
-  publish(info[2].As<Napi::Float32Array>());
-  publish(info[3].As<Napi::Float32Array>());
+  publish(info[2]);
+  publish(info[3]);
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("powell", counts[0] > 0);
   o.Set("lm", counts[1] > 0);
