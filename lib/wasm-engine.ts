@@ -43,7 +43,14 @@ export function loadWasmEngine(dir: string): unknown {
       if (text !== 'worker sent an unknown command undefined') process.stderr.write(`${text}\n`);
     },
   };
-  factory(module);
+  try {
+    factory(module);
+  } catch (error) {
+    // The shared memory is reserved whole (4 GiB and guard pages) when the module starts.
+    if (error instanceof RangeError && /Memory/.test(error.message))
+      throw new Error(`${error.message}: the engine reserves 4 GiB of address space for its memory (is it limited, e.g. by ulimit -v?)`);
+    throw error;
+  }
   // The pool of Web Workers for the engine's threads has been sent the module; Emscripten would wait for each
   // worker's 'loaded' reply before starting the runtime and before giving the worker a thread. A worker runs
   // its messages in order, so a thread sent to it now starts once it has loaded: the runtime can start at
