@@ -166,10 +166,11 @@ describe('without a matching prebuilt binary', () => {
     expectTrains(execFileSync(process.execPath, ['-e', TRAIN], { cwd: project, encoding: 'utf8' }), 'x64');
   });
 
+  // npm shows what a successful install script printed only with --foreground-scripts.
   test('without CMake the install says so in one message and the package runs on WebAssembly', () => {
     const project = consumer('no-cmake');
     const bin = binDir('bin-no-cmake', { node: process.execPath, npm: npmCli, sh: '/bin/sh', 'c++': '/usr/bin/g++' });
-    const installed = npm(['install', bare, '--omit=optional'], project, { ...process.env, PATH: bin });
+    const installed = npm(['install', bare, '--omit=optional', '--foreground-scripts'], project, { ...process.env, PATH: bin });
     expect(installed.status).toBe(0);
     expect(installed.stderr).toMatch(/no prebuilt binary for linux-x64 loads here, and it cannot be built from source on linux-x64: missing CMake 3\.18 or newer\./);
     expect(installed.stderr).not.toMatch(/C\+\+17 compiler/);
@@ -181,7 +182,7 @@ describe('without a matching prebuilt binary', () => {
   test('without a compiler either, the message names both', () => {
     const project = consumer('no-tools');
     const bin = binDir('bin-no-tools', { node: process.execPath, npm: npmCli, sh: '/bin/sh' });
-    const installed = npm(['install', bare, '--omit=optional'], project, { ...process.env, PATH: bin });
+    const installed = npm(['install', bare, '--omit=optional', '--foreground-scripts'], project, { ...process.env, PATH: bin });
     expect(installed.status).toBe(0);
     expect(installed.stderr).toMatch(/missing a C\+\+17 compiler \(g\+\+ or clang\+\+\); CMake 3\.18 or newer\./);
     expect(installed.stderr).toContain('the package will run on its WebAssembly engine instead');
