@@ -1,6 +1,7 @@
 /** The typed native module. Nothing outside this file touches the addon untyped. */
 import * as path from 'path';
 import { KbfgsError } from './errors';
+import { loadWasmEngine, wasmEngineDir } from './wasm-engine';
 import type { NativeLayer } from './layers';
 
 export type { NativeLayer } from './layers';
@@ -201,8 +202,11 @@ export interface NativeBlasReport {
   kernels: string;
   /** What OpenBLAS picked by itself from the CPU model at load time. */
   openblasChoice: string;
-  /** Who decided: OpenBLAS's model list, the CPU's features, the user's OPENBLAS_CORETYPE, or the program. */
-  chosenBy: 'openblas' | 'features' | 'OPENBLAS_CORETYPE' | 'caller';
+  /**
+   * Who decided: OpenBLAS's model list, the CPU's features, the user's OPENBLAS_CORETYPE, the program, or the
+   * build (the WebAssembly engine has one kernel family).
+   */
+  chosenBy: 'openblas' | 'features' | 'OPENBLAS_CORETYPE' | 'caller' | 'build';
   reason: string;
   cpu: NativeCpuDescription;
   /** The families of this OpenBLAS that this CPU can execute, least capable first. */
@@ -297,23 +301,107 @@ export interface NativeAddon {
   distributedFinalize(): void;
 }
 
+/** The two builds of the one engine: the native addon (OpenBLAS, CUDA) and the WebAssembly module. */
+export type EngineName = 'native' | 'wasm';
+export const ENGINES = ['auto', 'native', 'wasm'] as const;
+export type EngineChoice = (typeof ENGINES)[number];
+
+/** Which engine this process runs, and why. */
+export interface EngineReport {
+  name: EngineName;
+  reason: string;
+}
+
+const ROOT = path.join(__dirname, '..');
+
 // The package root is one level above both lib/ (tests) and dist/ (the published build). node-gyp-build
 // loads a local build (build/Release) when there is one, else the prebuilt binary in prebuilds/.
 // KBFGS_ADDON names another build of the addon (the sanitizer build of scripts/sanitize.sh, the arm64 binary
 // of the install test).
-// Without either (a platform with no prebuilt binary, installed with --ignore-scripts or after a failed
-// build), loading says what to do instead of node-gyp-build's search report alone.
-function loadAddon(): NativeAddon {
+function loadNativeAddon(): NativeAddon {
   /* eslint-disable @typescript-eslint/no-require-imports */
   if (process.env.KBFGS_ADDON) return require(process.env.KBFGS_ADDON) as NativeAddon;
-  try {
-    return require('node-gyp-build')(path.join(__dirname, '..')) as NativeAddon;
-  } catch (error) {
-    const reason = String((error as Error).message).split('\n')[0];
-    throw new KbfgsError(`kbfgs-native: no native addon for ${process.platform}-${process.arch} (${reason}). Prebuilt ` +
-      'binaries exist for linux-x64 and linux-arm64 with glibc; elsewhere install a C++ compiler, CMake and OpenBLAS ' +
-      'and run `npm rebuild kbfgs-native` to build it from source (README: Installing the package).');
-  }
+  return require('node-gyp-build')(ROOT) as NativeAddon;
   /* eslint-enable @typescript-eslint/no-require-imports */
 }
-export const addon: NativeAddon = loadAddon();
+
+function loadWasmAddon(): NativeAddon {
+  const dir = wasmEngineDir(ROOT);
+  if (!dir) throw new Error('the WebAssembly engine is not in this installation (wasm/kbfgs_native.wasm; `npm run build:wasm` builds it)');
+  return loadWasmEngine(dir) as NativeAddon;
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split('\n')[0];
+}
+
+let requested: EngineChoice | undefined;
+let loaded: { addon: NativeAddon; report: EngineReport } | undefined;
+
+// KBFGS_ENGINE=native|wasm (or useEngine()) forces an engine; otherwise the native addon where one loads, and
+// the WebAssembly engine where none does (no prebuilt binary for the platform, installed with --ignore-scripts
+// or after a failed build). Without either, loading says what to do.
+function load(): { addon: NativeAddon; report: EngineReport } {
+  if (loaded) return loaded;
+  const fromEnv = process.env.KBFGS_ENGINE;
+  if (requested === undefined && fromEnv !== undefined && fromEnv !== '' && !(ENGINES as readonly string[]).includes(fromEnv))
+    throw new KbfgsError(`KBFGS_ENGINE must be one of ${ENGINES.join(', ')}, not '${fromEnv}'`);
+  const choice: EngineChoice = requested ?? ((fromEnv || 'auto') as EngineChoice);
+  const forcedBy = requested !== undefined ? `useEngine('${choice}')` : `KBFGS_ENGINE=${choice}`;
+  const platform = `${process.platform}-${process.arch}`;
+  if (choice === 'native') {
+    try {
+      loaded = { addon: loadNativeAddon(), report: { name: 'native', reason: `forced by ${forcedBy}` } };
+    } catch (error) {
+      throw new KbfgsError(`kbfgs-native: the native engine (forced by ${forcedBy}) did not load on ${platform} ` +
+        `(${firstLine(error)})`);
+    }
+  } else if (choice === 'wasm') {
+    try {
+      loaded = { addon: loadWasmAddon(), report: { name: 'wasm', reason: `forced by ${forcedBy}` } };
+    } catch (error) {
+      throw new KbfgsError(`kbfgs-native: the WebAssembly engine (forced by ${forcedBy}) did not load: ${firstLine(error)}`);
+    }
+  } else {
+    let nativeFailure: string;
+    try {
+      loaded = { addon: loadNativeAddon(), report: { name: 'native', reason: `the native addon loaded for ${platform}` } };
+      return loaded;
+    } catch (error) {
+      nativeFailure = firstLine(error);
+    }
+    try {
+      loaded = { addon: loadWasmAddon(), report: { name: 'wasm', reason: `no native addon loaded for ${platform} (${nativeFailure})` } };
+    } catch (error) {
+      throw new KbfgsError(`kbfgs-native: no native addon for ${platform} (${nativeFailure}), and the WebAssembly ` +
+        `engine did not load either (${firstLine(error)}). Prebuilt binaries exist for linux-x64 and linux-arm64 ` +
+        'with glibc; elsewhere install a C++ compiler, CMake and OpenBLAS and run `npm rebuild kbfgs-native` to ' +
+        'build it from source (README: Installing the package).');
+    }
+  }
+  return loaded;
+}
+
+/**
+ * Chooses the engine before the first use ('auto': the native addon where one loads, else WebAssembly); it
+ * overrides KBFGS_ENGINE. Once an engine runs, asking for the other one throws: a process runs one engine.
+ */
+export function useEngine(engine: EngineChoice): void {
+  if (!(ENGINES as readonly string[]).includes(engine))
+    throw new KbfgsError(`engine must be one of ${ENGINES.join(', ')}, not '${String(engine)}'`);
+  if (loaded && engine !== 'auto' && engine !== loaded.report.name)
+    throw new KbfgsError(`the ${loaded.report.name} engine already runs in this process (${loaded.report.reason}); ` +
+      `useEngine('${engine}') must come before the first model or native call`);
+  if (!loaded) requested = engine;
+}
+
+/** The engine this process runs (loading it if nothing has yet). */
+export function engineReport(): EngineReport {
+  return { ...load().report };
+}
+
+/** The engine's module, loaded on first use. */
+export const addon: NativeAddon = new Proxy({} as NativeAddon, {
+  get: (_target, key) => (load().addon as unknown as Record<string | symbol, unknown>)[key],
+  has: (_target, key) => key in (load().addon as object),
+});

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { addon, BACKENDS, type BackendName, type NativeBlasReport, type NativeCudaReport } from './binding';
+import { addon, BACKENDS, engineReport, type BackendName, type EngineReport, type NativeBlasReport, type NativeCudaReport } from './binding';
 import { DeviceError } from './errors';
 
 /** 'auto' picks CUDA when available and the CPU otherwise; 'cuda' fails with DeviceError when unavailable. */
@@ -12,9 +12,12 @@ export const DEVICES = ['auto', ...BACKENDS] as const;
 export type DeviceName = (typeof DEVICES)[number];
 
 export interface DevicesReport {
+  /** The engine that runs: the native addon, or the WebAssembly build of the same engine, and why. */
+  engine: EngineReport;
   /**
-   * The CPU backend (OpenBLAS, linked in): always available. `blas` says which kernels run: the best family
-   * the CPU's features allow unless OPENBLAS_CORETYPE names one (README: BLAS kernels).
+   * The CPU backend: always available. `blas` says which BLAS and kernels run: natively OpenBLAS (linked in)
+   * with the best kernel family the CPU's features allow unless OPENBLAS_CORETYPE names one (README: BLAS
+   * kernels); on WebAssembly the engine's own SIMD128 kernels.
    */
   cpu: { available: true; threads: number; blas: NativeBlasReport };
   cuda: NativeCudaReport;
@@ -78,14 +81,15 @@ let report: NativeCudaReport | undefined;
 /** What this process can use. The CUDA search runs once, on the first call (or the first model on 'auto'/'cuda'). */
 export function devices(): DevicesReport {
   report ??= addon.probeCuda(cudaLibrarySearchPath());
-  return { cpu: { available: true, threads: addon.threads(), blas: addon.blasKernels() }, cuda: report };
+  return { engine: engineReport(), cpu: { available: true, threads: addon.threads(), blas: addon.blasKernels() }, cuda: report };
 }
 
 /** What computes on a device, in a few words for logs: "cpu: OpenBLAS 0.3.21, Zen kernels", "cuda: <GPU name>". */
 export function engineSummary(device: BackendName): string {
   if (device === 'cuda') return `cuda: ${devices().cuda.devices[0]?.name ?? 'GPU'}`;
   const blas = addon.blasKernels();
-  return `cpu: ${blas.library} ${blas.version}, ${blas.kernels} kernels`;
+  const where = engineReport().name === 'wasm' ? 'cpu (WebAssembly)' : 'cpu';
+  return `${where}: ${[blas.library, blas.version].filter(Boolean).join(' ')}, ${blas.kernels} kernels`;
 }
 
 let warned = false;

@@ -39,3 +39,5 @@ export type { ErrorCode } from './errors';
 export { devices, cudaLibrarySearchPath, DEVICES } from './devices';
 export type { DeviceName, DevicesReport } from './devices';
 export type { NativeCudaReport as CudaReport } from './binding';
+export { useEngine, ENGINES } from './binding';
+export type { EngineChoice, EngineName, EngineReport } from './binding';

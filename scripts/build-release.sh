@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The prebuilt binaries that the npm tarball carries (`npm run build:release`, before `npm pack` or
-# `npm publish`): linux-x64 (with the CUDA backend when nvcc is found) and linux-arm64 (CPU only), each with
+# `npm publish`): the WebAssembly engine (wasm/), linux-x64 (with the CUDA backend when nvcc is found) and linux-arm64 (CPU only), each with
 # OpenBLAS and its Fortran runtime linked in, stripped, under prebuilds/<platform>-<arch>/. Each is built in its
 # own folder under build/, so the developer's build (build/Release) is neither moved nor replaced.
 # The arm64 binary is cross-compiled: scripts/setup.sh installs the cross toolchain and OpenBLAS for arm64.
@@ -21,6 +21,7 @@ build() {  # platform-arch, strip tool, extra cmake-js arguments
 }
 
 mkdir -p build
+npm run build:wasm  # the engine for every other platform (wasm/): Emscripten, from scripts/setup.sh
 build linux-x64 strip
 build linux-arm64 aarch64-linux-gnu-strip --CDCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" --CDKBFGS_CUDA=OFF
 node scripts/check-prebuilds.js

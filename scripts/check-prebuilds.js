@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The release guard (`prepack`): a tarball is made only when it holds every prebuilt binary the README
-// promises, each built for its architecture, needing no system BLAS, and not older than the native sources.
+// promises, each built for its architecture, needing no system BLAS, and not older than the native sources,
+// and the WebAssembly engine (wasm/), not older than them either.
 // `npm run build:release` makes them. An argument names another package folder to check (tests).
 'use strict';
 const fs = require('fs');
@@ -65,8 +66,14 @@ for (const [target, machine] of Object.entries(TARGETS)) {
   const extra = fs.readdirSync(path.dirname(file)).filter((f) => f !== FILE);
   if (extra.length > 0) problems.push(`prebuilds/${target} holds other files too: ${extra.join(', ')}`);
 }
+for (const name of ['kbfgs_native.js', 'kbfgs_native.wasm', 'kbfgs_native.worker.js']) {
+  const rel = path.join('wasm', name);
+  const file = path.join(root, rel);
+  if (!fs.existsSync(file)) problems.push(`${rel} is missing (npm run build:wasm)`);
+  else if (fs.statSync(file).mtimeMs < sources.time) problems.push(`${rel} is older than ${sources.file}`);
+}
 if (problems.length > 0) {
   process.stderr.write(`kbfgs-native release guard: the tarball would not hold the binaries it promises:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRun \`npm run build:release\` first.\n`);
   process.exit(1);
 }
-console.log(`release guard: ${Object.keys(TARGETS).map((t) => `prebuilds/${t}/${FILE}`).join(', ')} present and current`);
+console.log(`release guard: ${Object.keys(TARGETS).map((t) => `prebuilds/${t}/${FILE}`).join(', ')} and wasm/ present and current`);

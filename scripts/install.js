@@ -2,8 +2,9 @@
 // npm runs this when the package is installed. A prebuilt binary that matches this machine
 // (prebuilds/<platform>-<arch>/, chosen by node-gyp-build) and loads is used as it is. Otherwise the addon is
 // built from source with cmake-js, a dependency of the package, after checking that a C++ compiler and CMake
-// are on the PATH; OpenBLAS is found by CMakeLists.txt. When something is missing, one message names it and
-// says how to get it, and the install fails.
+// are on the PATH; OpenBLAS is found by CMakeLists.txt. When something is missing or the build fails, one
+// message names it and says how to get it; the package then runs on its WebAssembly engine (wasm/, which
+// needs no compiler) and the install succeeds. Only a package without that engine fails the install.
 //
 // KBFGS_BUILD_FROM_SOURCE=1 (or `npm install --build-from-source`) builds even where a prebuilt binary exists;
 // KBFGS_CUDA=0 leaves the CUDA backend out of a source build on a machine that has nvcc.
@@ -16,9 +17,14 @@ const root = path.join(__dirname, '..');
 const PREBUILT = 'linux-x64 and linux-arm64 with glibc';
 const MIN_CMAKE = [3, 18];
 
+const wasmEngine = ['kbfgs_native.js', 'kbfgs_native.wasm'].every((f) => fs.existsSync(path.join(root, 'wasm', f)));
 const fail = (lines) => {
-  process.stderr.write(['', ...lines.map((l) => `kbfgs-native: ${l}`), ''].join('\n') + '\n');
-  process.exit(1);
+  const fallback = wasmEngine
+    ? ['the package will run on its WebAssembly engine instead (the same engine, slower, CPU only); the native',
+      'engine is used once it is built as above.']
+    : [];
+  process.stderr.write(['', ...[...lines, ...fallback].map((l) => `kbfgs-native: ${l}`), ''].join('\n') + '\n');
+  process.exit(wasmEngine ? 0 : 1);
 };
 
 const truthy = (v) => v !== undefined && v !== '' && v !== '0' && v !== 'false';

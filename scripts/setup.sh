@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh Debian (12 or 13) or Ubuntu LTS machine: system packages for the native build and
-# the distributed tests (Open MPI),
+# One-time set-up on a fresh Debian (12 or 13) or Ubuntu LTS machine: system packages for the native build,
+# the WebAssembly build (Emscripten) and the distributed tests (Open MPI),
 # the arm64 cross toolchain and emulator for the release build and its test, npm packages, the build.
 # Safe to run again; it skips what is already there. No package is named by a compiler version: the Fortran
 # runtime that a static OpenBLAS needs is the one of the installed g++.
@@ -24,6 +24,8 @@ apt_install() {  # packages not yet installed
 }
 
 apt_install g++ cmake ninja-build libopenblas-dev
+# Emscripten for the WebAssembly engine (`npm run build:wasm`, cmake/wasm.cmake).
+apt_install emscripten
 # Fashion-MNIST for the tests that train on it (/usr/share/datasets/fashion-mnist).
 apt_install dataset-fashion-mnist
 # Open MPI (mpirun and libmpi.so.40, which the addon loads at run time) for the distributed tests.
@@ -50,3 +52,4 @@ fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npm run build
+npm run build:wasm

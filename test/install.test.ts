@@ -153,42 +153,50 @@ describe('without a matching prebuilt binary', () => {
     expectTrains(execFileSync(process.execPath, ['-e', TRAIN], { cwd: project, encoding: 'utf8' }), 'x64');
   });
 
-  test('installed without its scripts, loading says how to build the addon', () => {
+  const ENGINE = "const { devices } = require('kbfgs-native'); console.log(JSON.stringify(devices().engine));";
+  const engineOf = (project: string) =>
+    JSON.parse(execFileSync(process.execPath, ['-e', ENGINE], { cwd: project, encoding: 'utf8' }).trim().split('\n').pop()!);
+
+  test('installed without its scripts, it runs on the WebAssembly engine, says why, and trains', () => {
     const project = consumer('no-scripts');
     expect(npm(['install', bare, '--ignore-scripts', '--omit=optional'], project).status).toBe(0);
-    const load = spawnSync(process.execPath, ['-e', "require('kbfgs-native')"], { cwd: project, encoding: 'utf8' });
-    expect(load.status).not.toBe(0);
-    expect(load.stderr).toMatch(/kbfgs-native: no native addon for linux-x64 \(.+\)\. Prebuilt binaries exist for linux-x64 and linux-arm64/);
-    expect(load.stderr).toContain('npm rebuild kbfgs-native');
+    const engine = engineOf(project);
+    expect(engine.name).toBe('wasm');
+    expect(engine.reason).toMatch(/^no native addon loaded for linux-x64 \(.+\)$/);
+    expectTrains(execFileSync(process.execPath, ['-e', TRAIN], { cwd: project, encoding: 'utf8' }), 'x64');
   });
 
-  test('without CMake the install stops with one message naming it', () => {
+  // npm shows what a successful install script printed only with --foreground-scripts.
+  test('without CMake the install says so in one message and the package runs on WebAssembly', () => {
     const project = consumer('no-cmake');
     const bin = binDir('bin-no-cmake', { node: process.execPath, npm: npmCli, sh: '/bin/sh', 'c++': '/usr/bin/g++' });
-    const installed = npm(['install', bare, '--omit=optional'], project, { ...process.env, PATH: bin });
-    expect(installed.status).not.toBe(0);
+    const installed = npm(['install', bare, '--omit=optional', '--foreground-scripts'], project, { ...process.env, PATH: bin });
+    expect(installed.status).toBe(0);
     expect(installed.stderr).toMatch(/no prebuilt binary for linux-x64 loads here, and it cannot be built from source on linux-x64: missing CMake 3\.18 or newer\./);
     expect(installed.stderr).not.toMatch(/C\+\+17 compiler/);
     expect(installed.stderr).toContain('apt-get install g++ cmake libopenblas-dev');
-    expect(fs.existsSync(path.join(project, 'node_modules', 'kbfgs-native'))).toBe(false);
+    expect(installed.stderr).toContain('the package will run on its WebAssembly engine instead');
+    expect(engineOf(project).name).toBe('wasm');
   });
 
   test('without a compiler either, the message names both', () => {
     const project = consumer('no-tools');
     const bin = binDir('bin-no-tools', { node: process.execPath, npm: npmCli, sh: '/bin/sh' });
-    const installed = npm(['install', bare, '--omit=optional'], project, { ...process.env, PATH: bin });
-    expect(installed.status).not.toBe(0);
+    const installed = npm(['install', bare, '--omit=optional', '--foreground-scripts'], project, { ...process.env, PATH: bin });
+    expect(installed.status).toBe(0);
     expect(installed.stderr).toMatch(/missing a C\+\+17 compiler \(g\+\+ or clang\+\+\); CMake 3\.18 or newer\./);
+    expect(installed.stderr).toContain('the package will run on its WebAssembly engine instead');
   });
 });
 
 describe('the release guard', () => {
   const guard = (dir: string) => spawnSync(process.execPath, [path.join(root, 'scripts', 'check-prebuilds.js'), dir], { encoding: 'utf8' });
-  function packageTree(name: string, binaries: Record<string, string>): string {
+  function packageTree(name: string, binaries: Record<string, string>, wasm = true): string {
     const dir = path.join(tmp, name);
     fs.mkdirSync(path.join(dir, 'native'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'native', 'a.cc'), '');
     fs.utimesSync(path.join(dir, 'native', 'a.cc'), new Date(0), new Date(0));
+    if (wasm) fs.cpSync(path.join(root, 'wasm'), path.join(dir, 'wasm'), { recursive: true });
     for (const [target, from] of Object.entries(binaries)) {
       fs.mkdirSync(path.join(dir, 'prebuilds', target), { recursive: true });
       fs.copyFileSync(path.join(root, 'prebuilds', from, BINARY), path.join(dir, 'prebuilds', target, BINARY));
@@ -212,6 +220,10 @@ describe('the release guard', () => {
     const stale = packageTree('guard-stale', { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64' });
     fs.utimesSync(path.join(stale, 'native', 'a.cc'), new Date(), new Date(Date.now() + 60_000));
     expect(guard(stale).stderr).toContain(`prebuilds/linux-x64/${BINARY} is older than native/a.cc`);
+
+    const noWasm = guard(packageTree('guard-no-wasm', { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64' }, false));
+    expect(noWasm.status).toBe(1);
+    expect(noWasm.stderr).toContain('wasm/kbfgs_native.wasm is missing (npm run build:wasm)');
   });
 
   test('npm pack runs it', () => {

@@ -1,8 +1,11 @@
 // Large requests are checked against what the backend can still hold before anything is allocated. On Linux
 // an anonymous mapping far larger than RAM is granted and only fails when touched, by the OOM killer, so an
-// oversized optimizer state or workspace must be refused by arithmetic, not by the allocator.
+// oversized optimizer state or workspace must be refused by arithmetic, not by the allocator. The arithmetic is
+// 64-bit (uint64_t) even where size_t is 32 bits (wasm32), so a request past the address space cannot wrap
+// around into a small one.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -14,7 +17,7 @@ namespace kb {
 
 struct MemoryPart {
   std::string what;  // e.g. "layer 0 (3 matrices of 65537 x 65537)"
-  size_t floats;
+  uint64_t floats;
 };
 
 inline std::string format_bytes(double bytes) {
@@ -39,7 +42,7 @@ inline void require_memory(Backend& backend, const std::string& owner, const std
   }
   const double available = (double)backend.available_bytes();
   if (total <= available) return;
-  std::string message = owner + " needs " + format_bytes(total) + " (" + std::to_string((size_t)total) + " bytes)";
+  std::string message = owner + " needs " + format_bytes(total) + " (" + std::to_string((unsigned long long)total) + " bytes)";
   if (largest && parts.size() > 1)
     message += ", of which " + largest->what + " takes " + format_bytes((double)largest->floats * sizeof(float));
   message += ", but the " + std::string(backend.name()) + " backend has " + format_bytes(available) + " available";

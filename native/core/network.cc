@@ -80,21 +80,21 @@ Workspace::Workspace(Backend& backend, const std::vector<LayerSpec>& layers, int
   const size_t m = (size_t)capacity;
   const size_t L = layers.size();
   std::vector<MemoryPart> parts;
-  size_t input_grad_size = 0, patch_grad_size = 0;
-  for (size_t l = 0; l < L; ++l) {
+  uint64_t input_grad_size = 0, patch_grad_size = 0;
+  for (size_t l = 0; l < L; ++l) {  // sizes in 64 bits until require_memory has checked them (memory_check.h)
     const LayerSpec& s = layers[l];
-    const size_t rows = m * s.locations();
-    size_t count = rows * (s.in + 1 + 2 * s.out);
-    if (s.conv) count += m * s.input_size() + (l + 1 < L ? rows * s.out : 0);
-    if (l > 0 && (s.conv || layers[l - 1].conv)) input_grad_size = std::max(input_grad_size, m * s.input_size());
-    if (l > 0 && s.conv) patch_grad_size = std::max(patch_grad_size, rows * s.in);
+    const uint64_t rows = (uint64_t)m * s.locations();
+    uint64_t count = rows * (s.in + 1 + 2 * s.out);
+    if (s.conv) count += (uint64_t)m * s.input_size() + (l + 1 < L ? rows * s.out : 0);
+    if (l > 0 && (s.conv || layers[l - 1].conv)) input_grad_size = std::max<uint64_t>(input_grad_size, (uint64_t)m * s.input_size());
+    if (l > 0 && s.conv) patch_grad_size = std::max<uint64_t>(patch_grad_size, rows * s.in);
     parts.push_back({"layer " + std::to_string(l) + " (" + std::to_string(rows) + " rows of " + std::to_string(s.in + 1) +
                          " inputs and 2 x " + std::to_string(s.out) + " outputs" + (s.conv ? ", with its images" : "") + ")",
                      count});
   }
   if (input_grad_size + patch_grad_size > 0)
-    parts.push_back({"the gradients of the convolutions' inputs", input_grad_size + patch_grad_size});
-  parts.push_back({"the output and the gradient", 2 * m * layers.back().out + param_count});
+    parts.push_back({"the gradients of the convolutions' inputs", (uint64_t)input_grad_size + patch_grad_size});
+  parts.push_back({"the output and the gradient", 2 * (uint64_t)m * layers.back().out + param_count});
   require_memory(backend, "The workspace for batches of " + std::to_string(m) + " rows", parts);
   owned_.bind(backend);
   auto take = [&](size_t count) { return owned_.take(count); };
@@ -121,6 +121,9 @@ Workspace::Workspace(Backend& backend, const std::vector<LayerSpec>& layers, int
 Network::Network(Backend& backend, std::vector<LayerSpec> layers, Loss loss)
     : backend_(backend), layers_(std::move(layers)), loss_(loss) {
   check_layers(layers_);
+  uint64_t count = 0;  // in 64 bits: where size_t has 32 (wasm32), more parameters than it can count are refused
+  for (int l = 0; l < num_layers(); ++l) count += (uint64_t)rows(l) * cols(l);
+  if (count > SIZE_MAX / sizeof(float)) require_memory(backend_, "The parameters", {{"the weights", count}});
   offsets_.push_back(0);
   for (int l = 0; l < num_layers(); ++l) offsets_.push_back(offsets_.back() + (size_t)rows(l) * cols(l));
   params_ = backend_.alloc(param_count());

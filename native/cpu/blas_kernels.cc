@@ -16,6 +16,7 @@
 #include <sys/auxv.h>
 #endif
 
+#if !defined(__EMSCRIPTEN__)
 extern "C" {
 char* openblas_get_config(void);
 char* openblas_get_corename(void);
@@ -23,6 +24,7 @@ char* openblas_get_corename(void);
 void gotoblas_dynamic_init(void) __attribute__((weak));
 void gotoblas_dynamic_quit(void) __attribute__((weak));
 }
+#endif
 
 namespace kb::cpu {
 namespace {
@@ -228,6 +230,22 @@ std::string lower(std::string s) {
   return s;
 }
 
+#if defined(__EMSCRIPTEN__)
+// The WebAssembly engine has no OpenBLAS: its own SIMD128 kernels (native/wasm/blas), one family.
+BlasReport make_report() {
+  BlasReport r;
+  r.library = "kbfgs-native WebAssembly BLAS";
+  r.config = "SIMD128 kernels (native/wasm/blas)";
+  r.kernels = r.openblas_choice = "simd128";
+  r.chosen_by = "build";
+  r.reason = "the WebAssembly engine has one kernel family";
+  r.cpu = describe_this_cpu();
+  r.executable = {r.kernels};
+  return r;
+}
+
+std::string switch_kernels(const std::string& family) { return family; }
+#else
 // Re-runs OpenBLAS's kernel selection with OPENBLAS_CORETYPE set to `family`, then clears the variable again
 // (child processes make their own choice). Returns the family now in use.
 std::string switch_kernels(const std::string& family) {
@@ -275,6 +293,7 @@ BlasReport make_report() {
   }
   return r;
 }
+#endif
 
 BlasReport& report() {
   static std::once_flag once;

@@ -18,6 +18,10 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#ifdef __EMSCRIPTEN__
+#include <emscripten/heap.h>
+#include <malloc.h>
+#endif
 
 #include "../core/backend.h"
 #include "../core/names.h"
@@ -73,6 +77,14 @@ void with_activation(Activation act, Body&& body) {
   }
 }
 
+#ifdef __EMSCRIPTEN__
+// WebAssembly: what the heap can still grow by (wasm32 addresses 4 GiB at most) plus what malloc holds free.
+size_t host_available_bytes() {
+  const size_t top = (size_t)sbrk(0);
+  const size_t max = emscripten_get_heap_max();
+  return (max > top ? max - top : 0) + (size_t)mallinfo().fordblks;
+}
+#else
 // /proc/meminfo's MemAvailable + SwapFree, within what RLIMIT_AS leaves of the address space.
 size_t host_available_bytes() {
   size_t available = SIZE_MAX;
@@ -102,13 +114,16 @@ size_t host_available_bytes() {
   }
   return available;
 }
+#endif
 
 struct alignas(64) BufferHeader {
   size_t bytes;  // the whole allocation, header included
   bool mapped;
 };
-#ifdef __SANITIZE_ADDRESS__
+#if defined(__SANITIZE_ADDRESS__)
 constexpr size_t kMapThreshold = SIZE_MAX;  // under AddressSanitizer every buffer goes through malloc, with redzones
+#elif defined(__EMSCRIPTEN__)
+constexpr size_t kMapThreshold = SIZE_MAX;  // WebAssembly has no kernel to map from: malloc's heap is all there is
 #else
 constexpr size_t kMapThreshold = size_t(1) << 20;
 #endif
@@ -398,7 +413,9 @@ class CpuBackend final : public Backend {
 
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                           float* v) override {
-    const auto [bias1, bias2] = bias_corrections(u);
+    // Plain variables, not a structured binding: a lambda may capture those only from C++20 (Clang 14 refuses).
+    const BiasCorrections bias = bias_corrections(u);
+    const float bias1 = bias.first, bias2 = bias.square;
     // One loop per method and protocol, so the compiler folds the rule's branches out of the loop.
     auto run = [&](auto paper, auto kind) {
       FirstOrderUpdate fixed = u;

@@ -8,6 +8,10 @@
 #include <thread>
 #include <vector>
 
+#ifdef __EMSCRIPTEN__
+#include "../wasm/blas/threads.h"
+#endif
+
 namespace kb::cpu {
 
 // Calls fn(begin, end) on contiguous ranges covering [0, rows); the calling thread takes the first range.
@@ -20,8 +24,17 @@ void parallel_rows(int rows, size_t values_per_row, int threads, Fn&& fn) {
     if (rows > 0) fn(0, rows);
     return;
   }
-  std::vector<std::thread> others;
   const int per = (rows + workers - 1) / workers;
+#ifdef __EMSCRIPTEN__
+  // WebAssembly: the BLAS's waiting threads take the ranges (threads started here could not be joined within
+  // one call from the JS thread; native/wasm/blas/threads.h).
+  wasm_blas::run_parallel(workers, [&](int w) {
+    const int begin = w * per, end = std::min(rows, begin + per);
+    if (begin < end) fn(begin, end);
+  });
+  return;
+#endif
+  std::vector<std::thread> others;
   for (int w = 1; w < workers; ++w) {
     const int begin = w * per, end = std::min(rows, begin + per);
     if (begin < end) others.emplace_back([&fn, begin, end] { fn(begin, end); });

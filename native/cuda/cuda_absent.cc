@@ -10,7 +10,11 @@ const DeviceReport& probe_cuda(const std::vector<std::string>& dirs) {
   static const DeviceReport report = [&] {
     DeviceReport r;
     r.searched = dirs;
+#ifdef __EMSCRIPTEN__
+    r.reason = "the WebAssembly engine has no CUDA backend (CUDA needs the native engine)";
+#else
     r.reason = "this build of kbfgs-native has no CUDA module (nvcc was not found when it was compiled)";
+#endif
     return r;
   }();
   return report;

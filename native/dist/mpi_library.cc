@@ -29,6 +29,11 @@ void bind(void* handle, const char* symbol, F& out, std::vector<std::string>& mi
 }
 
 Api load() {
+#ifdef __EMSCRIPTEN__
+  throw Error(ErrorKind::Distributed,
+              "distributed (data-parallel) training needs the native engine: the WebAssembly engine runs in one "
+              "process and loads no MPI library (KBFGS_ENGINE=native, or engine: 'native')");
+#endif
   std::string tried;
   void* handle = nullptr;
   Api api{};

@@ -12,6 +12,7 @@
 #include "../core/names.h"
 #include "boundary.h"
 #include "convert.h"
+#include "js_memory.h"
 
 namespace kb::napi {
 namespace {
@@ -36,7 +37,10 @@ class Args {
     if (a.ElementLength() < need)
       throw_invalid(info_.Env(), "argument " + std::to_string(i) + " has " + std::to_string(a.ElementLength()) +
                                      " values, needs " + std::to_string(need));
-    if (on_host_) return a.Data();
+    if (on_host_) {
+      written_.push_back(a);
+      return a.Data();
+    }
     float* device = be_.alloc(a.ElementLength());
     staged_.push_back({a.Data(), device, a.ElementLength()});
     be_.to_device(device, a.Data(), a.ElementLength());
@@ -51,6 +55,7 @@ class Args {
   // Copies every array back (the op may have written any of them); call once the op has run.
   void finish() {
     for (const Staged& s : staged_) be_.to_host(s.host, s.device, s.count);
+    for (const Napi::Float32Array& a : written_) publish(a);
   }
 
  private:
@@ -63,6 +68,7 @@ class Args {
   Backend& be_;
   bool on_host_;
   std::vector<Staged> staged_;
+  std::vector<Napi::Float32Array> written_;  // the arrays the host backend worked on in place
 };
 
 // Runs op(args) and copies the arrays back.

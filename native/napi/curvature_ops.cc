@@ -8,6 +8,7 @@
 #include "../optim/lbfgs.h"
 #include "boundary.h"
 #include "convert.h"
+#include "js_memory.h"
 
 namespace kb::napi {
 namespace {
@@ -32,6 +33,7 @@ Napi::Value BfgsUpdate(const Napi::CallbackInfo& info) {
   const float ref = (float)info[4].As<Napi::Number>().DoubleValue();  // ‖ref‖ of a one-element ref vector
   float skipped = 0;
   be().bfgs_update(n, h, s, y, hy.data(), &ref, 1, kBfgsSkipThreshold, nullptr, &skipped);
+  publish(info[0]);
   return Napi::Boolean::New(info.Env(), skipped == 0);
 }
 
@@ -45,6 +47,8 @@ Napi::Value DoubleDamping(const Napi::CallbackInfo& info) {
   be().gemv(false, d, d, 1.0f, h, d, y, 0.0f, hy.data());
   float gate = 0, counts[2] = {0, 0};
   be().damp_pair(d, s, y, hy.data(), kPowellMu1, info[4].As<Napi::Number>().DoubleValue(), &gate, counts);
+  publish(info[2]);
+  publish(info[3]);
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("powell", counts[0] > 0);
   o.Set("lm", counts[1] > 0);
@@ -66,6 +70,7 @@ Napi::Value LbfgsApply(const Napi::CallbackInfo& info) {
   for (int i = 0; i < k; ++i) op.append(s + (size_t)i * d, y + (size_t)i * d, info[5].As<Napi::Number>().DoubleValue());
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), (size_t)d * ncols);
   op.apply(v, ncols, out.Data());
+  publish(out);
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("out", out);
   o.Set("size", op.size());

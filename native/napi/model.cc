@@ -11,6 +11,7 @@
 #include "boundary.h"
 #include "convert.h"
 #include "fit_job.h"
+#include "js_memory.h"
 
 namespace kb::napi {
 namespace {
@@ -348,6 +349,7 @@ Napi::Value Model::Predict(const Napi::CallbackInfo& info) {
         [out, keep](Napi::Env e) -> Napi::Value {
           Napi::Float32Array result = Napi::Float32Array::New(e, out->size());
           std::copy(out->begin(), out->end(), result.Data());
+          publish(result);
           return result;
         });
   });
@@ -358,6 +360,7 @@ Napi::Value Model::GetWeights(const Napi::CallbackInfo& info) {
   ensure_usable(info.Env(), false);
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), net_->param_count());
   net_->backend().to_host(out.Data(), net_->params(), net_->param_count());
+  publish(out);
   return out;
 }
 
@@ -383,6 +386,7 @@ Napi::Value Model::Gradients(const Napi::CallbackInfo& info) {
   {
     Napi::Float32Array grad = Napi::Float32Array::New(env, net_->param_count());
     const double loss = loss_gradient_host(*net_, data, grad.Data());
+    publish(grad);
     Napi::Object result = Napi::Object::New(env);
     result.Set("loss", loss);
     result.Set("gradient", grad);

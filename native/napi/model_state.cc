@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "convert.h"
+#include "js_memory.h"
 #include "model.h"
 
 namespace kb::napi {
@@ -42,6 +43,7 @@ Napi::Value Model::ExportState(const Napi::CallbackInfo& info) {
   for (const StateBuffer& buffer : buffers) {
     Napi::Float32Array a = Napi::Float32Array::New(env, buffer.count);
     net_->backend().to_host(a.Data(), buffer.data, buffer.count);
+    publish(a);
     b.Set(buffer.name, a);
   }
   o.Set("buffers", b);
@@ -54,6 +56,7 @@ Napi::Value Model::ExportState(const Napi::CallbackInfo& info) {
   Napi::Object so = Napi::Object::New(env);
   Napi::Uint32Array order = Napi::Uint32Array::New(env, sampler.order().size());
   std::copy(sampler.order().begin(), sampler.order().end(), order.Data());
+  publish(order);
   so.Set("order", order);
   so.Set("position", (double)sampler.position());
   so.Set("shuffle", sampler.shuffle());

@@ -16,7 +16,7 @@ const char* FirstOrderOptimizer::name() const {
 
 void FirstOrderOptimizer::attach(Network& net, int, int) {
   backend_ = &net.backend();
-  require_memory(*backend_, std::string(name()) + "'s state", {{"the moments", 2 * net.param_count()}});
+  require_memory(*backend_, std::string(name()) + "'s state", {{"the moments", 2 * (uint64_t)net.param_count()}});
   count_ = net.param_count();
   owned_.bind(*backend_);
   m_ = owned_.take(net.param_count());

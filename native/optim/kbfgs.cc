@@ -107,17 +107,17 @@ void KbfgsOptimizer::gather_state() {
 // What attach allocates, per layer and shared.
 std::vector<MemoryPart> KbfgsOptimizer::state_size(const Network& net) const {
   std::vector<MemoryPart> parts;
-  size_t widest = 0, largest = 0;
+  uint64_t widest = 0, largest = 0;
   for (int l = 0; l < net.num_layers(); ++l) {
-    const size_t n = net.cols(l), d = net.rows(l);
-    const size_t g_side = settings_.memory > 0 ? LbfgsOperator::floats(d, settings_.memory, n) : d * d;
+    const uint64_t n = net.cols(l), d = net.rows(l);
+    const uint64_t g_side = settings_.memory > 0 ? LbfgsOperator::floats(d, settings_.memory, n) : d * d;
     parts.push_back({"layer " + std::to_string(l) + " (2 matrices of " + std::to_string(n) + " x " +
                          std::to_string(n) + " and H_g for " + std::to_string(d) + " outputs)",
                      2 * n * n + g_side + 6 * d + 3 * n});
     widest = std::max({widest, n, d});
     largest = std::max(largest, n * d);
   }
-  parts.push_back({"the step buffers", 2 * net.param_count() + largest + 4 * widest + 1 + kCounters});
+  parts.push_back({"the step buffers", 2 * (uint64_t)net.param_count() + largest + 4 * widest + 1 + kCounters});
   return parts;
 }
 

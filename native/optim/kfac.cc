@@ -15,19 +15,20 @@ namespace kb {
 void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
   be_ = &net.backend();
   std::vector<MemoryPart> parts;  // what follows allocates
-  size_t largest = 0;
+  uint64_t largest_part = 0;
   for (int l = 0; l < net.num_layers(); ++l) {
-    const size_t n = net.cols(l), d = net.rows(l);
+    const uint64_t n = net.cols(l), d = net.rows(l);
     parts.push_back({"layer " + std::to_string(l) + " (A and its inverse, " + std::to_string(n) + " x " +
                          std::to_string(n) + "; G and its inverse, " + std::to_string(d) + " x " + std::to_string(d) + ")",
                      2 * n * n + 2 * d * d});
-    largest = std::max(largest, n * d);
+    largest_part = std::max(largest_part, n * d);
   }
-  parts.push_back({"the step buffers", 2 * net.param_count() + largest + (size_t)batch_capacity * net.output_dim()});
+  parts.push_back({"the step buffers",
+                   2 * (uint64_t)net.param_count() + largest_part + (uint64_t)batch_capacity * net.output_dim()});
   require_memory(*be_, "KFAC's state", parts);
   owned_.bind(*be_);
   auto take = [&](size_t count) { return owned_.take(count); };
-  largest = 0;
+  size_t largest = 0;
   // Every layer's A and G in one block, summed over the ranks in one message (algorithm.md §13.1).
   for (int l = 0; l < net.num_layers(); ++l) factors_size_ += (size_t)net.cols(l) * net.cols(l) + (size_t)net.rows(l) * net.rows(l);
   factors_ = take(factors_size_);

@@ -23,7 +23,7 @@ class LbfgsOperator {
   // d: vector size; memory: p; max_cols: the widest right-hand side apply() will get.
   void init(Backend& be, int d, int memory, int max_cols, float gamma = 1.0f);
   // What init allocates, in floats.
-  static size_t floats(size_t d, size_t memory, size_t max_cols) { return memory * (2 * d + 2 * memory + 2 * max_cols); }
+  static uint64_t floats(uint64_t d, uint64_t memory, uint64_t max_cols) { return memory * (2 * d + 2 * memory + 2 * max_cols); }
   int size() const { return k_; }
   int memory() const { return p_; }
 
