@@ -66,25 +66,34 @@ requestAnimationFrame(redraw);
 
 const models = [];
 
+const statusLines = { mnist: {}, fashion: {} };
+function setStatus(task, name, text) {
+  statusLines[task][name] = `${name === 'kbfgs' ? 'K-BFGS' : 'Adam'}: ${text}`;
+  $(`${task}-status`).textContent = Object.values(statusLines[task]).join(' | ');
+}
+
 async function train(task, name, model, data, options) {
   models.push(model);
   state.running += 1;
-  const status = $(`${task}-status`);
   try {
     const info = await model.ready;
     state.engine = model.engine;
-    $('engine').textContent = `engine threads per model: ${model.engine.threads}`;
-    status.textContent = `${name}: ${info.paramCount} parameters, training...`;
+    $('engine').textContent = model.engine.crossOriginIsolated
+      ? `engine threads per model: ${model.engine.threads}` : 'one thread per model (not cross-origin isolated)';
+    setStatus(task, name, `${info.paramCount} parameters, training...`);
+    // With threads the loss of every step arrives as it is taken; on one thread, each epoch's mean.
+    const live = model.engine.crossOriginIsolated;
     const history = await model.fit(data, {
       ...options,
       onBatchEnd: (_batch, logs) => { state[task][name].push(logs.loss); dirty.add(task); },
+      onEpochEnd: (_epoch, logs) => { if (!live) { state[task][name].push(logs.batchLoss); dirty.add(task); } },
     });
     state[task].history[name] = history;
-    const last = state[task][name].at(-1);
-    status.textContent = `${name}: ${history.epochs?.length ?? ''} epochs, last batch loss ${last?.toFixed(4)}`;
+    const last = history.history.loss.at(-1);
+    setStatus(task, name, `${history.epoch.length} epochs, training loss ${last?.toFixed(4)}`);
   } catch (error) {
     state.errors.push(`${task} ${name}: ${error.name}: ${error.message}`);
-    status.textContent = `${name}: ${error.message}`;
+    setStatus(task, name, `${error.name}: ${error.message}`);
   } finally {
     state.running -= 1;
     if (state.running === 0) { $('start').disabled = false; $('stop').disabled = true; }

@@ -8,8 +8,10 @@
 import { getDefaultContext } from '@emnapi/runtime';
 import { setEngine } from './binding';
 import type { NativeAddon } from '../binding';
+import { AbortError } from '../errors';
 import { Autoencoder, Sequential } from '../model';
 import { optimizerFromJSON } from '../optimizers';
+import type { History } from '../records';
 import type { EngineInfo, FromWorker, SerializedError, ToWorker } from './protocol';
 
 declare function importScripts(...urls: string[]): void;
@@ -32,32 +34,51 @@ function serialize(error: unknown): SerializedError {
   return { name: String(e?.name ?? 'Error'), code: e?.code, message: String(e?.message ?? error), history: e?.history };
 }
 
-/** Loads the engine; `threaded` picks the pthreads build (needs shared memory across workers). */
+const SINGLE_THREAD_REASON = 'kbfgs-native: this page is not cross-origin isolated, so training runs on one thread ' +
+  '(the engine\'s threads share memory, which needs the headers Cross-Origin-Opener-Policy: same-origin and ' +
+  'Cross-Origin-Embedder-Policy: require-corp on the page)';
+
+/**
+ * Loads the engine: the pthreads build where the page is cross-origin isolated, the one-thread build
+ * (kbfgs_native_st, cmake/wasm.cmake) elsewhere.
+ */
 async function loadEngine(wasmBase: string): Promise<EngineInfo> {
-  const isolated = self.crossOriginIsolated === true;
-  if (!isolated) {
-    throw new Error('this page is not cross-origin isolated (no Cross-Origin-Opener-Policy: same-origin and ' +
-      'Cross-Origin-Embedder-Policy: require-corp headers), so the WebAssembly engine cannot share its memory ' +
-      'with its threads');
-  }
-  importScripts(`${wasmBase}kbfgs_native.js`);
+  const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function';
+  const name = isolated ? 'kbfgs_native' : 'kbfgs_native_st';
+  importScripts(`${wasmBase}${name}.js`);
   const factory = self.kbfgsNativeWasm;
-  if (typeof factory !== 'function') throw new Error(`${wasmBase}kbfgs_native.js did not define the engine`);
+  if (typeof factory !== 'function') throw new Error(`${wasmBase}${name}.js did not define the engine`);
   const module: EmscriptenModule = {
     locateFile: (file: string) => `${wasmBase}${file}`,
-    mainScriptUrlOrBlob: `${wasmBase}kbfgs_native.js`,
+    mainScriptUrlOrBlob: `${wasmBase}${name}.js`,
     // emnapi's wake-ups travel as worker messages that Emscripten's own handler does not know (lib/wasm-engine.ts)
     printErr: (text: string) => { if (text !== 'worker sent an unknown command undefined') console.warn(text); },
   };
   await factory(module);
   if (!module.emnapiInit) throw new Error('the WebAssembly engine did not start');
-  const addon = module.emnapiInit({ context: getDefaultContext(), filename: `${wasmBase}kbfgs_native.wasm` }) as NativeAddon;
-  setEngine(addon, 'a browser runs the WebAssembly engine');
+  const addon = module.emnapiInit({ context: getDefaultContext(), filename: `${wasmBase}${name}.wasm` }) as NativeAddon;
+  setEngine(addon, isolated ? 'a cross-origin isolated page: the pthreads build' : SINGLE_THREAD_REASON);
   const cores = (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1;
-  return { threads: Math.max(1, Math.min(16, cores)), crossOriginIsolated: isolated, notice: '' };
+  return isolated
+    ? { threads: Math.max(1, Math.min(16, cores)), crossOriginIsolated: true, notice: '' }
+    : { threads: 1, crossOriginIsolated: false, notice: SINGLE_THREAD_REASON };
+}
+
+/** Joins the histories of one-epoch fits into the history of the whole run. */
+function joinHistories(parts: History[]): History {
+  const first = parts[0];
+  const history = {} as Record<string, number[]>;
+  for (const part of parts)
+    for (const [key, values] of Object.entries(part.history)) history[key] = [...(history[key] ?? []), ...(values as number[])];
+  return {
+    epoch: parts.flatMap((p) => p.epoch),
+    history: history as unknown as History['history'],
+    params: { ...first.params, epochs: parts.reduce((n, p) => n + p.params.epochs, 0) },
+  };
 }
 
 let model: Sequential | undefined;
+let stopRequested = false;
 let engine: EngineInfo | undefined;
 const aborts = new Map<number, AbortController>();
 
@@ -83,6 +104,7 @@ async function handle(message: ToWorker): Promise<void> {
       return;
     }
     case 'stop':
+      stopRequested = true;
       if (model) model.stopTraining = true;
       return;
     case 'abort':
@@ -98,17 +120,40 @@ async function handle(message: ToWorker): Promise<void> {
       aborts.set(id, controller);
       try {
         if (!model) throw new Error('the model was not built');
-        const history = await model.fit(data, {
-          ...options,
-          threads: options.threads ?? engine?.threads,
-          optimizer: optimizerFromJSON(options.optimizer as Parameters<typeof optimizerFromJSON>[0]),
-          signal: controller.signal,
-          onEpochEnd: (epoch, logs) => post({ type: 'epoch', id, epoch, logs: { ...logs } as Record<string, unknown> }),
-          // A batch hook lets a stop requested between epochs end training at the next step.
-          onBatchEnd: message.batchEvents
-            ? (batch, logs) => post({ type: 'batch', id, batch, logs: { ...logs } as Record<string, unknown> })
-            : () => undefined,
-        });
+        stopRequested = false;
+        const optimizer = optimizerFromJSON(options.optimizer as Parameters<typeof optimizerFromJSON>[0]);
+        let history: History;
+        if (engine?.crossOriginIsolated) {
+          history = await model.fit(data, {
+            ...options,
+            threads: options.threads ?? engine.threads,
+            optimizer,
+            signal: controller.signal,
+            onEpochEnd: (epoch, logs) => post({ type: 'epoch', id, epoch, logs: { ...logs } as Record<string, unknown> }),
+            // With a batch hook, a stop ends training at the next step.
+            onBatchEnd: message.batchEvents
+              ? (batch, logs) => post({ type: 'batch', id, batch, logs: { ...logs } as Record<string, unknown> })
+              : () => undefined,
+          });
+        } else {
+          // One thread: fit runs on this worker's only thread, so a hook that training waits for could never be
+          // called. One epoch per fit instead (the same optimizer continues the run), the epoch's logs posted
+          // after each, and a stop or an abort taken between epochs.
+          const parts: History[] = [];
+          const epochs = options.epochs ?? 1;
+          for (let e = 0; e < epochs; e++) {
+            await new Promise((resolve) => setTimeout(resolve, 0));  // lets stop and abort messages in
+            if (controller.signal.aborted) throw new AbortError('fit: aborted');
+            if (stopRequested) break;
+            const part = await model.fit(data, { ...options, epochs: 1, seed: (options.seed ?? 0) + e, threads: 1, optimizer });
+            parts.push(part);
+            const at = part.epoch.length - 1;
+            const logs = Object.fromEntries(Object.entries(part.history).map(([k, v]) => [k, (v as number[])[at]]));
+            post({ type: 'epoch', id, epoch: part.epoch[at], logs });
+          }
+          if (parts.length === 0) throw new Error('fit: stopped before the first epoch');
+          history = joinHistories(parts);
+        }
         post({ type: 'result', id, value: history });
       } catch (error) {
         post({ type: 'error', id, error: serialize(error) });
