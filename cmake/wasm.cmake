@@ -56,6 +56,11 @@ target_include_directories(kbfgs_native PRIVATE ${NODE_ADDON_API_DIR} ${EMNAPI_I
   ${CMAKE_SOURCE_DIR}/native/wasm/blas)
 target_compile_definitions(kbfgs_native PRIVATE NAPI_VERSION=8 NAPI_CPP_EXCEPTIONS NODE_ADDON_API_DISABLE_DEPRECATED
   NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS BUILDING_NODE_EXTENSION)
+if(NOT KBFGS_WASM_THREADS)
+  # node-addon-api's AsyncWorker and AsyncProgressQueueWorker, over emnapi's JS async work and thread-safe
+  # functions (which run on the JS thread)
+  target_compile_definitions(kbfgs_native PRIVATE NAPI_HAS_THREADS=1)
+endif()
 target_compile_options(kbfgs_native PRIVATE ${KBFGS_WASM_FLAGS} -msimd128 -Wall -Wextra -Wno-unused-parameter
   -ffp-contract=off)
 # 4 GiB is all wasm32 can address; the engine checks its sizes against what is left (cpu_backend.cc).

@@ -122,6 +122,7 @@ describeIf('the browser example in headless Chromium', () => {
     try {
       const s = await waitFor(page, 'one-thread training', 90, (st) => st.done === true);
       expect(s.engine).toMatchObject({ crossOriginIsolated: false, threads: 1 });
+      expect(s.ticks).toBeGreaterThan(0);
       expect(messages.some((m) => /not cross-origin isolated, so training runs on one thread/.test(m))).toBe(true);
       for (const o of ['kbfgs', 'adam'] as const) {
         const loss = s.mnist.history[o].history.loss;

@@ -127,10 +127,12 @@ async function fashionFiles(files) {
 }
 
 function trainFashion({ images, labels }) {
-  const x = parseIdxImages(images, 'train-images');
+  // Only the slice that trains is scaled to [0, 1] (all 60,000 images would hold the page for a while).
+  const x = parseIdx(images, 'train-images');
   const y = parseIdx(labels, 'train-labels');
-  const rows = Math.min(FASHION_ROWS, x.rows);
-  const data = { x: { data: x.data.subarray(0, rows * 784), rows, cols: 784 }, y: oneHot(y.bytes.subarray(0, rows), 10) };
+  const rows = Math.min(FASHION_ROWS, x.dims[0], y.dims[0]);
+  const pixels = Float32Array.from(x.bytes.subarray(0, rows * 784), (v) => v / 255);
+  const data = { x: { data: pixels, rows, cols: 784 }, y: oneHot(y.bytes.subarray(0, rows), 10) };
   const optimizers = { kbfgs: new KBFGS({ lr: 0.1 }), adam: new Adam({ lr: 1e-3 }) };
   return Promise.all(Object.entries(optimizers).map(([name, optimizer]) => {
     const model = new Sequential({
