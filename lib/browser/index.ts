@@ -175,7 +175,7 @@ export class Sequential {
   }
 
   async evaluate(data: TrainingData, options?: { metrics?: Array<'accuracy'> }): Promise<number | { loss: number; accuracy: number }> {
-    return this.call('evaluate', options === undefined ? [data] : [data, options]);
+    return this.call('evaluate', options === undefined ? [data] : [data, options]) as Promise<number | { loss: number; accuracy: number }>;
   }
 
   async predict(x: Matrix, options: { logits?: boolean } = {}): Promise<Matrix> {
