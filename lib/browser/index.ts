@@ -11,7 +11,7 @@ import type { Matrix, TrainingData } from '../data';
 import { AbortError, InvalidArgumentError, KbfgsError, fromNative } from '../errors';
 import type { Optimizer } from '../optimizers';
 import { idxImages, parseIdx as parseIdxBytes, type IdxArray, type IdxReadOptions } from '../datasets/idx';
-import type { EngineInfo, FromWorker, ModelInfo, SerializedError, ToWorker, WorkerFitOptions } from './protocol';
+import { SINGLE_THREAD_NOTICE, type EngineInfo, type FromWorker, type ModelInfo, type SerializedError, type ToWorker, type WorkerFitOptions } from './protocol';
 
 export { SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC, Optimizer, optimizerFromJSON } from '../optimizers';
 export { argmax, matrix, oneHot } from '../data';
@@ -60,10 +60,7 @@ export function setEngineLocation(options: { wasm?: string | URL; worker?: strin
   if (options.worker !== undefined) workerUrl = new URL(String(options.worker), location.href).href;
 }
 
-/** Why a page without cross-origin isolation trains on one thread. */
-export const SINGLE_THREAD_NOTICE = 'kbfgs-native: this page is not cross-origin isolated, so training runs on one ' +
-  'thread (shared memory between workers needs the headers Cross-Origin-Opener-Policy: same-origin and ' +
-  'Cross-Origin-Embedder-Policy: require-corp; see docs/wasm.md, "In a browser")';
+export { SINGLE_THREAD_NOTICE };
 let noticeShown = false;
 
 function rebuild(error: SerializedError): Error {

@@ -2,6 +2,11 @@
 import type { SequentialConfig, AutoencoderConfig } from '../model';
 import type { Matrix, TrainingData } from '../data';
 
+/** Why a page without cross-origin isolation trains on one thread (the console says it once). */
+export const SINGLE_THREAD_NOTICE = 'kbfgs-native: this page is not cross-origin isolated, so training runs on one ' +
+  'thread (the engine\'s threads share memory between workers, which needs the page to be served with ' +
+  'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+
 export interface EngineInfo {
   /** Engine threads available to fit (1 where the page is not cross-origin isolated). */
   threads: number;

@@ -12,7 +12,7 @@ import { AbortError } from '../errors';
 import { Autoencoder, Sequential } from '../model';
 import { optimizerFromJSON } from '../optimizers';
 import type { History } from '../records';
-import type { EngineInfo, FromWorker, SerializedError, ToWorker } from './protocol';
+import { SINGLE_THREAD_NOTICE, type EngineInfo, type FromWorker, type SerializedError, type ToWorker } from './protocol';
 
 declare function importScripts(...urls: string[]): void;
 declare const self: {
@@ -34,10 +34,6 @@ function serialize(error: unknown): SerializedError {
   return { name: String(e?.name ?? 'Error'), code: e?.code, message: String(e?.message ?? error), history: e?.history };
 }
 
-const SINGLE_THREAD_REASON = 'kbfgs-native: this page is not cross-origin isolated, so training runs on one thread ' +
-  '(the engine\'s threads share memory, which needs the headers Cross-Origin-Opener-Policy: same-origin and ' +
-  'Cross-Origin-Embedder-Policy: require-corp on the page)';
-
 /**
  * Loads the engine: the pthreads build where the page is cross-origin isolated, the one-thread build
  * (kbfgs_native_st, cmake/wasm.cmake) elsewhere.
@@ -57,11 +53,11 @@ async function loadEngine(wasmBase: string): Promise<EngineInfo> {
   await factory(module);
   if (!module.emnapiInit) throw new Error('the WebAssembly engine did not start');
   const addon = module.emnapiInit({ context: getDefaultContext(), filename: `${wasmBase}${name}.wasm` }) as NativeAddon;
-  setEngine(addon, isolated ? 'a cross-origin isolated page: the pthreads build' : SINGLE_THREAD_REASON);
+  setEngine(addon, isolated ? 'a cross-origin isolated page: the pthreads build' : SINGLE_THREAD_NOTICE);
   const cores = (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1;
   return isolated
     ? { threads: Math.max(1, Math.min(16, cores)), crossOriginIsolated: true, notice: '' }
-    : { threads: 1, crossOriginIsolated: false, notice: SINGLE_THREAD_REASON };
+    : { threads: 1, crossOriginIsolated: false, notice: SINGLE_THREAD_NOTICE };
 }
 
 /** Joins the histories of one-epoch fits into the history of the whole run. */
