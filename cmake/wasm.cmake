@@ -4,7 +4,12 @@
 # compiled in here, its JS part is linked as an Emscripten JS library, and @emnapi/runtime hands the module
 # its JS side at load time (lib/wasm-engine.ts). OpenBLAS is replaced by native/wasm/blas, which implements
 # the CBLAS/LAPACK calls cpu_backend.cc makes. The output goes to wasm/ (shipped in the package).
+#
+# KBFGS_WASM_THREADS=OFF builds the one-thread variant wasm/kbfgs_native_st.{js,wasm} for browser pages that
+# are not cross-origin isolated (no shared memory across workers there): no pthreads, and emnapi's async work
+# and thread-safe functions from its JS library, which run on the JS thread.
 enable_language(C)
+option(KBFGS_WASM_THREADS "pthreads build (off: the one-thread browser variant)" ON)
 
 execute_process(COMMAND node -p "require('emnapi').include"
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR} OUTPUT_VARIABLE EMNAPI_INCLUDE OUTPUT_STRIP_TRAILING_WHITESPACE)
@@ -17,10 +22,22 @@ if(NOT EMNAPI_SOURCES OR NOT EXISTS "${EMNAPI_JS_LIBRARY}")
 endif()
 get_filename_component(EMNAPI_SRC_DIR "${EMNAPI_INCLUDE}/../../src" ABSOLUTE)
 
+if(NOT KBFGS_WASM_THREADS)
+  list(FILTER EMNAPI_SOURCES EXCLUDE REGEX "(async_work|threadsafe_function|/uv/)")
+endif()
 add_library(kbfgs_emnapi STATIC ${EMNAPI_SOURCES})
 target_include_directories(kbfgs_emnapi PRIVATE ${EMNAPI_INCLUDE} ${EMNAPI_SRC_DIR})
 target_compile_definitions(kbfgs_emnapi PRIVATE NAPI_VERSION=8 BUILDING_NODE_EXTENSION)
-target_compile_options(kbfgs_emnapi PRIVATE -pthread -O3)
+if(KBFGS_WASM_THREADS)
+  set(KBFGS_WASM_FLAGS -pthread -fexceptions)
+  set(KBFGS_WASM_LINK_THREADS "SHELL:-s DEFAULT_PTHREAD_STACK_SIZE=2MB" "SHELL:-s PTHREAD_POOL_SIZE=20")
+  set(KBFGS_WASM_NAME kbfgs_native)
+else()
+  set(KBFGS_WASM_FLAGS -fexceptions)
+  set(KBFGS_WASM_LINK_THREADS)
+  set(KBFGS_WASM_NAME kbfgs_native_st)
+endif()
+target_compile_options(kbfgs_emnapi PRIVATE ${KBFGS_WASM_FLAGS} -O3)
 
 set(KBFGS_WASM_BLAS_SOURCES
   native/wasm/blas/cholesky.cc
@@ -33,12 +50,17 @@ set(KBFGS_WASM_BLAS_SOURCES
 add_executable(kbfgs_native ${KBFGS_CORE_SOURCES} ${KBFGS_NAPI_SOURCES} native/cuda/cuda_absent.cc
   ${KBFGS_WASM_BLAS_SOURCES})
 set(KBFGS_WASM_OUTPUT_DIR "${CMAKE_SOURCE_DIR}/wasm" CACHE PATH "where kbfgs_native.js and .wasm go")
-set_target_properties(kbfgs_native PROPERTIES SUFFIX ".js" RUNTIME_OUTPUT_DIRECTORY ${KBFGS_WASM_OUTPUT_DIR})
+set_target_properties(kbfgs_native PROPERTIES SUFFIX ".js" OUTPUT_NAME ${KBFGS_WASM_NAME}
+  RUNTIME_OUTPUT_DIRECTORY ${KBFGS_WASM_OUTPUT_DIR})
 target_include_directories(kbfgs_native PRIVATE ${NODE_ADDON_API_DIR} ${EMNAPI_INCLUDE}
   ${CMAKE_SOURCE_DIR}/native/wasm/blas)
 target_compile_definitions(kbfgs_native PRIVATE NAPI_VERSION=8 NAPI_CPP_EXCEPTIONS NODE_ADDON_API_DISABLE_DEPRECATED
   NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS BUILDING_NODE_EXTENSION)
-set(KBFGS_WASM_FLAGS -pthread -fexceptions)
+if(NOT KBFGS_WASM_THREADS)
+  # node-addon-api's AsyncWorker and AsyncProgressQueueWorker, over emnapi's JS async work and thread-safe
+  # functions (which run on the JS thread)
+  target_compile_definitions(kbfgs_native PRIVATE NAPI_HAS_THREADS=1)
+endif()
 target_compile_options(kbfgs_native PRIVATE ${KBFGS_WASM_FLAGS} -msimd128 -Wall -Wextra -Wno-unused-parameter
   -ffp-contract=off)
 # 4 GiB is all wasm32 can address; the engine checks its sizes against what is left (cpu_backend.cc).
@@ -48,8 +70,7 @@ target_compile_options(kbfgs_native PRIVATE ${KBFGS_WASM_FLAGS} -msimd128 -Wall 
 target_link_options(kbfgs_native PRIVATE ${KBFGS_WASM_FLAGS} -O3
   "SHELL:-s MODULARIZE=1" "SHELL:-s EXPORT_NAME=kbfgsNativeWasm"
   "SHELL:-s WASM_BIGINT=1" "SHELL:-s ALLOW_MEMORY_GROWTH=1" "SHELL:-s MAXIMUM_MEMORY=4GB"
-  "SHELL:-s INITIAL_MEMORY=64MB" "SHELL:-s TOTAL_STACK=2MB" "SHELL:-s DEFAULT_PTHREAD_STACK_SIZE=2MB"
-  "SHELL:-s PTHREAD_POOL_SIZE=20" "SHELL:-s ENVIRONMENT=node,worker"
+  "SHELL:-s INITIAL_MEMORY=64MB" "SHELL:-s TOTAL_STACK=2MB" ${KBFGS_WASM_LINK_THREADS} "SHELL:-s ENVIRONMENT=node,worker"
   "SHELL:-s NODEJS_CATCH_EXIT=0" "SHELL:-s NODEJS_CATCH_REJECTION=0"
   "SHELL:-s EXPORTED_RUNTIME_METHODS=['emnapiInit','removeRunDependency']"
   "SHELL:-s EXPORTED_FUNCTIONS=['_malloc','_free','_napi_register_wasm_v1','_node_api_module_get_api_version_v1']"

@@ -66,7 +66,7 @@ for (const [target, machine] of Object.entries(TARGETS)) {
   const extra = fs.readdirSync(path.dirname(file)).filter((f) => f !== FILE);
   if (extra.length > 0) problems.push(`prebuilds/${target} holds other files too: ${extra.join(', ')}`);
 }
-for (const name of ['kbfgs_native.js', 'kbfgs_native.wasm', 'kbfgs_native.worker.js']) {
+for (const name of ['kbfgs_native.js', 'kbfgs_native.wasm', 'kbfgs_native.worker.js', 'kbfgs_native_st.js', 'kbfgs_native_st.wasm']) {
   const rel = path.join('wasm', name);
   const file = path.join(root, rel);
   if (!fs.existsSync(file)) problems.push(`${rel} is missing (npm run build:wasm)`);

@@ -111,9 +111,13 @@ export function readIdx(file: string, options: IdxReadOptions = {}): IdxArray {
 
 /** Reads a uint8 image file (N x rows x cols) as an N x (rows*cols) matrix of x/255. */
 export function readIdxImages(file: string, options: IdxReadOptions = {}): { data: Float32Array; rows: number; cols: number } {
-  const idx = readIdx(file, options);
+  return idxImages(readIdx(file, options), file);
+}
+
+/** Parsed uint8 images (N x rows x cols) as an N x (rows*cols) matrix of x/255; `name` appears in errors. */
+export function idxImages(idx: IdxArray, name: string): { data: Float32Array; rows: number; cols: number } {
   if (idx.type !== 'uint8' || idx.dims.length < 2)
-    throw new IdxFormatError(`${file}: expected uint8 images with at least 2 dimensions, got ${idx.type} ${idx.dims.join(' x ')}`);
+    throw new IdxFormatError(`${name}: expected uint8 images with at least 2 dimensions, got ${idx.type} ${idx.dims.join(' x ')}`);
   const rows = idx.dims[0];
   const cols = idx.dims.slice(1).reduce((a, b) => a * b, 1);
   const data = new Float32Array(rows * cols);

@@ -18,7 +18,10 @@
   };
   if (typeof g.POINTER_WASM_TYPE === 'undefined') g.POINTER_WASM_TYPE = 'i32';
   if (typeof g.getUnsharedTextDecoderView === 'undefined') {
+    // Without pthreads (the one-thread build) the heap is never shared, and a page that is not cross-origin
+    // isolated has no SharedArrayBuffer to test against.
     g.getUnsharedTextDecoderView = function (heap, start, end) {
+      if (!g.USE_PTHREADS) return `${heap}.subarray(${start}, ${end})`;
       return `(${heap}.buffer instanceof SharedArrayBuffer ? ${heap}.slice(${start}, ${end}) : ` +
         `${heap}.subarray(${start}, ${end}))`;
     };

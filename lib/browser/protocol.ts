@@ -1,0 +1,59 @@
+/** The messages between the page (lib/browser/index.ts) and the engine worker (lib/browser/worker.ts). */
+import type { SequentialConfig, AutoencoderConfig } from '../model';
+import type { Matrix, TrainingData } from '../data';
+
+/** Why a page without cross-origin isolation trains on one thread (the console says it once). */
+export const SINGLE_THREAD_NOTICE = 'kbfgs-native: this page is not cross-origin isolated, so training runs on one ' +
+  'thread (the engine\'s threads share memory between workers, which needs the page to be served with ' +
+  'Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+
+export interface EngineInfo {
+  /** Engine threads available to fit (1 where the page is not cross-origin isolated). */
+  threads: number;
+  crossOriginIsolated: boolean;
+  /** Why training runs on one thread, or ''. */
+  notice: string;
+}
+
+export interface ModelInfo {
+  inputDim: number;
+  outputDim: number;
+  paramCount: number;
+  layers: unknown[];
+  weightShapes: unknown[];
+  loss: string;
+}
+
+/** fit()'s options that cross to the worker: the optimizer as its toJSON() form, no functions, no signal. */
+export interface WorkerFitOptions {
+  optimizer: { kind: string; protocol: string; settings: Record<string, number> };
+  epochs?: number;
+  batchSize?: number;
+  timeBudget?: number;
+  shuffle?: boolean;
+  seed?: number;
+  validationData?: TrainingData;
+  threads?: number;
+  onNonFinite?: 'stop' | 'skip';
+}
+
+export type ToWorker =
+  | { type: 'init'; wasmBase: string; kind: 'Sequential' | 'Autoencoder'; config: SequentialConfig | AutoencoderConfig }
+  | { type: 'fit'; id: number; data: TrainingData; options: WorkerFitOptions; batchEvents: boolean }
+  | { type: 'stop' }
+  | { type: 'abort'; id: number }
+  | { type: 'call'; id: number; method: 'evaluate' | 'predict' | 'getWeights' | 'setWeights' | 'info'; args: unknown[] }
+  | { type: 'dispose' };
+
+export interface SerializedError { name: string; code?: string; message: string; history?: unknown }
+
+export type FromWorker =
+  | { type: 'ready'; engine: EngineInfo; model: ModelInfo }
+  | { type: 'failed'; error: SerializedError }
+  | { type: 'epoch'; id: number; epoch: number; logs: Record<string, unknown> }
+  | { type: 'batch'; id: number; batch: number; logs: Record<string, unknown> }
+  | { type: 'result'; id: number; value: unknown }
+  | { type: 'error'; id: number; error: SerializedError }
+  | { type: 'notice'; text: string };
+
+export type { Matrix };
