@@ -5,7 +5,7 @@
 // on the first --rows training images at batch 1000, timed over the second epoch (evaluation excluded).
 // Prints the median step per family, its ratio to the fastest, and where the automatically chosen family
 // (devices().cpu.blas at load) stands.
-//   node bench/blas-kernels.js [--threads 2] [--rounds 3] [--rows 5000] [--method kbfgs]
+//   node bench/blas-kernels.js [--threads 2] [--rounds 3] [--rows 5000] [--method kbfgs] [--families Haswell,Zen]
 const path = require('path');
 const { parseArgs } = require('util');
 const lib = require('../dist');
@@ -14,7 +14,7 @@ const { settingsFor, makeOptimizer } = require('../dist/cli/methods');
 
 const { values } = parseArgs({ options: {
   threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' },
-  rows: { type: 'string', default: '5000' }, method: { type: 'string', default: 'kbfgs' },
+  rows: { type: 'string', default: '5000' }, method: { type: 'string', default: 'kbfgs' }, families: { type: 'string' },
 } });
 const threads = Number(values.threads), rounds = Number(values.rounds), rows = Number(values.rows);
 const batchSize = 1000, seed = 9999;
@@ -39,9 +39,12 @@ async function stepSeconds(data) {
   console.log(`${blas.config}; CPU ${blas.cpu.vendor} family ${blas.cpu.family} model ${blas.cpu.model}`);
   console.log(`chosen at load: ${chosen} (${blas.chosenBy}: ${blas.reason}); OpenBLAS's own choice: ${blas.openblasChoice}`);
   console.log(`${values.method} step, MNIST autoencoder, batch ${batchSize}, ${threads} threads, ${rounds} rounds, ${rows} images`);
-  const times = Object.fromEntries(blas.executable.map((f) => [f, []]));
+  // the families to compare: all this machine can execute, or those named (the chosen one always among them)
+  const families = values.families ? [...new Set([...values.families.split(','), chosen])] : blas.executable;
+  const times = Object.fromEntries(families.map((f) => [f, []]));
   for (let r = 0; r < rounds; r++) {
-    for (const family of blas.executable) {
+    // alternate the order of the families between rounds, so that none always runs first
+    for (const family of r % 2 ? [...families].reverse() : families) {
       native.useBlasKernels(family);
       times[family].push(await stepSeconds(data));
     }

@@ -16,8 +16,9 @@ const arm = (features: string[]) => ({ arch: 'aarch64', vendor: '', features });
 
 // [CPU, its features, OpenBLAS version, what that OpenBLAS picks by itself from the model, expected family]
 const recorded: Array<[string, ReturnType<typeof intel>, string, string, string]> = [
-  ['Zen 2 (EPYC Rome)', amd(AVX2), '0.3.21', 'Zen', 'Zen'],
-  ['Zen 3 (EPYC Milan)', amd(AVX2), '0.3.21', 'Zen', 'Zen'],
+  ['Zen 2 (EPYC Rome)', amd(AVX2), '0.3.21', 'Zen', 'Haswell'],
+  ['Zen 3 (EPYC Milan)', amd(AVX2), '0.3.21', 'Zen', 'Haswell'],
+  ['Excavator, whose own AVX2 kernels OpenBLAS keeps', amd(AVX2), '0.3.21', 'Excavator', 'Excavator'],
   ['Zen 4 (EPYC Genoa), a model 0.3.21 files under Zen', amd([...AVX512, 'avx512_bf16']), '0.3.21', 'Zen', 'Cooperlake'],
   ['Zen 5 (EPYC Turin), unknown to 0.3.21', amd([...AVX512, 'avx512_bf16', 'avx_vnni']), '0.3.21', 'Prescott', 'Cooperlake'],
   ['Skylake-X (Xeon Scalable 1st gen)', intel(AVX512), '0.3.21', 'SkylakeX', 'SkylakeX'],
@@ -52,7 +53,7 @@ describe('the kernel choice on recorded CPUs', () => {
 
   test('families need the instructions they use and the OpenBLAS release that has them', () => {
     expect(native.chooseBlasKernels(intel(AVX2), '0.3.21', 'Prescott').executable)
-      .toEqual(['Prescott', 'Core2', 'Nehalem', 'Sandybridge', 'Haswell', 'Zen']);
+      .toEqual(['Prescott', 'Core2', 'Nehalem', 'Sandybridge', 'Zen', 'Haswell']);
     expect(native.chooseBlasKernels(intel([...AVX512, 'avx512_bf16']), '0.3.9', 'SkylakeX').executable).not.toContain('Cooperlake');
     expect(native.chooseBlasKernels(intel([...AVX512, 'avx512_bf16']), '0.3.9', 'SkylakeX').kernels).toBe('SkylakeX');
     expect(native.chooseBlasKernels({ arch: 'riscv64', vendor: '', features: [] }, '0.3.21', 'RISCV64_GENERIC'))

@@ -30,34 +30,35 @@ namespace kb::cpu {
 namespace {
 
 // A kernel family that OPENBLAS_CORETYPE can name, the instructions its kernels use, and the first OpenBLAS
-// release that has it. Rank orders families by instruction set; equal ranks are equally good (Haswell and
-// Zen: the same AVX2 kernels, tuned per vendor).
+// release that has it. Rank orders families by what they run best. Haswell ranks above Zen although both are
+// AVX2 kernels: on an AMD EPYC (Zen 3) OpenBLAS's Zen choice ran the K-BFGS step 5-9 % slower than Haswell's
+// with two threads, and within 2 % with one (docs/blas-kernels.md §1).
 struct Family {
   const char* name;
   int rank;
   std::vector<const char*> needs;
-  int since;             // OpenBLAS version as 10000·major + 100·minor + patch
-  const char* vendor;    // preferred on this vendor's CPUs only (nullptr: any)
+  int since;  // OpenBLAS version as 10000·major + 100·minor + patch
 };
 
 constexpr int v(int major, int minor, int patch) { return 10000 * major + 100 * minor + patch; }
 
 const std::vector<Family>& x86_families() {
-  static const std::vector<const char*> avx512 = {"avx2", "fma", "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl"};
+  static const std::vector<const char*> avx2 = {"ssse3", "sse4_2", "avx", "avx2", "fma"};
   auto with = [](std::vector<const char*> base, std::initializer_list<const char*> more) {
     base.insert(base.end(), more);
     return base;
   };
+  static const std::vector<const char*> avx512 = with(avx2, {"avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl"});
   static const std::vector<Family> families = {
-      {"Prescott", 0, {}, 0, nullptr},
-      {"Core2", 1, {"ssse3"}, 0, nullptr},
-      {"Nehalem", 2, {"ssse3", "sse4_2"}, 0, nullptr},
-      {"Sandybridge", 3, {"ssse3", "sse4_2", "avx"}, 0, nullptr},
-      {"Haswell", 4, {"ssse3", "sse4_2", "avx", "avx2", "fma"}, 0, "GenuineIntel"},
-      {"Zen", 4, {"ssse3", "sse4_2", "avx", "avx2", "fma"}, 0, "AuthenticAMD HygonGenuine"},
-      {"SkylakeX", 5, avx512, 0, nullptr},
-      {"Cooperlake", 6, with(avx512, {"avx512_bf16"}), v(0, 3, 10), nullptr},
-      {"SapphireRapids", 7, with(avx512, {"avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16"}), v(0, 3, 22), nullptr},
+      {"Prescott", 0, {}, 0},
+      {"Core2", 1, {"ssse3"}, 0},
+      {"Nehalem", 2, {"ssse3", "sse4_2"}, 0},
+      {"Sandybridge", 3, {"ssse3", "sse4_2", "avx"}, 0},
+      {"Zen", 4, avx2, 0},
+      {"Haswell", 5, avx2, 0},
+      {"SkylakeX", 6, avx512, 0},
+      {"Cooperlake", 7, with(avx512, {"avx512_bf16"}), v(0, 3, 10)},
+      {"SapphireRapids", 8, with(avx512, {"avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16"}), v(0, 3, 22)},
   };
   return families;
 }
@@ -67,10 +68,10 @@ const std::vector<Family>& x86_families() {
 // whose instructions the core has.
 const std::vector<Family>& arm64_families() {
   static const std::vector<Family> families = {
-      {"armv8", 0, {}, 0, nullptr},
-      {"neoversen1", 1, {"asimd", "asimddp"}, v(0, 3, 10), nullptr},
-      {"neoversev1", 2, {"asimd", "asimddp", "sve", "bf16"}, v(0, 3, 21), nullptr},
-      {"neoversen2", 3, {"asimd", "asimddp", "sve", "sve2", "bf16", "i8mm"}, v(0, 3, 21), nullptr},
+      {"armv8", 0, {}, 0},
+      {"neoversen1", 1, {"asimd", "asimddp"}, v(0, 3, 10)},
+      {"neoversev1", 2, {"asimd", "asimddp", "sve", "bf16"}, v(0, 3, 21)},
+      {"neoversen2", 3, {"asimd", "asimddp", "sve", "sve2", "bf16", "i8mm"}, v(0, 3, 21)},
   };
   return families;
 }
@@ -80,7 +81,7 @@ int foreign_rank(const std::string& arch, const std::string& name) {
   static const char* const older_x86[][2] = {{"Katmai", "0"}, {"Coppermine", "0"}, {"Northwood", "0"}, {"Banias", "0"},
       {"Athlon", "0"}, {"Opteron", "0"}, {"Opteron_SSE3", "0"}, {"Atom", "1"}, {"Penryn", "1"}, {"Dunnington", "1"},
       {"Bobcat", "1"}, {"Nano", "2"}, {"Barcelona", "2"}, {"Bulldozer", "3"}, {"Piledriver", "3"},
-      {"Steamroller", "3"}, {"Excavator", "4"}};
+      {"Steamroller", "3"}, {"Excavator", "5"}};
   if (arch == "x86_64") {
     for (const auto& f : older_x86)
       if (strcasecmp(f[0], name.c_str()) == 0) return atoi(f[1]);
@@ -131,11 +132,8 @@ KernelChoice choose_kernel_family(const CpuDescription& cpu, const std::string& 
                                   const std::string& openblas_choice) {
   const int version = parse_version(openblas_version);
   const Family* best = nullptr;
-  for (const Family& f : families_for(cpu)) {
-    if (!runs_on(f, cpu, version)) continue;
-    const bool vendor_ok = !f.vendor || strstr(f.vendor, cpu.vendor.c_str()) != nullptr;
-    if (!best || f.rank > best->rank || (f.rank == best->rank && vendor_ok)) best = &f;
-  }
+  for (const Family& f : families_for(cpu))
+    if (runs_on(f, cpu, version) && (!best || f.rank > best->rank)) best = &f;
   if (!best) return {openblas_choice, false, "no kernel family is known for this architecture: OpenBLAS's own choice"};
   if (rank_of(cpu, openblas_choice) >= best->rank)
     return {openblas_choice, false, "OpenBLAS's own choice is the best this CPU supports"};
