@@ -47,7 +47,7 @@ set(KBFGS_WASM_BLAS_SOURCES
   native/wasm/blas/threads.cc
   native/wasm/blas/trsm.cc)
 
-add_executable(kbfgs_native ${KBFGS_CORE_SOURCES} ${KBFGS_NAPI_SOURCES} native/cuda/cuda_absent.cc
+add_executable(kbfgs_native ${KBFGS_SOURCES} native/cuda/cuda_absent.cc
   ${KBFGS_WASM_BLAS_SOURCES})
 set(KBFGS_WASM_OUTPUT_DIR "${CMAKE_SOURCE_DIR}/wasm" CACHE PATH "where kbfgs_native.js and .wasm go")
 set_target_properties(kbfgs_native PROPERTIES SUFFIX ".js" OUTPUT_NAME ${KBFGS_WASM_NAME}

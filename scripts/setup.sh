@@ -48,6 +48,7 @@ if [ "${ID:-}" = debian ]; then
     updated=""
   fi
   apt_install crossbuild-essential-arm64 gfortran-aarch64-linux-gnu libopenblas-dev:arm64 libstdc++6:arm64 qemu-user
+  # win32-x64 is not built here yet (docs/windows.md says what its cross build needs and where it stops).
 else
   echo "set-up: the arm64 cross toolchain is set up on Debian only; \`npm run build:release\` and the install test need it"
 fi

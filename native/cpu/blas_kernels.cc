@@ -247,10 +247,17 @@ std::string switch_kernels(const std::string& family) { return family; }
 // Re-runs OpenBLAS's kernel selection with OPENBLAS_CORETYPE set to `family`, then clears the variable again
 // (child processes make their own choice). Returns the family now in use.
 std::string switch_kernels(const std::string& family) {
+#ifdef _WIN32
+  _putenv_s("OPENBLAS_CORETYPE", family.c_str());
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init();
+  _putenv_s("OPENBLAS_CORETYPE", "");  // an empty value removes it
+#else
   setenv("OPENBLAS_CORETYPE", family.c_str(), 1);
   gotoblas_dynamic_quit();
   gotoblas_dynamic_init();
   unsetenv("OPENBLAS_CORETYPE");
+#endif
   return openblas_get_corename();
 }
 

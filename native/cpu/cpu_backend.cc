@@ -15,9 +15,19 @@
 #include <type_traits>
 #include <vector>
 
+#ifdef _WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#else
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#endif
 #ifdef __EMSCRIPTEN__
 #include <emscripten/heap.h>
 #include <malloc.h>
@@ -77,12 +87,20 @@ void with_activation(Activation act, Body&& body) {
   }
 }
 
-#ifdef __EMSCRIPTEN__
+#if defined(__EMSCRIPTEN__)
 // WebAssembly: what the heap can still grow by (wasm32 addresses 4 GiB at most) plus what malloc holds free.
 size_t host_available_bytes() {
   const size_t top = (size_t)sbrk(0);
   const size_t max = emscripten_get_heap_max();
   return (max > top ? max - top : 0) + (size_t)mallinfo().fordblks;
+}
+#elif defined(_WIN32)
+// What the system can still commit (free RAM and page file), within the process's free address space.
+size_t host_available_bytes() {
+  MEMORYSTATUSEX status{};
+  status.dwLength = sizeof(status);
+  if (!GlobalMemoryStatusEx(&status)) return SIZE_MAX;
+  return (size_t)std::min(status.ullAvailPageFile, status.ullAvailVirtual);
 }
 #else
 // /proc/meminfo's MemAvailable + SwapFree, within what RLIMIT_AS leaves of the address space.
@@ -143,10 +161,19 @@ class CpuBackend final : public Backend {
     void* p = nullptr;
     const bool mapped = bytes >= kMapThreshold;
     if (mapped) {
+#ifdef _WIN32
+      p = VirtualAlloc(nullptr, bytes, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);  // zeroed, as mmap's
+      if (!p) throw std::bad_alloc();
+#else
       p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (p == MAP_FAILED) throw std::bad_alloc();
+#endif
     } else {
+#ifdef _WIN32
+      if (!(p = _aligned_malloc((bytes + 63) / 64 * 64, 64))) throw std::bad_alloc();
+#else
       if (posix_memalign(&p, 64, (bytes + 63) / 64 * 64) != 0) throw std::bad_alloc();
+#endif
       std::memset(p, 0, bytes);
     }
     new (p) BufferHeader{bytes, mapped};
@@ -156,8 +183,13 @@ class CpuBackend final : public Backend {
   void release(float* p) override {
     if (!p) return;
     auto* header = reinterpret_cast<BufferHeader*>(reinterpret_cast<char*>(p) - sizeof(BufferHeader));
+#ifdef _WIN32
+    if (header->mapped) VirtualFree(header, 0, MEM_RELEASE);
+    else _aligned_free(header);
+#else
     if (header->mapped) munmap(header, header->bytes);
     else std::free(header);
+#endif
   }
   void to_device(float* dst, const float* host, size_t n) override { std::memcpy(dst, host, n * sizeof(float)); }
   void to_host(float* host, const float* src, size_t n) override { std::memcpy(host, src, n * sizeof(float)); }

@@ -1,6 +1,8 @@
 #include "mpi_library.h"
 
+#ifndef _WIN32
 #include <dlfcn.h>
+#endif
 
 #include <cstdlib>
 #include <mutex>
@@ -22,6 +24,14 @@ std::vector<std::string> candidates() {
 
 namespace {
 
+#ifdef _WIN32
+// The Windows build has no distributed engine: Open MPI does not run on Windows.
+Api load() {
+  throw Error(ErrorKind::Distributed,
+              "distributed training is not available on Windows (it needs Open MPI, which runs on Linux and macOS); "
+              "train in one process, or on Linux");
+}
+#else
 template <typename F>
 void bind(void* handle, const char* symbol, F& out, std::vector<std::string>& missing) {
   out = reinterpret_cast<F>(dlsym(handle, symbol));
@@ -78,6 +88,7 @@ Api load() {
   }
   return api;
 }
+#endif
 
 }  // namespace
 
