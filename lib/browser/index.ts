@@ -11,7 +11,7 @@ import type { Matrix, TrainingData } from '../data';
 import { AbortError, InvalidArgumentError, KbfgsError, fromNative } from '../errors';
 import type { Optimizer } from '../optimizers';
 import { idxImages, parseIdx as parseIdxBytes, type IdxArray, type IdxReadOptions } from '../datasets/idx';
-import { SINGLE_THREAD_NOTICE, type EngineInfo, type FromWorker, type ModelInfo, type SerializedError, type ToWorker, type WorkerFitOptions } from './protocol';
+import { SINGLE_THREAD_NOTICE, type EngineInfo, type FromWorker, type ModelInfo, type SerializedError, type SharedFitOptions, type ToWorker, type WorkerFitOptions } from './protocol';
 
 export { SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC, Optimizer, optimizerFromJSON } from '../optimizers';
 export { argmax, matrix, oneHot } from '../data';
@@ -71,17 +71,10 @@ function rebuild(error: SerializedError): Error {
   return result;
 }
 
-export interface BrowserFitOptions {
+export interface BrowserFitOptions extends SharedFitOptions {
   optimizer: Optimizer;
-  epochs?: number;
-  batchSize?: number;
-  timeBudget?: number;
-  shuffle?: boolean;
-  seed?: number;
-  validationData?: TrainingData;
   /** Engine threads; default: the page's cores (at most 16), 1 without cross-origin isolation. */
   threads?: number;
-  onNonFinite?: 'stop' | 'skip';
   /** Aborting stops training at the next batch; fit() rejects with AbortError. */
   signal?: AbortSignal;
   /** Called on the page after each epoch; training does not wait for it. */

@@ -1,5 +1,5 @@
 /** The messages between the page (lib/browser/index.ts) and the engine worker (lib/browser/worker.ts). */
-import type { SequentialConfig, AutoencoderConfig } from '../model';
+import type { FitOptions, SequentialConfig, AutoencoderConfig } from '../model';
 import type { Matrix, TrainingData } from '../data';
 
 /** Why a page without cross-origin isolation trains on one thread (the console says it once). */
@@ -24,17 +24,13 @@ export interface ModelInfo {
   loss: string;
 }
 
+/** The options of fit() the page and the worker share, documented on the Node API's FitOptions. */
+export type SharedFitOptions = Pick<FitOptions, 'epochs' | 'batchSize' | 'timeBudget' | 'shuffle' | 'seed' | 'validationData' | 'onNonFinite'>;
+
 /** fit()'s options that cross to the worker: the optimizer as its toJSON() form, no functions, no signal. */
-export interface WorkerFitOptions {
+export interface WorkerFitOptions extends SharedFitOptions {
   optimizer: { kind: string; protocol: string; settings: Record<string, number> };
-  epochs?: number;
-  batchSize?: number;
-  timeBudget?: number;
-  shuffle?: boolean;
-  seed?: number;
-  validationData?: TrainingData;
   threads?: number;
-  onNonFinite?: 'stop' | 'skip';
 }
 
 export type ToWorker =
