@@ -186,6 +186,10 @@ describe('without a matching prebuilt binary', () => {
     expect(installed.status).toBe(0);
     expect(installed.stderr).toMatch(/missing a C\+\+17 compiler \(g\+\+ or clang\+\+\); CMake 3\.18 or newer\./);
     expect(installed.stderr).toContain('the package will run on its WebAssembly engine instead');
+    // as a macOS or Windows user gets it: only node on the PATH, and it trains on WebAssembly
+    const env = { ...process.env, PATH: bin };
+    expect(JSON.parse(execFileSync(process.execPath, ['-e', ENGINE], { cwd: project, encoding: 'utf8', env }).trim().split('\n').pop()!).name).toBe('wasm');
+    expectTrains(execFileSync(process.execPath, ['-e', TRAIN], { cwd: project, encoding: 'utf8', env }), 'x64');
   });
 });
 
