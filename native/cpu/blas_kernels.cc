@@ -78,13 +78,16 @@ const std::vector<Family>& arm64_families() {
 
 // Ranks of families OpenBLAS may choose that the feature rule never does.
 int foreign_rank(const std::string& arch, const std::string& name) {
-  static const char* const older_x86[][2] = {{"Katmai", "0"}, {"Coppermine", "0"}, {"Northwood", "0"}, {"Banias", "0"},
-      {"Athlon", "0"}, {"Opteron", "0"}, {"Opteron_SSE3", "0"}, {"Atom", "1"}, {"Penryn", "1"}, {"Dunnington", "1"},
-      {"Bobcat", "1"}, {"Nano", "2"}, {"Barcelona", "2"}, {"Bulldozer", "3"}, {"Piledriver", "3"},
-      {"Steamroller", "3"}, {"Excavator", "5"}};
+  struct Ranked {
+    const char* name;
+    int rank;
+  };
+  static const Ranked older_x86[] = {{"Katmai", 0}, {"Coppermine", 0}, {"Northwood", 0}, {"Banias", 0}, {"Athlon", 0},
+      {"Opteron", 0}, {"Opteron_SSE3", 0}, {"Atom", 1}, {"Penryn", 1}, {"Dunnington", 1}, {"Bobcat", 1}, {"Nano", 2},
+      {"Barcelona", 2}, {"Bulldozer", 3}, {"Piledriver", 3}, {"Steamroller", 3}, {"Excavator", 5}};
   if (arch == "x86_64") {
-    for (const auto& f : older_x86)
-      if (strcasecmp(f[0], name.c_str()) == 0) return atoi(f[1]);
+    for (const Ranked& f : older_x86)
+      if (strcasecmp(f.name, name.c_str()) == 0) return f.rank;
     return -1;  // "Unknown"
   }
   return 1000;  // an arm64 core OpenBLAS recognised: its own tuning is kept
