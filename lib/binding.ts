@@ -89,6 +89,8 @@ export interface NativeOptimizer {
   kind: string;
   paper: boolean;
   settings: Record<string, number>;
+  /** What the trainer does around every step (algorithm.md §15): clipNorm, warmupSteps, totalSteps, minFactor. */
+  rules: Record<string, number>;
 }
 
 export interface NativeModelInfo {
@@ -155,6 +157,8 @@ export interface FirstOrderUpdateSettings {
   weightDecay?: number;
   dampening?: number;
   nesterov?: boolean;
+  /** PyTorch semantics: weightDecay shrinks θ beside the step instead of entering the gradient (AdamW). */
+  decoupled?: boolean;
   firstStep?: boolean;
   step?: number;
 }

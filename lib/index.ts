@@ -12,9 +12,14 @@ export type {
   Conv2dLayerConfig, DenseLayerConfig, FlattenLayerConfig, GlobalAvgPool2dLayerConfig, ImageShape, LayerConfig,
   Pool2dLayerConfig, WeightShape,
 } from './layers';
-export { Optimizer, SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC, optimizerFromJSON } from './optimizers';
+export { Optimizer, SGD, Adam, AdamW, RMSprop, KBFGS, KBFGSL, KFAC, optimizerFromJSON } from './optimizers';
+export { WarmupCosine } from './schedules';
+export type { LrSchedule, ScheduleJSON, WarmupCosineOptions } from './schedules';
 export { CheckpointError } from './checkpoint';
-export type { AdamOptions, KBFGSOptions, KBFGSLOptions, KFACOptions, Protocol, RMSpropOptions, SGDOptions } from './optimizers';
+export type {
+  AdamOptions, AdamWOptions, KBFGSOptions, KBFGSLOptions, KFACOptions, OptimizerJSON, Protocol, RMSpropOptions, SGDOptions,
+  StepRuleOptions,
+} from './optimizers';
 export { argmax, matrix, oneHot } from './data';
 export type { LabeledData, Matrix, TrainingData } from './data';
 export * as datasets from './datasets';

@@ -13,13 +13,57 @@
  *   gradients); Adam bias-corrects M and squares the corrected momentum; β = 0.9 and ε sits outside the sqrt.
  *   The second-order methods (K-BFGS, KFAC) always use this protocol.
  *
- * In both protocols the reported training loss is the data loss plus (weightDecay/2)·‖θ‖².
+ * In both protocols the reported training loss is the data loss plus (weightDecay/2)·‖θ‖²; AdamW's decoupled
+ * decay is no part of it (its loss is the data loss).
+ *
+ * Every optimizer also takes the step rules of algorithm.md §15 (see {@link StepRuleOptions}): `clipNorm`, the
+ * gradient clipped to a global norm, and `schedule`, a learning-rate schedule such as {@link WarmupCosine}.
  */
 import { InvalidArgumentError } from './errors';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
+import { scheduleOf, type LrSchedule, type ScheduleJSON } from './schedules';
 import type { NativeOptimizer } from './binding';
 
 export type Protocol = 'pytorch' | 'paper';
+
+/** What the engine does around every step of every method (algorithm.md §15). */
+export interface StepRuleOptions {
+  /**
+   * Clip the minibatch gradient to this norm, taken over all parameters at once (in data-parallel training over
+   * the whole batch, every rank's rows): g ← g·clipNorm/‖g‖ when ‖g‖ > clipNorm. It acts on the data-loss
+   * gradient, before weight decay or the gradient momentum; `diagnostics.clippedSteps` counts the epoch's
+   * clipped steps. Default: no clipping.
+   */
+  clipNorm?: number;
+  /**
+   * A learning-rate schedule: each step uses `lr` × the schedule's factor of the step number (the model's steps
+   * with this optimizer, counted from 0), e.g. `new WarmupCosine({ warmupSteps: 100, totalSteps: 5000 })`.
+   * `lr` stays the peak that callbacks read and set. Default: none (factor 1).
+   */
+  schedule?: LrSchedule | ScheduleJSON;
+}
+const RULE_KEYS = ['clipNorm', 'schedule'];
+
+interface StepRules {
+  clipNorm: number;
+  schedule: LrSchedule | undefined;
+}
+
+function stepRules(where: string, options: StepRuleOptions): StepRules {
+  return {
+    clipNorm: options.clipNorm === undefined ? 0 : checkNumber(where, 'clipNorm', options.clipNorm, NaN, { above: 0 }),
+    schedule: options.schedule === undefined ? undefined : scheduleOf(where, options.schedule),
+  };
+}
+
+/** An optimizer's JSON form (optimizer JSON, checkpoints); the rules only where set. */
+export interface OptimizerJSON {
+  kind: string;
+  protocol?: Protocol;
+  settings: Record<string, number>;
+  clipNorm?: number;
+  schedule?: ScheduleJSON;
+}
 
 let nextId = 0;
 
@@ -28,12 +72,18 @@ export abstract class Optimizer {
   /** Short method name used in logs: 'sgd', 'adam', 'rmsprop', ... */
   abstract readonly kind: string;
   readonly protocol: Protocol;
+  /** The global gradient norm steps are clipped to (0: no clipping); see {@link StepRuleOptions}. */
+  readonly clipNorm: number;
+  /** The learning-rate schedule, if any; see {@link StepRuleOptions}. */
+  readonly schedule: LrSchedule | undefined;
   private current: Readonly<Record<string, number>>;
   private readonly id = `optimizer-${++nextId}`;
   private readonly watchers = new Set<(name: string, value: number) => void>();
 
-  protected constructor(protocol: Protocol, settings: Record<string, number>) {
+  protected constructor(protocol: Protocol, settings: Record<string, number>, rules: StepRules) {
     this.protocol = protocol;
+    this.clipNorm = rules.clipNorm;
+    this.schedule = rules.schedule;
     this.current = Object.freeze({ ...settings });
   }
 
@@ -79,11 +129,17 @@ export abstract class Optimizer {
 
   /** @internal What the native factory reads. */
   toNative(): NativeOptimizer {
-    return { id: this.id, kind: this.kind, paper: this.protocol === 'paper', settings: { ...this.settings } };
+    const s = this.schedule;
+    const rules = { clipNorm: this.clipNorm, warmupSteps: s?.warmupSteps ?? 0, totalSteps: s?.totalSteps ?? 0, minFactor: s?.minFactor ?? 0 };
+    return { id: this.id, kind: this.kind, paper: this.protocol === 'paper', settings: { ...this.settings }, rules };
   }
 
-  toJSON(): { kind: string; protocol: Protocol; settings: Record<string, number> } {
-    return { kind: this.kind, protocol: this.protocol, settings: { ...this.settings } };
+  toJSON(): OptimizerJSON & { protocol: Protocol } {
+    return {
+      kind: this.kind, protocol: this.protocol, settings: { ...this.settings },
+      ...(this.clipNorm > 0 ? { clipNorm: this.clipNorm } : {}),
+      ...(this.schedule ? { schedule: this.schedule.toJSON() } : {}),
+    };
   }
 }
 
@@ -94,7 +150,7 @@ function protocolOf(where: string, options: { protocol?: Protocol } | undefined)
 const PAPER_TAU = 1e-5;  // algorithm.md §3.6
 const PAPER_RHO = 0.9;   // gradient momentum, algorithm.md §2 step 4
 
-export interface SGDOptions {
+export interface SGDOptions extends StepRuleOptions {
   /** Learning rate α. Default 0.01. */
   lr?: number;
   /** PyTorch: heavy-ball momentum (default 0). Paper: the EMA weight ρ of M (default 0.9). */
@@ -113,7 +169,7 @@ export class SGD extends Optimizer {
   readonly kind = 'sgd';
   constructor(options: SGDOptions = {}) {
     const where = 'SGD';
-    checkKeys(where, options, ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay', 'protocol']);
+    checkKeys(where, options, ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay', 'protocol', ...RULE_KEYS]);
     const protocol = protocolOf(where, options);
     const paper = protocol === 'paper';
     const momentum = checkNumber(where, 'momentum', options.momentum, paper ? PAPER_RHO : 0, { min: 0, below: 1 });
@@ -127,11 +183,11 @@ export class SGD extends Optimizer {
       dampening,
       nesterov: nesterov ? 1 : 0,
       weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, paper ? PAPER_TAU : 0, { min: 0 }),
-    });
+    }, stepRules(where, options));
   }
 }
 
-export interface AdamOptions {
+export interface AdamOptions extends StepRuleOptions {
   /** Learning rate α. Default 0.001. */
   lr?: number;
   /** First-moment decay; in the paper protocol the EMA weight ρ of M. Default 0.9. */
@@ -150,7 +206,7 @@ export class Adam extends Optimizer {
   readonly kind = 'adam';
   constructor(options: AdamOptions = {}) {
     const where = 'Adam';
-    checkKeys(where, options, ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'protocol']);
+    checkKeys(where, options, ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'protocol', ...RULE_KEYS]);
     const protocol = protocolOf(where, options);
     const paper = protocol === 'paper';
     super(protocol, {
@@ -159,11 +215,47 @@ export class Adam extends Optimizer {
       beta2: checkNumber(where, 'beta2', options.beta2, paper ? 0.9 : 0.999, { min: 0, below: 1 }),
       epsilon: checkNumber(where, 'epsilon', options.epsilon, paper ? 1e-4 : 1e-8, { above: 0 }),
       weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, paper ? PAPER_TAU : 0, { min: 0 }),
-    });
+    }, stepRules(where, options));
   }
 }
 
-export interface RMSpropOptions {
+export interface AdamWOptions extends StepRuleOptions {
+  /** Learning rate α. Default 0.001. */
+  lr?: number;
+  /** First-moment decay. Default 0.9. */
+  beta1?: number;
+  /** Second-moment decay. Default 0.999. */
+  beta2?: number;
+  /** Added to √v̂ in the denominator. Default 1e-8. */
+  epsilon?: number;
+  /**
+   * The decoupled decay λ: every step first shrinks θ to θ·(1 − α_k·λ), α_k the step's (scheduled) learning
+   * rate, then takes Adam's step on the data-loss gradient alone. Weights and biases alike. Default 0.01.
+   */
+  weightDecay?: number;
+}
+
+/**
+ * AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019) with PyTorch's definition
+ * (torch.optim.AdamW): Adam whose weight decay shrinks the weights beside the step instead of entering the
+ * gradient as L2, so that the adaptive scaling does not weaken it (algorithm.md §15.1). PyTorch semantics only.
+ */
+export class AdamW extends Optimizer {
+  readonly kind = 'adamw';
+  constructor(options: AdamWOptions = {}) {
+    const where = 'AdamW';
+    checkKeys(where, options, ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', ...RULE_KEYS]);
+    super('pytorch', {
+      lr: checkNumber(where, 'lr', options.lr, 0.001, { above: 0 }),
+      beta1: checkNumber(where, 'beta1', options.beta1, 0.9, { min: 0, below: 1 }),
+      beta2: checkNumber(where, 'beta2', options.beta2, 0.999, { min: 0, below: 1 }),
+      epsilon: checkNumber(where, 'epsilon', options.epsilon, 1e-8, { above: 0 }),
+      weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, 0.01, { min: 0 }),
+    }, stepRules(where, options));
+  }
+}
+
+export interface RMSpropOptions extends StepRuleOptions {
   /** Learning rate α. Default 0.01 (pytorch), 0.001 (paper). */
   lr?: number;
   /** Decay of the squared average. Default 0.99 (pytorch), 0.9 (paper). */
@@ -182,7 +274,7 @@ export class RMSprop extends Optimizer {
   readonly kind = 'rmsprop';
   constructor(options: RMSpropOptions = {}) {
     const where = 'RMSprop';
-    checkKeys(where, options, ['lr', 'alpha', 'epsilon', 'momentum', 'weightDecay', 'protocol']);
+    checkKeys(where, options, ['lr', 'alpha', 'epsilon', 'momentum', 'weightDecay', 'protocol', ...RULE_KEYS]);
     const protocol = protocolOf(where, options);
     const paper = protocol === 'paper';
     super(protocol, {
@@ -191,12 +283,12 @@ export class RMSprop extends Optimizer {
       epsilon: checkNumber(where, 'epsilon', options.epsilon, paper ? 1e-4 : 1e-8, { above: 0 }),
       momentum: checkNumber(where, 'momentum', options.momentum, paper ? PAPER_RHO : 0, { min: 0, below: 1 }),
       weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, paper ? PAPER_TAU : 0, { min: 0 }),
-    });
+    }, stepRules(where, options));
   }
 }
 
 /** The divergence safeguard of the second-order methods, documented once for all three. */
-interface SafeguardOption {
+interface SafeguardOption extends StepRuleOptions {
   /**
    * Undo a step after which the minibatch loss rises past 1.25 times the smaller of the loss before it and a
    * moving average of earlier losses, or past that plus three standard deviations of the minibatch noise (from
@@ -227,7 +319,7 @@ interface SecondOrderOptions extends SafeguardOption {
 abstract class SecondOrderOptimizer extends Optimizer {
   protected constructor(where: string, options: SecondOrderOptions, defaults: { lr: number; damping: number },
     ownKeys: string[], own: () => Record<string, number>) {
-    checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', 'safeguard', ...ownKeys]);
+    checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', 'safeguard', ...RULE_KEYS, ...ownKeys]);
     super('paper', {
       lr: checkNumber(where, 'lr', options.lr, defaults.lr, { above: 0 }),
       damping: checkNumber(where, 'damping', options.damping, defaults.damping, { min: 0 }),
@@ -235,7 +327,7 @@ abstract class SecondOrderOptimizer extends Optimizer {
       weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, PAPER_TAU, { min: 0 }),
       safeguard: checkBoolean(where, 'safeguard', options.safeguard, true) ? 1 : 0,
       ...own(),
-    });
+    }, stepRules(where, options));
   }
 
   /**
@@ -351,20 +443,26 @@ export class KFAC extends SecondOrderOptimizer {
 }
 
 /** Settings as toJSON() stores them (the safeguard as 1 or 0; absent in files from before it) as options. */
-function secondOrderFromJSON(s: Record<string, number>): Record<string, number | boolean | undefined> {
-  return { ...s, safeguard: s.safeguard === undefined ? undefined : s.safeguard === 1 };
+function secondOrderFromJSON(s: Record<string, number>, rules: StepRuleOptions): Record<string, unknown> {
+  return { ...s, ...rules, safeguard: s.safeguard === undefined ? undefined : s.safeguard === 1 };
 }
 
 /** Rebuilds an optimizer from its toJSON() form (checkpoints); throws InvalidArgumentError for an unknown kind. */
-export function optimizerFromJSON(json: { kind: string; protocol?: Protocol; settings: Record<string, number> }): Optimizer {
+export function optimizerFromJSON(json: OptimizerJSON): Optimizer {
   const s = json.settings;
+  // Absent rules stay absent (files from before them, or optimizers without them).
+  const rules: StepRuleOptions = {
+    ...(json.clipNorm !== undefined ? { clipNorm: json.clipNorm } : {}),
+    ...(json.schedule !== undefined ? { schedule: json.schedule } : {}),
+  };
   switch (json.kind) {
-    case 'sgd': return new SGD({ ...s, nesterov: s.nesterov === 1, protocol: json.protocol });
-    case 'adam': return new Adam({ ...s, protocol: json.protocol });
-    case 'rmsprop': return new RMSprop({ ...s, protocol: json.protocol });
-    case 'kbfgs': return new KBFGS(secondOrderFromJSON(s));
-    case 'kbfgs-l': return new KBFGSL(secondOrderFromJSON(s));
-    case 'kfac': return new KFAC(secondOrderFromJSON(s));
+    case 'sgd': return new SGD({ ...s, ...rules, nesterov: s.nesterov === 1, protocol: json.protocol });
+    case 'adam': return new Adam({ ...s, ...rules, protocol: json.protocol });
+    case 'adamw': return new AdamW({ ...s, ...rules });
+    case 'rmsprop': return new RMSprop({ ...s, ...rules, protocol: json.protocol });
+    case 'kbfgs': return new KBFGS(secondOrderFromJSON(s, rules));
+    case 'kbfgs-l': return new KBFGSL(secondOrderFromJSON(s, rules));
+    case 'kfac': return new KFAC(secondOrderFromJSON(s, rules));
     default: throw new InvalidArgumentError(`unknown optimizer kind '${json.kind}'`);
   }
 }

@@ -51,7 +51,7 @@ export type DiagnosticName =
   | 'forwardSeconds' | 'backwardSeconds' | 'skippedSteps' | 'rejectedSteps' | 'maxLossRatio' | 'maxLossBound'
   | 'curvatureUpdates' | 'hgSkipped' | 'haSkipped' | 'powellDamping' | 'lmDamping' | 'directionSeconds'
   | 'secondPassSeconds' | 'curvatureSeconds' | 'replayedSteps' | 'inversions' | 'sampledSeconds'
-  | 'factorSeconds' | 'inverseSeconds' | 'summedBytes' | 'broadcastBytes' | 'collectiveCalls';
+  | 'factorSeconds' | 'inverseSeconds' | 'summedBytes' | 'broadcastBytes' | 'collectiveCalls' | 'clippedSteps';
 export type Diagnostics = Partial<Record<DiagnosticName, number>> & Record<string, number>;
 
 /** Shaped like TensorFlow.js's History: one array per logged quantity, indexed like `epoch`. */

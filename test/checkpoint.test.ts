@@ -3,7 +3,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Adam, Autoencoder, CheckpointError, KBFGS, KBFGSL, KFAC, RMSprop, SGD, Sequential, readIdxImages, type Optimizer } from '../lib';
+import {
+  Adam, AdamW, Autoencoder, CheckpointError, KBFGS, KBFGSL, KFAC, RMSprop, SGD, Sequential, WarmupCosine, readIdxImages, type Optimizer,
+} from '../lib';
 import { decodeSafetensors, encodeSafetensors } from '../lib/checkpoint';
 
 const images = readIdxImages(path.join(__dirname, '..', 'data', 'mnist-t10k-first100-images-idx3-ubyte'));
@@ -21,6 +23,9 @@ const optimizers: Array<[string, () => Optimizer]> = [
   ['kbfgs', () => new KBFGS({ lr: 0.05, damping: 0.3 })],
   ['kbfgs-l', () => new KBFGSL({ lr: 0.03, damping: 0.3, memory: 6 })],  // 20 steps: pairs are dropped
   ['kfac', () => new KFAC({ lr: 0.3, damping: 3, inverseEvery: 3, seed: 7 })],
+  // The step rules (algorithm.md §15): the resume lands in the middle of the schedule's decay.
+  ['adamw, clipped, warm-up and cosine', () => new AdamW({ lr: 3e-3, weightDecay: 0.05, clipNorm: 0.5, schedule: new WarmupCosine({ warmupSteps: 4, totalSteps: 16, minFactor: 0.1 }) })],
+  ['kbfgs, clipped, warm-up and cosine', () => new KBFGS({ lr: 0.05, damping: 0.3, clipNorm: 0.5, schedule: new WarmupCosine({ warmupSteps: 4, totalSteps: 16 }) })],
 ];
 
 test.each(optimizers)('%s: a resumed run reproduces the uninterrupted one bit for bit', async (kind, make) => {

@@ -167,12 +167,13 @@ describe('the native contract', () => {
   const config = { epochs: 1, batchSize: 2, timeBudget: 0, shuffle: false, seed: 0, batchEvents: false, awaitBatchEvents: false,
     awaitEpochEvents: false, skipNonFinite: false, threads: 1, splitCurvature: false, distributedTimeout: 0,
     distributedEngine: 'mpi' as const, librarySearchPath: [] as string[] };
-  const fit = async (settings: Record<string, number>, kind = 'kbfgs', change: Partial<typeof config> = {}) => {
+  const noRules = { clipNorm: 0, warmupSteps: 0, totalSteps: 0, minFactor: 0 };
+  const fit = async (settings: Record<string, number>, kind = 'kbfgs', change: Partial<typeof config> = {}, rules: Record<string, number> = noRules) => {
     const model = new addon.NativeModel({ layers, loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false });
     const train = { x: new Float32Array(12), y: null, rows: 4 };
     try {
       await model.fit({ train, validation: null, config: { ...config, ...change } as typeof config,
-        optimizer: { id: `contract-${Math.random()}`, kind, paper: true, settings }, onEvent: () => {} });
+        optimizer: { id: `contract-${Math.random()}`, kind, paper: true, settings, rules }, onEvent: () => {} });
     } finally {
       model.dispose();
     }
@@ -187,6 +188,19 @@ describe('the native contract', () => {
     await expect(fit(kbfgs, 'kbfgs-l')).rejects.toThrow("optimizer 'kbfgs-l' lacks the setting 'memory'");
     await expect(fit({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, 'adam')).rejects.toThrow("optimizer 'adam' lacks the setting 'epsilon'");
     await expect(fit(kbfgs, 'lbfgs')).rejects.toThrow("unknown optimizer kind 'lbfgs'");
+  });
+
+  test('the step rules are required, each of them, and checked (algorithm.md §15)', async () => {
+    await expect(fit(kbfgs, 'kbfgs', {}, { ...noRules, clipNorm: 1, warmupSteps: 2, totalSteps: 5, minFactor: 0.1 })).resolves.toBeUndefined();
+    const { minFactor: _, ...withoutMin } = noRules;
+    await expect(fit(kbfgs, 'kbfgs', {}, withoutMin)).rejects.toThrow("step rules: lack 'minFactor'");
+    await expect(fit(kbfgs, 'kbfgs', {}, { ...noRules, clip: 1 })).rejects.toThrow('step rules: have a setting other than');
+    await expect(fit(kbfgs, 'kbfgs', {}, { ...noRules, clipNorm: -1 })).rejects.toThrow('clipNorm must be a finite number >= 0');
+    await expect(fit(kbfgs, 'kbfgs', {}, { ...noRules, warmupSteps: 5, totalSteps: 5 })).rejects.toThrow('totalSteps must be larger than warmupSteps');
+    await expect(fit(kbfgs, 'kbfgs', {}, { ...noRules, warmupSteps: 1.5, totalSteps: 5 })).rejects.toThrow('warmupSteps must be a whole number');
+    await expect(fit(kbfgs, 'kbfgs', {}, { ...noRules, totalSteps: 5, minFactor: 2 })).rejects.toThrow('minFactor must be between 0 and 1');
+    const adam = { lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
+    await expect(fit(adam, 'adamw')).rejects.toThrow("optimizer 'adamw' has no paper protocol");
   });
 
   test('intervals and memory are whole numbers of at least 1 (a zero interval would divide by zero)', async () => {

@@ -202,6 +202,7 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
     const double skipped_before = guard.skipped();
     double batch_loss_sum = 0, forward_seconds = 0, backward_seconds = 0;
     int used_batches = 0;  // batches that led to a step (a skipped step's next batch gets none)
+    int clipped_steps = 0;
     const auto epoch_start = Clock::now();
     for (int b = 0; b < batches; ++b) {
       // A stop asked for after the previous batch ends the epoch here.
@@ -221,7 +222,7 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
       backward_seconds += seconds_between(t1, t2);
       guard.save(position, batch_loss);
       try {
-        opt.step(net, ws, state.step);
+        clipped_steps += step_under_rules(state.rules, opt, net, ws, state.step);
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::NotPositiveDefinite && e.kind() != ErrorKind::Numerical) throw;
         ++state.step;
@@ -261,6 +262,7 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
     event.diagnostics.push_back({"forwardSeconds", forward_seconds});
     event.diagnostics.push_back({"backwardSeconds", backward_seconds});
     if (config.skip_non_finite) event.diagnostics.push_back({"skippedSteps", guard.skipped() - skipped_before});
+    if (state.rules.clip_norm > 0) event.diagnostics.push_back({"clippedSteps", clipped_steps});
     if (comm.distributed()) {
       event.diagnostics.push_back({"summedBytes", traffic.summed_bytes});
       event.diagnostics.push_back({"broadcastBytes", traffic.broadcast_bytes});

@@ -11,6 +11,7 @@
 #include "optimizer.h"
 #include "buffers.h"
 #include "network.h"
+#include "step_rules.h"
 #include "../rules/rng.h"
 
 namespace kb {
@@ -98,6 +99,7 @@ struct ParameterBackup {
 
 struct TrainingState {
   std::unique_ptr<Optimizer> optimizer;
+  StepRules rules;             // clipping and the lr schedule around every step (algorithm.md §15)
   std::unique_ptr<Workspace> workspace;
   std::unique_ptr<ParameterBackup> backup;
   BatchSampler sampler;

@@ -424,6 +424,7 @@ Napi::Value FirstOrder(const Napi::CallbackInfo& info) {
     u.weight_decay = (float)number_field(s, "weightDecay", 0);
     u.dampening = (float)number_field(s, "dampening", 0);
     u.nesterov = s.Get("nesterov").ToBoolean();
+    u.decoupled = s.Get("decoupled").ToBoolean();
     u.first_step = s.Get("firstStep").ToBoolean();
     u.step = (int64_t)number_field(s, "step", 1);
     const size_t n = float32_arg(info[1], "theta").ElementLength();

@@ -186,15 +186,23 @@ void Model::start_optimizer(const Napi::Object& opt, int batch_capacity, int tra
   OptimizerSpec spec;
   spec.kind = opt.Get("kind").ToString().Utf8Value();
   spec.paper = opt.Get("paper").ToBoolean();
-  Napi::Value settings_value = opt.Get("settings");
-  if (!settings_value.IsObject()) throw_invalid(opt.Env(), "optimizer settings must be an object");
-  Napi::Object settings = settings_value.As<Napi::Object>();
-  Napi::Array keys = settings.GetPropertyNames();
-  for (uint32_t i = 0; i < keys.Length(); ++i) {
-    const std::string key = keys.Get(i).ToString().Utf8Value();
-    spec.numbers[key] = number_field(settings, key.c_str(), 0);
-  }
+  // { name: number } objects: the method's settings, and the step rules every method takes (algorithm.md §15).
+  auto numbers = [&](const char* field) {
+    Napi::Value value = opt.Get(field);
+    if (!value.IsObject()) throw_invalid(opt.Env(), std::string("optimizer ") + field + " must be an object");
+    Napi::Object object = value.As<Napi::Object>();
+    Napi::Array keys = object.GetPropertyNames();
+    std::map<std::string, double> out;
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      const std::string key = keys.Get(i).ToString().Utf8Value();
+      out[key] = number_field(object, key.c_str(), 0);
+    }
+    return out;
+  };
+  spec.numbers = numbers("settings");
+  const StepRules rules = step_rules(numbers("rules"));
   state_ = TrainingState{};
+  state_.rules = rules;
   state_.optimizer = make_optimizer(spec);
   state_.optimizer->attach(*net_, batch_capacity, train_rows);
   state_.batch_capacity = batch_capacity;

@@ -93,13 +93,23 @@ std::unique_ptr<Optimizer> sgd(const OptimizerSpec& spec) {
   return std::make_unique<FirstOrderOptimizer>(u);
 }
 
-std::unique_ptr<Optimizer> adam(const OptimizerSpec& spec) {
+FirstOrderUpdate adam_update(const OptimizerSpec& spec) {
   const Settings s(spec, {"lr", "beta1", "beta2", "epsilon", "weightDecay"});
   FirstOrderUpdate u = first_order(spec, s, FirstOrderUpdate::Adam);
   u.eps = (float)s.get("epsilon");
   u.beta1 = (float)s.get("beta1");
   u.square_decay = (float)s.get("beta2");
   if (u.paper) u.momentum = (float)s.get("beta1");  // ρ of M
+  return u;
+}
+
+std::unique_ptr<Optimizer> adam(const OptimizerSpec& spec) { return std::make_unique<FirstOrderOptimizer>(adam_update(spec)); }
+
+// AdamW (algorithm.md §15.1): Adam with its weight decay decoupled from the gradient; PyTorch semantics only.
+std::unique_ptr<Optimizer> adamw(const OptimizerSpec& spec) {
+  if (spec.paper) throw Error(ErrorKind::InvalidArgument, "optimizer 'adamw' has no paper protocol");
+  FirstOrderUpdate u = adam_update(spec);
+  u.decoupled = true;
   return std::make_unique<FirstOrderOptimizer>(u);
 }
 
@@ -119,6 +129,7 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
   if (spec.kind == "kfac") return kfac(spec);
   if (spec.kind == "sgd") return sgd(spec);
   if (spec.kind == "adam") return adam(spec);
+  if (spec.kind == "adamw") return adamw(spec);
   if (spec.kind == "rmsprop") return rmsprop(spec);
   throw Error(ErrorKind::InvalidArgument, "unknown optimizer kind '" + spec.kind + "'");
 }

@@ -12,7 +12,7 @@
 namespace kb {
 
 struct OptimizerSpec {
-  std::string kind;                       // "sgd" | "adam" | "rmsprop" | "kbfgs" | "kbfgs-l" | "kfac"
+  std::string kind;                       // "sgd" | "adam" | "adamw" | "rmsprop" | "kbfgs" | "kbfgs-l" | "kfac"
   std::map<std::string, double> numbers;  // every numeric setting, by its TypeScript name
   bool paper = false;                     // the reference protocol of algorithm.md §2/§6
 };

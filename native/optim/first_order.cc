@@ -8,7 +8,7 @@ namespace kb {
 const char* FirstOrderOptimizer::name() const {
   switch (settings_.kind) {
     case FirstOrderUpdate::Sgd: return "sgd";
-    case FirstOrderUpdate::Adam: return "adam";
+    case FirstOrderUpdate::Adam: return settings_.decoupled ? "adamw" : "adam";
     case FirstOrderUpdate::RmsProp: return "rmsprop";
   }
   return "first-order";

@@ -1,4 +1,4 @@
-// SGD with momentum, Adam and RMSprop: PyTorch semantics or the reference protocol of algorithm.md §2 and §6.
+// SGD with momentum, Adam, AdamW and RMSprop: PyTorch semantics or the reference protocol of algorithm.md §2 and §6.
 #pragma once
 
 #include "../core/backend.h"
@@ -19,7 +19,8 @@ class FirstOrderOptimizer final : public Optimizer {
   bool wants_warm_start() const override { return settings_.paper && settings_.kind == FirstOrderUpdate::RmsProp; }
   void warm_start_batch(Network& net, Workspace& ws, int j) override;
   void step(Network& net, Workspace& ws, int64_t k) override;
-  float weight_decay() const override { return settings_.weight_decay; }
+  // AdamW's decay is no term of the objective (algorithm.md §15.1): its reported loss is the data loss.
+  float weight_decay() const override { return settings_.decoupled ? 0.0f : settings_.weight_decay; }
   void state_buffers(std::vector<StateBuffer>& out) override;
   void state_scalars(StateScalars& out) const override { out.push_back({"lr", settings_.lr}); }
   void set_scalar(const std::string& name, double value) override {

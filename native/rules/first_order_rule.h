@@ -1,5 +1,5 @@
-// One parameter's first-order update (algorithm.md §2, §6): SGD with momentum, Adam, RMSprop, in the paper's protocol
-// or with PyTorch semantics. Both backends apply this same function element by element (the CUDA backend as
+// One parameter's first-order update (algorithm.md §2, §6, §15.1): SGD with momentum, Adam, AdamW, RMSprop, in the
+// paper's protocol or with PyTorch semantics. Both backends apply this same function element by element (the CUDA backend as
 // device code), so their results round alike.
 #pragma once
 
@@ -23,7 +23,10 @@ struct FirstOrderUpdate {
   float beta1 = 0.0f;          // PyTorch Adam: decay of the first moment
   float square_decay = 0.0f;   // decay of the running mean of squares: Adam's β₂, RMSprop's α
   float eps = 0.0f;
-  float weight_decay = 0.0f;   // τ in the paper's protocol, the L2 coefficient otherwise
+  float weight_decay = 0.0f;   // τ in the paper's protocol, the L2 coefficient otherwise (decoupled: AdamW's λ)
+  // PyTorch semantics only: the decay shrinks θ by lr·weight_decay beside the step instead of entering the
+  // gradient (AdamW, algorithm.md §15.1).
+  bool decoupled = false;
   float dampening = 0.0f;      // PyTorch SGD
   bool nesterov = false;       // PyTorch SGD
   bool first_step = false;     // PyTorch SGD: the momentum buffer starts at the first gradient
@@ -58,8 +61,9 @@ KB_HOST_DEVICE inline void first_order_element(const FirstOrderUpdate& u, float 
       v = b2 * v + (1 - b2) * mhat * mhat;
       step = mhat / (sqrtf(v / bias2) + eps);
     }
-  } else {  // PyTorch semantics: torch.optim.SGD / Adam / RMSprop, weight_decay as L2 on the gradient
-    const float g = grad + wd * theta;
+  } else {  // PyTorch semantics: torch.optim.SGD / Adam / AdamW / RMSprop, weight_decay as L2 on the gradient or decoupled
+    if (u.decoupled) theta *= 1 - u.lr * wd;  // AdamW: θ shrinks by lr·λ beside the step (algorithm.md §15.1)
+    const float g = u.decoupled ? grad : grad + wd * theta;
     step = g;
     if (u.kind == FirstOrderUpdate::Sgd) {
       const float mu = u.momentum;

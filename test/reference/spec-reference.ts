@@ -316,12 +316,17 @@ export interface Problem {
   geometry?: Array<ConvGeometry | null>;
   /** Round the weights to float32 after every step, as the engine stores them (default: float64 throughout). */
   float32Weights?: boolean;
+  /** The step rules of algorithm.md §15: the gradient clipped to this global norm, lr × lrFactor(k) at step k. */
+  clipNorm?: number;
+  lrFactor?: (k: number) => number;
 }
 
 const stored = (W: Mat[], problem: Problem): Mat[] => (problem.float32Weights ? W.map((w) => ({ ...w, a: w.a.map(Math.fround) })) : W);
 /** Counts are over all layers and steps: Powell and LM damping applied, H_g and H_a updates skipped. */
 export interface Trajectory {
   batchLosses: number[]; W: Mat[]; counts: { powell: number; lm: number; hgSkipped: number; haSkipped: number };
+  /** Steps whose gradient was clipped (algorithm.md §15.2), where the method reports them. */
+  clippedSteps?: number;
   /** The same run with some of the problem changed (golden-harness.ts: the weights stored in float32). */
   rerun: (changes: Partial<Problem>) => Trajectory;
 }
@@ -336,6 +341,14 @@ function batches(X: Mat, m: number): (b: number) => Mat {
   const count = Math.floor(X.rows / m);
   return (b) => batchRows(X, (b % count) * m, m);
 }
+
+/** The minibatch gradient scaled to norm clipNorm when its norm over all layers is larger (algorithm.md §15.2). */
+export function clipGradient(grads: Mat[], clipNorm?: number): { grads: Mat[]; clipped: boolean } {
+  const norm = Math.sqrt(grads.reduce((sum, g) => sum + dot(g.a, g.a), 0));
+  if (clipNorm === undefined || norm <= clipNorm) return { grads, clipped: false };
+  return { grads: grads.map((g) => ({ ...g, a: g.a.map((v) => (v * clipNorm) / norm) })), clipped: true };
+}
+const lrAt = (problem: Problem, lr: number, k: number) => lr * (problem.lrFactor ? problem.lrFactor(k) : 1);
 
 /** M ← 0.9 M + 0.1 (∇ + τθ) per layer (algorithm.md §2 step 4). */
 function momentum(M: Mat[], grads: Mat[], W: Mat[], tau: number): Mat[] {
@@ -366,7 +379,7 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
     const B = next(count + k);
     const p = pass(W, B, B, true, net);
     losses.push(p.loss);
-    M = momentum(M, p.grads, W, tau);
+    M = momentum(M, clipGradient(p.grads, problem.clipNorm).grads, W, tau);
     // only every curvatureEvery-th step updates A, the pairs, H_g and H_a (algorithm.md §12.4)
     const curvature = k % curvatureEvery === 0;
     // a convolution keeps its warm-start A; its H_a learns from the batch's own patches (algorithm.md §12.4)
@@ -382,7 +395,7 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
       }
       return mul(HgM, Ha[l]);
     });
-    const Wnew = W.map((w, l) => ({ ...w, a: w.a.map((v, i) => v - lr * delta[l].a[i]) }));
+    const Wnew = W.map((w, l) => ({ ...w, a: w.a.map((v, i) => v - lrAt(problem, lr, k) * delta[l].a[i]) }));
     const p2 = curvature ? pass(Wnew, B, B, false, net) : p;
     for (let l = 0; l < L && curvature; l++) {
       const gRef = colMean(p.g[l]);
@@ -464,7 +477,7 @@ export function kfac(problem: Problem, lr: number, lambda: number, steps: number
     const B = next(count + k);
     const p = pass(W, B, B, true, net);
     losses.push(p.loss);
-    M = momentum(M, p.grads, W, tau);
+    M = momentum(M, clipGradient(p.grads, problem.clipNorm).grads, W, tau);
     const g = sampledG(p, W);
     A = A.map((Al, l) => blend(Al, gram(p.abar[l], m), 0.9, 0.1));
     G = G.map((Gl, l) => blend(Gl, gram(g[l]), 0.9, 0.1));
@@ -474,10 +487,54 @@ export function kfac(problem: Problem, lr: number, lambda: number, steps: number
     }
     W = stored(W.map((w, l) => {
       const delta = mul(mul(Ginv[l], M[l]), Ainv[l]);
-      return { ...w, a: w.a.map((v, i) => v - lr * delta.a[i]) };
+      return { ...w, a: w.a.map((v, i) => v - lrAt(problem, lr, k) * delta.a[i]) };
     }), problem);
   }
   return { batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 }, rerun: (changes) => kfac({ ...problem, ...changes }, lr, lambda, steps, seed) };
+}
+
+export interface AdamWSettings { lr: number; beta1: number; beta2: number; epsilon: number; weightDecay: number }
+
+/**
+ * AdamW (algorithm.md §15.1) with the step rules of §15.2-§15.3 from the problem: per element, θ ← θ(1 − α_k λ),
+ * then Adam's bias-corrected step on the (clipped) data-loss gradient; batches in stored order from the first
+ * (no warm start).
+ */
+export function adamw(problem: Problem, settings: AdamWSettings, steps: number): Trajectory {
+  const { lr, beta1, beta2, epsilon, weightDecay } = settings;
+  let W = problem.W.map(clone);
+  const next = batches(problem.X, problem.batch), net = netOf(problem);
+  const m = W.map((w) => new Float64Array(w.a.length)), v = W.map((w) => new Float64Array(w.a.length));
+  const losses: number[] = [];
+  let clippedSteps = 0;
+  for (let k = 0; k < steps; k++) {
+    const B = next(k);
+    const p = pass(W, B, B, true, net);
+    losses.push(p.loss);
+    const { grads, clipped } = clipGradient(p.grads, problem.clipNorm);
+    clippedSteps += +clipped;
+    const alpha = lrAt(problem, lr, k), t = k + 1;
+    W = stored(W.map((w, l) => ({
+      ...w,
+      a: w.a.map((theta, i) => {
+        const g = grads[l].a[i];
+        m[l][i] = beta1 * m[l][i] + (1 - beta1) * g;
+        v[l][i] = beta2 * v[l][i] + (1 - beta2) * g * g;
+        const step = m[l][i] / (1 - beta1 ** t) / (Math.sqrt(v[l][i] / (1 - beta2 ** t)) + epsilon);
+        return theta * (1 - alpha * weightDecay) - alpha * step;
+      }),
+    })), problem);
+  }
+  return { batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 }, clippedSteps, rerun: (changes) => adamw({ ...problem, ...changes }, settings, steps) };
+}
+
+/** Linear warm-up, then cosine decay (algorithm.md §15.3): the factor of lr at 0-based step k. */
+export function warmupCosine(warmupSteps: number, totalSteps: number, minFactor: number): (k: number) => number {
+  return (k) => {
+    if (k < warmupSteps) return (k + 1) / warmupSteps;
+    const decaySteps = totalSteps - warmupSteps, done = Math.min(k - warmupSteps + 1, decaySteps);
+    return minFactor + ((1 - minFactor) * (1 + Math.cos((Math.PI * done) / decaySteps))) / 2;
+  };
 }
 
 export const matrix = mat;
