@@ -28,6 +28,8 @@ export type { IdxArray, IdxReadOptions } from './datasets/idx';
 export { parseMat, readMat, MatFormatError } from './datasets/mat';
 export { parseCifar10, readCifar10, CifarFormatError, CIFAR10_CLASSES } from './datasets/cifar10';
 export type { CifarBatch, Cifar10Options } from './datasets/cifar10';
+export { bitsPerCharacter, TextFormatError, FORTUNES_DIR } from './datasets/text';
+export type { TextDataset, TextOptions, TokenSequences } from './datasets/text';
 export type { MatReadOptions, MatVariable } from './datasets/mat';
 export { mulberry32 } from './datasets/curves-synth';
 export type { CurvesSynthOptions } from './datasets/curves-synth';

@@ -28,6 +28,8 @@ apt_install g++ cmake ninja-build libopenblas-dev
 apt_install emscripten
 # Fashion-MNIST for the tests that train on it (/usr/share/datasets/fashion-mnist).
 apt_install dataset-fashion-mnist
+# Debian's fortune files, the default text of datasets.text (/usr/share/games/fortunes; read there, not shipped).
+apt_install fortunes
 # Chromium for the browser test (test/browser.test.ts drives it headless through playwright-core).
 apt_install chromium
 # Open MPI (mpirun and libmpi.so.40, which the addon loads at run time) for the distributed tests.

@@ -1,7 +1,8 @@
 /**
  * The datasets of the paper's three problems: `datasets.mnist()`, `datasets.curvesSynth()`,
  * `datasets.facesSynth()`, and `datasets.curves({ file })` / `datasets.faces({ file })` for users who have the
- * original MAT files. All return a Dataset whose splits `fit` takes directly.
+ * original MAT files. All return a Dataset whose splits `fit` takes directly. `datasets.text({ file, context })`
+ * returns token sequences for a language model instead (see text.ts).
  */
 import { InvalidArgumentError } from '../errors';
 import { checkKeys } from '../options';
@@ -11,6 +12,7 @@ import { facesSynth } from './faces-synth';
 import { MatFormatError, matVariableRows, readMat, type MatVariable } from './mat';
 import { fashionMnist, mnist } from './mnist';
 import { cifar10 } from './cifar10';
+import { text } from './text';
 
 function checkFileOption(where: string, options: unknown): string {
   if (!options || typeof options !== 'object') throw new InvalidArgumentError(`${where}: options { file } are required (the path of the MAT file)`);
@@ -53,4 +55,4 @@ export function faces(options: { file: string }): Dataset {
   };
 }
 
-export { mnist, fashionMnist, curvesSynth, facesSynth, cifar10 };
+export { mnist, fashionMnist, curvesSynth, facesSynth, cifar10, text };
