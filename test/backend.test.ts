@@ -277,6 +277,19 @@ describe(`backend '${be.name}'`, () => {
       }
     });
 
+    test('PyTorch AdamW: θ shrinks by lr·λ, the moments see the gradient alone (algorithm.md §15.1)', () => {
+      const step = 2, lr = 1e-2, wd = 0.1;
+      const { s, before } = run({ kind: 1, decoupled: true, lr, beta1: 0.9, squareDecay: 0.999, eps: 1e-8, weightDecay: wd, step });
+      for (let i = 0; i < n; i++) {
+        const g = s.grad[i];
+        const m = 0.9 * before.m[i] + 0.1 * g, v = 0.999 * before.v[i] + 0.001 * g * g;
+        expect(s.m[i]).toBeCloseTo(m, 6);
+        expect(s.v[i]).toBeCloseTo(v, 6);
+        const upd = (m / (1 - 0.9 ** step)) / (Math.sqrt(v) / Math.sqrt(1 - 0.999 ** step) + 1e-8);
+        expect(s.theta[i]).toBeCloseTo(before.theta[i] * (1 - lr * wd) - lr * upd, 6);
+      }
+    });
+
     test('PyTorch SGD: first step copies the gradient into the buffer, then heavy ball, Nesterov', () => {
       let r = run({ kind: 0, lr: 0.1, momentum: 0.9, firstStep: true });
       for (let i = 0; i < n; i++) expect(r.s.m[i]).toBeCloseTo(r.s.grad[i], 6);

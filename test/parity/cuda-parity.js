@@ -257,6 +257,13 @@ for (const [method, kind] of Object.entries(KINDS))
         }, theta, uniform(n, r), m, v);
       return [theta, m, v];
     });
+check('firstOrderUpdate adamw (decoupled decay)', 1e-6, (ops, r) => {
+  const n = 2049, theta = uniform(n, r), m = new Float32Array(n), v = new Float32Array(n);
+  for (let step = 1; step <= 3; step++)
+    ops.firstOrderUpdate({ kind: KINDS.adam, decoupled: true, lr: 0.01, beta1: 0.9, squareDecay: 0.99, eps: 1e-8, weightDecay: 0.1, step },
+      theta, uniform(n, r), m, v);
+  return [theta, m, v];
+});
 check('gradientMomentum, runningMeanOfSquares', 1e-7, (ops, r) => {
   const n = 3001, theta = uniform(n, r), grad = uniform(n, r), m = uniform(n, r), v = uniform(n, r, 0, 1);
   ops.gradientMomentum(0.9, 1e-5, theta, grad, m);
@@ -319,6 +326,9 @@ const STEP_OPTIMIZERS = {
   adam: (lib) => new lib.Adam({ lr: 1e-3 }),
   rmsprop: (lib) => new lib.RMSprop({ lr: 1e-3 }),
   sgd: (lib) => new lib.SGD({ lr: 0.05, momentum: 0.9 }),
+  // The step rules (algorithm.md §15) on the device: the global norm (within the range of these nets' gradient norms) and the schedule's factors.
+  'adamw clipped scheduled': (lib) => new lib.AdamW({ lr: 3e-3, weightDecay: 0.1, clipNorm: 0.3, schedule: new lib.WarmupCosine({ warmupSteps: 2, totalSteps: 8 }) }),
+  'kbfgs clipped scheduled': (lib) => new lib.KBFGS({ lr: 0.1, damping: 0.3, clipNorm: 0.05, schedule: new lib.WarmupCosine({ warmupSteps: 2, totalSteps: 8 }) }),
 };
 
 // The networks of the step checks: a dense autoencoder, and a convolutional one (4 x 6 images, conv + max
