@@ -10,11 +10,12 @@ import { InvalidArgumentError, SGD, Sequential, devices, matrix } from '../dist'
 
 const worker = path.join(__dirname, 'distributed', 'worker.js');
 const mpirun = ['--allow-run-as-root', '--oversubscribe', '--mca', 'btl', 'self,vader', '-np'];
-// kbfgs-every-3: K-BFGS with curvatureEvery 3 (the steps between curvature steps sum no means).
-const METHODS = ['kbfgs', 'kbfgs-every-3', 'kbfgs-l', 'kfac', 'sgd', 'adam', 'rmsprop'];
+// kbfgs-every-3: K-BFGS with curvatureEvery 3 (the steps between curvature steps sum no means); *-rules: AdamW
+// and K-BFGS with clipping by global norm and a schedule (algorithm.md §15).
+const METHODS = ['kbfgs', 'kbfgs-every-3', 'kbfgs-l', 'kfac', 'sgd', 'adam', 'rmsprop', 'adamw-rules', 'kbfgs-rules'];
 
 interface Line {
-  rank: number; epoch: number; loss: number; batchLoss: number; steps: number; weights: string; bytes?: number;
+  rank: number; epoch: number; loss: number; batchLoss: number; steps: number; weights: string; bytes?: number; clipped?: number;
   error?: string; code?: string; message?: string;
 }
 
@@ -66,6 +67,13 @@ describe.each(['dense', 'cnn'])('%s problem', (problem) => {
     expectSameTrajectory(one, lines.filter((l) => l.rank === 0));
     expect(one[one.length - 1].loss).toBeLessThan(one[0].loss);  // the runs compared are training runs
     expect(lines[lines.length - 1].bytes).toBeGreaterThan(0);
+    // the whole batch's norm on every rank: the same steps clipped as in one process, and not all of them
+    if (method.endsWith('-rules')) {
+      const clipped = (run: Line[]) => run.reduce((sum, l) => sum + (l.clipped ?? 0), 0);
+      expect(clipped(lines.filter((l) => l.rank === 1))).toBe(clipped(one));
+      expect(clipped(one)).toBeGreaterThan(0);
+      expect(clipped(one)).toBeLessThan(one[one.length - 1].steps);
+    }
   });
 });
 

@@ -45,6 +45,9 @@ const optimizers = {
   sgd: (lr = 0.1) => new kb.SGD({ lr, momentum: 0.9 }),
   adam: (lr = 0.003) => new kb.Adam({ lr }),
   rmsprop: (lr = 0.001) => new kb.RMSprop({ lr }),
+  // The step rules (algorithm.md §15): the global norm clips some of the steps on both problems.
+  'adamw-rules': (lr = 0.003) => new kb.AdamW({ lr, weightDecay: 0.1, clipNorm: 0.3, schedule: new kb.WarmupCosine({ warmupSteps: 4, totalSteps: 24 }) }),
+  'kbfgs-rules': (lr = 0.1) => new kb.KBFGS({ lr, damping: 0.3, clipNorm: 0.3, schedule: new kb.WarmupCosine({ warmupSteps: 4, totalSteps: 24 }) }),
 };
 
 function weightsHash(model) {
@@ -80,7 +83,7 @@ async function main() {
     onEpochEnd: (epoch, logs) => {
       report({ epoch, loss: logs.loss, batchLoss: logs.batchLoss, steps: model.steps, weights: weightsHash(model),
         bytes: logs.diagnostics?.summedBytes, broadcastBytes: logs.diagnostics?.broadcastBytes,
-        calls: logs.diagnostics?.collectiveCalls });
+        calls: logs.diagnostics?.collectiveCalls, clipped: logs.diagnostics?.clippedSteps });
       if (save && !saveAtStep) model.save(save);
       if (killRank === world.rank && killEpoch === epoch) process.kill(process.pid, 'SIGKILL');
       // A rank that stops taking part without dying: its callback never returns.
