@@ -40,6 +40,9 @@ MUTATIONS=(
   "dist-split-no-broadcast@native/optim/kbfgs.cc@s/if (split_) share_updates();/(void)0;/@split curvature updates never broadcast (§13.2)"
   "dist-no-gather@native/core/trainer.cc@s/      if (gather_each_batch) opt.gather_state();//@a batch callback sees rank 0's share of K-BFGS's A, not A (§13.1)"
   "col2im-kernel-order@native/cpu/image_ops.cc@s/const float\* cell = src + (ky \* s.kernel_w + kx) \* C;/const float* cell = src + (kx * s.kernel_h + ky) * C;/@im2col's adjoint reads the kernel transposed (§12.1)"
+  "rules-adamw-coupled@native/rules/first_order_rule.h@s/if (u.decoupled) theta \*= 1 - u.lr \* wd;/(void)0;/;s/const float g = u.decoupled ? grad : grad + wd \* theta;/const float g = grad + wd * theta;/@AdamW's decay coupled into the gradient as L2 (§15.1)"
+  "rules-clip-per-layer@native/core/step_rules.cc@s/const bool clipped = clip_range(be, grad, net.param_count(), clip_norm);/bool clipped = false; for (int l = 0; l < net.num_layers(); ++l) clipped |= clip_range(be, grad + net.offset(l), net.offset(l + 1) - net.offset(l), clip_norm);/@the gradient clipped by each layer's norm instead of the global one (§15.2)"
+  "rules-warmup-late@native/core/step_rules.cc@s/return (double)(k + 1) \/ (double)warmup_steps;/return (double)k \/ (double)warmup_steps;/@the warm-up one step late: factor k over W, the first step at 0 (§15.3)"
   "bernoulli@native/rules/elementwise_rules.h@s/return uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/return uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
 )
 
@@ -64,6 +67,7 @@ for entry in "${MUTATIONS[@]}"; do
   suites=(test/golden.test.ts test/golden-conv.test.ts test/backend.test.ts)
   [[ "$name" == dist-* ]] && suites=(test/distributed.test.ts)
   [[ "$name" == guard-* ]] && suites=(test/safeguard.test.ts)
+  [[ "$name" == rules-* ]] && suites=(test/step-rules.test.ts)
   out="$(npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
   failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
   if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi
