@@ -45,7 +45,8 @@ uint64_t hash_bytes(const void* data, size_t bytes, uint64_t h) {
 
 }  // namespace
 
-void check_same_run(Network& net, const DataView& train, const FitConfig& config, const Optimizer& optimizer) {
+void check_same_run(Network& net, const DataView& train, const FitConfig& config, const Optimizer& optimizer,
+                    const StepRules& rules) {
   Collective& comm = net.collective();
   if (!comm.distributed()) return;
   Backend& be = net.backend();
@@ -58,6 +59,9 @@ void check_same_run(Network& net, const DataView& train, const FitConfig& config
   Diagnostics hyperparameters;
   optimizer.hyperparameters(hyperparameters);
   for (const auto& [name, value] : hyperparameters) settings += " " + name + " " + number_text(value);
+  const LrSchedule& schedule = rules.schedule;
+  settings += " clipNorm " + number_text(rules.clip_norm) + " schedule " + std::to_string(schedule.warmup_steps) + " " +
+              std::to_string(schedule.total_steps) + " " + number_text(schedule.min_factor);
   uint64_t mine[3] = {
       hash_bytes(weights.data(), weights.size() * sizeof(float), seed),
       hash_bytes(settings.data(), settings.size(), seed),
@@ -67,7 +71,7 @@ void check_same_run(Network& net, const DataView& train, const FitConfig& config
   uint64_t root[3];
   std::memcpy(root, mine, sizeof root);
   comm.broadcast_host(root, sizeof root, 0);
-  const char* names[3] = {"weights", "fit settings (optimizer and its lr and damping, batch size, epochs, seed, shuffle, rows)",
+  const char* names[3] = {"weights", "fit settings (optimizer and its lr and damping, clipping and schedule, batch size, epochs, seed, shuffle, rows)",
                           "training data"};
   double differs[3];  // per check: how many ranks differ from rank 0
   for (int i = 0; i < 3; ++i) differs[i] = mine[i] != root[i];

@@ -26,6 +26,7 @@ void load_share(Network& net, Workspace& ws, const DataView& data, const uint32_
 
 // Checks, before training, that every rank trains the same model on the same data with the same settings;
 // throws Error(Distributed) on every rank, naming what differs from rank 0.
-void check_same_run(Network& net, const DataView& train, const FitConfig& config, const Optimizer& optimizer);
+void check_same_run(Network& net, const DataView& train, const FitConfig& config, const Optimizer& optimizer,
+                    const StepRules& rules);
 
 }  // namespace kb

@@ -16,7 +16,7 @@ void fit_host(Network& net, TrainingState& state, const DataView& train, const D
   };
   check(train, "training inputs", "training targets");
   if (validation) check(*validation, "validation inputs", "validation targets");
-  check_same_run(net, train, config, *state.optimizer);
+  check_same_run(net, train, config, *state.optimizer, state.rules);
   Backend& be = net.backend();
   const StagedData staged_train(be, train, net.input_dim(), net.output_dim());
   std::unique_ptr<StagedData> staged_validation;

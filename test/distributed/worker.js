@@ -7,7 +7,7 @@ const kb = require('../../dist');
 
 const settings = JSON.parse(process.argv[2]);
 const { problem = 'dense', method, epochs = 4, batchSize = 32, distributed = false, curvature, allRanks = false,
-  save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1, lrOfRank1, device = 'cpu', engine,
+  save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1, lrOfRank1, clipOfRank1, device = 'cpu', engine,
   stopRank, abortRank, atStep, saveAtStep } = settings;
 
 // Data and model from fixed seeds: every rank builds the same ones.
@@ -63,6 +63,7 @@ async function main() {
   const world = distributed ? kb.initDistributed() : { rank: 0, size: 1 };
   let { model, train } = build(world.rank === 1 && seedOfRank1 !== undefined ? seedOfRank1 : undefined);
   let optimizer = optimizers[method](world.rank === 1 ? lrOfRank1 : undefined);
+  if (world.rank === 1 && clipOfRank1 !== undefined) optimizer = kb.optimizerFromJSON({ ...optimizer.toJSON(), clipNorm: clipOfRank1 });
   if (load) {
     model = kb.Sequential.load(load, { device });
     optimizer = model.optimizer;
