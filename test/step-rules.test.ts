@@ -2,7 +2,8 @@
 // warm-up/cosine learning-rate schedule. Golden trajectories against the float64 reference at the dense suite's
 // tolerances, the schedule's factors, the options' typed errors and their JSON form.
 import {
-  Adam, AdamW, InvalidArgumentError, KBFGS, KFAC, SGD, Sequential, WarmupCosine, optimizerFromJSON, type Optimizer,
+  Adam, AdamW, InvalidArgumentError, KBFGS, KFAC, LearningRateScheduler, SGD, Sequential, WarmupCosine, optimizerFromJSON,
+  type Optimizer,
 } from '../lib';
 import { randomArray, seeded } from './helpers';
 import { compare, referenceWeights } from './reference/golden-harness';
@@ -130,6 +131,16 @@ describe('WarmupCosine', () => {
     expect(losses[3]).toBe(losses[5]);
     expect(losses[5]).toBe(losses[7]);
     expect(losses[2]).not.toBe(losses[4]);
+  });
+
+  test('the same as setting lr = peak × factor before every step from a callback, bit for bit; the logs keep the peak', async () => {
+    const schedule = new WarmupCosine({ warmupSteps: 3, totalSteps: 7, minFactor: 0.25 });
+    const builtIn = setup(), byCallback = setup();
+    const history = await builtIn.model.fit(builtIn.x, { optimizer: new KBFGS({ lr: 0.25, damping: 0.3, schedule }), epochs: 4, batchSize: BATCH, shuffle: false });
+    const callback = new LearningRateScheduler((step) => 0.25 * schedule.factor(step), { every: 'step' });
+    await byCallback.model.fit(byCallback.x, { optimizer: new KBFGS({ lr: 0.25, damping: 0.3 }), epochs: 4, batchSize: BATCH, shuffle: false, callbacks: [callback] });
+    builtIn.model.getWeights().forEach((w, l) => expect(w.weight).toEqual(byCallback.model.getWeights()[l].weight));
+    expect(history.history.lr).toEqual([0.25, 0.25, 0.25, 0.25]);
   });
 
   test('typed errors name the problem', () => {
