@@ -55,9 +55,8 @@ export interface WeightShape { units: number; inputs: number }
 
 /**
  * What the native engine builds for each layer config, one native layer per config (native/core/layers/, one
- * file per kind): `dense` and `conv2d` as themselves, `maxPool2d`, `avgPool2d` and `globalAvgPool2d` as `pool2d`
- * (the global one's window is the whole image), `flatten` as itself. Activations go by name (one of
- * ACTIVATIONS, checked natively).
+ * file per kind): `maxPool2d` and `avgPool2d` as `pool2d`, the others under their own names. Activations go by
+ * name (one of ACTIVATIONS, checked natively).
  */
 export type NativeLayer =
   | { type: 'dense'; in: number; out: number; activation: string }
@@ -69,6 +68,7 @@ export type NativeLayer =
     type: 'pool2d'; kind: 'max' | 'average'; channels: number; height: number; width: number;
     sizeH: number; sizeW: number; strideH: number; strideW: number;
   }
+  | { type: 'globalAvgPool2d'; channels: number; height: number; width: number }
   | { type: 'flatten'; size: number };
 
 export interface LayerPlan {
@@ -179,7 +179,8 @@ export function planLayers(where: string, inputDim: number, inputShape: ImageSha
       const [sizeH, sizeW] = global ? [height, widthPx] : pair(at, 'pool', layer.pool);
       const [strideH, strideW] = global || layer.stride === undefined ? [sizeH, sizeW] : pair(at, 'stride', layer.stride);
       const [outH, outW] = native(() => addon.poolGeometry(at, image!, sizeH, sizeW, strideH, strideW));
-      plan.native.push({ type: 'pool2d', kind: type === 'maxPool2d' ? 'max' : 'average', channels, height, width: widthPx, sizeH, sizeW, strideH, strideW });
+      plan.native.push(global ? { type, channels, height, width: widthPx }
+        : { type: 'pool2d', kind: type === 'maxPool2d' ? 'max' : 'average', channels, height, width: widthPx, sizeH, sizeW, strideH, strideW });
       plan.layers.push(global ? { type } : { type, pool: [sizeH, sizeW], stride: [strideH, strideW] });
       image = global ? undefined : [channels, outH, outW];
       width = channels * outH * outW;

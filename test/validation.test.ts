@@ -269,6 +269,17 @@ describe('image layers', () => {
     model.dispose();
   });
 
+  test('each layer config becomes one native layer of the same place', () => {
+    const { planLayers } = require('../lib/layers') as typeof import('../lib/layers');
+    const plan = planLayers('m', 64, [1, 8, 8], [{ type: 'conv2d', filters: 4, kernel: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPool2d', pool: 2 }, { type: 'conv2d', filters: 3, kernel: 2 }, { type: 'globalAvgPool2d' }, { type: 'flatten' }, { units: 4 }]);
+    expect(plan.native.map((l) => l.type)).toEqual(['conv2d', 'pool2d', 'conv2d', 'globalAvgPool2d', 'flatten', 'dense']);
+    expect(plan.native[1]).toEqual({ type: 'pool2d', kind: 'max', channels: 4, height: 8, width: 8, sizeH: 2, sizeW: 2, strideH: 2, strideW: 2 });
+    expect(plan.native[3]).toEqual({ type: 'globalAvgPool2d', channels: 3, height: 3, width: 3 });
+    expect(plan.native[4]).toEqual({ type: 'flatten', size: 3 });
+    expect(plan.native[5]).toEqual({ type: 'dense', in: 3, out: 4, activation: 'linear' });
+  });
+
   test('the native side checks the shapes itself', () => {
     const { addon } = require('../lib/binding') as typeof import('../lib/binding');
     const layer = { type: 'conv2d', out: 2, activation: 'relu', channels: 1, height: 4, width: 4, kernelH: 5, kernelW: 5, stride: 1, padding: 0, bias: true } as const;
@@ -288,7 +299,7 @@ describe('image layers', () => {
       .toThrow('layer 1 (conv2d) takes an image: it can only follow the input, a conv2d or a pooling layer');
     expect(make([{ ...pool, channels: 1, height: 4, width: 4 }, flatten(4), dense(4)])).toThrow('layer 0 (pool2d) must come right after a conv2d layer');
     expect(make([conv3, { ...pool, kind: 'median' }, flatten(2), dense(2)])).toThrow("layer 1 (pool2d): unknown pooling 'median' (max, average)");
-    expect(make([{ type: 'embedding', in: 3, out: 2 }])).toThrow("layer 0 has an unknown type 'embedding' (dense, conv2d, pool2d, flatten)");
+    expect(make([{ type: 'embedding', in: 3, out: 2 }])).toThrow("layer 0 has an unknown type 'embedding' (dense, conv2d, pool2d, globalAvgPool2d, flatten)");
     expect(make([{ in: 3, out: 2, activation: 'linear' }])).toThrow("layer 0 has an unknown type 'undefined'");
     // A well-formed stack builds: conv2d, max pooling, flatten, dense; the weights are the two trainable layers'.
     const model = make([conv3, pool, flatten(2), dense(2)])();

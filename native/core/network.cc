@@ -34,9 +34,11 @@ Workspace::Workspace(const Network& net, int capacity) : capacity_(capacity) {
   const auto& stack = net.stack();
   const uint64_t m = (uint64_t)capacity;
   std::vector<MemoryPart> parts;
+  std::vector<LayerMemory> needs;
   uint64_t grad_scratch = 0, patch_scratch_size = 0;
   for (size_t i = 0; i < stack.size(); ++i) {  // sizes in 64 bits until require_memory has checked them (memory_check.h)
-    const LayerMemory need = stack[i]->memory(m, i == 0);
+    needs.push_back(stack[i]->memory(m, i == 0));
+    const LayerMemory& need = needs.back();
     if (need.own) parts.push_back({layer_name((int)i, stack[i]->kind()) + ": " + need.description, need.own});
     grad_scratch = std::max(grad_scratch, need.grad_scratch);
     patch_scratch_size = std::max(patch_scratch_size, need.patch_scratch);
@@ -54,7 +56,7 @@ Workspace::Workspace(const Network& net, int capacity) : capacity_(capacity) {
   if (grad_scratch) {
     float* scratch = take(grad_scratch);
     for (size_t i = 0; i < stack.size(); ++i)
-      if (stack[i]->memory(m, i == 0).grad_scratch) layers[i].out_grad = {scratch, (int)stack[i]->output_size()};
+      if (needs[i].grad_scratch) layers[i].out_grad = {scratch, (int)stack[i]->output_size()};
   }
   for (size_t i = stack.size() - 1; i-- > 0;)
     if (!layers[i].in.data) layers[i].in = layers[i + 1].in;

@@ -14,6 +14,7 @@ namespace kb {
 std::unique_ptr<Layer> make_dense(int i, const LayerFields& fields);
 std::unique_ptr<Layer> make_conv2d(int i, const LayerFields& fields);
 std::unique_ptr<Layer> make_pool2d(int i, const LayerFields& fields);
+std::unique_ptr<Layer> make_global_avg_pool2d(int i, const LayerFields& fields);
 std::unique_ptr<Layer> make_flatten(int i, const LayerFields& fields);
 
 // The one definition of what a convolution's and a pooling window's geometry allows (algorithm.md §12). Each

@@ -1,5 +1,6 @@
 // Max and average pooling of the image of the conv2d layer below (algorithm.md §12.1): windows and strides, no
-// padding, windows that do not fit dropped. No weights.
+// padding, windows that do not fit dropped; global average pooling, one window over the whole image, whose
+// output is a vector (one value per channel). No weights.
 #include "kinds.h"
 
 #include <cstring>
@@ -22,11 +23,11 @@ namespace {
 
 class Pool2d final : public Layer {
  public:
-  explicit Pool2d(const PoolShape& pool) : pool_(pool) {}
-  const char* kind() const override { return "pool2d"; }
+  Pool2d(const char* kind, const PoolShape& pool, DataKind gives) : kind_(kind), pool_(pool), gives_(gives) {}
+  const char* kind() const override { return kind_; }
   size_t input_size() const override { return pool_.in_size(); }
   size_t output_size() const override { return pool_.out_size(); }
-  DataKind output_kind() const override { return DataKind::Image; }
+  DataKind output_kind() const override { return gives_; }
   // One pooling layer per conv2d: the layer below keeps the gradient this one writes (one shared scratch
   // holds every pooling layer's output gradient).
   void check_below(int i, const Layer* below) const override {
@@ -51,30 +52,47 @@ class Pool2d final : public Layer {
   }
 
  private:
+  const char* kind_;
   PoolShape pool_;
+  DataKind gives_;
 };
+
+// The pooled image's channels, height and width, checked.
+PoolShape pool_input(const std::string& where, const LayerFields& f) {
+  PoolShape pool;
+  pool.channels = f.whole("channels");
+  pool.height = f.whole("height");
+  pool.width = f.whole("width");
+  if (pool.channels <= 0 || pool.height <= 0 || pool.width <= 0)
+    throw Error(ErrorKind::InvalidArgument, where + ": its input image has no pixels");
+  return pool;
+}
 
 }  // namespace
 
 // { kind: 'max' | 'average', channels, height, width, sizeH, sizeW, strideH, strideW }
 std::unique_ptr<Layer> make_pool2d(int i, const LayerFields& f) {
   const std::string where = layer_name(i, "pool2d");
-  PoolShape pool;
+  PoolShape pool = pool_input(where, f);
   const std::string kind = f.text("kind");
   if (kind == "max") pool.kind = PoolKind::Max;
   else if (kind == "average") pool.kind = PoolKind::Average;
   else throw Error(ErrorKind::InvalidArgument, where + ": unknown pooling '" + kind + "' (max, average)");
-  pool.channels = f.whole("channels");
-  pool.height = f.whole("height");
-  pool.width = f.whole("width");
   pool.size_h = f.whole("sizeH");
   pool.size_w = f.whole("sizeW");
   pool.stride_h = f.whole("strideH");
   pool.stride_w = f.whole("strideW");
-  if (pool.channels <= 0 || pool.height <= 0 || pool.width <= 0)
-    throw Error(ErrorKind::InvalidArgument, where + ": its input image has no pixels");
   check_pool_geometry(where, pool);
-  return std::make_unique<Pool2d>(pool);
+  return std::make_unique<Pool2d>("pool2d", pool, DataKind::Image);
+}
+
+// { channels, height, width }
+std::unique_ptr<Layer> make_global_avg_pool2d(int i, const LayerFields& f) {
+  PoolShape pool = pool_input(layer_name(i, "globalAvgPool2d"), f);
+  pool.kind = PoolKind::Average;
+  pool.size_h = pool.stride_h = pool.height;
+  pool.size_w = pool.stride_w = pool.width;
+  return std::make_unique<Pool2d>("globalAvgPool2d", pool, DataKind::Vector);
 }
 
 }  // namespace kb

@@ -15,6 +15,7 @@ constexpr LayerKind kLayerKinds[] = {
     {"dense", make_dense},
     {"conv2d", make_conv2d},
     {"pool2d", make_pool2d},
+    {"globalAvgPool2d", make_global_avg_pool2d},
     {"flatten", make_flatten},
 };
 
