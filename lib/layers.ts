@@ -53,14 +53,23 @@ export type ImageShape = [channels: number, height: number, width: number];
 /** A trainable layer's weight shape: `units` rows of `inputs` weights, plus a bias per row. */
 export interface WeightShape { units: number; inputs: number }
 
-/** What the native engine builds for one trainable layer (activation: one of ACTIVATIONS, checked natively). */
+/**
+ * What the native engine builds for each layer config, one native layer per config (native/core/layers/, one
+ * file per kind): `maxPool2d` and `avgPool2d` as `pool2d`, the others under their own names. Activations go by
+ * name (one of ACTIVATIONS, checked natively).
+ */
 export type NativeLayer =
-  | { in: number; out: number; activation: string }
+  | { type: 'dense'; in: number; out: number; activation: string }
   | {
-    conv: true; out: number; activation: string; channels: number; height: number; width: number;
+    type: 'conv2d'; out: number; activation: string; channels: number; height: number; width: number;
     kernelH: number; kernelW: number; stride: number; padding: number; bias: boolean;
-    pool: { kind: 'none' | 'max' | 'average'; sizeH: number; sizeW: number; strideH: number; strideW: number };
-  };
+  }
+  | {
+    type: 'pool2d'; kind: 'max' | 'average'; channels: number; height: number; width: number;
+    sizeH: number; sizeW: number; strideH: number; strideW: number;
+  }
+  | { type: 'globalAvgPool2d'; channels: number; height: number; width: number }
+  | { type: 'flatten'; size: number };
 
 export interface LayerPlan {
   /** The layers with their defaults filled in. */
@@ -120,7 +129,7 @@ export function planLayers(where: string, inputDim: number, inputShape: ImageSha
       const units = checkNumber(at, 'units', layer.units, NaN, { min: 1, max: MAX_WIDTH, integer: true });
       const activation = checkChoice(at, 'activation', layer.activation, 'linear', ACTIVATIONS);
       plan.layers.push(layer.type === 'dense' ? { type: 'dense', units, activation } : { units, activation });
-      plan.native.push({ in: width, out: units, activation });
+      plan.native.push({ type: 'dense', in: width, out: units, activation });
       plan.weights.push({ units, inputs: width });
       width = units;
     } else if (type === 'conv2d') {
@@ -146,21 +155,19 @@ export function planLayers(where: string, inputDim: number, inputShape: ImageSha
       const bias = checkBoolean(at, 'bias', layer.bias, true);
       const activation = checkChoice(at, 'activation', layer.activation, 'linear', ACTIVATIONS);
       const [channels, height, widthPx] = image;
-      // whether the kernel fits, and the output's size: the engine's rule (native/core/network.h)
+      // whether the kernel fits, and the output's size: the engine's rule (native/core/layers/kinds.h)
       const [outH, outW] = native(() => addon.convGeometry(at, image!, kernelH, kernelW, stride, padding));
       const inputs = kernelH * kernelW * channels;
       if (inputs > MAX_WIDTH) throw new InvalidArgumentError(`${at}: a kernel window of ${inputs} values is too large`);
       plan.layers.push({ type: 'conv2d', filters, kernel: [kernelH, kernelW], stride, padding, bias, activation });
-      plan.native.push({
-        conv: true, out: filters, activation, channels, height, width: widthPx, kernelH, kernelW, stride, padding, bias,
-        pool: { kind: 'none', sizeH: 1, sizeW: 1, strideH: 1, strideW: 1 },
-      });
+      plan.native.push({ type: 'conv2d', out: filters, activation, channels, height, width: widthPx, kernelH, kernelW, stride, padding, bias });
       plan.weights.push({ units: filters, inputs });
       image = [filters, outH, outW];
       width = filters * outH * outW;
     } else if (type === 'flatten') {
       checkKeys(at, raw as object, ['type']);
       plan.layers.push({ type: 'flatten' });
+      plan.native.push({ type: 'flatten', size: width });
       image = undefined;
     } else {
       const global = type === 'globalAvgPool2d';
@@ -172,7 +179,8 @@ export function planLayers(where: string, inputDim: number, inputShape: ImageSha
       const [sizeH, sizeW] = global ? [height, widthPx] : pair(at, 'pool', layer.pool);
       const [strideH, strideW] = global || layer.stride === undefined ? [sizeH, sizeW] : pair(at, 'stride', layer.stride);
       const [outH, outW] = native(() => addon.poolGeometry(at, image!, sizeH, sizeW, strideH, strideW));
-      (plan.native[plan.native.length - 1] as Extract<NativeLayer, { conv: true }>).pool = { kind: type === 'maxPool2d' ? 'max' : 'average', sizeH, sizeW, strideH, strideW };
+      plan.native.push(global ? { type, channels, height, width: widthPx }
+        : { type: 'pool2d', kind: type === 'maxPool2d' ? 'max' : 'average', channels, height, width: widthPx, sizeH, sizeW, strideH, strideW });
       plan.layers.push(global ? { type } : { type, pool: [sizeH, sizeW], stride: [strideH, strideW] });
       image = global ? undefined : [channels, outH, outW];
       width = channels * outH * outW;

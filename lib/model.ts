@@ -134,8 +134,8 @@ export class Sequential {
     this.layers = plan.layers;
     this.weightShapes = plan.weights;
     this.loss = checkChoice(where, 'loss', config.loss, 'halfSquaredError', LOSSES);
-    const last = plan.native[plan.native.length - 1];
-    if (this.loss !== 'halfSquaredError' && last.activation !== 'linear')
+    const last = plan.native[plan.native.length - 1];  // dense (planLayers checks)
+    if (this.loss !== 'halfSquaredError' && last.type === 'dense' && last.activation !== 'linear')
       throw new InvalidArgumentError(`${where}: loss '${this.loss}' takes logits, so the last layer must be 'linear'`);
     const seed = checkNumber(where, 'seed', config.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
     this.outputDim = plan.outputDim;

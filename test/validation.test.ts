@@ -10,6 +10,7 @@ import {
   MatFormatError, RMSprop, SGD, Sequential, ShapeError, cudaLibrarySearchPath, datasets, matrix, mulberry32,
   optimizerFromJSON, parseIdx, parseMat, readIdx, readIdxImages, readMat,
 } from '../lib';
+import type { NativeLayer } from '../lib/binding';
 
 const images = readIdxImages(path.join(__dirname, '..', 'data', 'mnist-t10k-first100-images-idx3-ubyte'));
 const tiny = () => new Sequential({ inputDim: 4, layers: [{ units: 3, activation: 'tanh' }, { units: 2 }], loss: 'halfSquaredError' });
@@ -163,7 +164,7 @@ test('format errors are typed by reader', () => {
 // names the one that is missing or unknown, and takes activations and losses by name.
 describe('the native contract', () => {
   const { addon } = require('../lib/binding') as typeof import('../lib/binding');
-  const layers = [{ in: 3, out: 2, activation: 'tanh' }, { in: 2, out: 3, activation: 'linear' }];
+  const layers: NativeLayer[] = [{ type: 'dense', in: 3, out: 2, activation: 'tanh' }, { type: 'dense', in: 2, out: 3, activation: 'linear' }];
   const config = { epochs: 1, batchSize: 2, timeBudget: 0, shuffle: false, seed: 0, batchEvents: false, awaitBatchEvents: false,
     awaitEpochEvents: false, skipNonFinite: false, threads: 1, splitCurvature: false, distributedTimeout: 0,
     distributedEngine: 'mpi' as const, librarySearchPath: [] as string[] };
@@ -218,11 +219,11 @@ describe('the native contract', () => {
   });
 
   test('activations and losses cross by name', () => {
-    expect(() => new addon.NativeModel({ layers: [{ in: 3, out: 2, activation: 'gelu' }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
+    expect(() => new addon.NativeModel({ layers: [{ type: 'dense', in: 3, out: 2, activation: 'gelu' }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
       .toThrow("layer 0 has an unknown activation 'gelu' (linear, relu, sigmoid, tanh)");
     expect(() => new addon.NativeModel({ layers, loss: 'hinge', seed: 1, device: 'cpu', tf32: false }))
       .toThrow("unknown loss 'hinge' (sigmoidCrossEntropy, halfSquaredError, softmaxCrossEntropy)");
-    expect(() => new addon.NativeModel({ layers: [{ in: 3, out: 2, activation: 1 as never }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
+    expect(() => new addon.NativeModel({ layers: [{ type: 'dense', in: 3, out: 2, activation: 1 as never }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
       .toThrow(/unknown activation '1'/);
   });
 });
@@ -282,18 +283,41 @@ describe('image layers', () => {
     model.dispose();
   });
 
+  test('each layer config becomes one native layer of the same place', () => {
+    const { planLayers } = require('../lib/layers') as typeof import('../lib/layers');
+    const plan = planLayers('m', 64, [1, 8, 8], [{ type: 'conv2d', filters: 4, kernel: 3, padding: 'same', activation: 'relu' },
+      { type: 'maxPool2d', pool: 2 }, { type: 'conv2d', filters: 3, kernel: 2 }, { type: 'globalAvgPool2d' }, { type: 'flatten' }, { units: 4 }]);
+    expect(plan.native.map((l) => l.type)).toEqual(['conv2d', 'pool2d', 'conv2d', 'globalAvgPool2d', 'flatten', 'dense']);
+    expect(plan.native[1]).toEqual({ type: 'pool2d', kind: 'max', channels: 4, height: 8, width: 8, sizeH: 2, sizeW: 2, strideH: 2, strideW: 2 });
+    expect(plan.native[3]).toEqual({ type: 'globalAvgPool2d', channels: 3, height: 3, width: 3 });
+    expect(plan.native[4]).toEqual({ type: 'flatten', size: 3 });
+    expect(plan.native[5]).toEqual({ type: 'dense', in: 3, out: 4, activation: 'linear' });
+  });
+
   test('the native side checks the shapes itself', () => {
     const { addon } = require('../lib/binding') as typeof import('../lib/binding');
-    const layer = { conv: true, out: 2, activation: 'relu', channels: 1, height: 4, width: 4, kernelH: 5, kernelW: 5, stride: 1, padding: 0, bias: true,
-      pool: { kind: 'none', sizeH: 1, sizeW: 1, strideH: 1, strideW: 1 } } as const;
+    const layer = { type: 'conv2d', out: 2, activation: 'relu', channels: 1, height: 4, width: 4, kernelH: 5, kernelW: 5, stride: 1, padding: 0, bias: true } as const;
+    const conv3 = { ...layer, kernelH: 3, kernelW: 3 };
+    const pool = { type: 'pool2d', kind: 'max', channels: 2, height: 2, width: 2, sizeH: 2, sizeW: 2, strideH: 2, strideW: 2 } as const;
+    const dense = (inputs: number) => ({ type: 'dense', in: inputs, out: 1, activation: 'linear' }) as const;
+    const flatten = (size: number) => ({ type: 'flatten', size }) as const;
     const make = (layers: unknown[]) => () => new addon.NativeModel({ layers: layers as never, loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false });
-    expect(make([layer, { in: 2, out: 1, activation: 'linear' }])).toThrow('layer 0 (conv2d): the 5x5 kernel is larger than the 4x4 input');
-    expect(make([{ ...layer, kernelH: 3, kernelW: 3, pool: { kind: 'max', sizeH: 3, sizeW: 3, strideH: 3, strideW: 3 } }, { in: 2, out: 1, activation: 'linear' }]))
-      .toThrow("layer 0 (conv2d)'s pooling: the 3x3 pooling window is larger than its 2x2 input");
-    expect(make([{ ...layer, kernelH: 3, kernelW: 3 }, { in: 7, out: 1, activation: 'linear' }])).toThrow('layer 1 takes 7 inputs but layer 0 gives 8');
-    expect(make([{ ...layer, kernelH: 3, kernelW: 3 }])).toThrow('the last layer must be dense');
-    expect(make([{ in: 16, out: 2, activation: 'relu' }, { ...layer, kernelH: 1, kernelW: 1, channels: 2, height: 1, width: 1 }, { in: 2, out: 1, activation: 'linear' }]))
-      .toThrow('layer 1: a conv2d layer can only follow the input or another conv2d layer');
-    expect(make([{ ...layer, pool: { kind: 'median', sizeH: 1, sizeW: 1, strideH: 1, strideW: 1 } }])).toThrow("unknown pooling 'median'");
+    expect(make([layer, flatten(2), dense(2)])).toThrow('layer 0 (conv2d): the 5x5 kernel is larger than the 4x4 input');
+    expect(make([conv3, { ...pool, sizeH: 3, sizeW: 3 }, flatten(2), dense(2)]))
+      .toThrow('layer 1 (pool2d): the 3x3 pooling window is larger than its 2x2 input');
+    expect(make([conv3, flatten(8), dense(7)])).toThrow('layer 2 takes 7 inputs but layer 1 gives 8');
+    expect(make([conv3])).toThrow('the last layer must be dense');
+    expect(make([conv3, flatten(8)])).toThrow('the last layer must be dense');
+    expect(make([conv3, dense(8)])).toThrow('layer 1 (dense) takes a vector: flatten the image before it');
+    expect(make([dense(16), { ...layer, kernelH: 1, kernelW: 1, channels: 2, height: 1, width: 1 }, flatten(2), dense(2)]))
+      .toThrow('layer 1 (conv2d) takes an image: it can only follow the input, a conv2d or a pooling layer');
+    expect(make([{ ...pool, channels: 1, height: 4, width: 4 }, flatten(4), dense(4)])).toThrow('layer 0 (pool2d) must come right after a conv2d layer');
+    expect(make([conv3, { ...pool, kind: 'median' }, flatten(2), dense(2)])).toThrow("layer 1 (pool2d): unknown pooling 'median' (max, average)");
+    expect(make([{ type: 'embedding', in: 3, out: 2 }])).toThrow("layer 0 has an unknown type 'embedding' (dense, conv2d, pool2d, globalAvgPool2d, flatten)");
+    expect(make([{ in: 3, out: 2, activation: 'linear' }])).toThrow("layer 0 has an unknown type 'undefined'");
+    // A well-formed stack builds: conv2d, max pooling, flatten, dense; the weights are the two trainable layers'.
+    const model = make([conv3, pool, flatten(2), dense(2)])();
+    expect(model.getWeights().length).toBe(2 * (9 + 1) + (2 + 1));
+    model.dispose();
   });
 });

@@ -28,7 +28,7 @@ void fit_host(Network& net, TrainingState& state, const DataView& train, const D
 Evaluation evaluate_host(Network& net, const DataView& data) {
   check_finite(data.x, data.rows, net.input_dim(), "inputs");
   const StagedData staged(net.backend(), data, net.input_dim(), net.output_dim());
-  Workspace ws(net.backend(), net.layers(), std::min(data.rows, kChunkRows), net.param_count());
+  Workspace ws(net, std::min(data.rows, kChunkRows));
   Evaluation result;
   result.loss = mean_loss(net, ws, staged.view(), &result.accuracy);
   check_loss_finite(net, ws, staged.view(), result.loss, "inputs");
@@ -40,7 +40,7 @@ void predict_host(Network& net, const float* x, int rows, bool logits, float* ou
   check_finite(x, rows, net.input_dim(), "inputs");
   const int d = net.output_dim(), cap = std::min(rows, kChunkRows);
   const StagedData staged(be, DataView{x, x, rows}, net.input_dim(), net.input_dim());
-  Workspace ws(be, net.layers(), cap, net.param_count());
+  Workspace ws(net, cap);
   std::vector<uint32_t> idx(cap);
   for (int start = 0; start < rows; start += cap) {
     const int m = std::min(cap, rows - start);
@@ -60,7 +60,7 @@ void predict_host(Network& net, const float* x, int rows, bool logits, float* ou
 double loss_gradient_host(Network& net, const DataView& data, float* gradient) {
   Backend& be = net.backend();
   const StagedData staged(be, data, net.input_dim(), net.output_dim());
-  Workspace ws(be, net.layers(), data.rows, net.param_count());
+  Workspace ws(net, data.rows);
   std::vector<uint32_t> idx(data.rows);
   std::iota(idx.begin(), idx.end(), 0u);
   net.load_batch(ws, staged.view().x, staged.view().y, idx.data(), data.rows);

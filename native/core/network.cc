@@ -1,6 +1,6 @@
-// Forward and backward of the network: dense layers (algorithm.md §1) and convolutions with their pooling
-// (algorithm.md §12). Tested against finite differences in test/gradients.test.ts and against the float64
-// reference in the golden suites (algorithm.md §14).
+// Forward and backward of the network over its stack of layers (core/layer.h; algorithm.md §1, §12, §16).
+// Tested against finite differences in test/gradients.test.ts and against the float64 reference in the golden
+// suites (algorithm.md §14).
 #include "network.h"
 
 #include <algorithm>
@@ -14,113 +14,74 @@
 
 namespace kb {
 
-void check_conv_geometry(const std::string& where, const PatchShape& s) {
-  auto fail = [&](const std::string& what) { throw Error(ErrorKind::InvalidArgument, where + ": " + what); };
-  const ImageShape& in = s.in;
-  if (in.channels <= 0 || in.height <= 0 || in.width <= 0) fail("its input image has no pixels");
-  if (s.kernel_h <= 0 || s.kernel_w <= 0 || s.stride <= 0 || s.padding < 0)
-    fail("kernel and stride must be positive and padding at least 0");
-  if (s.padding >= s.kernel_h || s.padding >= s.kernel_w)
-    fail("padding must be smaller than the kernel, got " + std::to_string(s.padding));
-  if (in.height + 2 * s.padding < s.kernel_h || in.width + 2 * s.padding < s.kernel_w)
-    fail("the " + std::to_string(s.kernel_h) + "x" + std::to_string(s.kernel_w) + " kernel is larger than the " +
-         std::to_string(in.height) + "x" + std::to_string(in.width) + " input" +
-         (s.padding ? " padded by " + std::to_string(s.padding) : std::string()));
-}
-
-void check_pool_geometry(const std::string& where, const PoolShape& p) {
-  auto fail = [&](const std::string& what) { throw Error(ErrorKind::InvalidArgument, where + ": " + what); };
-  if (p.size_h <= 0 || p.size_w <= 0 || p.stride_h <= 0 || p.stride_w <= 0)
-    fail("the pooling window and stride must be positive");
-  if (p.size_h > p.height || p.size_w > p.width)
-    fail("the " + std::to_string(p.size_h) + "x" + std::to_string(p.size_w) + " pooling window is larger than its " +
-         std::to_string(p.height) + "x" + std::to_string(p.width) + " input");
-}
-
-LayerSpec conv_layer(int l, const ImageShape& in, int filters, int kernel_h, int kernel_w, int stride, int padding,
-                     bool bias, Activation activation, PoolShape pool) {
-  const std::string where = "layer " + std::to_string(l) + " (conv2d)";
-  if (filters <= 0) throw Error(ErrorKind::InvalidArgument, where + ": filters must be positive");
-  LayerSpec s;
-  s.conv = true;
-  s.out = filters;
-  s.activation = activation;
-  s.patches = {in, kernel_h, kernel_w, stride, padding, bias};
-  check_conv_geometry(where, s.patches);
-  s.in = s.patches.patch_size();
-  if ((size_t)s.in * s.out > (1u << 28)) throw Error(ErrorKind::InvalidArgument, where + ": the kernel has too many weights");
-  pool.channels = filters;
-  pool.height = s.patches.out_h();
-  pool.width = s.patches.out_w();
-  check_pool_geometry(where + "'s pooling", pool);
-  s.pool = pool;
-  return s;
-}
-
-void check_layers(const std::vector<LayerSpec>& layers) {
-  if (layers.empty()) throw Error(ErrorKind::InvalidArgument, "a model needs at least one layer");
-  for (size_t l = 0; l < layers.size(); ++l) {
-    const std::string where = "layer " + std::to_string(l);
-    if (layers[l].in <= 0 || layers[l].out <= 0 || layers[l].in > (1 << 20) || layers[l].out > (1 << 20))
-      throw Error(ErrorKind::InvalidArgument, where + " has an invalid width");
-    if (l == 0) continue;
-    if (layers[l].conv && !layers[l - 1].conv)
-      throw Error(ErrorKind::InvalidArgument, where + ": a conv2d layer can only follow the input or another conv2d layer");
-    if (layers[l].input_size() != layers[l - 1].output_size())
-      throw Error(ErrorKind::InvalidArgument, where + " takes " + std::to_string(layers[l].input_size()) +
-                                                  " inputs but layer " + std::to_string(l - 1) + " gives " +
-                                                  std::to_string(layers[l - 1].output_size()));
+void check_layers(const std::vector<std::unique_ptr<Layer>>& stack) {
+  if (stack.empty()) throw Error(ErrorKind::InvalidArgument, "a model needs at least one layer");
+  for (size_t i = 0; i < stack.size(); ++i) {
+    const Layer* below = i ? stack[i - 1].get() : nullptr;
+    stack[i]->check_below((int)i, below);
+    if (below && stack[i]->input_size() != below->output_size())
+      throw Error(ErrorKind::InvalidArgument, "layer " + std::to_string(i) + " takes " + std::to_string(stack[i]->input_size()) +
+                                                  " inputs but layer " + std::to_string(i - 1) + " gives " +
+                                                  std::to_string(below->output_size()));
   }
-  if (layers.back().conv)
-    throw Error(ErrorKind::InvalidArgument, "the last layer must be dense (flatten the convolution's output first)");
+  const Layer& last = *stack.back();
+  if (!last.has_weights() || last.output_kind() != DataKind::Vector)
+    throw Error(ErrorKind::InvalidArgument, "the last layer must be dense (it gives the model's outputs)");
 }
 
-Workspace::Workspace(Backend& backend, const std::vector<LayerSpec>& layers, int capacity, size_t param_count)
-    : capacity_(capacity) {
-  const size_t m = (size_t)capacity;
-  const size_t L = layers.size();
+Workspace::Workspace(const Network& net, int capacity) : capacity_(capacity) {
+  Backend& backend = net.backend();
+  const auto& stack = net.stack();
+  const uint64_t m = (uint64_t)capacity;
   std::vector<MemoryPart> parts;
-  uint64_t input_grad_size = 0, patch_grad_size = 0;
-  for (size_t l = 0; l < L; ++l) {  // sizes in 64 bits until require_memory has checked them (memory_check.h)
-    const LayerSpec& s = layers[l];
-    const uint64_t rows = (uint64_t)m * s.locations();
-    uint64_t count = rows * (s.in + 1 + 2 * s.out);
-    if (s.conv) count += (uint64_t)m * s.input_size() + (l + 1 < L ? rows * s.out : 0);
-    if (l > 0 && (s.conv || layers[l - 1].conv)) input_grad_size = std::max<uint64_t>(input_grad_size, (uint64_t)m * s.input_size());
-    if (l > 0 && s.conv) patch_grad_size = std::max<uint64_t>(patch_grad_size, rows * s.in);
-    parts.push_back({"layer " + std::to_string(l) + " (" + std::to_string(rows) + " rows of " + std::to_string(s.in + 1) +
-                         " inputs and 2 x " + std::to_string(s.out) + " outputs" + (s.conv ? ", with its images" : "") + ")",
-                     count});
+  std::vector<LayerMemory> needs;
+  uint64_t grad_scratch = 0, patch_scratch_size = 0;
+  for (size_t i = 0; i < stack.size(); ++i) {  // sizes in 64 bits until require_memory has checked them (memory_check.h)
+    needs.push_back(stack[i]->memory(m, i == 0));
+    const LayerMemory& need = needs.back();
+    if (need.own) parts.push_back({layer_name((int)i, stack[i]->kind()) + ": " + need.description, need.own});
+    grad_scratch = std::max(grad_scratch, need.grad_scratch);
+    patch_scratch_size = std::max(patch_scratch_size, need.patch_scratch);
   }
-  if (input_grad_size + patch_grad_size > 0)
-    parts.push_back({"the gradients of the convolutions' inputs", (uint64_t)input_grad_size + patch_grad_size});
-  parts.push_back({"the output and the gradient", 2 * (uint64_t)m * layers.back().out + param_count});
+  if (grad_scratch + patch_scratch_size > 0)
+    parts.push_back({"the gradients of the convolutions' inputs", grad_scratch + patch_scratch_size});
+  parts.push_back({"the output and the gradient", 2 * m * net.output_dim() + net.param_count()});
   require_memory(backend, "The workspace for batches of " + std::to_string(m) + " rows", parts);
   owned_.bind(backend);
   auto take = [&](size_t count) { return owned_.take(count); };
-  for (size_t l = 0; l < L; ++l) {
-    const LayerSpec& s = layers[l];
-    const size_t rows = m * s.locations();
-    locations_.push_back(s.locations());
-    float* a = take(rows * (s.in + 1));
-    // The homogeneous coordinate, set once (a convolution's im2col writes its own).
-    if (!s.conv) backend.set_column(a, capacity, s.in + 1, s.in, 1.0f);
-    abar.push_back(a);
-    h.push_back(take(rows * s.out));
-    g.push_back(take(rows * s.out));
-    image.push_back(s.conv ? take(m * s.input_size()) : nullptr);
-    act.push_back(s.conv && l + 1 < L ? take(rows * s.out) : nullptr);
+  layers.resize(stack.size());
+  for (size_t i = 0; i < stack.size(); ++i) stack[i]->bind(backend, capacity, layers[i], take);
+  // A pooling layer's output gradient lives in the shared scratch; a layer that keeps no buffers (flatten)
+  // shares the input of the layer above and the output gradient of the layer below.
+  if (grad_scratch) {
+    float* scratch = take(grad_scratch);
+    for (size_t i = 0; i < stack.size(); ++i)
+      if (needs[i].grad_scratch) layers[i].out_grad = {scratch, (int)stack[i]->output_size()};
   }
-  if (input_grad_size) input_grad = take(input_grad_size);
-  if (patch_grad_size) patch_grad = take(patch_grad_size);
-  output = layers.back().activation == Activation::Linear ? h.back() : take(m * layers.back().out);
-  target = take(m * layers.back().out);
-  grad = take(param_count);
+  for (size_t i = stack.size() - 1; i-- > 0;)
+    if (!layers[i].in.data) layers[i].in = layers[i + 1].in;
+  for (size_t i = 1; i < stack.size(); ++i)
+    if (!layers[i].out_grad.data) layers[i].out_grad = layers[i - 1].out_grad;
+  if (patch_scratch_size) patch_scratch = take(patch_scratch_size);
+  for (size_t i = 0; i < stack.size(); ++i) {
+    if (!stack[i]->has_weights()) continue;
+    locations_.push_back(stack[i]->locations());
+    abar.push_back(layers[i].abar);
+    h.push_back(layers[i].h);
+    g.push_back(layers[i].g);
+  }
+  output = stack.back()->output_is_h() ? h.back() : take(m * net.output_dim());
+  target = take(m * net.output_dim());
+  grad = take(net.param_count());
 }
 
-Network::Network(Backend& backend, std::vector<LayerSpec> layers, Loss loss)
-    : backend_(backend), layers_(std::move(layers)), loss_(loss) {
-  check_layers(layers_);
+Network::Network(Backend& backend, std::vector<std::unique_ptr<Layer>> stack, Loss loss)
+    : backend_(backend), stack_(std::move(stack)), loss_(loss) {
+  check_layers(stack_);
+  for (size_t i = 0; i < stack_.size(); ++i) {
+    weight_of_.push_back(stack_[i]->has_weights() ? (int)weighted_.size() : -1);
+    if (stack_[i]->has_weights()) weighted_.push_back((int)i);
+  }
   uint64_t count = 0;  // in 64 bits: where size_t has 32 (wasm32), more parameters than it can count are refused
   for (int l = 0; l < num_layers(); ++l) count += (uint64_t)rows(l) * cols(l);
   if (count > SIZE_MAX / sizeof(float)) require_memory(backend_, "The parameters", {{"the weights", count}});
@@ -134,16 +95,7 @@ Network::~Network() { backend_.release(params_); }
 void Network::initialize(uint64_t seed) {
   Rng rng(seed);
   std::vector<float> host(param_count());
-  for (int l = 0; l < num_layers(); ++l) {
-    const int d = rows(l), n = cols(l);
-    const double bound = 1.0 / std::sqrt((double)layers_[l].in);
-    float* w = host.data() + offsets_[l];
-    // Weights first (row by row), then the bias column: the order PyTorch's nn.Linear draws them.
-    for (int i = 0; i < d; ++i)
-      for (int j = 0; j < n - 1; ++j) w[(size_t)i * n + j] = (float)((2 * rng.uniform() - 1) * bound);
-    if (layers_[l].conv && !layers_[l].patches.bias) continue;  // b stays 0 (its input is 0)
-    for (int i = 0; i < d; ++i) w[(size_t)i * n + n - 1] = (float)((2 * rng.uniform() - 1) * bound);
-  }
+  for (int l = 0; l < num_layers(); ++l) layer(l).initialize(rng, host.data() + offsets_[l]);
   backend_.to_device(params_, host.data(), host.size());
 }
 
@@ -151,8 +103,8 @@ void Network::load_inputs(Workspace& ws, const float* x, const uint32_t* rows, i
   ws.m = m;
   ws.batch = m;
   ws.first = 0;
-  if (layers_[0].conv) backend_.gather_rows(ws.image[0], input_dim(), x, input_dim(), rows, m);
-  else backend_.gather_rows(ws.abar[0], cols(0), x, input_dim(), rows, m);
+  const Rows in = ws.layers[0].in;
+  backend_.gather_rows(in.data, in.ld, x, input_dim(), rows, m);
 }
 
 void Network::load_batch(Workspace& ws, const float* x, const float* y, const uint32_t* rows, int m) const {
@@ -160,56 +112,22 @@ void Network::load_batch(Workspace& ws, const float* x, const float* y, const ui
   backend_.gather_rows(ws.target, output_dim(), y, output_dim(), rows, m);
 }
 
-// The patches of conv layer l > 0 formed and multiplied a few images at a time through ws.patch_grad (scratch
-// until backward), so that they stay in cache; abar[l] keeps the last first pass's patches. Returns false,
-// having done nothing, for a batch of one image and on a GPU, which prefers one large product.
-bool Network::conv_forward_in_chunks(Workspace& ws, int l) {
-  const LayerSpec& s = layers_[l];
-  const int d = rows(l), n = cols(l), T = s.locations();
-  const size_t per_image = (size_t)T * n;
-  constexpr size_t kChunkFloats = 1 << 19;  // 2 MB of patches per product
-  // At most half the batch per chunk, so that every batch of two or more images takes this path (the small
-  // networks of the golden tests too); the scratch holds capacity·T·(n − 1) floats.
-  const int chunk = (int)std::min({std::max<size_t>(1, kChunkFloats / per_image), (size_t)(ws.m + 1) / 2,
-                                   (size_t)ws.capacity() * (n - 1) / n});
-  if (!backend_.host_memory() || chunk < 1 || chunk >= ws.m) return false;
-  for (int first = 0; first < ws.m; first += chunk) {
-    const int count = std::min(chunk, ws.m - first);
-    backend_.im2col(s.patches, ws.image[l] + (size_t)first * s.input_size(), count, ws.patch_grad);
-    backend_.gemm(false, true, count * T, d, n, 1.0f, ws.patch_grad, n, weights(l), n, 0.0f,
-                  ws.h[l] + (size_t)first * T * d, d);
-  }
-  return true;
+LayerPass Network::pass(Workspace& ws, int i, bool second_pass) const {
+  const int l = weight_of_[i];
+  return {backend_, ws, ws.layers[i], l >= 0 ? params_ + offsets_[l] : nullptr, i == 0, second_pass};
 }
 
 double Network::forward(Workspace& ws, Want want, bool second_pass) {
-  const int m = ws.m, L = num_layers();
-  for (int l = 0; l < L; ++l) {
-    const LayerSpec& s = layers_[l];
-    const int d = rows(l), n = cols(l), r = ws.rows(l);
-    if (!(s.conv && second_pass && l > 0 && conv_forward_in_chunks(ws, l))) {
-      if (s.conv && !(l == 0 && second_pass)) backend_.im2col(s.patches, ws.image[l], m, ws.abar[l]);
-      // h = abar W^T  (algorithm.md §1: h_l = W_l abar_{l-1}, one row per sample, or per location: §12)
-      backend_.gemm(false, true, r, d, n, 1.0f, ws.abar[l], n, weights(l), n, 0.0f, ws.h[l], d);
-    }
-    if (l + 1 == L) {
-      if (ws.output != ws.h[l]) backend_.activation_forward(s.activation, ws.h[l], m, d, d, ws.output, d);
-      break;
-    }
-    // The next layer's input: its abar (dense, after the homogeneous column's stride) or its image.
-    const bool next_conv = layers_[l + 1].conv;
-    float* next = next_conv ? ws.image[l + 1] : ws.abar[l + 1];
-    const int ld_next = (int)s.output_size() + (next_conv ? 0 : 1);
-    if (!s.conv) {
-      backend_.activation_forward(s.activation, ws.h[l], m, d, d, next, ld_next);
-    } else {
-      backend_.activation_forward(s.activation, ws.h[l], r, d, d, ws.act[l], d);
-      backend_.pool_forward(s.pool, ws.act[l], m, next, ld_next);
-    }
+  const int depth = (int)stack_.size();
+  for (int i = 0; i < depth; ++i) {
+    // Each layer writes the next one's input (a dense layer's abar after its homogeneous column's stride, an
+    // image), the last the network's output.
+    const Rows out = i + 1 < depth ? ws.layers[i + 1].in : Rows{ws.output, output_dim()};
+    stack_[i]->forward(pass(ws, i, second_pass), out);
   }
   switch (want) {
     case Want::Nothing: return NAN;
-    case Want::Loss: return backend_.loss(loss_, ws.output, ws.target, m, output_dim(), nullptr, &ws.loss_square_sum);
+    case Want::Loss: return backend_.loss(loss_, ws.output, ws.target, ws.m, output_dim(), nullptr, &ws.loss_square_sum);
     case Want::Gradient: return output_gradient(ws, nullptr, false);
     case Want::LossAndGradient: return output_gradient(ws, nullptr, true);
   }
@@ -217,45 +135,24 @@ double Network::forward(Workspace& ws, Want want, bool second_pass) {
 }
 
 double Network::output_gradient(Workspace& ws, const float* targets, bool want_loss) {
-  const int L = num_layers(), d = output_dim();
+  const int d = output_dim();
   const float* t = targets ? targets : ws.target;
-  double total = NAN;
-  if (want_loss) total = backend_.loss(loss_, ws.output, t, ws.m, d, ws.g[L - 1], &ws.loss_square_sum);
-  else backend_.loss_gradient(loss_, ws.output, t, ws.m, d, ws.g[L - 1]);
-  backend_.activation_backward(layers_[L - 1].activation, ws.h[L - 1], ws.m, d, ws.g[L - 1], d);
-  return total;
+  float* grad = ws.layers.back().out_grad.data;
+  if (want_loss) return backend_.loss(loss_, ws.output, t, ws.m, d, grad, &ws.loss_square_sum);
+  backend_.loss_gradient(loss_, ws.output, t, ws.m, d, grad);
+  return NAN;
 }
 
 void Network::sampled_output_gradient(Workspace& ws, uint64_t seed, float* targets) {
-  const int L = num_layers(), d = output_dim();
-  backend_.sampled_gradient(loss_, ws.output, ws.m, d, seed, (uint64_t)ws.first * d, targets, ws.g[L - 1]);
-  backend_.activation_backward(layers_[L - 1].activation, ws.h[L - 1], ws.m, d, ws.g[L - 1], d);
+  const int d = output_dim();
+  backend_.sampled_gradient(loss_, ws.output, ws.m, d, seed, (uint64_t)ws.first * d, targets, ws.layers.back().out_grad.data);
 }
 
 void Network::backward(Workspace& ws, float* weight_grad) {
-  const int m = ws.m;
-  for (int l = num_layers() - 1; l >= 0; --l) {
-    const LayerSpec& s = layers_[l];
-    const int d = rows(l), n = cols(l), r = ws.rows(l);
-    if (weight_grad)  // dW = (1/batch) g^T abar: summed over a convolution's locations, averaged over samples (§12)
-      backend_.gemm(true, false, d, n, r, 1.0f / ws.batch, ws.g[l], d, ws.abar[l], n, 0.0f, weight_grad + offsets_[l], n);
-    if (l == 0) break;
-    const LayerSpec& below = layers_[l - 1];
-    if (!s.conv && !below.conv) {  // g_{l-1} = (g_l W_l[:, :n-1]) .* phi'(h_{l-1})
-      backend_.gemm(false, false, m, n - 1, d, 1.0f, ws.g[l], d, weights(l), n, 0.0f, ws.g[l - 1], n - 1);
-      backend_.activation_backward(below.activation, ws.h[l - 1], m, n - 1, ws.g[l - 1], n - 1);
-      continue;
-    }
-    // The gradient of this layer's input (per sample, as the layer below passed it on) ...
-    if (s.conv) {
-      backend_.gemm(false, false, r, n - 1, d, 1.0f, ws.g[l], d, weights(l), n, 0.0f, ws.patch_grad, n - 1);
-      backend_.col2im(s.patches, ws.patch_grad, n - 1, m, ws.input_grad);
-    } else {
-      backend_.gemm(false, false, m, n - 1, d, 1.0f, ws.g[l], d, weights(l), n, 0.0f, ws.input_grad, n - 1);
-    }
-    // ... back through the pooling and the activation of the convolution below.
-    backend_.pool_backward(below.pool, ws.act[l - 1], ws.input_grad, (int)below.output_size(), m, ws.g[l - 1]);
-    backend_.activation_backward(below.activation, ws.h[l - 1], ws.rows(l - 1), below.out, ws.g[l - 1], below.out);
+  for (int i = (int)stack_.size() - 1; i >= 0; --i) {
+    const int l = weight_of_[i];
+    const Rows in_grad = i > 0 ? ws.layers[i - 1].out_grad : Rows{};
+    stack_[i]->backward(pass(ws, i, false), in_grad, weight_grad && l >= 0 ? weight_grad + offsets_[l] : nullptr);
   }
   if (weight_grad) collective_->sum(backend_, weight_grad, param_count());  // the other ranks' rows (§13.1)
 }

@@ -163,7 +163,7 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
   const int capacity = largest_share(m, comm.size());
   Optimizer& opt = *state.optimizer;
   if (!state.workspace || state.workspace->capacity() != capacity) {
-    state.workspace = std::make_unique<Workspace>(net.backend(), net.layers(), capacity, net.param_count());
+    state.workspace = std::make_unique<Workspace>(net, capacity);
   }
   Workspace& ws = *state.workspace;
   if (!state.backup) {

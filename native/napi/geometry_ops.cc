@@ -1,9 +1,9 @@
-// The image layers' geometry rules of native/core/network.h, for lib/layers.ts.
+// The image layers' geometry rules of native/core/layers/kinds.h, for lib/layers.ts.
 #include "geometry_ops.h"
 
 #include <string>
 
-#include "../core/network.h"
+#include "../core/layers/kinds.h"
 #include "convert.h"
 
 namespace kb::napi {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "../core/devices.h"
+#include "../core/errors.h"
 #include "../core/host_calls.h"
 #include "../core/names.h"
 #include "../optim/factory.h"
@@ -48,44 +49,27 @@ class TaskWorker final : public Napi::AsyncWorker {
   std::optional<Failure> failure_;
 };
 
-// One layer of the model spec: { in, out, activation } for a dense layer, or { conv: true, out, activation,
-// channels, height, width, kernelH, kernelW, stride, padding, bias, pool: { kind, sizeH, sizeW, strideH,
-// strideW } } for a convolution (lib/layers.ts builds both).
-LayerSpec layer_spec(Napi::Env env, int l, const Napi::Object& o) {
-  const std::string act = o.Get("activation").ToString().Utf8Value();
-  Activation activation;
-  if (!from_name(kActivationNames, act, &activation))
-    throw_invalid(env, "layer " + std::to_string(l) + " has an unknown activation '" + act + "' (" +
-                           name_list(kActivationNames) + ")");
-  auto whole = [&](const Napi::Object& from, const char* key) {
-    const double v = number_field(from, key, 0);
+// One layer of the model spec, as lib/layers.ts's NativeLayer gives it: { type, ...its kind's settings }
+// (core/layers/registry.cc lists the kinds, each kind's factory the settings it reads).
+class JsLayerFields final : public LayerFields {
+ public:
+  JsLayerFields(int l, const Napi::Object& o) : l_(l), o_(o) {}
+  int whole(const char* key) const override {
+    const double v = number_field(o_, key, 0);
     if (!(std::fabs(v) <= (1 << 20)) || v != std::floor(v))
-      throw_invalid(env, "layer " + std::to_string(l) + ": " + key + " must be a whole number");
+      throw Error(ErrorKind::InvalidArgument, "layer " + std::to_string(l_) + ": " + key + " must be a whole number");
     return (int)v;
-  };
-  if (!o.Get("conv").ToBoolean()) {
-    LayerSpec s;
-    s.in = whole(o, "in");
-    s.out = whole(o, "out");
-    s.activation = activation;
-    return s;
   }
-  const ImageShape in{whole(o, "channels"), whole(o, "height"), whole(o, "width"), l == 0};
-  PoolShape pool;
-  const Napi::Value pool_value = o.Get("pool");
-  if (pool_value.IsObject()) {
-    const Napi::Object p = pool_value.As<Napi::Object>();
-    const std::string kind = p.Get("kind").ToString().Utf8Value();
-    if (kind == "max") pool.kind = PoolKind::Max;
-    else if (kind == "average") pool.kind = PoolKind::Average;
-    else if (kind != "none") throw_invalid(env, "layer " + std::to_string(l) + ": unknown pooling '" + kind + "'");
-    pool.size_h = whole(p, "sizeH");
-    pool.size_w = whole(p, "sizeW");
-    pool.stride_h = whole(p, "strideH");
-    pool.stride_w = whole(p, "strideW");
-  }
-  return conv_layer(l, in, whole(o, "out"), whole(o, "kernelH"), whole(o, "kernelW"), whole(o, "stride"),
-                    whole(o, "padding"), o.Get("bias").ToBoolean(), activation, pool);
+  bool flag(const char* key) const override { return o_.Get(key).ToBoolean(); }
+  std::string text(const char* key) const override { return o_.Get(key).ToString().Utf8Value(); }
+
+ private:
+  int l_;
+  const Napi::Object& o_;
+};
+
+std::unique_ptr<Layer> layer_from(int l, const Napi::Object& o) {
+  return make_layer(l, o.Get("type").ToString().Utf8Value(), JsLayerFields(l, o));
 }
 
 // Reads (x, y|null, rows) and checks the lengths against the network.
@@ -162,12 +146,12 @@ void Model::construct(const Napi::CallbackInfo& info) {
   if (!layers_value.IsArray()) throw_invalid(env, "layers must be an array");
   Napi::Array layers = layers_value.As<Napi::Array>();
   if (layers.Length() == 0) throw_invalid(env, "a model needs at least one layer");
-  std::vector<LayerSpec> specs;
+  std::vector<std::unique_ptr<Layer>> stack;
   for (uint32_t i = 0; i < layers.Length(); ++i) {
     if (!layers.Get(i).IsObject()) throw_invalid(env, "layer " + std::to_string(i) + " must be an object");
-    specs.push_back(layer_spec(env, (int)i, layers.Get(i).As<Napi::Object>()));
+    stack.push_back(layer_from((int)i, layers.Get(i).As<Napi::Object>()));
   }
-  check_layers(specs);
+  check_layers(stack);
   Loss loss;
   const std::string loss_name = spec.Get("loss").ToString().Utf8Value();
   if (!from_name(kLossNames, loss_name, &loss))
@@ -178,7 +162,7 @@ void Model::construct(const Napi::CallbackInfo& info) {
   if (device != kCpuDevice && device != kCudaDevice) throw_invalid(env, "device must be one of " + name_list(kDeviceNames));
   if (device == kCudaDevice) device_backend_ = make_cuda_backend(spec.Get("tf32").ToBoolean());
   Backend& backend = device_backend_ ? *device_backend_ : cpu_backend();
-  net_ = std::make_unique<Network>(backend, std::move(specs), loss);
+  net_ = std::make_unique<Network>(backend, std::move(stack), loss);
   net_->initialize((uint64_t)seed);
 }
 

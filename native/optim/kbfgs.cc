@@ -44,8 +44,8 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
     Layer layer;
     layer.d = net.rows(l);
     layer.n = net.cols(l);
-    layer.conv = net.layer(l).conv;
-    if (layer.conv) patch_rows = std::max(patch_rows, (size_t)batch_capacity * net.layer(l).locations());
+    layer.a_from_batch = net.layer(l).hessian_action_from_batch();
+    if (layer.a_from_batch) patch_rows = std::max(patch_rows, (size_t)batch_capacity * net.layer(l).locations());
     const size_t n = layer.n, d = layer.d;
     layer.a = carve(a_at, n * n);
     layer.h_a = take(n * n);
@@ -165,7 +165,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool cur
     local_column_mean(net, ws, l, ws.h[l], L.d, L.h_mean);
     local_column_mean(net, ws, l, ws.g[l], L.d, L.g_mean);
     local_column_mean(net, ws, l, ws.abar[l], L.n, L.a_mean);
-    if (k > 0 && !L.conv)  // A ← β A + (1 − β) ĀᵀĀ/m (this rank's share); at k = 0 A is the warm start
+    if (k > 0 && !L.a_from_batch)  // A ← β A + (1 − β) ĀᵀĀ/m (this rank's share); at k = 0 A is the warm start
       be_->syrk(true, L.n, ws.m, (1 - settings_.a_decay) / ws.batch, ws.abar[l], L.n, settings_.a_decay, L.a, L.n);
   }
   if (curvature) comm_->sum(*be_, first_means_, first_means_size_);
@@ -260,7 +260,7 @@ void KbfgsOptimizer::update_a_side(Network& net, Workspace& ws) {
     Layer& L = layers_[l];
     const int n = L.n;
     be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, L.s_a);
-    if (L.conv) {
+    if (L.a_from_batch) {
       const int rows = ws.rows(l);
       be_->gemv(false, rows, n, 1.0f, ws.abar[l], n, L.s_a, 0.0f, patch_product_);
       be_->gemv(true, rows, n, 1.0f / ws.batch, ws.abar[l], n, patch_product_, 0.0f, L.y_a);

@@ -43,7 +43,8 @@ class KbfgsOptimizer final : public SecondOrderOptimizer<KbfgsSettings> {
   std::vector<MemoryPart> state_size(const Network& net) const;
   struct Layer {
     int d = 0, n = 0;
-    bool conv = false;  // a convolution: H_a learns from this batch's patches, not from A (algorithm.md §12.4)
+    // H_a learns from this batch's input rows, not from a kept A (a convolution's patches: algorithm.md §12.4)
+    bool a_from_batch = false;
     float *a = nullptr, *h_a = nullptr, *h_g = nullptr;
     std::unique_ptr<LbfgsOperator> lbfgs;
     float *s_bar = nullptr, *y_bar = nullptr;  // undamped moving averages (algorithm.md §3.3 step 6)
@@ -61,7 +62,7 @@ class KbfgsOptimizer final : public SecondOrderOptimizer<KbfgsSettings> {
   std::vector<Layer> layers_;
   float *s_ = nullptr, *y_ = nullptr, *hy_ = nullptr, *hya_ = nullptr;
   float* gate_ = nullptr;
-  float* patch_product_ = nullptr;  // P̄ s_a of the widest convolution's rows
+  float* patch_product_ = nullptr;  // Ā s_a of the most rows among the layers with a_from_batch
   // Blocks summed over the ranks in one message each (algorithm.md §13.1): every layer's first-pass means,
   // second-pass means, and A s_a of H_a's update (s_a kept beside it). Every layer's A lives in one block too:
   // in a distributed fit each rank keeps its share of it (its own rows' part of the average, rank 0 also
