@@ -12,9 +12,9 @@ export type {
   Conv2dLayerConfig, DenseLayerConfig, FlattenLayerConfig, GlobalAvgPool2dLayerConfig, ImageShape, LayerConfig,
   Pool2dLayerConfig, WeightShape,
 } from './layers';
-export { Optimizer, SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC, optimizerFromJSON } from './optimizers';
+export { Optimizer, SGD, Adam, RMSprop, KBFGS, KBFGSL, KFAC, Shampoo, SOAP, optimizerFromJSON } from './optimizers';
 export { CheckpointError } from './checkpoint';
-export type { AdamOptions, KBFGSOptions, KBFGSLOptions, KFACOptions, Protocol, RMSpropOptions, SGDOptions } from './optimizers';
+export type { AdamOptions, KBFGSOptions, KBFGSLOptions, KFACOptions, Protocol, RMSpropOptions, SGDOptions, ShampooOptions, SOAPOptions } from './optimizers';
 export { argmax, matrix, oneHot } from './data';
 export type { LabeledData, Matrix, TrainingData } from './data';
 export * as datasets from './datasets';

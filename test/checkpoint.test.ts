@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Adam, Autoencoder, CheckpointError, KBFGS, KBFGSL, KFAC, RMSprop, SGD, Sequential, readIdxImages, type Optimizer } from '../lib';
+import { Adam, Autoencoder, CheckpointError, KBFGS, KBFGSL, KFAC, RMSprop, SGD, SOAP, Sequential, Shampoo, readIdxImages, type Optimizer } from '../lib';
 import { decodeSafetensors, encodeSafetensors } from '../lib/checkpoint';
 
 const images = readIdxImages(path.join(__dirname, '..', 'data', 'mnist-t10k-first100-images-idx3-ubyte'));
@@ -21,6 +21,10 @@ const optimizers: Array<[string, () => Optimizer]> = [
   ['kbfgs', () => new KBFGS({ lr: 0.05, damping: 0.3 })],
   ['kbfgs-l', () => new KBFGSL({ lr: 0.03, damping: 0.3, memory: 6 })],  // 20 steps: pairs are dropped
   ['kfac', () => new KFAC({ lr: 0.3, damping: 3, inverseEvery: 3, seed: 7 })],
+  // refreshes at steps 3, 7, 11, ...: the resumed run (from step 10) first uses the restored roots and bases;
+  // the 785- and 784-wide sides are left unpreconditioned
+  ['shampoo', () => new Shampoo({ lr: 1e-3, precondEvery: 4, startPreconditioningStep: 3, maxPrecondDim: 64 })],
+  ['soap', () => new SOAP({ lr: 1e-3, precondEvery: 4, startPreconditioningStep: 3, maxPrecondDim: 64 })],
 ];
 
 test.each(optimizers)('%s: a resumed run reproduces the uninterrupted one bit for bit', async (kind, make) => {
@@ -54,7 +58,7 @@ const cnn = () => new Sequential({
     { type: 'conv2d', filters: 3, kernel: 3, padding: 'same', bias: false, activation: 'tanh' }, { type: 'globalAvgPool2d' },
     { units: 784 }],
 });
-test.each(optimizers.filter(([kind]) => ['adam', 'kbfgs', 'kbfgs-l', 'kfac'].includes(kind)))(
+test.each(optimizers.filter(([kind]) => ['adam', 'kbfgs', 'kbfgs-l', 'kfac', 'shampoo', 'soap'].includes(kind)))(
   '%s on a convolutional network: a resumed run reproduces the uninterrupted one bit for bit', async (kind, make) => {
     const whole = cnn();
     const full = await fit(whole, make(), 4);

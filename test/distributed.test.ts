@@ -11,7 +11,7 @@ import { InvalidArgumentError, SGD, Sequential, devices, matrix } from '../dist'
 const worker = path.join(__dirname, 'distributed', 'worker.js');
 const mpirun = ['--allow-run-as-root', '--oversubscribe', '--mca', 'btl', 'self,vader', '-np'];
 // kbfgs-every-3: K-BFGS with curvatureEvery 3 (the steps between curvature steps sum no means).
-const METHODS = ['kbfgs', 'kbfgs-every-3', 'kbfgs-l', 'kfac', 'sgd', 'adam', 'rmsprop'];
+const METHODS = ['kbfgs', 'kbfgs-every-3', 'kbfgs-l', 'kfac', 'sgd', 'adam', 'rmsprop', 'shampoo', 'soap'];
 
 interface Line {
   rank: number; epoch: number; loss: number; batchLoss: number; steps: number; weights: string; bytes?: number;

@@ -45,6 +45,8 @@ const optimizers = {
   sgd: (lr = 0.1) => new kb.SGD({ lr, momentum: 0.9 }),
   adam: (lr = 0.003) => new kb.Adam({ lr }),
   rmsprop: (lr = 0.001) => new kb.RMSprop({ lr }),
+  shampoo: (lr = 0.003) => new kb.Shampoo({ lr, precondEvery: 3, startPreconditioningStep: 2 }),
+  soap: (lr = 0.003) => new kb.SOAP({ lr, precondEvery: 3, startPreconditioningStep: 2 }),
 };
 
 function weightsHash(model) {
