@@ -46,7 +46,9 @@ const optimizers = {
   adam: (lr = 0.003) => new kb.Adam({ lr }),
   rmsprop: (lr = 0.001) => new kb.RMSprop({ lr }),
   shampoo: (lr = 0.003) => new kb.Shampoo({ lr, precondEvery: 3, startPreconditioningStep: 2 }),
-  soap: (lr = 0.003) => new kb.SOAP({ lr, precondEvery: 3, startPreconditioningStep: 2 }),
+  // SOAP's first basis once the statistics have full rank (algorithm.md §15.3: the basis of a repeated
+  // eigenvalue is the solver's choice, and another summation order may choose another)
+  soap: (lr = 0.003) => new kb.SOAP({ lr, precondEvery: 2, startPreconditioningStep: 9 }),
 };
 
 function weightsHash(model) {
