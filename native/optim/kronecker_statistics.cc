@@ -48,9 +48,10 @@ void KroneckerStatistics::accumulate(const Network& net, const float* g, float b
   }
 }
 
-void KroneckerStatistics::eigen(const KroneckerSide& side, int layer, const char* which, float* vectors,
+bool KroneckerStatistics::eigen(const KroneckerSide& side, int layer, const char* which, float* vectors,
                                 std::vector<float>& values) {
   const int n = side.dim;
+  if (be_->first_non_finite(side.statistic, (size_t)n * n) >= 0) return false;
   be_->copy(vectors, side.statistic, (size_t)n * n);
   const int info = be_->symmetric_eigen(n, vectors, n, eigenvalues_);
   if (info != 0)
@@ -61,6 +62,7 @@ void KroneckerStatistics::eigen(const KroneckerSide& side, int layer, const char
   for (float v : values)
     if (!std::isfinite(v))
       throw Error(ErrorKind::Numerical, "layer " + std::to_string(layer) + ": " + which + " has a non-finite eigenvalue");
+  return true;
 }
 
 void KroneckerStatistics::sandwich(const KroneckerLayer& layer, bool left_trans, const float* x, bool right_trans,

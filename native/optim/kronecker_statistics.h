@@ -52,8 +52,9 @@ class KroneckerStatistics {
   // L ← β L + (1 − β) G Gᵀ and R ← β R + (1 − β) Gᵀ G for every layer, G from the flat gradient g.
   void accumulate(const Network& net, const float* g, float beta);
   // The eigendecomposition of side's statistic: eigenvectors as the rows of vectors, eigenvalues to the host.
-  // Throws Numerical (naming layer and side) when the solver does not converge.
-  void eigen(const KroneckerSide& side, int layer, const char* which, float* vectors, std::vector<float>& values);
+  // Returns false, computing nothing, for a statistic that is not finite (the step's non-finite report names
+  // it, and the skip mode can act); throws Numerical (naming layer and side) when the solver does not converge.
+  bool eigen(const KroneckerSide& side, int layer, const char* which, float* vectors, std::vector<float>& values);
   // out = left · x · right for the layer's d x n x, through tmp; a side's transform may be transposed, and
   // a side without one is the identity.
   void sandwich(const KroneckerLayer& layer, bool left_trans, const float* x, bool right_trans, float* tmp,

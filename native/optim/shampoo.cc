@@ -27,7 +27,7 @@ void ShampooOptimizer::attach(Network& net, int, int) {
 // A statistic with no positive eigenvalue (a layer whose gradient was always zero) gets the identity.
 void ShampooOptimizer::inverse_root(KroneckerSide& side, int layer, const char* which) {
   const int n = side.dim;
-  stats_.eigen(side, layer, which, vectors_, values_);
+  if (!stats_.eigen(side, layer, which, vectors_, values_)) return;
   const double largest = std::max(0.0f, values_.back());
   const double shift = settings_.damping * largest;
   scales_.resize(n);

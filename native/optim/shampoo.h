@@ -22,7 +22,7 @@ class ShampooOptimizer final : public SecondOrderOptimizer<KroneckerSettings> {
  private:
   // A new ε changes every root: fresh ones at the next preconditioned step.
   void hyperparameter_changed(bool damping) override { refresh_next_ = refresh_next_ || damping; }
-  // transform = Eᵀ diag((λᵢ + ε λ_max)^{-1/4}) E for the side's statistic.
+  // transform = Eᵀ diag((λᵢ + ε λ_max)^{-1/4}) E for the side's statistic (kept as it was if that is not finite).
   void inverse_root(KroneckerSide& side, int layer, const char* which);
 
   KroneckerStatistics stats_;

@@ -32,14 +32,12 @@ void SoapOptimizer::refresh_basis(const Network& net) {
     KroneckerLayer& L = stats_.layers[l];
     const int d = L.d, n = L.n;
     float* m = momentum_ + net.offset((int)l);
-    if (L.left.preconditioned()) {
-      stats_.eigen(L.left, (int)l, "L", vectors_, values_);
+    if (L.left.preconditioned() && stats_.eigen(L.left, (int)l, "L", vectors_, values_)) {
       be_->gemm(true, false, d, n, d, 1.0f, L.left.transform, d, m, n, 0.0f, tmp_, n);   // back: E_Lᵀ M'
       be_->gemm(false, false, d, n, d, 1.0f, vectors_, d, tmp_, n, 0.0f, m, n);         // into E'_L
       be_->copy(L.left.transform, vectors_, (size_t)d * d);
     }
-    if (L.right.preconditioned()) {
-      stats_.eigen(L.right, (int)l, "R", vectors_, values_);
+    if (L.right.preconditioned() && stats_.eigen(L.right, (int)l, "R", vectors_, values_)) {
       be_->gemm(false, false, d, n, n, 1.0f, m, n, L.right.transform, n, 0.0f, tmp_, n);  // back: M' E_R
       be_->gemm(false, true, d, n, n, 1.0f, tmp_, n, vectors_, n, 0.0f, m, n);           // into E'_Rᵀ
       be_->copy(L.right.transform, vectors_, (size_t)n * n);
