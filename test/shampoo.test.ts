@@ -4,7 +4,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Autoencoder, InvalidArgumentError, SOAP, Shampoo, optimizerFromJSON } from '../lib';
+import { Autoencoder, InvalidArgumentError, NumericalError, SOAP, Shampoo, optimizerFromJSON } from '../lib';
+import type { NativeModel } from '../lib/binding';
 import { grid, makeOptimizer, settingsFor } from '../lib/cli/methods';
 import { randomArray, seeded } from './helpers';
 
@@ -67,4 +68,19 @@ test('tune runs both from the command line (bench and train share its method tab
   fs.unlinkSync(out);
   expect(tuned.shampoo).toEqual({ lr: 0.001, damping: 1e-6 });
   expect(tuned.soap).toEqual({ lr: 0.001, damping: 1e-8 });
+});
+
+// A step length that overflows the weights: the step that goes non-finite is named, and undone.
+test.each([
+  ['Shampoo', () => new Shampoo({ lr: 1e37, safeguard: false, precondEvery: 2, startPreconditioningStep: 1 })],
+  ['SOAP', () => new SOAP({ lr: 1e37, safeguard: false, precondEvery: 2, startPreconditioningStep: 1 })],
+])('%s: a step that goes non-finite is named and the state put back', async (_, make) => {
+  const model = new Autoencoder({ encoder: [16, 8, 4], loss: 'sigmoidCrossEntropy', seed: 2 });
+  const x = { data: randomArray(60 * 16, seeded(5)).map((v) => (v + 1) / 2), rows: 60, cols: 16 };
+  const error = await model.fit(x, { optimizer: make(), epochs: 4, batchSize: 20, onNonFinite: 'stop' }).then(() => null, (e) => e);
+  expect(error).toBeInstanceOf(NumericalError);
+  expect(error.message).toMatch(/^step \d+ \(epoch \d+, batch \d+\): the .* of layer \d became NaN or infinite; the weights and optimizer state are back/);
+  const state = (model as unknown as { handle: NativeModel }).handle.exportState()!;
+  for (const [name, buffer] of Object.entries(state.buffers)) expect([name, buffer.every(Number.isFinite)]).toEqual([name, true]);
+  model.dispose();
 });
