@@ -240,7 +240,8 @@ abstract class SecondOrderOptimizer extends Optimizer {
 
   /**
    * The damping λ; settable like {@link Optimizer.lr} (a new λ takes effect at the next step: K-BFGS re-inverts
-   * A + √λI, KFAC both factors).
+   * A + √λI, KFAC both factors, Shampoo recomputes its roots at its next preconditioned step; SOAP's ε applies
+   * at once).
    */
   get damping(): number {
     return this.settings.damping;
