@@ -7,7 +7,7 @@
 import { SOAP, Sequential, Shampoo } from '../lib';
 import { randomArray, seeded } from './helpers';
 import { agreement, compare, LOSS_TOL, native, referenceWeights } from './reference/golden-harness';
-import { matrix, shampoo, soap, type KroneckerEigenSettings, type Problem } from './reference/spec-reference';
+import { matrix, shampoo, soap, type ConvGeometry, type KroneckerEigenSettings, type Problem } from './reference/spec-reference';
 
 const ROWS = 32, BATCH = 16, DIM = 6, STEPS = 14;
 
@@ -68,4 +68,26 @@ describe('golden trajectories of Shampoo and SOAP, 3 layers, 32 samples, batch 1
     const gotSoap = await native(model, x, BATCH, new SOAP({ ...s, ...SCHEDULE }), STEPS);
     expect(agreement(gotSoap, soap(problem, { ...reference(s), start: STEPS }, STEPS), problem.W).loss).toBeGreaterThan(LOSS_TOL);
   });
+});
+
+describe('golden trajectories of Shampoo and SOAP, a convolutional network, 24 samples, batch 8', () => {
+  // A convolution's weight as a matrix (algorithm.md §12.1): 2x5x5 images, conv 3x3 stride 2 pad 1 (3 filters:
+  // its statistics 3 and 19 wide), flatten, dense 5, dense 50. maxPrecondDim 30 leaves the last layer's 50-wide
+  // side out; the first eigendecompositions at step 7, once the 19- and 28-wide statistics have full rank.
+  test.each([['Shampoo', shampoo, (o: object) => new Shampoo(o)], ['SOAP', soap, (o: object) => new SOAP(o)]] as const)(
+    '%s on a convolutional network', async (_, reference, make) => {
+      const geometry: Array<ConvGeometry | null> = [{ channels: 2, height: 5, width: 5, kernel: 3, stride: 2, pad: 1 }, null, null];
+      const model = new Sequential({ inputShape: [2, 5, 5], loss: 'halfSquaredError', seed: 21, layers: [
+        { type: 'conv2d', filters: 3, kernel: 3, stride: 2, padding: 1, activation: 'tanh' }, { type: 'flatten' },
+        { units: 5, activation: 'tanh' }, { units: 50 }] });
+      const rows = 24, batch = 8, steps = 15;
+      const x = { data: randomArray(rows * 50, seeded(3), 1), rows, cols: 50 };
+      const X = matrix(rows, 50);
+      X.a.set(x.data);
+      const problem: Problem = { W: referenceWeights(model), X, batch, geometry };
+      const o = { lr: 0.01, damping: reference === shampoo ? 1e-4 : 1e-8, beta2: 0.95, maxPrecondDim: 30 };
+      const schedule = { precondEvery: 3, startPreconditioningStep: 7 };
+      compare(await native(model, x, batch, make({ ...o, ...schedule }), steps),
+        reference(problem, { ...o, precondEvery: 3, start: 7 }, steps), problem.W, steps);
+    });
 });
