@@ -12,7 +12,7 @@ export interface MethodSettings {
   lr: number;
   /** λ of the second-order methods (Shampoo: ε relative to λ_max; SOAP: Adam's ε; algorithm.md §15). */
   damping?: number;
-  /** ε of Adam and RMSprop. */
+  /** ε of Adam and RMSprop, and of the Adam step Shampoo grafts onto. */
   epsilon?: number;
   /** K-BFGS and K-BFGS(L): the curvature every this many steps (default 1; settings files only, not tuned). */
   curvatureEvery?: number;
@@ -84,7 +84,7 @@ export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): 
     case 'adam': return new Adam({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
     case 'rmsprop': return new RMSprop({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
     case 'sgd': return new SGD({ lr: s.lr, protocol: 'paper' });
-    case 'shampoo': return new Shampoo({ lr: s.lr, damping: s.damping });
+    case 'shampoo': return new Shampoo({ lr: s.lr, damping: s.damping, epsilon: s.epsilon });
     case 'soap': return new SOAP({ lr: s.lr, damping: s.damping });
   }
 }
