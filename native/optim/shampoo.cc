@@ -82,10 +82,11 @@ void ShampooOptimizer::step(Network& net, Workspace& ws, int64_t k) {
       // Grafting (§15.2): Shampoo's direction, Adam's length.
       const double adam_norm = std::sqrt(be_->sum_squares(adam_ + net.offset((int)l), count));
       const double own_norm = std::sqrt(be_->sum_squares(out, count));
-      if (own_norm > 0)
-        be_->axpby(count, (float)(adam_norm / own_norm), out, 0.0f, out);
-      else
+      // A zero direction (a zero momentum) takes Adam's step; a non-finite one stays so and is reported.
+      if (own_norm == 0)
         be_->copy(out, adam_ + net.offset((int)l), count);
+      else
+        be_->axpby(count, (float)(adam_norm / own_norm), out, 0.0f, out);
       non_finite_.mark(kDirectionPhase, (int)l, out, count);
     }
     direction = delta_;
