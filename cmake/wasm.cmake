@@ -41,6 +41,7 @@ target_compile_options(kbfgs_emnapi PRIVATE ${KBFGS_WASM_FLAGS} -O3)
 
 set(KBFGS_WASM_BLAS_SOURCES
   native/wasm/blas/cholesky.cc
+  native/wasm/blas/eigen.cc
   native/wasm/blas/gemm.cc
   native/wasm/blas/level2.cc
   native/wasm/blas/syrk.cc

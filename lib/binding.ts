@@ -230,6 +230,8 @@ export interface NativeBackendOps {
   potrf(n: number, a: Float32Array): number;
   potri(n: number, a: Float32Array): number;
   potrs(n: number, nrhs: number, l: Float32Array, b: Float32Array): number;
+  /** A = Eᵀ diag(w) E: the rows of a become unit eigenvectors, w the eigenvalues ascending; LAPACK's info. */
+  symmetricEigen(n: number, a: Float32Array, w: Float32Array): number;
   activationForward(act: number, h: Float32Array, m: number, d: number, out: Float32Array): void;
   activationBackward(act: number, h: Float32Array, m: number, d: number, g: Float32Array): void;
   loss(kind: number, z: Float32Array, t: Float32Array, m: number, d: number, grad: Float32Array | null): number;

@@ -16,7 +16,7 @@ export interface DistributedOptions {
   /**
    * Who does each layer's curvature work (K-BFGS's H_a and H_g updates, KFAC's inversions): 'replicated'
    * (default), every rank for every layer; 'layer', each layer on one rank chosen by cost, the result broadcast
-   * (KAISA's split). Both give the same weights.
+   * (KAISA's split). Both give the same weights. Shampoo and SOAP always replicate theirs.
    */
   curvature?: 'replicated' | 'layer';
   /** Seconds a rank waits for the others before fit() rejects with DistributedError. Default 60. */

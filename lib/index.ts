@@ -12,13 +12,13 @@ export type {
   Conv2dLayerConfig, DenseLayerConfig, FlattenLayerConfig, GlobalAvgPool2dLayerConfig, ImageShape, LayerConfig,
   Pool2dLayerConfig, WeightShape,
 } from './layers';
-export { Optimizer, SGD, Adam, AdamW, RMSprop, KBFGS, KBFGSL, KFAC, optimizerFromJSON } from './optimizers';
+export { Optimizer, SGD, Adam, AdamW, RMSprop, KBFGS, KBFGSL, KFAC, Shampoo, SOAP, optimizerFromJSON } from './optimizers';
 export { WarmupCosine } from './schedules';
 export type { LrSchedule, ScheduleJSON, WarmupCosineOptions } from './schedules';
 export { CheckpointError } from './checkpoint';
 export type {
   AdamOptions, AdamWOptions, KBFGSOptions, KBFGSLOptions, KFACOptions, OptimizerJSON, Protocol, RMSpropOptions, SGDOptions,
-  StepRuleOptions,
+  ShampooOptions, SOAPOptions, StepRuleOptions,
 } from './optimizers';
 export { argmax, matrix, oneHot } from './data';
 export type { LabeledData, Matrix, TrainingData } from './data';

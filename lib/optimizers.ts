@@ -11,7 +11,7 @@
  *   averaged as M ← ρM + (1−ρ)(∇L + τθ) with ρ = 0.9 and no bias correction, and the method acts on M:
  *   SGD steps along M; RMSprop squares M (v ← βv + (1−β)M², v warm-started by one pass of squared
  *   gradients); Adam bias-corrects M and squares the corrected momentum; β = 0.9 and ε sits outside the sqrt.
- *   The second-order methods (K-BFGS, KFAC) always use this protocol.
+ *   The second-order methods (K-BFGS, KFAC) always use this protocol; Shampoo and SOAP take τ and ρ from it.
  *
  * In both protocols the reported training loss is the data loss plus (weightDecay/2)·‖θ‖²; AdamW's decoupled
  * decay is no part of it (its loss is the data loss).
@@ -332,7 +332,8 @@ abstract class SecondOrderOptimizer extends Optimizer {
 
   /**
    * The damping λ; settable like {@link Optimizer.lr} (a new λ takes effect at the next step: K-BFGS re-inverts
-   * A + √λI, KFAC both factors).
+   * A + √λI, KFAC both factors, Shampoo recomputes its roots at its next preconditioned step; SOAP's ε applies
+   * at once).
    */
   get damping(): number {
     return this.settings.damping;
@@ -442,6 +443,84 @@ export class KFAC extends SecondOrderOptimizer {
   }
 }
 
+/** The settings Shampoo and SOAP share (algorithm.md §17). */
+interface KroneckerEigenOptions extends SafeguardOption {
+  /** ρ of the gradient moving average (β₁ of the Adam first moment). Default 0.9. */
+  momentum?: number;
+  /** Decay of the statistics L and R and of Adam's second moment. Default 0.999 (Shampoo), 0.95 (SOAP). */
+  beta2?: number;
+  /** τ, added to the gradient as L2; the reported loss includes (τ/2)‖θ‖². Default 1e-5. */
+  weightDecay?: number;
+  /** Recompute the eigendecompositions every this many steps. Default 20 (Shampoo), 10 (SOAP). */
+  precondEvery?: number;
+  /** The steps before this one (0-based) run plain Adam while L and R fill. Default 20 (Shampoo), 1 (SOAP). */
+  startPreconditioningStep?: number;
+  /**
+   * A side of a layer's weight matrix longer than this gets no statistic and is left unpreconditioned
+   * (algorithm.md §17.1); it bounds each statistic at maxPrecondDim² floats and an eigendecomposition at
+   * maxPrecondDim³ work. Default 1024.
+   */
+  maxPrecondDim?: number;
+}
+
+/** Shampoo and SOAP: the shared settings checked after those of {@link SecondOrderOptimizer}. */
+abstract class KroneckerEigen extends SecondOrderOptimizer {
+  protected constructor(where: string, options: KroneckerEigenOptions & { lr?: number; damping?: number; epsilon?: number },
+    defaults: { lr: number; damping: number; beta2: number; precondEvery: number; start: number }, extra: string[]) {
+    super(where, options, defaults, ['beta2', 'precondEvery', 'startPreconditioningStep', 'maxPrecondDim', ...extra], () => ({
+      beta2: checkNumber(where, 'beta2', options.beta2, defaults.beta2, { min: 0, below: 1 }),
+      precondEvery: checkNumber(where, 'precondEvery', options.precondEvery, defaults.precondEvery, { min: 1, max: 2 ** 31 - 1, integer: true }),
+      startPreconditioningStep: checkNumber(where, 'startPreconditioningStep', options.startPreconditioningStep, defaults.start, { min: 0, max: 2 ** 31 - 1, integer: true }),
+      maxPrecondDim: checkNumber(where, 'maxPrecondDim', options.maxPrecondDim, 1024, { min: 1, max: 2 ** 31 - 1, integer: true }),
+      ...(extra.includes('epsilon') ? { epsilon: checkNumber(where, 'epsilon', options.epsilon, 1e-8, { above: 0 }) } : {}),
+    }));
+  }
+}
+
+export interface ShampooOptions extends KroneckerEigenOptions {
+  /** Learning rate α; the step has the length of Adam's step, so α is on Adam's scale. Default 0.001. */
+  lr?: number;
+  /**
+   * Damping λ: the ε added to every eigenvalue of L and R before the inverse fourth root, relative to the
+   * largest one (ε·λ_max, algorithm.md §17.2). Larger: a direction closer to the plain gradient's. Default 1e-6.
+   */
+  damping?: number;
+  /** ε of the Adam step whose length Shampoo's step takes (grafting). Default 1e-8. */
+  epsilon?: number;
+}
+
+/**
+ * Shampoo (Gupta, Koren & Singer 2018) with the practice of distributed Shampoo (algorithm.md §17.2): per layer
+ * the step L^{-1/4} M R^{-1/4}, L and R moving averages of G Gᵀ and Gᵀ G (G the layer's gradient plus τθ, the bias
+ * as the last column), the inverse roots from a symmetric eigendecomposition every `precondEvery` steps, the
+ * step's norm grafted from Adam's step for the layer; Adam before `startPreconditioningStep`.
+ */
+export class Shampoo extends KroneckerEigen {
+  readonly kind = 'shampoo';
+  constructor(options: ShampooOptions = {}) {
+    super('Shampoo', options, { lr: 0.001, damping: 1e-6, beta2: 0.999, precondEvery: 20, start: 20 }, ['epsilon']);
+  }
+}
+
+export interface SOAPOptions extends KroneckerEigenOptions {
+  /** Learning rate α of the Adam step in the eigenbasis. Default 0.003. */
+  lr?: number;
+  /** Damping λ: the ε of Adam's denominator √v̂ + ε in the eigenbasis (algorithm.md §17.3). Default 1e-8. */
+  damping?: number;
+}
+
+/**
+ * SOAP (Vyas et al. 2024), algorithm.md §17.3: Adam with both moments kept in the eigenbasis of Shampoo's L and
+ * R, the basis recomputed (full eigendecomposition) every `precondEvery` steps and the first moment rotated
+ * into it; the second moment is kept. Adam in the parameters' basis before `startPreconditioningStep`.
+ */
+export class SOAP extends KroneckerEigen {
+  readonly kind = 'soap';
+  constructor(options: SOAPOptions = {}) {
+    super('SOAP', options, { lr: 0.003, damping: 1e-8, beta2: 0.95, precondEvery: 10, start: 1 }, []);
+  }
+}
+
 /** Settings as toJSON() stores them (the safeguard as 1 or 0; absent in files from before it) as options. */
 function secondOrderFromJSON(s: Record<string, number>, rules: StepRuleOptions): Record<string, unknown> {
   return { ...s, ...rules, safeguard: s.safeguard === undefined ? undefined : s.safeguard === 1 };
@@ -463,6 +542,8 @@ export function optimizerFromJSON(json: OptimizerJSON): Optimizer {
     case 'kbfgs': return new KBFGS(secondOrderFromJSON(s, rules));
     case 'kbfgs-l': return new KBFGSL(secondOrderFromJSON(s, rules));
     case 'kfac': return new KFAC(secondOrderFromJSON(s, rules));
+    case 'shampoo': return new Shampoo(secondOrderFromJSON(s, rules));
+    case 'soap': return new SOAP(secondOrderFromJSON(s, rules));
     default: throw new InvalidArgumentError(`unknown optimizer kind '${json.kind}'`);
   }
 }

@@ -44,6 +44,13 @@ MUTATIONS=(
   "rules-clip-per-layer@native/core/step_rules.cc@s/const bool clipped = clip_range(be, grad, net.param_count(), clip_norm);/bool clipped = false; for (int l = 0; l < net.num_layers(); ++l) clipped |= clip_range(be, grad + net.offset(l), net.offset(l + 1) - net.offset(l), clip_norm);/@the gradient clipped by each layer's norm instead of the global one (§15.2)"
   "rules-warmup-late@native/core/step_rules.cc@s/return (double)(k + 1) \/ (double)warmup_steps;/return (double)k \/ (double)warmup_steps;/@the warm-up one step late: factor k over W, the first step at 0 (§15.3)"
   "bernoulli@native/rules/elementwise_rules.h@s/return uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/return uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
+  "shampoo-root-transposed@native/optim/shampoo.cc@s/be_->syrk(true, n, n, 1.0f, vectors_, n, 0.0f, side.transform, n);/be_->syrk(false, n, n, 1.0f, vectors_, n, 0.0f, side.transform, n);/@Shampoo's root from E diag Eᵀ, the eigenvector matrix transposed (§17.2)"
+  "shampoo-no-grafting@native/optim/shampoo.cc@s/be_->axpby(count, (float)(adam_norm \/ own_norm), out, 0.0f, out);/(void)0;/@Shampoo's step without Adam's norm (§17.2)"
+  "shampoo-root-exponent@native/optim/shampoo.cc@s/shift, -0.125)/shift, -0.25)/@Shampoo's inverse square roots instead of fourth roots (§17.2)"
+  "kronecker-sum@native/optim/kronecker_statistics.cc@s/be_->syrk(false, L.d, L.n, 1 - beta, G, L.n, beta,/be_->syrk(false, L.d, L.n, 1.0f, G, L.n, 1.0f,/@L summed over the steps, not averaged with β₂ (§17.1)"
+  "soap-basis-transposed@native/optim/soap.cc@s/stats_.sandwich(L, true, delta_ + at, false,/stats_.sandwich(L, false, delta_ + at, true,/@SOAP's step taken back with the transposed bases (§17.3)"
+  "soap-basis-not-refreshed@native/optim/soap.cc@s/if (settings_.refresh_due(k)) {/if (k == settings_.start_preconditioning) {/@SOAP's basis computed once and never refreshed (§17.3)"
+  "soap-moments-not-rotated@native/optim/soap.cc@s/be_->gemm(false, false, d, n, d, 1.0f, vectors_, d, tmp_, n, 0.0f, m, n);/(void)0;/;s/be_->gemm(false, true, d, n, n, 1.0f, tmp_, n, vectors_, n, 0.0f, m, n);/(void)0;/@SOAP's first moment left in the old basis when the basis changes (§17.3)"
 )
 
 restore=()
@@ -68,6 +75,7 @@ for entry in "${MUTATIONS[@]}"; do
   [[ "$name" == dist-* ]] && suites=(test/distributed.test.ts)
   [[ "$name" == guard-* ]] && suites=(test/safeguard.test.ts)
   [[ "$name" == rules-* ]] && suites=(test/step-rules.test.ts)
+  [[ "$name" == shampoo-* || "$name" == soap-* || "$name" == kronecker-* ]] && suites=(test/golden-shampoo.test.ts)
   out="$(npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
   failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
   if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi

@@ -1,6 +1,7 @@
 // Every Backend operation against a naive float64 loop (the ggml-style op harness).
 import { addon } from '../lib/binding';
 import { maxAbsDiff, naiveGemm, randomArray, seeded, spd } from './helpers';
+import { symmetricEigen } from './reference/spec-reference';
 
 const be = addon.backend;
 const rnd = seeded(42);
@@ -84,6 +85,36 @@ describe(`backend '${be.name}'`, () => {
     const a = new Float32Array([1, 2, 2, 1]);  // eigenvalues 3 and -1
     expect(be.potrf(2, a)).toBe(2);
   });
+
+  // Symmetric eigendecomposition (Shampoo's roots, SOAP's bases; algorithm.md §17.2): A = Eᵀ diag(w) E with
+  // orthonormal rows E, w ascending and equal to the float64 reference's. Indefinite, rank-deficient (a zero
+  // eigenvalue repeated seven times) and larger (more Jacobi sweeps on WebAssembly).
+  test.each([['indefinite', 12, 0], ['rank 3 of 10', 10, 3], ['positive definite', 150, 0]] as const)(
+    'symmetricEigen: %s, n = %i', (_kind, n, rank) => {
+      const own = seeded(17 + n);
+      let a: Float32Array;
+      if (rank > 0) {
+        const g = randomArray(n * rank, own);
+        a = Float32Array.from(naiveGemm(false, true, n, n, rank, g, rank, g, rank));
+      } else if (n > 100) {
+        a = spd(n, own);
+      } else {
+        const r = randomArray(n * n, own);
+        a = Float32Array.from({ length: n * n }, (_, i) => r[i] + r[(i % n) * n + Math.floor(i / n)]);
+      }
+      const e = Float32Array.from(a), w = new Float32Array(n);
+      expect(be.symmetricEigen(n, e, w)).toBe(0);
+      const scale = Math.max(...Array.from(w, Math.abs));
+      for (let i = 1; i < n; i++) expect(w[i]).toBeGreaterThanOrEqual(w[i - 1]);
+      const ete = naiveGemm(false, true, n, n, n, e, n, e, n);  // E Eᵀ = I
+      expect(maxAbsDiff(ete, Float64Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)))).toBeLessThan(1e-5 * Math.sqrt(n));
+      const scaled = Float64Array.from(e, (v, i) => v * w[Math.floor(i / n)]);
+      const back = naiveGemm(true, false, n, n, n, e, n, scaled, n);  // Eᵀ diag(w) E = A
+      expect(maxAbsDiff(back, a)).toBeLessThan(1e-5 * scale * Math.sqrt(n));
+      const want = symmetricEigen({ rows: n, cols: n, a: Float64Array.from(a) }).values;
+      expect(maxAbsDiff(w, want)).toBeLessThan(1e-6 * scale);
+      if (rank > 0) expect(Math.max(...Array.from(w.slice(0, n - rank), Math.abs))).toBeLessThan(1e-6 * scale);
+    });
 
   const activations: Array<[number, string, (h: number) => number, (h: number) => number]> = [
     [0, 'linear', (h) => h, () => 1],

@@ -4,7 +4,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  Adam, AdamW, Autoencoder, CheckpointError, KBFGS, KBFGSL, KFAC, RMSprop, SGD, Sequential, WarmupCosine, readIdxImages, type Optimizer,
+  Adam, AdamW, Autoencoder, CheckpointError, KBFGS, KBFGSL, KFAC, RMSprop, SGD, SOAP, Sequential, Shampoo, WarmupCosine, readIdxImages,
+  type Optimizer,
 } from '../lib';
 import { decodeSafetensors, encodeSafetensors } from '../lib/checkpoint';
 
@@ -26,6 +27,10 @@ const optimizers: Array<[string, () => Optimizer]> = [
   // The step rules (algorithm.md §15): the resume lands in the middle of the schedule's decay.
   ['adamw, clipped, warm-up and cosine', () => new AdamW({ lr: 3e-3, weightDecay: 0.05, clipNorm: 0.5, schedule: new WarmupCosine({ warmupSteps: 4, totalSteps: 16, minFactor: 0.1 }) })],
   ['kbfgs, clipped, warm-up and cosine', () => new KBFGS({ lr: 0.05, damping: 0.3, clipNorm: 0.5, schedule: new WarmupCosine({ warmupSteps: 4, totalSteps: 16 }) })],
+  // refreshes at steps 3, 7, 11, ...: the resumed run (from step 10) first uses the restored roots and bases;
+  // the 785- and 784-wide sides are left unpreconditioned
+  ['shampoo', () => new Shampoo({ lr: 1e-3, precondEvery: 4, startPreconditioningStep: 3, maxPrecondDim: 64 })],
+  ['soap', () => new SOAP({ lr: 1e-3, precondEvery: 4, startPreconditioningStep: 3, maxPrecondDim: 64 })],
 ];
 
 test.each(optimizers)('%s: a resumed run reproduces the uninterrupted one bit for bit', async (kind, make) => {
@@ -59,7 +64,7 @@ const cnn = () => new Sequential({
     { type: 'conv2d', filters: 3, kernel: 3, padding: 'same', bias: false, activation: 'tanh' }, { type: 'globalAvgPool2d' },
     { units: 784 }],
 });
-test.each(optimizers.filter(([kind]) => ['adam', 'kbfgs', 'kbfgs-l', 'kfac'].includes(kind)))(
+test.each(optimizers.filter(([kind]) => ['adam', 'kbfgs', 'kbfgs-l', 'kfac', 'shampoo', 'soap'].includes(kind)))(
   '%s on a convolutional network: a resumed run reproduces the uninterrupted one bit for bit', async (kind, make) => {
     const whole = cnn();
     const full = await fit(whole, make(), 4);

@@ -13,7 +13,7 @@ import type { Optimizer } from '../optimizers';
 import { idxImages, parseIdx as parseIdxBytes, type IdxArray, type IdxReadOptions } from '../datasets/idx';
 import { SINGLE_THREAD_NOTICE, type EngineInfo, type FromWorker, type ModelInfo, type SerializedError, type SharedFitOptions, type ToWorker, type WorkerFitOptions } from './protocol';
 
-export { SGD, Adam, AdamW, RMSprop, KBFGS, KBFGSL, KFAC, Optimizer, optimizerFromJSON } from '../optimizers';
+export { SGD, Adam, AdamW, RMSprop, KBFGS, KBFGSL, KFAC, Shampoo, SOAP, Optimizer, optimizerFromJSON } from '../optimizers';
 export { WarmupCosine } from '../schedules';
 export { argmax, matrix, oneHot } from '../data';
 export type { Matrix, LabeledData, TrainingData } from '../data';

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError as CliArgumentError, Option } from 'commander';
-import { METHODS, apiDefaults, grid, settingsFor, type MethodName, type MethodSettings } from './methods';
+import { METHODS, PAPER_METHODS, apiDefaults, grid, settingsFor, type MethodName, type MethodSettings } from './methods';
 import { PROBLEMS, loadProblem, type ProblemName } from './problems';
 import { runOne, type EpochRecord } from './run';
 import { DEVICES, engineSummary, resolveDevice, type DeviceName } from '../devices';
@@ -90,7 +90,7 @@ function readSettings(file: string | undefined): SettingsFile {
 const program = new Command();
 program
   .name('kbfgs-native')
-  .description('Train autoencoders, classifiers and convolutional networks with K-BFGS, K-BFGS(L), KFAC, Adam, RMSprop and SGD, on one process or data-parallel over MPI; reproduce the paper\'s comparison.')
+  .description('Train autoencoders, classifiers and convolutional networks with K-BFGS, K-BFGS(L), KFAC, Shampoo, SOAP, Adam, RMSprop and SGD, on one process or data-parallel over MPI; reproduce the paper\'s comparison.')
   .version(require('../../package.json').version);
 
 program.command('train')
@@ -98,7 +98,7 @@ program.command('train')
   .addOption(new Option('--problem <name>', 'problem').choices(PROBLEMS).default('curves-synth'))
   .addOption(new Option('--optimizer <name>', 'method').choices(METHODS).default('kbfgs'))
   .option('--lr <alpha>', 'learning rate α (default: the API\'s default of the method, paper protocol)', positive('--lr'))
-  .option('--damping <lambda>', 'damping λ of kbfgs, kbfgs-l, kfac (0 allowed, as in the API)', nonNegative('--damping'))
+  .option('--damping <lambda>', 'damping λ of kbfgs, kbfgs-l, kfac, shampoo, soap (0 allowed, as in the API)', nonNegative('--damping'))
   .option('--epsilon <eps>', 'ε of adam and rmsprop', positive('--epsilon'))
   .option('--epochs <n>', 'epochs to train (default 10 unless --time-budget is given)', positiveInt('--epochs'))
   .option('--time-budget <seconds>', 'stop at the first epoch end after this much training time', positive('--time-budget'))
@@ -145,7 +145,7 @@ program.command('bench')
   .description('the paper\'s comparison: every problem x method with the same seed and data order; JSON lines, plots, a markdown table')
   .option('--full', 'the paper\'s protocol: mnist, curves-synth and faces-synth at full size, 20 epochs each (hours on a 2-core CPU)')
   .option('--problems <list>', 'comma-separated problems', listOf(PROBLEMS, 'problem'))
-  .option('--methods <list>', 'comma-separated methods', listOf(METHODS, 'method'), [...METHODS])
+  .option('--methods <list>', 'comma-separated methods', listOf(METHODS, 'method'), [...PAPER_METHODS])
   .option('--epochs <n>', 'epochs per run', positiveInt('--epochs'))
   .option('--time-budget <seconds>', 'training time per run instead of epochs', positive('--time-budget'))
   .option('--settings <file>', 'per-problem settings written by `tune` (default: the built-in ones)')

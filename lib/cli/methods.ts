@@ -1,16 +1,18 @@
-/** The six methods of the comparison, with the settings the benchmark uses unless `tune` found better ones. */
+/** The methods `train`, `bench` and `tune` know (the paper's six, then Shampoo and SOAP), with the settings the benchmark uses unless `tune` found better ones. */
 import { LearningRateScheduler } from '../callbacks';
 import { InvalidArgumentError } from '../errors';
-import { Adam, KBFGS, KBFGSL, KFAC, RMSprop, SGD, type Optimizer } from '../optimizers';
+import { Adam, KBFGS, KBFGSL, KFAC, RMSprop, SGD, SOAP, Shampoo, type Optimizer } from '../optimizers';
 
-export const METHODS = ['kbfgs', 'kbfgs-l', 'kfac', 'adam', 'rmsprop', 'sgd'] as const;
+export const METHODS = ['kbfgs', 'kbfgs-l', 'kfac', 'adam', 'rmsprop', 'sgd', 'shampoo', 'soap'] as const;
 export type MethodName = (typeof METHODS)[number];
+/** What `bench` runs unless --methods says otherwise: the paper's comparison. */
+export const PAPER_METHODS: MethodName[] = ['kbfgs', 'kbfgs-l', 'kfac', 'adam', 'rmsprop', 'sgd'];
 
 export interface MethodSettings {
   lr: number;
-  /** λ of the second-order methods. */
+  /** λ of the second-order methods (Shampoo: ε relative to λ_max; SOAP: Adam's ε; algorithm.md §17). */
   damping?: number;
-  /** ε of Adam and RMSprop. */
+  /** ε of Adam and RMSprop, and of the Adam step Shampoo grafts onto. */
   epsilon?: number;
   /** K-BFGS and K-BFGS(L): the curvature every this many steps (default 1; settings files only, not tuned). */
   curvatureEvery?: number;
@@ -32,6 +34,9 @@ export const DEFAULT_SETTINGS: Record<MethodName, MethodSettings> = {
   adam: { lr: 1e-3, epsilon: 1e-4 },
   rmsprop: { lr: 1e-3, epsilon: 1e-4 },
   sgd: { lr: 0.03 },
+  // the API's defaults (not tuned here)
+  shampoo: { lr: 1e-3, damping: 1e-6 },
+  soap: { lr: 3e-3, damping: 1e-8 },
 };
 
 // The convolutional classifiers, tuned on Fashion-MNIST (bench/RESULTS.md, log in bench/results/fashion-cnn-tune):
@@ -79,6 +84,8 @@ export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): 
     case 'adam': return new Adam({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
     case 'rmsprop': return new RMSprop({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
     case 'sgd': return new SGD({ lr: s.lr, protocol: 'paper' });
+    case 'shampoo': return new Shampoo({ lr: s.lr, damping: s.damping, epsilon: s.epsilon });
+    case 'soap': return new SOAP({ lr: s.lr, damping: s.damping });
   }
 }
 
@@ -120,6 +127,10 @@ function defaultGrid(method: MethodName, quick: boolean): MethodSettings[] {
     case 'rmsprop':
       return quick ? product([1e-4, 1e-3], [1e-4], (lr, epsilon) => ({ lr, epsilon }))
         : product(span(-5, -1).filter((v) => v <= 0.1), [1e-8, 1e-6, 1e-4, 1e-2], (lr, epsilon) => ({ lr, epsilon }));
+    case 'shampoo':
+    case 'soap':
+      return quick ? product([3e-4, 1e-3, 3e-3], [method === 'shampoo' ? 1e-6 : 1e-8], (lr, damping) => ({ lr, damping }))
+        : product(span(-5, -1).filter((v) => v <= 0.1), [1e-8, 1e-6, 1e-4], (lr, damping) => ({ lr, damping }));
     case 'sgd':
       return (quick ? [0.01, 0.03, 0.1] : span(-4, 0)).map((lr) => ({ lr }));
   }

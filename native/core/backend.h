@@ -65,6 +65,11 @@ class Backend {
   virtual int potrf(int n, float* a, int lda) = 0;                 // in place, lower factor L with A = L L^T
   virtual int potri(int n, float* a, int lda) = 0;                 // from potrf's factor to the full inverse
   virtual int potrs(int n, int nrhs, const float* l, int lda, float* b, int ldb) = 0;  // solve A X = B, B n x nrhs
+  // ---- LAPACK (symmetric eigendecomposition, algorithm.md §17.2) ----------------------------------------------
+  // A = Eᵀ diag(w) E for the symmetric n x n A: on return row i of a is a unit eigenvector of A (its sign is
+  // the solver's) for w[i], in ascending order (w: n floats of backend memory). Returns LAPACK's info: 0, or
+  // > 0 when the iteration did not converge.
+  virtual int symmetric_eigen(int n, float* a, int lda, float* w) = 0;
 
   // ---- engine helpers -----------------------------------------------------------------------------------
   // dst row i (cols floats, stride ld_dst) = src row rows[i] (stride cols); rows is a host array.

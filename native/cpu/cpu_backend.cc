@@ -46,6 +46,8 @@
 extern "C" {
 void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
 void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info);
+void dsyev_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w, double* work,
+            const int* lwork, int* info);
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int);
 }
@@ -242,6 +244,31 @@ class CpuBackend final : public Backend {
   int potrs(int n, int nrhs, const float* l, int lda, float* b, int ldb) override {
     cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, n, nrhs, 1.0f, l, lda, b, ldb);
     cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, n, nrhs, 1.0f, l, lda, b, ldb);
+    return 0;
+  }
+
+  // In float64 for the small eigenvalues that Shampoo's inverse roots raise to −1/4 (algorithm.md §17.2); the
+  // copies cost O(n²) against the O(n³) decomposition. DSYEV (tridiagonal QR), not the divide-and-conquer DSYEVD:
+  // DSYEVD's DORMTR concatenates Fortran strings, which pulls libgfortran's I/O runtime into the addon, and the
+  // static libgfortran's thread-local storage cannot be linked into a shared object. LAPACK returns column-major
+  // eigenvectors, which read row-major are rows, as the interface wants.
+  int symmetric_eigen(int n, float* a, int lda, float* w) override {
+    if (n == 0) return 0;
+    std::vector<double> m((size_t)n * n), values(n);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) m[(size_t)i * n + j] = a[(size_t)i * lda + j];
+    int info = 0, lwork = -1;
+    double work_size = 0;
+    dsyev_("V", "U", &n, m.data(), &n, values.data(), &work_size, &lwork, &info);
+    if (info != 0) return info;
+    lwork = std::max((int)work_size, 1);
+    std::vector<double> work(lwork);
+    dsyev_("V", "U", &n, m.data(), &n, values.data(), work.data(), &lwork, &info);
+    if (info != 0) return info;
+    for (int i = 0; i < n; ++i) {
+      w[i] = (float)values[i];
+      for (int j = 0; j < n; ++j) a[(size_t)i * lda + j] = (float)m[(size_t)i * n + j];
+    }
     return 0;
   }
 

@@ -208,6 +208,17 @@ class CudaBackend final : public Backend {
                   "cusolverDnSpotrf");
     return read_info(info);
   }
+  int symmetric_eigen(int n, float* a, int lda, float* w) override {
+    if (n == 0) return 0;
+    // In float32 (SSYEVD), in place; the column-major eigenvectors are the rows of the row-major a.
+    int lwork = 0;
+    check_library(api_.ssyevd_buffer_size(solver_, kEigenvectors, kUpper, n, a, lda, w, &lwork),
+                  "cusolverDnSsyevd_bufferSize");
+    int* info = info_.get(1);
+    check_library(api_.ssyevd(solver_, kEigenvectors, kUpper, n, a, lda, w, work_.get(std::max(lwork, 1)), lwork, info),
+                  "cusolverDnSsyevd");
+    return read_info(info);
+  }
   int potri(int n, float* a, int lda) override {
     // The inverse as potrs against the identity: A X = I with the factor moved to scratch.
     float* factor = scratch_.get((size_t)n * lda);

@@ -96,6 +96,8 @@ bool load_generation(const Generation& gen, const std::vector<std::string>& dirs
   ok &= bind(solver, "cusolverDnSpotrf_bufferSize", a.spotrf_buffer_size, missing, gen.cusolver);
   ok &= bind(solver, "cusolverDnSpotrf", a.spotrf, missing, gen.cusolver);
   ok &= bind(solver, "cusolverDnSpotrs", a.spotrs, missing, gen.cusolver);
+  ok &= bind(solver, "cusolverDnSsyevd_bufferSize", a.ssyevd_buffer_size, missing, gen.cusolver);
+  ok &= bind(solver, "cusolverDnSsyevd", a.ssyevd, missing, gen.cusolver);
   if (!ok) {
     r.missing.insert(r.missing.end(), missing.begin(), missing.end());
     return false;

@@ -21,6 +21,7 @@ using SolverHandle = struct SolverContext*;  // cusolverDnHandle_t
 enum BlasOp : int { kNoTrans = 0, kTrans = 1 };  // cublasOperation_t
 enum BlasFill : int { kLower = 0, kUpper = 1 };  // cublasFillMode_t
 enum BlasSide : int { kLeft = 0, kRight = 1 };   // cublasSideMode_t
+enum EigenMode : int { kEigenvaluesOnly = 0, kEigenvectors = 1 };  // cusolverEigMode_t
 enum BlasDiag : int { kNonUnit = 0 };            // cublasDiagType_t
 enum BlasMath : int { kDefaultMath = 0, kTf32Math = 3 };  // cublasMath_t
 
@@ -46,6 +47,8 @@ struct Api {
   int (*spotrf_buffer_size)(SolverHandle, int, int, float*, int, int*);
   int (*spotrf)(SolverHandle, int, int, float*, int, float*, int, int*);
   int (*spotrs)(SolverHandle, int, int, int, const float*, int, float*, int, int*);
+  int (*ssyevd_buffer_size)(SolverHandle, int, int, int, const float*, int, const float*, int*);
+  int (*ssyevd)(SolverHandle, int, int, int, float*, int, float*, float*, int, int*);
 };
 
 // Loads the libraries once (later calls return the first result); dirs are searched after the dynamic

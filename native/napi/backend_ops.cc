@@ -156,6 +156,13 @@ Napi::Value Potri(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), a.be().potri(n, a.arr(1, (size_t)n * n), n));
   });
 }
+// symmetricEigen(n, A, w) -> info: rows of A become the eigenvectors, w the eigenvalues (ascending)
+Napi::Value SymmetricEigen(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int n = a.num(0);
+    return Napi::Number::New(info.Env(), a.be().symmetric_eigen(n, a.arr(1, (size_t)n * n), n, a.arr(2, n)));
+  });
+}
 // potrs(n, nrhs, L, B)
 Napi::Value Potrs(const Napi::CallbackInfo& info) {
   return run(info, [&](Args& a) {
@@ -487,6 +494,7 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("potrf", Potrf);
   add("potri", Potri);
   add("potrs", Potrs);
+  add("symmetricEigen", SymmetricEigen);
   add("activationForward", ActivationForward);
   add("activationBackward", ActivationBackward);
   add("loss", LossOp);

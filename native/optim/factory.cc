@@ -7,6 +7,8 @@
 #include "first_order.h"
 #include "kbfgs.h"
 #include "kfac.h"
+#include "shampoo.h"
+#include "soap.h"
 
 namespace kb {
 namespace {
@@ -25,11 +27,12 @@ class Settings {
   }
   double get(const char* field) const { return spec_.numbers.at(field); }
   bool flag(const char* field) const { return get(field) != 0; }
-  // A count such as an interval: a whole number of at least 1 (a zero interval would divide by zero).
-  int count(const char* field) const {
+  // A count such as an interval: a whole number of at least `least` (1 by default: a zero interval would
+  // divide by zero).
+  int count(const char* field, int least = 1) const {
     const double v = get(field);
-    if (!(v >= 1 && v <= 2147483647.0 && v == (double)(int)v))
-      fail(std::string("setting '") + field + "' must be a whole number of at least 1");
+    if (!(v >= least && v <= 2147483647.0 && v == (double)(int)v))
+      fail(std::string("setting '") + field + "' must be a whole number of at least " + std::to_string(least));
     return (int)v;
   }
 
@@ -72,6 +75,23 @@ std::unique_ptr<Optimizer> kfac(const OptimizerSpec& spec) {
   k.inverse_every = s.count("inverseEvery");
   k.seed = (uint64_t)s.get("seed");
   return std::make_unique<KfacOptimizer>(k);
+}
+
+// Shampoo and SOAP (algorithm.md §17): the same settings, except the ε of the Adam step Shampoo grafts onto.
+std::unique_ptr<Optimizer> kronecker_eigen(const OptimizerSpec& spec) {
+  const bool shampoo = spec.kind == "shampoo";
+  std::vector<const char*> fields = second_order_fields({"beta2", "precondEvery", "startPreconditioningStep", "maxPrecondDim"});
+  if (shampoo) fields.push_back("epsilon");
+  const Settings s(spec, fields);
+  KroneckerSettings k;
+  read_second_order(s, k);
+  k.beta2 = (float)s.get("beta2");
+  if (shampoo) k.epsilon = (float)s.get("epsilon");
+  k.precond_every = s.count("precondEvery");
+  k.start_preconditioning = s.count("startPreconditioningStep", 0);
+  k.max_precond_dim = s.count("maxPrecondDim");
+  if (shampoo) return std::make_unique<ShampooOptimizer>(k);
+  return std::make_unique<SoapOptimizer>(k);
 }
 
 // What every first-order method has: its kind, the protocol, lr and the weight decay.
@@ -127,6 +147,7 @@ std::unique_ptr<Optimizer> rmsprop(const OptimizerSpec& spec) {
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerSpec& spec) {
   if (spec.kind == "kbfgs" || spec.kind == "kbfgs-l") return kbfgs(spec);
   if (spec.kind == "kfac") return kfac(spec);
+  if (spec.kind == "shampoo" || spec.kind == "soap") return kronecker_eigen(spec);
   if (spec.kind == "sgd") return sgd(spec);
   if (spec.kind == "adam") return adam(spec);
   if (spec.kind == "adamw") return adamw(spec);

@@ -48,6 +48,10 @@ const optimizers = {
   // The step rules (algorithm.md §15): the global norm clips some of the steps on both problems.
   'adamw-rules': (lr = 0.003) => new kb.AdamW({ lr, weightDecay: 0.1, clipNorm: 0.3, schedule: new kb.WarmupCosine({ warmupSteps: 4, totalSteps: 24 }) }),
   'kbfgs-rules': (lr = 0.1) => new kb.KBFGS({ lr, damping: 0.3, clipNorm: 0.3, schedule: new kb.WarmupCosine({ warmupSteps: 4, totalSteps: 24 }) }),
+  shampoo: (lr = 0.003) => new kb.Shampoo({ lr, precondEvery: 3, startPreconditioningStep: 2 }),
+  // SOAP's first basis once the statistics have full rank (algorithm.md §17.3: the basis of a repeated
+  // eigenvalue is the solver's choice, and another summation order may choose another)
+  soap: (lr = 0.003) => new kb.SOAP({ lr, precondEvery: 2, startPreconditioningStep: 9 }),
 };
 
 function weightsHash(model) {

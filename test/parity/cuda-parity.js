@@ -132,6 +132,15 @@ check('potrs', 1e-4, (ops, r) => {
   ops.potrs(n, nrhs, a, b);
   return [b];
 });
+// Eigenvector signs are the solver's: compare the eigenvalues and Eᵀ diag(w) E, not E itself.
+check('symmetricEigen (eigenvalues, Eᵀ diag(w) E)', 1e-4, (ops, r) => {
+  const n = 40, a = spd(n, r), w = new Float32Array(n);
+  const info = ops.symmetricEigen(n, a, w);
+  const back = new Float64Array(n * n);
+  for (let k = 0; k < n; k++)
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) back[i * n + j] += a[k * n + i] * w[k] * a[k * n + j];
+  return [info, w, back];
+});
 ACTIVATIONS.forEach((name, act) => {
   check(`activationForward ${name}`, 1e-6, (ops, r) => {
     const h = uniform(13 * 37, r, -4, 4), out = new Float32Array(13 * 37);
@@ -329,6 +338,9 @@ const STEP_OPTIMIZERS = {
   // The step rules (algorithm.md §15) on the device: the global norm (within the range of these nets' gradient norms) and the schedule's factors.
   'adamw clipped scheduled': (lib) => new lib.AdamW({ lr: 3e-3, weightDecay: 0.1, clipNorm: 0.3, schedule: new lib.WarmupCosine({ warmupSteps: 2, totalSteps: 8 }) }),
   'kbfgs clipped scheduled': (lib) => new lib.KBFGS({ lr: 0.1, damping: 0.3, clipNorm: 0.05, schedule: new lib.WarmupCosine({ warmupSteps: 2, totalSteps: 8 }) }),
+  // SOAP's first basis once every statistic has full rank (algorithm.md §17.3)
+  shampoo: (lib) => new lib.Shampoo({ lr: 3e-3, precondEvery: 2, startPreconditioningStep: 2 }),
+  soap: (lib) => new lib.SOAP({ lr: 3e-3, precondEvery: 2, startPreconditioningStep: 4 }),
 };
 
 // The networks of the step checks: a dense autoencoder, and a convolutional one (4 x 6 images, conv + max

@@ -538,3 +538,145 @@ export function warmupCosine(warmupSteps: number, totalSteps: number, minFactor:
 }
 
 export const matrix = mat;
+
+// ---- Shampoo and SOAP (algorithm.md §17) -------------------------------------------------------------------
+
+/** Eigenvalues (ascending) and eigenvectors (the columns of Q) of a symmetric matrix, by cyclic Jacobi sweeps. */
+export function symmetricEigen(S: Mat): { values: number[]; Q: Mat } {
+  const n = S.rows, A = clone(S), V = eye(n);
+  const at = (M: Mat, i: number, j: number) => M.a[i * n + j];
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) off += at(A, i, j) ** 2;
+    if (off < 1e-30 * A.a.reduce((s, v) => s + v * v, 0) || off === 0) break;
+    for (let p = 0; p < n; p++)
+      for (let q = p + 1; q < n; q++) {
+        if (at(A, p, q) === 0) continue;
+        // J = rotation by φ in the (p, q) plane with tan 2φ = 2a_pq / (a_pp − a_qq); A ← Jᵀ A J zeroes a_pq.
+        const phi = 0.5 * Math.atan2(2 * at(A, p, q), at(A, p, p) - at(A, q, q));
+        const c = Math.cos(phi), s = Math.sin(phi);
+        for (const M of [A, V])
+          for (let k = 0; k < n; k++) {
+            const mp = M.a[k * n + p], mq = M.a[k * n + q];
+            M.a[k * n + p] = c * mp + s * mq;
+            M.a[k * n + q] = -s * mp + c * mq;
+          }
+        for (let k = 0; k < n; k++) {
+          const ap = A.a[p * n + k], aq = A.a[q * n + k];
+          A.a[p * n + k] = c * ap + s * aq;
+          A.a[q * n + k] = -s * ap + c * aq;
+        }
+      }
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => at(A, x, x) - at(A, y, y));
+  const Q = mat(n, n);
+  order.forEach((o, i) => { for (let k = 0; k < n; k++) Q.a[k * n + i] = V.a[k * n + o]; });
+  return { values: order.map((o) => at(A, o, o)), Q };
+}
+
+export interface KroneckerEigenSettings {
+  lr: number; damping: number; beta1?: number; beta2: number; epsilon?: number;
+  precondEvery: number; start: number; maxPrecondDim?: number;
+}
+
+/** The statistics L, R of every layer (null for a side longer than maxPrecondDim) and their EMA update. */
+function kroneckerStatistics(W: Mat[], maxDim: number) {
+  const side = (n: number) => (n <= maxDim ? mat(n, n) : null);
+  const stats = W.map((w) => ({ L: side(w.rows), R: side(w.cols) }));
+  const accumulate = (G: Mat[], beta: number) => stats.forEach((s, l) => {
+    if (s.L) s.L = blend(s.L, mul(G[l], G[l], false, true), beta, 1 - beta);
+    if (s.R) s.R = blend(s.R, mul(G[l], G[l], true, false), beta, 1 - beta);
+  });
+  return { stats, accumulate };
+}
+
+/** left · X · right, a null side being the identity. */
+const sandwich = (left: Mat | null, X: Mat, right: Mat | null) => {
+  const Y = left ? mul(left, X) : X;
+  return right ? mul(Y, right) : Y;
+};
+const frobenius = (X: Mat) => Math.sqrt(X.a.reduce((s, v) => s + v * v, 0));
+const refreshDue = (o: KroneckerEigenSettings, k: number) => k >= o.start && (k - o.start) % o.precondEvery === 0;
+
+/**
+ * Shampoo, algorithm.md §17.2: Adam (PyTorch's form, on G = ∇ + τθ) until `start`, then per layer
+ * L^{-1/4} m R^{-1/4} with Adam's step norm; roots Q diag((λ + ε λ_max)^{-1/4}) Qᵀ refreshed on schedule.
+ */
+export function shampoo(problem: Problem, o: KroneckerEigenSettings, steps: number): Trajectory {
+  let W = problem.W.map(clone);
+  const next = batches(problem.X, problem.batch), net = netOf(problem), tau = problem.tau ?? 1e-5;
+  const b1 = o.beta1 ?? 0.9, b2 = o.beta2, eps = o.epsilon ?? 1e-8;
+  const { stats, accumulate } = kroneckerStatistics(W, o.maxPrecondDim ?? 1024);
+  let m = W.map((w) => mat(w.rows, w.cols)), v = W.map((w) => mat(w.rows, w.cols));
+  let roots: Array<{ L: Mat | null; R: Mat | null }> = [];
+  const root = (S: Mat | null) => {
+    if (!S) return null;
+    const { values, Q } = symmetricEigen(S);
+    const shift = o.damping * Math.max(values[values.length - 1], 0);
+    const scaled = clone(Q);
+    values.forEach((lam, i) => {
+      const s = shift > 0 ? (Math.max(lam, 0) + shift) ** -0.25 : 1;
+      for (let k = 0; k < Q.rows; k++) scaled.a[k * Q.rows + i] *= s;
+    });
+    return mul(scaled, Q, false, true);
+  };
+  const losses: number[] = [];
+  for (let k = 0; k < steps; k++) {
+    const p = pass(W, next(k), next(k), true, net);
+    losses.push(p.loss);
+    const G = p.grads.map((g, l) => blend(g, W[l], 1, tau));
+    m = m.map((ml, l) => blend(ml, G[l], b1, 1 - b1));
+    v = v.map((vl, l) => ({ ...vl, a: vl.a.map((x, i) => b2 * x + (1 - b2) * G[l].a[i] ** 2) }));
+    const bc1 = 1 - b1 ** (k + 1), bc2 = 1 - b2 ** (k + 1);
+    const adam = m.map((ml, l) => ({ ...ml, a: ml.a.map((x, i) => x / bc1 / (Math.sqrt(v[l].a[i] / bc2) + eps)) }));
+    accumulate(G, b2);
+    if (refreshDue(o, k)) roots = stats.map((s) => ({ L: root(s.L), R: root(s.R) }));
+    const step = k < o.start ? adam : m.map((ml, l) => {
+      const S = sandwich(roots[l].L, ml, roots[l].R), norm = frobenius(S);
+      return norm > 0 ? blend(S, S, frobenius(adam[l]) / norm, 0) : adam[l];
+    });
+    W = stored(W.map((w, l) => blend(w, step[l], 1, -o.lr)), problem);
+  }
+  return { batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 }, rerun: (changes) => shampoo({ ...problem, ...changes }, o, steps) };
+}
+
+/**
+ * SOAP, algorithm.md §17.3, in the paper's form: the first moment kept in the parameters' basis and projected
+ * onto the current eigenbasis at every step (the engine keeps it in the basis and rotates it when the basis
+ * changes: the same numbers), the second moment in the basis' coordinates, bases Q_L, Q_R (identity until the
+ * first refresh) refreshed on schedule after the statistics took the step's gradient.
+ */
+export function soap(problem: Problem, o: KroneckerEigenSettings, steps: number): Trajectory {
+  let W = problem.W.map(clone);
+  const next = batches(problem.X, problem.batch), net = netOf(problem), tau = problem.tau ?? 1e-5;
+  const b1 = o.beta1 ?? 0.9, b2 = o.beta2;
+  const { stats, accumulate } = kroneckerStatistics(W, o.maxPrecondDim ?? 1024);
+  let m = W.map((w) => mat(w.rows, w.cols)), v = W.map((w) => mat(w.rows, w.cols));
+  let bases = stats.map((s) => ({ L: s.L && eye(s.L.rows), R: s.R && eye(s.R.rows) }));
+  const losses: number[] = [];
+  for (let k = 0; k < steps; k++) {
+    const p = pass(W, next(k), next(k), true, net);
+    losses.push(p.loss);
+    const G = p.grads.map((g, l) => blend(g, W[l], 1, tau));
+    accumulate(G, b2);
+    if (refreshDue(o, k)) bases = stats.map((s) => ({ L: s.L && symmetricEigen(s.L).Q, R: s.R && symmetricEigen(s.R).Q }));
+    m = m.map((ml, l) => blend(ml, G[l], b1, 1 - b1));
+    const bc1 = 1 - b1 ** (k + 1), bc2 = 1 - b2 ** (k + 1);
+    const step = W.map((_, l) => {
+      const { L: QL, R: QR } = bases[l];
+      const toBasis = (X: Mat) => sandwich(QL && transpose(QL), X, QR);
+      const Gb = toBasis(G[l]), Mb = toBasis(m[l]);
+      v[l] = { ...v[l], a: v[l].a.map((x, i) => b2 * x + (1 - b2) * Gb.a[i] ** 2) };
+      const N = { ...Mb, a: Mb.a.map((x, i) => x / bc1 / (Math.sqrt(v[l].a[i] / bc2) + o.damping)) };
+      return sandwich(QL, N, QR && transpose(QR));
+    });
+    W = stored(W.map((w, l) => blend(w, step[l], 1, -o.lr)), problem);
+  }
+  return { batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 }, rerun: (changes) => soap({ ...problem, ...changes }, o, steps) };
+}
+
+function transpose(A: Mat): Mat {
+  const T = mat(A.cols, A.rows);
+  for (let i = 0; i < A.rows; i++) for (let j = 0; j < A.cols; j++) T.a[j * A.rows + i] = A.a[i * A.cols + j];
+  return T;
+}

@@ -29,6 +29,10 @@ void cblas_sger(enum CBLAS_ORDER order, int m, int n, float alpha, const float* 
 void cblas_strsm(enum CBLAS_ORDER order, enum CBLAS_SIDE side, enum CBLAS_UPLO uplo, enum CBLAS_TRANSPOSE trans,
                  enum CBLAS_DIAG diag, int m, int n, float alpha, const float* t, int ldt, float* b, int ldb);
 
+// LAPACK's DSYEV with jobz 'V' (column-major): eigenvalues ascending in w, eigenvectors in the columns of a.
+void dsyev_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w, double* work,
+            const int* lwork, int* info);
+
 // The number of threads the routines above may use (OpenBLAS's names).
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int threads);
