@@ -93,6 +93,21 @@ export function bindHooks(where: string, callbacks: unknown,
   return hooks;
 }
 
+const REPORT_ONLY = Symbol.for('kbfgs-native.reportOnly');
+
+/**
+ * Marks an onBatchEnd hook that training need not wait for: it only reports (the browser's engine worker posts
+ * each step to the page). Training on one thread must not wait for a hook, which could only run after it.
+ */
+export function reportOnly<F extends (...args: never[]) => unknown>(hook: F): F {
+  return Object.assign(hook, { [REPORT_ONLY]: true });
+}
+
+/** Whether every hook of the list is reportOnly (then training does not wait after its event). */
+export function allReportOnly(hooks: readonly BoundHook[]): boolean {
+  return hooks.every((h) => (h.call as unknown as Record<symbol, unknown>)[REPORT_ONLY] === true);
+}
+
 /**
  * Calls a hook and awaits what it returns. An Error it throws or rejects with passes on as it is; anything
  * else (undefined, a string) becomes a CallbackError that names the hook and shows the value.

@@ -40,13 +40,20 @@ export function encodeSafetensors(tensors: Tensors, metadata: Record<string, str
     header[name] = { dtype: isFloat32Array(array) ? 'F32' : 'U32', shape: [array.length], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);  // align the data section to 8 bytes
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const parts: Uint8Array[] = [head, Buffer.from(json)];
-  for (const array of Object.values(tensors)) parts.push(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
-  return Buffer.concat(parts);
+  // TextEncoder and DataView rather than Buffer: the browser entry writes checkpoints too.
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padding = (8 - ((8 + json.length) % 8)) % 8;  // align the data section to 8 bytes (spaces)
+  const dataStart = 8 + json.length + padding;
+  const out = new Uint8Array(dataStart + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length + padding), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, dataStart);
+  let at = dataStart;
+  for (const array of Object.values(tensors)) {
+    out.set(new Uint8Array(array.buffer, array.byteOffset, array.byteLength), at);
+    at += array.byteLength;
+  }
+  return out;
 }
 
 /** The header length a safetensors file starts with, checked against the largest header this package reads. */
@@ -65,7 +72,7 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): { tensors: T
   if (headerLength > bytes.length - 8) fail(`header length ${headerLength} exceeds the ${bytes.length - 8} bytes after it`);
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLength).toString('utf8'));
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch {
     return fail('the header is not valid JSON');
   }
@@ -143,8 +150,8 @@ export interface CheckpointContents {
   optimizer?: { settings: ReturnType<Optimizer['toJSON']>; state: NativeTrainingState };
 }
 
-/** Writes a checkpoint atomically; a path that is not a regular file (or a link to one) is a CheckpointError. */
-export function writeCheckpoint(file: string, contents: CheckpointContents): void {
+/** A checkpoint's bytes: what writeCheckpoint writes, and what a browser saves to an ArrayBuffer or a Blob. */
+export function encodeCheckpoint(contents: CheckpointContents): Uint8Array {
   const tensors: Tensors = {};
   contents.weights.forEach((w, l) => {
     tensors[`layer${l}.weight`] = w.weight;
@@ -164,7 +171,12 @@ export function writeCheckpoint(file: string, contents: CheckpointContents): voi
     metadata.optimizer = JSON.stringify(contents.optimizer.settings);
     metadata.training = JSON.stringify(training);
   }
-  writeRegularFile(file, encodeSafetensors(tensors, metadata), (message) => new CheckpointError(message));
+  return encodeSafetensors(tensors, metadata);
+}
+
+/** Writes a checkpoint atomically; a path that is not a regular file (or a link to one) is a CheckpointError. */
+export function writeCheckpoint(file: string, contents: CheckpointContents): void {
+  writeRegularFile(file, encodeCheckpoint(contents), (message) => new CheckpointError(message));
 }
 
 /** A checkpoint file's bytes, refused with CheckpointError when the file cannot be one. */

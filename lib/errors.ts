@@ -9,7 +9,7 @@ export type ErrorCode =
   | 'KBFGS_ERROR' | 'KBFGS_INVALID_ARGUMENT' | 'KBFGS_SHAPE' | 'KBFGS_INVALID_DATA' | 'KBFGS_BUSY' | 'KBFGS_DISPOSED'
   | 'KBFGS_ABORTED' | 'KBFGS_NUMERICAL' | 'KBFGS_NOT_POSITIVE_DEFINITE' | 'KBFGS_OUT_OF_MEMORY' | 'KBFGS_DEVICE'
   | 'KBFGS_DISTRIBUTED' | 'KBFGS_INTERNAL' | 'KBFGS_IDX_FORMAT' | 'KBFGS_MAT_FORMAT' | 'KBFGS_CIFAR_FORMAT' | 'KBFGS_TEXT_FORMAT' | 'KBFGS_CHECKPOINT'
-  | 'KBFGS_CALLBACK';
+  | 'KBFGS_CALLBACK' | 'KBFGS_NO_FILE_SYSTEM';
 
 export class KbfgsError extends Error {
   readonly code: ErrorCode;
@@ -118,6 +118,16 @@ export class CallbackError extends KbfgsError {
 export class InternalError extends KbfgsError {
   constructor(message: string) {
     super(message, 'KBFGS_INTERNAL');
+  }
+}
+
+/**
+ * In a browser: the call reads or writes files (a dataset folder, a checkpoint path), and a page has none. The
+ * message says what to pass instead (the file's bytes, an ArrayBuffer or a Blob).
+ */
+export class NoFileSystemError extends KbfgsError {
+  constructor(message: string) {
+    super(message, 'KBFGS_NO_FILE_SYSTEM');
   }
 }
 

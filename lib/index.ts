@@ -39,6 +39,7 @@ export type { MnistOptions } from './datasets/mnist';
 export {
   KbfgsError, AbortError, BusyError, DisposedError, InvalidArgumentError, InvalidDataError, NotPositiveDefiniteError,
   NumericalError, OutOfMemoryError, ShapeError, DeviceError, DistributedError, InternalError, CallbackError,
+  NoFileSystemError,
 } from './errors';
 export { initDistributed, distributedWorld } from './distributed';
 export type { DistributedOptions, World } from './distributed';

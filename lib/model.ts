@@ -11,9 +11,9 @@ import { distributedConfig, distributedWorld, type DistributedOptions } from './
 import { AbortError, InvalidArgumentError, ShapeError, fromNative, native, tidyUp } from './errors';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
 import { Optimizer } from './optimizers';
-import { bindHooks, callHook, type BoundHook, type Callback, type HookName, type TrainingRun } from './callbacks';
+import { allReportOnly, bindHooks, callHook, type BoundHook, type Callback, type HookName, type TrainingRun } from './callbacks';
 import { record, type BatchLogs, type EpochLogs, type History, type LayerWeights } from './records';
-import { readCheckpointFile, restoreCheckpoint, writeCheckpoint } from './checkpoint';
+import { encodeCheckpoint, readCheckpointFile, restoreCheckpoint, writeCheckpoint, type CheckpointContents } from './checkpoint';
 import { ACTIVATIONS, checkInputShape, planLayers, type ActivationName, type ImageShape, type LayerConfig, type WeightShape } from './layers';
 
 export { ACTIVATIONS, type ActivationName } from './layers';
@@ -195,7 +195,7 @@ export class Sequential {
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
       threads: checkNumber(where, 'threads', options.threads, defaultThreads(), { min: 1, max: 1024, integer: true }),
       batchEvents: hooks.onBatchEnd.length > 0,
-      awaitBatchEvents: hooks.onBatchEnd.length > 0,
+      awaitBatchEvents: hooks.onBatchEnd.length > 0 && !allReportOnly(hooks.onBatchEnd),
       awaitEpochEvents: hooks.onEpochEnd.length > 0,
       skipNonFinite: checkChoice(where, 'onNonFinite', options.onNonFinite, 'stop', ['stop', 'skip'] as const) === 'skip',
       ...distributedConfig(where, options.distributed, this.device),  // last: it may join the MPI world
@@ -411,19 +411,27 @@ export class Sequential {
    */
   save(file: string, options: { optimizer?: boolean } = {}): void {
     if (typeof file !== 'string' || file === '') throw new InvalidArgumentError('save: path must be a file path');
-    checkKeys('save', options, ['optimizer']);
-    const withOptimizer = checkBoolean('save', 'optimizer', options.optimizer, true);
+    const withOptimizer = checkSaveOptions('save', options);
     const world = distributedWorld();
     if (world && world.size > 1 && world.rank !== 0) return;
+    writeCheckpoint(file, this.checkpointContents(withOptimizer));
+  }
+
+  /** save() into memory: the checkpoint's bytes, which fromCheckpoint() reads back (a browser has no files). */
+  toCheckpoint(options: { optimizer?: boolean } = {}): Uint8Array {
+    return encodeCheckpoint(this.checkpointContents(checkSaveOptions('toCheckpoint', options)));
+  }
+
+  private checkpointContents(withOptimizer: boolean): CheckpointContents {
     const handle = this.native();
     const weights = this.getWeights();
     const state = withOptimizer ? native(() => handle.exportState()) : null;
-    writeCheckpoint(file, {
+    return {
       architecture: { inputDim: this.inputDim, inputShape: this.inputShape, layers: this.layers, loss: this.loss },
       autoencoder: this instanceof Autoencoder ? { encoder: this.encoder, activation: this.activation } : undefined,
       weights,
       optimizer: state && this.currentOptimizer ? { settings: this.currentOptimizer.toJSON(), state } : undefined,
-    });
+    };
   }
 
   /**
@@ -487,6 +495,12 @@ export class Sequential {
       return { weight, bias };
     });
   }
+}
+
+/** save()'s and toCheckpoint()'s options; returns whether the optimizer state goes in. */
+function checkSaveOptions(where: string, options: { optimizer?: boolean }): boolean {
+  checkKeys(where, options, ['optimizer']);
+  return checkBoolean(where, 'optimizer', options.optimizer, true);
 }
 
 function checkLoadOptions(options: LoadOptions): void {

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // npm runs this when the package is installed. A prebuilt binary that matches this machine
-// (prebuilds/<platform>-<arch>/, chosen by node-gyp-build) and loads is used as it is. Otherwise the addon is
-// built from source with cmake-js, a dependency of the package, after checking that a C++ compiler and CMake
-// are on the PATH; OpenBLAS is found by CMakeLists.txt. When something is missing or the build fails, one
-// message names it and says how to get it; the package then runs on its WebAssembly engine (wasm/, which
-// needs no compiler) and the install succeeds. Only a package without that engine fails the install.
+// (prebuilds/<platform>-<arch>/, chosen by node-gyp-build) and loads is used as it is. Otherwise nothing is
+// built: the package runs on its WebAssembly engine (wasm/, the same engine, which needs no compiler), and one
+// message says so and how to build the native addon instead. Only a package without that engine fails here.
 //
-// KBFGS_BUILD_FROM_SOURCE=1 (or `npm install --build-from-source`) builds even where a prebuilt binary exists;
+// KBFGS_BUILD_FROM_SOURCE=1 (or `npm install --build-from-source`, `npm rebuild kbfgs-native --build-from-source`)
+// builds the addon from source with cmake-js, a dependency of the package, after checking that a C++ compiler
+// and CMake are on the PATH (OpenBLAS is found by CMakeLists.txt); where something is missing or the build
+// fails, one message names it and says how to get it, and the package runs on WebAssembly.
 // KBFGS_CUDA=0 leaves the CUDA backend out of a source build on a machine that has nvcc.
 'use strict';
 const { spawnSync } = require('child_process');
@@ -30,20 +31,20 @@ const fail = (lines) => {
 const truthy = (v) => v !== undefined && v !== '' && v !== '0' && v !== 'false';
 const forceSource = truthy(process.env.KBFGS_BUILD_FROM_SOURCE) || truthy(process.env.npm_config_build_from_source);
 
-function loadablePrebuilt() {
+/** null where a prebuilt binary loads, otherwise why none does. */
+function prebuiltProblem() {
   let file;
   try {
     file = require('node-gyp-build').resolve(root);
   } catch {
-    return null;  // no binary for this platform, architecture and libc
+    return `no prebuilt binary for ${process.platform}-${process.arch}`;  // none for this platform, architecture and libc
   }
   try {
     require(file);
-    return file;
+    return null;
   } catch (e) {
     // e.g. a glibc older than the one the binary was linked against
-    process.stderr.write(`kbfgs-native: the binary ${path.relative(root, file)} does not load here (${e.message.split('\n')[0]}); building from source\n`);
-    return null;
+    return `the binary ${path.relative(root, file)} does not load here (${e.message.split('\n')[0]})`;
   }
 }
 
@@ -81,7 +82,7 @@ function missingTools() {
 }
 
 const HOW_TO_GET = [
-  'install the build tools and OpenBLAS, then run `npm rebuild kbfgs-native`:',
+  'install the build tools and OpenBLAS, then run `npm rebuild kbfgs-native --build-from-source`:',
   '  Debian, Ubuntu: sudo apt-get install g++ cmake libopenblas-dev',
   '  Fedora:         sudo dnf install gcc-c++ cmake openblas-devel',
   '  macOS:          xcode-select --install && brew install cmake openblas (untested)',
@@ -124,5 +125,21 @@ function buildFromSource(reason) {
   process.stderr.write('kbfgs-native: built from source\n');
 }
 
+/** No prebuilt binary loads and no source build was asked for: the WebAssembly engine runs, nothing is built. */
+function useWasm(problem) {
+  if (!wasmEngine) {
+    fail([`${problem}, and this package lacks its WebAssembly engine (wasm/); build the addon from source with`,
+      '`npm install kbfgs-native --build-from-source` (a C++17 compiler, CMake and OpenBLAS), or use a release from the npm registry.']);
+  }
+  process.stderr.write([
+    `kbfgs-native: ${problem}; the package runs on its WebAssembly engine (the same engine, slower, CPU only),`,
+    'kbfgs-native: nothing was built. For the native engine: `npm rebuild kbfgs-native --build-from-source`',
+    `kbfgs-native: (a C++17 compiler, CMake and OpenBLAS). Prebuilt binaries exist for ${PREBUILT}.`,
+  ].join('\n') + '\n');
+}
+
 if (forceSource) buildFromSource('a source build was asked for');
-else if (!loadablePrebuilt()) buildFromSource(`no prebuilt binary for ${process.platform}-${process.arch} loads here`);
+else {
+  const problem = prebuiltProblem();
+  if (problem) useWasm(problem);
+}

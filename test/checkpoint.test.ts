@@ -105,6 +105,23 @@ test('weights only, no temporary files left, the file is valid safetensors', asy
   loaded.dispose();
 });
 
+test('toCheckpoint gives the bytes save writes, and fromCheckpoint continues the run from them', async () => {
+  const model = small();
+  const optimizer = new KBFGS({ lr: 0.05, damping: 0.3 });
+  await fit(model, optimizer, 1);
+  const file = path.join(dir, 'in-memory.safetensors');
+  model.save(file);
+  const bytes = model.toCheckpoint();
+  expect(Buffer.from(bytes).equals(fs.readFileSync(file))).toBe(true);  // 7.8 MB: not an element-wise toEqual
+  expect(model.toCheckpoint({ optimizer: false }).length).toBeLessThan(bytes.length);
+  expect(() => model.toCheckpoint({ optimiser: true } as never)).toThrow(/toCheckpoint: unknown option 'optimiser'/);
+  const restored = Sequential.fromCheckpoint(bytes, 'in memory');
+  const [a, b] = [await fit(model, optimizer, 1), await fit(restored, restored.optimizer!, 1)];
+  expect(b.history.loss).toEqual(a.history.loss);
+  model.dispose();
+  restored.dispose();
+});
+
 describe('damaged or mismatched checkpoints', () => {
   let good: Buffer;
   beforeAll(async () => {

@@ -106,12 +106,21 @@ console.log(JSON.stringify({ engine: lib.devices().engine.name, names: [state.na
 let device, distributed;
 try { new lib.Sequential({ inputDim: 2, layers: [{ units: 1 }], device: 'cuda' }); } catch (e) { device = e; }
 try { lib.initDistributed(); } catch (e) { distributed = e; }
+const auto = new lib.Sequential({ inputDim: 2, layers: [{ units: 1 }], loss: 'halfSquaredError', device: 'auto' });
+const x = { data: new Float32Array(8), rows: 4, cols: 2 }, y = { data: new Float32Array(4), rows: 4, cols: 1 };
+const fitted = await auto.fit({ x, y }, { optimizer: new lib.SGD({ lr: 0.1 }), distributed: true }).catch((e) => e);
 const { cuda } = lib.devices();
-console.log(JSON.stringify({ cuda: [cuda.available, cuda.reason], errors: [device.name, device.message, distributed.name, distributed.message] }));`);
+console.log(JSON.stringify({ cuda: [cuda.available, cuda.reason], errors: [device.name, device.message, distributed.name, distributed.message],
+  auto: [auto.device, auto.deviceFallbackReason], fit: [fitted.name, fitted.message], steps: auto.steps }));`);
     expect(r.cuda).toEqual([false, 'the WebAssembly engine has no CUDA backend (CUDA needs the native engine)']);
     expect(r.errors[0]).toBe('DeviceError');
     expect(r.errors[1]).toMatch(/WebAssembly engine has no CUDA backend/);
     expect(r.errors[2]).toBe('DistributedError');
     expect(r.errors[3]).toMatch(/needs the native engine/);
+    // 'auto' falls back to the CPU and says why; fit({ distributed }) refuses before any step.
+    expect(r.auto).toEqual(['cpu', expect.stringMatching(/WebAssembly engine has no CUDA backend/)]);
+    expect(r.fit[0]).toBe('DistributedError');
+    expect(r.fit[1]).toMatch(/needs the native engine/);
+    expect(r.steps).toBe(0);
   });
 });

@@ -1,7 +1,8 @@
 // The published package, installed as users install it. `npm run build:release` makes the linux-x64 and
 // linux-arm64 binaries (OpenBLAS inside) without touching the developer's build, `npm pack` (behind the release
 // guard) makes the tarball, and fresh projects install it: on x64 with only `node` on the PATH, on arm64 under
-// qemu-user with an arm64 Node.js from the npm registry, and from source where the binaries are removed.
+// qemu-user with an arm64 Node.js from the npm registry; where the binaries are removed (as on a platform
+// without one), on WebAssembly with nothing built, and from source when that is asked for.
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -145,51 +146,75 @@ describe('without a matching prebuilt binary', () => {
     execFileSync('tar', ['czf', bare, '-C', unpacked, 'package']);
   });
 
-  test('installing builds the addon from source, and it trains', () => {
-    const project = consumer('source');
-    const installed = npm(['install', bare, '--omit=optional'], project, { ...process.env, KBFGS_CUDA: '0' });
-    expect(installed.status).toBe(0);
-    expect(fs.existsSync(path.join(project, 'node_modules', 'kbfgs-native', 'build', 'Release', 'kbfgs_native.node'))).toBe(true);
-    expectTrains(execFileSync(process.execPath, ['-e', TRAIN], { cwd: project, encoding: 'utf8' }), 'x64');
-  });
-
   const ENGINE = "const { devices } = require('kbfgs-native'); console.log(JSON.stringify(devices().engine));";
-  const engineOf = (project: string) =>
-    JSON.parse(execFileSync(process.execPath, ['-e', ENGINE], { cwd: project, encoding: 'utf8' }).trim().split('\n').pop()!);
+  const engineOf = (project: string, env: NodeJS.ProcessEnv = process.env) =>
+    JSON.parse(execFileSync(process.execPath, ['-e', ENGINE], { cwd: project, encoding: 'utf8', env }).trim().split('\n').pop()!);
+  const builtAddon = (project: string) => path.join(project, 'node_modules', 'kbfgs-native', 'build');
 
-  test('installed without its scripts, it runs on the WebAssembly engine, says why, and trains', () => {
-    const project = consumer('no-scripts');
-    expect(npm(['install', bare, '--ignore-scripts', '--omit=optional'], project).status).toBe(0);
+  // npm shows what a successful install script printed only with --foreground-scripts.
+  test('installing builds nothing, even with the build tools at hand: it says so and runs on WebAssembly', () => {
+    const project = consumer('no-build');
+    const installed = npm(['install', bare, '--omit=optional', '--foreground-scripts'], project);
+    expect(installed.status).toBe(0);
+    expect(installed.stderr).toContain('kbfgs-native: no prebuilt binary for linux-x64; the package runs on its WebAssembly engine');
+    expect(installed.stderr).toContain('nothing was built. For the native engine: `npm rebuild kbfgs-native --build-from-source`');
+    expect(installed.stderr).not.toMatch(/building it from source/);
+    expect(fs.existsSync(builtAddon(project))).toBe(false);
     const engine = engineOf(project);
     expect(engine.name).toBe('wasm');
     expect(engine.reason).toMatch(/^no native addon loaded for linux-x64 \(.+\)$/);
     expectTrains(execFileSync(process.execPath, ['-e', TRAIN], { cwd: project, encoding: 'utf8' }), 'x64');
   });
 
-  // npm shows what a successful install script printed only with --foreground-scripts.
-  test('without CMake the install says so in one message and the package runs on WebAssembly', () => {
-    const project = consumer('no-cmake');
-    const bin = binDir('bin-no-cmake', { node: process.execPath, npm: npmCli, sh: '/bin/sh', 'c++': '/usr/bin/g++' });
-    const installed = npm(['install', bare, '--omit=optional', '--foreground-scripts'], project, { ...process.env, PATH: bin });
+  test('as a macOS or Windows user gets it: only node and npm on the PATH, it installs and trains on WebAssembly', () => {
+    const project = consumer('no-tools');
+    const bin = binDir('bin-no-tools', { node: process.execPath, npm: npmCli, sh: '/bin/sh' });
+    const env = { ...process.env, PATH: bin };
+    const installed = npm(['install', bare, '--omit=optional', '--foreground-scripts'], project, env);
     expect(installed.status).toBe(0);
-    expect(installed.stderr).toMatch(/no prebuilt binary for linux-x64 loads here, and it cannot be built from source on linux-x64: missing CMake 3\.18 or newer\./);
-    expect(installed.stderr).not.toMatch(/C\+\+17 compiler/);
+    expect(installed.stderr).toContain('the package runs on its WebAssembly engine');
+    expect(engineOf(project, env).name).toBe('wasm');
+    expectTrains(execFileSync(process.execPath, ['-e', TRAIN], { cwd: project, encoding: 'utf8', env }), 'x64');
+  });
+
+  test('installed without its scripts, it runs on the WebAssembly engine too', () => {
+    const project = consumer('no-scripts');
+    expect(npm(['install', bare, '--ignore-scripts', '--omit=optional'], project).status).toBe(0);
+    expect(engineOf(project).name).toBe('wasm');
+  });
+
+  test('--build-from-source builds the native addon, and it trains on it', () => {
+    const project = consumer('source');
+    const installed = npm(['install', bare, '--omit=optional', '--build-from-source', '--foreground-scripts'], project,
+      { ...process.env, KBFGS_CUDA: '0' });
+    expect(installed.status).toBe(0);
+    expect(installed.stderr).toContain('kbfgs-native: a source build was asked for; building it from source');
+    expect(fs.existsSync(path.join(builtAddon(project), 'Release', 'kbfgs_native.node'))).toBe(true);
+    expect(engineOf(project).name).toBe('native');
+    expectTrains(execFileSync(process.execPath, ['-e', TRAIN], { cwd: project, encoding: 'utf8' }), 'x64');
+  });
+
+  test('--build-from-source without CMake or a compiler names both in one message, and the package runs on WebAssembly', () => {
+    const project = consumer('source-no-tools');
+    const bin = binDir('bin-source-no-tools', { node: process.execPath, npm: npmCli, sh: '/bin/sh' });
+    const installed = npm(['install', bare, '--omit=optional', '--build-from-source', '--foreground-scripts'], project,
+      { ...process.env, PATH: bin });
+    expect(installed.status).toBe(0);
+    expect(installed.stderr).toMatch(/a source build was asked for, and it cannot be built from source on linux-x64: missing a C\+\+17 compiler \(g\+\+ or clang\+\+\); CMake 3\.18 or newer\./);
     expect(installed.stderr).toContain('apt-get install g++ cmake libopenblas-dev');
     expect(installed.stderr).toContain('the package will run on its WebAssembly engine instead');
     expect(engineOf(project).name).toBe('wasm');
   });
 
-  test('without a compiler either, the message names both', () => {
-    const project = consumer('no-tools');
-    const bin = binDir('bin-no-tools', { node: process.execPath, npm: npmCli, sh: '/bin/sh' });
-    const installed = npm(['install', bare, '--omit=optional', '--foreground-scripts'], project, { ...process.env, PATH: bin });
+  test('--build-from-source with a compiler but no CMake names CMake alone', () => {
+    const project = consumer('source-no-cmake');
+    const bin = binDir('bin-no-cmake', { node: process.execPath, npm: npmCli, sh: '/bin/sh', 'c++': '/usr/bin/g++' });
+    const installed = npm(['install', bare, '--omit=optional', '--build-from-source', '--foreground-scripts'], project,
+      { ...process.env, PATH: bin });
     expect(installed.status).toBe(0);
-    expect(installed.stderr).toMatch(/missing a C\+\+17 compiler \(g\+\+ or clang\+\+\); CMake 3\.18 or newer\./);
-    expect(installed.stderr).toContain('the package will run on its WebAssembly engine instead');
-    // as a macOS or Windows user gets it: only node on the PATH, and it trains on WebAssembly
-    const env = { ...process.env, PATH: bin };
-    expect(JSON.parse(execFileSync(process.execPath, ['-e', ENGINE], { cwd: project, encoding: 'utf8', env }).trim().split('\n').pop()!).name).toBe('wasm');
-    expectTrains(execFileSync(process.execPath, ['-e', TRAIN], { cwd: project, encoding: 'utf8', env }), 'x64');
+    expect(installed.stderr).toMatch(/cannot be built from source on linux-x64: missing CMake 3\.18 or newer\./);
+    expect(installed.stderr).not.toMatch(/C\+\+17 compiler/);
+    expect(engineOf(project).name).toBe('wasm');
   });
 });
 

@@ -81,12 +81,10 @@ async function train(task, name, model, data, options) {
     $('engine').textContent = model.engine.crossOriginIsolated
       ? `engine threads per model: ${model.engine.threads}` : 'one thread per model (not cross-origin isolated)';
     setStatus(task, name, `${info.paramCount} parameters, training...`);
-    // With threads the loss of every step arrives as it is taken; on one thread, each epoch's mean.
-    const live = model.engine.crossOriginIsolated;
+    // The loss of every step: with threads as it is taken, on one thread an epoch's steps as the epoch ends.
     const history = await model.fit(data, {
       ...options,
       onBatchEnd: (_batch, logs) => { state[task][name].push(logs.loss); dirty.add(task); },
-      onEpochEnd: (_epoch, logs) => { if (!live) { state[task][name].push(logs.batchLoss); dirty.add(task); } },
     });
     state[task].history[name] = history;
     const last = history.history.loss.at(-1);

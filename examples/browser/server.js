@@ -13,12 +13,15 @@ const TYPES = {
   '.wasm': 'application/wasm', '.json': 'application/json', '.map': 'application/json', '.css': 'text/css',
 };
 
-/** Starts the server; resolves with it once it listens (port 0: any free port, see server.address()). */
-function serve({ port = 8080, isolation = true, host = '127.0.0.1' } = {}) {
+/**
+ * Starts the server; resolves with it once it listens (port 0: any free port, see server.address()). `root`: the
+ * folder served (default: the package's).
+ */
+function serve({ port = 8080, isolation = true, host = '127.0.0.1', root = ROOT } = {}) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
-    let file = path.normalize(path.join(ROOT, decodeURIComponent(url.pathname)));
-    if (file !== ROOT && !file.startsWith(ROOT + path.sep)) { res.writeHead(403).end(); return; }
+    let file = path.normalize(path.join(root, decodeURIComponent(url.pathname)));
+    if (file !== root && !file.startsWith(root + path.sep)) { res.writeHead(403).end(); return; }
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
     if (!fs.existsSync(file) || !fs.statSync(file).isFile()) { res.writeHead(404).end('not found'); return; }
     const headers = { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-store' };

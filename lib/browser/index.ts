@@ -8,10 +8,17 @@
 import type { AutoencoderConfig, SequentialConfig } from '../model';
 import type { EpochLogs, BatchLogs, History, LayerWeights } from '../records';
 import type { Matrix, TrainingData } from '../data';
-import { AbortError, InvalidArgumentError, KbfgsError, fromNative } from '../errors';
-import type { Optimizer } from '../optimizers';
-import { idxImages, parseIdx as parseIdxBytes, type IdxArray, type IdxReadOptions } from '../datasets/idx';
-import { SINGLE_THREAD_NOTICE, type EngineInfo, type FromWorker, type ModelInfo, type SerializedError, type SharedFitOptions, type ToWorker, type WorkerFitOptions } from './protocol';
+import { AbortError, InvalidArgumentError, KbfgsError, NoFileSystemError, fromNative } from '../errors';
+import { optimizerFromJSON, type Optimizer } from '../optimizers';
+import { bytesOf, type Bytes } from './readers';
+import { CheckpointError } from '../checkpoint';
+import { IdxFormatError } from '../datasets/idx';
+import { MatFormatError } from '../datasets/mat';
+import { CifarFormatError } from '../datasets/cifar10';
+import {
+  SINGLE_THREAD_NOTICE, type CheckpointSource, type EngineInfo, type FromWorker, type ModelInfo, type SerializedError,
+  type SharedFitOptions, type ToWorker, type WorkerFitOptions,
+} from './protocol';
 
 export { SGD, Adam, AdamW, RMSprop, KBFGS, KBFGSL, KFAC, Shampoo, SOAP, Optimizer, optimizerFromJSON } from '../optimizers';
 export { WarmupCosine } from '../schedules';
@@ -22,34 +29,19 @@ export type { AutoencoderConfig, SequentialConfig } from '../model';
 export type { EngineInfo, ModelInfo } from './protocol';
 export { IdxFormatError } from '../datasets/idx';
 export type { IdxArray } from '../datasets/idx';
+export { MatFormatError } from '../datasets/mat';
+export type { MatVariable } from '../datasets/mat';
+export { CifarFormatError, CIFAR10_CLASSES } from '../datasets/cifar10';
+export type { CifarBatch } from '../datasets/cifar10';
+export { CheckpointError } from '../checkpoint';
+export {
+  parseIdx, parseIdxImages, parseCifar10, parseMat, gunzip, readIdx, readIdxImages, readMat, readCifar10, datasets,
+} from './readers';
 export {
   KbfgsError, AbortError, BusyError, DisposedError, InvalidArgumentError, InvalidDataError, NotPositiveDefiniteError,
   NumericalError, OutOfMemoryError, ShapeError, DeviceError, DistributedError, InternalError, CallbackError,
+  NoFileSystemError,
 } from '../errors';
-
-type Bytes = ArrayBuffer | ArrayBufferView;
-
-function toUint8(what: string, bytes: Bytes): Uint8Array {
-  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
-  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  throw new InvalidArgumentError(`${what}: expected an ArrayBuffer or a typed array, got ${bytes === null ? 'null' : typeof bytes}`);
-}
-
-/** An IDX file's contents (ArrayBuffer or typed array; gunzip() a .gz file first). */
-export function parseIdx(bytes: Bytes, name = 'IDX data', options: IdxReadOptions = {}): IdxArray {
-  return parseIdxBytes(toUint8('parseIdx', bytes), name, options);
-}
-
-/** IDX uint8 images as rows of pixels scaled to [0, 1] (readIdxImages on bytes). */
-export function parseIdxImages(bytes: Bytes, name = 'IDX images'): { data: Float32Array; rows: number; cols: number } {
-  return idxImages(parseIdx(bytes, name), name);
-}
-
-/** Decompresses gzip bytes (a .gz dataset file) with the browser's DecompressionStream. */
-export async function gunzip(bytes: Bytes | Blob): Promise<ArrayBuffer> {
-  const blob = bytes instanceof Blob ? bytes : new Blob([toUint8('gunzip', bytes) as Uint8Array<ArrayBuffer>]);
-  return new Response(blob.stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();
-}
 
 /** Where the engine's files are: the package's wasm/ folder next to dist/, unless setEngineLocation() says. */
 let wasmBase = new URL('../../wasm/', import.meta.url).href;
@@ -64,8 +56,30 @@ export function setEngineLocation(options: { wasm?: string | URL; worker?: strin
 export { SINGLE_THREAD_NOTICE };
 let noticeShown = false;
 
+// The page's optimizer instances by number: the worker keeps each one's state (lib/browser/worker.ts).
+const optimizerIds = new WeakMap<Optimizer, number>();
+let lastOptimizerId = 0;
+function optimizerId(optimizer: Optimizer): number {
+  let id = optimizerIds.get(optimizer);
+  if (id === undefined) optimizerIds.set(optimizer, id = ++lastOptimizerId);
+  return id;
+}
+
+// What load() hands the constructor it calls: the checkpoint to build the model from instead of a configuration.
+let restoring: CheckpointSource | undefined;
+
+/** A checkpoint as save() gives it: a Blob, or an ArrayBuffer or typed array of its bytes. */
+export type CheckpointBytes = Bytes | Blob;
+
+// The typed errors that only the TypeScript layer raises (the engine's come back through fromNative).
+const BY_CODE: Record<string, new (message: string) => KbfgsError> = {
+  KBFGS_CHECKPOINT: CheckpointError, KBFGS_NO_FILE_SYSTEM: NoFileSystemError, KBFGS_IDX_FORMAT: IdxFormatError,
+  KBFGS_MAT_FORMAT: MatFormatError, KBFGS_CIFAR_FORMAT: CifarFormatError,
+};
+
 function rebuild(error: SerializedError): Error {
-  const typed = fromNative({ code: error.code, message: error.message });
+  const Type = error.code === undefined ? undefined : BY_CODE[error.code];
+  const typed = Type ? new Type(error.message) : fromNative({ code: error.code, message: error.message });
   const result = typed instanceof Error ? typed : new KbfgsError(error.message);
   if (!(typed instanceof Error)) result.name = error.name;
   if (error.history !== undefined) (result as { history?: unknown }).history = error.history;
@@ -101,8 +115,11 @@ export class Sequential {
     onEpochEnd?: BrowserFitOptions['onEpochEnd']; onBatchEnd?: BrowserFitOptions['onBatchEnd'] }>();
   private disposed = false;
   private info: ModelInfo | undefined;
+  private currentOptimizer: Optimizer | undefined;
 
   constructor(config: SequentialConfig) {
+    const checkpoint = restoring;
+    restoring = undefined;
     this.worker = new Worker(workerUrl, { name: 'kbfgs-native engine' });
     this.ready = new Promise<ModelInfo>((resolve, reject) => {
       this.worker.onmessage = (event: MessageEvent<FromWorker>) => {
@@ -110,6 +127,10 @@ export class Sequential {
         if (m.type === 'ready') {
           this.engine = m.engine;
           this.info = m.model;
+          if (m.optimizer && checkpoint) {
+            this.currentOptimizer = optimizerFromJSON(m.optimizer as Parameters<typeof optimizerFromJSON>[0]);
+            optimizerIds.set(this.currentOptimizer, checkpoint.optimizerId);
+          }
           if (m.engine.notice && !noticeShown) { noticeShown = true; console.info(m.engine.notice); }
           resolve(m.model);
         } else if (m.type === 'failed') reject(rebuild(m.error));
@@ -123,7 +144,52 @@ export class Sequential {
       };
     });
     this.ready.catch(() => undefined);  // reported by the calls that need the model
-    this.send({ type: 'init', wasmBase, kind: this.kind(), config: JSON.parse(JSON.stringify(config)) });
+    if (checkpoint) this.worker.postMessage({ type: 'init', wasmBase, kind: this.kind(), checkpoint } satisfies ToWorker, [checkpoint.bytes]);
+    else this.send({ type: 'init', wasmBase, kind: this.kind(), config: JSON.parse(JSON.stringify(config)) });
+  }
+
+  /**
+   * A model from a checkpoint (what save() or toCheckpoint() gave, here or in Node: the format is the same):
+   * resolves once the engine has loaded it. Its `optimizer`, passed to fit(), continues the saved run. A path
+   * is refused with NoFileSystemError: fetch the file and pass its bytes or Blob.
+   */
+  static async load(source: CheckpointBytes, options: { name?: string } = {}): Promise<Sequential> {
+    if (typeof source === 'string')
+      throw new NoFileSystemError(`load('${source}'): a browser has no files to read; fetch the checkpoint (or take it from an <input type="file">) and pass its Blob or ArrayBuffer`);
+    const bytes = await bytesOf('load', source);
+    // The worker takes the bytes over (transferred), so they are copied out of the caller's buffer first.
+    restoring = { bytes: bytes.slice().buffer, name: options.name ?? 'checkpoint', optimizerId: ++lastOptimizerId };
+    const model = new this(undefined as unknown as SequentialConfig);
+    try {
+      await model.ready;
+    } catch (error) {
+      model.dispose();  // a checkpoint refused (CheckpointError): its worker is not left running
+      throw error;
+    }
+    return model;
+  }
+
+  /**
+   * The optimizer whose state the model holds, as in Node: the last one given to fit(), or the one a checkpoint
+   * restored (load). Passed to fit(), it continues the run.
+   */
+  get optimizer(): Optimizer | undefined {
+    return this.currentOptimizer;
+  }
+
+  /** The model as a checkpoint (safetensors bytes; Node's Sequential.load and fromCheckpoint read them too). */
+  async toCheckpoint(options: { optimizer?: boolean } = {}): Promise<ArrayBuffer> {
+    return this.call('toCheckpoint', [options]) as Promise<ArrayBuffer>;
+  }
+
+  /**
+   * Saves the model, by default with the optimizer's state, as a Blob (to download, or to store in IndexedDB).
+   * A path is refused with NoFileSystemError: a browser has no files to write.
+   */
+  async save(options: { optimizer?: boolean } = {}): Promise<Blob> {
+    if (typeof options === 'string')
+      throw new NoFileSystemError(`save('${options}'): a browser has no files to write; save() gives a Blob (toCheckpoint() an ArrayBuffer) to download or store`);
+    return new Blob([await this.toCheckpoint(options)], { type: 'application/octet-stream' });
   }
 
   protected kind(): 'Sequential' | 'Autoencoder' {
@@ -152,13 +218,14 @@ export class Sequential {
     await this.ready;
     if (signal?.aborted) throw new AbortError('fit: aborted before it started');
     const forWorker: WorkerFitOptions = { ...rest, optimizer: optimizer.toJSON() };
+    this.currentOptimizer = optimizer;
     const id = this.nextId++;
     const abort = () => this.send({ type: 'abort', id });
     signal?.addEventListener('abort', abort, { once: true });
     try {
       return await new Promise<History>((resolve, reject) => {
         this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEpochEnd, onBatchEnd });
-        this.send({ type: 'fit', id, data, options: forWorker, batchEvents: onBatchEnd !== undefined });
+        this.send({ type: 'fit', id, data, options: forWorker, optimizerId: optimizerId(optimizer), batchEvents: onBatchEnd !== undefined });
       });
     } finally {
       signal?.removeEventListener('abort', abort);
@@ -200,7 +267,7 @@ export class Sequential {
     return this.disposed;
   }
 
-  private async call(method: 'evaluate' | 'predict' | 'getWeights' | 'setWeights' | 'info', args: unknown[]): Promise<unknown> {
+  private async call(method: 'evaluate' | 'predict' | 'getWeights' | 'setWeights' | 'info' | 'toCheckpoint', args: unknown[]): Promise<unknown> {
     await this.ready;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -230,6 +297,11 @@ export class Sequential {
 export class Autoencoder extends Sequential {
   constructor(config: AutoencoderConfig) {
     super(config as unknown as SequentialConfig);
+  }
+
+  /** Loads an Autoencoder's checkpoint (see Sequential.load); any other is refused with CheckpointError. */
+  static override async load(source: CheckpointBytes, options: { name?: string } = {}): Promise<Autoencoder> {
+    return super.load(source, options) as Promise<Autoencoder>;
   }
 
   protected override kind(): 'Sequential' | 'Autoencoder' {

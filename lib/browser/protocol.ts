@@ -33,18 +33,25 @@ export interface WorkerFitOptions extends SharedFitOptions {
   threads?: number;
 }
 
+/** A checkpoint the worker builds its model from (load on the page), and the page's id of its optimizer. */
+export interface CheckpointSource { bytes: ArrayBuffer; name: string; optimizerId: number }
+
+export type OptimizerJSON = WorkerFitOptions['optimizer'];
+
 export type ToWorker =
-  | { type: 'init'; wasmBase: string; kind: 'Sequential' | 'Autoencoder'; config: SequentialConfig | AutoencoderConfig }
-  | { type: 'fit'; id: number; data: TrainingData; options: WorkerFitOptions; batchEvents: boolean }
+  | { type: 'init'; wasmBase: string; kind: 'Sequential' | 'Autoencoder'; config?: SequentialConfig | AutoencoderConfig; checkpoint?: CheckpointSource }
+  // optimizerId: the page's optimizer instance, so that the same instance continues its state in the worker
+  | { type: 'fit'; id: number; data: TrainingData; options: WorkerFitOptions; optimizerId: number; batchEvents: boolean }
   | { type: 'stop' }
   | { type: 'abort'; id: number }
-  | { type: 'call'; id: number; method: 'evaluate' | 'predict' | 'getWeights' | 'setWeights' | 'info'; args: unknown[] }
+  | { type: 'call'; id: number; method: 'evaluate' | 'predict' | 'getWeights' | 'setWeights' | 'info' | 'toCheckpoint'; args: unknown[] }
   | { type: 'dispose' };
 
 export interface SerializedError { name: string; code?: string; message: string; history?: unknown }
 
 export type FromWorker =
-  | { type: 'ready'; engine: EngineInfo; model: ModelInfo }
+  // optimizer: the one a checkpoint restored
+  | { type: 'ready'; engine: EngineInfo; model: ModelInfo; optimizer?: OptimizerJSON }
   | { type: 'failed'; error: SerializedError }
   | { type: 'epoch'; id: number; epoch: number; logs: Record<string, unknown> }
   | { type: 'batch'; id: number; batch: number; logs: Record<string, unknown> }

@@ -8,11 +8,12 @@
 import { getDefaultContext } from '@emnapi/runtime';
 import { setEngine } from './binding';
 import type { NativeAddon } from '../binding';
+import { reportOnly } from '../callbacks';
 import { AbortError } from '../errors';
 import { Autoencoder, Sequential } from '../model';
-import { optimizerFromJSON } from '../optimizers';
+import { optimizerFromJSON, type Optimizer } from '../optimizers';
 import type { History } from '../records';
-import { SINGLE_THREAD_NOTICE, type EngineInfo, type FromWorker, type SerializedError, type ToWorker } from './protocol';
+import { SINGLE_THREAD_NOTICE, type EngineInfo, type FromWorker, type OptimizerJSON, type SerializedError, type ToWorker } from './protocol';
 
 declare function importScripts(...urls: string[]): void;
 declare const self: {
@@ -75,6 +76,23 @@ function joinHistories(parts: History[]): History {
 
 let model: Sequential | undefined;
 let stopRequested = false;
+// The optimizers of this model's fits by the page's id of each instance: the same instance on the page continues
+// its state here, as in Node; a new one starts fresh.
+const optimizers = new Map<number, Optimizer>();
+
+/** The worker's optimizer for the page's instance `id`, with the settings the page holds now (lr, damping). */
+function optimizerFor(id: number, json: OptimizerJSON): Optimizer {
+  const known = optimizers.get(id);
+  if (!known) {
+    const made = optimizerFromJSON(json as Parameters<typeof optimizerFromJSON>[0]);
+    optimizers.set(id, made);
+    return made;
+  }
+  const settable = known as unknown as Record<string, number>;
+  for (const name of ['lr', 'damping'])
+    if (name in json.settings && settable[name] !== json.settings[name]) settable[name] = json.settings[name];
+  return known;
+}
 let engine: EngineInfo | undefined;
 const aborts = new Map<number, AbortController>();
 
@@ -90,10 +108,15 @@ async function handle(message: ToWorker): Promise<void> {
     case 'init': {
       try {
         engine = await loadEngine(message.wasmBase);
-        model = message.kind === 'Autoencoder'
-          ? new Autoencoder(message.config as ConstructorParameters<typeof Autoencoder>[0])
-          : new Sequential(message.config as ConstructorParameters<typeof Sequential>[0]);
-        post({ type: 'ready', engine, model: modelInfo(model) });
+        const { checkpoint } = message;
+        const Kind = message.kind === 'Autoencoder' ? Autoencoder : Sequential;
+        if (checkpoint) {
+          model = Kind.fromCheckpoint(new Uint8Array(checkpoint.bytes), checkpoint.name);
+          if (model.optimizer) optimizers.set(checkpoint.optimizerId, model.optimizer);
+        } else {
+          model = new Kind(message.config as ConstructorParameters<typeof Autoencoder>[0] & ConstructorParameters<typeof Sequential>[0]);
+        }
+        post({ type: 'ready', engine, model: modelInfo(model), optimizer: model.optimizer?.toJSON() });
       } catch (error) {
         post({ type: 'failed', error: serialize(error) });
       }
@@ -111,13 +134,16 @@ async function handle(message: ToWorker): Promise<void> {
       self.close();
       return;
     case 'fit': {
-      const { id, data, options } = message;
+      const { id, data, options, optimizerId } = message;
       const controller = new AbortController();
       aborts.set(id, controller);
       try {
         if (!model) throw new Error('the model was not built');
         stopRequested = false;
-        const optimizer = optimizerFromJSON(options.optimizer as Parameters<typeof optimizerFromJSON>[0]);
+        const optimizer = optimizerFor(optimizerId, options.optimizer);
+        const onBatchEnd = message.batchEvents
+          ? reportOnly((batch: number, logs: object) => post({ type: 'batch', id, batch, logs: { ...logs } as Record<string, unknown> }))
+          : undefined;
         let history: History;
         if (engine?.crossOriginIsolated) {
           history = await model.fit(data, {
@@ -126,22 +152,21 @@ async function handle(message: ToWorker): Promise<void> {
             optimizer,
             signal: controller.signal,
             onEpochEnd: (epoch, logs) => post({ type: 'epoch', id, epoch, logs: { ...logs } as Record<string, unknown> }),
-            // With a batch hook, a stop ends training at the next step.
-            onBatchEnd: message.batchEvents
-              ? (batch, logs) => post({ type: 'batch', id, batch, logs: { ...logs } as Record<string, unknown> })
-              : () => undefined,
+            // A batch hook that training waits for, so that a stop ends training at the next step.
+            onBatchEnd: (batch, logs) => { onBatchEnd?.(batch, logs); },
           });
         } else {
           // One thread: fit runs on this worker's only thread, so a hook that training waits for could never be
           // called. One epoch per fit instead (the same optimizer continues the run), the epoch's logs posted
-          // after each, and a stop or an abort taken between epochs.
+          // after each, and a stop or an abort taken between epochs. Batch events do not hold training up
+          // (reportOnly): each epoch's reach the page, in order, as that epoch ends.
           const parts: History[] = [];
           const epochs = options.epochs ?? 1;
           for (let e = 0; e < epochs; e++) {
             await new Promise((resolve) => setTimeout(resolve, 0));  // lets stop and abort messages in
             if (controller.signal.aborted) throw new AbortError('fit: aborted');
             if (stopRequested) break;
-            const part = await model.fit(data, { ...options, epochs: 1, seed: (options.seed ?? 0) + e, threads: 1, optimizer });
+            const part = await model.fit(data, { ...options, epochs: 1, seed: (options.seed ?? 0) + e, threads: 1, optimizer, onBatchEnd });
             parts.push(part);
             const at = part.epoch.length - 1;
             const logs = Object.fromEntries(Object.entries(part.history).map(([k, v]) => [k, (v as number[])[at]]));
@@ -167,6 +192,10 @@ async function handle(message: ToWorker): Promise<void> {
         else if (method === 'predict') value = await (model.predict as (...a: unknown[]) => Promise<unknown>)(...args);
         else if (method === 'getWeights') value = model.getWeights();
         else if (method === 'setWeights') value = model.setWeights(args[0] as Parameters<Sequential['setWeights']>[0]);
+        else if (method === 'toCheckpoint') {
+          const bytes = model.toCheckpoint(args[0] as Parameters<Sequential['toCheckpoint']>[0]);
+          value = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+        }
         else value = { steps: model.steps, epochsTrained: model.epochsTrained, ...modelInfo(model) };
         post({ type: 'result', id, value });
       } catch (error) {

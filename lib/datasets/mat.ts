@@ -114,7 +114,7 @@ class Reader {
     const count = dims.reduce((a, b) => a * b, 1);
     if (count > MAX_ELEMENTS) this.fail(`dimensions ${dims.join(' x ')} are absurdly large`);
     const nameEl = this.element(view, dimsEl.next, true);
-    const name = Buffer.from(nameEl.data.buffer, nameEl.data.byteOffset, nameEl.data.byteLength).toString('latin1');
+    const name = latin1(new Uint8Array(nameEl.data.buffer, nameEl.data.byteOffset, nameEl.data.byteLength));
     const className = CLASSES[classId];
     if (!className) return null;  // cells, structs, chars, sparse: not numeric matrices, skipped
     const real = this.element(view, nameEl.next, true);  // a complex variable's imaginary part follows: unread
@@ -126,18 +126,25 @@ class Reader {
 
 const HDF5_SIGNATURE = '\x89HDF\r\n\x1a\n';
 
+/** Bytes as Latin-1 text (not Buffer: the browser entry parses MAT data too). */
+function latin1(bytes: Uint8Array): string {
+  let text = '';
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return text;
+}
+
 /** The bytes checkHead looks at: the 128-byte header, the first element's tag and HDF5's signature at 512. */
 const HEAD_BYTES = 520;
 
 /** The header of MAT data of `length` bytes whose first bytes are `head`; returns whether it is little-endian. */
 function checkHead(head: Uint8Array, length: number, name: string): boolean {
   if (length < 128) throw new MatFormatError(`${name}: ${length} bytes is too short for a MAT v5 header`);
-  const header = Buffer.from(head.buffer, head.byteOffset, 128);
-  if (header.subarray(0, 6).toString('latin1') !== 'MATLAB') throw new MatFormatError(`${name}: not a MAT file (no 'MATLAB' header text)`);
-  const hdf5 = head.length >= 520 && Buffer.from(head.buffer, head.byteOffset + 512, 8).toString('latin1') === HDF5_SIGNATURE;
-  if (hdf5 || /MATLAB 7\.3/.test(header.subarray(0, 116).toString('latin1')))
+  const header = latin1(head.subarray(0, 128));
+  if (header.slice(0, 6) !== 'MATLAB') throw new MatFormatError(`${name}: not a MAT file (no 'MATLAB' header text)`);
+  const hdf5 = head.length >= 520 && latin1(head.subarray(512, 520)) === HDF5_SIGNATURE;
+  if (hdf5 || /MATLAB 7\.3/.test(header.slice(0, 116)))
     throw new MatFormatError(`${name}: a MAT v7.3 file (HDF5), which this reader does not support; save it in MATLAB with '-v7' or '-v6'`);
-  const endian = header.subarray(126, 128).toString('latin1');
+  const endian = header.slice(126, 128);
   if (endian !== 'IM' && endian !== 'MI') throw new MatFormatError(`${name}: bad endian indicator '${endian}' (not a MAT v5 file)`);
   const little = endian === 'IM';
   // The first element must fit in the data (the others are checked as they are reached).

@@ -1,12 +1,12 @@
 /**
  * Stand-ins for the Node modules that lib/ imports, for the browser bundles (scripts/build-browser.js maps
- * fs, path, os, util, crypto, zlib and buffer here). What needs a file system throws a KbfgsError saying so;
+ * fs, path, os, util, crypto, zlib and buffer here). What needs a file system throws NoFileSystemError saying so;
  * the rest is the little that the models, optimizers and readers use.
  */
-import { KbfgsError } from '../../errors';
+import { KbfgsError, NoFileSystemError } from '../../errors';
 
 function noFileSystem(what: string): never {
-  throw new KbfgsError(`${what} needs a file system, which a browser does not have: read the file into an ` +
+  throw new NoFileSystemError(`${what} needs a file system, which a browser does not have: read the file into an ` +
     'ArrayBuffer (fetch, an <input type="file">) and pass the bytes (parseIdx, parseMat, parseCifar10)');
 }
 
