@@ -5,9 +5,11 @@
 # this build can reach carries a static MinGW build of it: Debian has none for Windows, and npm none at all.
 # The sources are Debian's own (`apt-get source openblas lapack`: the OpenBLAS version the Linux binaries link), or
 # folders named by OPENBLAS_SRC and LAPACK_SRC.
-# What the addon calls, and only that, to keep the build short on two cores: single precision (BLAS, and
-# OpenBLAS's own LAPACK routines: spotrf, strtri, slauum), with DYNAMIC_ARCH over the x86-64 kernel families
-# that matter most (a CPU outside the list runs the nearest older family's kernels). Debian's OpenBLAS source
+# What the addon calls, and only that, to keep the build short on two cores (the install test builds it): single
+# precision (BLAS, and OpenBLAS's own LAPACK routines: spotrf, strtri, slauum), with DYNAMIC_ARCH over three
+# x86-64 kernel families: Prescott (any x86-64), Haswell (AVX2 and FMA: Zen runs it too, and the addon prefers it
+# there, docs/blas-kernels.md) and SkylakeX (AVX-512). OpenBLAS maps a CPU outside the list to the nearest
+# family built: AVX-only CPUs (Sandy Bridge, Ivy Bridge, Bulldozer; 2011-2013) run Prescott's SSE3 kernels. Debian's OpenBLAS source
 # leaves out LAPACK's Fortran part; the one Fortran routine the addon needs, spotri (strtri then slauum), comes
 # from Debian's LAPACK source, compiled with the same toolchain and added to the library.
 # Debian's MinGW compilers give their version as "12-posix", which OpenBLAS's checks cannot read: they would take
@@ -82,10 +84,10 @@ export PATH="$work/bin:$PATH"
 
 opts=(CC=x86_64-w64-mingw32-gcc-posix FC=x86_64-w64-mingw32-gfortran-posix HOSTCC=gcc
   AR=x86_64-w64-mingw32-ar RANLIB=x86_64-w64-mingw32-ranlib CROSS=1 BINARY=64
-  TARGET=PRESCOTT DYNAMIC_ARCH=1 DYNAMIC_LIST="PRESCOTT NEHALEM SANDYBRIDGE HASWELL SKYLAKEX ZEN"
+  TARGET=PRESCOTT DYNAMIC_ARCH=1 DYNAMIC_LIST="PRESCOTT HASWELL SKYLAKEX"
   USE_THREAD=1 USE_OPENMP=0 NUM_THREADS=64 NO_AFFINITY=1 NO_LAPACKE=1 NO_SHARED=1 BUILD_SINGLE=1
   F_COMPILER=GFORTRAN NO_AVX2= OLDGCC=)
-echo "build-openblas-windows: building $src (log: build/openblas-win64.log; about half an hour on two cores)"
+echo "build-openblas-windows: building $src (log: build/openblas-win64.log; the longest step of the release build)"
 (cd "$src" && nice make -j"$jobs" libs "${opts[@]}" && make install PREFIX="$prefix" "${opts[@]}" \
   && x86_64-w64-mingw32-gfortran-posix -O2 -c "$lapack/SRC/spotri.f" -o "$work/spotri.o" \
   && x86_64-w64-mingw32-ar rs "$prefix/lib/libopenblas.a" "$work/spotri.o") >"$root/build/openblas-win64.log" 2>&1 \

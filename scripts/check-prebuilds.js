@@ -1,15 +1,24 @@
 #!/usr/bin/env node
 // The release guard (`prepack`): a tarball is made only when it holds every prebuilt binary the README
-// promises, each built for its architecture, needing no system BLAS, and not older than the native sources,
-// and the WebAssembly engine (wasm/), not older than them either.
+// promises, each built for its architecture, needing no system BLAS (the Windows one: no DLL that Windows
+// itself lacks), and not older than the native sources, and the WebAssembly engine (wasm/), not older than
+// them either.
 // `npm run build:release` makes them. An argument names another package folder to check (tests).
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
 const root = path.resolve(process.argv[2] || path.join(__dirname, '..'));
-const FILE = 'kbfgs-native.napi.glibc.node';
-const TARGETS = { 'linux-x64': 62 /* EM_X86_64 */, 'linux-arm64': 183 /* EM_AARCH64 */ };
+// Each target's file name (node-gyp-build's tags: Linux binaries say which libc they need), format and machine.
+const TARGETS = {
+  'linux-x64': { file: 'kbfgs-native.napi.glibc.node', read: readElf, machine: 62 /* EM_X86_64 */ },
+  'linux-arm64': { file: 'kbfgs-native.napi.glibc.node', read: readElf, machine: 183 /* EM_AARCH64 */ },
+  'win32-x64': { file: 'kbfgs-native.napi.node', read: readPe, machine: 0x8664 /* IMAGE_FILE_MACHINE_AMD64 */ },
+};
+// The DLLs every Windows 10 and 11 has, and the process that loads an addon (Node-API's functions come from
+// node.exe): a Windows binary may import these and nothing else.
+const WINDOWS_DLLS = new Set(['kernel32.dll', 'msvcrt.dll', 'ntdll.dll', 'advapi32.dll', 'user32.dll', 'ws2_32.dll',
+  'bcrypt.dll', 'shell32.dll', 'ole32.dll', 'node.exe']);
 const SOURCES = ['native', 'cmake', 'CMakeLists.txt'];
 
 /** The shared libraries an ELF64 little-endian file names as DT_NEEDED, and its machine. */
@@ -40,6 +49,36 @@ function readElf(file) {
   return { machine, needed };
 }
 
+/** The DLLs a PE32+ (64-bit Windows) file imports, and its machine. */
+function readPe(file) {
+  const b = fs.readFileSync(file);
+  if (b.toString('latin1', 0, 2) !== 'MZ') throw new Error('not a Windows (PE) file');
+  const pe = b.readUInt32LE(0x3c);
+  if (b.toString('latin1', pe, pe + 4) !== 'PE\0\0') throw new Error('not a Windows (PE) file');
+  const machine = b.readUInt16LE(pe + 4);
+  const sectionCount = b.readUInt16LE(pe + 6);
+  const optional = pe + 24;
+  if (b.readUInt16LE(optional) !== 0x20b) throw new Error('not a PE32+ (64-bit) file');
+  const sections = [];
+  for (let i = 0, o = optional + b.readUInt16LE(pe + 20); i < sectionCount; i++, o += 40) {
+    sections.push({ address: b.readUInt32LE(o + 12), size: Math.max(b.readUInt32LE(o + 8), b.readUInt32LE(o + 16)), raw: b.readUInt32LE(o + 20) });
+  }
+  const offsetOf = (rva) => {
+    const s = sections.find((x) => rva >= x.address && rva < x.address + x.size);
+    if (!s) throw new Error(`address ${rva} lies in no section`);
+    return rva - s.address + s.raw;
+  };
+  const needed = [];
+  const importTable = b.readUInt32LE(optional + 112 + 8);  // data directory 1: the import descriptors
+  if (importTable !== 0) {
+    for (let o = offsetOf(importTable); b.readUInt32LE(o + 12) !== 0; o += 20) {
+      const start = offsetOf(b.readUInt32LE(o + 12));
+      needed.push(b.toString('latin1', start, b.indexOf(0, start)));
+    }
+  }
+  return { machine, needed };
+}
+
 function newestSource() {
   let newest = { time: 0, file: '' };
   const visit = (p) => {
@@ -53,17 +92,21 @@ function newestSource() {
 
 const problems = [];
 const sources = newestSource();
-for (const [target, machine] of Object.entries(TARGETS)) {
-  const rel = path.join('prebuilds', target, FILE);
+for (const [target, { file: name, read, machine }] of Object.entries(TARGETS)) {
+  const rel = path.join('prebuilds', target, name);
   const file = path.join(root, rel);
   if (!fs.existsSync(file)) { problems.push(`${rel} is missing`); continue; }
-  let elf;
-  try { elf = readElf(file); } catch (e) { problems.push(`${rel}: ${e.message}`); continue; }
-  if (elf.machine !== machine) problems.push(`${rel} is built for ELF machine ${elf.machine}, not ${target} (${machine})`);
-  const blas = elf.needed.filter((n) => /blas|lapack|gfortran/.test(n));
+  let binary;
+  try { binary = read(file); } catch (e) { problems.push(`${rel}: ${e.message}`); continue; }
+  if (binary.machine !== machine) problems.push(`${rel} is built for machine ${binary.machine}, not ${target} (${machine})`);
+  const blas = binary.needed.filter((n) => /blas|lapack|gfortran/i.test(n));
   if (blas.length > 0) problems.push(`${rel} needs ${blas.join(', ')} at run time (OpenBLAS must be linked in)`);
+  if (read === readPe) {
+    const foreign = binary.needed.filter((n) => !WINDOWS_DLLS.has(n.toLowerCase()) && !blas.includes(n));
+    if (foreign.length > 0) problems.push(`${rel} needs ${foreign.join(', ')}, which Windows does not have (link the runtimes statically)`);
+  }
   if (fs.statSync(file).mtimeMs < sources.time) problems.push(`${rel} is older than ${sources.file}`);
-  const extra = fs.readdirSync(path.dirname(file)).filter((f) => f !== FILE);
+  const extra = fs.readdirSync(path.dirname(file)).filter((f) => f !== name);
   if (extra.length > 0) problems.push(`prebuilds/${target} holds other files too: ${extra.join(', ')}`);
 }
 for (const name of ['kbfgs_native.js', 'kbfgs_native.wasm', 'kbfgs_native.worker.js', 'kbfgs_native_st.js', 'kbfgs_native_st.wasm']) {
@@ -76,4 +119,4 @@ if (problems.length > 0) {
   process.stderr.write(`kbfgs-native release guard: the tarball would not hold the binaries it promises:\n${problems.map((p) => `  - ${p}`).join('\n')}\nRun \`npm run build:release\` first.\n`);
   process.exit(1);
 }
-console.log(`release guard: ${Object.keys(TARGETS).map((t) => `prebuilds/${t}/${FILE}`).join(', ')} and wasm/ present and current`);
+console.log(`release guard: ${Object.entries(TARGETS).map(([t, { file }]) => `prebuilds/${t}/${file}`).join(', ')} and wasm/ present and current`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up on a fresh Debian (12 or 13) or Ubuntu LTS machine: system packages for the native build,
 # the WebAssembly build (Emscripten) and the distributed tests (Open MPI),
-# the arm64 cross toolchain and emulator for the release build and its test, npm packages, the build.
+# the arm64 and Windows cross toolchains and emulators for the release build and its test, npm packages, the build.
 # Safe to run again; it skips what is already there. No package is named by a compiler version: the Fortran
 # runtime that a static OpenBLAS needs is the one of the installed g++.
 set -euo pipefail
@@ -50,7 +50,15 @@ if [ "${ID:-}" = debian ]; then
     updated=""
   fi
   apt_install crossbuild-essential-arm64 gfortran-aarch64-linux-gnu libopenblas-dev:arm64 libstdc++6:arm64 qemu-user
-  # win32-x64 is not built here yet (docs/windows.md says what its cross build needs and where it stops).
+  # win32-x64: the MinGW-w64 compilers (POSIX threads: std::thread needs them) for the addon and for OpenBLAS,
+  # which scripts/build-openblas-windows.sh builds from Debian's source packages (hence the deb-src entry), and
+  # Wine to run the Windows Node.js in the install test (docs/windows.md).
+  apt_install g++-mingw-w64-x86-64-posix gfortran-mingw-w64-x86-64-posix binutils-mingw-w64-x86-64 wine64 dpkg-dev
+  if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$VERSION_CODENAME" | $SUDO tee /etc/apt/sources.list.d/debian-src.sources >/dev/null
+    $SUDO apt-get update -qq
+  fi
 else
   echo "set-up: the arm64 cross toolchain is set up on Debian only; \`npm run build:release\` and the install test need it"
 fi

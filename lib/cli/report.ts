@@ -44,10 +44,19 @@ export function accuracyFigureSpec(problem: string, records: EpochRecord[]): obj
     { field: 'accuracy', type: 'quantitative', scale: { zero: false }, title: 'test accuracy' });
 }
 
-/** Renders a Vega-Lite spec to SVG (and PNG when sharp is installed); returns the files written. */
+/**
+ * Renders a Vega-Lite spec to SVG (and PNG when sharp is installed); returns the files written. The plotting
+ * packages are optional dependencies: without them (`npm install --omit=optional`) the figure is skipped with a
+ * notice and the tables and logs are written as usual.
+ */
 export async function renderFigure(spec: object, basePath: string): Promise<string[]> {
-  const vl = await importEsm('vega-lite');
-  const vega = await importEsm('vega');
+  let vl, vega;
+  try {
+    [vl, vega] = [await importEsm('vega-lite'), await importEsm('vega')];
+  } catch (error) {
+    process.stderr.write(`plot skipped: the optional packages vega and vega-lite do not load (${(error as Error).message.split('\n')[0]})\n`);
+    return [];
+  }
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   const svg: string = await view.toSVG();
   view.finalize();
