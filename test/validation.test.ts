@@ -205,8 +205,8 @@ describe('the native contract', () => {
   });
 
   test('activations and losses cross by name', () => {
-    expect(() => new addon.NativeModel({ layers: [{ type: 'dense', in: 3, out: 2, activation: 'gelu' }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
-      .toThrow("layer 0 has an unknown activation 'gelu' (linear, relu, sigmoid, tanh)");
+    expect(() => new addon.NativeModel({ layers: [{ type: 'dense', in: 3, out: 2, activation: 'swish' }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
+      .toThrow("layer 0 has an unknown activation 'swish' (linear, relu, sigmoid, tanh, gelu)");
     expect(() => new addon.NativeModel({ layers, loss: 'hinge', seed: 1, device: 'cpu', tf32: false }))
       .toThrow("unknown loss 'hinge' (sigmoidCrossEntropy, halfSquaredError, softmaxCrossEntropy)");
     expect(() => new addon.NativeModel({ layers: [{ type: 'dense', in: 3, out: 2, activation: 1 as never }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
@@ -299,7 +299,7 @@ describe('image layers', () => {
       .toThrow('layer 1 (conv2d) takes an image: it can only follow the input, a conv2d or a pooling layer');
     expect(make([{ ...pool, channels: 1, height: 4, width: 4 }, flatten(4), dense(4)])).toThrow('layer 0 (pool2d) must come right after a conv2d layer');
     expect(make([conv3, { ...pool, kind: 'median' }, flatten(2), dense(2)])).toThrow("layer 1 (pool2d): unknown pooling 'median' (max, average)");
-    expect(make([{ type: 'embedding', in: 3, out: 2 }])).toThrow("layer 0 has an unknown type 'embedding' (dense, conv2d, pool2d, globalAvgPool2d, flatten)");
+    expect(make([{ type: 'recurrent', in: 3, out: 2 }])).toThrow("layer 0 has an unknown type 'recurrent' (dense, conv2d, pool2d, globalAvgPool2d, flatten, embedding, layerNorm, causalSelfAttention, residualStart, residualEnd, dropout)");
     expect(make([{ in: 3, out: 2, activation: 'linear' }])).toThrow("layer 0 has an unknown type 'undefined'");
     // A well-formed stack builds: conv2d, max pooling, flatten, dense; the weights are the two trainable layers'.
     const model = make([conv3, pool, flatten(2), dense(2)])();

@@ -16,6 +16,7 @@
 namespace kb {
 
 void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
+  net.require_curvature(name());
   be_ = &net.backend();
   require_memory(*be_, settings_.memory > 0 ? "K-BFGS(L)'s state" : "K-BFGS's state", state_size(net));
   owned_.bind(*be_);

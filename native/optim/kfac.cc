@@ -13,6 +13,7 @@
 namespace kb {
 
 void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
+  net.require_curvature(name());
   be_ = &net.backend();
   std::vector<MemoryPart> parts;  // what follows allocates
   uint64_t largest_part = 0;
