@@ -40,6 +40,15 @@ MUTATIONS=(
   "dist-split-no-broadcast@native/optim/kbfgs.cc@s/if (split_) share_updates();/(void)0;/@split curvature updates never broadcast (§13.2)"
   "dist-no-gather@native/core/trainer.cc@s/      if (gather_each_batch) opt.gather_state();//@a batch callback sees rank 0's share of K-BFGS's A, not A (§13.1)"
   "col2im-kernel-order@native/cpu/image_ops.cc@s/const float\* cell = src + (ky \* s.kernel_w + kx) \* C;/const float* cell = src + (kx * s.kernel_h + ky) * C;/@im2col's adjoint reads the kernel transposed (§12.1)"
+  "token-grad-unscaled@native/core/network.cc@s/const float scale = 1.0f \/ (float)tokens;/const float scale = 1.0f;/@the token model's output gradient not divided by the sequence length (§16.1)"
+  "token-loss-summed@native/core/network.cc@s/  return summed \/ tokens;/  return summed;/@the token model's loss summed over positions, not averaged (§16.1)"
+  "token-no-causal-mask@native/core/layers/attention.cc@s/static bool visible(int t, int s) { return s <= t; }/static bool visible(int, int) { return true; }/@attention sees later positions (§16.4)"
+  "token-attention-unscaled@native/core/layers/attention.cc@s/P\[t \* T + s\] = dot \* scale;/P[t * T + s] = dot;/@scores q·k without the 1\/√d_h (§16.4)"
+  "token-no-residual-path@native/core/layers/residual.cc@s/out.data\[r \* out.ld + c\] = p.own.in.data\[r \* p.own.in.ld + c\] + x.data\[r \* x.ld + c\];/out.data[r * out.ld + c] = p.own.in.data[r * p.own.in.ld + c];/@a residual block without its skip path (§16.5)"
+  "token-no-residual-gradient@native/core/layers/residual.cc@s/ + skipped\[r \* width_ + c\];/;/@the skip path's gradient not added at the block's start (§16.5)"
+  "token-layer-norm-grad@native/core/layers/layer_norm.cc@s/ - mean_d - xr\[c\] \* mean_dx/ - mean_d/@layer norm's input gradient without the x̂ mean(d ⊙ x̂) term (§16.2)"
+  "token-no-position@native/core/layers/embedding.cc@s/(positional_ ? wc\[vocabulary_ + t\] : 0.0f)/0.0f/@the positional embedding left out of the forward pass (§16.1)"
+  "token-gelu-derivative@native/rules/elementwise_rules.h@s/(1 + 3 \* kGeluCubic \* h \* h)/(1 + kGeluCubic * h * h)/@GELU's derivative with a wrong cubic term (§16.3)"
   "bernoulli@native/rules/elementwise_rules.h@s/return uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/return uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
 )
 
@@ -64,6 +73,7 @@ for entry in "${MUTATIONS[@]}"; do
   suites=(test/golden.test.ts test/golden-conv.test.ts test/backend.test.ts)
   [[ "$name" == dist-* ]] && suites=(test/distributed.test.ts)
   [[ "$name" == guard-* ]] && suites=(test/safeguard.test.ts)
+  [[ "$name" == token-* ]] && suites=(test/transformer.test.ts)
   out="$(npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
   failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
   if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi

@@ -4,6 +4,9 @@
 import {
   Adam, InvalidArgumentError, InvalidDataError, KBFGS, KFAC, Sequential, type LayerConfig, type LayerWeights,
 } from '../lib';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { referenceLogits, referenceLoss } from './reference/transformer-reference';
 import { seeded } from './helpers';
 
@@ -118,6 +121,26 @@ test('dropout acts in training passes only, with a new mask each pass', async ()
   expect(second).not.toBe(first);
   plain.dispose();
   dropped.dispose();
+});
+
+test('a checkpoint of a token model (with dropout and Adam state) resumes the same run', async () => {
+  const data = tokenRows(seeded(4), 8);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tokens-')), 'gpt.ckpt');
+  const model = tinyModel(0.1);
+  await model.fit(data, { optimizer: new Adam({ lr: 1e-2 }), epochs: 2, batchSize: 4, seed: 1 });
+  model.save(file);
+  const loaded = Sequential.load(file);
+  expect(loaded.layers).toEqual(model.layers);
+  expect(loaded.getWeights()).toEqual(model.getWeights());
+  const [a, b] = [await model.predict(data.x, { logits: true }), await loaded.predict(data.x, { logits: true })];
+  expect(Array.from(b.data)).toEqual(Array.from(a.data));
+  // one more epoch each: the same batches, the same dropout masks, the same Adam moments
+  await model.fit(data, { optimizer: model.optimizer!, epochs: 1, batchSize: 4, seed: 1 });
+  await loaded.fit(data, { optimizer: loaded.optimizer!, epochs: 1, batchSize: 4, seed: 1 });
+  expect(loaded.getWeights()).toEqual(model.getWeights());
+  fs.rmSync(path.dirname(file), { recursive: true });
+  model.dispose();
+  loaded.dispose();
 });
 
 describe('typed errors of token models', () => {

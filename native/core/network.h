@@ -105,6 +105,10 @@ class Network {
   const float* params() const { return params_; }
   float* weights(int l) { return params_ + offsets_[l]; }
 
+  // Training passes so far (dropout masks, §16.5); a checkpoint keeps the count so a resumed run draws on.
+  uint64_t training_passes() const { return training_passes_; }
+  void set_training_passes(uint64_t passes) { training_passes_ = passes; }
+
   // Throws Error(InvalidArgument) when a layer's weights are first-order only (Layer::first_order_only): the
   // curvature method `method` cannot precondition them yet (algorithm.md §16.6).
   void require_curvature(const char* method) const;
