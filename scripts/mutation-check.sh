@@ -43,7 +43,7 @@ MUTATIONS=(
   "token-grad-unscaled@native/core/network.cc@s/const float scale = 1.0f \/ (float)tokens;/const float scale = 1.0f;/@the token model's output gradient not divided by the sequence length (§16.1)"
   "token-loss-summed@native/core/network.cc@s/  return summed \/ tokens;/  return summed;/@the token model's loss summed over positions, not averaged (§16.1)"
   "token-no-causal-mask@native/core/layers/attention.cc@s/static bool visible(int t, int s) { return s <= t; }/static bool visible(int, int) { return true; }/@attention sees later positions (§16.4)"
-  "token-attention-unscaled@native/core/layers/attention.cc@s/P\[t \* T + s\] = dot \* scale;/P[t * T + s] = dot;/@scores q·k without the 1\/√d_h (§16.4)"
+  "token-attention-unscaled@native/core/layers/attention.cc@s/P\[t \* T + s\] = dot \* scale;/P[t * T + s] = dot;/@scores q·k not divided by √d_h (§16.4)"
   "token-no-residual-path@native/core/layers/residual.cc@s/out.data\[r \* out.ld + c\] = p.own.in.data\[r \* p.own.in.ld + c\] + x.data\[r \* x.ld + c\];/out.data[r * out.ld + c] = p.own.in.data[r * p.own.in.ld + c];/@a residual block without its skip path (§16.5)"
   "token-no-residual-gradient@native/core/layers/residual.cc@s/ + skipped\[r \* width_ + c\];/;/@the skip path's gradient not added at the block's start (§16.5)"
   "token-layer-norm-grad@native/core/layers/layer_norm.cc@s/ - mean_d - xr\[c\] \* mean_dx/ - mean_d/@layer norm's input gradient without the x̂ mean(d ⊙ x̂) term (§16.2)"
