@@ -49,6 +49,11 @@ MUTATIONS=(
   "token-layer-norm-grad@native/core/layers/layer_norm.cc@s/ - mean_d - xr\[c\] \* mean_dx/ - mean_d/@layer norm's input gradient without the x̂ mean(d ⊙ x̂) term (§16.2)"
   "token-no-position@native/core/layers/embedding.cc@s/(positional_ ? wc\[vocabulary_ + t\] : 0.0f)/0.0f/@the positional embedding left out of the forward pass (§16.1)"
   "token-gelu-derivative@native/rules/elementwise_rules.h@s/(1 + 3 \* kGeluCubic \* h \* h)/(1 + kGeluCubic * h * h)/@GELU's derivative with a wrong cubic term (§16.3)"
+  "token-kfac-a-summed@native/optim/kfac.cc@s/add \/ ((float)ws.batch \* S), ws.abar\[l\]/add \/ ws.batch, ws.abar[l]/@KFAC's A of a layer over tokens summed over positions, not averaged (§16.6)"
+  "token-kfac-g-unscaled@native/optim/kfac.cc@s/add \* S \/ ws.batch, ws.g\[l\]/add \/ ((float)ws.batch * S), ws.g[l]/@KFAC's G of a layer over tokens from g, not from the token rows' gradients S g (§16.6)"
+  "token-kbfgs-a-rows@native/optim/kbfgs.cc@s/be_->syrk(true, L.n, ws.rows(l), (1 - settings_.a_decay)/be_->syrk(true, L.n, ws.m, (1 - settings_.a_decay)/@K-BFGS's moving average of A from the first m rows only (§16.6)"
+  "token-kbfgs-warm-a@native/optim/kbfgs.cc@s/ws.batch \* L.tokens_as_samples), ws.abar\[l\]/ws.batch), ws.abar[l]/@K-BFGS's warm-start A summed over positions (§16.6)"
+  "token-kbfgs-y-unscaled@native/optim/kbfgs.cc@s/if (L.tokens_as_samples > 1) be_->axpby/if (false) be_->axpby/@K-BFGS's y from g, not from the token rows' gradients S g (§16.6)"
   "bernoulli@native/rules/elementwise_rules.h@s/return uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/return uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
 )
 

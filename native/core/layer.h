@@ -74,11 +74,14 @@ class Layer {
   virtual DataKind output_kind() const = 0;
   // Token rows per sample of the output (DataKind::Tokens), else 0.
   virtual int tokens() const { return 0; }
+  // The curvature methods count each token row of a layer over tokens as a sample of its own (the "expand"
+  // setting, algorithm.md §16.6): the sequence length S by which they divide A and multiply g, else 1.
+  int tokens_as_samples() const { return tokens() > 0 && has_weights() ? tokens() : 1; }
   // Values per row of the output: per token row for token output, else per sample.
   size_t output_row() const { return tokens() ? output_size() / tokens() : output_size(); }
   // A kind whose passes loop over host memory (no GPU kernels yet): the network refuses it on a GPU backend.
   virtual bool host_only() const { return false; }
-  // Weights that the curvature methods do not precondition (an embedding, a layer norm's gains: algorithm.md
+  // Weights that the curvature methods do not precondition (a layer norm's gains and biases: algorithm.md
   // §16.6); K-BFGS and KFAC refuse a network with them.
   virtual bool first_order_only() const { return false; }
   // Throws Error(InvalidArgument) naming layer i when the layer cannot follow `below` (null: the input).

@@ -45,6 +45,8 @@ class KbfgsOptimizer final : public SecondOrderOptimizer<KbfgsSettings> {
     int d = 0, n = 0;
     // H_a learns from this batch's input rows, not from a kept A (a convolution's patches: algorithm.md §12.4)
     bool a_from_batch = false;
+    // S of a layer over tokens (its token rows count as samples, §16.6), else 1: A's divisor, g's factor
+    int tokens_as_samples = 1;
     float *a = nullptr, *h_a = nullptr, *h_g = nullptr;
     std::unique_ptr<LbfgsOperator> lbfgs;
     float *s_bar = nullptr, *y_bar = nullptr;  // undamped moving averages (algorithm.md §3.3 step 6)

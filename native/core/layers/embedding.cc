@@ -1,7 +1,9 @@
 // Token and position embeddings (algorithm.md §16.1): the first layer of a token model. Each sample is `tokens`
 // ids; token t of id v becomes the row E_v + P_t + b. Written as one dense map on the two-hot input
 // [one-hot(v) | one-hot(t) | 1], W = [E^T | P^T | b] is width x (vocabulary + tokens + 1) with the bias as its
-// last column like every kind's W, and W's column v is token v's embedding. Trained first-order (§16.6).
+// last column like every kind's W, and W's column v is token v's embedding. The curvature methods see it as
+// that dense map over tokens: its ā rows are the two-hot inputs, so KFAC's and K-BFGS's A holds the token and
+// position frequencies (§16.6).
 #include "token_layer.h"
 
 #include <cmath>
@@ -20,16 +22,21 @@ class Embedding final : public TokenLayer {
   }
   int weight_rows() const override { return width_; }
   int weight_cols() const override { return vocabulary_ + (positional_ ? tokens_ : 0) + 1; }
-  bool first_order_only() const override { return true; }
+  int locations() const override { return tokens_; }
   void initialize(Rng& rng, float* w) const override { initialize_uniform(rng, w, width_, weight_cols(), false); }
 
   LayerMemory memory(uint64_t m, bool) const override {
-    return {m * tokens_ * (1 + (uint64_t)width_), 0, 0, std::to_string(m * tokens_) + " token ids and their gradient rows"};
+    const uint64_t rows = m * tokens_;
+    return {rows * (1 + (uint64_t)weight_cols() + 2 * (uint64_t)width_), 0, 0,
+            std::to_string(rows) + " token ids, their two-hot rows, outputs and gradient rows"};
   }
   void bind(Backend&, int capacity, LayerBuffers& own, const std::function<float*(size_t)>& take) const override {
     const size_t rows = (size_t)capacity * tokens_;
     own.in = {take(rows), tokens_};  // one row of ids per sample, as the data loader writes it
-    own.out_grad = {take(rows * width_), width_};
+    own.abar = take(rows * weight_cols());
+    own.h = take(rows * width_);
+    own.g = take(rows * width_);
+    own.out_grad = {own.g, width_};
   }
 
   void forward(const LayerPass& p, Rows out) const override {
@@ -37,11 +44,18 @@ class Embedding final : public TokenLayer {
     for (int i = 0; i < p.ws.m; ++i)
       for (int t = 0; t < tokens_; ++t) {
         const int v = token(p, i, t);
-        float* y = out.data + ((size_t)i * tokens_ + t) * out.ld;
+        const size_t r = (size_t)i * tokens_ + t;
+        float* abar = p.own.abar + r * n;  // the two-hot input row with its homogeneous 1, for the curvature methods
+        std::fill(abar, abar + n, 0.0f);
+        abar[v] = 1.0f;
+        if (positional_) abar[vocabulary_ + t] = 1.0f;
+        abar[n - 1] = 1.0f;
+        float* h = p.own.h + r * width_;
         for (int c = 0; c < width_; ++c) {
           const float* wc = p.weights + (size_t)c * n;
-          y[c] = wc[v] + (positional_ ? wc[vocabulary_ + t] : 0.0f) + wc[n - 1];
+          h[c] = wc[v] + (positional_ ? wc[vocabulary_ + t] : 0.0f) + wc[n - 1];
         }
+        std::copy(h, h + width_, out.data + r * out.ld);
       }
   }
   void backward(const LayerPass& p, Rows, float* weight_grad) const override {
