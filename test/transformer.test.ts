@@ -208,6 +208,23 @@ describe('KFAC and K-BFGS on a token model without layer norms (tokens as sample
     expect(await model.evaluate(data)).toBeLessThan(0.8 * before);
     model.dispose();
   });
+
+  test("kfac: the output layer's G is the token rows' Fisher, (1/(m·S)) Σ (diag p − p pᵀ) in expectation", async () => {
+    const model = noNorm();
+    const p = await model.predict(data.x);  // softmax per token row at the weights the fit barely moves
+    let want = 0;
+    for (let r = 0; r < rows * CONTEXT; r++) {
+      const row = p.data.slice(r * VOCABULARY, (r + 1) * VOCABULARY);
+      want += (1 - row.reduce((s, v) => s + v * v, 0)) / (rows * CONTEXT);  // trace of diag p − p pᵀ
+    }
+    await model.fit(data, { optimizer: new KFAC({ lr: 1e-9 }), epochs: 40, batchSize: rows });
+    const state = (model as unknown as { handle: { exportState(): { buffers: Record<string, Float32Array> } } }).handle.exportState();
+    const G = state.buffers['layer5.G'];  // sampled targets: G's trace is an estimate of want
+    let trace = 0;
+    for (let c = 0; c < VOCABULARY; c++) trace += G[c * VOCABULARY + c];
+    expect(Math.abs(trace / want - 1)).toBeLessThan(0.25);
+    model.dispose();
+  });
 });
 
 test('a tiny GPT (2 blocks, width 32, 2 heads, context 16) learns a byte sequence with Adam', async () => {
