@@ -209,6 +209,30 @@ describe('KFAC and K-BFGS on a token model without layer norms (tokens as sample
     model.dispose();
   });
 
+  test("kbfgs: the output layer's pair after one step is a token row's, y = p̄(θ₀) − p̄(θ₁) against s = z̄(θ₀) − z̄(θ₁)", async () => {
+    const model = noNorm();
+    const means = async () => {  // the mean over the m·S token rows of the logits and of the softmax
+      const [z, p] = [await model.predict(data.x, { logits: true }), await model.predict(data.x)];
+      const mean = (m: typeof z) => Float64Array.from({ length: VOCABULARY }, (_, c) => {
+        let sum = 0;
+        for (let r = 0; r < rows * CONTEXT; r++) sum += m.data[r * VOCABULARY + c];
+        return sum / (rows * CONTEXT);
+      });
+      return { z: mean(z), p: mean(p) };
+    };
+    const first = await means();
+    await model.fit(data, { optimizer: new KBFGS({ lr: 0.3 }), epochs: 1, batchSize: rows });
+    const second = await means();
+    const state = (model as unknown as { handle: { exportState(): { buffers: Record<string, Float32Array> } } }).handle.exportState();
+    const [sBar, yBar] = [state.buffers['layer5.s_bar'], state.buffers['layer5.y_bar']];
+    // s̄ and ȳ are the same multiple of this step's s and y: compare each scaled by its s's size
+    const s = first.z.map((v, c) => v - second.z[c]), y = first.p.map((v, c) => v - second.p[c]);
+    const size = (v: ArrayLike<number>) => Array.from(v).reduce((t, x) => t + Math.abs(x), 0);
+    expect(size(s)).toBeGreaterThan(1e-3);
+    expect(maxDiff(Array.from(yBar, (v) => v / size(sBar)), y.map((v) => v / size(s)))).toBeLessThan(1e-3 * size(y) / size(s));
+    model.dispose();
+  });
+
   test("kfac: the output layer's G is the token rows' Fisher, (1/(m·S)) Σ (diag p − p pᵀ) in expectation", async () => {
     const model = noNorm();
     const p = await model.predict(data.x);  // softmax per token row at the weights the fit barely moves
