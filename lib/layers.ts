@@ -64,7 +64,7 @@ export interface LayerNormConfig { type: 'layerNorm' }
 export interface AttentionLayerConfig { type: 'attention'; heads: number }
 /** Adds its input to what its layers give (§16.5); the layers must keep the width. */
 export interface ResidualLayerConfig { type: 'residual'; layers: LayerConfig[] }
-/** Drops each value with probability `rate` in training (scaling the rest by 1/(1 − rate)); seeded; off in evaluation. */
+/** Drops each value with probability `rate` in training (scaling the rest by 1/(1 − rate)); `seed` (0 to 2^20, default 0) picks the masks; off in evaluation. */
 export interface DropoutLayerConfig { type: 'dropout'; rate: number; seed?: number }
 
 export type LayerConfig = DenseLayerConfig | Conv2dLayerConfig | Pool2dLayerConfig | GlobalAvgPool2dLayerConfig | FlattenLayerConfig

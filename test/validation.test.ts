@@ -222,6 +222,7 @@ describe('the native contract', () => {
       .toThrow('layer 2 ends a residual block whose start, layer 1, is not a residualStart of the same width');
     expect(make([embedding, { type: 'dropout', width: 4, tokens: 3, rate: 1, seed: 0 }, head])).toThrow('layer 1 (dropout): rate must be in [0, 1), got 1.000000');
     expect(make([embedding, { ...head, tokens: 0, in: 12 }])).toThrow('layer 1 (dense) is applied to 0 tokens per sample but the layer below gives 3');
+    expect(make([head])).toThrow('layer 0 (dense) over tokens needs the token rows of a layer below it (an embedding)');
     expect(make([embedding, head], 'halfSquaredError')).toThrow("a model with token outputs takes loss 'softmaxCrossEntropy' (one softmax per token)");
     expect(make([embedding, norm])).toThrow("the last layer must be dense (it gives the model's outputs)");
   });

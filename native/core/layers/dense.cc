@@ -23,6 +23,9 @@ class Dense final : public Layer {
   void check_below(int i, const Layer* below) const override {
     if (below && below->output_kind() == DataKind::Image)
       throw Error(ErrorKind::InvalidArgument, layer_name(i, kind()) + " takes a vector: flatten the image before it");
+    // token rows come from an embedding below (the data loader writes one row of values per sample)
+    if (!below && tokens_)
+      throw Error(ErrorKind::InvalidArgument, layer_name(i, kind()) + " over tokens needs the token rows of a layer below it (an embedding)");
     if (below && below->tokens() != tokens_)
       throw Error(ErrorKind::InvalidArgument, layer_name(i, kind()) + " is applied to " + std::to_string(tokens_) +
                                                   " tokens per sample but the layer below gives " + std::to_string(below->tokens()));
