@@ -339,6 +339,8 @@ export class Sequential {
     const metrics = options?.metrics ?? [];
     if (!Array.isArray(metrics) || metrics.some((m) => m !== 'accuracy'))
       throw new InvalidArgumentError("evaluate: metrics must be an array of 'accuracy'");
+    if (metrics.length > 0 && this.vocabulary)
+      throw new InvalidArgumentError('evaluate: accuracy is not reported for a token model (one prediction per position)');
     if (metrics.length > 0 && !this.hasAccuracy())
       throw new InvalidArgumentError(`evaluate: accuracy needs softmaxCrossEntropy or a single sigmoidCrossEntropy output, not ${this.loss} with ${this.outputDim} outputs`);
     const handle = this.native();

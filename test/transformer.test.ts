@@ -170,6 +170,7 @@ describe('typed errors of token models', () => {
     data.y.data[0] = -1;
     await expect(model.fit(data, { optimizer: new Adam() })).rejects.toThrow(/training data.y has token id -1 at row 0, position 0/);
     await expect(model.predict({ data: new Float32Array(CONTEXT).fill(0.5), rows: 1, cols: CONTEXT })).rejects.toThrow(InvalidDataError);
+    await expect(model.evaluate(tokenRows(seeded(1)), { metrics: ['accuracy'] })).rejects.toThrow(/accuracy is not reported for a token model/);
     model.dispose();
   });
   test('the curvature methods refuse layer norms (first-order only for now)', async () => {
