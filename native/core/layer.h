@@ -81,8 +81,8 @@ class Layer {
   size_t output_row() const { return tokens() ? output_size() / tokens() : output_size(); }
   // A kind whose passes loop over host memory (no GPU kernels yet): the network refuses it on a GPU backend.
   virtual bool host_only() const { return false; }
-  // Weights that the curvature methods do not precondition (a layer norm's gains and biases: algorithm.md
-  // §16.6); K-BFGS and KFAC refuse a network with them.
+  // Weights for which the curvature methods keep no statistics (a layer norm's gains and biases, algorithm.md
+  // §16.6): KFAC and K-BFGS give them their damped identity preconditioner.
   virtual bool first_order_only() const { return false; }
   // Throws Error(InvalidArgument) naming layer i when the layer cannot follow `below` (null: the input).
   virtual void check_below(int i, const Layer* below) const {}

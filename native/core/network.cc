@@ -106,13 +106,6 @@ Network::Network(Backend& backend, std::vector<std::unique_ptr<Layer>> stack, Lo
 
 Network::~Network() { backend_.release(params_); }
 
-void Network::require_curvature(const char* method) const {
-  for (size_t i = 0; i < stack_.size(); ++i)
-    if (stack_[i]->first_order_only())
-      throw Error(ErrorKind::InvalidArgument, std::string(method) + " does not precondition " + layer_name((int)i, stack_[i]->kind()) +
-                                                  " yet: train this model with a first-order optimizer (sgd, adam, rmsprop)");
-}
-
 void Network::initialize(uint64_t seed) {
   Rng rng(seed);
   std::vector<float> host(param_count());

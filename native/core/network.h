@@ -109,10 +109,6 @@ class Network {
   uint64_t training_passes() const { return training_passes_; }
   void set_training_passes(uint64_t passes) { training_passes_ = passes; }
 
-  // Throws Error(InvalidArgument) when a layer's weights are first-order only (Layer::first_order_only, a layer
-  // norm): the curvature method `method` cannot precondition them yet (algorithm.md §16.6).
-  void require_curvature(const char* method) const;
-
   // Every layer's weights from one seeded SplitMix64 stream, layer by layer (Layer::initialize, algorithm.md §7.2).
   void initialize(uint64_t seed);
 

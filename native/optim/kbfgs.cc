@@ -16,7 +16,6 @@
 namespace kb {
 
 void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
-  net.require_curvature(name());
   be_ = &net.backend();
   require_memory(*be_, settings_.memory > 0 ? "K-BFGS(L)'s state" : "K-BFGS's state", state_size(net));
   owned_.bind(*be_);
@@ -47,6 +46,7 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
     layer.n = net.cols(l);
     layer.a_from_batch = net.layer(l).hessian_action_from_batch();
     layer.tokens_as_samples = net.layer(l).tokens_as_samples();
+    layer.first_order = net.layer(l).first_order_only();
     if (layer.a_from_batch) patch_rows = std::max(patch_rows, (size_t)batch_capacity * net.layer(l).locations());
     const size_t n = layer.n, d = layer.d;
     layer.a = carve(a_at, n * n);
@@ -130,6 +130,7 @@ void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
   net.forward(ws, Network::Want::Nothing);
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
+    if (L.first_order) continue;
     be_->syrk(true, L.n, ws.rows(l), 1.0f / ((float)j * ws.batch * L.tokens_as_samples), ws.abar[l], L.n, (float)(j - 1) / j, L.a, L.n);
   }
 }
@@ -165,6 +166,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool cur
   // Step 1: batch means of the first pass and A (algorithm.md §3.3 steps 1-2), which only curvature updates use.
   for (int l = 0; l < net.num_layers() && curvature; ++l) {
     Layer& L = layers_[l];
+    if (L.first_order) continue;
     local_column_mean(net, ws, l, ws.h[l], L.d, L.h_mean);
     local_column_mean(net, ws, l, ws.g[l], L.d, L.g_mean);
     local_column_mean(net, ws, l, ws.abar[l], L.n, L.a_mean);
@@ -213,11 +215,13 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool cur
   net.backward(ws, nullptr);
   timer.lap(t_second_pass_);
   for (int l = 0; l < net.num_layers(); ++l) {
+    if (layers_[l].first_order) continue;
     local_column_mean(net, ws, l, ws.h[l], layers_[l].d, layers_[l].h_next);
     local_column_mean(net, ws, l, ws.g[l], layers_[l].d, layers_[l].g_next);
   }
   comm_->sum(*be_, second_means_, second_means_size_);
-  for (int l = 0; l < net.num_layers(); ++l) update_g_side(l);
+  for (int l = 0; l < net.num_layers(); ++l)
+    if (!layers_[l].first_order) update_g_side(l);
   if (split_) share_updates();
   timer.lap(t_curvature_);
 }
@@ -265,6 +269,7 @@ void KbfgsOptimizer::update_g_side(int l) {
 void KbfgsOptimizer::update_a_side(Network& net, Workspace& ws) {
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
+    if (L.first_order) continue;
     const int n = L.n;
     be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, L.s_a);
     if (L.a_from_batch) {
@@ -278,7 +283,7 @@ void KbfgsOptimizer::update_a_side(Network& net, Workspace& ws) {
   comm_->sum(*be_, ya_block_, ya_block_size_);
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
-    if (!owns(l)) continue;
+    if (!owns(l) || L.first_order) continue;
     const int n = L.n;
     be_->axpby(n, (float)std::sqrt(settings_.damping), L.s_a, 1.0f, L.y_a);
     be_->gemv(false, n, n, 1.0f, L.h_a, n, L.y_a, 0.0f, hya_);

@@ -13,7 +13,6 @@
 namespace kb {
 
 void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
-  net.require_curvature(name());
   be_ = &net.backend();
   std::vector<MemoryPart> parts;  // what follows allocates
   uint64_t largest_part = 0;
@@ -77,6 +76,7 @@ void KfacOptimizer::distribute(Collective& comm, bool split_curvature) {
 void KfacOptimizer::accumulate_factors(Network& net, Workspace& ws, float keep, float add) {
   for (size_t l = 0; l < layers_.size(); ++l) {
     Layer& L = layers_[l];
+    if (net.layer((int)l).first_order_only()) continue;  // its factors stay 0: the direction is M/λ (§16.6)
     const int rows = ws.rows((int)l), S = net.layer((int)l).tokens_as_samples();
     if (S > 1) {  // tokens as samples (§16.6): A = (1/(m·S)) Σ ā āᵀ, G = (1/(m·S)) Σ (S g)(S g)ᵀ over the m·S rows
       local_syrk(net, L.n, rows, add / ((float)ws.batch * S), ws.abar[l], keep, L.a);

@@ -1,6 +1,6 @@
 // Layer normalization over the width of each token row (algorithm.md §16.2): y = gain ⊙ x̂ + bias with
 // x̂ = (x − mean) / sqrt(var + ε). The weights are W = [gain | bias] (width x 2: the bias as the last column, as
-// every kind lays out its W), trained first-order (§16.6).
+// every kind lays out its W); the curvature methods keep no statistics for it (§16.6).
 #include "token_layer.h"
 
 #include <cmath>
