@@ -34,7 +34,7 @@ MUTATIONS=(
   "dist-grad-local@native/core/layers/dense.cc@s/1.0f \/ p.ws.batch, p.own.g/1.0f \/ p.ws.m, p.own.g/@each rank's gradient averaged over its own rows, then summed (§13.1)"
   "dist-beta-everywhere@native/core/rank_sums.cc@s/net.collective().rank() == 0 ? beta : 0.0f/beta/@every rank keeps KFAC's beta·A before the sum over ranks (§13.1)"
   "dist-mean-unscaled@native/core/rank_sums.cc@s/(float)ws.m \/ ws.batch/1.0f/@each rank's batch mean summed instead of weighted by its share (§13.1)"
-  "dist-sample-offset@native/core/network.cc@s/(uint64_t)ws.first \* d/(uint64_t)0/@every rank draws KFAC's targets from the first rows' uniforms (§13.1)"
+  "dist-sample-offset@native/core/network.cc@s/(uint64_t)ws.first \* tokens \* d/(uint64_t)0/@every rank draws KFAC's targets from the first rows' uniforms (§13.1)"
   "dist-ya-local@native/optim/kbfgs.cc@s/comm_->sum(\*be_, ya_block_, ya_block_size_);//@H_a's Hessian action A s_a from this rank's share and patches only (§13.1)"
   "dist-shares-not-zeroed@native/optim/kbfgs.cc@s/if (comm_->rank() != 0) be_->fill(a_block_, 0.0f, a_block_size_);//@every rank starts its share of A from the whole A (§13.1)"
   "dist-split-no-broadcast@native/optim/kbfgs.cc@s/if (split_) share_updates();/(void)0;/@split curvature updates never broadcast (§13.2)"

@@ -148,12 +148,12 @@ LayerPass Network::pass(Workspace& ws, int i, bool second_pass) const {
 
 double Network::forward(Workspace& ws, Want want, bool second_pass) {
   const int depth = (int)stack_.size();
-  // Each layer writes the next one's input (a dense layer's abar after its homogeneous column's stride, an
-    // image), the last the network's output.
   // Passes that compute a gradient train: dropout layers draw a new mask (§16.5).
   ws.training = want == Want::Gradient || want == Want::LossAndGradient;
   if (ws.training && !second_pass) ws.training_passes = ++training_passes_;
   for (int i = 0; i < depth; ++i) {
+    // Each layer writes the next one's input (a dense layer's abar after its homogeneous column's stride, an
+    // image, token rows), the last the network's output.
     const Rows out = i + 1 < depth ? ws.layers[i + 1].in : Rows{ws.output, output_row()};
     stack_[i]->forward(pass(ws, i, second_pass), out);
   }
