@@ -113,6 +113,8 @@ export interface NativeTrainingState {
   epochs: number;
   seconds: number;
   warm: boolean;
+  /** Training passes of the network so far: where dropout masks go on (absent in older checkpoints). */
+  dropoutPasses?: number;
   buffers: Record<string, Float32Array>;
   scalars: Record<string, number>;
   sampler: { order: Uint32Array; position: number; shuffle: boolean; rng: string };

@@ -9,9 +9,10 @@ export type {
 } from './model';
 export type { BatchLogs, DiagnosticName, Diagnostics, EpochLogs, History, LayerWeights } from './records';
 export type {
-  Conv2dLayerConfig, DenseLayerConfig, FlattenLayerConfig, GlobalAvgPool2dLayerConfig, ImageShape, LayerConfig,
-  Pool2dLayerConfig, WeightShape,
+  AttentionLayerConfig, Conv2dLayerConfig, DenseLayerConfig, DropoutLayerConfig, EmbeddingLayerConfig, FlattenLayerConfig,
+  GlobalAvgPool2dLayerConfig, ImageShape, LayerConfig, LayerNormConfig, Pool2dLayerConfig, ResidualLayerConfig, WeightShape,
 } from './layers';
+export type { TokenData, TokenMatrix } from './tokens';
 export { Optimizer, SGD, Adam, AdamW, RMSprop, KBFGS, KBFGSL, KFAC, Shampoo, SOAP, optimizerFromJSON } from './optimizers';
 export { WarmupCosine } from './schedules';
 export type { LrSchedule, ScheduleJSON, WarmupCosineOptions } from './schedules';

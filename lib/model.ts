@@ -14,6 +14,7 @@ import { Optimizer } from './optimizers';
 import { allReportOnly, bindHooks, callHook, type BoundHook, type Callback, type HookName, type TrainingRun } from './callbacks';
 import { record, type BatchLogs, type EpochLogs, type History, type LayerWeights } from './records';
 import { encodeCheckpoint, readCheckpointFile, restoreCheckpoint, writeCheckpoint, type CheckpointContents } from './checkpoint';
+import { tokenData, tokenIds, type TokenData, type TokenMatrix } from './tokens';
 import { ACTIVATIONS, checkInputShape, planLayers, type ActivationName, type ImageShape, type LayerConfig, type WeightShape } from './layers';
 
 export { ACTIVATIONS, type ActivationName } from './layers';
@@ -64,7 +65,7 @@ export interface FitOptions {
   shuffle?: boolean;
   /** Seed of the data order. Default 0. */
   seed?: number;
-  validationData?: TrainingData;
+  validationData?: TrainingData | TokenData;
   /** OpenBLAS threads (a process-wide setting). Default: the number of CPUs. */
   threads?: number;
   /**
@@ -108,6 +109,13 @@ export class Sequential {
   /** The image input's [channels, height, width], if the model takes images. */
   readonly inputShape: ImageShape | undefined;
   readonly outputDim: number;
+  /**
+   * Target values per sample: outputDim, or for a token model (one starting with an embedding) one next-token id
+   * per position, its outputs then being sequence x vocabulary logits (docs/algorithm.md §18.1).
+   */
+  readonly targetDim: number;
+  /** The embedding's vocabulary of a token model, else 0. */
+  readonly vocabulary: number;
   /** The layers with their defaults filled in. */
   readonly layers: ReadonlyArray<LayerConfig>;
   /** Each trainable layer's weight shape, in the order of getWeights(). */
@@ -139,6 +147,10 @@ export class Sequential {
       throw new InvalidArgumentError(`${where}: loss '${this.loss}' takes logits, so the last layer must be 'linear'`);
     const seed = checkNumber(where, 'seed', config.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
     this.outputDim = plan.outputDim;
+    this.targetDim = plan.targetDim;
+    this.vocabulary = plan.vocabulary;
+    if (this.vocabulary && this.loss !== 'softmaxCrossEntropy')
+      throw new InvalidArgumentError(`${where}: a token model takes loss 'softmaxCrossEntropy' (one softmax per token)`);
     const nativeLayers = plan.native;
     const requested = checkChoice(where, 'device', config.device, 'cpu', DEVICES);
     const tf32 = checkBoolean(where, 'tf32', config.tf32, false);
@@ -170,15 +182,14 @@ export class Sequential {
    * `error.history` set) when `signal` aborts, with the error of a throwing callback, or with a typed error for
    * bad input or numerical failure.
    */
-  async fit(data: TrainingData, options: FitOptions): Promise<History> {
+  async fit(data: TrainingData | TokenData, options: FitOptions): Promise<History> {
     const where = 'fit';
     checkKeys(where, options, FIT_KEYS);
     if (!options || !(options.optimizer instanceof Optimizer))
       throw new InvalidArgumentError(`${where}: optimizer must be an optimizer instance, e.g. new Adam()`);
     const handle = this.native();
-    const { x, y } = resolveData('training data', data, this.inputDim, this.outputDim);
-    const val = options.validationData === undefined ? null
-      : resolveData('validationData', options.validationData, this.inputDim, this.outputDim);
+    const { x, y } = this.resolve('training data', data);
+    const val = options.validationData === undefined ? null : this.resolve('validationData', options.validationData);
     const epochs = checkNumber(where, 'epochs', options.epochs, 1, { min: 0, max: 2 ** 31 - 1, integer: true });
     const batchSize = checkNumber(where, 'batchSize', options.batchSize, Math.min(1000, x.rows), { min: 1, max: 2 ** 31 - 1, integer: true });
     if (batchSize > x.rows) throw new ShapeError(`${where}: batchSize ${batchSize} exceeds the ${x.rows} training rows`);
@@ -321,23 +332,33 @@ export class Sequential {
    * of rows predicted right: { loss, accuracy } (softmax cross-entropy: the argmax of the outputs against the
    * argmax of the one-hot targets; a single sigmoid output: its sign against t > 0.5).
    */
-  async evaluate(data: TrainingData): Promise<number>;
-  async evaluate(data: TrainingData, options: { metrics: Array<'accuracy'> }): Promise<{ loss: number; accuracy: number }>;
-  async evaluate(data: TrainingData, options?: { metrics?: Array<'accuracy'> }): Promise<number | { loss: number; accuracy: number }> {
+  async evaluate(data: TrainingData | TokenData): Promise<number>;
+  async evaluate(data: TrainingData | TokenData, options: { metrics: Array<'accuracy'> }): Promise<{ loss: number; accuracy: number }>;
+  async evaluate(data: TrainingData | TokenData, options?: { metrics?: Array<'accuracy'> }): Promise<number | { loss: number; accuracy: number }> {
     checkKeys('evaluate', options ?? {}, ['metrics']);
     const metrics = options?.metrics ?? [];
     if (!Array.isArray(metrics) || metrics.some((m) => m !== 'accuracy'))
       throw new InvalidArgumentError("evaluate: metrics must be an array of 'accuracy'");
+    if (metrics.length > 0 && this.vocabulary)
+      throw new InvalidArgumentError('evaluate: accuracy is not reported for a token model (one prediction per position)');
     if (metrics.length > 0 && !this.hasAccuracy())
       throw new InvalidArgumentError(`evaluate: accuracy needs softmaxCrossEntropy or a single sigmoidCrossEntropy output, not ${this.loss} with ${this.outputDim} outputs`);
     const handle = this.native();
-    const { x, y } = resolveData('evaluate data', data, this.inputDim, this.outputDim);
+    const { x, y } = this.resolve('evaluate data', data);
     const result = await native(() => handle.evaluate(pinnedForNative(x.data), y ? pinnedForNative(y.data) : null, x.rows))
       .catch((e) => Promise.reject(fromNative(e)));
     return metrics.length > 0 ? result : result.loss;
   }
 
+  /** The data checked against the model's widths (and a token model's vocabulary). */
+  private resolve(what: string, data: TrainingData | TokenData): { x: Matrix; y: Matrix | null } {
+    const outputs = this.weightShapes[this.weightShapes.length - 1].units;
+    const checked = this.vocabulary ? tokenData(what, data, this.vocabulary, outputs) : data as TrainingData;
+    return resolveData(what, checked, this.inputDim, this.targetDim);
+  }
+
   private hasAccuracy(): boolean {
+    if (this.vocabulary) return false;  // one prediction per token
     return this.loss === 'softmaxCrossEntropy' || (this.loss === 'sigmoidCrossEntropy' && this.outputDim === 1);
   }
 
@@ -345,9 +366,10 @@ export class Sequential {
    * Outputs for each row of x, in data space: sigmoid(z) for sigmoidCrossEntropy, softmax(z) for
    * softmaxCrossEntropy, z itself for halfSquaredError. With `{ logits: true }` the raw last-layer outputs.
    */
-  async predict(x: Matrix, options: { logits?: boolean } = {}): Promise<Matrix> {
+  async predict(input: Matrix | TokenMatrix, options: { logits?: boolean } = {}): Promise<Matrix> {
     checkKeys('predict', options, ['logits']);
     const handle = this.native();
+    const x = this.vocabulary ? tokenIds('predict input', input, this.vocabulary) : input as Matrix;
     checkMatrix('predict input', x);
     if (x.cols !== this.inputDim) throw new ShapeError(`predict input has ${x.cols} columns but the model takes ${this.inputDim}`);
     const logits = checkBoolean('predict', 'logits', options.logits, false);
@@ -356,9 +378,9 @@ export class Sequential {
   }
 
   /** Mean data loss of one batch and its gradient per layer, synchronously (for checks and custom loops). */
-  computeGradients(data: TrainingData): { loss: number; gradients: LayerWeights[] } {
+  computeGradients(data: TrainingData | TokenData): { loss: number; gradients: LayerWeights[] } {
     const handle = this.native();
-    const { x, y } = resolveData('computeGradients data', data, this.inputDim, this.outputDim);
+    const { x, y } = this.resolve('computeGradients data', data);
     // The engine's gradient call does not check its data (fit, evaluate and predict do): NaN would pass through.
     checkFinite('inputs', x);
     if (y) checkFinite('targets', y);

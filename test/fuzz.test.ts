@@ -103,6 +103,44 @@ test('layer stacks: every configuration builds a model that predicts, or throws 
   expect(rejected).toBeGreaterThan(built);
 });
 
+test('token layer stacks: every configuration builds a model that predicts and computes gradients, or throws InvalidArgumentError', async () => {
+  let seed = 777;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pick = <T,>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const layer = (depth: number): unknown => pick([
+    () => ({ type: 'attention', heads: pick([1, 2, 3, 4, 0, 1.5]) }),
+    () => ({ type: 'layerNorm' }),
+    () => ({ units: pick([4, 8, 3, 0]), activation: pick(['gelu', 'relu', 'linear', 'softmax']) }),
+    () => ({ type: 'dropout', rate: pick([0, 0.1, 0.5, 1, -0.2]) }),
+    () => ({ type: 'residual', layers: depth > 1 ? [] : Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => layer(depth + 1)) }),
+    () => ({ type: pick(['flatten', 'embedding', 'maxPool2d']), vocabulary: 5, width: 4 }),
+  ])();
+  let built = 0, rejected = 0;
+  for (let i = 0; i < Math.min(iterations, 400); i++) {
+    const context = pick([1, 3, 4, 0, -1]), vocabulary = pick([5, 2, 1, 0]);
+    const layers: unknown[] = [{ type: 'embedding', vocabulary, width: pick([4, 8, 0]) },
+      ...Array.from({ length: Math.floor(rnd() * 4) }, () => layer(0)), { units: pick([vocabulary, 3]) }];
+    let model: Sequential | undefined;
+    try {
+      model = new Sequential({ inputDim: context, layers: layers as never, loss: pick(['softmaxCrossEntropy', 'softmaxCrossEntropy', 'halfSquaredError']), seed: 1 });
+    } catch (error) {
+      if (!(error instanceof InvalidArgumentError)) throw new Error(`${JSON.stringify({ context, layers })}: ${String(error)}`);
+      rejected++;
+      continue;
+    }
+    const ids = () => ({ data: Int32Array.from({ length: 2 * context }, (_, k) => k % vocabulary), rows: 2, cols: context });
+    expect((await model.predict(ids(), { logits: true })).data.every(Number.isFinite)).toBe(true);
+    const classes = model.weightShapes[model.weightShapes.length - 1].units;
+    const y = { data: Int32Array.from({ length: 2 * context }, (_, k) => k % classes), rows: 2, cols: context };
+    expect(Number.isFinite(model.computeGradients({ x: ids(), y }).loss)).toBe(true);
+    model.dispose();
+    built++;
+  }
+  console.log(`token layer stacks: ${built} built, predicted and differentiated, ${rejected} rejected with InvalidArgumentError`);
+  expect(built).toBeGreaterThan(10);
+  expect(rejected).toBeGreaterThan(10);
+});
+
 test('checkpoint loader', async () => {
   const images = readIdxImages(path.join(data, 'mnist-t10k-first100-images-idx3-ubyte'));
   const model = new Autoencoder({ encoder: [784, 8, 4], loss: 'sigmoidCrossEntropy', seed: 1 });

@@ -260,7 +260,7 @@ describe('bad input gives typed errors', () => {
     expect(() => new RMSprop({ protocol: 'tf' as never })).toThrow(/protocol/);
     expect(() => new Adam({ learningRate: 0.1 } as never)).toThrow(/unknown option 'learningRate'/);
     expect(() => new Adam({ beta_1: 0.1 } as never)).toThrow(/did you mean 'beta1'/);
-    expect(() => new Sequential({ inputDim: 3, layers: [{ units: 2, activation: 'gelu' as never }], loss: 'halfSquaredError' }))
+    expect(() => new Sequential({ inputDim: 3, layers: [{ units: 2, activation: 'swish' as never }], loss: 'halfSquaredError' }))
       .toThrow(/activation/);
     expect(() => new Sequential({ inputDim: 3, layers: [{ units: 2, activation: 'relu' }], loss: 'sigmoidCrossEntropy' }))
       .toThrow(/must be 'linear'/);

@@ -218,9 +218,32 @@ describe('the native contract', () => {
     await expect(fit(kbfgs, 'kbfgs', { splitCurvature: undefined })).rejects.toThrow('splitCurvature must be a boolean');
   });
 
+  test('token layers: the native side checks them itself', () => {
+    const make = (layers: unknown[], loss = 'softmaxCrossEntropy') =>
+      () => new addon.NativeModel({ layers: layers as never, loss, seed: 1, device: 'cpu', tf32: false });
+    const embedding = { type: 'embedding', vocabulary: 5, width: 4, tokens: 3, positional: true };
+    const head = { type: 'dense', in: 4, out: 5, activation: 'linear', tokens: 3 };
+    const norm = { type: 'layerNorm', width: 4, tokens: 3 };
+    expect(make([embedding, head])).not.toThrow();
+    expect(make([embedding, { type: 'dense', in: 4, out: 12, activation: 'linear', tokens: 3 }, { type: 'causalSelfAttention', width: 4, tokens: 3, heads: 3 }, head]))
+      .toThrow('layer 2 (causalSelfAttention): 3 heads do not divide the width 4');
+    expect(make([{ ...embedding, vocabulary: 1 }, head])).toThrow('layer 0 (embedding) has a vocabulary of 1 (2 to 1048576 tokens)');
+    expect(make([norm, embedding, head])).toThrow('layer 0 (layerNorm) takes the 3 token rows per sample of a layer below it');
+    expect(make([{ type: 'dense', in: 3, out: 3, activation: 'linear' }, embedding, head])).toThrow('layer 1 (embedding) must be the first layer (its inputs are token ids)');
+    expect(make([{ ...embedding, tokens: 1 << 15 }, head])).toThrow('layer 0 has a sequence length of 32768 (at most 16384)');
+    expect(make([embedding, { type: 'residualEnd', width: 4, tokens: 3, start: 1 }, head])).toThrow('layer 1 (residualEnd): its start 1 is not a layer below it');
+    expect(make([embedding, norm, { type: 'residualEnd', width: 4, tokens: 3, start: 1 }, head]))
+      .toThrow('layer 2 ends a residual block whose start, layer 1, is not a residualStart of the same width');
+    expect(make([embedding, { type: 'dropout', width: 4, tokens: 3, rate: 1, seed: 0 }, head])).toThrow('layer 1 (dropout): rate must be in [0, 1), got 1.000000');
+    expect(make([embedding, { ...head, tokens: 0, in: 12 }])).toThrow('layer 1 (dense) is applied to 0 tokens per sample but the layer below gives 3');
+    expect(make([head])).toThrow('layer 0 (dense) over tokens needs the token rows of a layer below it (an embedding)');
+    expect(make([embedding, head], 'halfSquaredError')).toThrow("a model with token outputs takes loss 'softmaxCrossEntropy' (one softmax per token)");
+    expect(make([embedding, norm])).toThrow("the last layer must be dense (it gives the model's outputs)");
+  });
+
   test('activations and losses cross by name', () => {
-    expect(() => new addon.NativeModel({ layers: [{ type: 'dense', in: 3, out: 2, activation: 'gelu' }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
-      .toThrow("layer 0 has an unknown activation 'gelu' (linear, relu, sigmoid, tanh)");
+    expect(() => new addon.NativeModel({ layers: [{ type: 'dense', in: 3, out: 2, activation: 'swish' }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
+      .toThrow("layer 0 has an unknown activation 'swish' (linear, relu, sigmoid, tanh, gelu)");
     expect(() => new addon.NativeModel({ layers, loss: 'hinge', seed: 1, device: 'cpu', tf32: false }))
       .toThrow("unknown loss 'hinge' (sigmoidCrossEntropy, halfSquaredError, softmaxCrossEntropy)");
     expect(() => new addon.NativeModel({ layers: [{ type: 'dense', in: 3, out: 2, activation: 1 as never }], loss: 'halfSquaredError', seed: 1, device: 'cpu', tf32: false }))
@@ -313,7 +336,7 @@ describe('image layers', () => {
       .toThrow('layer 1 (conv2d) takes an image: it can only follow the input, a conv2d or a pooling layer');
     expect(make([{ ...pool, channels: 1, height: 4, width: 4 }, flatten(4), dense(4)])).toThrow('layer 0 (pool2d) must come right after a conv2d layer');
     expect(make([conv3, { ...pool, kind: 'median' }, flatten(2), dense(2)])).toThrow("layer 1 (pool2d): unknown pooling 'median' (max, average)");
-    expect(make([{ type: 'embedding', in: 3, out: 2 }])).toThrow("layer 0 has an unknown type 'embedding' (dense, conv2d, pool2d, globalAvgPool2d, flatten)");
+    expect(make([{ type: 'recurrent', in: 3, out: 2 }])).toThrow("layer 0 has an unknown type 'recurrent' (dense, conv2d, pool2d, globalAvgPool2d, flatten, embedding, layerNorm, causalSelfAttention, residualStart, residualEnd, dropout)");
     expect(make([{ in: 3, out: 2, activation: 'linear' }])).toThrow("layer 0 has an unknown type 'undefined'");
     // A well-formed stack builds: conv2d, max pooling, flatten, dense; the weights are the two trainable layers'.
     const model = make([conv3, pool, flatten(2), dense(2)])();

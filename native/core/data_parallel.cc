@@ -66,7 +66,7 @@ void check_same_run(Network& net, const DataView& train, const FitConfig& config
       hash_bytes(weights.data(), weights.size() * sizeof(float), seed),
       hash_bytes(settings.data(), settings.size(), seed),
       hash_bytes(train.x, (size_t)train.rows * net.input_dim() * sizeof(float),
-                 train.y == train.x ? seed : hash_bytes(train.y, (size_t)train.rows * net.output_dim() * sizeof(float), seed)),
+                 train.y == train.x ? seed : hash_bytes(train.y, (size_t)train.rows * net.target_dim() * sizeof(float), seed)),
   };
   uint64_t root[3];
   std::memcpy(root, mine, sizeof root);

@@ -12,22 +12,22 @@ void fit_host(Network& net, TrainingState& state, const DataView& train, const D
               const FitConfig& config, const FitCallbacks& callbacks, const std::atomic<bool>& cancel) {
   auto check = [&](const DataView& data, const char* inputs, const char* targets) {
     check_finite(data.x, data.rows, net.input_dim(), inputs);
-    if (data.y != data.x) check_finite(data.y, data.rows, net.output_dim(), targets);
+    if (data.y != data.x) check_finite(data.y, data.rows, net.target_dim(), targets);
   };
   check(train, "training inputs", "training targets");
   if (validation) check(*validation, "validation inputs", "validation targets");
   check_same_run(net, train, config, *state.optimizer, state.rules);
   Backend& be = net.backend();
-  const StagedData staged_train(be, train, net.input_dim(), net.output_dim());
+  const StagedData staged_train(be, train, net.input_dim(), net.target_dim());
   std::unique_ptr<StagedData> staged_validation;
-  if (validation) staged_validation = std::make_unique<StagedData>(be, *validation, net.input_dim(), net.output_dim());
+  if (validation) staged_validation = std::make_unique<StagedData>(be, *validation, net.input_dim(), net.target_dim());
   fit(net, state, staged_train.view(), staged_validation ? &staged_validation->view() : nullptr, config, callbacks,
       cancel);
 }
 
 Evaluation evaluate_host(Network& net, const DataView& data) {
   check_finite(data.x, data.rows, net.input_dim(), "inputs");
-  const StagedData staged(net.backend(), data, net.input_dim(), net.output_dim());
+  const StagedData staged(net.backend(), data, net.input_dim(), net.target_dim());
   Workspace ws(net, std::min(data.rows, kChunkRows));
   Evaluation result;
   result.loss = mean_loss(net, ws, staged.view(), &result.accuracy);
@@ -51,7 +51,8 @@ void predict_host(Network& net, const float* x, int rows, bool logits, float* ou
     if (logits) {
       be.to_host(out + (size_t)start * d, ws.output, (size_t)m * d);
     } else {
-      be.link(net.loss_kind(), ws.output, m, d, ws.g.back());
+      const int rows_per_sample = std::max(1, net.output_tokens());  // a softmax per token row (§18.1)
+      be.link(net.loss_kind(), ws.output, m * rows_per_sample, d / rows_per_sample, ws.g.back());
       be.to_host(out + (size_t)start * d, ws.g.back(), (size_t)m * d);
     }
   }
@@ -59,7 +60,7 @@ void predict_host(Network& net, const float* x, int rows, bool logits, float* ou
 
 double loss_gradient_host(Network& net, const DataView& data, float* gradient) {
   Backend& be = net.backend();
-  const StagedData staged(be, data, net.input_dim(), net.output_dim());
+  const StagedData staged(be, data, net.input_dim(), net.target_dim());
   Workspace ws(net, data.rows);
   std::vector<uint32_t> idx(data.rows);
   std::iota(idx.begin(), idx.end(), 0u);

@@ -1,6 +1,7 @@
 // What the layer kinds share: names in messages, the activation setting, the initial weights.
 #include "layer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "errors.h"
@@ -18,6 +19,18 @@ Activation activation_field(int i, const LayerFields& fields) {
     throw Error(ErrorKind::InvalidArgument, "layer " + std::to_string(i) + " has an unknown activation '" + name +
                                                 "' (" + name_list(kActivationNames) + ")");
   return activation;
+}
+
+int token_field(int i, const LayerFields& fields) {
+  const int tokens = fields.whole("tokens");
+  if (tokens < 0 || tokens > kMaxTokens)
+    throw Error(ErrorKind::InvalidArgument, "layer " + std::to_string(i) + " has a sequence length of " + std::to_string(tokens) +
+                                                " (at most " + std::to_string(kMaxTokens) + ")");
+  return tokens;
+}
+
+void copy_token_rows(const float* src, int ld_src, float* dst, int ld_dst, size_t rows, int width) {
+  for (size_t r = 0; r < rows; ++r) std::copy(src + r * ld_src, src + r * ld_src + width, dst + r * ld_dst);
 }
 
 void initialize_uniform(Rng& rng, float* w, int rows, int cols, bool bias) {

@@ -37,6 +37,9 @@ struct LayerBuffers {
   float* abar = nullptr;
   float* h = nullptr;
   float* g = nullptr;
+  // What a kind keeps from forward for its backward (a layer norm's normalized rows, attention's weights, a
+  // dropout mask, a residual block's skipped gradient).
+  float* saved = nullptr;
 };
 
 // One forward or backward of one layer over the workspace's current batch.
@@ -57,8 +60,10 @@ struct LayerMemory {
   std::string description;      // for the memory check's message
 };
 
-// What a layer's input or output is: a vector per sample, or an image (HWC, image_geometry.h).
-enum class DataKind { Vector, Image };
+// What a layer's input or output is: a vector per sample, an image (HWC, image_geometry.h), or a sequence of
+// tokens (algorithm.md §18): `tokens()` rows per sample of equal width, and a Rows' ld is then the stride between
+// token rows (sample i's token t starts at data + (i·tokens + t)·ld).
+enum class DataKind { Vector, Image, Tokens };
 
 class Layer {
  public:
@@ -67,8 +72,22 @@ class Layer {
   virtual size_t input_size() const = 0;   // values per sample
   virtual size_t output_size() const = 0;  // values per sample
   virtual DataKind output_kind() const = 0;
+  // Token rows per sample of the output (DataKind::Tokens), else 0.
+  virtual int tokens() const { return 0; }
+  // The curvature methods count each token row of a layer over tokens as a sample of its own (the "expand"
+  // setting, algorithm.md §18.6): the sequence length S by which they divide A and multiply g, else 1.
+  int tokens_as_samples() const { return tokens() > 0 && has_weights() ? tokens() : 1; }
+  // Values per row of the output: per token row for token output, else per sample.
+  size_t output_row() const { return tokens() ? output_size() / tokens() : output_size(); }
+  // A kind whose passes loop over host memory (no GPU kernels yet): the network refuses it on a GPU backend.
+  virtual bool host_only() const { return false; }
+  // Weights for which the curvature methods keep no statistics (a layer norm's gains and biases, algorithm.md
+  // §18.6): KFAC and K-BFGS give them their damped identity preconditioner.
+  virtual bool first_order_only() const { return false; }
   // Throws Error(InvalidArgument) naming layer i when the layer cannot follow `below` (null: the input).
   virtual void check_below(int i, const Layer* below) const {}
+  // The end of a residual block: the stack index of its start (check_layers checks it), else -1.
+  virtual int skip_from() const { return -1; }
 
   // Weights and what a curvature method reads (none: weight_rows() == 0). W is weight_rows x weight_cols
   // with the bias as its last column; abar has weight_cols columns and h, g weight_rows, `locations` rows
@@ -103,6 +122,7 @@ class LayerFields {
  public:
   virtual ~LayerFields() = default;
   virtual int whole(const char* key) const = 0;  // a whole number
+  virtual double number(const char* key) const = 0;  // a finite number
   virtual bool flag(const char* key) const = 0;
   virtual std::string text(const char* key) const = 0;
 };
@@ -115,6 +135,13 @@ std::unique_ptr<Layer> make_layer(int i, const std::string& type, const LayerFie
 std::string layer_name(int i, const char* kind);
 // The "activation" setting by name (Error InvalidArgument naming layer i when unknown).
 Activation activation_field(int i, const LayerFields& fields);
+// The longest sequence a token layer takes (lib/layers.ts has the same bound).
+constexpr int kMaxTokens = 1 << 14;
+// The "tokens" setting: token rows per sample, 0 for a layer over vectors (Error InvalidArgument naming layer i
+// when out of range).
+int token_field(int i, const LayerFields& fields);
+// `rows` rows of `width` values from one strided buffer to another.
+void copy_token_rows(const float* src, int ld_src, float* dst, int ld_dst, size_t rows, int width);
 // W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = cols − 1, weights row by row, then the bias column (the
 // order PyTorch's nn.Linear draws them); without bias the bias column stays 0 (algorithm.md §7.2).
 void initialize_uniform(Rng& rng, float* w, int rows, int cols, bool bias);

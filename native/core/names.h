@@ -9,7 +9,7 @@
 
 namespace kb {
 
-inline constexpr const char* kActivationNames[] = {"linear", "relu", "sigmoid", "tanh"};  // Activation order
+inline constexpr const char* kActivationNames[] = {"linear", "relu", "sigmoid", "tanh", "gelu"};  // Activation order
 inline constexpr const char* kLossNames[] = {"sigmoidCrossEntropy", "halfSquaredError", "softmaxCrossEntropy"};  // Loss order
 // The backends a model can run on; Backend::name() returns these.
 inline constexpr const char kCpuDevice[] = "cpu";

@@ -24,8 +24,15 @@ void check_layers(const std::vector<std::unique_ptr<Layer>>& stack) {
                                                   " inputs but layer " + std::to_string(i - 1) + " gives " +
                                                   std::to_string(below->output_size()));
   }
+  for (size_t i = 0; i < stack.size(); ++i) {
+    const int start = stack[i]->skip_from();
+    if (start < 0) continue;
+    if (std::string(stack[start]->kind()) != "residualStart" || stack[start]->output_size() != stack[i]->output_size())
+      throw Error(ErrorKind::InvalidArgument, "layer " + std::to_string(i) + " ends a residual block whose start, layer " +
+                                                  std::to_string(start) + ", is not a residualStart of the same width");
+  }
   const Layer& last = *stack.back();
-  if (!last.has_weights() || last.output_kind() != DataKind::Vector)
+  if (!last.has_weights() || last.output_kind() == DataKind::Image || last.first_order_only())
     throw Error(ErrorKind::InvalidArgument, "the last layer must be dense (it gives the model's outputs)");
 }
 
@@ -72,12 +79,19 @@ Workspace::Workspace(const Network& net, int capacity) : capacity_(capacity) {
   }
   output = stack.back()->output_is_h() ? h.back() : take(m * net.output_dim());
   target = take(m * net.output_dim());
+  if (net.output_tokens()) target_ids = take(m * net.target_dim());
   grad = take(net.param_count());
 }
 
 Network::Network(Backend& backend, std::vector<std::unique_ptr<Layer>> stack, Loss loss)
     : backend_(backend), stack_(std::move(stack)), loss_(loss) {
   check_layers(stack_);
+  for (size_t i = 0; i < stack_.size(); ++i)
+    if (stack_[i]->host_only() && !backend_.host_memory())
+      throw Error(ErrorKind::InvalidArgument, layer_name((int)i, stack_[i]->kind()) + " runs on the CPU only: the " +
+                                                  backend_.name() + " backend has no kernels for it; use device 'cpu'");
+  if (output_tokens() && loss_ != Loss::SoftmaxCrossEntropy)
+    throw Error(ErrorKind::InvalidArgument, "a model with token outputs takes loss 'softmaxCrossEntropy' (one softmax per token)");
   for (size_t i = 0; i < stack_.size(); ++i) {
     weight_of_.push_back(stack_[i]->has_weights() ? (int)weighted_.size() : -1);
     if (stack_[i]->has_weights()) weighted_.push_back((int)i);
@@ -109,7 +123,22 @@ void Network::load_inputs(Workspace& ws, const float* x, const uint32_t* rows, i
 
 void Network::load_batch(Workspace& ws, const float* x, const float* y, const uint32_t* rows, int m) const {
   load_inputs(ws, x, rows, m);
-  backend_.gather_rows(ws.target, output_dim(), y, output_dim(), rows, m);
+  if (!output_tokens()) {
+    backend_.gather_rows(ws.target, output_dim(), y, output_dim(), rows, m);
+    return;
+  }
+  // Next-token ids become one-hot rows of the vocabulary (§18.1); a token model runs on host memory.
+  const int positions = output_tokens(), classes = output_row();
+  backend_.gather_rows(ws.target_ids, positions, y, positions, rows, m);
+  backend_.fill(ws.target, 0.0f, (size_t)m * output_dim());
+  for (size_t r = 0; r < (size_t)m * positions; ++r) {
+    const float id = ws.target_ids[r];
+    if (!(id >= 0 && id < classes && id == std::floor(id)))
+      throw Error(ErrorKind::InvalidData, "target token id " + std::to_string(id) + " (row " + std::to_string(rows[r / positions]) +
+                                              ", position " + std::to_string(r % positions) + ") is not in [0, " +
+                                              std::to_string(classes) + ")");
+    ws.target[r * classes + (size_t)id] = 1.0f;
+  }
 }
 
 LayerPass Network::pass(Workspace& ws, int i, bool second_pass) const {
@@ -119,33 +148,53 @@ LayerPass Network::pass(Workspace& ws, int i, bool second_pass) const {
 
 double Network::forward(Workspace& ws, Want want, bool second_pass) {
   const int depth = (int)stack_.size();
+  // Passes that compute a gradient train: dropout layers draw a new mask (§18.5).
+  ws.training = want == Want::Gradient || want == Want::LossAndGradient;
+  if (ws.training && !second_pass) ws.training_passes = ++training_passes_;
   for (int i = 0; i < depth; ++i) {
     // Each layer writes the next one's input (a dense layer's abar after its homogeneous column's stride, an
-    // image), the last the network's output.
-    const Rows out = i + 1 < depth ? ws.layers[i + 1].in : Rows{ws.output, output_dim()};
+    // image, token rows), the last the network's output.
+    const Rows out = i + 1 < depth ? ws.layers[i + 1].in : Rows{ws.output, output_row()};
     stack_[i]->forward(pass(ws, i, second_pass), out);
   }
+  const int tokens = std::max(1, output_tokens());
   switch (want) {
     case Want::Nothing: return NAN;
-    case Want::Loss: return backend_.loss(loss_, ws.output, ws.target, ws.m, output_dim(), nullptr, &ws.loss_square_sum);
+    case Want::Loss:
+      return scaled_token_loss(backend_.loss(loss_, ws.output, ws.target, ws.m * tokens, output_row(), nullptr, &ws.loss_square_sum), ws, nullptr);
     case Want::Gradient: return output_gradient(ws, nullptr, false);
     case Want::LossAndGradient: return output_gradient(ws, nullptr, true);
   }
   return NAN;
 }
 
+double Network::scaled_token_loss(double summed, Workspace& ws, float* grad) const {
+  const int tokens = output_tokens();
+  if (!tokens) return summed;
+  const float scale = 1.0f / (float)tokens;
+  // d (mean over positions) / d z = (1/tokens) d loss_t / d z. The squares of the per-token losses stand in for
+  // those of the per-sample means (the safeguard's noise estimate, §11.2).
+  if (grad) backend_.axpby((size_t)ws.m * output_dim(), 0.0f, grad, scale, grad);
+  if (std::isnan(summed)) return summed;
+  ws.loss_square_sum /= (double)tokens * tokens;
+  return summed / tokens;
+}
+
 double Network::output_gradient(Workspace& ws, const float* targets, bool want_loss) {
-  const int d = output_dim();
+  const int rows = ws.m * std::max(1, output_tokens()), d = output_row();
   const float* t = targets ? targets : ws.target;
   float* grad = ws.layers.back().out_grad.data;
-  if (want_loss) return backend_.loss(loss_, ws.output, t, ws.m, d, grad, &ws.loss_square_sum);
-  backend_.loss_gradient(loss_, ws.output, t, ws.m, d, grad);
-  return NAN;
+  double loss = NAN;
+  if (want_loss) loss = backend_.loss(loss_, ws.output, t, rows, d, grad, &ws.loss_square_sum);
+  else backend_.loss_gradient(loss_, ws.output, t, rows, d, grad);
+  return scaled_token_loss(loss, ws, grad);
 }
 
 void Network::sampled_output_gradient(Workspace& ws, uint64_t seed, float* targets) {
-  const int d = output_dim();
-  backend_.sampled_gradient(loss_, ws.output, ws.m, d, seed, (uint64_t)ws.first * d, targets, ws.layers.back().out_grad.data);
+  const int tokens = std::max(1, output_tokens()), d = output_row();
+  float* grad = ws.layers.back().out_grad.data;
+  backend_.sampled_gradient(loss_, ws.output, ws.m * tokens, d, seed, (uint64_t)ws.first * tokens * d, targets, grad);
+  scaled_token_loss(NAN, ws, grad);
 }
 
 void Network::backward(Workspace& ws, float* weight_grad) {

@@ -55,6 +55,12 @@ class Workspace {
   float* output = nullptr;     // a_L (aliases h[L-1] when the last activation is linear)
   float* target = nullptr;     // m x d_L targets of the batch
   float* grad = nullptr;       // flat gradient of the mean data loss, laid out like the parameters
+  // Training passes (those that compute a gradient) drop units of dropout layers; each such pass draws a new
+  // mask from the layer's seed and the network's count of such passes (algorithm.md §18.5).
+  bool training = false;
+  uint64_t training_passes = 0;
+  // A token model's next-token targets (m x tokens ids), expanded into one-hot rows of `target` (§18.1).
+  float* target_ids = nullptr;
   // Sum of the squared per-sample losses of the last pass that computed the loss: with the summed loss it gives
   // the sampling noise of the minibatch loss, which the divergence safeguard allows for (algorithm.md §11.2).
   double loss_square_sum = 0;
@@ -84,6 +90,12 @@ class Network {
   const Layer& layer(int l) const { return *stack_[weighted_[l]]; }
   int input_dim() const { return (int)stack_.front()->input_size(); }
   int output_dim() const { return (int)stack_.back()->output_size(); }
+  // Token positions of the output (a token model, §18.1) or 0: the loss is then a softmax over each token row of
+  // output_row() values, averaged over the positions, and the targets are one id per position.
+  int output_tokens() const { return stack_.back()->tokens(); }
+  int output_row() const { return (int)stack_.back()->output_row(); }
+  // Target values per sample: output_dim(), or the ids of a token model.
+  int target_dim() const { return output_tokens() ? output_tokens() : output_dim(); }
   // W_l is rows(l) x cols(l) = d_l x n_l.
   int rows(int l) const { return layer(l).weight_rows(); }
   int cols(int l) const { return layer(l).weight_cols(); }
@@ -92,6 +104,10 @@ class Network {
   float* params() { return params_; }
   const float* params() const { return params_; }
   float* weights(int l) { return params_ + offsets_[l]; }
+
+  // Training passes so far (dropout masks, §18.5); a checkpoint keeps the count so a resumed run draws on.
+  uint64_t training_passes() const { return training_passes_; }
+  void set_training_passes(uint64_t passes) { training_passes_ = passes; }
 
   // Every layer's weights from one seeded SplitMix64 stream, layer by layer (Layer::initialize, algorithm.md §7.2).
   void initialize(uint64_t seed);
@@ -123,6 +139,9 @@ class Network {
 
  private:
   LayerPass pass(Workspace& ws, int i, bool second_pass) const;
+  // A token model's per-position loss as the mean over its positions (§18.1): the backend's loss over the
+  // m·tokens rows, then scaled by 1/tokens (the loss, its squares, and the gradient).
+  double scaled_token_loss(double summed, Workspace& ws, float* grad) const;
 
   Backend& backend_;
   std::vector<std::unique_ptr<Layer>> stack_;
@@ -132,6 +151,7 @@ class Network {
   std::vector<size_t> offsets_;  // offsets_[l] = start of W_l; offsets_[L] = total
   float* params_ = nullptr;
   Collective* collective_ = &single_process();
+  uint64_t training_passes_ = 0;  // of this network, over all workspaces (dropout masks, §18.5)
 };
 
 }  // namespace kb

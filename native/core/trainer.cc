@@ -32,6 +32,7 @@ const uint32_t* BatchSampler::next(int m) {
 }
 
 bool has_accuracy(const Network& net) {
+  if (net.output_tokens()) return false;  // one prediction per token, not per sample
   return net.loss_kind() == Loss::SoftmaxCrossEntropy || (net.loss_kind() == Loss::SigmoidCrossEntropy && net.output_dim() == 1);
 }
 

@@ -85,6 +85,7 @@ void with_activation(Activation act, Body&& body) {
     case Activation::Relu: return body(std::integral_constant<Activation, Activation::Relu>{});
     case Activation::Sigmoid: return body(std::integral_constant<Activation, Activation::Sigmoid>{});
     case Activation::Tanh: return body(std::integral_constant<Activation, Activation::Tanh>{});
+    case Activation::Gelu: return body(std::integral_constant<Activation, Activation::Gelu>{});
     case Activation::Linear: return body(std::integral_constant<Activation, Activation::Linear>{});
   }
 }

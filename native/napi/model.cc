@@ -60,6 +60,11 @@ class JsLayerFields final : public LayerFields {
       throw Error(ErrorKind::InvalidArgument, "layer " + std::to_string(l_) + ": " + key + " must be a whole number");
     return (int)v;
   }
+  double number(const char* key) const override {
+    const double v = number_field(o_, key, NAN);
+    if (!std::isfinite(v)) throw Error(ErrorKind::InvalidArgument, "layer " + std::to_string(l_) + ": " + key + " must be a number");
+    return v;
+  }
   bool flag(const char* key) const override { return o_.Get(key).ToBoolean(); }
   std::string text(const char* key) const override { return o_.Get(key).ToString().Utf8Value(); }
 
@@ -89,12 +94,12 @@ DataView data_view(Napi::Env env, const Napi::Value& x_value, const Napi::Value&
   if (keep_x) *keep_x = Napi::Persistent(x);
   if (!y_value.IsNull() && !y_value.IsUndefined()) {
     Napi::Float32Array y = float32_arg(y_value, "targets");
-    if (y.ElementLength() != (size_t)rows * net.output_dim())
+    if (y.ElementLength() != (size_t)rows * net.target_dim())
       throw_invalid(env, "targets have " + std::to_string(y.ElementLength()) + " values, expected " +
-                             std::to_string(rows) + " x " + std::to_string(net.output_dim()));
+                             std::to_string(rows) + " x " + std::to_string(net.target_dim()));
     view.y = y.Data();
     if (keep_y) *keep_y = Napi::Persistent(y);
-  } else if (net.input_dim() != net.output_dim()) {
+  } else if (net.input_dim() != net.target_dim()) {
     throw_invalid(env, "targets are required when the output width differs from the input width");
   }
   return view;

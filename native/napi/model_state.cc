@@ -22,7 +22,7 @@ double counter_field(const Napi::Object& o, const char* key, double max, bool wh
 
 }  // namespace
 
-// exportState() -> null, or { optimizerId, batchCapacity, trainRows, step, epochs, seconds, warm,
+// exportState() -> null, or { optimizerId, batchCapacity, trainRows, step, epochs, seconds, warm, dropoutPasses,
 //   buffers: { name: Float32Array }, scalars: { name: number },
 //   sampler: { order: Uint32Array, position, shuffle, rng: decimal string } }
 Napi::Value Model::ExportState(const Napi::CallbackInfo& info) {
@@ -37,6 +37,7 @@ Napi::Value Model::ExportState(const Napi::CallbackInfo& info) {
   o.Set("epochs", state_.epochs_done);
   o.Set("seconds", state_.seconds);
   o.Set("warm", state_.warm);
+  o.Set("dropoutPasses", (double)net_->training_passes());  // where dropout masks go on (algorithm.md §18.5)
   std::vector<StateBuffer> buffers;
   state_.optimizer->state_buffers(buffers);
   Napi::Object b = Napi::Object::New(env);
@@ -131,6 +132,7 @@ void Model::ImportState(const Napi::CallbackInfo& info) {
     state_.epochs_done = (int)epochs;
     state_.seconds = seconds;
     state_.warm = st.Get("warm").ToBoolean();
+    net_->set_training_passes((uint64_t)number_field(st, "dropoutPasses", 0));  // 0 in checkpoints from before dropout
   } catch (...) {
     state_ = TrainingState{};  // never leave a half-restored optimizer behind
     optimizer_id_.clear();

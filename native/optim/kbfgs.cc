@@ -45,6 +45,8 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
     layer.d = net.rows(l);
     layer.n = net.cols(l);
     layer.a_from_batch = net.layer(l).hessian_action_from_batch();
+    layer.tokens_as_samples = net.layer(l).tokens_as_samples();
+    layer.first_order = net.layer(l).first_order_only();
     if (layer.a_from_batch) patch_rows = std::max(patch_rows, (size_t)batch_capacity * net.layer(l).locations());
     const size_t n = layer.n, d = layer.d;
     layer.a = carve(a_at, n * n);
@@ -122,12 +124,14 @@ std::vector<MemoryPart> KbfgsOptimizer::state_size(const Network& net) const {
 }
 
 // A = running mean over the pass of (1/m) Σ ā āᵀ at the initial weights (algorithm.md §3.2; a convolution
-// sums over its locations, §12.4); each rank's share from its own rows (§13.1).
+// sums over its locations, §12.4; a layer over tokens averages over them, §18.6); each rank's share from its own
+// rows (§13.1).
 void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
   net.forward(ws, Network::Want::Nothing);
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
-    be_->syrk(true, L.n, ws.rows(l), 1.0f / ((float)j * ws.batch), ws.abar[l], L.n, (float)(j - 1) / j, L.a, L.n);
+    if (L.first_order) continue;
+    be_->syrk(true, L.n, ws.rows(l), 1.0f / ((float)j * ws.batch * L.tokens_as_samples), ws.abar[l], L.n, (float)(j - 1) / j, L.a, L.n);
   }
 }
 
@@ -162,11 +166,14 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool cur
   // Step 1: batch means of the first pass and A (algorithm.md §3.3 steps 1-2), which only curvature updates use.
   for (int l = 0; l < net.num_layers() && curvature; ++l) {
     Layer& L = layers_[l];
+    if (L.first_order) continue;
     local_column_mean(net, ws, l, ws.h[l], L.d, L.h_mean);
     local_column_mean(net, ws, l, ws.g[l], L.d, L.g_mean);
     local_column_mean(net, ws, l, ws.abar[l], L.n, L.a_mean);
-    if (k > 0 && !L.a_from_batch)  // A ← β A + (1 − β) ĀᵀĀ/m (this rank's share); at k = 0 A is the warm start
-      be_->syrk(true, L.n, ws.m, (1 - settings_.a_decay) / ws.batch, ws.abar[l], L.n, settings_.a_decay, L.a, L.n);
+    // A ← β A + (1 − β) ĀᵀĀ/m (this rank's share; over tokens /(m·S), §18.6); at k = 0 A is the warm start
+    if (k > 0 && !L.a_from_batch)
+      be_->syrk(true, L.n, ws.rows(l), (1 - settings_.a_decay) / ((float)ws.batch * L.tokens_as_samples), ws.abar[l], L.n,
+                settings_.a_decay, L.a, L.n);
   }
   if (curvature) comm_->sum(*be_, first_means_, first_means_size_);
   if (k == 0 || reinvert_) {  // the only inverse (algorithm.md §3.2), again after a raised damping
@@ -208,11 +215,13 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool cur
   net.backward(ws, nullptr);
   timer.lap(t_second_pass_);
   for (int l = 0; l < net.num_layers(); ++l) {
+    if (layers_[l].first_order) continue;
     local_column_mean(net, ws, l, ws.h[l], layers_[l].d, layers_[l].h_next);
     local_column_mean(net, ws, l, ws.g[l], layers_[l].d, layers_[l].g_next);
   }
   comm_->sum(*be_, second_means_, second_means_size_);
-  for (int l = 0; l < net.num_layers(); ++l) update_g_side(l);
+  for (int l = 0; l < net.num_layers(); ++l)
+    if (!layers_[l].first_order) update_g_side(l);
   if (split_) share_updates();
   timer.lap(t_curvature_);
 }
@@ -225,6 +234,8 @@ void KbfgsOptimizer::update_g_side(int l) {
   // s = h̄(θ_k) − h̄(θ_{k+1}), y = ḡ(θ_k) − ḡ(θ_{k+1}), averaged with weight 0.9 into s̄, ȳ.
   be_->axpby(d, 1.0f, L.h_mean, -1.0f, L.h_next);
   be_->axpby(d, 1.0f, L.g_mean, -1.0f, L.g_next);
+  // over tokens the pairs are those of a token row as a sample: its loss gradient is S g (§18.6)
+  if (L.tokens_as_samples > 1) be_->axpby(d, 0.0f, L.g_next, (float)L.tokens_as_samples, L.g_next);
   be_->axpby(d, 1 - decay, L.h_next, decay, L.s_bar);
   be_->axpby(d, 1 - decay, L.g_next, decay, L.y_bar);
   non_finite_.mark(kPairPhase, l, L.s_bar, d);
@@ -258,6 +269,7 @@ void KbfgsOptimizer::update_g_side(int l) {
 void KbfgsOptimizer::update_a_side(Network& net, Workspace& ws) {
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
+    if (L.first_order) continue;
     const int n = L.n;
     be_->gemv(false, n, n, 1.0f, L.h_a, n, L.a_mean, 0.0f, L.s_a);
     if (L.a_from_batch) {
@@ -271,7 +283,7 @@ void KbfgsOptimizer::update_a_side(Network& net, Workspace& ws) {
   comm_->sum(*be_, ya_block_, ya_block_size_);
   for (int l = 0; l < net.num_layers(); ++l) {
     Layer& L = layers_[l];
-    if (!owns(l)) continue;
+    if (!owns(l) || L.first_order) continue;
     const int n = L.n;
     be_->axpby(n, (float)std::sqrt(settings_.damping), L.s_a, 1.0f, L.y_a);
     be_->gemv(false, n, n, 1.0f, L.h_a, n, L.y_a, 0.0f, hya_);

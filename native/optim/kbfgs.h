@@ -45,6 +45,10 @@ class KbfgsOptimizer final : public SecondOrderOptimizer<KbfgsSettings> {
     int d = 0, n = 0;
     // H_a learns from this batch's input rows, not from a kept A (a convolution's patches: algorithm.md §12.4)
     bool a_from_batch = false;
+    // S of a layer over tokens (its token rows count as samples, §18.6), else 1: A's divisor, g's factor
+    int tokens_as_samples = 1;
+    // A layer norm's block (Layer::first_order_only): it keeps H_a = (√λ I)⁻¹ and H_g = I, no statistics (§18.6)
+    bool first_order = false;
     float *a = nullptr, *h_a = nullptr, *h_g = nullptr;
     std::unique_ptr<LbfgsOperator> lbfgs;
     float *s_bar = nullptr, *y_bar = nullptr;  // undamped moving averages (algorithm.md §3.3 step 6)

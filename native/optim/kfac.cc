@@ -71,11 +71,18 @@ void KfacOptimizer::distribute(Collective& comm, bool split_curvature) {
 
 // A = (1/m) Σ ā āᵀ and G = (1/rows) Σ g gᵀ over the batch's rows: for a convolution (rows = m·T) that is KFC's
 // Ω (summed over locations) and Γ (averaged over them), algorithm.md §12.3; for a dense layer rows = m. In
-// data-parallel training m is the whole batch and the sums run over every rank's rows (§13.1).
+// data-parallel training m is the whole batch and the sums run over every rank's rows (§13.1). A layer over
+// tokens counts its token rows as samples instead (§18.6).
 void KfacOptimizer::accumulate_factors(Network& net, Workspace& ws, float keep, float add) {
   for (size_t l = 0; l < layers_.size(); ++l) {
     Layer& L = layers_[l];
-    const int rows = ws.rows((int)l);
+    if (net.layer((int)l).first_order_only()) continue;  // its factors stay 0: the direction is M/λ (§18.6)
+    const int rows = ws.rows((int)l), S = net.layer((int)l).tokens_as_samples();
+    if (S > 1) {  // tokens as samples (§18.6): A = (1/(m·S)) Σ ā āᵀ, G = (1/(m·S)) Σ (S g)(S g)ᵀ over the m·S rows
+      local_syrk(net, L.n, rows, add / ((float)ws.batch * S), ws.abar[l], keep, L.a);
+      local_syrk(net, L.d, rows, add * S / ws.batch, ws.g[l], keep, L.g);
+      continue;
+    }
     local_syrk(net, L.n, rows, add / ws.batch, ws.abar[l], keep, L.a);
     local_syrk(net, L.d, rows, add / ((float)ws.batch * ws.locations((int)l)), ws.g[l], keep, L.g);
   }

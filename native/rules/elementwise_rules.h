@@ -23,8 +23,13 @@ KB_HOST_DEVICE inline float exp_neg_abs(float z) { return expf(-fabsf(z)); }
 KB_HOST_DEVICE inline float sigmoid_from(float z, float e) { return (z >= 0 ? 1.0f : e) / (1.0f + e); }
 KB_HOST_DEVICE inline float sigmoid(float z) { return sigmoid_from(z, exp_neg_abs(z)); }
 
+// GELU in its tanh form (algorithm.md §18.3): ½ h (1 + tanh u), u = sqrt(2/π) (h + 0.044715 h³).
+constexpr float kGeluScale = 0.7978845608028654f, kGeluCubic = 0.044715f;
+KB_HOST_DEVICE inline float gelu_tanh(float h) { return tanhf(kGeluScale * (h + kGeluCubic * h * h * h)); }
+
 KB_HOST_DEVICE inline float activate(Activation act, float h) {
   switch (act) {
+    case Activation::Gelu: return 0.5f * h * (1 + gelu_tanh(h));
     case Activation::Relu: return h > 0 ? h : 0.0f;
     case Activation::Sigmoid: return sigmoid(h);
     case Activation::Tanh: return tanhf(h);
@@ -36,6 +41,10 @@ KB_HOST_DEVICE inline float activate(Activation act, float h) {
 // g · φ'(h): the backward pass through the activation at pre-activation h.
 KB_HOST_DEVICE inline float activation_gradient(Activation act, float h, float g) {
   switch (act) {
+    case Activation::Gelu: {  // ½ (1 + t) + ½ h (1 − t²) u'(h)
+      const float t = gelu_tanh(h);
+      return g * (0.5f * (1 + t) + 0.5f * h * (1 - t * t) * kGeluScale * (1 + 3 * kGeluCubic * h * h));
+    }
     case Activation::Relu: return h > 0 ? g : 0.0f;
     case Activation::Sigmoid: { const float s = sigmoid(h); return g * (s * (1 - s)); }
     case Activation::Tanh: { const float t = tanhf(h); return g * (1 - t * t); }

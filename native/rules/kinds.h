@@ -3,7 +3,7 @@
 
 namespace kb {
 
-enum class Activation : int { Linear = 0, Relu = 1, Sigmoid = 2, Tanh = 3 };
+enum class Activation : int { Linear = 0, Relu = 1, Sigmoid = 2, Tanh = 3, Gelu = 4 };
 
 // Per-sample losses, summed over outputs, averaged over the batch by the caller (algorithm.md §7.1).
 enum class Loss : int {

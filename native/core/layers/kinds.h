@@ -16,6 +16,13 @@ std::unique_ptr<Layer> make_conv2d(int i, const LayerFields& fields);
 std::unique_ptr<Layer> make_pool2d(int i, const LayerFields& fields);
 std::unique_ptr<Layer> make_global_avg_pool2d(int i, const LayerFields& fields);
 std::unique_ptr<Layer> make_flatten(int i, const LayerFields& fields);
+// The layers of token models (algorithm.md §18).
+std::unique_ptr<Layer> make_embedding(int i, const LayerFields& fields);
+std::unique_ptr<Layer> make_layer_norm(int i, const LayerFields& fields);
+std::unique_ptr<Layer> make_causal_attention(int i, const LayerFields& fields);
+std::unique_ptr<Layer> make_residual_start(int i, const LayerFields& fields);
+std::unique_ptr<Layer> make_residual_end(int i, const LayerFields& fields);
+std::unique_ptr<Layer> make_dropout(int i, const LayerFields& fields);
 
 // The one definition of what a convolution's and a pooling window's geometry allows (algorithm.md §12). Each
 // throws Error(InvalidArgument) "<where>: <problem>"; the addon asks them for lib/layers.ts too, so both sides

@@ -17,6 +17,12 @@ constexpr LayerKind kLayerKinds[] = {
     {"pool2d", make_pool2d},
     {"globalAvgPool2d", make_global_avg_pool2d},
     {"flatten", make_flatten},
+    {"embedding", make_embedding},
+    {"layerNorm", make_layer_norm},
+    {"causalSelfAttention", make_causal_attention},
+    {"residualStart", make_residual_start},
+    {"residualEnd", make_residual_end},
+    {"dropout", make_dropout},
 };
 
 }  // namespace

@@ -1,0 +1,65 @@
+// A residual block (algorithm.md §18.5): the layers between a residualStart and its residualEnd compute f(x),
+// and the end gives x + f(x). The start passes x on and keeps it (its input buffer); the end adds it. Backward,
+// the end hands d loss / d output both to the block's last layer and, as the skipped path's share, to the start,
+// which adds it to what the block's first layer gives back.
+#include "token_layer.h"
+
+namespace kb {
+namespace {
+
+class ResidualStart final : public TokenLayer {
+ public:
+  using TokenLayer::TokenLayer;
+  const char* kind() const override { return "residualStart"; }
+  void forward(const LayerPass& p, Rows out) const override {
+    copy_token_rows(p.own.in.data, p.own.in.ld, out.data, out.ld, rows(p), width_);
+  }
+  void backward(const LayerPass& p, Rows in_grad, float*) const override {
+    if (!in_grad.data) return;
+    const float* skipped = p.own.saved;  // written by the block's end
+    for (size_t r = 0; r < rows(p); ++r)
+      for (int c = 0; c < width_; ++c)
+        in_grad.data[r * in_grad.ld + c] = p.own.out_grad.data[r * p.own.out_grad.ld + c] + skipped[r * width_ + c];
+  }
+
+ protected:
+  uint64_t saved_per_row() const override { return (uint64_t)width_; }
+};
+
+class ResidualEnd final : public TokenLayer {
+ public:
+  ResidualEnd(int width, int tokens, int start) : TokenLayer(width, tokens), start_(start) {}
+  const char* kind() const override { return "residualEnd"; }
+  int skip_from() const override { return start_; }
+  void forward(const LayerPass& p, Rows out) const override {
+    const Rows x = p.ws.layers[start_].in;
+    for (size_t r = 0; r < rows(p); ++r)
+      for (int c = 0; c < width_; ++c)
+        out.data[r * out.ld + c] = p.own.in.data[r * p.own.in.ld + c] + x.data[r * x.ld + c];
+  }
+  void backward(const LayerPass& p, Rows in_grad, float*) const override {
+    const Rows g = p.own.out_grad;
+    copy_token_rows(g.data, g.ld, p.ws.layers[start_].saved, width_, rows(p), width_);
+    if (in_grad.data) copy_token_rows(g.data, g.ld, in_grad.data, in_grad.ld, rows(p), width_);
+  }
+
+ private:
+  int start_;
+};
+
+}  // namespace
+
+// { width, tokens }
+std::unique_ptr<Layer> make_residual_start(int i, const LayerFields& f) {
+  return std::make_unique<ResidualStart>(width_field(i, f), token_field(i, f));
+}
+
+// { width, tokens, start }: start is the stack index of the block's residualStart
+std::unique_ptr<Layer> make_residual_end(int i, const LayerFields& f) {
+  const int start = f.whole("start");
+  if (start < 0 || start >= i)
+    throw Error(ErrorKind::InvalidArgument, layer_name(i, "residualEnd") + ": its start " + std::to_string(start) + " is not a layer below it");
+  return std::make_unique<ResidualEnd>(width_field(i, f), token_field(i, f), start);
+}
+
+}  // namespace kb
