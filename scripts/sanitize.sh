@@ -13,6 +13,6 @@ export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Every suite that reaches native code (child processes inherit the instrumented addon). Left out: the ones
 # that never load it (idx, errors), the packaging suites, which load the binary of an installed tarball, and
-# the CUDA suite, whose module this build leaves out, and the browser suite, which runs the WebAssembly engine
+# the CUDA suite, whose module this build leaves out, and the browser suites, which run the WebAssembly engine
 # in Chromium (the preloaded sanitizer runtime would be loaded into the browser too).
-npx jest --runInBand --testPathIgnorePatterns 'test/(idx|errors|package|install|cuda|browser)\.test\.ts$'
+npx jest --runInBand --testPathIgnorePatterns 'test/(idx|errors|package|install|cuda|browser|browser-bundle)\.test\.ts$'
