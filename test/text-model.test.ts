@@ -123,3 +123,29 @@ test('AdamW trains the GPT on the same data (decoupled weight decay)', async () 
   model.dispose();
   fs.rmSync(path.dirname(file), { recursive: true });
 });
+
+test('the draws follow softmax(z / T) of the last position, over the top K when topK is given', async () => {
+  const model = Sequential.gpt({ vocabulary: 4, context: 3, width: 8, heads: 2, blocks: 1, seed: 4 });
+  model.setWeights(model.getWeights().map((w, l) => ({ weight: w.weight.map((v, i) => v + (l === 0 ? Math.sin(i) : 0)), bias: w.bias })));
+  const prompt = [2, 1];
+  const logits = (await model.predict({ data: Int32Array.from([...prompt, 0]), rows: 1, cols: 3 }, { logits: true })).data.subarray(4, 8);
+  const softmax = (ids: number[], t: number) => {
+    const e = ids.map((i) => Math.exp(logits[i] / t)), sum = e.reduce((a, b) => a + b, 0);
+    return Object.fromEntries(ids.map((id, k) => [id, e[k] / sum]));
+  };
+  const draws = 1500;
+  const frequencies = async (options: { temperature: number; topK?: number }) => {
+    const counts = [0, 0, 0, 0];
+    for (let seed = 0; seed < draws; seed++) counts[(await model.generate(prompt, { tokens: 1, seed, ...options })).ids[0]]++;
+    return counts.map((c) => c / draws);
+  };
+  const order = [0, 1, 2, 3].sort((a, b) => logits[b] - logits[a]);
+  expect(logits[order[0]] - logits[order[3]]).toBeGreaterThan(0.5);  // far from uniform, so T matters
+  const want = softmax([0, 1, 2, 3], 2);
+  const got = await frequencies({ temperature: 2 });
+  for (let id = 0; id < 4; id++) expect(Math.abs(got[id] - want[id])).toBeLessThan(0.04);  // 1500 draws: σ ≤ 0.013
+  const top2 = softmax(order.slice(0, 2), 0.5);
+  const gotTop = await frequencies({ temperature: 0.5, topK: 2 });
+  for (let id = 0; id < 4; id++) expect(Math.abs(gotTop[id] - (top2[id] ?? 0))).toBeLessThan(0.04);
+  model.dispose();
+});
