@@ -47,7 +47,7 @@ export interface TextGpt {
   blocks: number;
 }
 
-/** The small GPT: 4 pre-norm blocks of width 128 with 4 heads, context 128 (about 0.85 M parameters). */
+/** The small GPT: 4 pre-norm blocks of width 128 with 4 heads, context 128 (875,648 parameters). */
 export const TEXT_GPT: TextGpt = { context: 128, width: 128, heads: 4, blocks: 4 };
 
 /** The first rows of a token split. */
