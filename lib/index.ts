@@ -13,6 +13,8 @@ export type {
   GlobalAvgPool2dLayerConfig, ImageShape, LayerConfig, LayerNormConfig, Pool2dLayerConfig, ResidualLayerConfig, WeightShape,
 } from './layers';
 export type { TokenData, TokenMatrix } from './tokens';
+export type { GptOptions } from './gpt';
+export type { GenerateOptions, Generated } from './generate';
 export { Optimizer, SGD, Adam, AdamW, RMSprop, KBFGS, KBFGSL, KFAC, Shampoo, SOAP, optimizerFromJSON } from './optimizers';
 export { WarmupCosine } from './schedules';
 export type { LrSchedule, ScheduleJSON, WarmupCosineOptions } from './schedules';

@@ -15,6 +15,8 @@ import { allReportOnly, bindHooks, callHook, type BoundHook, type Callback, type
 import { record, type BatchLogs, type EpochLogs, type History, type LayerWeights } from './records';
 import { encodeCheckpoint, readCheckpointFile, restoreCheckpoint, writeCheckpoint, type CheckpointContents } from './checkpoint';
 import { tokenData, tokenIds, type TokenData, type TokenMatrix } from './tokens';
+import { gptLayers, type GptOptions } from './gpt';
+import { generate, type GenerateOptions, type Generated } from './generate';
 import { ACTIVATIONS, checkInputShape, planLayers, type ActivationName, type ImageShape, type LayerConfig, type WeightShape } from './layers';
 
 export { ACTIVATIONS, type ActivationName } from './layers';
@@ -158,6 +160,20 @@ export class Sequential {
     this.device = device;
     this.deviceFallbackReason = fallbackReason;
     this.handle = native(() => new addon.NativeModel({ layers: nativeLayers, loss: this.loss, seed, device, tf32 }));
+  }
+
+  /**
+   * A GPT as a token model (lib/gpt.ts): embedding with learned positions, `blocks` pre-norm blocks, a final
+   * layer norm and the logits, softmax cross-entropy per token. Trains on `datasets.text({ context })` as is.
+   */
+  static gpt(options: GptOptions & { device?: DeviceName; tf32?: boolean }): Sequential {
+    const { context, seed, layers } = gptLayers('Sequential.gpt', options);
+    return new Sequential({ inputDim: context, layers, loss: 'softmaxCrossEntropy', seed, device: options.device, tf32: options.tf32 });
+  }
+
+  /** Samples `tokens` tokens after a prompt from a token model (lib/generate.ts): `{ ids, text }`. */
+  generate(prompt: string | ArrayLike<number>, options: GenerateOptions): Promise<Generated> {
+    return generate(this, prompt, options);
   }
 
   /** Number of trainable parameters (weights and biases). */

@@ -7,14 +7,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError as CliArgumentError, Option } from 'commander';
 import { METHODS, PAPER_METHODS, apiDefaults, grid, settingsFor, type MethodName, type MethodSettings } from './methods';
-import { PROBLEMS, loadProblem, type ProblemName } from './problems';
+import { PROBLEMS, TEXT_GPT, loadProblem, type ProblemName, type TextGpt } from './problems';
+import { Sequential } from '../model';
 import { runOne, type EpochRecord } from './run';
 import { DEVICES, engineSummary, resolveDevice, type DeviceName } from '../devices';
 import type { BackendName } from '../binding';
 import { initDistributed } from '../distributed';
 import { writeReport } from './report';
 import { checkOutput, writeOutput } from './output';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, tidyUp } from '../errors';
 import { readRegularFile } from '../files';
 
 const positive = (name: string) => (v: string) => {
@@ -45,6 +46,17 @@ const listOf = <T extends string>(allowed: readonly T[], name: string) => (v: st
   for (const item of items) if (!allowed.includes(item as T)) throw new CliArgumentError(`unknown ${name} '${item}'; choose from ${allowed.join(', ')}`);
   return items as T[];
 };
+
+/** --context, --width, --heads and --blocks: the GPT of the text problem (default: TEXT_GPT), the same for every command. */
+function withGptOptions(command: Command): Command {
+  return command
+    .option('--context <n>', `text problem: tokens per sequence (default ${TEXT_GPT.context})`, positiveInt('--context'))
+    .option('--width <n>', `text problem: values per token (default ${TEXT_GPT.width})`, positiveInt('--width'))
+    .option('--heads <n>', `text problem: attention heads, dividing the width (default ${TEXT_GPT.heads})`, positiveInt('--heads'))
+    .option('--blocks <n>', `text problem: transformer blocks (default ${TEXT_GPT.blocks})`, positiveInt('--blocks'));
+}
+const gptOf = (o: Partial<TextGpt>): Partial<TextGpt> =>
+  Object.fromEntries((['context', 'width', 'heads', 'blocks'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 
 /** --device, the same for every command. */
 const deviceOption = () =>
@@ -93,13 +105,14 @@ program
   .description('Train autoencoders, classifiers and convolutional networks with K-BFGS, K-BFGS(L), KFAC, Shampoo, SOAP, Adam, RMSprop and SGD, on one process or data-parallel over MPI; reproduce the paper\'s comparison.')
   .version(require('../../package.json').version);
 
-program.command('train')
+withGptOptions(program.command('train'))
   .description('train one model (an autoencoder or a classifier) and write one JSON line per epoch')
   .addOption(new Option('--problem <name>', 'problem').choices(PROBLEMS).default('curves-synth'))
   .addOption(new Option('--optimizer <name>', 'method').choices(METHODS).default('kbfgs'))
   .option('--lr <alpha>', 'learning rate α (default: the API\'s default of the method, paper protocol)', positive('--lr'))
   .option('--damping <lambda>', 'damping λ of kbfgs, kbfgs-l, kfac, shampoo, soap (0 allowed, as in the API)', nonNegative('--damping'))
-  .option('--epsilon <eps>', 'ε of adam and rmsprop', positive('--epsilon'))
+  .option('--epsilon <eps>', 'ε of adam, adamw and rmsprop', positive('--epsilon'))
+  .option('--weight-decay <lambda>', 'decoupled weight decay λ of adamw', nonNegative('--weight-decay'))
   .option('--epochs <n>', 'epochs to train (default 10 unless --time-budget is given)', positiveInt('--epochs'))
   .option('--time-budget <seconds>', 'stop at the first epoch end after this much training time', positive('--time-budget'))
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
@@ -107,7 +120,7 @@ program.command('train')
   .addOption(deviceOption())
   .option('--threads <n>', 'BLAS threads (default: the CPU count)', positiveInt('--threads'))
   .option('--log <file.jsonl>', 'write the per-epoch JSON lines here (default: stdout)')
-  .option('--file <mat>', 'the original MAT file, for --problem curves or faces')
+  .option('--file <file>', 'the original MAT file, for --problem curves or faces; a UTF-8 text file instead of the fortunes, for --problem text')
   .option('--dir <idx-dir>', 'a directory of MNIST-layout IDX files (plain or .gz), for the MNIST and Fashion-MNIST problems')
   .option('--train-size <n>', 'use only the first n training rows', positiveInt('--train-size'))
   .option('--test-size <n>', 'use only the first n test rows', positiveInt('--test-size'))
@@ -124,10 +137,11 @@ program.command('train')
     if (o.lr !== undefined) override.lr = o.lr;
     if (o.damping !== undefined) override.damping = o.damping;
     if (o.epsilon !== undefined) override.epsilon = o.epsilon;
+    if (o.weightDecay !== undefined) override.weightDecay = o.weightDecay;
     const settings = { ...apiDefaults(method), ...override };
     if (o.save) checkWritable('--save', o.save, true);
     if (o.log) checkWritable('--log', o.log, false);
-    const problem = await loadProblem(o.problem as ProblemName, { file: o.file, dir: o.dir, trainSize: o.trainSize, testSize: o.testSize });
+    const problem = await loadProblem(o.problem as ProblemName, { file: o.file, dir: o.dir, trainSize: o.trainSize, testSize: o.testSize, gpt: gptOf(o) });
     if (o.log && reports) fs.writeFileSync(o.log, '');
     const result = await runOne({
       problem, method, settings, epochs: o.epochs, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed,
@@ -141,7 +155,7 @@ program.command('train')
     }
   });
 
-program.command('bench')
+withGptOptions(program.command('bench'))
   .description('the paper\'s comparison: every problem x method with the same seed and data order; JSON lines, plots, a markdown table')
   .option('--full', 'the paper\'s protocol: mnist, curves-synth and faces-synth at full size, 20 epochs each (hours on a 2-core CPU)')
   .option('--problems <list>', 'comma-separated problems', listOf(PROBLEMS, 'problem'))
@@ -155,6 +169,7 @@ program.command('bench')
   .option('--threads <n>', 'BLAS threads', positiveInt('--threads'))
   .addOption(deviceOption())
   .option('--dir <idx-dir>', 'a directory of MNIST-layout IDX files, for the MNIST and Fashion-MNIST problems')
+  .option('--file <text>', 'a UTF-8 text file instead of the fortunes, for the text problem')
   .option('--train-size <n>', 'use only the first n training rows of each problem', positiveInt('--train-size'))
   .option('--test-size <n>', 'use only the first n test rows of each problem', positiveInt('--test-size'))
   .option('--quiet', 'no progress output')
@@ -169,7 +184,7 @@ program.command('bench')
     for (const name of problems) {
       // the quick default: curves-synth cut to 10,000 / 2,000 images, 8 epochs, minutes on two cores
       const cut = quick && name === 'curves-synth' && !o.trainSize ? { trainSize: 10_000, testSize: 2_000 } : {};
-      const problem = await loadProblem(name, { dir: o.dir, trainSize: o.trainSize, testSize: o.testSize, ...cut });
+      const problem = await loadProblem(name, { file: o.file, dir: o.dir, trainSize: o.trainSize, testSize: o.testSize, gpt: gptOf(o), ...cut });
       const all: EpochRecord[] = [];
       const failures: string[] = [];
       const failed = new Set<string>();
@@ -197,7 +212,7 @@ program.command('bench')
     process.stdout.write(report + '\n');
   });
 
-program.command('tune')
+withGptOptions(program.command('tune'))
   .description('grid search (algorithm.md §7.3): run each setting for a time budget, keep the lowest final training loss')
   .addOption(new Option('--problem <name>', 'problem').choices(PROBLEMS).default('curves-synth'))
   .option('--methods <list>', 'comma-separated methods', listOf(METHODS, 'method'), ['adam', 'rmsprop', 'sgd'])
@@ -212,12 +227,13 @@ program.command('tune')
   .option('--threads <n>', 'BLAS threads', positiveInt('--threads'))
   .addOption(deviceOption())
   .option('--dir <idx-dir>', 'a directory of MNIST-layout IDX files, for the MNIST and Fashion-MNIST problems')
+  .option('--file <text>', 'a UTF-8 text file instead of the fortunes, for --problem text')
   .option('--train-size <n>', 'use only the first n training rows', positiveInt('--train-size'))
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     const device = chooseDevice(o.device, o.quiet);
     checkWritable('--out', o.out, true);
-    const problem = await loadProblem(o.problem as ProblemName, { dir: o.dir, trainSize: o.trainSize, testSize: 1000 });
+    const problem = await loadProblem(o.problem as ProblemName, { file: o.file, dir: o.dir, trainSize: o.trainSize, testSize: 1000, gpt: gptOf(o) });
     const settingsFile = fs.existsSync(o.out) ? readSettings(o.out) : {};
     const best: Partial<Record<MethodName, MethodSettings>> = { ...settingsFile[o.problem] };
     for (const method of o.methods as MethodName[]) {
@@ -236,6 +252,24 @@ program.command('tune')
     settingsFile[o.problem] = best;
     writeOutput(o.out, JSON.stringify(settingsFile, null, 2) + '\n');
     process.stdout.write(JSON.stringify({ [o.problem]: best }, null, 2) + '\n');
+  });
+
+program.command('generate')
+  .description('print text sampled from a token model\'s checkpoint (e.g. one `train --problem text --save` wrote)')
+  .requiredOption('--checkpoint <file>', 'the saved model')
+  .requiredOption('--prompt <text>', 'the text to continue (cropped to its last context tokens)')
+  .option('--tokens <n>', 'tokens (bytes) to generate', positiveInt('--tokens'), 200)
+  .option('--temperature <t>', 'divides the logits; 0 is greedy', nonNegative('--temperature'), 1)
+  .option('--top-k <k>', 'sample among the k most likely tokens only', positiveInt('--top-k'))
+  .option('--seed <n>', 'seed of the draws', nonNegative('--seed'), 0)
+  .action(async (o) => {
+    const model = Sequential.load(o.checkpoint);
+    try {
+      const { text } = await model.generate(o.prompt, { tokens: o.tokens, temperature: o.temperature, seed: o.seed, topK: o.topK });
+      process.stdout.write(o.prompt + text + '\n');
+    } finally {
+      tidyUp(() => model.dispose());
+    }
   });
 
 program.parseAsync(process.argv).catch((error) => {

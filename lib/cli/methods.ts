@@ -1,9 +1,9 @@
-/** The methods `train`, `bench` and `tune` know (the paper's six, then Shampoo and SOAP), with the settings the benchmark uses unless `tune` found better ones. */
+/** The methods `train`, `bench` and `tune` know (the paper's six, then Shampoo, SOAP and AdamW), with the settings the benchmark uses unless `tune` found better ones. */
 import { LearningRateScheduler } from '../callbacks';
 import { InvalidArgumentError } from '../errors';
-import { Adam, KBFGS, KBFGSL, KFAC, RMSprop, SGD, SOAP, Shampoo, type Optimizer } from '../optimizers';
+import { Adam, AdamW, KBFGS, KBFGSL, KFAC, RMSprop, SGD, SOAP, Shampoo, type Optimizer } from '../optimizers';
 
-export const METHODS = ['kbfgs', 'kbfgs-l', 'kfac', 'adam', 'rmsprop', 'sgd', 'shampoo', 'soap'] as const;
+export const METHODS = ['kbfgs', 'kbfgs-l', 'kfac', 'adam', 'rmsprop', 'sgd', 'shampoo', 'soap', 'adamw'] as const;
 export type MethodName = (typeof METHODS)[number];
 /** What `bench` runs unless --methods says otherwise: the paper's comparison. */
 export const PAPER_METHODS: MethodName[] = ['kbfgs', 'kbfgs-l', 'kfac', 'adam', 'rmsprop', 'sgd'];
@@ -12,7 +12,9 @@ export interface MethodSettings {
   lr: number;
   /** λ of the second-order methods (Shampoo: ε relative to λ_max; SOAP: Adam's ε; algorithm.md §17). */
   damping?: number;
-  /** ε of Adam and RMSprop, and of the Adam step Shampoo grafts onto. */
+  /** AdamW's decoupled weight decay λ (default 0.01). */
+  weightDecay?: number;
+  /** ε of Adam, AdamW and RMSprop, and of the Adam step Shampoo grafts onto. */
   epsilon?: number;
   /** K-BFGS and K-BFGS(L): the curvature every this many steps (default 1; settings files only, not tuned). */
   curvatureEvery?: number;
@@ -37,6 +39,7 @@ export const DEFAULT_SETTINGS: Record<MethodName, MethodSettings> = {
   // the API's defaults (not tuned here)
   shampoo: { lr: 1e-3, damping: 1e-6 },
   soap: { lr: 3e-3, damping: 1e-8 },
+  adamw: { lr: 1e-3, epsilon: 1e-8, weightDecay: 0.01 },
 };
 
 // The convolutional classifiers, tuned on Fashion-MNIST (bench/RESULTS.md, log in bench/results/fashion-cnn-tune):
@@ -67,7 +70,8 @@ export const PROBLEM_SETTINGS: Partial<Record<string, Partial<Record<MethodName,
 /** The defaults `new KBFGS()`, `new Adam({ protocol: 'paper' })` and so on have: what `train` starts from. */
 export function apiDefaults(method: MethodName): MethodSettings {
   const s = makeOptimizer(method, {} as MethodSettings).settings;
-  return { lr: s.lr, ...(s.damping !== undefined ? { damping: s.damping } : {}), ...(s.epsilon !== undefined ? { epsilon: s.epsilon } : {}) };
+  return { lr: s.lr, ...(s.damping !== undefined ? { damping: s.damping } : {}), ...(s.epsilon !== undefined ? { epsilon: s.epsilon } : {}),
+    ...(method === 'adamw' ? { weightDecay: s.weightDecay } : {}) };  // the others' τ is the protocol's, not a setting
 }
 
 /** The settings a bench or tune run uses: built-in, then per problem, then the caller's. */
@@ -86,6 +90,7 @@ export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): 
     case 'sgd': return new SGD({ lr: s.lr, protocol: 'paper' });
     case 'shampoo': return new Shampoo({ lr: s.lr, damping: s.damping, epsilon: s.epsilon });
     case 'soap': return new SOAP({ lr: s.lr, damping: s.damping });
+    case 'adamw': return new AdamW({ lr: s.lr, epsilon: s.epsilon, weightDecay: s.weightDecay });
   }
 }
 
@@ -124,6 +129,7 @@ function defaultGrid(method: MethodName, quick: boolean): MethodSettings[] {
       return quick ? product([0.1, 0.3, 1], [0.3, 3], (lr, damping) => ({ lr, damping }))
         : product(span(-4, 0), [...span(-3, 0), 10], (lr, damping) => ({ lr, damping }));
     case 'adam':
+    case 'adamw':
     case 'rmsprop':
       return quick ? product([1e-4, 1e-3], [1e-4], (lr, epsilon) => ({ lr, epsilon }))
         : product(span(-5, -1).filter((v) => v <= 0.1), [1e-8, 1e-6, 1e-4, 1e-2], (lr, epsilon) => ({ lr, epsilon }));

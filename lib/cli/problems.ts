@@ -1,18 +1,22 @@
-/** The benchmark problems: the paper's three autoencoders, and dense and convolutional MNIST / Fashion-MNIST
- * classifiers. */
+/** The benchmark problems: the paper's three autoencoders, dense and convolutional MNIST / Fashion-MNIST
+ * classifiers, and a small GPT on text (a byte-level language model). */
 import { datasets, Autoencoder, Sequential } from '../index';
 import type { ClassificationDataset, Dataset, LabeledSplit, Split } from '../datasets/dataset';
 import type { TrainingData } from '../data';
+import type { TokenData } from '../tokens';
+import type { TokenSequences } from '../datasets/text';
 import { InvalidArgumentError } from '../errors';
 import type { DeviceName } from '../devices';
 
 export const PROBLEMS = ['mnist', 'curves-synth', 'faces-synth', 'curves', 'faces', 'mnist-classifier', 'fashion-mnist-classifier',
-  'mnist-cnn', 'fashion-mnist-cnn'] as const;
+  'mnist-cnn', 'fashion-mnist-cnn', 'text'] as const;
 export type ProblemName = (typeof PROBLEMS)[number];
 
 export interface ProblemOptions {
-  /** The original MAT file, for 'curves' and 'faces'. */
+  /** The original MAT file, for 'curves' and 'faces'; a UTF-8 text file instead of the fortunes, for 'text'. */
   file?: string;
+  /** The GPT of 'text' (default: {@link TEXT_GPT}). */
+  gpt?: Partial<TextGpt>;
   /** A directory of MNIST-layout IDX files, for the MNIST and Fashion-MNIST problems. */
   dir?: string;
   /** Use only the first rows of each split (quick runs). */
@@ -23,14 +27,34 @@ export interface ProblemOptions {
 
 export interface Problem {
   name: ProblemName;
-  train: TrainingData;
-  test: TrainingData;
+  train: TrainingData | TokenData;
+  test: TrainingData | TokenData;
   /** Rows and columns of the training inputs. */
   trainRows: number;
   inputDim: number;
   /** A classifier reports accuracy. */
   classifier: boolean;
   model: (seed: number, device?: DeviceName) => Sequential;
+  /** A language model: tokens per character of the test (validation) text, to give its loss in bits per character. */
+  testTokensPerCharacter?: number;
+}
+
+/** The GPT of the 'text' problem. */
+export interface TextGpt {
+  context: number;
+  width: number;
+  heads: number;
+  blocks: number;
+}
+
+/** The small GPT: 4 pre-norm blocks of width 128 with 4 heads, context 128 (875,648 parameters). */
+export const TEXT_GPT: TextGpt = { context: 128, width: 128, heads: 4, blocks: 4 };
+
+/** The first rows of a token split. */
+function headTokens(s: TokenSequences, rows: number | undefined): TokenData {
+  if (rows === undefined || rows >= s.rows) return s;
+  const cut = (data: Int32Array) => ({ data: data.subarray(0, rows * s.context), rows, cols: s.context });
+  return { x: cut(s.inputs), y: cut(s.targets) };
 }
 
 function head(s: Split, rows: number | undefined): Split {
@@ -68,6 +92,16 @@ export function cnnClassifier(seed: number, device?: DeviceName): Sequential {
 }
 
 export async function loadProblem(name: ProblemName, options: ProblemOptions = {}): Promise<Problem> {
+  if (name === 'text') {
+    const gpt = { ...TEXT_GPT, ...options.gpt };
+    const d = datasets.text({ file: options.file, context: gpt.context });
+    const train = headTokens(d.train, options.trainSize), test = headTokens(d.validation, options.testSize);
+    return {
+      name, train, test, trainRows: train.x.rows, inputDim: gpt.context, classifier: false,
+      testTokensPerCharacter: d.validation.tokens.length / d.validation.characters,
+      model: (seed, device) => Sequential.gpt({ ...gpt, seed, device }),
+    };
+  }
   if (name.includes('classifier') || name.endsWith('-cnn')) {
     const d: ClassificationDataset = name.startsWith('mnist')
       ? await datasets.mnist({ dir: options.dir, labels: true }) : await datasets.fashionMnist({ dir: options.dir, labels: true });

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Problem } from './problems';
 import { Sequential } from '../model';
+import { bitsPerCharacter } from '../datasets/text';
 import { InvalidArgumentError, tidyUp } from '../errors';
 import { engineSummary, type DeviceName } from '../devices';
 import { initDistributed, type DistributedOptions } from '../distributed';
@@ -21,6 +22,8 @@ export interface EpochRecord {
   /** Classifier problems: the share of training and test rows predicted right. */
   trainAccuracy?: number;
   testAccuracy?: number;
+  /** Language models: the test (validation) loss in bits per character. */
+  testBitsPerCharacter?: number;
   /** Cumulative training wall time, evaluation excluded. */
   seconds: number;
   steps: number;
@@ -61,7 +64,7 @@ export interface RunResult {
 }
 
 export async function runOne(o: RunOptions): Promise<RunResult> {
-  const { train, test, trainRows } = o.problem;
+  const { train, test, trainRows, testTokensPerCharacter: tokensPerCharacter } = o.problem;
   const callbacks = lrDecaySchedule(o.settings);  // checked before anything is built
   const batchSize = Math.min(o.batchSize, trainRows);
   const batches = Math.floor(trainRows / batchSize);
@@ -98,6 +101,8 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
           problem: o.problem.name, optimizer: o.method, settings: o.settings, epoch,
           trainLoss: logs.loss, testLoss: logs.valLoss ?? NaN,
           ...(logs.accuracy !== undefined ? { trainAccuracy: logs.accuracy, testAccuracy: logs.valAccuracy } : {}),
+          ...(tokensPerCharacter !== undefined && logs.valLoss !== undefined
+            ? { testBitsPerCharacter: bitsPerCharacter(logs.valLoss, tokensPerCharacter) } : {}),
           seconds: logs.seconds, steps: logs.steps, diagnostics: logs.diagnostics, engine,
         };
         if (!reports) return;

@@ -21,6 +21,7 @@ import * as path from 'path';
 import { InvalidArgumentError, KbfgsError } from '../errors';
 import { readRegularFile } from '../files';
 import { checkKeys, checkNumber, describeValue } from '../options';
+import type { TokenMatrix } from '../tokens';
 
 /** An empty file or one that is not UTF-8 text: names the file and the problem. */
 export class TextFormatError extends KbfgsError {
@@ -53,6 +54,9 @@ export interface TokenSequences {
   readonly targets: Int32Array;
   readonly rows: number;
   readonly context: number;
+  /** inputs and targets as the { x, y } matrices a token model's fit, evaluate and validationData take. */
+  readonly x: TokenMatrix;
+  readonly y: TokenMatrix;
   /** The split's whole text as token ids (its bytes), e.g. to draw windows of one's own. */
   readonly tokens: Uint8Array;
   /** Characters (Unicode code points) in the split's text: tokens.length / characters bytes per character. */
@@ -123,7 +127,10 @@ function sequences(name: 'train' | 'validation', tokens: Uint8Array, context: nu
   }
   let characters = 0;
   for (const byte of tokens) characters += +!isContinuation(byte);
-  return { name, inputs, targets, rows, context, tokens, characters };
+  return {
+    name, inputs, targets, rows, context, tokens, characters,
+    x: { data: inputs, rows, cols: context }, y: { data: targets, rows, cols: context },
+  };
 }
 
 export function text(options: TextOptions): TextDataset {

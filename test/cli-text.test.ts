@@ -1,0 +1,48 @@
+// The command line's text problem: `train --problem text` on a tiny GPT writes bits per character beside the
+// loss and saves a checkpoint that `generate` samples from, the same text for the same seed; AdamW is a method.
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const root = path.join(__dirname, '..');
+const cli = path.join(root, 'dist', 'cli', 'main.js');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-cli-text-'));
+const text = path.join(dir, 'cat.txt');
+fs.writeFileSync(text, 'the cat sat on the mat. '.repeat(100));
+const tiny = ['--problem', 'text', '--file', text, '--context', '8', '--width', '16', '--heads', '2', '--blocks', '1',
+  '--batch-size', '16', '--train-size', '64', '--test-size', '32', '--threads', '1', '--quiet'];
+afterAll(() => fs.rmSync(dir, { recursive: true }));
+
+test.each(['adamw', 'kfac', 'kbfgs'])('train --problem text --optimizer %s: the loss falls, test loss also in bits per character', (method) => {
+  const out = execFileSync(process.execPath, [cli, 'train', ...tiny, '--optimizer', method, '--epochs', '2',
+    '--save', path.join(dir, `${method}.ckpt`)], { cwd: root, encoding: 'utf8' });
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+  expect(lines).toHaveLength(2);
+  for (const line of lines) {
+    expect(line).toMatchObject({ problem: 'text', optimizer: method, steps: 4 * (line.epoch + 1) });
+    expect(line.testBitsPerCharacter).toBeCloseTo(line.testLoss / Math.LN2, 10);  // ASCII: one token per character
+  }
+  expect(lines[1].testLoss).toBeLessThan(lines[0].testLoss);
+  if (method === 'adamw') expect(lines[0].settings).toEqual({ lr: 1e-3, epsilon: 1e-8, weightDecay: 0.01 });
+});
+
+test('generate prints the prompt and its continuation from a checkpoint, the same for the same seed', () => {
+  const run = (seed: string) => execFileSync(process.execPath, [cli, 'generate', '--checkpoint', path.join(dir, 'adamw.ckpt'),
+    '--prompt', 'the cat', '--tokens', '12', '--seed', seed], { cwd: root }).toString('latin1');
+  const a = run('3');
+  expect(a.startsWith('the cat')).toBe(true);
+  expect(run('3')).toBe(a);
+  expect(run('4')).not.toBe(a);
+});
+
+test.each([
+  [['train', ...tiny, '--heads', '3'], /heads/],
+  [['train', '--problem', 'text', '--file', path.join(dir, 'missing.txt')], /missing\.txt/],
+  [['generate', '--checkpoint', path.join(dir, 'adamw.ckpt'), '--prompt', ''], /prompt is empty/],
+  [['generate', '--prompt', 'a'], /--checkpoint/],
+])('%j fails with a clear message', (args, message) => {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8' });
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toMatch(message);
+});
