@@ -6,21 +6,12 @@
 // space, and SOAP's second moment would depend on the solver's choice.
 import { SOAP, Sequential, Shampoo } from '../lib';
 import { randomArray, seeded } from './helpers';
-import { agreement, compare, LOSS_TOL, native, referenceWeights } from './reference/golden-harness';
+import { agreement, compare, LOSS_TOL, native, referenceWeights, smallDenseProblem } from './reference/golden-harness';
 import { matrix, shampoo, soap, type ConvGeometry, type KroneckerEigenSettings, type Problem } from './reference/spec-reference';
 
-const ROWS = 32, BATCH = 16, DIM = 6, STEPS = 14;
+const BATCH = 16, STEPS = 14;  // smallDenseProblem's batch
 
-function setup(tau?: number) {
-  const model = new Sequential({
-    inputDim: DIM, loss: 'halfSquaredError', seed: 21,
-    layers: [{ units: 5, activation: 'tanh' }, { units: 4, activation: 'tanh' }, { units: DIM, activation: 'linear' }],
-  });
-  const x = { data: randomArray(ROWS * DIM, seeded(3), 2), rows: ROWS, cols: DIM };
-  const X = matrix(ROWS, DIM);
-  X.a.set(x.data);
-  return { model, x, problem: { W: referenceWeights(model), X, batch: BATCH, tau } as Problem };
-}
+const setup = (tau?: number) => smallDenseProblem({ tau });
 
 // Refreshes at k = 3, 7, 11: three sets of roots or bases, each used for four steps.
 const SCHEDULE = { precondEvery: 4, startPreconditioningStep: 3 };

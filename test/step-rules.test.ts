@@ -5,22 +5,12 @@ import {
   Adam, AdamW, InvalidArgumentError, KBFGS, KFAC, LearningRateScheduler, SGD, Sequential, WarmupCosine, optimizerFromJSON,
   type Optimizer,
 } from '../lib';
-import { randomArray, seeded } from './helpers';
-import { compare, referenceWeights } from './reference/golden-harness';
-import { adamw, kbfgs, kfac, matrix, warmupCosine, type Problem } from './reference/spec-reference';
+import { compare, smallDenseProblem } from './reference/golden-harness';
+import { adamw, kbfgs, kfac, warmupCosine, type Problem } from './reference/spec-reference';
 
-const ROWS = 32, BATCH = 16, DIM = 6;
+const ROWS = 32, BATCH = 16;  // smallDenseProblem's rows and batch
 
-function setup(rules: Pick<Problem, 'clipNorm' | 'lrFactor'> = {}) {
-  const model = new Sequential({
-    inputDim: DIM, loss: 'halfSquaredError', seed: 21,
-    layers: [{ units: 5, activation: 'tanh' }, { units: 4, activation: 'tanh' }, { units: DIM, activation: 'linear' }],
-  });
-  const x = { data: randomArray(ROWS * DIM, seeded(3), 2), rows: ROWS, cols: DIM };
-  const X = matrix(ROWS, DIM);
-  X.a.set(x.data);
-  return { model, x, problem: { W: referenceWeights(model), X, batch: BATCH, ...rules } as Problem };
-}
+const setup = (rules: Pick<Problem, 'clipNorm' | 'lrFactor'> = {}) => smallDenseProblem(rules);
 
 /** The golden harness's run, with the clipped steps the epochs report. */
 async function run(model: Sequential, x: { data: Float32Array; rows: number; cols: number }, optimizer: Optimizer, steps: number) {

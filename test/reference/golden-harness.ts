@@ -2,7 +2,8 @@
 // reference (spec-reference.ts): every minibatch loss, the final weights, and how far the weights moved.
 import * as fs from 'fs';
 import { Sequential, type Matrix, type Optimizer } from '../../lib';
-import { matrix, type Mat, type Trajectory } from './spec-reference';
+import { randomArray, seeded } from '../helpers';
+import { matrix, type Mat, type Problem, type Trajectory } from './spec-reference';
 
 /** The model's weights as the reference holds them: per layer units x (inputs + 1), bias last. */
 export function referenceWeights(model: Sequential): Mat[] {
@@ -15,6 +16,23 @@ export function referenceWeights(model: Sequential): Mat[] {
     }
     return w;
   });
+}
+
+/**
+ * The small dense problem of the suites that compare whole trajectories of one method at a time (step rules,
+ * Shampoo and SOAP): 32 rows of 6 values, batches of 16, a 6 → 5 → 4 → 6 tanh network; `extra` adds the
+ * problem's options (τ, clipping, the schedule's factors).
+ */
+export function smallDenseProblem(extra: Partial<Problem> = {}) {
+  const ROWS = 32, DIM = 6;
+  const model = new Sequential({
+    inputDim: DIM, loss: 'halfSquaredError', seed: 21,
+    layers: [{ units: 5, activation: 'tanh' }, { units: 4, activation: 'tanh' }, { units: DIM, activation: 'linear' }],
+  });
+  const x = { data: randomArray(ROWS * DIM, seeded(3), 2), rows: ROWS, cols: DIM };
+  const X = matrix(ROWS, DIM);
+  X.a.set(x.data);
+  return { model, x, problem: { W: referenceWeights(model), X, batch: 16, ...extra } as Problem };
 }
 
 export async function native(model: Sequential, x: Matrix, batch: number, optimizer: Optimizer, steps: number) {
