@@ -82,7 +82,7 @@ async function run(method) {
   for (let c = 0; seconds < budget; c++) {
     try {
       const history = await model.fit(chunk(c), { optimizer, epochs: 1, batchSize, shuffle: false, threads });
-      seconds += history.history.seconds.at(-1);
+      seconds = history.history.seconds.at(-1);  // the model's training time so far, over all its fits
     } catch (error) {
       failure = error.message;
       break;
