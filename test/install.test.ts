@@ -57,12 +57,13 @@ let tarball = '';
 const developerBuild = path.join(root, 'build', 'Release', 'kbfgs_native.node');
 const before = fs.existsSync(developerBuild) ? fs.statSync(developerBuild) : null;
 
+// The first release build in a clean clone also compiles OpenBLAS for Windows (docs/windows.md): up to an hour.
 beforeAll(() => {
   execFileSync('npm', ['run', 'build:release'], { cwd: root, stdio: 'ignore' });
   const packed = npm(['pack', '--pack-destination', tmp, '--silent'], root);
   expect(packed.status).toBe(0);
   tarball = path.join(tmp, packed.stdout.trim().split('\n').pop()!);
-});
+}, 3_600_000);
 
 test('the release build leaves the developer build where it was', () => {
   if (!before) return expect(fs.existsSync(developerBuild)).toBe(false);
