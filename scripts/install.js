@@ -2,7 +2,8 @@
 // npm runs this when the package is installed. A prebuilt binary that matches this machine
 // (prebuilds/<platform>-<arch>/, chosen by node-gyp-build) and loads is used as it is. Otherwise nothing is
 // built: the package runs on its WebAssembly engine (wasm/, the same engine, which needs no compiler), and one
-// message says so and how to build the native addon instead. Only a package without that engine fails here.
+// message says so and how to build the native addon instead. A package without that engine (a git checkout)
+// builds the addon from source, and fails here only where that build cannot be made.
 //
 // KBFGS_BUILD_FROM_SOURCE=1 (or `npm install --build-from-source`, `npm rebuild kbfgs-native --build-from-source`)
 // builds the addon from source with cmake-js, a dependency of the package, after checking that a C++ compiler
@@ -127,10 +128,8 @@ function buildFromSource(reason) {
 
 /** No prebuilt binary loads and no source build was asked for: the WebAssembly engine runs, nothing is built. */
 function useWasm(problem) {
-  if (!wasmEngine) {
-    fail([`${problem}, and this package lacks its WebAssembly engine (wasm/); build the addon from source with`,
-      '`npm install kbfgs-native --build-from-source` (a C++17 compiler, CMake and OpenBLAS), or use a release from the npm registry.']);
-  }
+  // A git checkout, or a package packed without wasm/: the native build is the only engine it can have.
+  if (!wasmEngine) return buildFromSource(`${problem}, and this package lacks its WebAssembly engine (wasm/)`);
   process.stderr.write([
     `kbfgs-native: ${problem}; the package runs on its WebAssembly engine (the same engine, slower, CPU only),`,
     'kbfgs-native: nothing was built. For the native engine: `npm rebuild kbfgs-native --build-from-source`',
