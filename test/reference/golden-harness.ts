@@ -1,13 +1,13 @@
 // The golden-trajectory harness: runs the native optimizer step by step and compares it with the float64
 // reference (spec-reference.ts): every minibatch loss, the final weights, and how far the weights moved.
 import * as fs from 'fs';
-import { Sequential, type Matrix, type Optimizer } from '../../lib';
+import { Sequential, type LayerWeights, type Optimizer, type TokenData, type TrainingData } from '../../lib';
 import { randomArray, seeded } from '../helpers';
 import { matrix, type Mat, type Problem, type Trajectory } from './spec-reference';
 
-/** The model's weights as the reference holds them: per layer units x (inputs + 1), bias last. */
-export function referenceWeights(model: Sequential): Mat[] {
-  return model.getWeights().map(({ weight, bias }) => {
+/** The model's weights (or getWeights' list) as the reference holds them: per layer units x (inputs + 1), bias last. */
+export function referenceWeights(model: Sequential | ReadonlyArray<LayerWeights>): Mat[] {
+  return ('getWeights' in model ? model.getWeights() : model).map(({ weight, bias }) => {
     const d = bias.length, inputs = weight.length / d;
     const w = matrix(d, inputs + 1);
     for (let i = 0; i < d; i++) {
@@ -35,11 +35,12 @@ export function smallDenseProblem(extra: Partial<Problem> = {}) {
   return { model, x, problem: { W: referenceWeights(model), X, batch: 16, ...extra } as Problem };
 }
 
-export async function native(model: Sequential, x: Matrix, batch: number, optimizer: Optimizer, steps: number) {
+export async function native(model: Sequential, data: TrainingData | TokenData, batch: number, optimizer: Optimizer, steps: number) {
   const losses: number[] = [];
   const counts = { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 };
-  await model.fit(x, {
-    optimizer, epochs: steps / Math.floor(x.rows / batch), batchSize: batch, shuffle: false,
+  const rows = 'x' in data ? data.x.rows : data.rows;
+  await model.fit(data, {
+    optimizer, epochs: steps / Math.floor(rows / batch), batchSize: batch, shuffle: false,
     onBatchEnd: (_b, logs) => losses.push(logs.loss),
     onEpochEnd: (_e, { diagnostics: d }) => {
       counts.powell += d.powellDamping ?? 0;

@@ -680,3 +680,6 @@ function transpose(A: Mat): Mat {
   for (let i = 0; i < A.rows; i++) for (let j = 0; j < A.cols; j++) T.a[j * A.rows + i] = A.a[i * A.cols + j];
   return T;
 }
+
+// The pieces that the token models' forward pass and methods (transformer-reference.ts, token-methods.ts) use too.
+export { addDiag, blend, clone, colMean, dot, eye, gram, lrAt, matvec, mix, momentum, mul, stored, uniformAt };
