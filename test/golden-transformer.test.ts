@@ -82,10 +82,11 @@ describe('golden trajectories of a tiny transformer, 24 sequences of 5 tokens, b
   // The key projection's biases have a zero gradient: adding b to every key adds q_t·b to all of a query's
   // scores, which the softmax ignores. So their gradient is rounding noise (about 1e-10 in float32, 1e-17 in
   // float64), and Adam's division by √v turns noise into steps of size α, in directions that differ between
-  // the engine and the reference; ε = 1e-5 keeps those steps near 1e-7 per step, far under the real gradients' √v̂.
-  test('AdamW (α = 0.01, λ = 0.1, ε = 1e-5)', async () => {
+  // the engine and the reference (with ε = 1e-8 the weights end 1e-3 apart); ε = 1e-4 keeps them near 1e-8 per step
+  // and barely changes the others (the median gradient is about 1e-2).
+  test('AdamW (α = 0.01, λ = 0.1, ε = 1e-4)', async () => {
     const { model, data, problem } = setup();
-    const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-5, weightDecay: 0.1 };
+    const o = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-4, weightDecay: 0.1 };
     const want = tokenAdamw(problem, o, 9);
     compare(await native(model, data, BATCH, new AdamW(o), 9), want, problem.W, 9);
     const { grads } = tokenPass(problem.net, problem.W, Array.from(problem.x).slice(0, BATCH * CONTEXT), Array.from(problem.y).slice(0, BATCH * CONTEXT));
