@@ -4,7 +4,7 @@
  * Float32Array of whole numbers; the engine reads them as Float32 (exact up to 2^24, far beyond any vocabulary).
  */
 import { InvalidDataError, InvalidArgumentError } from './errors';
-import { type LabeledData, type Matrix, type TrainingData } from './data';
+import { isFloat32Array, type LabeledData, type Matrix, type TrainingData } from './data';
 
 /** A matrix whose values are token ids. */
 export interface TokenMatrix {
@@ -24,6 +24,7 @@ const isInt32Array = (v: unknown): v is Int32Array => Object.prototype.toString.
 /** Float32 ids, each checked to be a whole number in [0, vocabulary); InvalidDataError names the first bad one. */
 export function tokenIds(what: string, m: TokenMatrix, vocabulary: number): Matrix {
   if (!m || typeof m !== 'object') throw new InvalidArgumentError(`${what} must be a matrix { data, rows, cols } of token ids`);
+  if (!isInt32Array(m.data) && !isFloat32Array(m.data)) throw new InvalidArgumentError(`${what}.data must be an Int32Array or a Float32Array of token ids`);
   const data = isInt32Array(m.data) ? Float32Array.from(m.data) : m.data;
   for (let i = 0; i < data.length; i++) {
     const id = data[i];

@@ -1,12 +1,14 @@
-// Fuzzing the IDX reader, the MAT reader and the checkpoint loader: every malformed input gives the reader's
-// typed error (or parses), none crashes the process, hangs, or makes the reader allocate beyond the file.
+// Fuzzing the IDX reader, the MAT reader and the checkpoint loader (dense, convolutional and token models): every
+// malformed input gives the reader's typed error (or parses), none crashes the process, hangs, or makes the reader
+// allocate beyond the file. Layer stacks (images and tokens) and token data are fuzzed the same way.
 // Short in CI (FUZZ_ITERATIONS, default 1500 per reader); `FUZZ_ITERATIONS=100000 npx jest test/fuzz` runs long.
 // Inputs that once failed live in test/fuzz/regressions/<reader>/ and are replayed every time.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import {
-  Adam, Autoencoder, CheckpointError, IdxFormatError, InvalidArgumentError, MatFormatError, Sequential, parseIdx, parseMat, readIdxImages,
+  Adam, Autoencoder, CheckpointError, IdxFormatError, InvalidArgumentError, InvalidDataError, KBFGS, MatFormatError, Sequential, ShapeError,
+  parseIdx, parseMat, readIdxImages,
 } from '../lib';
 import { mutations } from './fuzz/harness';
 
@@ -141,6 +143,56 @@ test('token layer stacks: every configuration builds a model that predicts and c
   expect(rejected).toBeGreaterThan(10);
 });
 
+test('token data: every malformed batch of ids or shape gives InvalidDataError, InvalidArgumentError or ShapeError, or runs', async () => {
+  const context = 4, vocabulary = 6;
+  const model = new Sequential({
+    inputDim: context, loss: 'softmaxCrossEntropy', seed: 1,
+    layers: [{ type: 'embedding', vocabulary, width: 4 }, { type: 'residual', layers: [{ type: 'layerNorm' }, { type: 'attention', heads: 2 }] }, { units: vocabulary }],
+  });
+  let seed = 4242;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pick = <T,>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+  // one defect at most per matrix, in about half of them: a bad id, another array type, a wrong shape, no matrix
+  const ids = (rows: number, cols: number): unknown => {
+    const values: number[] = Array.from({ length: rows * cols }, () => Math.floor(rnd() * vocabulary));
+    const defect = Math.floor(rnd() * 8);
+    if (defect === 0) values[Math.floor(rnd() * values.length)] = pick([-1, vocabulary, 0.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 24 + 1, 1e30]);
+    const data = defect === 1 ? pick<() => unknown>([() => values, () => Float64Array.from(values), () => Uint8Array.from(values), () => null])()
+      : rnd() < 0.5 ? Int32Array.from(values) : Float32Array.from(values);
+    if (defect === 2) return { data, rows: pick([rows + 1, 0, -1, 1.5, NaN]), cols };
+    if (defect === 3) return { data, rows, cols: pick([cols - 1, cols + 1]) };
+    if (defect === 4) return pick([data, { data, rows }]);
+    return { data, rows, cols };
+  };
+  let ran = 0, rejected = 0;
+  for (let i = 0; i < Math.min(iterations, 300); i++) {
+    const rows = pick([1, 2, 3]);
+    const data = pick([() => ({ x: ids(rows, context), y: ids(rows, context) }), () => ({ x: ids(rows, context), y: ids(rows, context) }),
+      () => ({ x: ids(rows, context), y: ids(rows + 1, context) }), () => ({ x: ids(rows, context) }), () => ids(rows, context)])();
+    const [name, op] = pick<[string, () => Promise<unknown>]>([
+      ['fit', () => model.fit(data as never, { optimizer: new Adam(), epochs: 1, batchSize: rows })],
+      ['computeGradients', async () => model.computeGradients(data as never)],
+      ['evaluate', () => model.evaluate(data as never)],
+      ['predict', () => model.predict((data && typeof data === 'object' && 'x' in data ? data.x : data) as never)],
+    ]);
+    try {
+      await op();
+      ran++;
+    } catch (error) {
+      if (!(error instanceof InvalidDataError || error instanceof InvalidArgumentError || error instanceof ShapeError))
+        throw new Error(`${name}: ${String(error)} from ${JSON.stringify(data)}`);
+      rejected++;
+    }
+  }
+  // the model still works after every rejected call
+  const valid = { data: Int32Array.from({ length: 2 * context }, (_, k) => k % vocabulary), rows: 2, cols: context };
+  expect(Number.isFinite(model.computeGradients({ x: valid, y: valid }).loss)).toBe(true);
+  model.dispose();
+  console.log(`token data: ${ran} calls ran, ${rejected} rejected with a typed error`);
+  expect(ran).toBeGreaterThan(10);
+  expect(rejected).toBeGreaterThan(ran);
+});
+
 test('checkpoint loader', async () => {
   const images = readIdxImages(path.join(data, 'mnist-t10k-first100-images-idx3-ubyte'));
   const model = new Autoencoder({ encoder: [784, 8, 4], loss: 'sigmoidCrossEntropy', seed: 1 });
@@ -160,4 +212,16 @@ test('checkpoint loader', async () => {
   const validCnn = fs.readFileSync(file);
   fs.unlinkSync(file);
   fuzz('checkpoint-cnn', validCnn, (b) => Sequential.fromCheckpoint(b, 'fuzz.safetensors').dispose(), CheckpointError);
+  // a token model with its optimizer's state (its layer configs, the vocabulary, K-BFGS's blocks)
+  const gpt = new Sequential({
+    inputDim: 3, loss: 'softmaxCrossEntropy', seed: 1,
+    layers: [{ type: 'embedding', vocabulary: 5, width: 4 }, { type: 'residual', layers: [{ type: 'layerNorm' }, { type: 'attention', heads: 2 }, { type: 'dropout', rate: 0.1 }] }, { units: 5 }],
+  });
+  const sequence = { data: Int32Array.from([0, 1, 2, 3, 4, 0]), rows: 2, cols: 3 };
+  await gpt.fit({ x: sequence, y: sequence }, { optimizer: new KBFGS(), epochs: 1, batchSize: 2 });
+  gpt.save(file);
+  gpt.dispose();
+  const validGpt = fs.readFileSync(file);
+  fs.unlinkSync(file);
+  fuzz('checkpoint-gpt', validGpt, (b) => Sequential.fromCheckpoint(b, 'fuzz.safetensors').dispose(), CheckpointError);
 });
