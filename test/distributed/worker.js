@@ -32,6 +32,25 @@ function build(modelSeed) {
     });
     return { model, train: { x: kb.matrix(x, rows, 72), y: kb.oneHot(labels, 3) } };
   }
+  if (problem === 'tokens') {
+    // A tiny pre-norm transformer (algorithm.md §18) on sequences of a stream where each id mostly follows from the
+    // one before; dropout draws its masks by the value's place in the whole batch (§18.5), so every rank's rows
+    // are masked as in one process.
+    const rows = 64, context = 6, vocabulary = 11, width = 8, rand = kb.mulberry32(7), stream = [3];
+    for (let k = 1; k <= rows * context; ++k) stream.push(rand() < 0.7 ? (3 * stream[k - 1] + 1) % vocabulary : Math.floor(rand() * vocabulary));
+    const ids = (from) => ({ data: Int32Array.from(stream.slice(from, from + rows * context)), rows, cols: context });
+    const model = new kb.Sequential({
+      inputDim: context, seed: modelSeed ?? 5, device, loss: 'softmaxCrossEntropy',
+      layers: [
+        { type: 'embedding', vocabulary, width },
+        { type: 'residual', layers: [{ type: 'layerNorm' }, { type: 'attention', heads: 2 }, { type: 'dropout', rate: 0.1, seed: 3 }] },
+        { type: 'residual', layers: [{ type: 'layerNorm' }, { units: 2 * width, activation: 'gelu' }, { units: width }] },
+        { type: 'layerNorm' },
+        { units: vocabulary },
+      ],
+    });
+    return { model, train: { x: ids(0), y: ids(1) } };
+  }
   const rows = 256, x = data(rows, 12, 11);
   const model = new kb.Autoencoder({ encoder: [12, 8, 4], activation: 'tanh', loss: 'sigmoidCrossEntropy', seed: modelSeed ?? 3, device });
   return { model, train: kb.matrix(x, rows, 12) };
