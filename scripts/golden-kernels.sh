@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 families="$(node -e "console.log(require('./dist').devices().cpu.blas.executable.join(' '))")"
 for family in $families; do
   echo "golden suites with OpenBLAS's $family kernels"
-  OPENBLAS_CORETYPE="$family" npx jest --runInBand --silent test/golden.test.ts test/golden-conv.test.ts test/golden-shampoo.test.ts
+  OPENBLAS_CORETYPE="$family" npx jest --runInBand --silent test/golden.test.ts test/golden-conv.test.ts test/golden-shampoo.test.ts \
+    test/golden-transformer.test.ts
 done

@@ -35,6 +35,7 @@ MUTATIONS=(
   "dist-beta-everywhere@native/core/rank_sums.cc@s/net.collective().rank() == 0 ? beta : 0.0f/beta/@every rank keeps KFAC's beta·A before the sum over ranks (§13.1)"
   "dist-mean-unscaled@native/core/rank_sums.cc@s/(float)ws.m \/ ws.batch/1.0f/@each rank's batch mean summed instead of weighted by its share (§13.1)"
   "dist-sample-offset@native/core/network.cc@s/(uint64_t)ws.first \* tokens \* d/(uint64_t)0/@every rank draws KFAC's targets from the first rows' uniforms (§13.1)"
+  "dist-dropout-offset@native/core/layers/dropout.cc@s/const uint64_t first = (uint64_t)p.ws.first \* per_sample_ \* width_;/const uint64_t first = 0;/@every rank draws dropout masks from the first rows' uniforms (§18.5)"
   "dist-ya-local@native/optim/kbfgs.cc@s/comm_->sum(\*be_, ya_block_, ya_block_size_);//@H_a's Hessian action A s_a from this rank's share and patches only (§13.1)"
   "dist-shares-not-zeroed@native/optim/kbfgs.cc@s/if (comm_->rank() != 0) be_->fill(a_block_, 0.0f, a_block_size_);//@every rank starts its share of A from the whole A (§13.1)"
   "dist-split-no-broadcast@native/optim/kbfgs.cc@s/if (split_) share_updates();/(void)0;/@split curvature updates never broadcast (§13.2)"
@@ -43,6 +44,7 @@ MUTATIONS=(
   "rules-adamw-coupled@native/rules/first_order_rule.h@s/if (u.decoupled) theta \*= 1 - u.lr \* wd;/(void)0;/;s/const float g = u.decoupled ? grad : grad + wd \* theta;/const float g = grad + wd * theta;/@AdamW's decay coupled into the gradient as L2 (§15.1)"
   "rules-clip-per-layer@native/core/step_rules.cc@s/const bool clipped = clip_range(be, grad, net.param_count(), clip_norm);/bool clipped = false; for (int l = 0; l < net.num_layers(); ++l) clipped |= clip_range(be, grad + net.offset(l), net.offset(l + 1) - net.offset(l), clip_norm);/@the gradient clipped by each layer's norm instead of the global one (§15.2)"
   "rules-warmup-late@native/core/step_rules.cc@s/return (double)(k + 1) \/ (double)warmup_steps;/return (double)k \/ (double)warmup_steps;/@the warm-up one step late: factor k over W, the first step at 0 (§15.3)"
+  "token-loss-per-sequence@native/core/network.cc@s/const float scale = 1.0f \/ (float)tokens;/const float scale = 1.0f;/;s/  return summed \/ tokens;/  return summed;/@the token model's loss and gradient summed over positions: a mean over sequences only (§18.1)"
   "token-grad-unscaled@native/core/network.cc@s/const float scale = 1.0f \/ (float)tokens;/const float scale = 1.0f;/@the token model's output gradient not divided by the sequence length (§18.1)"
   "token-loss-summed@native/core/network.cc@s/  return summed \/ tokens;/  return summed;/@the token model's loss summed over positions, not averaged (§18.1)"
   "token-no-causal-mask@native/core/layers/attention.cc@s/static bool visible(int t, int s) { return s <= t; }/static bool visible(int, int) { return true; }/@attention sees later positions (§18.4)"
@@ -55,6 +57,7 @@ MUTATIONS=(
   "token-kfac-a-summed@native/optim/kfac.cc@s/add \/ ((float)ws.batch \* S), ws.abar\[l\]/add \/ ws.batch, ws.abar[l]/@KFAC's A of a layer over tokens summed over positions, not averaged (§18.6)"
   "token-kfac-g-unscaled@native/optim/kfac.cc@s/add \* S \/ ws.batch, ws.g\[l\]/add \/ ((float)ws.batch * S), ws.g[l]/@KFAC's G of a layer over tokens from g, not from the token rows' gradients S g (§18.6)"
   "token-kbfgs-a-rows@native/optim/kbfgs.cc@s/be_->syrk(true, L.n, ws.rows(l), (1 - settings_.a_decay)/be_->syrk(true, L.n, ws.m, (1 - settings_.a_decay)/@K-BFGS's moving average of A from the first m rows only (§18.6)"
+  "token-kbfgs-a-by-m@native/optim/kbfgs.cc@s/(1 - settings_.a_decay) \/ ((float)ws.batch \* L.tokens_as_samples)/(1 - settings_.a_decay) \/ (float)ws.batch/@K-BFGS's moving average of A over a layer's token rows divided by m, not m·S (§18.6)"
   "token-kbfgs-warm-a@native/optim/kbfgs.cc@s/ws.batch \* L.tokens_as_samples), ws.abar\[l\]/ws.batch), ws.abar[l]/@K-BFGS's warm-start A summed over positions (§18.6)"
   "token-kbfgs-y-unscaled@native/optim/kbfgs.cc@s/if (L.tokens_as_samples > 1) be_->axpby/if (false) be_->axpby/@K-BFGS's y from g, not from the token rows' gradients S g (§18.6)"
   "bernoulli@native/rules/elementwise_rules.h@s/return uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/return uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
@@ -90,7 +93,7 @@ for entry in "${MUTATIONS[@]}"; do
   [[ "$name" == guard-* ]] && suites=(test/safeguard.test.ts)
   [[ "$name" == rules-* ]] && suites=(test/step-rules.test.ts)
   [[ "$name" == shampoo-* || "$name" == soap-* || "$name" == kronecker-* ]] && suites=(test/golden-shampoo.test.ts)
-  [[ "$name" == token-* ]] && suites=(test/transformer.test.ts)
+  [[ "$name" == token-* ]] && suites=(test/transformer.test.ts test/golden-transformer.test.ts)
   out="$(npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
   failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
   if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi
