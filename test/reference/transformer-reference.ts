@@ -18,6 +18,7 @@ const activations: Record<string, { f: (h: number) => number; df: (h: number) =>
   linear: { f: (h) => h, df: () => 1 },
   relu: { f: (h) => Math.max(h, 0), df: (h) => (h > 0 ? 1 : 0) },
   tanh: { f: Math.tanh, df: (h) => 1 - Math.tanh(h) ** 2 },
+  sigmoid: { f: (h) => 1 / (1 + Math.exp(-h)), df: (h) => Math.exp(-h) / (1 + Math.exp(-h)) ** 2 },
   gelu: {
     f: (h) => 0.5 * h * (1 + Math.tanh(GELU_SCALE * (h + GELU_CUBIC * h ** 3))),
     df: (h) => {
@@ -37,8 +38,11 @@ type Op =
 
 /** A token model: its steps, which weighted layers are layer norms (no curvature statistics, §18.6), S. */
 export interface TokenNet { ops: Op[]; layerNorm: boolean[]; tokens: number }
+/** `causal: false` takes the mask out of every attention (for tests that show it matters). */
+export interface ReferenceOptions { causal?: boolean }
 
-export function tokenNet(layers: ReadonlyArray<LayerConfig>, tokens: number, options: { causal?: boolean } = {}): TokenNet {
+/** The token model of these layer configs (model.layers) over sequences of `tokens` ids. */
+export function tokenNet(layers: ReadonlyArray<LayerConfig>, tokens: number, options: ReferenceOptions = {}): TokenNet {
   const ops: Op[] = [], layerNorm: boolean[] = [];
   const weighted = (norm: boolean) => (layerNorm.push(norm), layerNorm.length - 1);
   const add = (configs: ReadonlyArray<LayerConfig>) => configs.forEach((config) => {
@@ -248,8 +252,6 @@ export function tokenPass(net: TokenNet, W: Mat[], ids: ArrayLike<number>, targe
   const { loss, dz } = tokenLoss(forward.logits, targets, net.tokens);
   return { forward, loss, ...tokenBackward(forward, dz) };
 }
-
-export interface ReferenceOptions { causal?: boolean }
 
 /** Logits of one sample (tokens rows of classes) from its ids; `weights` in getWeights order. */
 export function referenceLogits(layers: ReadonlyArray<LayerConfig>, weights: LayerWeights[], ids: ArrayLike<number>,
