@@ -2,6 +2,7 @@
 // reference step by step (losses, weights, the quadratic model's value, ρ and λ after every judged step), the
 // rule's arithmetic, checkpoints that resume it bit for bit, the options' typed errors, and small problems
 // trained without divergence.
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -213,5 +214,49 @@ describe('adaptive damping trains without diverging', () => {
       expect(loss.every(Number.isFinite)).toBe(true);
       expect(loss[loss.length - 1]).toBeLessThan(0.5 * loss[0]);
     }
+  });
+});
+
+describe('the command line', () => {
+  const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+  test('train --damping adaptive', () => {
+    const out = execFileSync(process.execPath, [cli, 'train', '--problem', 'curves-synth', '--train-size', '400', '--test-size', '100',
+      '--optimizer', 'kfac', '--lr', '0.1', '--damping', 'adaptive', '--epochs', '2', '--batch-size', '100', '--threads', '1', '--quiet'],
+    { encoding: 'utf8' });
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0].settings).toEqual({ lr: 0.1, damping: 'adaptive' });
+    expect(lines[1].diagnostics.dampingJudged).toBe(1);  // epoch 1 holds steps 4-7, of which T = 5 judges step 5
+    expect(Number.isFinite(lines[1].trainLoss)).toBe(true);
+  });
+  test.each([
+    [['train', '--damping', 'adaptiv'], /--damping must be a number of at least 0 or 'adaptive'/],
+    [['train', '--optimizer', 'soap', '--damping', 'adaptive', '--train-size', '200', '--test-size', '50'], /SOAP: damping 'adaptive' is for K-BFGS, K-BFGS\(L\) and KFAC only/],
+  ])('%j fails with a clear message', (args, message) => {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+// Data-parallel training (algorithm.md §13, §19.3): 2 ranks under mpirun, the worker of test/distributed.test.ts.
+describe('data-parallel training keeps λ the same on every rank', () => {
+  const worker = path.join(__dirname, 'distributed', 'worker.js');
+  type Line = { rank: number; epoch: number; loss: number; weights: string; damping: number; dampingMoves: number };
+  const parse = (out: string): Line[] => out.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  test.each(['kbfgs-adaptive', 'kfac-adaptive'])('%s: 2 ranks, the same λ and weights on both, on the one-process trajectory', (method) => {
+    const one = parse(execFileSync(process.execPath, [worker, JSON.stringify({ method })], { encoding: 'utf8', timeout: 60_000 }));
+    const run = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '--mca', 'btl', 'self,vader', '-np', '2', process.execPath, worker,
+      JSON.stringify({ method, distributed: true, allRanks: true })], { encoding: 'utf8', timeout: 60_000 });
+    if (run.error) throw new Error(`mpirun could not run (${run.error.message}); install Open MPI: bash scripts/setup.sh`);
+    expect(run.status).toBe(0);
+    const lines = parse(run.stdout);
+    for (const epoch of one.map((l) => l.epoch)) {
+      const [a, b] = [0, 1].map((rank) => lines.find((l) => l.epoch === epoch && l.rank === rank)!);
+      expect(a.damping).toBe(b.damping);
+      expect(a.weights).toBe(b.weights);
+      expect(a.damping).toBeCloseTo(one[epoch].damping, 10);
+      expect(Math.abs(a.loss - one[epoch].loss) / one[epoch].loss).toBeLessThan(1e-5);
+    }
+    expect(one.reduce((sum, l) => sum + l.dampingMoves, 0)).toBeGreaterThan(0);  // λ moved
   });
 });
