@@ -29,7 +29,7 @@ struct StepProducts {
 // M(δ) − M(0) for the step δ = −αΔ in the model M(δ) = ½ δᵀ P⁻¹ δ + ĝᵀδ implied by the preconditioner P with
 // Δ = P M (§19.2): δᵀP⁻¹δ = α² ⟨M, Δ⟩, so the change is ½ α² ⟨M, Δ⟩ − α ⟨ĝ, Δ⟩.
 inline double model_change(const StepProducts& p, double alpha, double tau) {
-  return alpha * alpha * p.momentum_dir - alpha * (p.grad_dir + tau * p.theta_dir);
+  return 0.5 * alpha * alpha * p.momentum_dir - alpha * (p.grad_dir + tau * p.theta_dir);
 }
 
 // h(θ − αΔ) − h(θ) for h = L_B + (τ/2)‖θ‖²: the data losses' change plus (τ/2)(‖θ − αΔ‖² − ‖θ‖²).
