@@ -68,7 +68,7 @@ MUTATIONS=(
   "adaptive-model-momentum@native/optim/adaptive_damping.h@s/alpha \* alpha \* p.momentum_dir - alpha/alpha * alpha * p.grad_dir - alpha/@the model's curvature term from ⟨∇L, Δ⟩ instead of ⟨M, Δ⟩ (§19.2)"
   "adaptive-omega@native/optim/adaptive_damping.h@s/std::pow(19.0 \/ 20.0, s.every)/(19.0 \/ 20.0)/@ω = 19/20 instead of (19/20)^T (§19.1)"
   "adaptive-no-reinvert@native/optim/second_order.h@s/if (next != settings_.damping) set_hyperparameter(\"damping\", next);/settings_.damping = next;/@a new λ without fresh inverses of the damped factors (§19.3)"
-  "adaptive-no-rho-keeps@native/optim/adaptive_damping.h@s/actual <= 0 ? lambda : next_damping(lambda, 0.0, s_)/lambda/@a rise under a model that predicts no decrease leaves λ (§19.1)"
+  "adaptive-no-rho-keeps@native/optim/adaptive_damping.h@s/next_damping(lambda, actual < 0 ? 1.0 : 0.0, s_)/lambda/@λ left alone where the model predicts no decrease (§19.1)"
   "soap-moments-not-rotated@native/optim/soap.cc@s/be_->gemm(false, false, d, n, d, 1.0f, vectors_, d, tmp_, n, 0.0f, m, n);/(void)0;/;s/be_->gemm(false, true, d, n, n, 1.0f, tmp_, n, vectors_, n, 0.0f, m, n);/(void)0;/@SOAP's first moment left in the old basis when the basis changes (§17.3)"
 )
 

@@ -55,8 +55,8 @@ class AdaptiveDamping {
   bool judges(int64_t k) const { return s_.every > 0 && k % s_.every == 0; }
 
   // The new λ after a judged step. Where the model predicts no decrease (α past twice the model's own step
-  // length, or momentum pointing away from the gradient), ρ has no meaning: a rise of the objective then counts
-  // as a failed step (λ/ω), a fall leaves λ as it is (§19.1).
+  // length, or momentum pointing away from the gradient), ρ has no meaning: a fall of the objective then did
+  // better than the model, as ρ > 3/4 does (ωλ), and anything else is a failed step (λ/ω), §19.1.
   double judge(double lambda, double loss_before, double loss_after, const StepProducts& p, double alpha, double tau) {
     const double predicted = model_change(p, alpha, tau);
     const double actual = objective_change(loss_before, loss_after, p, alpha, tau);
@@ -64,9 +64,10 @@ class AdaptiveDamping {
     model_sum_ += predicted;
     if (p.momentum_dir > 0) step_length_sum_ += (p.grad_dir + tau * p.theta_dir) / p.momentum_dir, ++step_lengths_;
     if (!(predicted < 0)) {
-      ++unjudged_;
-      const double next = actual <= 0 ? lambda : next_damping(lambda, 0.0, s_);
+      ++without_ratio_;
+      const double next = next_damping(lambda, actual < 0 ? 1.0 : 0.0, s_);
       raised_ += next > lambda;
+      lowered_ += next < lambda;
       return next;
     }
     const double rho = actual / predicted;
@@ -77,23 +78,23 @@ class AdaptiveDamping {
     return next;
   }
 
-  // Per epoch: how often λ rose and fell, the mean ρ, the summed model changes, and the mean of the step
+  // Per epoch: how often λ was judged, rose and fell, how many judged steps had no ρ, the mean ρ, the summed model changes, and the mean of the step
   // length α* = ⟨ĝ, Δ⟩ / ⟨M, Δ⟩ that minimises the model along Δ (§19.4).
   void take_diagnostics(Diagnostics& out) {
     if (!enabled()) return;
     out.push_back({"dampingJudged", judged_});
     out.push_back({"dampingRaised", raised_});
     out.push_back({"dampingLowered", lowered_});
-    out.push_back({"dampingUnjudged", unjudged_});
+    out.push_back({"dampingWithoutRatio", without_ratio_});
     out.push_back({"reductionRatio", rhos_ ? rho_sum_ / rhos_ : NAN});
     out.push_back({"modelChange", model_sum_});
     out.push_back({"modelStepLength", step_lengths_ ? step_length_sum_ / step_lengths_ : NAN});
-    judged_ = raised_ = lowered_ = unjudged_ = rho_sum_ = rhos_ = model_sum_ = step_length_sum_ = step_lengths_ = 0;
+    judged_ = raised_ = lowered_ = without_ratio_ = rho_sum_ = rhos_ = model_sum_ = step_length_sum_ = step_lengths_ = 0;
   }
 
  private:
   AdaptiveDampingSettings s_;
-  double judged_ = 0, raised_ = 0, lowered_ = 0, unjudged_ = 0, rho_sum_ = 0, rhos_ = 0, model_sum_ = 0;
+  double judged_ = 0, raised_ = 0, lowered_ = 0, without_ratio_ = 0, rho_sum_ = 0, rhos_ = 0, model_sum_ = 0;
   double step_length_sum_ = 0, step_lengths_ = 0;
 };
 

@@ -331,12 +331,12 @@ export interface JudgedStep { step: number; model: number; objective: number; rh
 
 /**
  * The rule of §19.1: ρ > 3/4 → ωλ, ρ < 1/4 (or NaN) → λ/ω, ω = (19/20)^T, then clamped. Where the model predicts
- * no decrease (model change ≥ 0) there is no ρ: a rise of the objective raises λ, a fall leaves it.
+ * no decrease (model change ≥ 0) there is no ρ: a fall of the objective lowers λ, anything else raises it.
  */
 export function nextDamping(lambda: number, model: number, objective: number, a: AdaptiveDamping): { rho: number; lambda: number } {
   const omega = (19 / 20) ** a.every;
   const clamp = (v: number) => Math.min(a.max, Math.max(a.min, v));
-  if (!(model < 0)) return { rho: NaN, lambda: objective <= 0 ? lambda : clamp(lambda / omega) };
+  if (!(model < 0)) return { rho: NaN, lambda: clamp(objective < 0 ? lambda * omega : lambda / omega) };
   const rho = objective / model;
   return { rho, lambda: clamp(rho > 0.75 ? lambda * omega : rho >= 0.25 ? lambda : lambda / omega) };
 }
