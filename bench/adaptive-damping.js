@@ -61,7 +61,8 @@ async function run(data, problem, method, damping, seed) {
         record.epochs.push({
           epoch: epoch + 1, loss: logs.loss, seconds: logs.seconds, damping: opt.settings.damping,
           rejectedSteps: d.rejectedSteps ?? 0, judged: d.dampingJudged ?? null, raised: d.dampingRaised ?? null,
-          lowered: d.dampingLowered ?? null, reductionRatio: d.reductionRatio ?? null, modelStepLength: d.modelStepLength ?? null,
+          lowered: d.dampingLowered ?? null, withoutRatio: d.dampingWithoutRatio ?? null, reductionRatio: d.reductionRatio ?? null,
+          modelStepLength: d.modelStepLength ?? null,
         });
       },
     });
@@ -79,18 +80,18 @@ const diverged = (r) => r.status !== 'converged' || !r.epochs.length || !Number.
 
 function table(file) {
   const runs = readLog(file);
-  const rows = ['| problem | method | seed | fixed λ | final loss, fixed λ | final loss, adaptive | adaptive / fixed | λ at the end (adaptive) | λ raised / lowered | mean ρ | undone steps (fixed / adaptive) | diverged (fixed / adaptive) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  const rows = ['| problem | method | seed | fixed λ | final loss, fixed λ | final loss, adaptive | adaptive / fixed | λ at the end (adaptive) | λ raised / lowered | mean ρ (over epochs) | mean α* (last epoch) | undone steps (fixed / adaptive) | diverged (fixed / adaptive) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
   const fixedRuns = runs.filter((r) => r.damping !== 'adaptive');
   for (const a of runs.filter((r) => r.damping === 'adaptive')) {
     const f = fixedRuns.find((r) => r.problem === a.problem && r.method === a.method && r.seed === a.seed && r.trainRows === a.trainRows);
     const loss = (r) => (r && r.epochs.length ? last(r).loss.toFixed(3) : '-');
     const sum = (field) => a.epochs.reduce((s, e) => s + (e[field] ?? 0), 0);
-    const judged = sum('judged');
-    const rho = judged ? (a.epochs.reduce((s, e) => s + (Number.isFinite(e.reductionRatio) ? e.reductionRatio * e.judged : 0), 0) / judged).toFixed(2) : '-';
+    const rhos = a.epochs.map((e) => e.reductionRatio).filter(Number.isFinite);  // epochs whose judged steps had a ρ
+    const rho = rhos.length ? (rhos.reduce((s, v) => s + v, 0) / rhos.length).toFixed(2) : '-';
     const ratio = f && f.epochs.length && a.epochs.length ? (last(a).loss / last(f).loss).toFixed(3) : '-';
     const undone = (r) => (r ? r.epochs.reduce((s, e) => s + e.rejectedSteps, 0) : '-');
-    rows.push(`| ${a.problem} | ${a.method} | ${a.seed} | ${f ? f.damping : '-'} | ${loss(f)} | ${loss(a)} | ${ratio} | ${a.epochs.length ? last(a).damping.toPrecision(3) : '-'} | ${sum('raised')} / ${sum('lowered')} | ${rho} | ${undone(f)} / ${undone(a)} | ${f ? (diverged(f) ? 'yes' : 'no') : '-'} / ${diverged(a) ? 'yes' : 'no'} |`);
+    rows.push(`| ${a.problem} | ${a.method} | ${a.seed} | ${f ? f.damping : '-'} | ${loss(f)} | ${loss(a)} | ${ratio} | ${a.epochs.length ? last(a).damping.toPrecision(3) : '-'} | ${sum('raised')} / ${sum('lowered')} | ${rho} | ${a.epochs.length && Number.isFinite(last(a).modelStepLength) ? last(a).modelStepLength.toFixed(2) : '-'} | ${undone(f)} / ${undone(a)} | ${f ? (diverged(f) ? 'yes' : 'no') : '-'} / ${diverged(a) ? 'yes' : 'no'} |`);
   }
   return rows.join('\n');
 }
