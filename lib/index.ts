@@ -17,6 +17,7 @@ export type { GptOptions } from './gpt';
 export type { GenerateOptions, Generated } from './generate';
 export { Optimizer, SGD, Adam, AdamW, RMSprop, KBFGS, KBFGSL, KFAC, Shampoo, SOAP, optimizerFromJSON } from './optimizers';
 export { WarmupCosine } from './schedules';
+export type { AdaptiveDampingOptions } from './adaptive-damping';
 export type { LrSchedule, ScheduleJSON, WarmupCosineOptions } from './schedules';
 export { CheckpointError } from './checkpoint';
 export type {

@@ -19,6 +19,7 @@
  * Every optimizer also takes the step rules of algorithm.md §15 (see {@link StepRuleOptions}): `clipNorm`, the
  * gradient clipped to a global norm, and `schedule`, a learning-rate schedule such as {@link WarmupCosine}.
  */
+import { dampingOptions, dampingSettings, type AdaptiveDampingOptions } from './adaptive-damping';
 import { InvalidArgumentError } from './errors';
 import { checkBoolean, checkChoice, checkKeys, checkNumber } from './options';
 import { scheduleOf, type LrSchedule, type ScheduleJSON } from './schedules';
@@ -305,9 +306,20 @@ interface SafeguardOption extends StepRuleOptions {
 /** The settings every second-order method has, with their defaults where the method gives none. */
 interface SecondOrderOptions extends SafeguardOption {
   lr?: number;
-  damping?: number;
+  damping?: number | 'adaptive';
+  adaptiveDamping?: AdaptiveDampingOptions;
   momentum?: number;
   weightDecay?: number;
+}
+
+/** `damping: 'adaptive'` of K-BFGS, K-BFGS(L) and KFAC, documented once for all three. */
+interface AdaptiveDampingOption {
+  /**
+   * With `damping: 'adaptive'`: where λ starts, how often it is judged and its range (algorithm.md §19; see
+   * {@link AdaptiveDampingOptions}). `diagnostics` then report per epoch dampingRaised, dampingLowered, the mean
+   * reductionRatio ρ and modelStepLength; the current λ is `optimizer.damping` and the history's `damping`.
+   */
+  adaptiveDamping?: AdaptiveDampingOptions;
 }
 
 /**
@@ -317,12 +329,13 @@ interface SecondOrderOptions extends SafeguardOption {
  * are their option names.
  */
 abstract class SecondOrderOptimizer extends Optimizer {
-  protected constructor(where: string, options: SecondOrderOptions, defaults: { lr: number; damping: number },
+  protected constructor(where: string, options: SecondOrderOptions, defaults: { lr: number; damping: number; adaptive?: boolean },
     ownKeys: string[], own: () => Record<string, number>) {
-    checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', 'safeguard', ...RULE_KEYS, ...ownKeys]);
+    checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', 'safeguard', ...RULE_KEYS,
+      ...(defaults.adaptive ? ['adaptiveDamping'] : []), ...ownKeys]);
     super('paper', {
       lr: checkNumber(where, 'lr', options.lr, defaults.lr, { above: 0 }),
-      damping: checkNumber(where, 'damping', options.damping, defaults.damping, { min: 0 }),
+      ...dampingSettings(where, options.damping, options.adaptiveDamping, defaults.damping, defaults.adaptive === true),
       momentum: checkNumber(where, 'momentum', options.momentum, PAPER_RHO, { min: 0, below: 1 }),
       weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, PAPER_TAU, { min: 0 }),
       safeguard: checkBoolean(where, 'safeguard', options.safeguard, true) ? 1 : 0,
@@ -338,12 +351,16 @@ abstract class SecondOrderOptimizer extends Optimizer {
   get damping(): number {
     return this.settings.damping;
   }
+  /** Whether λ adapts by itself (`damping: 'adaptive'`, algorithm.md §19); then `damping` is its current value. */
+  get adaptiveDamping(): boolean {
+    return this.settings.dampingEvery !== undefined;
+  }
   set damping(value: number) {
     this.change('damping', checkNumber(this.constructor.name, 'damping', value, NaN, { min: 0 }));
   }
 }
 
-export interface KBFGSOptions extends SafeguardOption {
+export interface KBFGSOptions extends SafeguardOption, AdaptiveDampingOption {
   /** Learning rate α: θ ← θ − α·H_g·M·H_a. Default 0.3 (the paper's MNIST setting). */
   lr?: number;
   /**
@@ -352,8 +369,9 @@ export interface KBFGSOptions extends SafeguardOption {
    * Levenberg-Marquardt half of the double damping (algorithm.md §3.4), which moves y toward s until sᵀy = √λ·sᵀs,
    * keeping H_g's eigenvalues below 1/√λ. Larger λ: shorter, more gradient-like steps; smaller: bolder,
    * more curvature-driven steps. λ = 0 removes both safeguards (A must then be positive definite).
+   * `'adaptive'`: λ tunes itself by the Levenberg-Marquardt rule (algorithm.md §19), starting at 0.3.
    */
-  damping?: number;
+  damping?: number | 'adaptive';
   /** ρ of the gradient momentum M ← ρM + (1−ρ)(∇L + τθ) (algorithm.md §2). Default 0.9. */
   momentum?: number;
   /** τ, added to the gradient of weights and biases; the reported loss includes (τ/2)‖θ‖². Default 1e-5. */
@@ -369,7 +387,7 @@ export interface KBFGSOptions extends SafeguardOption {
 /** What K-BFGS and K-BFGS(L) share: their defaults and curvatureEvery. */
 abstract class KroneckerBFGS extends SecondOrderOptimizer {
   protected constructor(where: string, options: KBFGSOptions, extra: Record<string, number>) {
-    super(where, options, { lr: 0.3, damping: 0.3 }, ['curvatureEvery', ...Object.keys(extra)], () => ({
+    super(where, options, { lr: 0.3, damping: 0.3, adaptive: true }, ['curvatureEvery', ...Object.keys(extra)], () => ({
       curvatureEvery: checkNumber(where, 'curvatureEvery', options.curvatureEvery, 1, { min: 1, max: 2 ** 31 - 1, integer: true }),
       ...extra,
     }));
@@ -409,14 +427,15 @@ export class KBFGSL extends KroneckerBFGS {
   }
 }
 
-export interface KFACOptions extends SafeguardOption {
+export interface KFACOptions extends SafeguardOption, AdaptiveDampingOption {
   /** Learning rate α. Default 1 (the paper's MNIST setting). */
   lr?: number;
   /**
    * Damping λ (default 3): both Kronecker factors get √λ added to their diagonal before inversion (π = 1,
    * algorithm.md §5), so the step is (G + √λI)⁻¹ M (A + √λI)⁻¹. Larger λ: closer to a scaled gradient step.
+   * `'adaptive'`: λ tunes itself by the Levenberg-Marquardt rule (algorithm.md §19), starting at 3.
    */
-  damping?: number;
+  damping?: number | 'adaptive';
   /** ρ of the gradient momentum (algorithm.md §2). Default 0.9. */
   momentum?: number;
   /** τ. Default 1e-5. */
@@ -436,7 +455,7 @@ export class KFAC extends SecondOrderOptimizer {
   readonly kind = 'kfac';
   constructor(options: KFACOptions = {}) {
     const where = 'KFAC';
-    super(where, options, { lr: 1, damping: 3 }, ['inverseEvery', 'seed'], () => ({
+    super(where, options, { lr: 1, damping: 3, adaptive: true }, ['inverseEvery', 'seed'], () => ({
       inverseEvery: checkNumber(where, 'inverseEvery', options.inverseEvery, 20, { min: 1, integer: true }),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: 2 ** 53 - 1, integer: true }),
     }));
@@ -523,7 +542,8 @@ export class SOAP extends KroneckerEigen {
 
 /** Settings as toJSON() stores them (the safeguard as 1 or 0; absent in files from before it) as options. */
 function secondOrderFromJSON(s: Record<string, number>, rules: StepRuleOptions): Record<string, unknown> {
-  return { ...s, ...rules, safeguard: s.safeguard === undefined ? undefined : s.safeguard === 1 };
+  const { dampingEvery: _e, dampingMin: _n, dampingMax: _x, ...rest } = s;
+  return { ...rest, ...dampingOptions(s), ...rules, safeguard: s.safeguard === undefined ? undefined : s.safeguard === 1 };
 }
 
 /** Rebuilds an optimizer from its toJSON() form (checkpoints); throws InvalidArgumentError for an unknown kind. */

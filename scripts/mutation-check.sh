@@ -67,6 +67,11 @@ MUTATIONS=(
   "kronecker-sum@native/optim/kronecker_statistics.cc@s/be_->syrk(false, L.d, L.n, 1 - beta, G, L.n, beta,/be_->syrk(false, L.d, L.n, 1.0f, G, L.n, 1.0f,/@L summed over the steps, not averaged with β₂ (§17.1)"
   "soap-basis-transposed@native/optim/soap.cc@s/stats_.sandwich(L, true, delta_ + at, false,/stats_.sandwich(L, false, delta_ + at, true,/@SOAP's step taken back with the transposed bases (§17.3)"
   "soap-basis-not-refreshed@native/optim/soap.cc@s/if (settings_.refresh_due(k)) {/if (k == settings_.start_preconditioning) {/@SOAP's basis computed once and never refreshed (§17.3)"
+  "adaptive-model-half@native/optim/adaptive_damping.h@s/return 0.5 \* alpha \* alpha \* p.momentum_dir/return alpha * alpha * p.momentum_dir/@the quadratic model's curvature term without its ½ (§19.2)"
+  "adaptive-model-momentum@native/optim/adaptive_damping.h@s/alpha \* alpha \* p.momentum_dir - alpha/alpha * alpha * p.grad_dir - alpha/@the model's curvature term from ⟨∇L, Δ⟩ instead of ⟨M, Δ⟩ (§19.2)"
+  "adaptive-omega@native/optim/adaptive_damping.h@s/std::pow(19.0 \/ 20.0, s.every)/(19.0 \/ 20.0)/@ω = 19/20 instead of (19/20)^T (§19.1)"
+  "adaptive-no-reinvert@native/optim/second_order.h@s/if (next != settings_.damping) set_hyperparameter(\"damping\", next);/settings_.damping = next;/@a new λ without fresh inverses of the damped factors (§19.3)"
+  "adaptive-no-rho-keeps@native/optim/adaptive_damping.h@s/next_damping(lambda, actual < 0 ? 1.0 : 0.0, s_)/lambda/@λ left alone where the model predicts no decrease (§19.1)"
   "soap-moments-not-rotated@native/optim/soap.cc@s/be_->gemm(false, false, d, n, d, 1.0f, vectors_, d, tmp_, n, 0.0f, m, n);/(void)0;/;s/be_->gemm(false, true, d, n, n, 1.0f, tmp_, n, vectors_, n, 0.0f, m, n);/(void)0;/@SOAP's first moment left in the old basis when the basis changes (§17.3)"
 )
 
@@ -94,6 +99,7 @@ for entry in "${MUTATIONS[@]}"; do
   [[ "$name" == rules-* ]] && suites=(test/step-rules.test.ts)
   [[ "$name" == shampoo-* || "$name" == soap-* || "$name" == kronecker-* ]] && suites=(test/golden-shampoo.test.ts)
   [[ "$name" == token-* ]] && suites=(test/transformer.test.ts test/golden-transformer.test.ts)
+  [[ "$name" == adaptive-* ]] && suites=(test/adaptive-damping.test.ts)
   out="$(npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
   failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
   if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi

@@ -110,7 +110,13 @@ withGptOptions(program.command('train'))
   .addOption(new Option('--problem <name>', 'problem').choices(PROBLEMS).default('curves-synth'))
   .addOption(new Option('--optimizer <name>', 'method').choices(METHODS).default('kbfgs'))
   .option('--lr <alpha>', 'learning rate α (default: the API\'s default of the method, paper protocol)', positive('--lr'))
-  .option('--damping <lambda>', 'damping λ of kbfgs, kbfgs-l, kfac, shampoo, soap (0 allowed, as in the API)', nonNegative('--damping'))
+  .option('--damping <lambda>', 'damping λ of kbfgs, kbfgs-l, kfac, shampoo, soap (0 allowed, as in the API); \'adaptive\' (kbfgs, kbfgs-l, kfac): λ tunes itself, algorithm.md §19',
+    (v: string) => {
+      if (v === 'adaptive') return v;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new CliArgumentError("--damping must be a number of at least 0 or 'adaptive'");
+      return n;
+    })
   .option('--epsilon <eps>', 'ε of adam, adamw and rmsprop', positive('--epsilon'))
   .option('--weight-decay <lambda>', 'decoupled weight decay λ of adamw', nonNegative('--weight-decay'))
   .option('--epochs <n>', 'epochs to train (default 10 unless --time-budget is given)', positiveInt('--epochs'))

@@ -10,8 +10,11 @@ export const PAPER_METHODS: MethodName[] = ['kbfgs', 'kbfgs-l', 'kfac', 'adam', 
 
 export interface MethodSettings {
   lr: number;
-  /** λ of the second-order methods (Shampoo: ε relative to λ_max; SOAP: Adam's ε; algorithm.md §17). */
-  damping?: number;
+  /**
+   * λ of the second-order methods (Shampoo: ε relative to λ_max; SOAP: Adam's ε; algorithm.md §17), or
+   * 'adaptive' (K-BFGS, K-BFGS(L), KFAC: λ tunes itself from the method's default, algorithm.md §19).
+   */
+  damping?: number | 'adaptive';
   /** AdamW's decoupled weight decay λ (default 0.01). */
   weightDecay?: number;
   /** ε of Adam, AdamW and RMSprop, and of the Adam step Shampoo grafts onto. */
@@ -88,8 +91,9 @@ export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): 
     case 'adam': return new Adam({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
     case 'rmsprop': return new RMSprop({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
     case 'sgd': return new SGD({ lr: s.lr, protocol: 'paper' });
-    case 'shampoo': return new Shampoo({ lr: s.lr, damping: s.damping, epsilon: s.epsilon });
-    case 'soap': return new SOAP({ lr: s.lr, damping: s.damping });
+    // 'adaptive' reaches these two only to be refused with their own typed error
+    case 'shampoo': return new Shampoo({ lr: s.lr, damping: s.damping as number, epsilon: s.epsilon });
+    case 'soap': return new SOAP({ lr: s.lr, damping: s.damping as number });
     case 'adamw': return new AdamW({ lr: s.lr, epsilon: s.epsilon, weightDecay: s.weightDecay });
   }
 }

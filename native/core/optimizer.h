@@ -41,6 +41,9 @@ class Optimizer {
   // One step k (0-based). On entry ws holds the forward and backward of the minibatch at theta_k, with the
   // mean data-loss gradient in ws.grad. On exit net.params() holds theta_{k+1}.
   virtual void step(Network& net, Workspace& ws, int64_t k) = 0;
+  // Before step(): the mean data loss of its minibatch at theta_k, summed over the ranks (adaptive damping
+  // compares it with the loss after the step, algorithm.md §19).
+  virtual void set_batch_loss(double) {}
 
   // The L2 coefficient tau whose (tau/2)|theta|^2 the reported training loss includes (algorithm.md §2 step 6).
   virtual float weight_decay() const = 0;

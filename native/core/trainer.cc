@@ -222,6 +222,7 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
       forward_seconds += seconds_between(t0, t1);
       backward_seconds += seconds_between(t1, t2);
       guard.save(position, batch_loss);
+      opt.set_batch_loss(loss);
       try {
         clipped_steps += step_under_rules(state.rules, opt, net, ws, state.step);
       } catch (const Error& e) {

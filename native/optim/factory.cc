@@ -1,5 +1,6 @@
 #include "factory.h"
 
+#include <cmath>
 #include <initializer_list>
 #include <vector>
 
@@ -16,15 +17,19 @@ namespace {
 // The settings of one kind: fields() names them all; get() reads one that fields() listed.
 class Settings {
  public:
-  Settings(const OptimizerSpec& spec, const std::vector<const char*>& fields) : spec_(spec) {
+  // `optional`: settings that may be absent (has() tells).
+  Settings(const OptimizerSpec& spec, const std::vector<const char*>& fields, const std::vector<const char*>& optional = {})
+      : spec_(spec) {
     for (const char* field : fields)
       if (!spec.numbers.count(field)) fail(std::string("lacks the setting '") + field + "'");
     for (const auto& [name, value] : spec.numbers) {
       bool known = false;
       for (const char* field : fields) known = known || name == field;
+      for (const char* field : optional) known = known || name == field;
       if (!known) fail("has no setting '" + name + "'");
     }
   }
+  bool has(const char* field) const { return spec_.numbers.count(field) > 0; }
   double get(const char* field) const { return spec_.numbers.at(field); }
   bool flag(const char* field) const { return get(field) != 0; }
   // A count such as an interval: a whole number of at least `least` (1 by default: a zero interval would
@@ -36,7 +41,7 @@ class Settings {
     return (int)v;
   }
 
- private:
+ public:
   [[noreturn]] void fail(const std::string& problem) const {
     throw Error(ErrorKind::InvalidArgument, "optimizer '" + spec_.kind + "' " + problem);
   }
@@ -58,20 +63,40 @@ void read_second_order(const Settings& s, SecondOrderSettings& k) {
   k.safeguard = s.flag("safeguard");
 }
 
+// Adaptive damping (algorithm.md §19): the three settings come together, and only for K-BFGS, K-BFGS(L), KFAC.
+const std::vector<const char*> kAdaptiveFields = {"dampingEvery", "dampingMin", "dampingMax"};
+
+void read_adaptive(const Settings& s, SecondOrderSettings& k) {
+  int present = 0;
+  for (const char* field : kAdaptiveFields) present += s.has(field);
+  if (present == 0) return;
+  if (present != 3) s.fail("needs dampingEvery, dampingMin and dampingMax together (adaptive damping)");
+  k.adaptive.every = s.count("dampingEvery");
+  k.adaptive.min = s.get("dampingMin");
+  k.adaptive.max = s.get("dampingMax");
+  if (!(k.adaptive.min > 0 && k.adaptive.min <= k.adaptive.max && std::isfinite(k.adaptive.max)))
+    s.fail("needs 0 < dampingMin <= dampingMax, both finite (adaptive damping)");
+  if (!(k.damping >= k.adaptive.min && k.damping <= k.adaptive.max))
+    s.fail("starts adaptive damping at " + std::to_string(k.damping) + ", outside [dampingMin, dampingMax]");
+}
+
 std::unique_ptr<Optimizer> kbfgs(const OptimizerSpec& spec) {
   const bool limited = spec.kind == "kbfgs-l";
-  const Settings s(spec, limited ? second_order_fields({"curvatureEvery", "memory"}) : second_order_fields({"curvatureEvery"}));
+  const Settings s(spec, limited ? second_order_fields({"curvatureEvery", "memory"}) : second_order_fields({"curvatureEvery"}),
+                   kAdaptiveFields);
   KbfgsSettings k;
   read_second_order(s, k);
+  read_adaptive(s, k);
   k.memory = limited ? s.count("memory") : 0;
   k.curvature_every = s.count("curvatureEvery");
   return std::make_unique<KbfgsOptimizer>(k);
 }
 
 std::unique_ptr<Optimizer> kfac(const OptimizerSpec& spec) {
-  const Settings s(spec, second_order_fields({"inverseEvery", "seed"}));
+  const Settings s(spec, second_order_fields({"inverseEvery", "seed"}), kAdaptiveFields);
   KfacSettings k;
   read_second_order(s, k);
+  read_adaptive(s, k);
   k.inverse_every = s.count("inverseEvery");
   k.seed = (uint64_t)s.get("seed");
   return std::make_unique<KfacOptimizer>(k);

@@ -146,8 +146,9 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
     queued = true;
     queue_step(net, ws, k, curvature);
   };
-  // Collectives cannot be recorded into a GPU graph: a distributed step is queued every time.
-  if (k > 0 && settings_.memory == 0 && comm_ == &single_process())
+  // Collectives cannot be recorded into a GPU graph: a distributed step is queued every time. Nor can a step
+  // under adaptive damping, which reads losses back and changes λ every few steps (algorithm.md §19).
+  if (k > 0 && settings_.memory == 0 && comm_ == &single_process() && !adaptive_.enabled())
     be_->run_recorded(splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m ^
                                      ((uint64_t)hyperparameter_changes_ << 40) ^ std::hash<double>{}(step_length_.scale())) ^
                           (curvature ? 0 : 0x9e3779b97f4a7c15ull),
@@ -206,12 +207,20 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool cur
   // H_a's update needs this batch's first pass (a convolution's patches, which the second pass overwrites).
   if (curvature) update_a_side(net, ws);
   reinvert_ = false;
+  const bool judged = adaptive_.judges(k);
+  StepProducts products;
+  if (judged) products = step_products(net, ws.grad);
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (algorithm.md §3.3 step 4):
   // only what the (s, y) pairs need, so backward computes no weight gradients and no patches are kept.
   be_->axpby(net.param_count(), -step_length_.lr(settings_.lr), delta_, 1.0f, net.params());
   timer.lap(t_direction_);
-  if (!curvature) return;
-  net.forward(ws, Network::Want::Gradient, /*second_pass=*/true);
+  if (!curvature) {
+    // Adaptive damping (§19) needs the loss at θ_{k+1}: a step without a second pass makes a forward one.
+    if (judged) judge_damping(products, net.forward(ws, Network::Want::Loss, /*second_pass=*/true), ws.batch);
+    return;
+  }
+  // A judged step reads the loss of the second pass (§19): the same pass, no extra one.
+  const double loss_after = net.forward(ws, judged ? Network::Want::LossAndGradient : Network::Want::Gradient, /*second_pass=*/true);
   net.backward(ws, nullptr);
   timer.lap(t_second_pass_);
   for (int l = 0; l < net.num_layers(); ++l) {
@@ -224,6 +233,8 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool cur
     if (!layers_[l].first_order) update_g_side(l);
   if (split_) share_updates();
   timer.lap(t_curvature_);
+  // After this step's updates, which used the λ it started with.
+  if (judged) judge_damping(products, loss_after, ws.batch);
 }
 
 // Steps 5-8 of algorithm.md §3.3 for layer l, from the second pass's batch means.
@@ -324,6 +335,7 @@ void KbfgsOptimizer::hyperparameter_changed(bool damping) {
 
 void KbfgsOptimizer::state_scalars(StateScalars& out) const {
   out.push_back({"syDecay", settings_.sy_decay});
+  out.push_back({"reinvert", reinvert_ ? 1.0 : 0.0});  // a λ changed since H_a was last inverted
   SecondOrderOptimizer::state_scalars(out);
   for (size_t l = 0; l < layers_.size(); ++l)
     if (layers_[l].lbfgs) out.push_back({"layer" + std::to_string(l) + ".lbfgs.size", (double)layers_[l].lbfgs->size()});
@@ -331,6 +343,7 @@ void KbfgsOptimizer::state_scalars(StateScalars& out) const {
 
 void KbfgsOptimizer::set_scalar(const std::string& name, double value) {
   if (name == "syDecay") settings_.sy_decay = (float)value;
+  if (name == "reinvert") reinvert_ = value != 0;
   SecondOrderOptimizer::set_scalar(name, value);
   for (size_t l = 0; l < layers_.size(); ++l)
     if (layers_[l].lbfgs && name == "layer" + std::to_string(l) + ".lbfgs.size") layers_[l].lbfgs->set_size((int)value);
@@ -356,6 +369,7 @@ void KbfgsOptimizer::take_diagnostics(Diagnostics& out) {
   out.push_back({"secondPassSeconds", t_second_pass_});
   out.push_back({"curvatureSeconds", t_curvature_});
   out.push_back({"replayedSteps", n_replayed_});
+  adaptive_.take_diagnostics(out);
   n_updates_ = n_lbfgs_skipped_ = n_replayed_ = 0;
   t_direction_ = t_second_pass_ = t_curvature_ = 0;
 }

@@ -30,10 +30,12 @@ class KfacOptimizer final : public SecondOrderOptimizer<KfacSettings> {
   void state_buffers(std::vector<StateBuffer>& out) override;
   void state_scalars(StateScalars& out) const override {
     out.push_back({"draws", (double)draws_});
+    out.push_back({"invertNext", invert_next_ ? 1.0 : 0.0});  // a λ changed after the last inversion
     SecondOrderOptimizer::state_scalars(out);
   }
   void set_scalar(const std::string& name, double value) override {
     if (name == "draws") draws_ = (uint64_t)value;
+    if (name == "invertNext") invert_next_ = value != 0;
     SecondOrderOptimizer::set_scalar(name, value);
   }
 

@@ -67,6 +67,9 @@ const optimizers = {
   // The step rules (algorithm.md §15): the global norm clips some of the steps on both problems.
   'adamw-rules': (lr = 0.003) => new kb.AdamW({ lr, weightDecay: 0.1, clipNorm: 0.3, schedule: new kb.WarmupCosine({ warmupSteps: 4, totalSteps: 24 }) }),
   'kbfgs-rules': (lr = 0.1) => new kb.KBFGS({ lr, damping: 0.3, clipNorm: 0.3, schedule: new kb.WarmupCosine({ warmupSteps: 4, totalSteps: 24 }) }),
+  // Adaptive damping (algorithm.md §19): λ judged every 2 steps from losses summed over the ranks.
+  'kbfgs-adaptive': (lr = 0.1) => new kb.KBFGS({ lr, damping: 'adaptive', adaptiveDamping: { every: 2 } }),
+  'kfac-adaptive': (lr = 0.1) => new kb.KFAC({ lr, damping: 'adaptive', adaptiveDamping: { every: 2 } }),
   shampoo: (lr = 0.003) => new kb.Shampoo({ lr, precondEvery: 3, startPreconditioningStep: 2 }),
   // SOAP's first basis once the statistics have full rank (algorithm.md §17.3: the basis of a repeated
   // eigenvalue is the solver's choice, and another summation order may choose another)
@@ -107,7 +110,8 @@ async function main() {
     onEpochEnd: (epoch, logs) => {
       report({ epoch, loss: logs.loss, batchLoss: logs.batchLoss, steps: model.steps, weights: weightsHash(model),
         bytes: logs.diagnostics?.summedBytes, broadcastBytes: logs.diagnostics?.broadcastBytes,
-        calls: logs.diagnostics?.collectiveCalls, clipped: logs.diagnostics?.clippedSteps });
+        calls: logs.diagnostics?.collectiveCalls, clipped: logs.diagnostics?.clippedSteps, damping: optimizer.settings.damping,
+        dampingMoves: (logs.diagnostics?.dampingRaised ?? 0) + (logs.diagnostics?.dampingLowered ?? 0) });
       if (save && !saveAtStep) model.save(save);
       if (killRank === world.rank && killEpoch === epoch) process.kill(process.pid, 'SIGKILL');
       // A rank that stops taking part without dying: its callback never returns.

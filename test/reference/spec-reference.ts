@@ -319,12 +319,46 @@ export interface Problem {
   /** The step rules of algorithm.md §15: the gradient clipped to this global norm, lr × lrFactor(k) at step k. */
   clipNorm?: number;
   lrFactor?: (k: number) => number;
+  /** Adaptive damping (algorithm.md §19): λ judged at every `every`-th step, kept within [min, max]. */
+  adaptiveDamping?: AdaptiveDamping;
 }
+
+// ---- adaptive damping (algorithm.md §19) --------------------------------------------------------------------
+
+export interface AdaptiveDamping { every: number; min: number; max: number }
+/** One judged step: the model's change M(δ) − M(0), the objective's h(θ + δ) − h(θ), ρ, and λ after the rule. */
+export interface JudgedStep { step: number; model: number; objective: number; rho: number; lambda: number }
+
+/**
+ * The rule of §19.1: ρ > 3/4 → ωλ, ρ < 1/4 (or NaN) → λ/ω, ω = (19/20)^T, then clamped. Where the model predicts
+ * no decrease (model change ≥ 0) there is no ρ: a fall of the objective lowers λ, anything else raises it.
+ */
+export function nextDamping(lambda: number, model: number, objective: number, a: AdaptiveDamping): { rho: number; lambda: number } {
+  const omega = (19 / 20) ** a.every;
+  const clamp = (v: number) => Math.min(a.max, Math.max(a.min, v));
+  if (!(model < 0)) return { rho: NaN, lambda: clamp(objective < 0 ? lambda * omega : lambda / omega) };
+  const rho = objective / model;
+  return { rho, lambda: clamp(rho > 0.75 ? lambda * omega : rho >= 0.25 ? lambda : lambda / omega) };
+}
+
+/**
+ * M(δ) − M(0) = ½ δᵀBδ + ĝᵀδ with B the curvature whose inverse preconditions the step, per layer the Kronecker
+ * product of `left` (d × d) and `right` (n × n) acting as X ↦ left·X·right (§19.2), formed explicitly here.
+ */
+export function modelChange(delta: Mat[], ghat: Mat[], left: Mat[], right: Mat[]): number {
+  return delta.reduce((sum, d, l) => sum + 0.5 * dot(d.a, mul(mul(left[l], d), right[l]).a) + dot(ghat[l].a, d.a), 0);
+}
+
+/** h(θ) = L_B(θ) + (τ/2)‖θ‖², the objective whose gradient is ĝ. */
+const objective = (loss: number, W: Mat[], tau: number) => loss + 0.5 * tau * W.reduce((sum, w) => sum + dot(w.a, w.a), 0);
+const plus = (A: Mat[], B: Mat[], b = 1): Mat[] => A.map((x, l) => ({ ...x, a: x.a.map((v, i) => v + b * B[l].a[i]) }));
 
 const stored = (W: Mat[], problem: Problem): Mat[] => (problem.float32Weights ? W.map((w) => ({ ...w, a: w.a.map(Math.fround) })) : W);
 /** Counts are over all layers and steps: Powell and LM damping applied, H_g and H_a updates skipped. */
 export interface Trajectory {
   batchLosses: number[]; W: Mat[]; counts: { powell: number; lm: number; hgSkipped: number; haSkipped: number };
+  /** Under adaptive damping: every judged step (algorithm.md §19). */
+  judged?: JudgedStep[];
   /** Steps whose gradient was clipped (algorithm.md §15.2), where the method reports them. */
   clippedSteps?: number;
   /** The same run with some of the problem changed (golden-harness.ts: the weights stored in float32). */
@@ -356,11 +390,13 @@ function momentum(M: Mat[], grads: Mat[], W: Mat[], tau: number): Mat[] {
 }
 
 /** K-BFGS (memory = 0) or K-BFGS(L) (memory = p) for `steps` steps, algorithm.md §3 and §4. */
-export function kbfgs(problem: Problem, lr: number, lambda: number, steps: number, memory = 0, curvatureEvery = 1): Trajectory {
-  let W = problem.W.map(clone);
+export function kbfgs(problem: Problem, lr: number, startLambda: number, steps: number, memory = 0, curvatureEvery = 1): Trajectory {
+  let W = problem.W.map(clone), lambda = startLambda;
   const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
-  const L = W.length, sq = Math.sqrt(lambda), net = netOf(problem), tau = problem.tau ?? 1e-5;
+  const L = W.length, net = netOf(problem), tau = problem.tau ?? 1e-5, adaptive = problem.adaptiveDamping;
   const counts = { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 };
+  const judged: JudgedStep[] = [];
+  let reinvert = false;  // λ changed: H_a starts again from (A + √λI)⁻¹ at the next step (§19.3)
   // warm start of A: one pass at θ₀ (algorithm.md §3.2), consuming one epoch of batches
   let A = W.map((w) => mat(w.cols, w.cols));
   for (let j = 1; j <= count; j++) {
@@ -378,14 +414,26 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
   for (let k = 0; k < steps; k++) {
     const B = next(count + k);
     const p = pass(W, B, B, true, net);
+    const sq = Math.sqrt(lambda);
     losses.push(p.loss);
-    M = momentum(M, clipGradient(p.grads, problem.clipNorm).grads, W, tau);
+    const grads = clipGradient(p.grads, problem.clipNorm).grads;
+    M = momentum(M, grads, W, tau);
     // only every curvatureEvery-th step updates A, the pairs, H_g and H_a (algorithm.md §12.4)
     const curvature = k % curvatureEvery === 0;
     // a convolution keeps its warm-start A; its H_a learns from the batch's own patches (algorithm.md §12.4)
     if (k > 0 && curvature) A = A.map((Al, l) => (problem.geometry?.[l] ? Al : blend(Al, gram(p.abar[l], m), 0.9, 0.1)));
     const Alm = A.map((Al) => addDiag(Al, sq));
-    if (k === 0) Ha = Alm.map(inverse);
+    if (k === 0 || reinvert) Ha = Alm.map(inverse);
+    reinvert = false;
+    // H_g as a matrix, for the model of a judged step (K-BFGS(L): its operator applied to I's columns)
+    const HgMatrix = (l: number) => {
+      if (memory === 0) return Hg[l];
+      const d = W[l].rows, H = mat(d, d);
+      for (let c = 0; c < d; c++) applyHg(l, Float64Array.from({ length: d }, (_, i) => +(i === c))).forEach((v, i) => (H.a[i * d + c] = v));
+      return H;
+    };
+    const judging = adaptive !== undefined && k % adaptive.every === 0;
+    const curvatureBefore = judging ? { left: W.map((_, l) => inverse(HgMatrix(l))), right: Ha.map(inverse) } : undefined;
     const delta = W.map((_, l) => {
       const Ml = M[l];
       const HgM = mat(Ml.rows, Ml.cols);  // H_g applied column by column
@@ -396,7 +444,7 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
       return mul(HgM, Ha[l]);
     });
     const Wnew = W.map((w, l) => ({ ...w, a: w.a.map((v, i) => v - lrAt(problem, lr, k) * delta[l].a[i]) }));
-    const p2 = curvature ? pass(Wnew, B, B, false, net) : p;
+    const p2 = curvature || judging ? pass(Wnew, B, B, false, net) : p;
     for (let l = 0; l < L && curvature; l++) {
       const gRef = colMean(p.g[l]);
       const s = colMean(p.h[l]).map((v, i) => v - colMean(p2.h[l])[i]);
@@ -425,9 +473,22 @@ export function kbfgs(problem: Problem, lr: number, lambda: number, steps: numbe
       Ha[l] = update.H;
       counts.haSkipped += +!update.updated;
     }
+    if (judging && adaptive && curvatureBefore) {
+      const step = plus(Wnew, W, -1);
+      const ghat = plus(grads, W, tau);
+      const model = modelChange(step, ghat, curvatureBefore.left, curvatureBefore.right);
+      const change = objective(p2.loss, Wnew, tau) - objective(p.loss, W, tau);
+      const rule = nextDamping(lambda, model, change, adaptive);
+      judged.push({ step: k, model, objective: change, ...rule });
+      reinvert = rule.lambda !== lambda;
+      lambda = rule.lambda;
+    }
     W = stored(Wnew, problem);
   }
-  return { batchLosses: losses, W, counts, rerun: (changes) => kbfgs({ ...problem, ...changes }, lr, lambda, steps, memory, curvatureEvery) };
+  return {
+    batchLosses: losses, W, counts, judged,
+    rerun: (changes) => kbfgs({ ...problem, ...changes }, lr, startLambda, steps, memory, curvatureEvery),
+  };
 }
 
 // SplitMix64 in BigInt: the counter-based uniforms the native sampler uses (rng.h).
@@ -443,10 +504,12 @@ const uniformAt = (seed: bigint, i: number) => Number(mix((seed + BigInt(i + 1) 
  * KFAC (algorithm.md §5) with sampled targets, call c using seed mix(seed + c): N(z, 1) for ½SSE (uniforms 2i
  * and 2i + 1 of the call, Box-Muller), Bernoulli(sigmoid(z)) for sigmoid cross-entropy (uniform 2i).
  */
-export function kfac(problem: Problem, lr: number, lambda: number, steps: number, seed = 0): Trajectory {
-  let W = problem.W.map(clone);
+export function kfac(problem: Problem, lr: number, startLambda: number, steps: number, seed = 0): Trajectory {
+  let W = problem.W.map(clone), lambda = startLambda;
   const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
-  const sq = Math.sqrt(lambda), net = netOf(problem), tau = problem.tau ?? 1e-5;
+  const net = netOf(problem), tau = problem.tau ?? 1e-5, adaptive = problem.adaptiveDamping;
+  const judged: JudgedStep[] = [];
+  let invertNext = false;  // λ changed: fresh inverses at the next step (§19.3)
   let draws = 0;
   const sampledG = (p: Pass, Wc: Mat[]) => {
     const z = p.h[Wc.length - 1];
@@ -471,26 +534,44 @@ export function kfac(problem: Problem, lr: number, lambda: number, steps: number
     G = G.map((Gl, l) => blend(Gl, gram(g[l]), (j - 1) / j, 1 / j));
   }
   let M = W.map((w) => mat(w.rows, w.cols));
-  let Ainv: Mat[] = [], Ginv: Mat[] = [];
+  let Ainv: Mat[] = [], Ginv: Mat[] = [], Adamped: Mat[] = [], Gdamped: Mat[] = [];
   const losses: number[] = [];
   for (let k = 0; k < steps; k++) {
     const B = next(count + k);
     const p = pass(W, B, B, true, net);
+    const sq = Math.sqrt(lambda);
     losses.push(p.loss);
-    M = momentum(M, clipGradient(p.grads, problem.clipNorm).grads, W, tau);
+    const grads = clipGradient(p.grads, problem.clipNorm).grads;
+    M = momentum(M, grads, W, tau);
     const g = sampledG(p, W);
     A = A.map((Al, l) => blend(Al, gram(p.abar[l], m), 0.9, 0.1));
     G = G.map((Gl, l) => blend(Gl, gram(g[l]), 0.9, 0.1));
-    if (k <= 20 || k % 20 === 0) {
-      Ainv = A.map((Al) => inverse(addDiag(Al, sq)));
-      Ginv = G.map((Gl) => inverse(addDiag(Gl, sq)));
+    if (k <= 20 || k % 20 === 0 || invertNext) {
+      Adamped = A.map((Al) => addDiag(Al, sq));
+      Gdamped = G.map((Gl) => addDiag(Gl, sq));
+      Ainv = Adamped.map(inverse);
+      Ginv = Gdamped.map(inverse);
     }
-    W = stored(W.map((w, l) => {
+    invertNext = false;
+    const Wnew = W.map((w, l) => {
       const delta = mul(mul(Ginv[l], M[l]), Ainv[l]);
       return { ...w, a: w.a.map((v, i) => v - lrAt(problem, lr, k) * delta.a[i]) };
-    }), problem);
+    });
+    if (adaptive && k % adaptive.every === 0) {
+      // the model of the damped factors last inverted, whose inverses made this step (§19.2)
+      const model = modelChange(plus(Wnew, W, -1), plus(grads, W, tau), Gdamped, Adamped);
+      const change = objective(pass(Wnew, B, B, false, net).loss, Wnew, tau) - objective(p.loss, W, tau);
+      const rule = nextDamping(lambda, model, change, adaptive);
+      judged.push({ step: k, model, objective: change, ...rule });
+      invertNext = rule.lambda !== lambda;
+      lambda = rule.lambda;
+    }
+    W = stored(Wnew, problem);
   }
-  return { batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 }, rerun: (changes) => kfac({ ...problem, ...changes }, lr, lambda, steps, seed) };
+  return {
+    batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 }, judged,
+    rerun: (changes) => kfac({ ...problem, ...changes }, lr, startLambda, steps, seed),
+  };
 }
 
 export interface AdamWSettings { lr: number; beta1: number; beta2: number; epsilon: number; weightDecay: number }

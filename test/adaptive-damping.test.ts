@@ -1,0 +1,263 @@
+// Adaptive damping (algorithm.md §19): K-BFGS, K-BFGS(L) and KFAC with `damping: 'adaptive'` against the float64
+// reference step by step (losses, weights, the quadratic model's value, ρ and λ after every judged step), the
+// rule's arithmetic, checkpoints that resume it bit for bit, the options' typed errors, and small problems
+// trained without divergence.
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  Autoencoder, InvalidArgumentError, KBFGS, KBFGSL, KFAC, SOAP, Sequential, Shampoo, optimizerFromJSON, readIdxImages,
+  type Optimizer,
+} from '../lib';
+import { compare, smallDenseProblem } from './reference/golden-harness';
+import { kbfgs, kfac, nextDamping, type AdaptiveDamping, type Trajectory } from './reference/spec-reference';
+
+const ROWS = 32, BATCH = 16, STEPS = 12;  // smallDenseProblem's rows and batch: 2 steps per epoch
+
+/** The golden harness's run, with what every epoch reports of the rule. */
+async function run(model: Sequential, x: { data: Float32Array; rows: number; cols: number }, optimizer: Optimizer, steps: number) {
+  const losses: number[] = [], damping: number[] = [], model_: number[] = [], rho: number[] = [];
+  const counts = { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 };
+  let raised = 0, lowered = 0, judged = 0;
+  await model.fit(x, {
+    optimizer, epochs: steps / (ROWS / BATCH), batchSize: BATCH, shuffle: false,
+    onBatchEnd: (_b, logs) => losses.push(logs.loss),
+    onEpochEnd: (_e, { diagnostics: d }) => {
+      counts.powell += d.powellDamping ?? 0;
+      counts.lm += d.lmDamping ?? 0;
+      counts.hgSkipped += d.hgSkipped ?? 0;
+      counts.haSkipped += d.haSkipped ?? 0;
+      damping.push(optimizer.settings.damping);
+      model_.push(d.modelChange);
+      rho.push(d.reductionRatio);
+      raised += d.dampingRaised;
+      lowered += d.dampingLowered;
+      judged += d.dampingJudged;
+    },
+  });
+  return { losses, weights: model.getWeights(), counts, damping, model: model_, rho, raised, lowered, judged };
+}
+
+/**
+ * With T = 2 and 2 steps per epoch, each epoch judges exactly its first step: the epoch's λ, model change and ρ
+ * are those of one judged step of the reference.
+ */
+function compareRule(got: Awaited<ReturnType<typeof run>>, want: Trajectory, start: number) {
+  const judged = want.judged!;
+  expect(got.judged).toBe(judged.length);
+  judged.forEach((j, e) => {
+    expect(Math.abs(got.model[e] - j.model) / Math.abs(j.model)).toBeLessThan(1e-5);
+    expect(Math.abs(got.rho[e] - j.rho)).toBeLessThan(1e-3 * Math.max(1, Math.abs(j.rho)));
+    expect(got.damping[e]).toBeCloseTo(j.lambda, 12);
+  });
+  const before = (i: number) => (i ? judged[i - 1].lambda : start);
+  expect(got.raised).toBe(judged.filter((j, i) => j.lambda > before(i)).length);
+  expect(got.lowered).toBe(judged.filter((j, i) => j.lambda < before(i)).length);
+  return { raised: got.raised, lowered: got.lowered };
+}
+
+const T2: AdaptiveDamping = { every: 2, min: 1e-4, max: 1e4 };
+
+describe('golden trajectories under adaptive damping, 3 layers, 32 samples, batch 16, T = 2', () => {
+  // Catches: the ½ of the model's quadratic term dropped (adaptive-model-half), the gradient's inner product
+  // in place of the momentum's in the quadratic term (adaptive-model-momentum), ω = 19/20 instead of (19/20)^T
+  // (adaptive-omega), λ changed without fresh inverses (adaptive-no-reinvert).
+  test('K-BFGS (α = 0.3, λ from 0.3)', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
+    const want = kbfgs(problem, 0.3, 0.3, STEPS);
+    const got = await run(model, x, new KBFGS({ lr: 0.3, damping: 'adaptive', adaptiveDamping: { every: 2 }, safeguard: false }), STEPS);
+    compare(got, want, problem.W, STEPS);
+    const moves = compareRule(got, want, 0.3);
+    expect(moves.raised + moves.lowered).toBeGreaterThan(0);  // λ moved
+  });
+
+  test('K-BFGS(L) (α = 0.3, λ from 0.3, memory 3)', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
+    const want = kbfgs(problem, 0.3, 0.3, STEPS, 3);
+    const got = await run(model, x, new KBFGSL({ lr: 0.3, damping: 'adaptive', adaptiveDamping: { every: 2 }, memory: 3, safeguard: false }), STEPS);
+    compare(got, want, problem.W, STEPS);
+    compareRule(got, want, 0.3);
+  });
+
+  test('KFAC (α = 1, λ from 3)', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
+    const want = kfac(problem, 1, 3, STEPS, 5);
+    const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2 }, seed: 5, safeguard: false }), STEPS);
+    compare(got, want, problem.W, STEPS);
+    const moves = compareRule(got, want, 3);
+    expect(moves.raised + moves.lowered).toBeGreaterThan(0);
+  });
+
+  test('clamped: λ never leaves [min, max], and sits at a bound once the rule pushes past it', async () => {
+    const range: AdaptiveDamping = { every: 2, min: 2.9, max: 3.05 };
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: range });
+    const want = kfac(problem, 1, 3, STEPS, 5);
+    const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2, min: 2.9, max: 3.05 }, seed: 5, safeguard: false }), STEPS);
+    compare(got, want, problem.W, STEPS);
+    compareRule(got, want, 3);
+    for (const l of got.damping) expect(l >= 2.9 && l <= 3.05).toBe(true);
+    expect(got.damping.some((l) => l === 2.9 || l === 3.05)).toBe(true);
+  });
+
+  // α = 10 is too long: the loss rises over the second judged step (ρ < 0) and over the third, whose model
+  // predicts a rise itself (no ρ). Catches: λ left alone where there is no ρ (adaptive-no-rho-keeps).
+  test('a step whose loss rises raises λ (α = 10, λ from 0.1), with and without a ρ', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
+    const want = kfac(problem, 10, 0.1, 6, 5);
+    const got = await run(model, x, new KFAC({ lr: 10, damping: 'adaptive', adaptiveDamping: { every: 2, start: 0.1 }, seed: 5, safeguard: false }), 6);
+    const [first, second, third] = want.judged!;
+    expect(first.objective).toBeLessThan(0);
+    expect(second.objective).toBeGreaterThan(0);
+    expect(second.rho).toBeLessThan(0);
+    expect(second.lambda).toBeCloseTo(first.lambda / 0.95 ** 2, 14);
+    expect(third.objective).toBeGreaterThan(0);
+    expect(third.rho).toBeNaN();
+    expect(third.lambda).toBeCloseTo(second.lambda / 0.95 ** 2, 14);
+    got.damping.forEach((l, e) => expect(l).toBeCloseTo(want.judged![e].lambda, 12));
+    expect(got.raised).toBe(2);
+  });
+});
+
+test('the rule: thresholds 1/4 and 3/4, ω = (19/20)^T, clamping, and where the model predicts no decrease', () => {
+  const a: AdaptiveDamping = { every: 5, min: 1e-3, max: 10 };
+  const omega = 0.95 ** 5;
+  const rule = (model: number, objective: number, lambda = 1) => nextDamping(lambda, model, objective, a).lambda;
+  expect(rule(-1, -0.9)).toBeCloseTo(omega, 15);       // ρ = 0.9: lower
+  expect(rule(-1, -0.5)).toBe(1);                       // ρ = 0.5: keep
+  expect(rule(-1, -0.1)).toBeCloseTo(1 / omega, 15);   // ρ = 0.1: raise
+  expect(rule(-1, 0.2)).toBeCloseTo(1 / omega, 15);    // the loss rose: raise
+  expect(rule(-1, NaN)).toBeCloseTo(1 / omega, 15);    // no finite loss: raise
+  expect(rule(-1, -0.9, 1e-3)).toBe(1e-3);              // clamped below
+  expect(rule(-1, 0.2, 9.9)).toBe(10);                  // clamped above
+  expect(rule(0.5, -1)).toBeCloseTo(omega, 15);        // no decrease predicted, the loss fell: lower
+  expect(rule(0.5, 2)).toBeCloseTo(1 / omega, 15);     // no decrease predicted, the loss rose: raise
+  expect(rule(0, NaN)).toBeCloseTo(1 / omega, 15);     // nor a finite loss: raise
+});
+
+describe('checkpoints resume adaptive damping bit for bit', () => {
+  const images = readIdxImages(path.join(__dirname, '..', 'data', 'mnist-t10k-first100-images-idx3-ubyte'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-adaptive-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const small = () => new Autoencoder({ encoder: [784, 32, 8], loss: 'sigmoidCrossEntropy', seed: 4 });
+  const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  const fit = (model: Sequential, optimizer: Optimizer, epochs: number) =>
+    model.fit(images, { optimizer, epochs, batchSize: 20, seed: 3, threads: 1 });
+  // 5 steps per epoch and T = 3: the resume at step 10 falls after the judged step 9, whose new λ the next step
+  // acts on (fresh inverses), so the pending inversion must travel with the checkpoint too.
+  const cases: Array<[string, () => Optimizer]> = [
+    ['kbfgs', () => new KBFGS({ lr: 0.05, damping: 'adaptive', adaptiveDamping: { every: 3 } })],
+    ['kbfgs-l', () => new KBFGSL({ lr: 0.03, damping: 'adaptive', adaptiveDamping: { every: 3 }, memory: 6 })],
+    ['kfac', () => new KFAC({ lr: 0.3, damping: 'adaptive', adaptiveDamping: { every: 3 }, inverseEvery: 3, seed: 7 })],
+  ];
+  test.each(cases)('%s', async (kind, make) => {
+    const whole = small();
+    const full = await fit(whole, make(), 4);
+    const first = small();
+    const firstOptimizer = make();
+    await fit(first, firstOptimizer, 2);
+    expect(firstOptimizer.settings.damping).not.toBe(make().settings.damping);  // λ moved before the checkpoint
+    const file = path.join(dir, `${kind}.safetensors`);
+    first.save(file);
+    first.dispose();
+    const resumed = Sequential.load(file);
+    expect(resumed.optimizer!.toJSON()).toEqual(firstOptimizer.toJSON());
+    const rest = await fit(resumed, resumed.optimizer!, 2);
+    expect(rest.history.loss).toEqual(full.history.loss.slice(2));
+    expect(rest.history.damping).toEqual(full.history.damping!.slice(2));
+    whole.getWeights().forEach((w, l) => expect(bits(resumed.getWeights()[l].weight).equals(bits(w.weight))).toBe(true));
+    whole.dispose();
+    resumed.dispose();
+  });
+});
+
+test('options: defaults, JSON round trip, typed errors that name the problem', () => {
+  const k = new KBFGS({ damping: 'adaptive' });
+  expect(k.adaptiveDamping).toBe(true);
+  expect(k.settings).toMatchObject({ damping: 0.3, dampingEvery: 5, dampingMin: 1e-4, dampingMax: 1e4 });
+  expect(new KFAC({ damping: 'adaptive' }).settings.damping).toBe(3);
+  expect(new KFAC().adaptiveDamping).toBe(false);
+  expect(new KFAC().settings.dampingEvery).toBeUndefined();
+  for (const o of [new KBFGS({ damping: 'adaptive', adaptiveDamping: { start: 0.1, every: 7, min: 0.01, max: 2 } }), new KBFGSL({ damping: 'adaptive' }), new KFAC({ damping: 'adaptive' }), new KFAC({ damping: 1 })]) {
+    const back = optimizerFromJSON(JSON.parse(JSON.stringify(o.toJSON())));
+    expect(back.toJSON()).toEqual(o.toJSON());
+  }
+  const bad: Array<[() => unknown, RegExp]> = [
+    [() => new KBFGS({ damping: 'adaptiv' as never }), /KBFGS: damping must be a number >= 0 or 'adaptive', got 'adaptiv'/],
+    [() => new KFAC({ damping: 'adaptive', adaptiveDamping: { every: -5 } }), /KFAC: adaptiveDamping.every must be >= 1, got -5/],
+    [() => new KFAC({ damping: 'adaptive', adaptiveDamping: { every: 2.5 } }), /adaptiveDamping.every must be an integer/],
+    [() => new KBFGS({ damping: 'adaptive', adaptiveDamping: { min: 0 } }), /adaptiveDamping.min must be > 0/],
+    [() => new KBFGS({ damping: 'adaptive', adaptiveDamping: { min: 1, max: 0.5 } }), /adaptiveDamping.max must be >= 1/],
+    [() => new KBFGS({ damping: 'adaptive', adaptiveDamping: { start: 100, max: 10 } }), /adaptiveDamping.start must be <= 10/],
+    [() => new KBFGS({ damping: 'adaptive', adaptiveDamping: { evry: 3 } as never }), /did you mean 'every'/],
+    [() => new KBFGS({ damping: 0.3, adaptiveDamping: { every: 3 } }), /KBFGS: adaptiveDamping needs damping: 'adaptive'/],
+    [() => new Shampoo({ damping: 'adaptive' as never }), /Shampoo: damping 'adaptive' is for K-BFGS, K-BFGS\(L\) and KFAC only/],
+    [() => new SOAP({ adaptiveDamping: {} } as never), /SOAP: unknown option 'adaptiveDamping'/],
+  ];
+  for (const [make, message] of bad) {
+    expect(make).toThrow(InvalidArgumentError);
+    expect(make).toThrow(message);
+  }
+});
+
+describe('adaptive damping trains without diverging', () => {
+  // The small dense problem, 60 steps from the methods' defaults, and from a λ a hundred times too small.
+  const cases: Array<[string, (start?: number) => Optimizer]> = [
+    ['K-BFGS', (start) => new KBFGS({ damping: 'adaptive', adaptiveDamping: { every: 2, start } })],
+    ['K-BFGS(L)', (start) => new KBFGSL({ damping: 'adaptive', adaptiveDamping: { every: 2, start } })],
+    ['KFAC', (start) => new KFAC({ damping: 'adaptive', adaptiveDamping: { every: 2, start } })],
+  ];
+  test.each(cases)('%s', async (_name, make) => {
+    for (const start of [undefined, make().settings.damping / 100]) {
+      const { model, x } = smallDenseProblem();
+      const history = await model.fit(x, { optimizer: make(start), epochs: 30, batchSize: BATCH, shuffle: false });
+      const loss = history.history.loss;
+      expect(loss.every(Number.isFinite)).toBe(true);
+      expect(loss[loss.length - 1]).toBeLessThan(0.5 * loss[0]);
+    }
+  });
+});
+
+describe('the command line', () => {
+  const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+  test('train --damping adaptive', () => {
+    const out = execFileSync(process.execPath, [cli, 'train', '--problem', 'curves-synth', '--train-size', '400', '--test-size', '100',
+      '--optimizer', 'kfac', '--lr', '0.1', '--damping', 'adaptive', '--epochs', '2', '--batch-size', '100', '--threads', '1', '--quiet'],
+    { encoding: 'utf8' });
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0].settings).toEqual({ lr: 0.1, damping: 'adaptive' });
+    expect(lines[1].diagnostics.dampingJudged).toBe(1);  // epoch 1 holds steps 4-7, of which T = 5 judges step 5
+    expect(Number.isFinite(lines[1].trainLoss)).toBe(true);
+  });
+  test.each([
+    [['train', '--damping', 'adaptiv'], /--damping must be a number of at least 0 or 'adaptive'/],
+    [['train', '--optimizer', 'soap', '--damping', 'adaptive', '--train-size', '200', '--test-size', '50'], /SOAP: damping 'adaptive' is for K-BFGS, K-BFGS\(L\) and KFAC only/],
+  ])('%j fails with a clear message', (args, message) => {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+// Data-parallel training (algorithm.md §13, §19.3): 2 ranks under mpirun, the worker of test/distributed.test.ts.
+describe('data-parallel training keeps λ the same on every rank', () => {
+  const worker = path.join(__dirname, 'distributed', 'worker.js');
+  type Line = { rank: number; epoch: number; loss: number; weights: string; damping: number; dampingMoves: number };
+  const parse = (out: string): Line[] => out.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  test.each(['kbfgs-adaptive', 'kfac-adaptive'])('%s: 2 ranks, the same λ and weights on both, on the one-process trajectory', (method) => {
+    const one = parse(execFileSync(process.execPath, [worker, JSON.stringify({ method })], { encoding: 'utf8', timeout: 60_000 }));
+    const run = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '--mca', 'btl', 'self,vader', '-np', '2', process.execPath, worker,
+      JSON.stringify({ method, distributed: true, allRanks: true })], { encoding: 'utf8', timeout: 60_000 });
+    if (run.error) throw new Error(`mpirun could not run (${run.error.message}); install Open MPI: bash scripts/setup.sh`);
+    expect(run.status).toBe(0);
+    const lines = parse(run.stdout);
+    for (const epoch of one.map((l) => l.epoch)) {
+      const [a, b] = [0, 1].map((rank) => lines.find((l) => l.epoch === epoch && l.rank === rank)!);
+      expect(a.damping).toBe(b.damping);
+      expect(a.weights).toBe(b.weights);
+      expect(a.damping).toBeCloseTo(one[epoch].damping, 10);
+      expect(Math.abs(a.loss - one[epoch].loss) / one[epoch].loss).toBeLessThan(1e-5);
+    }
+    expect(one.reduce((sum, l) => sum + l.dampingMoves, 0)).toBeGreaterThan(0);  // λ moved
+  });
+});
