@@ -1,0 +1,48 @@
+#include "conv_passes.h"
+
+#include <algorithm>
+
+namespace kb {
+namespace {
+
+// Patches per chunk: a chunk's patches, and its share of W and H, stay within a core's L2 and the shared L3
+// (bench/conv-kernels.cc measures the candidates).
+constexpr size_t kConvChunkBytes = 2 << 20;
+
+}  // namespace
+
+int conv_chunk_images(const Backend& backend, const PatchShape& s, int m) {
+  if (!backend.host_memory() || m < 2) return std::max(m, 1);
+  const size_t per_image = (size_t)s.locations() * (s.patch_size() + 1) * sizeof(float);
+  return (int)std::clamp<size_t>(kConvChunkBytes / per_image, 1, (size_t)(m + 1) / 2);
+}
+
+void conv_forward(Backend& be, const PatchShape& s, const float* x, int m, const float* w, int d, float* patches,
+                  bool keep_patches, float* h) {
+  const int T = s.locations(), n = s.patch_size() + 1, chunk = conv_chunk_images(be, s, m);
+  for (int first = 0; first < m; first += chunk) {
+    const int count = std::min(chunk, m - first);
+    float* p = keep_patches ? patches + (size_t)first * T * n : patches;
+    be.im2col(s, x + (size_t)first * s.in.size(), count, p);
+    be.gemm(false, true, count * T, d, n, 1.0f, p, n, w, n, 0.0f, h + (size_t)first * T * d, d);  // H = P̄ Wᵀ
+  }
+}
+
+void conv_backward_weights(Backend& be, const PatchShape& s, const float* g, const float* patches, int m, int d,
+                           float alpha, float* dw) {
+  const int r = m * s.locations(), n = s.patch_size() + 1;
+  be.gemm(true, false, d, n, r, alpha, g, d, patches, n, 0.0f, dw, n);
+}
+
+void conv_backward_data(Backend& be, const PatchShape& s, const float* g, int m, const float* w, int d,
+                        float* scratch, float* dx) {
+  const int T = s.locations(), n = s.patch_size() + 1, chunk = conv_chunk_images(be, s, m);
+  for (int first = 0; first < m; first += chunk) {
+    const int count = std::min(chunk, m - first);
+    // The chunk's patch gradient G W[:, :n−1], then back to its images by im2col's adjoint.
+    be.gemm(false, false, count * T, n - 1, d, 1.0f, g + (size_t)first * T * d, d, w, n, 0.0f, scratch, n - 1);
+    be.col2im(s, scratch, n - 1, count, dx + (size_t)first * s.in.size());
+  }
+}
+
+}  // namespace kb
