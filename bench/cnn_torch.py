@@ -19,6 +19,7 @@ def idx(path):
 
 def main():
     directory, epochs, batch, threads, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    units = int(sys.argv[6]) if len(sys.argv) > 6 else 128  # the first dense layer's width
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     name = lambda stem: next(os.path.join(directory, f) for f in os.listdir(directory) if f.startswith(stem))
@@ -27,7 +28,7 @@ def main():
     model = nn.Sequential(
         nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+        nn.Flatten(), nn.Linear(3136, units), nn.ReLU(), nn.Linear(units, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     for epoch in range(epochs):
