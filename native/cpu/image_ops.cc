@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "../rules/image_rules.h"
 
@@ -12,19 +11,23 @@ namespace {
 // Windows that do not overlap hold each input once: pooling's adjoint is then one write per window.
 bool windows_disjoint(const PoolShape& s) { return s.stride_h >= s.size_h && s.stride_w >= s.size_w; }
 
-// Max pooling's adjoint for one window (window_argmax of rules/image_rules.h, the channels side by side): each
-// channel's gradient g[c] goes to the window's first largest input. x, dx point at the window's first cell.
-void max_window_gradient(const PoolShape& s, const float* x, const float* g, float* dx, float* best_value,
-                         size_t* best_at) {
+// Max pooling's adjoint for one window (window_argmax of rules/image_rules.h): each channel's gradient g[c]
+// goes to the window's first largest input; x, dx point at the window's first cell. Selects instead of
+// branches (on real activations half of them would be mispredicted).
+void max_window_gradient(const PoolShape& s, const float* x, const float* g, float* dx) {
   const int C = s.channels;
-  for (int c = 0; c < C; ++c) best_value[c] = x[c], best_at[c] = c;
-  for (int wy = 0; wy < s.size_h; ++wy)
-    for (int wx = 0; wx < s.size_w; ++wx) {
-      const size_t cell = ((size_t)wy * s.width + wx) * C;
-      for (int c = 0; c < C; ++c)
-        if (x[cell + c] > best_value[c]) best_value[c] = x[cell + c], best_at[c] = cell + c;
-    }
-  for (int c = 0; c < C; ++c) dx[best_at[c]] = 0.0f + g[c];
+  for (int c = 0; c < C; ++c) {
+    float best = x[c];
+    int at = c;
+    for (int wy = 0; wy < s.size_h; ++wy)
+      for (int wx = 0; wx < s.size_w; ++wx) {
+        const int cell = (wy * s.width + wx) * C + c;
+        const bool larger = x[cell] > best;
+        at = larger ? cell : at;
+        best = larger ? x[cell] : best;
+      }
+    dx[at] = 0.0f + g[c];
+  }
 }
 
 // One channel is the same image in both layouts.
@@ -129,8 +132,6 @@ void pool_forward(const PoolShape& s, const float* x, int m, float* y, int ldy) 
 void pool_backward(const PoolShape& s, const float* x, const float* dy, int lddy, int m, float* dx) {
   const size_t in = s.in_size();
   const int C = s.channels, oh = s.out_h(), ow = s.out_w();
-  std::vector<float> best_value(C);
-  std::vector<size_t> best_at(C);
   for (int i = 0; i < m; ++i) {
     const float* dyi = dy + (size_t)i * lddy;
     float* dxi = dx + (size_t)i * in;
@@ -147,7 +148,7 @@ void pool_backward(const PoolShape& s, const float* x, const float* dy, int lddy
           const size_t origin = ((size_t)oy * s.stride_h * s.width + (size_t)ox * s.stride_w) * C;
           const float* g = dyi + ((size_t)oy * ow + ox) * C;
           if (s.kind == PoolKind::Max) {
-            max_window_gradient(s, xi + origin, g, dxi + origin, best_value.data(), best_at.data());
+            max_window_gradient(s, xi + origin, g, dxi + origin);
             continue;
           }
           for (int wy = 0; wy < s.size_h; ++wy)
