@@ -5,6 +5,8 @@
 //            patch gradients) formed and used while in cache, the patches still kept for the weight gradient
 //            (one SGEMM) and the curvature
 //   reformed as blocked, but no patches kept: the weight gradient summed chunk by chunk from re-formed ones
+//   flipped  as blocked, but with stride 1 the input gradient is a convolution of the output gradient with the
+//            flipped kernel: patches of g times W flipped, no col2im
 //   gemm1x1  a 1x1 convolution with stride 1 and no padding: the image rows are the patches, no copy
 //   onednn   oneDNN's convolution primitives (only when built with -DWITH_ONEDNN), channels-last, weights in
 //            the format oneDNN picks, reorders from and to the engine's layout included
@@ -141,6 +143,34 @@ void blocked_data(Buffers& b) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, count * b.T, b.n - 1, b.d, 1.0f,
                 b.g.data() + (size_t)first * b.T * b.d, b.d, b.w.data(), b.n, 0.0f, b.scratch.data(), b.n - 1);
     kb::cpu::col2im(b.shape, b.scratch.data(), b.n - 1, count, b.dx.data() + (size_t)first * b.shape.in.size());
+  }
+}
+
+// ---- flipped: stride 1, the input gradient as a convolution of the output gradient with the flipped kernel ----
+// dx = patches of g (padding k − 1 − p, input-sized) times W flipped and transposed: one product per chunk with
+// k·k·d inner terms and no col2im.
+bool stride_one(const Buffers& b) { return b.shape.stride == 1; }
+void flipped_data(Buffers& b) {
+  const PatchShape& s = b.shape;
+  const int C = s.in.channels, k = s.kernel_h, nf = k * k * b.d + 1;
+  const PatchShape gs{{b.d, s.out_h(), s.out_w(), false}, k, k, 1, k - 1 - s.padding, false};
+  static std::vector<float> wf;  // C x nf: wf[c][(ky, kx, f)] = w[f][(k−1−ky, k−1−kx, c)]
+  wf.assign((size_t)C * nf, 0.0f);
+  for (int c = 0; c < C; ++c)
+    for (int ky = 0; ky < k; ++ky)
+      for (int kx = 0; kx < k; ++kx)
+        for (int f = 0; f < b.d; ++f)
+          wf[(size_t)c * nf + (ky * k + kx) * b.d + f] = b.w[(size_t)f * b.n + ((k - 1 - ky) * k + (k - 1 - kx)) * C + c];
+  const size_t per_image = (size_t)s.in.height * s.in.width * nf;
+  const int chunk = (int)std::clamp<size_t>(kChunkBytes / (per_image * sizeof(float)), 1, b.m);
+  static std::vector<float> gp;
+  gp.resize((size_t)chunk * per_image);
+  const int locations = s.in.height * s.in.width;
+  for (int first = 0; first < b.m; first += chunk) {
+    const int count = std::min(chunk, b.m - first);
+    kb::cpu::im2col(gs, b.g.data() + (size_t)first * b.T * b.d, count, gp.data());
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, count * locations, C, nf, 1.0f, gp.data(), nf, wf.data(), nf,
+                0.0f, b.dx.data() + (size_t)first * s.in.size(), C);
   }
 }
 
@@ -288,6 +318,7 @@ int main(int argc, char** argv) {
     std::vector<Method> methods{{"im2col", im2col_forward, im2col_data, im2col_weights},
                                 {"blocked", blocked_forward, blocked_data, im2col_weights},
                                 {"reformed", reformed_forward, blocked_data, reformed_weights}};
+    if (stride_one(b)) methods.push_back({"flipped", blocked_forward, flipped_data, im2col_weights});
     if (plain_1x1(b)) methods.push_back({"gemm1x1", gemm1x1_forward, gemm1x1_data, gemm1x1_weights});
 #ifdef WITH_ONEDNN
     OneDnn dnn(b);
@@ -298,7 +329,7 @@ int main(int argc, char** argv) {
       const double f = seconds_of(repeats, [&] { method.fwd(b); });
       const double dd = seconds_of(repeats, [&] { method.data(b); });
       const std::string name = method.name;
-      if (name == "im2col" || name == "blocked") method.fwd(b);  // the weight gradient reads the kept patches
+      if (name == "im2col" || name == "blocked" || name == "flipped") method.fwd(b);  // the weight gradient reads the kept patches
       const double dw = seconds_of(repeats, [&] { method.weights(b); });
       float diff = 0;
       if (ref_h.empty()) {
