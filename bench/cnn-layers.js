@@ -41,11 +41,14 @@ function ours() {
     const x = random(B * shape.channels * T), w = random(d * n), patches = new Float32Array(rows * n);
     const h = new Float32Array(rows * d), a = new Float32Array(rows * d), g = random(rows * d);
     const dw = new Float32Array(d * n), dx = new Float32Array(x.length);
+    // Adam reads no statistics: a conv layer above the first keeps no patches (core/layers/conv2d.cc)
+    const kept = first ? patches : null;
     out[name] = {
-      forward: fastestSeconds(() => { be.convForward(shape, x, B, w, d, patches, h); be.activationForward(RELU, h, rows, d, a); }),
+      forward: fastestSeconds(() => { be.convForward(shape, x, B, w, d, kept, h); be.activationForward(RELU, h, rows, d, a); }),
       'activation backward': fastestSeconds(() => be.activationBackward(RELU, h, rows, d, g)),
       'backward data': first ? null : fastestSeconds(() => be.convBackwardData(shape, g, B, w, d, dx)),
-      'backward weights': fastestSeconds(() => be.convBackwardWeights(shape, g, patches, B, d, 1 / B, dw)),
+      'backward weights': fastestSeconds(() => (first ? be.convBackwardWeights(shape, g, patches, B, d, 1 / B, dw)
+        : be.convBackwardWeightsFromImages(shape, g, x, B, d, 1 / B, dw))),
     };
   };
   const pool = (name, channels, size) => {

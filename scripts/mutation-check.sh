@@ -22,6 +22,8 @@ MUTATIONS=(
   "conv-chunk-images@native/core/layers/conv_passes.cc@s/be.im2col(s, x + (size_t)first \* s.in.size(), count, p);/be.im2col(s, x, count, p);/@every chunk of the convolution takes the first images (§12.6)"
   "conv-data-chunk-rows@native/core/layers/conv_passes.cc@s/g + (size_t)first \* T \* d, d, w, n/g, d, w, n/@every chunk of the input gradient takes the first images' output gradients (§12.6)"
   "conv-data-chunk-images@native/core/layers/conv_passes.cc@s/count, dx + (size_t)first \* s.in.size());/count, dx);/@the input gradient of every chunk lands on the first images (§12.6)"
+  "conv-reformed-last-chunk@native/core/layers/conv_passes.cc@s/alpha, g + (size_t)first \* T \* d, d, scratch, n, first ? 1.0f : 0.0f, dw, n);/alpha, g + (size_t)first * T * d, d, scratch, n, 0.0f, dw, n);/@the weight gradient from re-formed patches keeps only the last chunk's product (§12.6)"
+  "patches-never-kept@native/core/optimizer.h@s/virtual bool reads_layer_inputs() const { return true; }/virtual bool reads_layer_inputs() const { return false; }/@KFAC and K-BFGS read a convolution's abar though its patches were not kept (§12.6)"
   "second-pass-stale-patches@native/core/layers/conv2d.cc@s/if (p.first \&\& p.second_pass) {/if (p.second_pass) {/@the second pass multiplies the first pass's patches in every conv layer, though only the first layer's inputs are the same (§12.4)"
   "bfgs-update-one-sided@native/cpu/cpu_backend.cc@s/row\[j\] += a \* u\[j\] + b \* s\[j\];/row[j] += a * u[j];/@the BFGS update without its (Hy) sᵀ term (§3.3 item 8)"
   "mirror-half-bands@native/cpu/cpu_backend.cc@s/if (bands - 1 - pair != pair) mirror_band(bands - 1 - pair);//@the CPU's SYRK mirrors only the first half of its tile bands"

@@ -245,6 +245,11 @@ describe(`backend '${be.name}'`, () => {
       be.convBackwardWeights(shape, g, patches, m, d, 0.5, dw);
       const wantDw = Array.from(naiveGemm(true, false, d, n, rows, g, d, wantPatches, n), (v) => 0.5 * v);
       expect(maxAbsDiff(dw, wantDw)).toBeLessThan(1e-5);
+      const h2 = new Float32Array(rows * d), dw2 = new Float32Array(d * n);
+      be.convForward(shape, x, m, w, d, null, h2);  // the patches formed in a scratch and dropped
+      expect(maxAbsDiff(h2, Array.from(h))).toBe(0);
+      be.convBackwardWeightsFromImages(shape, g, x, m, d, 0.5, dw2);
+      expect(maxAbsDiff(dw2, wantDw)).toBeLessThan(1e-5);
       const dx = new Float32Array(m * size), wantDx = new Float32Array(m * size);
       be.convBackwardData(shape, g, m, w, d, dx);
       be.col2im(shape, Float32Array.from(naiveGemm(false, false, rows, n, d, g, d, w, n)), n, m, wantDx);

@@ -324,15 +324,29 @@ Napi::Value Col2im(const Napi::CallbackInfo& info) {
   });
 }
 // The convolution's passes (core/layers/conv_passes.h), W d x n with n = patch + 1:
-// convForward(shape, x, m, w, d, patches, h); convBackwardWeights(shape, g, patches, m, d, alpha, dw);
-// convBackwardData(shape, g, m, w, d, dx) (the scratch is allocated here)
+// convForward(shape, x, m, w, d, patches | null, h): the patches kept in `patches`, or with null formed in a
+// scratch and dropped; convBackwardWeights(shape, g, patches, m, d, alpha, dw);
+// convBackwardWeightsFromImages(shape, g, x, m, d, alpha, dw); convBackwardData(shape, g, m, w, d, dx) (the
+// scratches are allocated here)
 Napi::Value ConvForward(const Napi::CallbackInfo& info) {
   return run(info, [&](Args& a) {
     const PatchShape s = patch_shape(info[0]);
     const int m = a.num(2), d = a.num(4), n = s.patch_size() + 1;
     const size_t rows = (size_t)m * s.locations();
-    conv_forward(a.be(), s, a.arr(1, (size_t)m * s.in.size()), m, a.arr(3, (size_t)d * n), d, a.arr(5, rows * n), true,
+    float* kept = a.optional_arr(5, rows * n);
+    float* patches = kept ? kept : a.scratch((size_t)conv_chunk_images(a.be(), s, m) * s.locations() * n);
+    conv_forward(a.be(), s, a.arr(1, (size_t)m * s.in.size()), m, a.arr(3, (size_t)d * n), d, patches, kept != nullptr,
                  a.arr(6, rows * d));
+    return none(info);
+  });
+}
+Napi::Value ConvBackwardWeightsFromImages(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const PatchShape s = patch_shape(info[0]);
+    const int m = a.num(3), d = a.num(4), n = s.patch_size() + 1;
+    float* scratch = a.scratch((size_t)conv_chunk_images(a.be(), s, m) * s.locations() * n);
+    conv_backward_weights_from_images(a.be(), s, a.arr(1, (size_t)m * s.locations() * d), a.arr(2, (size_t)m * s.in.size()),
+                                      m, d, a.fnum(5), scratch, a.arr(6, (size_t)d * n));
     return none(info);
   });
 }
@@ -545,6 +559,7 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("col2im", Col2im);
   add("convForward", ConvForward);
   add("convBackwardWeights", ConvBackwardWeights);
+  add("convBackwardWeightsFromImages", ConvBackwardWeightsFromImages);
   add("convBackwardData", ConvBackwardData);
   add("poolForward", PoolForward);
   add("poolBackward", PoolBackward);

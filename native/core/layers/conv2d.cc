@@ -64,7 +64,7 @@ class Conv2d final : public Layer {
     const int m = p.ws.m, d = out_;
     if (p.first && p.second_pass) {  // the second pass's inputs are the first's: its patches are still in abar (§12.4)
       p.backend.gemm(false, true, m * locations(), d, n_, 1.0f, p.own.abar, n_, p.weights, n_, 0.0f, p.own.h, d);
-    } else if (p.second_pass && patches_fit_scratch(p)) {  // abar keeps the first pass's patches for the curvature
+    } else if ((p.second_pass || !p.keep_patches) && patches_fit_scratch(p)) {  // nobody reads these patches later
       conv_forward(p.backend, patches_, p.own.in.data, m, p.weights, d, p.ws.patch_scratch, false, p.own.h);
     } else {
       conv_forward(p.backend, patches_, p.own.in.data, m, p.weights, d, p.own.abar, true, p.own.h);
@@ -76,7 +76,12 @@ class Conv2d final : public Layer {
   void backward(const LayerPass& p, Rows in_grad, float* weight_grad) const override {
     const int m = p.ws.m, d = out_, r = m * locations();
     p.backend.activation_backward(activation_, p.own.h, r, d, p.own.g, d);  // g = d loss / d h
-    if (weight_grad)  // dW = (1/batch) g^T P̄: summed over the locations, averaged over the samples (§12.1)
+    // dW = (1/batch) g^T P̄: summed over the locations, averaged over the samples (§12.1); the patches formed
+    // again from the images where forward did not keep them (§12.6)
+    if (weight_grad && !p.keep_patches && patches_fit_scratch(p))
+      conv_backward_weights_from_images(p.backend, patches_, p.own.g, p.own.in.data, m, d, 1.0f / p.ws.batch,
+                                        p.ws.patch_scratch, weight_grad);
+    else if (weight_grad)
       conv_backward_weights(p.backend, patches_, p.own.g, p.own.abar, m, d, 1.0f / p.ws.batch, weight_grad);
     if (!in_grad.data) return;
     // The patch gradient G W[:, :n-1], back to the image by im2col's adjoint, a chunk of images at a time.
@@ -84,12 +89,13 @@ class Conv2d final : public Layer {
   }
 
  private:
-  // The second pass of a convolution above the first layer forms its patches a chunk at a time in the patch
-  // scratch (free until backward, capacity·T·(n − 1) floats), so that abar keeps the first pass's. Not for a
-  // batch that is one chunk (one image, or a GPU): those write abar as the first pass does.
+  // Patches that nobody reads after the pass (K-BFGS's second pass, whose abar keeps the first pass's; any
+  // pass for an optimizer that reads no statistics) are formed a chunk at a time in the patch scratch: free
+  // outside backward's input gradient, capacity·T·(n − 1) floats in a convolution above the first layer. Not
+  // for a batch that is one chunk (one image, or a GPU) or the first layer: those write abar.
   bool patches_fit_scratch(const LayerPass& p) const {
     const int chunk = conv_chunk_images(p.backend, patches_, p.ws.m);
-    return chunk < p.ws.m && (size_t)chunk * n_ <= (size_t)p.ws.capacity() * (n_ - 1);
+    return !p.first && chunk < p.ws.m && (size_t)chunk * n_ <= (size_t)p.ws.capacity() * (n_ - 1);
   }
 
   PatchShape patches_;

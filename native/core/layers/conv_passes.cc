@@ -34,6 +34,16 @@ void conv_backward_weights(Backend& be, const PatchShape& s, const float* g, con
   be.gemm(true, false, d, n, r, alpha, g, d, patches, n, 0.0f, dw, n);
 }
 
+void conv_backward_weights_from_images(Backend& be, const PatchShape& s, const float* g, const float* x, int m,
+                                       int d, float alpha, float* scratch, float* dw) {
+  const int T = s.locations(), n = s.patch_size() + 1, chunk = conv_chunk_images(be, s, m);
+  for (int first = 0; first < m; first += chunk) {
+    const int count = std::min(chunk, m - first);
+    be.im2col(s, x + (size_t)first * s.in.size(), count, scratch);
+    be.gemm(true, false, d, n, count * T, alpha, g + (size_t)first * T * d, d, scratch, n, first ? 1.0f : 0.0f, dw, n);
+  }
+}
+
 void conv_backward_data(Backend& be, const PatchShape& s, const float* g, int m, const float* w, int d,
                         float* scratch, float* dx) {
   const int T = s.locations(), n = s.patch_size() + 1, chunk = conv_chunk_images(be, s, m);

@@ -23,6 +23,11 @@ void conv_forward(Backend& backend, const PatchShape& shape, const float* x, int
 void conv_backward_weights(Backend& backend, const PatchShape& shape, const float* g, const float* patches, int m,
                            int d, float alpha, float* dw);
 
+// The same from the images x instead of kept patches: each chunk's patches formed again in `scratch`
+// (conv_chunk_images(...)·T·n floats) and its product added on, so no m·T·n patch matrix goes to memory.
+void conv_backward_weights_from_images(Backend& backend, const PatchShape& shape, const float* g, const float* x,
+                                       int m, int d, float alpha, float* scratch, float* dw);
+
 // dx (m images) = im2col's adjoint of G W[:, :n−1]; scratch holds conv_chunk_images(...)·T·(n − 1) floats.
 void conv_backward_data(Backend& backend, const PatchShape& shape, const float* g, int m, const float* w, int d,
                         float* scratch, float* dx);
