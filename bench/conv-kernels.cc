@@ -13,12 +13,13 @@
 // Images channels-last (the engine's layout inside a network); weights d x (k·k·c + 1), the bias last.
 // Build and run (bench/conv-kernels.sh does both):
 //   g++ -O3 -std=c++17 -fopenmp bench/conv-kernels.cc native/cpu/image_ops.cc [-DWITH_ONEDNN -ldnnl] -lopenblas
-//   ./conv-kernels [threads] [repeats]
+//   [CLOCK=cpu] [ONLY=substring] [CHUNK_KB=2048] ./conv-kernels [threads] [repeats]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
@@ -58,13 +59,23 @@ const Case kCases[] = {
     {"3x3 64->64 56x56 b1", 1, 64, 56, 3, 1, 1, 64},
 };
 
+// CLOCK=cpu: the process's processor time instead of wall-clock time (at one thread, what other jobs on a
+// shared machine disturb least).
+bool cpu_clock = false;
+double now() {
+  if (!cpu_clock) return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
 double seconds_of(int repeats, const std::function<void()>& run) {
   run();  // warm up: pages touched, primitives created
   std::vector<double> times;
   for (int r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = now();
     run();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    times.push_back(now() - t0);
   }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
@@ -92,9 +103,11 @@ struct Buffers {
   }
 };
 
-// Images per chunk so that a chunk's patches take about `bytes`.
+// Images per chunk so that a chunk's patches take about `bytes`, with at least 512 rows (as
+// core/layers/conv_passes.cc).
 int chunk_images(const Buffers& b, size_t bytes) {
-  return (int)std::clamp<size_t>(bytes / ((size_t)b.T * b.n * sizeof(float)), 1, b.m);
+  const size_t images = std::max(bytes / ((size_t)b.T * b.n * sizeof(float)), (size_t)(512 + b.T - 1) / b.T);
+  return (int)std::clamp<size_t>(images, 1, b.m);
 }
 
 // ---- im2col: the whole batch (the engine's path) ----
@@ -299,11 +312,12 @@ int main(int argc, char** argv) {
   openblas_set_num_threads(threads);
   if (const char* kb = std::getenv("CHUNK_KB")) kChunkBytes = (size_t)std::atoi(kb) << 10;
   const char* only = std::getenv("ONLY");  // a substring of the shapes to run
+  cpu_clock = std::getenv("CLOCK") && std::string(std::getenv("CLOCK")) == "cpu";
 #ifdef WITH_ONEDNN
   omp_set_num_threads(threads);
 #endif
-  std::printf("%d threads, median of %d; milliseconds per pass (fwd / bwd data / bwd weights), GFLOP/s of the total\n",
-              threads, repeats);
+  std::printf("%s clock, %d threads, median of %d; milliseconds per pass (fwd / bwd data / bwd weights), GFLOP/s of the total\n",
+              cpu_clock ? "processor" : "wall", threads, repeats);
   std::printf("| shape | method | forward | backward data | backward weights | total | GFLOP/s | max diff |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
   for (const Case& c : kCases) {

@@ -9,7 +9,8 @@
 
 namespace kb {
 
-// Images per chunk for a batch of m: about kConvChunkBytes of patches, and at most half the batch so that
+// Images per chunk for a batch of m: about kConvChunkBytes of patches but kConvChunkRows rows at least, and at
+// most half the batch so that
 // every batch of two or more images is cut (the small networks of the golden tests too); m on a GPU.
 int conv_chunk_images(const Backend& backend, const PatchShape& shape, int m);
 
