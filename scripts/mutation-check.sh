@@ -43,6 +43,7 @@ MUTATIONS=(
   "dist-shares-not-zeroed@native/optim/kbfgs.cc@s/if (comm_->rank() != 0) be_->fill(a_block_, 0.0f, a_block_size_);//@every rank starts its share of A from the whole A (§13.1)"
   "dist-split-no-broadcast@native/optim/kbfgs.cc@s/if (split_) share_updates();/(void)0;/@split curvature updates never broadcast (§13.2)"
   "dist-no-gather@native/core/trainer.cc@s/      if (gather_each_batch) opt.gather_state();//@a batch callback sees rank 0's share of K-BFGS's A, not A (§13.1)"
+  "pool-max-first-cell@native/cpu/image_ops.cc@s/at = larger ? cell : at;/at = c;/@max pooling's adjoint sends every window's gradient to its first cell, not its largest input (§12.1)"
   "col2im-kernel-order@native/cpu/image_ops.cc@s/const float\* cell = src + (ky \* s.kernel_w + kx) \* C;/const float* cell = src + (kx * s.kernel_h + ky) * C;/@im2col's adjoint reads the kernel transposed (§12.1)"
   "rules-adamw-coupled@native/rules/first_order_rule.h@s/if (u.decoupled) theta \*= 1 - u.lr \* wd;/(void)0;/;s/const float g = u.decoupled ? grad : grad + wd \* theta;/const float g = grad + wd * theta;/@AdamW's decay coupled into the gradient as L2 (§15.1)"
   "rules-clip-per-layer@native/core/step_rules.cc@s/const bool clipped = clip_range(be, grad, net.param_count(), clip_norm);/bool clipped = false; for (int l = 0; l < net.num_layers(); ++l) clipped |= clip_range(be, grad + net.offset(l), net.offset(l + 1) - net.offset(l), clip_norm);/@the gradient clipped by each layer's norm instead of the global one (§15.2)"
