@@ -8,7 +8,11 @@
 //     --curvature-every (1: the published method; r > 1: the curvature every r-th step, algorithm.md §12.4).
 // Each pair is measured --repeats times, alternating; the table gives the median ratio and the range.
 //   node bench/cnn-speed.js [--rows 60000] [--step-rows 6400] [--batch 128] [--threads 2] [--repeats 2]
-//     [--curvature-every 1,10] [--only epoch|step]
+//     [--curvature-every 1,10] [--only epoch|step] [--units 128]
+// --units widens the first dense layer (the benchmark CNN has 128) on both sides. --clock cpu compares the
+// processor seconds of the two processes' Adam epochs (all their threads) instead of wall-clock seconds: on a
+// machine shared with other jobs, wall-clock time measures the share the scheduler gave each side, and
+// PyTorch's OpenMP threads lose more of it while they wait for each other.
 const { execFileSync } = require('child_process');
 const path = require('path');
 const { parseArgs } = require('util');
@@ -18,23 +22,41 @@ const { cnnClassifier } = require('../dist/cli/problems');
 const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '60000' }, 'step-rows': { type: 'string', default: '6400' },
   batch: { type: 'string', default: '128' }, threads: { type: 'string', default: '2' }, repeats: { type: 'string', default: '2' },
-  only: { type: 'string' }, 'curvature-every': { type: 'string', default: '1' },
+  only: { type: 'string' }, clock: { type: 'string', default: 'wall' }, units: { type: 'string', default: '128' }, 'curvature-every': { type: 'string', default: '1' },
   dir: { type: 'string' },  // default: where Debian's dataset-fashion-mnist installs it
 } });
-const batch = Number(values.batch), threads = Number(values.threads);
+const batch = Number(values.batch), threads = Number(values.threads), units = Number(values.units);
+
+// The benchmark CNN, or the same network with a wider first dense layer.
+function network() {
+  if (units === 128) return cnnClassifier(1);
+  return new lib.Sequential({
+    inputShape: [1, 28, 28],
+    layers: [
+      { type: 'conv2d', filters: 32, kernel: 5, padding: 2, activation: 'relu' }, { type: 'maxPool2d', pool: 2 },
+      { type: 'conv2d', filters: 64, kernel: 5, padding: 2, activation: 'relu' }, { type: 'maxPool2d', pool: 2 },
+      { type: 'flatten' }, { units, activation: 'relu' }, { units: 10 },
+    ],
+    loss: 'softmaxCrossEntropy', seed: 1,
+  });
+}
 
 const head = (split, rows) => ({
   x: { data: split.x.data.subarray(0, rows * 784), rows, cols: 784 },
   y: { data: split.y.data.subarray(0, rows * 10), rows, cols: 10 },
 });
 
-// Seconds of training epoch `epoch` (history.seconds is cumulative, evaluation excluded).
+// Seconds of training epoch `epoch` (history.seconds is cumulative, evaluation excluded); with --clock cpu,
+// the processor seconds of a one-epoch fit.
 async function epochSeconds(data, optimizer, epochs, epoch) {
-  const model = cnnClassifier(1);
+  const model = network();
   try {
+    const cpu = process.cpuUsage();
     const history = await model.fit(data, { optimizer, epochs, batchSize: batch, seed: 1, threads });
+    const used = process.cpuUsage(cpu);
     const s = history.history.seconds;
-    return { seconds: s[epoch] - (epoch > 0 ? s[epoch - 1] : 0), loss: history.history.loss[epochs - 1] };
+    const seconds = values.clock === 'cpu' && epochs === 1 ? (used.user + used.system) / 1e6 : s[epoch] - (epoch > 0 ? s[epoch - 1] : 0);
+    return { seconds, loss: history.history.loss[epochs - 1] };
   } finally {
     model.dispose();
   }
@@ -43,9 +65,10 @@ async function epochSeconds(data, optimizer, epochs, epoch) {
 const FASHION_DIR = values.dir ?? '/usr/share/datasets/fashion-mnist';
 
 function torchEpochSeconds(rows) {
-  const out = execFileSync('python3', [path.join(__dirname, 'cnn_torch.py'), FASHION_DIR, '1', String(batch), String(threads), String(rows)],
+  const out = execFileSync('python3', [path.join(__dirname, 'cnn_torch.py'), FASHION_DIR, '1', String(batch), String(threads), String(rows), String(units)],
     { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').pop()).seconds;
+  const last = JSON.parse(out.trim().split('\n').pop());
+  return values.clock === 'cpu' ? last.cpu_seconds : last.seconds;
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -55,7 +78,7 @@ const row = (label, ratios, base) =>
 (async () => {
   const data = await lib.datasets.fashionMnist({ dir: FASHION_DIR, labels: true });
   const rows = Number(values.rows), stepRows = Number(values['step-rows']);
-  console.log(`Fashion-MNIST, batch ${batch}, ${threads} threads; ${rows} images per Adam epoch, ${stepRows} per step timing`);
+  console.log(`Fashion-MNIST, first dense layer ${units} units, batch ${batch}, ${threads} threads, ${values.clock} clock; ${rows} images per Adam epoch, ${stepRows} per step timing`);
   console.log('| ratio | median | range | baseline seconds |');
   console.log('| --- | --- | --- | --- |');
   const epochRatios = [], torchSeconds = [], stepRatios = [], adamStep = [];

@@ -242,6 +242,16 @@ export interface NativeBackendOps {
   columnMean(a: Float32Array, m: number, cols: number, out: Float32Array): void;
   im2col(shape: NativePatchShape, x: Float32Array, m: number, patches: Float32Array): void;
   col2im(shape: NativePatchShape, dpatches: Float32Array, ld: number, m: number, dx: Float32Array): void;
+  /** A convolution's passes as the conv2d layer runs them (algorithm.md §12.6): h = P̄ Wᵀ with P̄ kept in patches
+   * (null: formed a chunk at a time and dropped); dw = alpha Gᵀ P̄ from kept patches, or from the images with
+   * the patches formed again; dx = im2col's adjoint of G W[:, :n−1]. W is d x n, n = kernelH·kernelW·channels + 1. */
+  convForward(shape: NativePatchShape, x: Float32Array, m: number, w: Float32Array, d: number, patches: Float32Array | null,
+    h: Float32Array): void;
+  convBackwardWeights(shape: NativePatchShape, g: Float32Array, patches: Float32Array, m: number, d: number,
+    alpha: number, dw: Float32Array): void;
+  convBackwardWeightsFromImages(shape: NativePatchShape, g: Float32Array, x: Float32Array, m: number, d: number,
+    alpha: number, dw: Float32Array): void;
+  convBackwardData(shape: NativePatchShape, g: Float32Array, m: number, w: Float32Array, d: number, dx: Float32Array): void;
   poolForward(shape: NativePoolShape, x: Float32Array, m: number, y: Float32Array, ldy: number): void;
   poolBackward(shape: NativePoolShape, x: Float32Array, dy: Float32Array, lddy: number, m: number, dx: Float32Array): void;
   firstOrderUpdate(settings: FirstOrderUpdateSettings, theta: Float32Array, grad: Float32Array, m: Float32Array,

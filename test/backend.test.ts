@@ -228,6 +228,34 @@ describe(`backend '${be.name}'`, () => {
       expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * Math.max(1, Math.abs(lhs)));
     });
 
+    // Five images: the passes cut the batch into chunks (at most half of it each), so each chunk's offsets count.
+    test.each(shapes)('the convolution passes against im2col, col2im and naive products (§12.6), %o', (shape) => {
+      const m = 5, d = 3, size = shape.channels * shape.height * shape.width;
+      const oh = Math.floor((shape.height + 2 * shape.padding - shape.kernelH) / shape.stride) + 1;
+      const ow = Math.floor((shape.width + 2 * shape.padding - shape.kernelW) / shape.stride) + 1;
+      const n = shape.kernelH * shape.kernelW * shape.channels + 1, rows = m * oh * ow;
+      const x = randomArray(m * size, rnd), w = randomArray(d * n, rnd), g = randomArray(rows * d, rnd);
+      const wantPatches = new Float32Array(rows * n);
+      be.im2col(shape, x, m, wantPatches);
+      const patches = new Float32Array(rows * n), h = new Float32Array(rows * d);
+      be.convForward(shape, x, m, w, d, patches, h);
+      expect(patches).toEqual(wantPatches);
+      expect(maxAbsDiff(h, Array.from(naiveGemm(false, true, rows, d, n, wantPatches, n, w, n)))).toBeLessThan(1e-5);
+      const dw = new Float32Array(d * n);
+      be.convBackwardWeights(shape, g, patches, m, d, 0.5, dw);
+      const wantDw = Array.from(naiveGemm(true, false, d, n, rows, g, d, wantPatches, n), (v) => 0.5 * v);
+      expect(maxAbsDiff(dw, wantDw)).toBeLessThan(1e-5);
+      const h2 = new Float32Array(rows * d), dw2 = new Float32Array(d * n);
+      be.convForward(shape, x, m, w, d, null, h2);  // the patches formed in a scratch and dropped
+      expect(maxAbsDiff(h2, Array.from(h))).toBe(0);
+      be.convBackwardWeightsFromImages(shape, g, x, m, d, 0.5, dw2);
+      expect(maxAbsDiff(dw2, wantDw)).toBeLessThan(1e-5);
+      const dx = new Float32Array(m * size), wantDx = new Float32Array(m * size);
+      be.convBackwardData(shape, g, m, w, d, dx);
+      be.col2im(shape, Float32Array.from(naiveGemm(false, false, rows, n, d, g, d, w, n)), n, m, wantDx);
+      expect(maxAbsDiff(dx, Array.from(wantDx))).toBeLessThan(1e-5);
+    });
+
     test.each([[1, 2, 2, 2, 2], [1, 3, 2, 2, 1], [2, 2, 3, 2, 3], [2, 3, 3, 1, 1], [0, 1, 1, 1, 1]])(
       'pooling kind %i, window %ix%i, stride %ix%i, and its adjoint', (kind, sizeH, sizeW, strideH, strideW) => {
         const m = 2, C = 3, H = 7, W = 6, shape = { kind, channels: C, height: H, width: W, sizeH, sizeW, strideH, strideW };

@@ -1,10 +1,10 @@
 // Golden trajectories of convolutional networks: the native K-BFGS, K-BFGS(L) and KFAC with conv2d, pooling
 // and flatten layers (float32) against the float64 reference (test/reference/spec-reference.ts, which computes
 // the convolutions and pools from their definitions), and the gradient of every layer against it.
-import { KBFGS, KBFGSL, KFAC, Sequential, type LayerConfig } from '../lib';
+import { AdamW, KBFGS, KBFGSL, KFAC, Sequential, type LayerConfig } from '../lib';
 import { randomArray, seeded } from './helpers';
 import { agreement, compare, LOSS_TOL, native, referenceWeights } from './reference/golden-harness';
-import { kbfgs, kfac, matrix, pass, type ConvGeometry, type Problem } from './reference/spec-reference';
+import { adamw, kbfgs, kfac, matrix, pass, type ConvGeometry, type Problem } from './reference/spec-reference';
 
 const ROWS = 24, BATCH = 8;
 
@@ -74,6 +74,14 @@ describe('golden trajectories with convolutions, 24 samples, batch 8', () => {
   test.each([['pooled', pooled], ['strided', strided]] as const)('K-BFGS (α = 0.3, λ = 0.3), %s network', async (_name, net) => {
     const { model, x, problem } = setup(net);
     compare(await native(model, x, BATCH, new KBFGS({ lr: 0.3, damping: 0.3 }), 9), kbfgs(problem, 0.3, 0.3, 9), problem.W, 9);
+  });
+
+  // A first-order optimizer reads no statistics: the second convolution keeps no patches and forms them again,
+  // four images at a time, for its weight gradient (algorithm.md §12.6).
+  test('AdamW (patches formed again for the weight gradient), pooled network', async () => {
+    const { model, x, problem } = setup(pooled);
+    const settings = { lr: 0.02, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.1 };
+    compare(await native(model, x, BATCH, new AdamW(settings), 9), adamw(problem, settings, 9), problem.W, 9);
   });
 
   test('K-BFGS with α = 1, λ = 0.01 and the safeguard off (the double damping acts)', async () => {

@@ -50,6 +50,7 @@ struct LayerPass {
   const float* weights;  // W, or null for a layer without weights
   bool first;            // the network's first layer: its input is the batch itself
   bool second_pass;      // K-BFGS's second pass over the same inputs (Network::forward)
+  bool keep_patches;     // the optimizer reads the layers' abar after the passes (Network::set_keep_patches)
 };
 
 // Floats a layer's buffers take for batches of m samples, and the shared scratch it needs (Workspace).

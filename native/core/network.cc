@@ -143,7 +143,7 @@ void Network::load_batch(Workspace& ws, const float* x, const float* y, const ui
 
 LayerPass Network::pass(Workspace& ws, int i, bool second_pass) const {
   const int l = weight_of_[i];
-  return {backend_, ws, ws.layers[i], l >= 0 ? params_ + offsets_[l] : nullptr, i == 0, second_pass};
+  return {backend_, ws, ws.layers[i], l >= 0 ? params_ + offsets_[l] : nullptr, i == 0, second_pass, keep_patches_};
 }
 
 double Network::forward(Workspace& ws, Want want, bool second_pass) {

@@ -105,6 +105,11 @@ class Network {
   const float* params() const { return params_; }
   float* weights(int l) { return params_ + offsets_[l]; }
 
+  // Whether the convolutions keep their patches in abar after the passes (the optimizer reads them: KFAC's and
+  // K-BFGS's statistics) or may form them in cache twice, for the forward product and the weight gradient
+  // (algorithm.md §12.6). Set from Optimizer::reads_layer_inputs when an optimizer is attached.
+  void set_keep_patches(bool keep) { keep_patches_ = keep; }
+
   // Training passes so far (dropout masks, §18.5); a checkpoint keeps the count so a resumed run draws on.
   uint64_t training_passes() const { return training_passes_; }
   void set_training_passes(uint64_t passes) { training_passes_ = passes; }
@@ -152,6 +157,7 @@ class Network {
   float* params_ = nullptr;
   Collective* collective_ = &single_process();
   uint64_t training_passes_ = 0;  // of this network, over all workspaces (dropout masks, §18.5)
+  bool keep_patches_ = true;
 };
 
 }  // namespace kb

@@ -36,6 +36,8 @@ class Optimizer {
   // loads each minibatch into ws and calls warm_start_batch with the 1-based batch number j; the optimizer
   // runs the passes it needs.
   virtual bool wants_warm_start() const { return false; }
+  // Whether step() reads the layers' input rows abar left by the passes (a convolution's patches, §12.6).
+  virtual bool reads_layer_inputs() const { return true; }
   virtual void warm_start_batch(Network&, Workspace&, int /*j*/) {}
 
   // One step k (0-based). On entry ws holds the forward and backward of the minibatch at theta_k, with the

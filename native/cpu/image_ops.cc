@@ -11,6 +11,25 @@ namespace {
 // Windows that do not overlap hold each input once: pooling's adjoint is then one write per window.
 bool windows_disjoint(const PoolShape& s) { return s.stride_h >= s.size_h && s.stride_w >= s.size_w; }
 
+// Max pooling's adjoint for one window (window_argmax of rules/image_rules.h): each channel's gradient g[c]
+// goes to the window's first largest input; x, dx point at the window's first cell. Selects instead of
+// branches (on real activations half of them would be mispredicted).
+void max_window_gradient(const PoolShape& s, const float* x, const float* g, float* dx) {
+  const int C = s.channels;
+  for (int c = 0; c < C; ++c) {
+    float best = x[c];
+    int at = c;
+    for (int wy = 0; wy < s.size_h; ++wy)
+      for (int wx = 0; wx < s.size_w; ++wx) {
+        const int cell = (wy * s.width + wx) * C + c;
+        const bool larger = x[cell] > best;
+        at = larger ? cell : at;
+        best = larger ? x[cell] : best;
+      }
+    dx[at] = 0.0f + g[c];
+  }
+}
+
 // One channel is the same image in both layouts.
 bool height_major(const ImageShape& in) { return !in.channels_first || in.channels == 1; }
 
@@ -125,17 +144,19 @@ void pool_backward(const PoolShape& s, const float* x, const float* dy, int lddy
       std::fill(dxi, dxi + in, 0.0f);
       const float count = (float)(s.size_h * s.size_w);
       for (int oy = 0; oy < oh; ++oy)
-        for (int ox = 0; ox < ow; ++ox)
-          for (int c = 0; c < C; ++c) {
-            const float g = dyi[((size_t)oy * ow + ox) * C + c];
-            if (s.kind == PoolKind::Max) {
-              dxi[window_argmax(s, xi, oy, ox, c)] = 0.0f + g;
-              continue;
-            }
-            for (int wy = 0; wy < s.size_h; ++wy)
-              for (int wx = 0; wx < s.size_w; ++wx)
-                dxi[((size_t)(oy * s.stride_h + wy) * s.width + ox * s.stride_w + wx) * C + c] = 0.0f + g / count;
+        for (int ox = 0; ox < ow; ++ox) {
+          const size_t origin = ((size_t)oy * s.stride_h * s.width + (size_t)ox * s.stride_w) * C;
+          const float* g = dyi + ((size_t)oy * ow + ox) * C;
+          if (s.kind == PoolKind::Max) {
+            max_window_gradient(s, xi + origin, g, dxi + origin);
+            continue;
           }
+          for (int wy = 0; wy < s.size_h; ++wy)
+            for (int wx = 0; wx < s.size_w; ++wx) {
+              float* cell = dxi + origin + ((size_t)wy * s.width + wx) * C;
+              for (int c = 0; c < C; ++c) cell[c] = 0.0f + g[c] / count;
+            }
+        }
     }
   }
 }

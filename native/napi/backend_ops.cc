@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../core/backend.h"
+#include "../core/layers/conv_passes.h"
 #include "../rules/first_order_rule.h"
 #include "../core/devices.h"
 #include "../core/names.h"
@@ -28,6 +29,7 @@ class Args {
   Args& operator=(const Args&) = delete;
   ~Args() {
     for (const Staged& s : staged_) be_.release(s.device);
+    for (float* p : scratch_) be_.release(p);
   }
 
   Backend& be() { return be_; }
@@ -49,6 +51,8 @@ class Args {
   float* optional_arr(size_t i, size_t need) {
     return info_[i].IsNull() || info_[i].IsUndefined() ? nullptr : arr(i, need);
   }
+  // count floats of working memory on the backend for the op, released after the call.
+  float* scratch(size_t count) { return scratch_.emplace_back(be_.alloc(count)); }
   int num(size_t i) { return int_arg(info_, i, "size"); }
   float fnum(size_t i) { return (float)info_[i].As<Napi::Number>().DoubleValue(); }
   bool flag(size_t i) { return info_[i].ToBoolean(); }
@@ -69,6 +73,7 @@ class Args {
   bool on_host_;
   std::vector<Staged> staged_;
   std::vector<Napi::Float32Array> written_;  // the arrays the host backend worked on in place
+  std::vector<float*> scratch_;
 };
 
 // Runs op(args) and copies the arrays back.
@@ -318,6 +323,52 @@ Napi::Value Col2im(const Napi::CallbackInfo& info) {
     return none(info);
   });
 }
+// The convolution's passes (core/layers/conv_passes.h), W d x n with n = patch + 1:
+// convForward(shape, x, m, w, d, patches | null, h): the patches kept in `patches`, or with null formed in a
+// scratch and dropped; convBackwardWeights(shape, g, patches, m, d, alpha, dw);
+// convBackwardWeightsFromImages(shape, g, x, m, d, alpha, dw); convBackwardData(shape, g, m, w, d, dx) (the
+// scratches are allocated here)
+Napi::Value ConvForward(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const PatchShape s = patch_shape(info[0]);
+    const int m = a.num(2), d = a.num(4), n = s.patch_size() + 1;
+    const size_t rows = (size_t)m * s.locations();
+    float* kept = a.optional_arr(5, rows * n);
+    float* patches = kept ? kept : a.scratch((size_t)conv_chunk_images(a.be(), s, m) * s.locations() * n);
+    conv_forward(a.be(), s, a.arr(1, (size_t)m * s.in.size()), m, a.arr(3, (size_t)d * n), d, patches, kept != nullptr,
+                 a.arr(6, rows * d));
+    return none(info);
+  });
+}
+Napi::Value ConvBackwardWeightsFromImages(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const PatchShape s = patch_shape(info[0]);
+    const int m = a.num(3), d = a.num(4), n = s.patch_size() + 1;
+    float* scratch = a.scratch((size_t)conv_chunk_images(a.be(), s, m) * s.locations() * n);
+    conv_backward_weights_from_images(a.be(), s, a.arr(1, (size_t)m * s.locations() * d), a.arr(2, (size_t)m * s.in.size()),
+                                      m, d, a.fnum(5), scratch, a.arr(6, (size_t)d * n));
+    return none(info);
+  });
+}
+Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const PatchShape s = patch_shape(info[0]);
+    const int m = a.num(3), d = a.num(4), n = s.patch_size() + 1;
+    const size_t rows = (size_t)m * s.locations();
+    conv_backward_weights(a.be(), s, a.arr(1, rows * d), a.arr(2, rows * n), m, d, a.fnum(5), a.arr(6, (size_t)d * n));
+    return none(info);
+  });
+}
+Napi::Value ConvBackwardData(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const PatchShape s = patch_shape(info[0]);
+    const int m = a.num(2), d = a.num(4), n = s.patch_size() + 1;
+    const size_t rows = (size_t)m * s.locations();
+    float* scratch = a.scratch((size_t)conv_chunk_images(a.be(), s, m) * s.locations() * (n - 1));
+    conv_backward_data(a.be(), s, a.arr(1, rows * d), m, a.arr(3, (size_t)d * n), d, scratch, a.arr(5, (size_t)m * s.in.size()));
+    return none(info);
+  });
+}
 // poolForward(shape, x, m, y, ldy); poolBackward(shape, x, dy, lddy, m, dx)
 Napi::Value PoolForward(const Napi::CallbackInfo& info) {
   return run(info, [&](Args& a) {
@@ -506,6 +557,10 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("columnMean", ColumnMean);
   add("im2col", Im2col);
   add("col2im", Col2im);
+  add("convForward", ConvForward);
+  add("convBackwardWeights", ConvBackwardWeights);
+  add("convBackwardWeightsFromImages", ConvBackwardWeightsFromImages);
+  add("convBackwardData", ConvBackwardData);
   add("poolForward", PoolForward);
   add("poolBackward", PoolBackward);
   add("sumSquares", SumSquares);

@@ -194,6 +194,7 @@ void Model::start_optimizer(const Napi::Object& opt, int batch_capacity, int tra
   state_.rules = rules;
   state_.optimizer = make_optimizer(spec);
   state_.optimizer->attach(*net_, batch_capacity, train_rows);
+  net_->set_keep_patches(state_.optimizer->reads_layer_inputs());
   state_.batch_capacity = batch_capacity;
   state_.train_rows = train_rows;
   optimizer_id_ = opt.Get("id").ToString().Utf8Value();

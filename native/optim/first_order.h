@@ -16,6 +16,7 @@ class FirstOrderOptimizer final : public Optimizer {
   const char* name() const override;
   void attach(Network& net, int batch_capacity, int train_rows) override;
   // Only the paper's RMSprop warm-starts: v = mean over one pass of (grad + tau theta)^2 (algorithm.md §6).
+  bool reads_layer_inputs() const override { return false; }  // the gradient is all it reads
   bool wants_warm_start() const override { return settings_.paper && settings_.kind == FirstOrderUpdate::RmsProp; }
   void warm_start_batch(Network& net, Workspace& ws, int j) override;
   void step(Network& net, Workspace& ws, int64_t k) override;

@@ -6,6 +6,7 @@
 
 #include "../errors.h"
 #include "../network.h"
+#include "conv_passes.h"
 
 namespace kb {
 
@@ -60,12 +61,13 @@ class Conv2d final : public Layer {
   }
 
   void forward(const LayerPass& p, Rows out) const override {
-    const int m = p.ws.m, d = out_, r = m * locations();
-    // The second pass's inputs are the first pass's: the first layer's patches are still in abar (§12.4).
-    if (!(p.second_pass && !p.first && forward_in_chunks(p))) {
-      if (!(p.first && p.second_pass)) p.backend.im2col(patches_, p.own.in.data, m, p.own.abar);
-      // H = P̄ Wᵀ, one row per sample and location (§12.1)
-      p.backend.gemm(false, true, r, d, n_, 1.0f, p.own.abar, n_, p.weights, n_, 0.0f, p.own.h, d);
+    const int m = p.ws.m, d = out_;
+    if (p.first && p.second_pass) {  // the second pass's inputs are the first's: its patches are still in abar (§12.4)
+      p.backend.gemm(false, true, m * locations(), d, n_, 1.0f, p.own.abar, n_, p.weights, n_, 0.0f, p.own.h, d);
+    } else if ((p.second_pass || !p.keep_patches) && patches_fit_scratch(p)) {  // nobody reads these patches later
+      conv_forward(p.backend, patches_, p.own.in.data, m, p.weights, d, p.ws.patch_scratch, false, p.own.h);
+    } else {
+      conv_forward(p.backend, patches_, p.own.in.data, m, p.weights, d, p.own.abar, true, p.own.h);
     }
     const int size = (int)output_size();
     p.backend.activation_forward(activation_, p.own.h, m, size, size, out.data, out.ld);
@@ -74,35 +76,26 @@ class Conv2d final : public Layer {
   void backward(const LayerPass& p, Rows in_grad, float* weight_grad) const override {
     const int m = p.ws.m, d = out_, r = m * locations();
     p.backend.activation_backward(activation_, p.own.h, r, d, p.own.g, d);  // g = d loss / d h
-    if (weight_grad)  // dW = (1/batch) g^T P̄: summed over the locations, averaged over the samples (§12.1)
-      p.backend.gemm(true, false, d, n_, r, 1.0f / p.ws.batch, p.own.g, d, p.own.abar, n_, 0.0f, weight_grad, n_);
+    // dW = (1/batch) g^T P̄: summed over the locations, averaged over the samples (§12.1); the patches formed
+    // again from the images where forward did not keep them (§12.6)
+    if (weight_grad && !p.keep_patches && patches_fit_scratch(p))
+      conv_backward_weights_from_images(p.backend, patches_, p.own.g, p.own.in.data, m, d, 1.0f / p.ws.batch,
+                                        p.ws.patch_scratch, weight_grad);
+    else if (weight_grad)
+      conv_backward_weights(p.backend, patches_, p.own.g, p.own.abar, m, d, 1.0f / p.ws.batch, weight_grad);
     if (!in_grad.data) return;
-    // The patch gradient G W[:, :n-1], back to the image by im2col's adjoint.
-    p.backend.gemm(false, false, r, n_ - 1, d, 1.0f, p.own.g, d, p.weights, n_, 0.0f, p.ws.patch_scratch, n_ - 1);
-    p.backend.col2im(patches_, p.ws.patch_scratch, n_ - 1, m, in_grad.data);
+    // The patch gradient G W[:, :n-1], back to the image by im2col's adjoint, a chunk of images at a time.
+    conv_backward_data(p.backend, patches_, p.own.g, m, p.weights, d, p.ws.patch_scratch, in_grad.data);
   }
 
  private:
-  // The patches of a convolution above the first layer formed and multiplied a few images at a time through
-  // the patch scratch (free until backward), so that they stay in cache; abar keeps the last first pass's
-  // patches. Returns false, having done nothing, for a batch of one image and on a GPU, which prefers one
-  // large product.
-  bool forward_in_chunks(const LayerPass& p) const {
-    const int d = out_, n = n_, T = locations(), m = p.ws.m;
-    const size_t per_image = (size_t)T * n;
-    constexpr size_t kChunkFloats = 1 << 19;  // 2 MB of patches per product
-    // At most half the batch per chunk, so that every batch of two or more images takes this path (the small
-    // networks of the golden tests too); the scratch holds capacity·T·(n − 1) floats.
-    const int chunk = (int)std::min({std::max<size_t>(1, kChunkFloats / per_image), (size_t)(m + 1) / 2,
-                                     (size_t)p.ws.capacity() * (n - 1) / n});
-    if (!p.backend.host_memory() || chunk < 1 || chunk >= m) return false;
-    for (int first = 0; first < m; first += chunk) {
-      const int count = std::min(chunk, m - first);
-      p.backend.im2col(patches_, p.own.in.data + (size_t)first * input_size(), count, p.ws.patch_scratch);
-      p.backend.gemm(false, true, count * T, d, n, 1.0f, p.ws.patch_scratch, n, p.weights, n, 0.0f,
-                     p.own.h + (size_t)first * T * d, d);
-    }
-    return true;
+  // Patches that nobody reads after the pass (K-BFGS's second pass, whose abar keeps the first pass's; any
+  // pass for an optimizer that reads no statistics) are formed a chunk at a time in the patch scratch: free
+  // outside backward's input gradient, capacity·T·(n − 1) floats in a convolution above the first layer. Not
+  // for a batch that is one chunk (one image, or a GPU) or the first layer: those write abar.
+  bool patches_fit_scratch(const LayerPass& p) const {
+    const int chunk = conv_chunk_images(p.backend, patches_, p.ws.m);
+    return !p.first && chunk < p.ws.m && (size_t)chunk * n_ <= (size_t)p.ws.capacity() * (n_ - 1);
   }
 
   PatchShape patches_;
