@@ -34,8 +34,6 @@ apt_install fortunes
 apt_install chromium
 # Open MPI (mpirun and libmpi.so.40, which the addon loads at run time) for the distributed tests.
 apt_install openmpi-bin
-# oneDNN, only for the convolution benchmark's comparison column (bench/conv-kernels.sh); the package does not link it.
-apt_install libdnnl-dev
 gcc_major="$(g++ -dumpversion | cut -d. -f1)"
 case "$(g++ -print-file-name=libgfortran.a)" in
   /*) ;;
