@@ -5,8 +5,9 @@
 // from the same seed for every method; the training rows are non-overlapping sequences in one seeded order
 // shared by the methods. Training runs in chunks of --eval-every steps (one fit per chunk, the optimizer carried
 // over); after each chunk the loss on the first --eval-rows validation sequences is measured, outside the clock.
-// A method stops at the first chunk end past --budget seconds of training time.
-//   node bench/gpt-text.js --budget 600 [--methods adamw,kfac,kbfgs] [--batch-size 32] [--threads 2]
+// A method stops at the first chunk end past --budget seconds of training time, or at --steps steps (a budget in
+// steps compares methods per step alike on a machine whose speed changes under other jobs).
+//   node bench/gpt-text.js --budget 600 [--steps N] [--methods adamw,kfac,kbfgs] [--batch-size 32] [--threads 2]
 //     [--eval-every 25] [--eval-rows 256] [--settings '{"kfac":{"lr":0.3,"damping":0.1}}'] [--out gpt-text-results]
 // Writes <out>/<method>.jsonl (one line per measurement: step, seconds, valLoss, valBitsPerCharacter),
 // <out>/samples.txt and <out>/summary.md (also printed): the final figures and, for each second-order method,
@@ -19,7 +20,7 @@ const { makeOptimizer, settingsFor } = require('../dist/cli/methods');
 const { TEXT_GPT } = require('../dist/cli/problems');
 
 const { values } = parseArgs({ options: {
-  budget: { type: 'string', default: '600' }, methods: { type: 'string', default: 'adamw,kfac,kbfgs' },
+  budget: { type: 'string', default: '600' }, steps: { type: 'string', default: 'Infinity' }, methods: { type: 'string', default: 'adamw,kfac,kbfgs' },
   'batch-size': { type: 'string', default: '32' }, threads: { type: 'string', default: '2' },
   'eval-every': { type: 'string', default: '25' }, 'eval-rows': { type: 'string', default: '256' },
   settings: { type: 'string', default: '{}' }, out: { type: 'string', default: 'gpt-text-results' },
@@ -27,7 +28,7 @@ const { values } = parseArgs({ options: {
   context: { type: 'string' }, width: { type: 'string' }, heads: { type: 'string' }, blocks: { type: 'string' },
   prompt: { type: 'string', default: 'The ' }, 'sample-tokens': { type: 'string', default: '300' },
 } });
-const budget = Number(values.budget), batchSize = Number(values['batch-size']), threads = Number(values.threads);
+const budget = Number(values.budget), maxSteps = Number(values.steps), batchSize = Number(values['batch-size']), threads = Number(values.threads);
 const evalEvery = Number(values['eval-every']), seed = Number(values.seed);
 const methods = values.methods.split(',');
 const overrides = JSON.parse(values.settings);
@@ -79,7 +80,7 @@ async function run(method) {
   };
   await measure(0, 0);
   let seconds = 0, failure;
-  for (let c = 0; seconds < budget; c++) {
+  for (let c = 0; seconds < budget && model.steps < maxSteps; c++) {
     try {
       const history = await model.fit(chunk(c), { optimizer, epochs: 1, batchSize, shuffle: false, threads });
       seconds = history.history.seconds.at(-1);  // the model's training time so far, over all its fits
@@ -102,7 +103,7 @@ const reach = (points, loss) => points.find((p) => p.valLoss <= loss) ?? null;
   const results = [];
   for (const method of methods) results.push(await run(method));
   const lines = [`# GPT on text: ${JSON.stringify(gpt)}, ${train.rows} training sequences, batch ${batchSize}, ` +
-    `${budget} s of training per method, ${threads} threads, validation loss on ${evalRows} sequences`, '',
+    `${budget} s${Number.isFinite(maxSteps) ? ` or ${maxSteps} steps` : ''} of training per method, ${threads} threads, validation loss on ${evalRows} sequences`, '',
     `Engine: ${require('../dist/devices').engineSummary('cpu')}`, '',
     '| method | settings | steps | seconds | final validation bits per character | stopped |', '| --- | --- | --- | --- | --- | --- |'];
   for (const r of results) {
