@@ -65,6 +65,8 @@ MUTATIONS=(
   "token-kbfgs-a-by-m@native/optim/kbfgs.cc@s/(1 - settings_.a_decay) \/ ((float)ws.batch \* L.tokens_as_samples)/(1 - settings_.a_decay) \/ (float)ws.batch/@K-BFGS's moving average of A over a layer's token rows divided by m, not m·S (§18.6)"
   "token-kbfgs-warm-a@native/optim/kbfgs.cc@s/ws.batch \* L.tokens_as_samples), ws.abar\[l\]/ws.batch), ws.abar[l]/@K-BFGS's warm-start A summed over positions (§18.6)"
   "token-kbfgs-y-unscaled@native/optim/kbfgs.cc@s/if (L.tokens_as_samples > 1) be_->axpby/if (false) be_->axpby/@K-BFGS's y from g, not from the token rows' gradients S g (§18.6)"
+  "threads-attention-pair-skipped@native/core/layers/attention.cc@s/for (int pair = begin; pair < end; ++pair)/for (int pair = begin + (begin > 0); pair < end; ++pair)/@attention's second thread skips its first (sample, head) pair (§18.8)"
+  "threads-embedding-zeroes-all@native/core/layers/embedding.cc@s/std::fill(weight_grad + (size_t)begin \* n, weight_grad + (size_t)end \* n, 0.0f);/std::fill(weight_grad, weight_grad + (size_t)width_ * n, 0.0f);/@each thread of the embedding's weight gradient zeroes all rows, the other threads' sums too (§18.8)"
   "bernoulli@native/rules/elementwise_rules.h@s/return uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/return uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
   "shampoo-root-transposed@native/optim/shampoo.cc@s/be_->syrk(true, n, n, 1.0f, vectors_, n, 0.0f, side.transform, n);/be_->syrk(false, n, n, 1.0f, vectors_, n, 0.0f, side.transform, n);/@Shampoo's root from E diag Eᵀ, the eigenvector matrix transposed (§17.2)"
   "shampoo-no-grafting@native/optim/shampoo.cc@s/be_->axpby(count, (float)(adam_norm \/ own_norm), out, 0.0f, out);/(void)0;/@Shampoo's step without Adam's norm (§17.2)"
@@ -105,6 +107,7 @@ for entry in "${MUTATIONS[@]}"; do
   [[ "$name" == shampoo-* || "$name" == soap-* || "$name" == kronecker-* ]] && suites=(test/golden-shampoo.test.ts)
   [[ "$name" == token-* ]] && suites=(test/transformer.test.ts test/golden-transformer.test.ts)
   [[ "$name" == adaptive-* ]] && suites=(test/adaptive-damping.test.ts)
+  [[ "$name" == threads-* ]] && suites=(test/token-threads.test.ts)
   out="$(npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
   failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
   if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi

@@ -137,6 +137,54 @@ size_t host_available_bytes() {
 }
 #endif
 
+// The loss of one row (zi, ti of d values), and its gradient into gi when gi is not null.
+double row_loss(Loss kind, const float* zi, const float* ti, float* gi, int d) {
+  double row = 0;
+  switch (kind) {
+    case Loss::SigmoidCrossEntropy:
+    {
+      // The log1p(e) terms are summed as the log of products of 16 factors 1 + e in (1, 2], in double:
+      // one log per 16 elements instead of one per element, the costliest part of this loss on a CPU
+      // (a GPU thread computes log1pf per element; the two agree to float rounding).
+      double product = 1;
+      for (int j = 0; j < d; ++j) {
+        const SigmoidCrossEntropyTerm term = sigmoid_cross_entropy(zi[j], ti[j]);
+        row += (double)term.linear;
+        product *= 1.0 + (double)term.e;
+        if ((j & 15) == 15) {
+          row += std::log(product);
+          product = 1;
+        }
+        if (gi) gi[j] = term.gradient;
+      }
+      row += std::log(product);
+      break;
+    }
+    case Loss::HalfSquaredError:
+      for (int j = 0; j < d; ++j) {
+        const float r = squared_error_residual(zi[j], ti[j]);
+        row += 0.5 * (double)r * r;
+        if (gi) gi[j] = r;
+      }
+      break;
+    case Loss::SoftmaxCrossEntropy: {
+      float zmax = zi[0];
+      for (int j = 1; j < d; ++j) zmax = std::max(zmax, zi[j]);
+      double denom = 0, tsum = 0;
+      for (int j = 0; j < d; ++j) denom += std::exp((double)zi[j] - zmax);
+      const double lse = zmax + std::log(denom);
+      for (int j = 0; j < d; ++j) {
+        row += (double)ti[j] * (lse - zi[j]);
+        tsum += ti[j];
+      }
+      if (gi)
+        for (int j = 0; j < d; ++j) gi[j] = (float)(std::exp(zi[j] - lse) * tsum - ti[j]);
+      break;
+    }
+  }
+  return row;
+}
+
 struct alignas(64) BufferHeader {
   size_t bytes;  // the whole allocation, header included
   bool mapped;
@@ -305,59 +353,19 @@ class CpuBackend final : public Backend {
     });
   }
 
+  // The rows go to the threads; their losses are then added in row order, so the total does not depend on
+  // the thread count.
   double loss(Loss kind, const float* z, const float* t, int m, int d, float* grad,
               double* square_sum = nullptr) override {
+    thread_local std::vector<double> kept;  // kept between steps: no allocation per step
+    kept.resize(std::max(m, 0));
+    double* rows = kept.data();  // a plain pointer: the worker threads must see this thread's vector
+    cpu::parallel_rows(m, d, threads(), [&](int begin, int end) {
+      for (int i = begin; i < end; ++i)
+        rows[i] = row_loss(kind, z + (size_t)i * d, t + (size_t)i * d, grad ? grad + (size_t)i * d : nullptr, d);
+    });
     double total = 0, squares = 0;
-    for (int i = 0; i < m; ++i) {
-      const float* zi = z + (size_t)i * d;
-      const float* ti = t + (size_t)i * d;
-      float* gi = grad ? grad + (size_t)i * d : nullptr;
-      double row = 0;
-      switch (kind) {
-        case Loss::SigmoidCrossEntropy:
-        {
-          // The log1p(e) terms are summed as the log of products of 16 factors 1 + e in (1, 2], in double:
-          // one log per 16 elements instead of one per element, the costliest part of this loss on a CPU
-          // (a GPU thread computes log1pf per element; the two agree to float rounding).
-          double product = 1;
-          for (int j = 0; j < d; ++j) {
-            const SigmoidCrossEntropyTerm term = sigmoid_cross_entropy(zi[j], ti[j]);
-            row += (double)term.linear;
-            product *= 1.0 + (double)term.e;
-            if ((j & 15) == 15) {
-              row += std::log(product);
-              product = 1;
-            }
-            if (gi) gi[j] = term.gradient;
-          }
-          row += std::log(product);
-          break;
-        }
-        case Loss::HalfSquaredError:
-          for (int j = 0; j < d; ++j) {
-            const float r = squared_error_residual(zi[j], ti[j]);
-            row += 0.5 * (double)r * r;
-            if (gi) gi[j] = r;
-          }
-          break;
-        case Loss::SoftmaxCrossEntropy: {
-          float zmax = zi[0];
-          for (int j = 1; j < d; ++j) zmax = std::max(zmax, zi[j]);
-          double denom = 0, tsum = 0;
-          for (int j = 0; j < d; ++j) denom += std::exp((double)zi[j] - zmax);
-          const double lse = zmax + std::log(denom);
-          for (int j = 0; j < d; ++j) {
-            row += (double)ti[j] * (lse - zi[j]);
-            tsum += ti[j];
-          }
-          if (gi)
-            for (int j = 0; j < d; ++j) gi[j] = (float)(std::exp(zi[j] - lse) * tsum - ti[j]);
-          break;
-        }
-      }
-      total += row;
-      squares += row * row;
-    }
+    for (int i = 0; i < m; ++i) total += rows[i], squares += rows[i] * rows[i];
     if (square_sum) *square_sum = squares;
     return total;
   }
