@@ -203,6 +203,7 @@ test.each([
   [{ seedOfRank1: 99 }, /the ranks do not train the same run: weights \(1 rank\(s\)\) differ from rank 0's/],
   [{ lrOfRank1: 0.01 }, /the ranks do not train the same run: fit settings \(optimizer and its lr .*\(1 rank\(s\)\) differ/],
   [{ clipOfRank1: 0.5 }, /the ranks do not train the same run: fit settings \(optimizer and its lr and damping, clipping .*\(1 rank\(s\)\) differ/],
+  [{ stepsPerEpochOfRank1: 3 }, /the ranks do not train the same run: fit settings \(.*stepsPerEpoch.*\(1 rank\(s\)\) differ/],
 ])('ranks that differ (%j) fail together with DistributedError naming what differs', (differ, message) => {
   const { lines, run } = ranks(2, { method: 'adam', allRanks: true, ...differ });
   expect(run.status).not.toBe(0);

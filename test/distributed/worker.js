@@ -8,7 +8,8 @@ const kb = require('../../dist');
 const settings = JSON.parse(process.argv[2]);
 const { problem = 'dense', method, epochs = 4, batchSize = 32, distributed = false, curvature, allRanks = false,
   save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1, lrOfRank1, clipOfRank1, device = 'cpu', engine,
-  stopRank, abortRank, atStep, saveAtStep, budgetRank, stepsPerEpoch } = settings;
+  stopRank, abortRank, atStep, saveAtStep, budgetRank, stepsPerEpochOfRank1 } = settings;
+const stepsPerEpoch = world => (world.rank === 1 && stepsPerEpochOfRank1 !== undefined ? stepsPerEpochOfRank1 : settings.stepsPerEpoch);
 
 // Data and model from fixed seeds: every rank builds the same ones.
 function data(rows, cols, seed) {
@@ -99,7 +100,7 @@ async function main() {
   // Rank budgetRank alone has a time budget of 50 ms and waits 60 ms after every step: out of time after the first.
   const budgeted = budgetRank === world.rank;
   await model.fit(train, {
-    optimizer, epochs, batchSize, threads: 1, seed: 1, signal: controller.signal, stepsPerEpoch,
+    optimizer, epochs, batchSize, threads: 1, seed: 1, signal: controller.signal, stepsPerEpoch: stepsPerEpoch(world),
     ...(budgeted ? { timeBudget: 0.05 } : {}),
     // One rank's callback stops training or aborts it after step atStep (the others must follow at once), or
     // rank 0's saves a checkpoint after step saveAtStep (the others have no batch callback).
