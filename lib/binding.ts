@@ -79,6 +79,8 @@ export interface NativeFitConfig {
   maxSteps: number;
   /** Rows of the epoch's training loss, spread over the data; 0: all. */
   trainingLossRows: number;
+  /** Batches of a method's warm start; 0: one pass. */
+  warmStartBatches: number;
   shuffle: boolean;
   seed: number;
   batchEvents: boolean;

@@ -81,6 +81,12 @@ export interface FitOptions {
    * too much where epochs are short. A positive integer. Default: all rows.
    */
   trainingLossRows?: number;
+  /**
+   * Batches of the warm-start pass of the methods that have one (K-BFGS and K-BFGS(L): A; KFAC: A and G; the
+   * paper's RMSprop: v; algorithm.md §3.2, §5, §6), at most one pass. A positive integer. Default: one pass of
+   * the data, as in the paper; where a pass takes minutes, a few dozen batches give the means as well.
+   */
+  warmStartBatches?: number;
   /** Reshuffle the rows each time the data runs out (the first pass is in stored order). Default true. */
   shuffle?: boolean;
   /** Seed of the data order. Default 0. */
@@ -120,8 +126,8 @@ export interface FitOptions {
 const running = new Set<NativeModel>();
 process.on('exit', () => running.forEach((handle) => handle.cancel()));
 
-const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'stepsPerEpoch', 'timeBudget', 'maxSteps', 'trainingLossRows', 'shuffle', 'seed', 'validationData', 'threads', 'onNonFinite',
-  'signal', 'onEpochEnd', 'onBatchEnd', 'callbacks', 'distributed'] as const;
+const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'stepsPerEpoch', 'timeBudget', 'maxSteps', 'trainingLossRows', 'warmStartBatches',
+  'shuffle', 'seed', 'validationData', 'threads', 'onNonFinite', 'signal', 'onEpochEnd', 'onBatchEnd', 'callbacks', 'distributed'] as const;
 
 export class Sequential {
   /** Values per sample of the input (channels x height x width for an image). */
@@ -233,7 +239,7 @@ export class Sequential {
     if (signal !== undefined && !(signal instanceof AbortSignal))
       throw new InvalidArgumentError(`${where}: signal must be an AbortSignal`);
     // Optional counts: 0 tells the engine "not set".
-    const count = (name: 'stepsPerEpoch' | 'maxSteps' | 'trainingLossRows', max: number) =>
+    const count = (name: 'stepsPerEpoch' | 'maxSteps' | 'trainingLossRows' | 'warmStartBatches', max: number) =>
       options[name] === undefined ? 0 : checkNumber(where, name, options[name], 0, { min: 1, max, integer: true });
     const config = {
       epochs,
@@ -242,6 +248,7 @@ export class Sequential {
       timeBudget: checkNumber(where, 'timeBudget', options.timeBudget, 0, { min: 0 }),
       maxSteps: count('maxSteps', Number.MAX_SAFE_INTEGER),
       trainingLossRows: count('trainingLossRows', 2 ** 31 - 1),
+      warmStartBatches: count('warmStartBatches', 2 ** 31 - 1),
       shuffle: checkBoolean(where, 'shuffle', options.shuffle, true),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
       threads: checkNumber(where, 'threads', options.threads, defaultThreads(), { min: 1, max: 1024, integer: true }),

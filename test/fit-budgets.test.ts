@@ -13,22 +13,23 @@ const tiny = () => new Sequential({ inputDim: 3, layers: [{ units: 4, activation
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const flat = (weights: LayerWeights[]) => weights.flatMap((w) => [...w.weight, ...w.bias]);
 
-/** Trains a fresh model; returns its epoch logs, the batch events' (epoch, batch, batches) and the final weights. */
+/** Trains a fresh model; returns its epoch logs, the batch events' (epoch, batch, batches) and losses, and the final weights. */
 async function run(options: Partial<FitOptions> & { waitMs?: number }, model = tiny()) {
-  const epochs: EpochLogs[] = [], batches: number[][] = [];
+  const epochs: EpochLogs[] = [], batches: number[][] = [], batchLosses: number[] = [];
   const { waitMs, ...fitOptions } = options;
   const history = await model.fit(data, {
     optimizer: new Adam({ lr: 0.01 }), batchSize, threads: 1, seed: 3, ...fitOptions,
     onEpochEnd: (_, logs) => { epochs.push(logs); },
     onBatchEnd: async (batch, logs) => {
       batches.push([logs.epoch, batch, logs.batches]);
+      batchLosses.push(logs.loss);
       if (waitMs !== undefined) await wait(waitMs);
     },
   });
   const weights = flat(model.getWeights());
   const steps = model.steps;
   model.dispose();
-  return { epochs, batches, weights, steps, history };
+  return { epochs, batches, batchLosses, weights, steps, history };
 }
 
 describe('timeBudget', () => {
@@ -136,6 +137,25 @@ test('trainingLossRows: the epoch loss over rows spread evenly over the data', a
   expect(more.epochs[0].loss).toBe(all.epochs[0].loss);
 });
 
+test('warmStartBatches: the warm start takes that many batches of the stream, at most a pass', async () => {
+  // In stored order the first step's batch follows the warm start's batches; its loss is taken before the step,
+  // at the initial weights, which the warm start leaves alone.
+  const firstLoss = async (warmStartBatches?: number) =>
+    (await run({ optimizer: new KBFGS({ lr: 0.1, damping: 0.3 }), epochs: 1, maxSteps: 1, shuffle: false, warmStartBatches })).batchLosses[0];
+  const initialLoss = (first: number) => {
+    const model = tiny();
+    const rows4 = { data: x.data.slice(3 * first, 3 * (first + 4)), rows: 4, cols: 3 };
+    const { loss } = model.computeGradients({ x: rows4, y: rows4 });
+    model.dispose();
+    return loss;
+  };
+  expect(await firstLoss(3)).toBeCloseTo(initialLoss(12), 6);
+  // one pass (the default, or more batches than a pass holds): the stream starts over at row 0
+  expect(await firstLoss()).toBeCloseTo(initialLoss(0), 6);
+  expect(await firstLoss(1000)).toBeCloseTo(initialLoss(0), 6);
+  expect(initialLoss(12)).not.toBeCloseTo(initialLoss(0), 6);
+});
+
 test('stopTraining in mid-epoch marks the epoch partial, with no budget named', async () => {
   const model = tiny();
   const logs: EpochLogs[] = [];
@@ -148,6 +168,7 @@ test('stopTraining in mid-epoch marks the epoch partial, with no budget named', 
 test.each([
   ['stepsPerEpoch', 0], ['stepsPerEpoch', 2.5], ['stepsPerEpoch', -3], ['stepsPerEpoch', '7'], ['stepsPerEpoch', 2 ** 31],
   ['maxSteps', 0], ['maxSteps', 1.5], ['maxSteps', NaN], ['trainingLossRows', 0], ['trainingLossRows', Infinity],
+  ['warmStartBatches', 0], ['warmStartBatches', -1],
 ])('%s %p is an InvalidArgumentError naming it, before any step', async (name, value) => {
   const model = tiny();
   const error = await model.fit(data, { optimizer: new Adam(), batchSize, [name]: value } as never).then(() => null, (e) => e);

@@ -39,6 +39,8 @@ export interface Problem {
   testTokensPerCharacter?: number;
   /** The epoch's training loss over so many training rows spread over the set (fit's trainingLossRows); default all. */
   trainingLossRows?: number;
+  /** Batches of a method's warm start (fit's warmStartBatches); default one pass. */
+  warmStartBatches?: number;
   /**
    * What `tune` ranks settings by: the final training loss (the paper's rule, algorithm.md §7.3), or the test
    * (validation) loss, for the language model, whose training is for text it has not seen.
@@ -52,6 +54,13 @@ export interface Problem {
  * 256 sequences (32,768 characters) a few steps' time.
  */
 export const TEXT_EVALUATION_ROWS = 256;
+
+/**
+ * Batches of the text problem's warm start (K-BFGS, KFAC, the paper's RMSprop): a pass over the training text is
+ * ~566 batches of 32 sequences, minutes of forward passes before the first step; 20 batches give the means over
+ * 81,920 token rows.
+ */
+export const TEXT_WARM_START_BATCHES = 20;
 
 /** The GPT of the 'text' problem. */
 export interface TextGpt {
@@ -113,7 +122,7 @@ export async function loadProblem(name: ProblemName, options: ProblemOptions = {
     return {
       name, train, test, trainRows: train.x.rows, inputDim: gpt.context, classifier: false,
       testTokensPerCharacter: d.validation.tokens.length / d.validation.characters,
-      trainingLossRows: TEXT_EVALUATION_ROWS, tuneScore: 'testLoss',
+      trainingLossRows: TEXT_EVALUATION_ROWS, warmStartBatches: TEXT_WARM_START_BATCHES, tuneScore: 'testLoss',
       model: (seed, device) => Sequential.gpt({ ...gpt, seed, device }),
     };
   }

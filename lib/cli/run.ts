@@ -105,7 +105,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
     await model.fit(train, {
       optimizer, callbacks,
       epochs, stepsPerEpoch: o.stepsPerEpoch, timeBudget: o.timeBudget, maxSteps: o.maxSteps, batchSize, seed: o.seed,
-      threads: o.threads, trainingLossRows: o.problem.trainingLossRows,
+      threads: o.threads, trainingLossRows: o.problem.trainingLossRows, warmStartBatches: o.problem.warmStartBatches,
       validationData: test, signal: o.signal, distributed: o.distributed,
       onBatchEnd: bar && !barSeconds ? () => bar.update(++doneBatches) : undefined,
       onEpochEnd: (epoch, logs) => {

@@ -58,7 +58,8 @@ void check_same_run(Network& net, const DataView& train, const FitConfig& config
                          (config.shuffle ? " shuffled" : " in order") + " rows " + std::to_string(train.rows) +
                          // the epochs' structure; the time budget is rank 0's alone (algorithm.md §2.2)
                          " steps per epoch " + std::to_string(config.steps_per_epoch) + " max steps " +
-                         std::to_string(config.max_steps) + " loss rows " + std::to_string(config.training_loss_rows);
+                         std::to_string(config.max_steps) + " loss rows " + std::to_string(config.training_loss_rows) +
+                         " warm-start batches " + std::to_string(config.warm_start_batches);
   Diagnostics hyperparameters;
   optimizer.hyperparameters(hyperparameters);
   for (const auto& [name, value] : hyperparameters) settings += " " + name + " " + number_text(value);
@@ -75,7 +76,7 @@ void check_same_run(Network& net, const DataView& train, const FitConfig& config
   std::memcpy(root, mine, sizeof root);
   comm.broadcast_host(root, sizeof root, 0);
   const char* names[3] = {"weights", "fit settings (optimizer and its lr and damping, clipping and schedule, batch size, epochs, seed, shuffle, rows, "
-                          "stepsPerEpoch, maxSteps, trainingLossRows)",
+                          "stepsPerEpoch, maxSteps, trainingLossRows, warmStartBatches)",
                           "training data"};
   double differs[3];  // per check: how many ranks differ from rank 0
   for (int i = 0; i < 3; ++i) differs[i] = mine[i] != root[i];

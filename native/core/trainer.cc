@@ -194,7 +194,8 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
   if (!state.warm) {
     const auto t0 = Clock::now();
     if (opt.wants_warm_start()) {
-      for (int j = 1; j <= pass; ++j) {
+      const int warm_batches = config.warm_start_batches > 0 ? std::min(config.warm_start_batches, pass) : pass;
+      for (int j = 1; j <= warm_batches; ++j) {
         batch_boundary(callbacks, cancel, comm);
         load_share(net, ws, train, state.sampler.next(m), m);
         opt.warm_start_batch(net, ws, j);

@@ -60,6 +60,7 @@ struct FitConfig {
   double time_budget_seconds = 0;  // 0: no budget; otherwise stop after the first step that ends past it
   int64_t max_steps = 0;           // 0: no budget; otherwise stop after this many steps of this fit
   int training_loss_rows = 0;      // 0: the epoch's training loss over all rows; otherwise over so many, evenly spread
+  int warm_start_batches = 0;      // 0: a method's warm start takes one pass; otherwise so many batches, at most a pass
   bool shuffle = true;
   uint64_t seed = 0;
   bool batch_events = false;
