@@ -68,8 +68,8 @@ export interface FitOptions {
    */
   stepsPerEpoch?: number;
   /**
-   * Seconds of this fit's training (evaluation excluded, callbacks' waits included): training stops after the
-   * first step that ends past it. The epoch it cuts short ends there, evaluated and reported with
+   * Seconds of this fit's training from its first step (a warm start before it and evaluation not counted,
+   * callbacks' waits counted): training stops after the first step that ends past it. The epoch it cuts short ends there, evaluated and reported with
    * `partial: true`; the last epoch's logs say `stoppedBy: 'timeBudget'`. Default: no budget.
    */
   timeBudget?: number;

@@ -71,6 +71,7 @@ MUTATIONS=(
   "budget-steps-of-model@native/core/trainer.cc@s/state.step - start_step >= config.max_steps/state.step >= config.max_steps/@maxSteps counts the model's steps, not this fit's (§2.2)"
   "budget-epoch-is-a-pass@native/core/trainer.cc@s/config.steps_per_epoch > 0 ? config.steps_per_epoch : pass;/pass;/@stepsPerEpoch ignored: every epoch one pass of the data (§2.2)"
   "budget-loss-rows-first@native/core/trainer.cc@s/rows\[i\] = (uint32_t)((int64_t)(start + i) \* data.rows \/ count);/rows[i] = (uint32_t)(start + i);/@trainingLossRows takes the first rows, not rows spread over the data (§2.2)"
+  "budget-warm-start-pass@native/core/trainer.cc@s/config.warm_start_batches > 0 ? std::min(config.warm_start_batches, pass) : pass;/pass;/@warmStartBatches ignored: the warm start always one pass (§2.2)"
   "dist-budget-any-clock@native/core/trainer.cc@s/(double)(out_of_time \&\& comm.rank() == 0)/(double)out_of_time/@every rank's clock votes on the time budget, not rank 0's alone (§2.2, §13.1)"
   "bernoulli@native/rules/elementwise_rules.h@s/return uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/return uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
   "shampoo-root-transposed@native/optim/shampoo.cc@s/be_->syrk(true, n, n, 1.0f, vectors_, n, 0.0f, side.transform, n);/be_->syrk(false, n, n, 1.0f, vectors_, n, 0.0f, side.transform, n);/@Shampoo's root from E diag Eᵀ, the eigenvector matrix transposed (§17.2)"
