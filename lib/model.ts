@@ -69,8 +69,9 @@ export interface FitOptions {
   stepsPerEpoch?: number;
   /**
    * Seconds of this fit's training from its first step (a warm start before it and evaluation not counted,
-   * callbacks' waits counted): training stops after the first step that ends past it. The epoch it cuts short ends there, evaluated and reported with
-   * `partial: true`; the last epoch's logs say `stoppedBy: 'timeBudget'`. Default: no budget.
+   * callbacks' waits counted): training stops after the first step that ends past it. The epoch it cuts short
+   * ends there, evaluated and reported with `partial: true`; the last epoch's logs say
+   * `stoppedBy: 'timeBudget'`. In data-parallel training rank 0's clock decides. Default: no budget.
    */
   timeBudget?: number;
   /** Steps of this fit: training stops after so many, as with timeBudget (`stoppedBy: 'maxSteps'`). Default: no budget. */
