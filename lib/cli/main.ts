@@ -216,7 +216,8 @@ withGptOptions(program.command('bench'))
         fs.writeFileSync(log, '');
         const result = await runOne({
           problem, method, settings, epochs: budgeted(o) ? o.epochs : o.epochs ?? (quick ? 8 : 20), stepsPerEpoch: o.stepsPerEpoch,
-          timeBudget: o.timeBudget, maxSteps: o.maxSteps, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device, log, progress: o.quiet ? false : undefined,
+          timeBudget: o.timeBudget, maxSteps: o.maxSteps, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device, log,
+          progress: o.quiet ? false : undefined,
         });
         all.push(...result.records);
         if (result.failure) {
@@ -235,7 +236,8 @@ withGptOptions(program.command('bench'))
   });
 
 withGptOptions(program.command('tune'))
-  .description(`grid search (algorithm.md §7.3): run each setting for a time or step budget, keep the lowest final training loss (the text problem: the lowest validation loss, over ${TEXT_EVALUATION_ROWS} sequences)`)
+  .description('grid search (algorithm.md §7.3): run each setting for a time or step budget, keep the lowest final training loss '
+    + `(the text problem: the lowest validation loss, over ${TEXT_EVALUATION_ROWS} sequences)`)
   .addOption(new Option('--problem <name>', 'problem').choices(PROBLEMS).default('curves-synth'))
   .option('--methods <list>', 'comma-separated methods', listOf(METHODS, 'method'), ['adam', 'rmsprop', 'sgd'])
   .addOption(timeBudgetOption('seconds of training per setting (default 20 unless --max-steps is given)'))
@@ -265,12 +267,14 @@ withGptOptions(program.command('tune'))
       let winner: { loss: number; settings: MethodSettings } | null = null;
       for (const settings of grid(method, !o.fullGrid, { lr: o.lr, damping: o.damping, epsilon: o.epsilon })) {
         const { records, failure } = await runOne({
-          problem, method, settings, timeBudget, maxSteps: o.maxSteps, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device, progress: false,
+          problem, method, settings, timeBudget, maxSteps: o.maxSteps, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device,
+          progress: false,
         });
         const final = records.at(-1);
         const last = final?.[problem.tuneScore];
         const loss = failure || last === undefined || !Number.isFinite(last) ? Infinity : last;
-        const after = final ? ` (${problem.tuneScore === 'testLoss' ? 'validation' : 'training'} loss after ${final.steps} steps, ${final.seconds.toFixed(1)} s)` : '';
+        const which = problem.tuneScore === 'testLoss' ? 'validation' : 'training';
+        const after = final ? ` (${which} loss after ${final.steps} steps, ${final.seconds.toFixed(1)} s)` : '';
         if (!o.quiet) process.stderr.write(`${method} ${JSON.stringify(settings)}: ${Number.isFinite(loss) ? loss.toFixed(4) : 'diverged'}${after}\n`);
         if (!winner || loss < winner.loss) winner = { loss, settings };
       }
