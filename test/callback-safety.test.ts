@@ -205,7 +205,7 @@ describe('random callbacks and options', () => {
       if (options.batchSize === 13) shape = true;  // more than the rows: a ShapeError
     }
     // Counts (algorithm.md §2.2): undefined or a positive integer.
-    for (const [name, values] of [['stepsPerEpoch', [1, 5]], ['maxSteps', [3]], ['trainingLossRows', [2]]] as const) {
+    for (const [name, values] of [['stepsPerEpoch', [1, 5]], ['maxSteps', [3]], ['trainingLossRows', [2]], ['warmStartBatches', [2]]] as const) {
       if (rare()) bad(name, all, (v) => v === undefined || isInt(v, 1, name === 'maxSteps' ? Number.MAX_SAFE_INTEGER : 2 ** 31 - 1));
       else options[name] = pick(rnd, [undefined, undefined, ...values]);
     }
