@@ -33,6 +33,10 @@ export interface NativeEpochEvent {
   valAccuracy: number;
   seconds: number;
   steps: number;
+  /** The epoch ended before its last batch: a budget or a stop ended training in it. */
+  partial: boolean;
+  /** The budget that ends training after this epoch ('timeBudget' or 'maxSteps'), or ''. */
+  stoppedBy: '' | 'timeBudget' | 'maxSteps';
   diagnostics: Record<string, number>;
   /** lr (and damping) as the native optimizer holds them at the epoch's end. */
   hyperparameters: Record<string, number>;
@@ -67,7 +71,16 @@ export interface NativeWorld {
 export interface NativeFitConfig {
   epochs: number;
   batchSize: number;
+  /** 0: one pass of the data per epoch. */
+  stepsPerEpoch: number;
+  /** Seconds; 0: none. */
   timeBudget: number;
+  /** Steps; 0: none. */
+  maxSteps: number;
+  /** Rows of the epoch's training loss, spread over the data; 0: all. */
+  trainingLossRows: number;
+  /** Batches of a method's warm start; 0: one pass. */
+  warmStartBatches: number;
   shuffle: boolean;
   seed: number;
   batchEvents: boolean;

@@ -61,8 +61,33 @@ export interface FitOptions {
   epochs?: number;
   /** Default min(1000, rows). The last incomplete batch of each epoch is dropped (algorithm.md §2). */
   batchSize?: number;
-  /** Stop at the first epoch end after this many seconds of this fit. Default: no budget. */
+  /**
+   * Batches per epoch, as Keras's steps_per_epoch: the epoch events, validation and epoch callbacks come every
+   * stepsPerEpoch steps, while the data stream goes on across epochs (the same sampler, reshuffled whenever the
+   * rows run out; algorithm.md §2.2). A positive integer. Default: ⌊rows / batchSize⌋, one pass of the data.
+   */
+  stepsPerEpoch?: number;
+  /**
+   * Seconds of this fit's training from its first step (a warm start before it and evaluation not counted,
+   * callbacks' waits counted): training stops after the first step that ends past it. The epoch it cuts short
+   * ends there, evaluated and reported with `partial: true`; the last epoch's logs say
+   * `stoppedBy: 'timeBudget'`. In data-parallel training rank 0's clock decides. Default: no budget.
+   */
   timeBudget?: number;
+  /** Steps of this fit: training stops after so many, as with timeBudget (`stoppedBy: 'maxSteps'`). Default: no budget. */
+  maxSteps?: number;
+  /**
+   * The epoch-end training loss and accuracy (logs.loss, logs.accuracy) over this many training rows, spread
+   * evenly over the data, instead of over all of them: the full pass costs about a third of an epoch of steps,
+   * too much where epochs are short. A positive integer. Default: all rows.
+   */
+  trainingLossRows?: number;
+  /**
+   * Batches of the warm-start pass of the methods that have one (K-BFGS and K-BFGS(L): A; KFAC: A and G; the
+   * paper's RMSprop: v; algorithm.md §3.2, §5, §6), at most one pass. A positive integer. Default: one pass of
+   * the data, as in the paper; where a pass takes minutes, a few dozen batches give the means as well.
+   */
+  warmStartBatches?: number;
   /** Reshuffle the rows each time the data runs out (the first pass is in stored order). Default true. */
   shuffle?: boolean;
   /** Seed of the data order. Default 0. */
@@ -102,8 +127,8 @@ export interface FitOptions {
 const running = new Set<NativeModel>();
 process.on('exit', () => running.forEach((handle) => handle.cancel()));
 
-const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'timeBudget', 'shuffle', 'seed', 'validationData', 'threads', 'onNonFinite',
-  'signal', 'onEpochEnd', 'onBatchEnd', 'callbacks', 'distributed'] as const;
+const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'stepsPerEpoch', 'timeBudget', 'maxSteps', 'trainingLossRows', 'warmStartBatches',
+  'shuffle', 'seed', 'validationData', 'threads', 'onNonFinite', 'signal', 'onEpochEnd', 'onBatchEnd', 'callbacks', 'distributed'] as const;
 
 export class Sequential {
   /** Values per sample of the input (channels x height x width for an image). */
@@ -214,10 +239,17 @@ export class Sequential {
     const { signal, optimizer } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal))
       throw new InvalidArgumentError(`${where}: signal must be an AbortSignal`);
+    // Optional counts: 0 tells the engine "not set".
+    const count = (name: 'stepsPerEpoch' | 'maxSteps' | 'trainingLossRows' | 'warmStartBatches', max: number) =>
+      options[name] === undefined ? 0 : checkNumber(where, name, options[name], 0, { min: 1, max, integer: true });
     const config = {
       epochs,
       batchSize,
+      stepsPerEpoch: count('stepsPerEpoch', 2 ** 31 - 1),
       timeBudget: checkNumber(where, 'timeBudget', options.timeBudget, 0, { min: 0 }),
+      maxSteps: count('maxSteps', Number.MAX_SAFE_INTEGER),
+      trainingLossRows: count('trainingLossRows', 2 ** 31 - 1),
+      warmStartBatches: count('warmStartBatches', 2 ** 31 - 1),
       shuffle: checkBoolean(where, 'shuffle', options.shuffle, true),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
       threads: checkNumber(where, 'threads', options.threads, defaultThreads(), { min: 1, max: 1024, integer: true }),
@@ -231,7 +263,7 @@ export class Sequential {
     const history: History = {
       epoch: [],
       history: { loss: [], batchLoss: [], seconds: [], lr: [], ...(val ? { valLoss: [] } : {}) },
-      params: { epochs, batchSize, samples: x.rows, optimizer: optimizer.toJSON() },
+      params: { epochs, batchSize, steps: config.stepsPerEpoch || Math.floor(x.rows / batchSize), samples: x.rows, optimizer: optimizer.toJSON() },
     };
     const aborted = () => Object.assign(new AbortError(), { history });
     if (signal?.aborted) throw aborted();
@@ -334,6 +366,8 @@ export class Sequential {
       loss: event.loss, batchLoss: event.batchLoss, seconds: event.seconds, steps: event.steps, lr,
       diagnostics: event.diagnostics,
     };
+    if (event.partial) logs.partial = true;
+    if (event.stoppedBy) logs.stoppedBy = event.stoppedBy;
     if (optimizer.settings.damping !== undefined) logs.damping = optimizer.settings.damping;
     if (!Number.isNaN(event.accuracy)) logs.accuracy = event.accuracy;
     if (validation) {

@@ -17,7 +17,7 @@ export interface BatchLogs {
 }
 
 export interface EpochLogs {
-  /** Regularised training loss over the full training set: data loss + (τ/2)‖θ‖² (algorithm.md §2). */
+  /** Regularised training loss over the training set (or fit's trainingLossRows of it): data loss + (τ/2)‖θ‖² (algorithm.md §2). */
   loss: number;
   /** Mean of the epoch's minibatch losses. */
   batchLoss: number;
@@ -35,6 +35,10 @@ export interface EpochLogs {
   seconds: number;
   /** Optimizer steps taken so far. */
   steps: number;
+  /** Set when the epoch ended before its last batch: a budget or `stopTraining` ended training in it. */
+  partial?: true;
+  /** Set on the epoch after which a budget of fit() ends training: which one. */
+  stoppedBy?: 'timeBudget' | 'maxSteps';
   /**
    * Counters and phase timings of the epoch. Curvature counters (curvatureUpdates, hgSkipped, haSkipped,
    * powellDamping, lmDamping, inversions) are summed over layers and steps; `replayedSteps` counts the steps a
@@ -61,7 +65,8 @@ export interface History {
     loss: number[]; batchLoss: number[]; seconds: number[]; lr: number[]; valLoss?: number[]; accuracy?: number[];
     valAccuracy?: number[]; damping?: number[];
   };
-  params: { epochs: number; batchSize: number; samples: number; optimizer: ReturnType<Optimizer['toJSON']> };
+  /** `steps`: batches per epoch (fit's stepsPerEpoch, else one pass of the data). */
+  params: { epochs: number; batchSize: number; steps: number; samples: number; optimizer: ReturnType<Optimizer['toJSON']> };
 }
 
 export interface LayerWeights {

@@ -67,6 +67,12 @@ MUTATIONS=(
   "token-kbfgs-y-unscaled@native/optim/kbfgs.cc@s/if (L.tokens_as_samples > 1) be_->axpby/if (false) be_->axpby/@K-BFGS's y from g, not from the token rows' gradients S g (§18.6)"
   "threads-attention-pair-skipped@native/core/layers/attention.cc@s/for (int pair = begin; pair < end; ++pair)/for (int pair = begin + (begin > 0); pair < end; ++pair)/@attention's second thread skips its first (sample, head) pair (§18.8)"
   "threads-embedding-zeroes-all@native/core/layers/embedding.cc@s/std::fill(weight_grad + (size_t)begin \* n, weight_grad + (size_t)end \* n, 0.0f);/std::fill(weight_grad, weight_grad + (size_t)width_ * n, 0.0f);/@each thread of the embedding's weight gradient zeroes all rows, the other threads' sums too (§18.8)"
+  "budget-epoch-ends-only@native/core/trainer.cc@s/b > 0 \&\& stop_wanted(), b > 0 \&\& out_of_time())/b > 0 \&\& stop_wanted(), false)/@the time budget judged only at epoch ends, not after every step (§2.2)"
+  "budget-steps-of-model@native/core/trainer.cc@s/state.step - start_step >= config.max_steps/state.step >= config.max_steps/@maxSteps counts the model's steps, not this fit's (§2.2)"
+  "budget-epoch-is-a-pass@native/core/trainer.cc@s/config.steps_per_epoch > 0 ? config.steps_per_epoch : pass;/pass;/@stepsPerEpoch ignored: every epoch one pass of the data (§2.2)"
+  "budget-loss-rows-first@native/core/trainer.cc@s/rows\[i\] = (uint32_t)((int64_t)(start + i) \* data.rows \/ count);/rows[i] = (uint32_t)(start + i);/@trainingLossRows takes the first rows, not rows spread over the data (§2.2)"
+  "budget-warm-start-pass@native/core/trainer.cc@s/config.warm_start_batches > 0 ? std::min(config.warm_start_batches, pass) : pass;/pass;/@warmStartBatches ignored: the warm start always one pass (§2.2)"
+  "dist-budget-any-clock@native/core/trainer.cc@s/(double)(out_of_time \&\& comm.rank() == 0)/(double)out_of_time/@every rank's clock votes on the time budget, not rank 0's alone (§2.2, §13.1)"
   "bernoulli@native/rules/elementwise_rules.h@s/return uniform_at(seed, 2 \* i) < (double)p ? 1.0f : 0.0f;/return uniform_at(seed, 2 * i) < (double)(1 - p) ? 1.0f : 0.0f;/@KFAC's targets with P(t = 1) = 1 − sigmoid(z) (§5)"
   "shampoo-root-transposed@native/optim/shampoo.cc@s/be_->syrk(true, n, n, 1.0f, vectors_, n, 0.0f, side.transform, n);/be_->syrk(false, n, n, 1.0f, vectors_, n, 0.0f, side.transform, n);/@Shampoo's root from E diag Eᵀ, the eigenvector matrix transposed (§17.2)"
   "shampoo-no-grafting@native/optim/shampoo.cc@s/be_->axpby(count, (float)(adam_norm \/ own_norm), out, 0.0f, out);/(void)0;/@Shampoo's step without Adam's norm (§17.2)"
@@ -108,6 +114,7 @@ for entry in "${MUTATIONS[@]}"; do
   [[ "$name" == token-* ]] && suites=(test/transformer.test.ts test/golden-transformer.test.ts)
   [[ "$name" == adaptive-* ]] && suites=(test/adaptive-damping.test.ts)
   [[ "$name" == threads-* ]] && suites=(test/token-threads.test.ts)
+  [[ "$name" == budget-* ]] && suites=(test/fit-budgets.test.ts)
   out="$(npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
   failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
   if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi

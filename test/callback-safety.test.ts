@@ -204,6 +204,11 @@ describe('random callbacks and options', () => {
       options.batchSize = pick(rnd, [undefined, 1, 4, 4, 12, 12, 13]);
       if (options.batchSize === 13) shape = true;  // more than the rows: a ShapeError
     }
+    // Counts (algorithm.md §2.2): undefined or a positive integer.
+    for (const [name, values] of [['stepsPerEpoch', [1, 5]], ['maxSteps', [3]], ['trainingLossRows', [2]], ['warmStartBatches', [2]]] as const) {
+      if (rare()) bad(name, all, (v) => v === undefined || isInt(v, 1, name === 'maxSteps' ? Number.MAX_SAFE_INTEGER : 2 ** 31 - 1));
+      else options[name] = pick(rnd, [undefined, undefined, ...values]);
+    }
     if (rare()) bad('timeBudget', all, (v) => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= 0));
     if (rare()) bad('shuffle', all, (v) => v === undefined || typeof v === 'boolean'); else options.shuffle = pick(rnd, [undefined, true, false]);
     if (rare()) bad('seed', all, (v) => v === undefined || isInt(v, 0, Number.MAX_SAFE_INTEGER)); else options.seed = pick(rnd, [undefined, 0, 7]);
@@ -264,10 +269,10 @@ describe('random callbacks and options', () => {
         const what = `trial ${trial}: ${describeOptions(options)}`;
         if (valid && !aborted && !shape) {
           if (r.rejected) throw new Error(`${what} was refused: ${String(r.error)}`);
-          const epochs = (options.epochs ?? 1) as number;
-          expect(r.value!.epoch).toHaveLength(epochs);
-          const batches = Math.floor(rows / ((options.batchSize ?? rows) as number));
-          if (model.steps !== epochs * batches) throw new Error(`${what}: ${model.steps} steps, expected ${epochs * batches}`);
+          const batches = (options.stepsPerEpoch ?? Math.floor(rows / ((options.batchSize ?? rows) as number))) as number;
+          const steps = Math.min(((options.epochs ?? 1) as number) * batches, (options.maxSteps ?? Infinity) as number);
+          expect(r.value!.epoch).toHaveLength(Math.ceil(steps / batches));
+          if (model.steps !== steps) throw new Error(`${what}: ${model.steps} steps, expected ${steps}`);
           counts.trained++;
         } else {
           if (!r.rejected) throw new Error(`${what} trained but should have been refused`);

@@ -27,6 +27,33 @@ test.each(['adamw', 'kfac', 'kbfgs'])('train --problem text --optimizer %s: the 
   if (method === 'adamw') expect(lines[0].settings).toEqual({ lr: 1e-3, epsilon: 1e-8, weightDecay: 0.01 });
 });
 
+test('train --steps-per-epoch and --max-steps: epochs of that many steps, the last cut short and marked', () => {
+  const out = execFileSync(process.execPath, [cli, 'train', ...tiny, '--optimizer', 'adamw', '--steps-per-epoch', '3', '--max-steps', '7'],
+    { cwd: root, encoding: 'utf8' });
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+  expect(lines.map((l) => [l.epoch, l.steps, l.partial, l.stoppedBy])).toEqual([[0, 3, undefined, undefined], [1, 6, undefined, undefined], [2, 7, true, 'maxSteps']]);
+});
+
+test('tune --problem text with a step budget ranks the settings by their validation loss', () => {
+  const out = path.join(dir, 'tuned.json');
+  const r = spawnSync(process.execPath, [cli, 'tune', '--problem', 'text', '--file', text, '--context', '8', '--width', '16', '--heads', '2',
+    '--blocks', '1', '--batch-size', '16', '--train-size', '64', '--threads', '1', '--methods', 'adamw', '--lr', '0.0001,0.01',
+    '--max-steps', '6', '--out', out], { cwd: root, encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  const scores = r.stderr.trim().split('\n').filter((l) => l.startsWith('adamw ')).map((l) => l.match(/^adamw (\{.*\}): (\d+\.\d+) \(validation loss after 6 steps, /))
+    .map((m) => { expect(m).not.toBeNull(); return { settings: JSON.parse(m![1]), loss: Number(m![2]) }; });
+  expect(scores).toHaveLength(2);
+  const best = scores[0].loss < scores[1].loss ? scores[0] : scores[1];
+  expect(scores[0].loss).not.toBe(scores[1].loss);
+  expect(JSON.parse(fs.readFileSync(out, 'utf8')).text.adamw).toEqual(best.settings);
+  // the same run by `train`: the score is its validation loss, not its training loss
+  const run = execFileSync(process.execPath, [cli, 'train', ...tiny.filter((a, i) => a !== '--test-size' && tiny[i - 1] !== '--test-size'),
+    '--optimizer', 'adamw', '--lr', String(best.settings.lr), '--epsilon', String(best.settings.epsilon), '--max-steps', '6'], { cwd: root, encoding: 'utf8' });
+  const last = JSON.parse(run.trim().split('\n').at(-1)!);
+  expect(last.testLoss.toFixed(4)).toBe(best.loss.toFixed(4));
+  expect(last.trainLoss.toFixed(4)).not.toBe(best.loss.toFixed(4));
+});
+
 test('generate prints the prompt and its continuation from a checkpoint, the same for the same seed', () => {
   const run = (seed: string) => execFileSync(process.execPath, [cli, 'generate', '--checkpoint', path.join(dir, 'adamw.ckpt'),
     '--prompt', 'the cat', '--tokens', '12', '--seed', seed], { cwd: root }).toString('latin1');

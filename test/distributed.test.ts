@@ -16,6 +16,7 @@ const METHODS = ['kbfgs', 'kbfgs-every-3', 'kbfgs-l', 'kfac', 'sgd', 'adam', 'rm
 
 interface Line {
   rank: number; epoch: number; loss: number; batchLoss: number; steps: number; weights: string; bytes?: number; clipped?: number;
+  partial?: boolean; stoppedBy?: string;
   error?: string; code?: string; message?: string;
 }
 
@@ -159,6 +160,28 @@ test("one rank's callback stopping training stops every rank after the same step
   expect(lines).toHaveLength(4);
 });
 
+// The time budget is judged on rank 0's clock alone (algorithm.md §2.2), its vote riding on the per-step stop vote.
+test("rank 0's time budget stops every rank after the same step in mid-epoch; another rank's budget is not consulted", () => {
+  const stopped = ranks(2, { method: 'kbfgs', epochs: 4, budgetRank: 0, allRanks: true });
+  expect(stopped.run.status).toBe(0);
+  expectIdenticalRanks(stopped.lines, 2);
+  expect(stopped.lines.map(({ epoch, steps, partial, stoppedBy }) => ({ epoch, steps, partial, stoppedBy })))
+    .toEqual([0, 1].map(() => ({ epoch: 0, steps: 1, partial: true, stoppedBy: 'timeBudget' })));
+  const ignored = ranks(2, { method: 'kbfgs', epochs: 2, budgetRank: 1, allRanks: true });
+  expect(ignored.run.status).toBe(0);
+  expectIdenticalRanks(ignored.lines, 2);
+  expect(ignored.lines.filter((l) => l.rank === 1).map((l) => [l.steps, l.partial])).toEqual([[8, undefined], [16, undefined]]);
+});
+
+test('with stepsPerEpoch, 2 ranks follow the single-process trajectory', () => {
+  const one = single({ method: 'adam', stepsPerEpoch: 5, epochs: 3 });
+  expect(one.map((l) => l.steps)).toEqual([5, 10, 15]);
+  const { lines, run } = ranks(2, { method: 'adam', stepsPerEpoch: 5, epochs: 3, allRanks: true });
+  expect(run.status).toBe(0);
+  expectIdenticalRanks(lines, 2);
+  expectSameTrajectory(one, lines.filter((l) => l.rank === 0));
+});
+
 test("one rank's abort signal makes every rank reject with AbortError at the same step", () => {
   const { lines } = ranks(2, { method: 'adam', epochs: 4, abortRank: 0, atStep: 10, allRanks: true });
   expect(lines.filter((l) => l.error === 'AbortError')).toHaveLength(2);
@@ -180,6 +203,7 @@ test.each([
   [{ seedOfRank1: 99 }, /the ranks do not train the same run: weights \(1 rank\(s\)\) differ from rank 0's/],
   [{ lrOfRank1: 0.01 }, /the ranks do not train the same run: fit settings \(optimizer and its lr .*\(1 rank\(s\)\) differ/],
   [{ clipOfRank1: 0.5 }, /the ranks do not train the same run: fit settings \(optimizer and its lr and damping, clipping .*\(1 rank\(s\)\) differ/],
+  [{ stepsPerEpochOfRank1: 3 }, /the ranks do not train the same run: fit settings \(.*stepsPerEpoch.*\(1 rank\(s\)\) differ/],
 ])('ranks that differ (%j) fail together with DistributedError naming what differs', (differ, message) => {
   const { lines, run } = ranks(2, { method: 'adam', allRanks: true, ...differ });
   expect(run.status).not.toBe(0);

@@ -165,7 +165,7 @@ test('format errors are typed by reader', () => {
 describe('the native contract', () => {
   const { addon } = require('../lib/binding') as typeof import('../lib/binding');
   const layers: NativeLayer[] = [{ type: 'dense', in: 3, out: 2, activation: 'tanh' }, { type: 'dense', in: 2, out: 3, activation: 'linear' }];
-  const config = { epochs: 1, batchSize: 2, timeBudget: 0, shuffle: false, seed: 0, batchEvents: false, awaitBatchEvents: false,
+  const config = { epochs: 1, batchSize: 2, stepsPerEpoch: 0, timeBudget: 0, maxSteps: 0, trainingLossRows: 0, warmStartBatches: 0, shuffle: false, seed: 0, batchEvents: false, awaitBatchEvents: false,
     awaitEpochEvents: false, skipNonFinite: false, threads: 1, splitCurvature: false, distributedTimeout: 0,
     distributedEngine: 'mpi' as const, librarySearchPath: [] as string[] };
   const noRules = { clipNorm: 0, warmupSteps: 0, totalSteps: 0, minFactor: 0 };
@@ -216,6 +216,9 @@ describe('the native contract', () => {
     await expect(fit(kbfgs, 'kbfgs', { batchSize: undefined })).rejects.toThrow('batchSize must be a number');
     await expect(fit(kbfgs, 'kbfgs', { shuffle: undefined })).rejects.toThrow('shuffle must be a boolean');
     await expect(fit(kbfgs, 'kbfgs', { splitCurvature: undefined })).rejects.toThrow('splitCurvature must be a boolean');
+    await expect(fit(kbfgs, 'kbfgs', { stepsPerEpoch: undefined })).rejects.toThrow('stepsPerEpoch must be a number');
+    await expect(fit(kbfgs, 'kbfgs', { maxSteps: -1 })).rejects.toThrow('stepsPerEpoch, maxSteps, trainingLossRows and warmStartBatches must be whole numbers');
+    await expect(fit(kbfgs, 'kbfgs', { stepsPerEpoch: 2.5 })).rejects.toThrow('must be whole numbers');
   });
 
   test('token layers: the native side checks them itself', () => {

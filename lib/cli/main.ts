@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError as CliArgumentError, Option } from 'commander';
 import { METHODS, PAPER_METHODS, apiDefaults, grid, settingsFor, type MethodName, type MethodSettings } from './methods';
-import { PROBLEMS, TEXT_GPT, loadProblem, type ProblemName, type TextGpt } from './problems';
+import { PROBLEMS, TEXT_EVALUATION_ROWS, TEXT_GPT, loadProblem, type ProblemName, type TextGpt } from './problems';
 import { Sequential } from '../model';
 import { runOne, type EpochRecord } from './run';
 import { DEVICES, engineSummary, resolveDevice, type DeviceName } from '../devices';
@@ -57,6 +57,17 @@ function withGptOptions(command: Command): Command {
 }
 const gptOf = (o: Partial<TextGpt>): Partial<TextGpt> =>
   Object.fromEntries((['context', 'width', 'heads', 'blocks'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+
+/** --steps-per-epoch, --time-budget and --max-steps of train and bench (fit's stepsPerEpoch, timeBudget, maxSteps). */
+const stepsPerEpochOption = () => new Option('--steps-per-epoch <n>',
+  'batches per epoch, each epoch logged and evaluated (default: one pass of the training data); the data stream goes on across epochs')
+  .argParser(positiveInt('--steps-per-epoch'));
+const timeBudgetOption = (what: string) => new Option('--time-budget <seconds>',
+  `${what}: training stops after the first step that ends past it (evaluation not counted), the epoch in progress logged with "partial": true`)
+  .argParser(positive('--time-budget'));
+const maxStepsOption = (what: string) => new Option('--max-steps <n>', `${what}: training stops after so many`).argParser(positiveInt('--max-steps'));
+/** A budget given without --epochs trains until the budget is spent. */
+const budgeted = (o: { timeBudget?: number; maxSteps?: number }) => o.timeBudget !== undefined || o.maxSteps !== undefined;
 
 /** --device, the same for every command. */
 const deviceOption = () =>
@@ -119,8 +130,10 @@ withGptOptions(program.command('train'))
     })
   .option('--epsilon <eps>', 'ε of adam, adamw and rmsprop', positive('--epsilon'))
   .option('--weight-decay <lambda>', 'decoupled weight decay λ of adamw', nonNegative('--weight-decay'))
-  .option('--epochs <n>', 'epochs to train (default 10 unless --time-budget is given)', positiveInt('--epochs'))
-  .option('--time-budget <seconds>', 'stop at the first epoch end after this much training time', positive('--time-budget'))
+  .option('--epochs <n>', 'epochs to train (default 10 unless --time-budget or --max-steps is given)', positiveInt('--epochs'))
+  .addOption(stepsPerEpochOption())
+  .addOption(timeBudgetOption('seconds of training'))
+  .addOption(maxStepsOption('steps of training'))
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
   .option('--seed <n>', 'seed of the initialisation, data order and KFAC sampling', positiveInt('--seed'), 9999)
   .addOption(deviceOption())
@@ -150,7 +163,8 @@ withGptOptions(program.command('train'))
     const problem = await loadProblem(o.problem as ProblemName, { file: o.file, dir: o.dir, trainSize: o.trainSize, testSize: o.testSize, gpt: gptOf(o) });
     if (o.log && reports) fs.writeFileSync(o.log, '');
     const result = await runOne({
-      problem, method, settings, epochs: o.epochs, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed,
+      problem, method, settings, epochs: o.epochs, stepsPerEpoch: o.stepsPerEpoch, timeBudget: o.timeBudget, maxSteps: o.maxSteps,
+      batchSize: o.batchSize, seed: o.seed,
       threads: o.threads, device, log: o.log, progress: o.quiet ? false : undefined, save: o.save, resume: o.resume,
       distributed: o.distributed ? { curvature: o.curvature } : false,
     });
@@ -166,8 +180,10 @@ withGptOptions(program.command('bench'))
   .option('--full', 'the paper\'s protocol: mnist, curves-synth and faces-synth at full size, 20 epochs each (hours on a 2-core CPU)')
   .option('--problems <list>', 'comma-separated problems', listOf(PROBLEMS, 'problem'))
   .option('--methods <list>', 'comma-separated methods', listOf(METHODS, 'method'), [...PAPER_METHODS])
-  .option('--epochs <n>', 'epochs per run', positiveInt('--epochs'))
-  .option('--time-budget <seconds>', 'training time per run instead of epochs', positive('--time-budget'))
+  .option('--epochs <n>', 'epochs per run (default 8, 20 with --full; with a budget, until it is spent)', positiveInt('--epochs'))
+  .addOption(stepsPerEpochOption())
+  .addOption(timeBudgetOption('seconds of training per run'))
+  .addOption(maxStepsOption('steps of training per run'))
   .option('--settings <file>', 'per-problem settings written by `tune` (default: the built-in ones)')
   .option('--out <dir>', 'output directory', 'kbfgs-bench')
   .option('--batch-size <m>', 'minibatch size', positiveInt('--batch-size'), 1000)
@@ -199,8 +215,9 @@ withGptOptions(program.command('bench'))
         const log = path.join(runsDir, `${name}-${method}.jsonl`);
         fs.writeFileSync(log, '');
         const result = await runOne({
-          problem, method, settings, epochs: o.timeBudget ? undefined : o.epochs ?? (quick ? 8 : 20), timeBudget: o.timeBudget,
-          batchSize: o.batchSize, seed: o.seed, threads: o.threads, device, log, progress: o.quiet ? false : undefined,
+          problem, method, settings, epochs: budgeted(o) ? o.epochs : o.epochs ?? (quick ? 8 : 20), stepsPerEpoch: o.stepsPerEpoch,
+          timeBudget: o.timeBudget, maxSteps: o.maxSteps, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device, log,
+          progress: o.quiet ? false : undefined,
         });
         all.push(...result.records);
         if (result.failure) {
@@ -219,10 +236,12 @@ withGptOptions(program.command('bench'))
   });
 
 withGptOptions(program.command('tune'))
-  .description('grid search (algorithm.md §7.3): run each setting for a time budget, keep the lowest final training loss')
+  .description('grid search (algorithm.md §7.3): run each setting for a time or step budget, keep the lowest final training loss '
+    + `(the text problem: the lowest validation loss, over ${TEXT_EVALUATION_ROWS} sequences)`)
   .addOption(new Option('--problem <name>', 'problem').choices(PROBLEMS).default('curves-synth'))
   .option('--methods <list>', 'comma-separated methods', listOf(METHODS, 'method'), ['adam', 'rmsprop', 'sgd'])
-  .option('--time-budget <seconds>', 'training time per setting', positive('--time-budget'), 20)
+  .addOption(timeBudgetOption('seconds of training per setting (default 20 unless --max-steps is given)'))
+  .addOption(maxStepsOption('steps of training per setting, the same whatever the machine\'s load (with --time-budget: whichever is spent first)'))
   .option('--full-grid', 'the full grids of algorithm.md §7.3 instead of the quick ones')
   .option('--lr <list>', 'comma-separated step sizes to try instead of the grid\'s', numberList('--lr', positive))
   .option('--damping <list>', 'comma-separated λ to try instead of the grid\'s (second-order methods)', numberList('--damping', nonNegative))
@@ -239,18 +258,24 @@ withGptOptions(program.command('tune'))
   .action(async (o) => {
     const device = chooseDevice(o.device, o.quiet);
     checkWritable('--out', o.out, true);
-    const problem = await loadProblem(o.problem as ProblemName, { file: o.file, dir: o.dir, trainSize: o.trainSize, testSize: 1000, gpt: gptOf(o) });
+    const testSize = o.problem === 'text' ? TEXT_EVALUATION_ROWS : 1000;
+    const problem = await loadProblem(o.problem as ProblemName, { file: o.file, dir: o.dir, trainSize: o.trainSize, testSize, gpt: gptOf(o) });
+    const timeBudget = o.timeBudget ?? (o.maxSteps === undefined ? 20 : undefined);
     const settingsFile = fs.existsSync(o.out) ? readSettings(o.out) : {};
     const best: Partial<Record<MethodName, MethodSettings>> = { ...settingsFile[o.problem] };
     for (const method of o.methods as MethodName[]) {
       let winner: { loss: number; settings: MethodSettings } | null = null;
       for (const settings of grid(method, !o.fullGrid, { lr: o.lr, damping: o.damping, epsilon: o.epsilon })) {
         const { records, failure } = await runOne({
-          problem, method, settings, timeBudget: o.timeBudget, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device, progress: false,
+          problem, method, settings, timeBudget, maxSteps: o.maxSteps, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device,
+          progress: false,
         });
-        const last = records.at(-1)?.trainLoss;
+        const final = records.at(-1);
+        const last = final?.[problem.tuneScore];
         const loss = failure || last === undefined || !Number.isFinite(last) ? Infinity : last;
-        if (!o.quiet) process.stderr.write(`${method} ${JSON.stringify(settings)}: ${Number.isFinite(loss) ? loss.toFixed(4) : 'diverged'}\n`);
+        const which = problem.tuneScore === 'testLoss' ? 'validation' : 'training';
+        const after = final ? ` (${which} loss after ${final.steps} steps, ${final.seconds.toFixed(1)} s)` : '';
+        if (!o.quiet) process.stderr.write(`${method} ${JSON.stringify(settings)}: ${Number.isFinite(loss) ? loss.toFixed(4) : 'diverged'}${after}\n`);
         if (!winner || loss < winner.loss) winner = { loss, settings };
       }
       if (winner && Number.isFinite(winner.loss)) best[method] = winner.settings;

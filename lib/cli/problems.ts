@@ -37,7 +37,30 @@ export interface Problem {
   model: (seed: number, device?: DeviceName) => Sequential;
   /** A language model: tokens per character of the test (validation) text, to give its loss in bits per character. */
   testTokensPerCharacter?: number;
+  /** The epoch's training loss over so many training rows spread over the set (fit's trainingLossRows); default all. */
+  trainingLossRows?: number;
+  /** Batches of a method's warm start (fit's warmStartBatches); default one pass. */
+  warmStartBatches?: number;
+  /**
+   * What `tune` ranks settings by: the final training loss (the paper's rule, algorithm.md §7.3), or the test
+   * (validation) loss, for the language model, whose training is for text it has not seen.
+   */
+  tuneScore: 'trainLoss' | 'testLoss';
 }
+
+/**
+ * Rows of the text problem's epoch-end training loss, and of its validation text when `tune` scores a setting:
+ * a pass over all ~18,000 training sequences of the GPT costs about a third of an epoch of steps (minutes),
+ * 256 sequences (32,768 characters) a few steps' time.
+ */
+export const TEXT_EVALUATION_ROWS = 256;
+
+/**
+ * Batches of the text problem's warm start (K-BFGS, KFAC, the paper's RMSprop): a pass over the training text is
+ * ~566 batches of 32 sequences, minutes of forward passes before the first step; 20 batches give the means over
+ * 81,920 token rows.
+ */
+export const TEXT_WARM_START_BATCHES = 20;
 
 /** The GPT of the 'text' problem. */
 export interface TextGpt {
@@ -99,6 +122,7 @@ export async function loadProblem(name: ProblemName, options: ProblemOptions = {
     return {
       name, train, test, trainRows: train.x.rows, inputDim: gpt.context, classifier: false,
       testTokensPerCharacter: d.validation.tokens.length / d.validation.characters,
+      trainingLossRows: TEXT_EVALUATION_ROWS, warmStartBatches: TEXT_WARM_START_BATCHES, tuneScore: 'testLoss',
       model: (seed, device) => Sequential.gpt({ ...gpt, seed, device }),
     };
   }
@@ -107,7 +131,7 @@ export async function loadProblem(name: ProblemName, options: ProblemOptions = {
       ? await datasets.mnist({ dir: options.dir, labels: true }) : await datasets.fashionMnist({ dir: options.dir, labels: true });
     const train = headLabeled(d.train, options.trainSize), test = headLabeled(d.test, options.testSize);
     const model = name.endsWith('-cnn') ? cnnClassifier : denseClassifier;
-    return { name, train, test, trainRows: train.x.rows, inputDim: train.x.cols, classifier: true, model };
+    return { name, train, test, trainRows: train.x.rows, inputDim: train.x.cols, classifier: true, model, tuneScore: 'trainLoss' };
   }
   let data: Dataset;
   switch (name) {
@@ -125,5 +149,6 @@ export async function loadProblem(name: ProblemName, options: ProblemOptions = {
   }
   const train = head(data.train, options.trainSize), test = head(data.test, options.testSize);
   const model = name === 'mnist' ? Autoencoder.mnist : name.startsWith('faces') ? Autoencoder.faces : Autoencoder.curves;
-  return { name, train, test, trainRows: train.rows, inputDim: train.cols, classifier: false, model: (seed, device) => model({ seed, device }) };
+  return { name, train, test, trainRows: train.rows, inputDim: train.cols, classifier: false, model: (seed, device) => model({ seed, device }),
+    tuneScore: 'trainLoss' };
 }

@@ -16,7 +16,7 @@ export interface EpochRecord {
   settings: MethodSettings;
   /** 0-based, as the API's onEpochEnd numbers epochs. */
   epoch: number;
-  /** Regularised training loss over the full training set (algorithm.md §2 step 6). */
+  /** Regularised training loss over the training set (algorithm.md §2 step 6; the text problem: over 256 rows spread over it). */
   trainLoss: number;
   testLoss: number;
   /** Classifier problems: the share of training and test rows predicted right. */
@@ -27,6 +27,10 @@ export interface EpochRecord {
   /** Cumulative training wall time, evaluation excluded. */
   seconds: number;
   steps: number;
+  /** The epoch was cut short by a budget (fit's EpochLogs.partial). */
+  partial?: true;
+  /** The budget that ended the run after this epoch. */
+  stoppedBy?: 'timeBudget' | 'maxSteps';
   diagnostics: Record<string, number>;
   /** What computed it: "cpu: OpenBLAS 0.3.21, Zen kernels" or "cuda: <GPU name>". */
   engine: string;
@@ -37,8 +41,12 @@ export interface RunOptions {
   method: MethodName;
   settings: MethodSettings;
   epochs?: number;
-  /** Seconds; training stops at the first epoch end past it. */
+  /** Batches per epoch (fit's stepsPerEpoch); default one pass of the data. */
+  stepsPerEpoch?: number;
+  /** Seconds of training; it stops after the first step past them (the epoch in progress ends there). */
   timeBudget?: number;
+  /** Steps of training; it stops after so many. */
+  maxSteps?: number;
   batchSize: number;
   seed: number;
   threads?: number;
@@ -67,9 +75,12 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
   const { train, test, trainRows, testTokensPerCharacter: tokensPerCharacter } = o.problem;
   const callbacks = lrDecaySchedule(o.settings);  // checked before anything is built
   const batchSize = Math.min(o.batchSize, trainRows);
-  const batches = Math.floor(trainRows / batchSize);
-  const budgeted = o.timeBudget !== undefined && o.epochs === undefined;
+  const batches = o.stepsPerEpoch ?? Math.floor(trainRows / batchSize);
+  // A budget without epochs: as many epochs as the budget allows.
+  const budgeted = (o.timeBudget !== undefined || o.maxSteps !== undefined) && o.epochs === undefined;
   const epochs = budgeted ? 1_000_000 : o.epochs ?? 10;
+  // The bar counts seconds under a time budget alone, else steps.
+  const barSeconds = budgeted && o.maxSteps === undefined;
   const reports = !o.distributed || initDistributed().rank === 0;  // the other ranks train silently
   const bar = reports && (o.progress ?? process.stderr.isTTY)
     ? new SingleBar({
@@ -77,7 +88,7 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
       etaBuffer: 50, hideCursor: true, stream: process.stderr,
     }, Presets.shades_classic)
     : null;
-  bar?.start(budgeted ? Math.round(o.timeBudget!) : epochs * batches, 0, { epoch: 0, loss: '-' });
+  bar?.start(barSeconds ? Math.round(o.timeBudget!) : Math.min(o.maxSteps ?? Infinity, epochs * batches), 0, { epoch: 0, loss: '-' });
   const model = o.resume ? Sequential.load(o.resume, { device: o.device }) : o.problem.model(o.seed, o.device);
   if (model.inputDim !== o.problem.inputDim) {
     model.dispose();
@@ -93,9 +104,10 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
   try {
     await model.fit(train, {
       optimizer, callbacks,
-      epochs, timeBudget: o.timeBudget, batchSize, seed: o.seed, threads: o.threads,
+      epochs, stepsPerEpoch: o.stepsPerEpoch, timeBudget: o.timeBudget, maxSteps: o.maxSteps, batchSize, seed: o.seed,
+      threads: o.threads, trainingLossRows: o.problem.trainingLossRows, warmStartBatches: o.problem.warmStartBatches,
       validationData: test, signal: o.signal, distributed: o.distributed,
-      onBatchEnd: bar && !budgeted ? () => bar.update(++doneBatches) : undefined,
+      onBatchEnd: bar && !barSeconds ? () => bar.update(++doneBatches) : undefined,
       onEpochEnd: (epoch, logs) => {
         const record: EpochRecord = {
           problem: o.problem.name, optimizer: o.method, settings: o.settings, epoch,
@@ -103,18 +115,20 @@ export async function runOne(o: RunOptions): Promise<RunResult> {
           ...(logs.accuracy !== undefined ? { trainAccuracy: logs.accuracy, testAccuracy: logs.valAccuracy } : {}),
           ...(tokensPerCharacter !== undefined && logs.valLoss !== undefined
             ? { testBitsPerCharacter: bitsPerCharacter(logs.valLoss, tokensPerCharacter) } : {}),
-          seconds: logs.seconds, steps: logs.steps, diagnostics: logs.diagnostics, engine,
+          seconds: logs.seconds, steps: logs.steps, ...(logs.partial ? { partial: logs.partial } : {}),
+          ...(logs.stoppedBy ? { stoppedBy: logs.stoppedBy } : {}), diagnostics: logs.diagnostics, engine,
         };
         if (!reports) return;
         records.push(record);
         if (log !== null) fs.writeSync(log, JSON.stringify(record) + '\n');
         if (bar) {
-          bar.update(budgeted ? Math.min(Math.round(logs.seconds), bar.getTotal()) : doneBatches,
+          bar.update(barSeconds ? Math.min(Math.round(logs.seconds), bar.getTotal()) : doneBatches,
             { epoch, loss: logs.loss.toFixed(3) });
         }
         if (!bar && o.progress !== false) {
           const accuracy = logs.valAccuracy !== undefined ? `, test accuracy ${logs.valAccuracy.toFixed(4)}` : '';
-          process.stderr.write(`${o.problem.name} ${o.method} epoch ${epoch}: loss ${logs.loss.toFixed(4)}${accuracy}, ${logs.seconds.toFixed(1)} s\n`);
+          const cut = logs.partial ? ` (cut short at step ${logs.steps})` : '';
+          process.stderr.write(`${o.problem.name} ${o.method} epoch ${epoch}${cut}: loss ${logs.loss.toFixed(4)}${accuracy}, ${logs.seconds.toFixed(1)} s\n`);
         }
       },
     });

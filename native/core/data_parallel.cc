@@ -55,7 +55,11 @@ void check_same_run(Network& net, const DataView& train, const FitConfig& config
   const uint64_t seed = 0x6B626667ull;
   std::string settings = std::string(optimizer.name()) + " batch " + std::to_string(config.batch_size) + " epochs " +
                          std::to_string(config.epochs) + " seed " + std::to_string(config.seed) +
-                         (config.shuffle ? " shuffled" : " in order") + " rows " + std::to_string(train.rows);
+                         (config.shuffle ? " shuffled" : " in order") + " rows " + std::to_string(train.rows) +
+                         // the epochs' structure; the time budget is rank 0's alone (algorithm.md §2.2)
+                         " steps per epoch " + std::to_string(config.steps_per_epoch) + " max steps " +
+                         std::to_string(config.max_steps) + " loss rows " + std::to_string(config.training_loss_rows) +
+                         " warm-start batches " + std::to_string(config.warm_start_batches);
   Diagnostics hyperparameters;
   optimizer.hyperparameters(hyperparameters);
   for (const auto& [name, value] : hyperparameters) settings += " " + name + " " + number_text(value);
@@ -71,7 +75,8 @@ void check_same_run(Network& net, const DataView& train, const FitConfig& config
   uint64_t root[3];
   std::memcpy(root, mine, sizeof root);
   comm.broadcast_host(root, sizeof root, 0);
-  const char* names[3] = {"weights", "fit settings (optimizer and its lr and damping, clipping and schedule, batch size, epochs, seed, shuffle, rows)",
+  const char* names[3] = {"weights", "fit settings (optimizer and its lr and damping, clipping and schedule, batch size, epochs, seed, shuffle, rows, "
+                          "stepsPerEpoch, maxSteps, trainingLossRows, warmStartBatches)",
                           "training data"};
   double differs[3];  // per check: how many ranks differ from rank 0
   for (int i = 0; i < 3; ++i) differs[i] = mine[i] != root[i];

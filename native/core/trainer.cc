@@ -55,16 +55,19 @@ int correct_predictions(Network& net, Workspace& ws) {
   }
   return correct;
 }
-// Loads the rows of data in order, in chunks of ws's capacity, calling visit(first row, rows) after each
-// load until it returns false.
+// Loads rows begin..end of a list of `count` rows spread evenly over data (row ⌊i·data.rows/count⌋ is the
+// i-th; all rows in order when count is data.rows), in chunks of ws's capacity, calling visit(first row, rows)
+// after each load until it returns false.
 template <typename Visit>
-void for_each_chunk(Network& net, Workspace& ws, const DataView& data, Visit visit, int begin = 0, int end = -1) {
+void for_each_chunk(Network& net, Workspace& ws, const DataView& data, Visit visit, int begin = 0, int end = -1,
+                    int count = -1) {
   thread_local std::vector<uint32_t> rows;
-  if (end < 0) end = data.rows;
+  if (count < 0) count = data.rows;
+  if (end < 0) end = count;
   for (int start = begin; start < end; start += ws.capacity()) {
     const int m = std::min(ws.capacity(), end - start);
     rows.resize(m);
-    std::iota(rows.begin(), rows.end(), (uint32_t)start);
+    for (int i = 0; i < m; ++i) rows[i] = (uint32_t)((int64_t)(start + i) * data.rows / count);
     net.load_batch(ws, data.x, data.y, rows.data(), m);
     if (!visit(start, m)) return;
   }
@@ -72,19 +75,20 @@ void for_each_chunk(Network& net, Workspace& ws, const DataView& data, Visit vis
 }  // namespace
 
 // In data-parallel training each rank evaluates its share of the rows and the sums are added up (§13.1).
-double mean_loss(Network& net, Workspace& ws, const DataView& data, double* accuracy) {
+double mean_loss(Network& net, Workspace& ws, const DataView& data, double* accuracy, int subset) {
   double sums[2] = {0, 0};  // loss, correct predictions
   const bool count = accuracy && has_accuracy(net);
+  const int rows = subset > 0 && subset < data.rows ? subset : data.rows;
   Collective& comm = net.collective();
-  const BatchShare share = share_of(data.rows, comm.rank(), comm.size());
+  const BatchShare share = share_of(rows, comm.rank(), comm.size());
   for_each_chunk(net, ws, data, [&](int, int) {
     sums[0] += net.forward(ws, Network::Want::Loss);
     if (count) sums[1] += correct_predictions(net, ws);
     return true;
-  }, share.first, share.first + share.count);
+  }, share.first, share.first + share.count, rows);
   comm.sum_host(sums, 2);
-  if (accuracy) *accuracy = count ? sums[1] / data.rows : NAN;
-  return sums[0] / data.rows;
+  if (accuracy) *accuracy = count ? sums[1] / rows : NAN;
+  return sums[0] / rows;
 }
 
 void check_loss_finite(Network& net, Workspace& ws, const DataView& data, double loss, const char* what) {
@@ -139,15 +143,23 @@ bool any_rank(Collective& comm, bool mine) {
   return votes > 0;
 }
 
+// What the ranks decided at a batch boundary.
+struct BoundaryVote {
+  bool stop = false;         // a rank's callbacks asked to stop
+  bool out_of_time = false;  // rank 0's clock is past the time budget
+};
+
 // Before each batch: throws Aborted when any rank's run was cancelled; returns whether any rank asked to stop
-// (stop: this rank's callbacks did, after the previous batch). One vote carries both.
-bool batch_boundary(const FitCallbacks& callbacks, const std::atomic<bool>& cancel, Collective& comm, bool stop = false) {
+// (stop: this rank's callbacks did, after the previous batch) and whether rank 0 is out of time (out_of_time:
+// this rank's clock says so; only rank 0's counts, §13.1). One vote carries all three.
+BoundaryVote batch_boundary(const FitCallbacks& callbacks, const std::atomic<bool>& cancel, Collective& comm,
+                            bool stop = false, bool out_of_time = false) {
   if (callbacks.at_boundary) callbacks.at_boundary();
-  double votes[2] = {(double)cancel.load(std::memory_order_relaxed), (double)stop};
-  if (comm.distributed()) comm.sum_host(votes, 2);
+  double votes[3] = {(double)cancel.load(std::memory_order_relaxed), (double)stop, (double)(out_of_time && comm.rank() == 0)};
+  if (comm.distributed()) comm.sum_host(votes, 3);
   if (votes[0] > 0)
     throw Error(ErrorKind::Aborted, comm.distributed() ? "training was aborted (on this rank or another)" : "training was aborted");
-  return votes[1] > 0;
+  return {votes[1] > 0, votes[2] > 0};
 }
 
 }  // namespace
@@ -175,12 +187,15 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
   NumericalGuard guard(net, opt, *state.backup, config.skip_non_finite);
   opt.distribute(comm, config.split_curvature && comm.distributed());
   if (state.sampler.rows() != train.rows) state.sampler.reset(train.rows, config.shuffle, config.seed);
-  const int batches = train.rows / m;  // the incomplete trailing batch is dropped (algorithm.md §2 step 1)
+  const int pass = train.rows / m;  // the incomplete trailing batch is dropped (algorithm.md §2 step 1)
+  // An epoch: one pass, or steps_per_epoch batches of the same stream (§2.2).
+  const int batches = config.steps_per_epoch > 0 ? config.steps_per_epoch : pass;
 
   if (!state.warm) {
     const auto t0 = Clock::now();
     if (opt.wants_warm_start()) {
-      for (int j = 1; j <= batches; ++j) {
+      const int warm_batches = config.warm_start_batches > 0 ? std::min(config.warm_start_batches, pass) : pass;
+      for (int j = 1; j <= warm_batches; ++j) {
         batch_boundary(callbacks, cancel, comm);
         load_share(net, ws, train, state.sampler.next(m), m);
         opt.warm_start_batch(net, ws, j);
@@ -191,6 +206,8 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
   }
 
   const double start_seconds = state.seconds;
+  const int64_t start_step = state.step;
+  auto steps_spent = [&] { return config.max_steps > 0 && state.step - start_step >= config.max_steps; };
   // A batch callback on any rank may save a checkpoint: then every rank makes the state whole around each
   // batch event (gather_state is collective), whether or not it has a callback itself.
   const bool batch_callbacks = config.batch_events && callbacks.on_batch;
@@ -205,9 +222,22 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
     int used_batches = 0;  // batches that led to a step (a skipped step's next batch gets none)
     int clipped_steps = 0;
     const auto epoch_start = Clock::now();
+    // This fit's training time so far is past the budget (§2.2).
+    auto out_of_time = [&] {
+      return config.time_budget_seconds > 0 &&
+             state.seconds - start_seconds + since(epoch_start) >= config.time_budget_seconds;
+    };
+    Budget stopped_by = Budget::None;
+    bool partial = false;
     for (int b = 0; b < batches; ++b) {
-      // A stop asked for after the previous batch ends the epoch here.
-      if (batch_boundary(callbacks, cancel, comm, b > 0 && stop_wanted())) break;
+      // A stop asked for after the previous batch, or a budget spent by it, ends the epoch here.
+      const BoundaryVote vote = batch_boundary(callbacks, cancel, comm, b > 0 && stop_wanted(), b > 0 && out_of_time());
+      if (vote.out_of_time) stopped_by = Budget::Time;
+      else if (b > 0 && steps_spent()) stopped_by = Budget::Steps;
+      if (vote.stop || stopped_by != Budget::None) {
+        partial = true;
+        break;
+      }
       const auto t0 = phase_boundary(net.backend());
       load_share(net, ws, train, state.sampler.next(m), m);
       double sums[2] = {net.forward(ws, Network::Want::LossAndGradient), ws.loss_square_sum};
@@ -245,16 +275,24 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
     state.seconds += since(epoch_start);
     const Collective::Traffic traffic = comm.take_traffic();
     ++state.epochs_done;
+    // At a whole epoch's end, with more to come: the budgets (rank 0's clock decides for all ranks).
+    if (!partial && e + 1 < config.epochs) {
+      double spent = config.time_budget_seconds > 0 && state.seconds - start_seconds >= config.time_budget_seconds;
+      comm.broadcast_host(&spent, sizeof spent, 0);
+      stopped_by = spent != 0 ? Budget::Time : steps_spent() ? Budget::Steps : Budget::None;
+    }
 
     EpochEvent event;
     event.epoch = epoch;
     event.steps = state.step;
+    event.partial = partial;
+    event.stopped_by = stopped_by;
     event.seconds = state.seconds;
     event.batch_loss = used_batches ? batch_loss_sum / used_batches : NAN;
     opt.hyperparameters(event.hyperparameters);
     const double tau = opt.weight_decay();
     auto training_loss = [&] {
-      return mean_loss(net, ws, train, &event.accuracy) +
+      return mean_loss(net, ws, train, &event.accuracy, config.training_loss_rows) +
              0.5 * tau * net.backend().sum_squares(net.params(), net.param_count());
     };
     event.loss = training_loss();
@@ -274,11 +312,8 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
     opt.take_diagnostics(event.diagnostics);
     opt.gather_state();  // the callback may save a checkpoint, and training may end here
     if (callbacks.on_epoch) callbacks.on_epoch(event);
+    if (partial || stopped_by != Budget::None) break;  // the ranks decided alike
     if (any_rank(comm, stop_wanted())) break;
-    // Rank 0's clock decides for all ranks.
-    double out_of_time = config.time_budget_seconds > 0 && state.seconds - start_seconds >= config.time_budget_seconds;
-    comm.broadcast_host(&out_of_time, sizeof out_of_time, 0);
-    if (out_of_time != 0) break;
   }
 }
 

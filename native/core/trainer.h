@@ -1,5 +1,6 @@
 // The step loop every method shares (algorithm.md §2): sample a minibatch, forward, backward, optimizer step, and
-// at each epoch end the regularised training loss over the whole training set. No N-API here.
+// at each epoch end the regularised training loss over the training set; budgets in seconds or steps end it
+// between steps (§2.2). No N-API here.
 #pragma once
 
 #include <atomic>
@@ -54,7 +55,12 @@ class BatchSampler {
 struct FitConfig {
   int epochs = 1;
   int batch_size = 1000;
-  double time_budget_seconds = 0;  // 0: no budget; otherwise stop at the first epoch end past it
+  // Steps per epoch; 0: ⌊rows/m⌋, one pass. The sampler's stream goes on across epochs either way (§2.2).
+  int steps_per_epoch = 0;
+  double time_budget_seconds = 0;  // 0: no budget; otherwise stop after the first step that ends past it
+  int64_t max_steps = 0;           // 0: no budget; otherwise stop after this many steps of this fit
+  int training_loss_rows = 0;      // 0: the epoch's training loss over all rows; otherwise over so many, evenly spread
+  int warm_start_batches = 0;      // 0: a method's warm start takes one pass; otherwise so many batches, at most a pass
   bool shuffle = true;
   uint64_t seed = 0;
   bool batch_events = false;
@@ -69,6 +75,9 @@ struct FitConfig {
   bool split_curvature = false;
 };
 
+// Why a fit ended before its epochs were done, where a budget ended it (algorithm.md §2.2).
+enum class Budget { None, Time, Steps };
+
 struct BatchEvent {
   int epoch = 0;        // 0-based
   int batch = 0;        // 0-based within the epoch
@@ -79,13 +88,15 @@ struct BatchEvent {
 
 struct EpochEvent {
   int epoch = 0;
-  double loss = 0;          // regularised training loss over the full training set (algorithm.md §2 step 6)
+  double loss = 0;          // regularised training loss over the training set, or its spread subset (§2 step 6)
   double batch_loss = 0;    // mean of the epoch's minibatch losses
   double val_loss = NAN;    // mean data loss of the validation data, if any
   double accuracy = NAN;    // over the training set, where has_accuracy
   double val_accuracy = NAN;
   double seconds = 0;       // cumulative training wall time of this model, evaluation excluded
   int64_t steps = 0;
+  bool partial = false;     // the epoch ended before its last batch (a budget or a stop ended training in it)
+  Budget stopped_by = Budget::None;  // the budget that ends training after this epoch
   Diagnostics diagnostics;
   Diagnostics hyperparameters;  // lr (and damping) as the optimizer holds them now
 };
@@ -127,8 +138,9 @@ void fit(Network& net, TrainingState& state, const DataView& train, const DataVi
          const FitConfig& config, const FitCallbacks& callbacks, const std::atomic<bool>& cancel);
 
 // Mean per-sample data loss over all rows of data, in chunks of ws's capacity; with accuracy, also the share
-// of rows predicted right (NaN for a loss without a class decision, see has_accuracy).
-double mean_loss(Network& net, Workspace& ws, const DataView& data, double* accuracy = nullptr);
+// of rows predicted right (NaN for a loss without a class decision, see has_accuracy). With subset > 0 (and
+// below the rows), over that many rows spread evenly over the data: row ⌊i·rows/subset⌋ for i < subset.
+double mean_loss(Network& net, Workspace& ws, const DataView& data, double* accuracy = nullptr, int subset = 0);
 // Whether accuracy is defined: softmax cross-entropy (argmax), or sigmoid cross-entropy with one output.
 bool has_accuracy(const Network& net);
 

@@ -29,6 +29,8 @@ Napi::Object to_js(Napi::Env env, const FitEvent& ev) {
     o.Set("valAccuracy", ev.epoch.val_accuracy);
     o.Set("seconds", ev.epoch.seconds);
     o.Set("steps", (double)ev.epoch.steps);
+    o.Set("partial", ev.epoch.partial);
+    o.Set("stoppedBy", ev.epoch.stopped_by == Budget::Time ? "timeBudget" : ev.epoch.stopped_by == Budget::Steps ? "maxSteps" : "");
     Napi::Object diag = Napi::Object::New(env);
     for (const auto& [name, value] : ev.epoch.diagnostics) diag.Set(name, value);
     o.Set("diagnostics", diag);

@@ -247,6 +247,17 @@ Napi::Value Model::Fit(const Napi::CallbackInfo& info) {
     Napi::Object cfg = cfg_value.As<Napi::Object>();
     FitConfig config;
     config.time_budget_seconds = required_number(cfg, "timeBudget");
+    // Counts, 0 when not set (lib/model.ts checks them further).
+    const double steps_per_epoch = required_number(cfg, "stepsPerEpoch"), max_steps = required_number(cfg, "maxSteps"),
+                 loss_rows = required_number(cfg, "trainingLossRows"), warm_batches = required_number(cfg, "warmStartBatches");
+    auto whole = [](double v, double max) { return v >= 0 && v <= max && v == std::floor(v); };
+    if (!(whole(steps_per_epoch, INT32_MAX) && whole(loss_rows, INT32_MAX) && whole(warm_batches, INT32_MAX) &&
+          whole(max_steps, 9007199254740991.0)))
+      throw_invalid(env, "stepsPerEpoch, maxSteps, trainingLossRows and warmStartBatches must be whole numbers of at least 0");
+    config.steps_per_epoch = (int)steps_per_epoch;
+    config.max_steps = (int64_t)max_steps;
+    config.training_loss_rows = (int)loss_rows;
+    config.warm_start_batches = (int)warm_batches;
     config.shuffle = required_boolean(cfg, "shuffle");
     config.seed = (uint64_t)required_number(cfg, "seed");
     config.batch_events = required_boolean(cfg, "batchEvents");

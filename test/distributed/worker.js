@@ -8,7 +8,8 @@ const kb = require('../../dist');
 const settings = JSON.parse(process.argv[2]);
 const { problem = 'dense', method, epochs = 4, batchSize = 32, distributed = false, curvature, allRanks = false,
   save, load, killRank, killEpoch, hangRank, hangEpoch, timeout, seedOfRank1, lrOfRank1, clipOfRank1, device = 'cpu', engine,
-  stopRank, abortRank, atStep, saveAtStep } = settings;
+  stopRank, abortRank, atStep, saveAtStep, budgetRank, stepsPerEpochOfRank1 } = settings;
+const stepsPerEpoch = world => (world.rank === 1 && stepsPerEpochOfRank1 !== undefined ? stepsPerEpochOfRank1 : settings.stepsPerEpoch);
 
 // Data and model from fixed seeds: every rank builds the same ones.
 function data(rows, cols, seed) {
@@ -96,11 +97,15 @@ async function main() {
   }
   const report = (line) => { if (world.rank === 0 || allRanks) process.stdout.write(JSON.stringify({ rank: world.rank, ...line }) + '\n'); };
   const controller = new AbortController();
+  // Rank budgetRank alone has a time budget of 50 ms and waits 60 ms after every step: out of time after the first.
+  const budgeted = budgetRank === world.rank;
   await model.fit(train, {
-    optimizer, epochs, batchSize, threads: 1, seed: 1, signal: controller.signal,
+    optimizer, epochs, batchSize, threads: 1, seed: 1, signal: controller.signal, stepsPerEpoch: stepsPerEpoch(world),
+    ...(budgeted ? { timeBudget: 0.05 } : {}),
     // One rank's callback stops training or aborts it after step atStep (the others must follow at once), or
     // rank 0's saves a checkpoint after step saveAtStep (the others have no batch callback).
-    onBatchEnd: stopRank === world.rank || abortRank === world.rank || (saveAtStep && world.rank === 0) ? (batch, logs) => {
+    onBatchEnd: stopRank === world.rank || abortRank === world.rank || (saveAtStep && world.rank === 0) || budgeted ? async (batch, logs) => {
+      if (budgeted) await new Promise((resolve) => setTimeout(resolve, 60));
       if (logs.step === saveAtStep) model.save(save);
       if (logs.step !== atStep) return;
       if (stopRank === world.rank) model.stopTraining = true;
@@ -111,7 +116,8 @@ async function main() {
       report({ epoch, loss: logs.loss, batchLoss: logs.batchLoss, steps: model.steps, weights: weightsHash(model),
         bytes: logs.diagnostics?.summedBytes, broadcastBytes: logs.diagnostics?.broadcastBytes,
         calls: logs.diagnostics?.collectiveCalls, clipped: logs.diagnostics?.clippedSteps, damping: optimizer.settings.damping,
-        dampingMoves: (logs.diagnostics?.dampingRaised ?? 0) + (logs.diagnostics?.dampingLowered ?? 0) });
+        dampingMoves: (logs.diagnostics?.dampingRaised ?? 0) + (logs.diagnostics?.dampingLowered ?? 0),
+        partial: logs.partial, stoppedBy: logs.stoppedBy });
       if (save && !saveAtStep) model.save(save);
       if (killRank === world.rank && killEpoch === epoch) process.kill(process.pid, 'SIGKILL');
       // A rank that stops taking part without dying: its callback never returns.
