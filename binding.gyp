@@ -25,7 +25,7 @@
       ],
       "cflags!": ["-fno-exceptions", "-O0", "-O2", "-Os", "-ffast-math"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++20", "-std=c++20"],
-      "cflags": ["-O3", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-O3", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc": ["-std=gnu++17", "-fexceptions", "-frtti"],
       # Node's own Release settings add a frame pointer; the CMake build has none.
       "configurations": { "Release": { "cflags!": ["-fno-omit-frame-pointer"] } },
@@ -38,7 +38,7 @@
             "GCC_ENABLE_CPP_RTTI": "YES",
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "GCC_OPTIMIZATION_LEVEL": "3",
-            "OTHER_CFLAGS": ["-ffp-contract=off"]
+            "OTHER_CFLAGS": ["-ffp-contract=off", "-fno-math-errno"]
           }
         }]
       ]
