@@ -10,14 +10,19 @@
 // With --repeats R each method is measured R times, the floor right before each step measurement, and the
 // table gives the median ratio with the range of the R paired ratios (the machine's load drifts).
 //   node bench/floor.js --rss        (peak RSS of a full MNIST K-BFGS epoch, in a process of its own)
+// --root DIR runs the package built in DIR (a checkout of another commit, e.g. a worktree of the parent) with
+// this script, so that two builds can be timed alternately by the same code. The last column is the process's
+// processor time (all threads, OpenBLAS's waiting ones included) over the measured epochs per step,
+// the end-of-epoch evaluations included.
 const path = require('path');
 const { parseArgs } = require('util');
-const lib = require('../dist');
-const { settingsFor, makeOptimizer } = require('../dist/cli/methods');
+const root = path.resolve(values.root);
+const lib = require(path.join(root, 'dist'));
+const { settingsFor, makeOptimizer } = require(path.join(root, 'dist/cli/methods'));
 
-const { values } = parseArgs({ options: { seed: { type: 'string', default: '9999' }, threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' }, repeats: { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { seed: { type: 'string', default: '9999' }, threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' }, repeats: { type: 'string', default: '1' }, root: { type: 'string', default: path.join(__dirname, '..') } } });
 const threads = Number(values.threads);
-const { native } = require('../dist/internal');
+const { native } = require(path.join(root, 'dist/internal'));
 native.threads(threads);
 const be = native.backend;
 const m = 1000, widths = [784, 1000, 500, 250, 30, 250, 500, 1000, 784];
@@ -80,7 +85,7 @@ async function timeStep(method, data) {
   const epochs = method === 'kfac' ? 4 : 3;
   // K-BFGS at α = 0.1: the step costs the same, and no run diverges inside the measurement
   const settings = { ...settingsFor('mnist', method), ...(method.startsWith('kbfgs') ? { lr: 0.1 } : {}) };
-  await model.fit(data, { optimizer: makeOptimizer(method, settings, Number(values.seed)), epochs, batchSize: m, threads, seed: Number(values.seed), onEpochEnd: (_e, l) => logs.push(l) });
+  await model.fit(data, { optimizer: makeOptimizer(method, settings, Number(values.seed)), epochs, batchSize: m, threads, seed: Number(values.seed), onEpochEnd: (_e, l) => logs.push({ ...l, cpu: process.cpuUsage() }) });
   const first = logs[epochs - 3], last = logs[epochs - 1];
   const steps = last.steps - first.steps;
   // K-BFGS(L): the mean pairs per layer over the measured steps, from the count at the end and the pairs
@@ -94,7 +99,8 @@ async function timeStep(method, data) {
   model.dispose();
   const phases = {};
   for (const l of logs.slice(epochs - 2)) for (const [k, v] of Object.entries(l.diagnostics)) if (k.endsWith('Seconds')) phases[k] = (phases[k] ?? 0) + v / steps;
-  return { step: (last.seconds - first.seconds) / steps, phases, pairs };
+  const cpu = (last.cpu.user + last.cpu.system - first.cpu.user - first.cpu.system) / 1e6 / steps;
+  return { step: (last.seconds - first.seconds) / steps, phases, pairs, cpu };
 }
 
 (async () => {
@@ -108,10 +114,10 @@ async function timeStep(method, data) {
     return;
   }
   const data = { data: train.data.subarray(0, 10000 * 784), rows: 10000, cols: 784 };
-  console.log(`threads ${threads}; MNIST autoencoder, batch ${m}`);
+  console.log(`threads ${threads}; MNIST autoencoder, batch ${m}; package in ${root}`);
   const repeats = Number(values.repeats);
-  console.log('| method | step (ms) | GEMM floor (ms) | step / floor | phases (ms per step) |');
-  console.log('| --- | ---: | ---: | ---: | --- |');
+  console.log('| method | step (ms) | GEMM floor (ms) | step / floor | phases (ms per step) | processor ms per step |');
+  console.log('| --- | ---: | ---: | ---: | --- | ---: |');
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const method of values.methods.split(',')) {
     const runs = [];
@@ -124,6 +130,6 @@ async function timeStep(method, data) {
     const range = repeats > 1 ? ` (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : '';
     const breakdown = Object.entries(mid.phases).map(([k, v]) => `${k.replace('Seconds', '')} ${(1000 * v).toFixed(0)}`).join(', ');
     if (method === 'kbfgs-l') console.log(`(K-BFGS(L): ${mid.pairs} pairs per layer on average in the measured steps)`);
-    console.log(`| ${method} | ${(1000 * mid.step).toFixed(0)} | ${(1000 * mid.floor).toFixed(0)} | ${(mid.step / mid.floor).toFixed(2)}${range} | ${breakdown} |`);
+    console.log(`| ${method} | ${(1000 * mid.step).toFixed(0)} | ${(1000 * mid.floor).toFixed(0)} | ${(mid.step / mid.floor).toFixed(2)}${range} | ${breakdown} | ${(1000 * mid.cpu).toFixed(0)} |`);
   }
 })();
