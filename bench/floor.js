@@ -16,11 +16,11 @@
 // the end-of-epoch evaluations included.
 const path = require('path');
 const { parseArgs } = require('util');
+
+const { values } = parseArgs({ options: { seed: { type: 'string', default: '9999' }, threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' }, repeats: { type: 'string', default: '1' }, root: { type: 'string', default: path.join(__dirname, '..') } } });
 const root = path.resolve(values.root);
 const lib = require(path.join(root, 'dist'));
 const { settingsFor, makeOptimizer } = require(path.join(root, 'dist/cli/methods'));
-
-const { values } = parseArgs({ options: { seed: { type: 'string', default: '9999' }, threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' }, repeats: { type: 'string', default: '1' }, root: { type: 'string', default: path.join(__dirname, '..') } } });
 const threads = Number(values.threads);
 const { native } = require(path.join(root, 'dist/internal'));
 native.threads(threads);

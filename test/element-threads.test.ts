@@ -1,6 +1,6 @@
 // The CPU backend's passes over independent elements (the first-order updates, K-BFGS's gradient momentum,
 // KFAC's sampled gradient, the numerical guard's copies) go to its threads in blocks (cpu/parallel_rows.h,
-// algorithm.md §18.9). At 1 and 2 threads every element must come out bit for bit alike, and the update rules
+// algorithm.md §9.1). At 1 and 2 threads every element must come out bit for bit alike, and the update rules
 // equal to the same formulas evaluated per element in float32 (Math.fround after every operation: IEEE float
 // arithmetic without fused multiply-adds, as the engine is compiled), so a vectorized loop that rounds otherwise
 // fails too. The sizes are the smallest that the passes split: above 2 x 65,536 values, not a whole number of
