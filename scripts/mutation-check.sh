@@ -80,10 +80,7 @@ MUTATIONS=(
   "adaptive-no-reinvert@native/optim/second_order.h@s/if (next != settings_.damping) set_hyperparameter(\"damping\", next);/settings_.damping = next;/@a new λ without fresh inverses of the damped factors (§19.3)"
   "adaptive-no-rho-keeps@native/optim/adaptive_damping.h@s/next_damping(lambda, actual < 0 ? 1.0 : 0.0, s_)/lambda/@λ left alone where the model predicts no decrease (§19.1)"
   "soap-moments-not-rotated@native/optim/soap.cc@s/be_->gemm(false, false, d, n, d, 1.0f, vectors_, d, tmp_, n, 0.0f, m, n);/(void)0;/;s/be_->gemm(false, true, d, n, n, 1.0f, tmp_, n, vectors_, n, 0.0f, m, n);/(void)0;/@SOAP's first moment left in the old basis when the basis changes (§17.3)"
-  "elements-block-end@native/cpu/parallel_rows.h@s/std::min(n, (size_t)last \* kElementBlock)/std::min(n, (size_t)(last - 1) * kElementBlock + 1)/@each thread's range of an element-wise pass stops after the first value of its last block (§9.1)"
-  "elements-update-first-block@native/cpu/cpu_backend.cc@s/for (size_t i = begin; i < end; ++i) first_order_element(/for (size_t i = 0; i < end - begin; ++i) first_order_element(/@every thread of the first-order update updates the first block (§9.1)"
-  "elements-copy-offset@native/cpu/cpu_backend.cc@s/std::memcpy(dst + b, src + b, (e - b)/std::memcpy(dst + b, src, (e - b)/@every block of a threaded copy reads from the start of the source (§9.1)"
-  "elements-sampled-stream@native/cpu/cpu_backend.cc@s/bernoulli_target(seed, first + i, p);/bernoulli_target(seed, first + i - begin, p);/@each block of KFAC's sampled gradient draws from the start of its stream (§9.1)"
+  "bits-adam-rounding@native/rules/first_order_rule.h@s/step = (m \/ bias1) \/ (sqrtf(v) \/ sqrtf(bias2) + eps);/step = m \/ (bias1 * (sqrtf(v) \/ sqrtf(bias2) + eps));/@PyTorch Adam's step as one division: the same formula, rounded otherwise (§9.1)"
 )
 
 restore=()
@@ -112,7 +109,7 @@ for entry in "${MUTATIONS[@]}"; do
   [[ "$name" == token-* ]] && suites=(test/transformer.test.ts test/golden-transformer.test.ts)
   [[ "$name" == adaptive-* ]] && suites=(test/adaptive-damping.test.ts)
   [[ "$name" == threads-* ]] && suites=(test/token-threads.test.ts)
-  [[ "$name" == elements-* ]] && suites=(test/element-threads.test.ts test/backend.test.ts)
+  [[ "$name" == bits-* ]] && suites=(test/first-order-float32.test.ts test/backend.test.ts)
   out="$(npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
   failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
   if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi

@@ -137,17 +137,6 @@ size_t host_available_bytes() {
 }
 #endif
 
-// The first-order rule over elements [begin, end), one instance per protocol and method so that the compiler
-// folds the rule's branches out of the loop and vectorizes it. The settings come by value: read through a
-// lambda's captures, their branches stayed in the loop.
-template <bool Paper, FirstOrderUpdate::Kind Kind>
-void first_order_range(FirstOrderUpdate u, float bias1, float bias2, size_t begin, size_t end, float* theta,
-                       const float* grad, float* m, float* v) {
-  u.paper = Paper;
-  u.kind = Kind;
-  for (size_t i = begin; i < end; ++i) first_order_element(u, bias1, bias2, theta[i], grad[i], m[i], v[i]);
-}
-
 // The loss of one row (zi, ti of d values), and its gradient into gi when gi is not null.
 double row_loss(Loss kind, const float* zi, const float* ti, float* gi, int d) {
   double row = 0;
@@ -255,14 +244,7 @@ class CpuBackend final : public Backend {
   }
   void to_device(float* dst, const float* host, size_t n) override { std::memcpy(dst, host, n * sizeof(float)); }
   void to_host(float* host, const float* src, size_t n) override { std::memcpy(host, src, n * sizeof(float)); }
-  void copy(float* dst, const float* src, size_t n) override {
-    // Disjoint ranges (the numerical guard's copies of the weights and optimizer state) go to the threads.
-    if (dst + n <= src || src + n <= dst) {
-      cpu::parallel_elements(n, threads(), [&](size_t b, size_t e) { std::memcpy(dst + b, src + b, (e - b) * sizeof(float)); });
-    } else {
-      std::memmove(dst, src, n * sizeof(float));
-    }
-  }
+  void copy(float* dst, const float* src, size_t n) override { std::memmove(dst, src, n * sizeof(float)); }
   void fill(float* x, float value, size_t n) override { std::fill(x, x + n, value); }
   const float* stage_dataset(const float* host, size_t) override { return host; }
   void release_dataset(const float*) override {}
@@ -487,16 +469,14 @@ class CpuBackend final : public Backend {
   void sampled_gradient(Loss kind, const float* z, int m, int d, uint64_t seed, uint64_t first, float* out,
                         float* grad) override {
     if (kind != Loss::SigmoidCrossEntropy) return Backend::sampled_gradient(kind, z, m, d, seed, first, out, grad);
-    // One pass: sigmoid(z), the Bernoulli draw against it, and the gradient sigmoid(z) − t. Draw i is the
-    // stream's element first + i whichever thread takes it.
-    cpu::parallel_elements((size_t)m * d, threads(), [&](size_t begin, size_t end) {
-      for (size_t i = begin; i < end; ++i) {
-        const float p = sigmoid(z[i]);
-        const float t = bernoulli_target(seed, first + i, p);
-        out[i] = t;
-        grad[i] = p - t;
-      }
-    });
+    // One pass: sigmoid(z), the Bernoulli draw against it, and the gradient sigmoid(z) − t.
+    const size_t n = (size_t)m * d;
+    for (size_t i = 0; i < n; ++i) {
+      const float p = sigmoid(z[i]);
+      const float t = bernoulli_target(seed, first + i, p);
+      out[i] = t;
+      grad[i] = p - t;
+    }
   }
 
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
@@ -504,23 +484,29 @@ class CpuBackend final : public Backend {
     // Plain variables, not a structured binding: a lambda may capture those only from C++20 (Clang 14 refuses).
     const BiasCorrections bias = bias_corrections(u);
     const float bias1 = bias.first, bias2 = bias.square;
-    // The elements go to the threads in blocks.
-    auto run = [&](auto range) {
-      cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) { range(u, bias1, bias2, begin, end, theta, grad, m, v); });
+    // One loop per method and protocol, so the compiler folds the rule's branches out of the loop and
+    // vectorizes it (algorithm.md §9.1).
+    auto run = [&](auto paper, auto kind) {
+      FirstOrderUpdate fixed = u;
+      fixed.paper = paper;
+      fixed.kind = kind;
+      for (size_t i = 0; i < n; ++i) first_order_element(fixed, bias1, bias2, theta[i], grad[i], m[i], v[i]);
     };
     using K = FirstOrderUpdate;
+    using Paper = std::true_type;
+    using Torch = std::false_type;
     switch (u.kind) {
-      case K::Sgd: return u.paper ? run(first_order_range<true, K::Sgd>) : run(first_order_range<false, K::Sgd>);
-      case K::Adam: return u.paper ? run(first_order_range<true, K::Adam>) : run(first_order_range<false, K::Adam>);
-      case K::RmsProp:
-        return u.paper ? run(first_order_range<true, K::RmsProp>) : run(first_order_range<false, K::RmsProp>);
+      case K::Sgd: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::Sgd>{})
+                                  : run(Torch{}, std::integral_constant<K::Kind, K::Sgd>{});
+      case K::Adam: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::Adam>{})
+                                   : run(Torch{}, std::integral_constant<K::Kind, K::Adam>{});
+      case K::RmsProp: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::RmsProp>{})
+                                      : run(Torch{}, std::integral_constant<K::Kind, K::RmsProp>{});
     }
   }
 
   void gradient_momentum(size_t n, float rho, float tau, const float* theta, const float* grad, float* m) override {
-    cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) {
-      for (size_t i = begin; i < end; ++i) m[i] = kb::gradient_momentum(rho, tau, theta[i], grad[i], m[i]);
-    });
+    for (size_t i = 0; i < n; ++i) m[i] = kb::gradient_momentum(rho, tau, theta[i], grad[i], m[i]);
   }
   void running_mean_of_squares(size_t n, int j, float tau, const float* theta, const float* grad,
                                float* v) override {
