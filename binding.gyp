@@ -2,7 +2,7 @@
 # CMakeLists.txt (cmake-js); this one compiles the same sources (native/sources.txt, which both read), links
 # OpenBLAS the same way (statically with its Fortran runtime where a static library exists, its symbols kept
 # private) and uses the compile options that matter for speed and results: -O3, C++17, no fused multiply-add,
-# no -ffast-math, C++ exceptions and RTTI on, the same Node-API definitions. The CUDA backend is left out
+# no errno from math functions (vectorized square roots), no -ffast-math, C++ exceptions and RTTI on, the same Node-API definitions. The CUDA backend is left out
 # (native/cuda/cuda_absent.cc), as in a CMake build without nvcc. scripts/gyp-check.sh builds it from a clean
 # copy of the tree and runs the backend and golden suites against it.
 {
@@ -25,7 +25,7 @@
       ],
       "cflags!": ["-fno-exceptions", "-O0", "-O2", "-Os", "-ffast-math"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++20", "-std=c++20"],
-      "cflags": ["-O3", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-O3", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc": ["-std=gnu++17", "-fexceptions", "-frtti"],
       # Node's own Release settings add a frame pointer; the CMake build has none.
       "configurations": { "Release": { "cflags!": ["-fno-omit-frame-pointer"] } },
@@ -38,7 +38,7 @@
             "GCC_ENABLE_CPP_RTTI": "YES",
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "GCC_OPTIMIZATION_LEVEL": "3",
-            "OTHER_CFLAGS": ["-ffp-contract=off"]
+            "OTHER_CFLAGS": ["-ffp-contract=off", "-fno-math-errno"]
           }
         }]
       ]

@@ -10,14 +10,23 @@
 // With --repeats R each method is measured R times, the floor right before each step measurement, and the
 // table gives the median ratio with the range of the R paired ratios (the machine's load drifts).
 //   node bench/floor.js --rss        (peak RSS of a full MNIST K-BFGS epoch, in a process of its own)
+// --root DIR runs the package built in DIR (a checkout of another commit, e.g. a worktree of the parent) with
+// this script, so that two builds can be timed alternately by the same code. --clock cpu times the process's
+// processor time instead of the wall clock (all threads, OpenBLAS's waiting ones included): the step is then
+// the mean over consecutive batch ends within the measured epochs (an onBatchEnd callback reads the clock
+// while training waits), the floor each call's processor time. On a shared machine the wall clock measures
+// the scheduler's shares; processor time at one thread measures the work.
 const path = require('path');
 const { parseArgs } = require('util');
-const lib = require('../dist');
-const { settingsFor, makeOptimizer } = require('../dist/cli/methods');
 
-const { values } = parseArgs({ options: { seed: { type: 'string', default: '9999' }, threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' }, repeats: { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { seed: { type: 'string', default: '9999' }, threads: { type: 'string', default: '2' }, methods: { type: 'string', default: 'kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd' }, rss: { type: 'boolean' }, repeats: { type: 'string', default: '1' }, root: { type: 'string', default: path.join(__dirname, '..') }, clock: { type: 'string', default: 'wall' } } });
+const root = path.resolve(values.root);
+const lib = require(path.join(root, 'dist'));
+const { settingsFor, makeOptimizer } = require(path.join(root, 'dist/cli/methods'));
 const threads = Number(values.threads);
-const { native } = require('../dist/internal');
+const cpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const now = values.clock === 'cpu' ? cpuSeconds : () => Number(process.hrtime.bigint()) / 1e9;
+const { native } = require(path.join(root, 'dist/internal'));
 native.threads(threads);
 const be = native.backend;
 const m = 1000, widths = [784, 1000, 500, 250, 30, 250, 500, 1000, 784];
@@ -68,7 +77,7 @@ function timeFloor(method, pairs) {
   let best = Infinity;
   for (let rep = 0; rep < 5; rep++) {
     let total = 0;
-    fns.forEach((fn, i) => { const t = process.hrtime.bigint(); fn(); total += weights[i] * Number(process.hrtime.bigint() - t) / 1e9; });
+    fns.forEach((fn, i) => { const t = now(); fn(); total += weights[i] * (now() - t); });
     best = Math.min(best, total);
   }
   return best;
@@ -76,11 +85,12 @@ function timeFloor(method, pairs) {
 
 async function timeStep(method, data) {
   const model = lib.Autoencoder.mnist({ seed: Number(values.seed) });
-  const logs = [];
+  const logs = [], batchEnds = [];
   const epochs = method === 'kfac' ? 4 : 3;
   // K-BFGS at α = 0.1: the step costs the same, and no run diverges inside the measurement
   const settings = { ...settingsFor('mnist', method), ...(method.startsWith('kbfgs') ? { lr: 0.1 } : {}) };
-  await model.fit(data, { optimizer: makeOptimizer(method, settings, Number(values.seed)), epochs, batchSize: m, threads, seed: Number(values.seed), onEpochEnd: (_e, l) => logs.push(l) });
+  await model.fit(data, { optimizer: makeOptimizer(method, settings, Number(values.seed)), epochs, batchSize: m, threads, seed: Number(values.seed), onEpochEnd: (_e, l) => logs.push(l),
+    ...(values.clock === 'cpu' ? { onBatchEnd: () => { batchEnds.push({ epoch: logs.length, t: cpuSeconds() }); } } : {}) });
   const first = logs[epochs - 3], last = logs[epochs - 1];
   const steps = last.steps - first.steps;
   // K-BFGS(L): the mean pairs per layer over the measured steps, from the count at the end and the pairs
@@ -94,7 +104,11 @@ async function timeStep(method, data) {
   model.dispose();
   const phases = {};
   for (const l of logs.slice(epochs - 2)) for (const [k, v] of Object.entries(l.diagnostics)) if (k.endsWith('Seconds')) phases[k] = (phases[k] ?? 0) + v / steps;
-  return { step: (last.seconds - first.seconds) / steps, phases, pairs };
+  if (values.clock !== 'cpu') return { step: (last.seconds - first.seconds) / steps, phases, pairs };
+  const gaps = [];  // steps 2-10 of each measured epoch
+  for (let i = 1; i < batchEnds.length; i++)
+    if (batchEnds[i].epoch >= epochs - 2 && batchEnds[i].epoch === batchEnds[i - 1].epoch) gaps.push(batchEnds[i].t - batchEnds[i - 1].t);
+  return { step: gaps.reduce((a, b) => a + b, 0) / gaps.length, phases, pairs };
 }
 
 (async () => {
@@ -108,9 +122,10 @@ async function timeStep(method, data) {
     return;
   }
   const data = { data: train.data.subarray(0, 10000 * 784), rows: 10000, cols: 784 };
-  console.log(`threads ${threads}; MNIST autoencoder, batch ${m}`);
+  console.log(`threads ${threads}; MNIST autoencoder, batch ${m}; ${values.clock} clock; package in ${root}`);
   const repeats = Number(values.repeats);
-  console.log('| method | step (ms) | GEMM floor (ms) | step / floor | phases (ms per step) |');
+  const unit = values.clock === 'cpu' ? 'processor ms' : 'ms';
+  console.log(`| method | step (${unit}) | GEMM floor (${unit}) | step / floor | phases (wall ms per step) |`);
   console.log('| --- | ---: | ---: | ---: | --- |');
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const method of values.methods.split(',')) {

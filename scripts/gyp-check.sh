@@ -49,7 +49,7 @@ const problems = [];
 if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`compiled ${got.join(' ')}\n  not the list ${want.join(' ')}`);
 const cflags = block('CFLAGS_Release'), ccflags = block('CFLAGS_CC_Release'), defs = block('DEFS_Release');
 const ldflags = block('LDFLAGS_Release'), libs = block('LIBS');
-for (const f of ['-O3', '-ffp-contract=off']) if (!cflags.includes(f)) problems.push(`no ${f}`);
+for (const f of ['-O3', '-ffp-contract=off', '-fno-math-errno']) if (!cflags.includes(f)) problems.push(`no ${f}`);
 for (const f of ['-ffast-math', '-Ofast', '-O0', '-O2', '-fno-omit-frame-pointer']) if (cflags.includes(f)) problems.push(`${f} is on`);
 if (cflags.lastIndexOf('-O3') < Math.max(...['-O0', '-O1', '-O2', '-Os'].map((o) => cflags.lastIndexOf(o)))) problems.push('-O3 is not the last level');
 if (!ccflags.includes('-std=gnu++17')) problems.push('not C++17');
@@ -59,7 +59,7 @@ for (const d of ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABL
 if (!ldflags.includes('-Wl,--exclude-libs,ALL')) problems.push('OpenBLAS symbols are not kept private (--exclude-libs,ALL)');
 if (!libs.some((l) => /openblas/.test(l))) problems.push('OpenBLAS is not linked');
 if (problems.length > 0) { console.error(`gyp-check: the node-gyp build differs from the CMake build:\n  ${problems.join('\n  ')}`); process.exit(1); }
-console.log(`gyp-check: node-gyp compiled the ${listed.length} listed sources and cuda_absent.cc with -O3 -ffp-contract=off, C++17, exceptions on; OpenBLAS: ${libs.filter((l) => /openblas/.test(l)).join(' ')}`);
+console.log(`gyp-check: node-gyp compiled the ${listed.length} listed sources and cuda_absent.cc with -O3 -ffp-contract=off -fno-math-errno, C++17, exceptions on; OpenBLAS: ${libs.filter((l) => /openblas/.test(l)).join(' ')}`);
 CHECK
 # OpenBLAS linked in where a static library was found (as the CMake build does), not needed at run time.
 if node scripts/native-build.js openblas-libs | grep -q 'libopenblas\.a'; then

@@ -86,6 +86,7 @@ MUTATIONS=(
   "adaptive-no-reinvert@native/optim/second_order.h@s/if (next != settings_.damping) set_hyperparameter(\"damping\", next);/settings_.damping = next;/@a new λ without fresh inverses of the damped factors (§19.3)"
   "adaptive-no-rho-keeps@native/optim/adaptive_damping.h@s/next_damping(lambda, actual < 0 ? 1.0 : 0.0, s_)/lambda/@λ left alone where the model predicts no decrease (§19.1)"
   "soap-moments-not-rotated@native/optim/soap.cc@s/be_->gemm(false, false, d, n, d, 1.0f, vectors_, d, tmp_, n, 0.0f, m, n);/(void)0;/;s/be_->gemm(false, true, d, n, n, 1.0f, tmp_, n, vectors_, n, 0.0f, m, n);/(void)0;/@SOAP's first moment left in the old basis when the basis changes (§17.3)"
+  "bits-adam-rounding@native/rules/first_order_rule.h@s/step = (m \/ bias1) \/ (sqrtf(v) \/ sqrtf(bias2) + eps);/step = m \/ (bias1 * (sqrtf(v) \/ sqrtf(bias2) + eps));/@PyTorch Adam's step as one division: the same formula, rounded otherwise (§9.1)"
 )
 
 restore=()
@@ -115,6 +116,7 @@ for entry in "${MUTATIONS[@]}"; do
   [[ "$name" == adaptive-* ]] && suites=(test/adaptive-damping.test.ts)
   [[ "$name" == threads-* ]] && suites=(test/token-threads.test.ts)
   [[ "$name" == budget-* ]] && suites=(test/fit-budgets.test.ts)
+  [[ "$name" == bits-* ]] && suites=(test/first-order-float32.test.ts test/backend.test.ts)
   out="$(npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
   failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
   if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi

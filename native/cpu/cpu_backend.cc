@@ -484,7 +484,8 @@ class CpuBackend final : public Backend {
     // Plain variables, not a structured binding: a lambda may capture those only from C++20 (Clang 14 refuses).
     const BiasCorrections bias = bias_corrections(u);
     const float bias1 = bias.first, bias2 = bias.square;
-    // One loop per method and protocol, so the compiler folds the rule's branches out of the loop.
+    // One loop per method and protocol, so the compiler folds the rule's branches out of the loop and
+    // vectorizes it (algorithm.md §9.1).
     auto run = [&](auto paper, auto kind) {
       FirstOrderUpdate fixed = u;
       fixed.paper = paper;
