@@ -2,8 +2,8 @@
 # CMakeLists.txt (cmake-js); this one compiles the same sources (native/sources.txt, which both read), links
 # OpenBLAS the same way (statically with its Fortran runtime where a static library exists, its symbols kept
 # private) and uses the compile options that matter for speed and results: -O3, C++17, no fused multiply-add,
-# no errno from math functions (vectorized square roots), no -ffast-math, C++ exceptions and RTTI on, the same Node-API definitions. The CUDA backend is left out
-# (native/cuda/cuda_absent.cc), as in a CMake build without nvcc. scripts/gyp-check.sh builds it from a clean
+# no errno from math functions (vectorized square roots), no -ffast-math, C++ exceptions and RTTI on, the same
+# Node-API definitions. The CUDA backend is left out (native/cuda/cuda_absent.cc), as in a CMake build without nvcc. scripts/gyp-check.sh builds it from a clean
 # copy of the tree and runs the backend and golden suites against it.
 {
   "targets": [
