@@ -4,8 +4,14 @@
 // that must not alter results (a restructuring) prints the same lines before and after:
 //   node scripts/fingerprint.js > before.txt; <change, npm run build>; node scripts/fingerprint.js | diff before.txt -
 // Results are bit-identical only on the same machine, kernel family and thread count (docs/blas-kernels.md).
+// --root DIR runs the package built in DIR (a checkout of another commit) with this script, so that two builds
+// can be compared without rebuilding: node scripts/fingerprint.js --root ../other | diff - <(node scripts/fingerprint.js)
 const crypto = require('crypto');
-const lib = require('../dist');
+const path = require('path');
+const { parseArgs } = require('util');
+
+const { values } = parseArgs({ options: { root: { type: 'string', default: path.join(__dirname, '..') } } });
+const lib = require(path.join(path.resolve(values.root), 'dist'));
 
 const random = (n, seed) => {
   let a = seed >>> 0;

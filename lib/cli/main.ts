@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError as CliArgumentError, Option } from 'comma
 import { METHODS, PAPER_METHODS, apiDefaults, grid, settingsFor, type MethodName, type MethodSettings } from './methods';
 import { PROBLEMS, TEXT_EVALUATION_ROWS, TEXT_GPT, loadProblem, type ProblemName, type TextGpt } from './problems';
 import { Sequential } from '../model';
-import { runOne, type EpochRecord } from './run';
+import { hasBudget, runOne, type EpochRecord } from './run';
 import { DEVICES, engineSummary, resolveDevice, type DeviceName } from '../devices';
 import type { BackendName } from '../binding';
 import { initDistributed } from '../distributed';
@@ -66,8 +66,6 @@ const timeBudgetOption = (what: string) => new Option('--time-budget <seconds>',
   `${what}: training stops after the first step that ends past it (evaluation not counted), the epoch in progress logged with "partial": true`)
   .argParser(positive('--time-budget'));
 const maxStepsOption = (what: string) => new Option('--max-steps <n>', `${what}: training stops after so many`).argParser(positiveInt('--max-steps'));
-/** A budget given without --epochs trains until the budget is spent. */
-const budgeted = (o: { timeBudget?: number; maxSteps?: number }) => o.timeBudget !== undefined || o.maxSteps !== undefined;
 
 /** --device, the same for every command. */
 const deviceOption = () =>
@@ -215,7 +213,7 @@ withGptOptions(program.command('bench'))
         const log = path.join(runsDir, `${name}-${method}.jsonl`);
         fs.writeFileSync(log, '');
         const result = await runOne({
-          problem, method, settings, epochs: budgeted(o) ? o.epochs : o.epochs ?? (quick ? 8 : 20), stepsPerEpoch: o.stepsPerEpoch,
+          problem, method, settings, epochs: hasBudget(o) ? o.epochs : o.epochs ?? (quick ? 8 : 20), stepsPerEpoch: o.stepsPerEpoch,
           timeBudget: o.timeBudget, maxSteps: o.maxSteps, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device, log,
           progress: o.quiet ? false : undefined,
         });

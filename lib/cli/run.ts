@@ -71,13 +71,16 @@ export interface RunResult {
   failure?: string;
 }
 
+/** A time or step budget was given. */
+export const hasBudget = (o: { timeBudget?: number; maxSteps?: number }) => o.timeBudget !== undefined || o.maxSteps !== undefined;
+
 export async function runOne(o: RunOptions): Promise<RunResult> {
   const { train, test, trainRows, testTokensPerCharacter: tokensPerCharacter } = o.problem;
   const callbacks = lrDecaySchedule(o.settings);  // checked before anything is built
   const batchSize = Math.min(o.batchSize, trainRows);
   const batches = o.stepsPerEpoch ?? Math.floor(trainRows / batchSize);
   // A budget without epochs: as many epochs as the budget allows.
-  const budgeted = (o.timeBudget !== undefined || o.maxSteps !== undefined) && o.epochs === undefined;
+  const budgeted = hasBudget(o) && o.epochs === undefined;
   const epochs = budgeted ? 1_000_000 : o.epochs ?? 10;
   // The bar counts seconds under a time budget alone, else steps.
   const barSeconds = budgeted && o.maxSteps === undefined;
