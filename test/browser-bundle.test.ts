@@ -37,6 +37,7 @@ interface AppResult {
   curvesSynthRows: number;
   limits: { state: Refusal; usable: number; device: Refusal };
   badCheckpoint: Refusal; followsOptimizer: boolean;
+  budgets: { steps: number; perEpoch: number; epochs: Array<{ epoch: number; stoppedBy: string | null }>; historyEpochs: number; badMaxSteps: Refusal };
 }
 
 describeIf('a bundled application that imports kbfgs-native, in headless Chromium', () => {
@@ -121,6 +122,12 @@ describeIf('a bundled application that imports kbfgs-native, in headless Chromiu
     expect(close(r.restarted, r.continued, 1e-4)).toBe(false);
     expect(r.continued[0]).toBeLessThan(r.loss[2]);
     expect(r.adam[1]).toBeLessThan(r.adam[0]);
+    // The budgets per step: 4 + 4 + 2 steps, the last epoch ended by maxSteps, and a bad budget refused.
+    expect([r.budgets.steps, r.budgets.perEpoch]).toEqual([10, 4]);
+    expect(r.budgets.epochs.map((e) => e.stoppedBy)).toEqual([null, null, 'maxSteps']);
+    expect(r.budgets.historyEpochs).toBe(3);
+    expect(r.budgets.badMaxSteps.name).toBe('InvalidArgumentError');
+    expect(r.budgets.badMaxSteps.message).toMatch(/maxSteps/);
     expect(r.followsOptimizer).toBe(true);  // model.optimizer: the last one given to fit, or the restored one
     expect([r.badCheckpoint.name, r.badCheckpoint.code]).toEqual(['CheckpointError', 'KBFGS_CHECKPOINT']);
     expect(r.badCheckpoint.message).toBe('three bytes: 3 bytes is too short for a safetensors file');

@@ -98,8 +98,8 @@ export interface BrowserFitOptions extends SharedFitOptions {
   onBatchEnd?: (batch: number, logs: BatchLogs) => void;
 }
 
-const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'timeBudget', 'shuffle', 'seed', 'validationData', 'threads',
-  'onNonFinite', 'signal', 'onEpochEnd', 'onBatchEnd'];
+const FIT_KEYS = ['optimizer', 'epochs', 'batchSize', 'stepsPerEpoch', 'timeBudget', 'maxSteps', 'trainingLossRows',
+  'warmStartBatches', 'shuffle', 'seed', 'validationData', 'threads', 'onNonFinite', 'signal', 'onEpochEnd', 'onBatchEnd'];
 
 /**
  * A network in its own Web Worker. The constructor returns at once; `ready` resolves when the engine has

@@ -25,7 +25,8 @@ export interface ModelInfo {
 }
 
 /** The options of fit() the page and the worker share, documented on the Node API's FitOptions. */
-export type SharedFitOptions = Pick<FitOptions, 'epochs' | 'batchSize' | 'timeBudget' | 'shuffle' | 'seed' | 'validationData' | 'onNonFinite'>;
+export type SharedFitOptions = Pick<FitOptions, 'epochs' | 'batchSize' | 'stepsPerEpoch' | 'timeBudget' | 'maxSteps' |
+  'trainingLossRows' | 'warmStartBatches' | 'shuffle' | 'seed' | 'validationData' | 'onNonFinite'>;
 
 /** fit()'s options that cross to the worker: the optimizer as its toJSON() form, no functions, no signal. */
 export interface WorkerFitOptions extends SharedFitOptions {

@@ -74,6 +74,37 @@ function joinHistories(parts: History[]): History {
   };
 }
 
+/**
+ * fit()'s timeBudget and maxSteps over the one-epoch fits of a one-thread worker: each fit gets what is left.
+ * The time counts each fit's whole call (its epoch-end evaluation too), so training ends no later than the
+ * budget allows. A fit's steps are its epoch's (`params.steps`) or, where fewer were left, what was left: the
+ * model's step counter cannot say, as it restarts with a new optimizer.
+ */
+class CallBudgets {
+  private seconds = 0;
+  private steps = 0;
+  constructor(private readonly timeBudget: number | undefined, private readonly maxSteps: number | undefined) {}
+
+  left(): { timeBudget?: number; maxSteps?: number } {
+    if (this.seconds === 0) return {};  // the first fit takes the caller's values (and checks them)
+    return {
+      ...(this.timeBudget ? { timeBudget: Math.max(this.timeBudget - this.seconds, Number.MIN_VALUE) } : {}),
+      ...(this.maxSteps ? { maxSteps: Math.max(this.maxSteps - this.steps, 1) } : {}),
+    };
+  }
+
+  spent(seconds: number, epochSteps: number): void {
+    this.seconds += seconds;
+    this.steps += this.maxSteps ? Math.min(epochSteps, this.maxSteps - this.steps) : epochSteps;
+  }
+
+  stoppedBy(): 'timeBudget' | 'maxSteps' | undefined {
+    if (this.maxSteps && this.steps >= this.maxSteps) return 'maxSteps';
+    if (this.timeBudget && this.seconds >= this.timeBudget) return 'timeBudget';
+    return undefined;
+  }
+}
+
 let model: Sequential | undefined;
 let stopRequested = false;
 // The optimizers of this model's fits by the page's id of each instance: the same instance on the page continues
@@ -159,18 +190,27 @@ async function handle(message: ToWorker): Promise<void> {
           // One thread: fit runs on this worker's only thread, so a hook that training waits for could never be
           // called. One epoch per fit instead (the same optimizer continues the run), the epoch's logs posted
           // after each, and a stop or an abort taken between epochs. Batch events do not hold training up
-          // (reportOnly): each epoch's reach the page, in order, as that epoch ends.
+          // (reportOnly): each epoch's reach the page, in order, as that epoch ends. The fits share the model's
+          // batch stream, and the budgets of the whole call (timeBudget, maxSteps) are what is left of them.
           const parts: History[] = [];
           const epochs = options.epochs ?? 1;
+          const budgets = new CallBudgets(options.timeBudget, options.maxSteps);
           for (let e = 0; e < epochs; e++) {
             await new Promise((resolve) => setTimeout(resolve, 0));  // lets stop and abort messages in
             if (controller.signal.aborted) throw new AbortError('fit: aborted');
             if (stopRequested) break;
-            const part = await model.fit(data, { ...options, epochs: 1, seed: (options.seed ?? 0) + e, threads: 1, optimizer, onBatchEnd });
+            const started = performance.now();
+            const part = await model.fit(data, {
+              ...options, ...budgets.left(), epochs: 1, seed: (options.seed ?? 0) + e, threads: 1, optimizer, onBatchEnd,
+            });
+            budgets.spent((performance.now() - started) / 1000, part.params.steps);
             parts.push(part);
             const at = part.epoch.length - 1;
-            const logs = Object.fromEntries(Object.entries(part.history).map(([k, v]) => [k, (v as number[])[at]]));
+            const logs: Record<string, unknown> = Object.fromEntries(Object.entries(part.history).map(([k, v]) => [k, (v as number[])[at]]));
+            const stoppedBy = budgets.stoppedBy();
+            if (stoppedBy) logs.stoppedBy = stoppedBy;
             post({ type: 'epoch', id, epoch: part.epoch[at], logs });
+            if (stoppedBy) break;
           }
           if (parts.length === 0) throw new Error('fit: stopped before the first epoch');
           history = joinHistories(parts);
