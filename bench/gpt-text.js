@@ -9,6 +9,7 @@
 // steps compares methods per step alike on a machine whose speed changes under other jobs).
 //   node bench/gpt-text.js --budget 600 [--steps N] [--methods adamw,kfac,kbfgs] [--batch-size 32] [--threads 2]
 //     [--eval-every 25] [--eval-rows 256] [--settings '{"kfac":{"lr":0.3,"damping":0.1}}'] [--out gpt-text-results]
+//     [--options '{"kfac":{"clipNorm":1,"inverseEvery":5}}']   (more of the optimizer's own options, by method)
 // Writes <out>/<method>.jsonl (one line per measurement: step, seconds, valLoss, valBitsPerCharacter),
 // <out>/samples.txt and <out>/summary.md (also printed): the final figures and, for each second-order method,
 // the steps and seconds it took to reach AdamW's final validation loss.
@@ -23,7 +24,7 @@ const { values } = parseArgs({ options: {
   budget: { type: 'string', default: '600' }, steps: { type: 'string', default: 'Infinity' }, methods: { type: 'string', default: 'adamw,kfac,kbfgs' },
   'batch-size': { type: 'string', default: '32' }, threads: { type: 'string', default: '2' },
   'eval-every': { type: 'string', default: '25' }, 'eval-rows': { type: 'string', default: '256' },
-  settings: { type: 'string', default: '{}' }, out: { type: 'string', default: 'gpt-text-results' },
+  settings: { type: 'string', default: '{}' }, options: { type: 'string', default: '{}' }, out: { type: 'string', default: 'gpt-text-results' },
   file: { type: 'string' }, seed: { type: 'string', default: '1' },
   context: { type: 'string' }, width: { type: 'string' }, heads: { type: 'string' }, blocks: { type: 'string' },
   prompt: { type: 'string', default: 'The ' }, 'sample-tokens': { type: 'string', default: '300' },
@@ -31,7 +32,16 @@ const { values } = parseArgs({ options: {
 const budget = Number(values.budget), maxSteps = Number(values.steps), batchSize = Number(values['batch-size']), threads = Number(values.threads);
 const evalEvery = Number(values['eval-every']), seed = Number(values.seed);
 const methods = values.methods.split(',');
-const overrides = JSON.parse(values.settings);
+const overrides = JSON.parse(values.settings), extraOptions = JSON.parse(values.options);
+const CLASSES = { kbfgs: lib.KBFGS, 'kbfgs-l': lib.KBFGSL, kfac: lib.KFAC, shampoo: lib.Shampoo, soap: lib.SOAP, adamw: lib.AdamW };
+
+/** The CLI's optimizer for the settings, or, with --options for the method, its class with those options added. */
+function optimizerFor(method, settings) {
+  const extra = extraOptions[method];
+  if (!extra) return makeOptimizer(method, settings, seed);
+  const { lrDecay: _decay, ...own } = settings;
+  return new CLASSES[method]({ ...own, ...(method === 'kfac' ? { seed } : {}), ...extra });
+}
 const gpt = { ...TEXT_GPT };
 for (const key of Object.keys(gpt)) if (values[key] !== undefined) gpt[key] = Number(values[key]);
 
@@ -67,7 +77,7 @@ function chunk(c) {
 async function run(method) {
   const settings = settingsFor('text', method, overrides[method]);
   const model = lib.Sequential.gpt({ ...gpt, seed });
-  const optimizer = makeOptimizer(method, settings, seed);
+  const optimizer = optimizerFor(method, settings);
   const log = path.join(values.out, `${method}.jsonl`);
   fs.writeFileSync(log, '');
   const points = [];
@@ -108,7 +118,7 @@ const reach = (points, loss) => points.find((p) => p.valLoss <= loss) ?? null;
     '| method | settings | steps | seconds | final validation bits per character | stopped |', '| --- | --- | --- | --- | --- | --- |'];
   for (const r of results) {
     const last = r.points.at(-1);
-    lines.push(`| ${r.method} | ${JSON.stringify(r.settings)} | ${last.step} | ${last.seconds.toFixed(1)} | ${last.valBitsPerCharacter.toFixed(4)} | ${r.failure ?? ''} |`);
+    lines.push(`| ${r.method} | ${JSON.stringify({ ...r.settings, ...extraOptions[r.method] })} | ${last.step} | ${last.seconds.toFixed(1)} | ${last.valBitsPerCharacter.toFixed(4)} | ${r.failure ?? ''} |`);
   }
   const adamw = results.find((r) => r.method === 'adamw');
   if (adamw) {
