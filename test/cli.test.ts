@@ -69,6 +69,21 @@ test('a settings file\'s lrDecay multiplies α after every epoch of bench; a bad
   });
 });
 
+test('a settings file\'s clipNorm reaches every method\'s optimizer; a bad one is a clear error', () => {
+  const { makeOptimizer, METHODS } = require('../lib/cli/methods') as typeof import('../lib/cli/methods');
+  for (const method of METHODS) {
+    expect(makeOptimizer(method, { lr: 0.01, damping: 0.1, clipNorm: 2 }).toJSON().clipNorm).toBe(2);
+    expect(makeOptimizer(method, { lr: 0.01, damping: 0.1 }).toJSON().clipNorm).toBeUndefined();
+  }
+  const file = path.join(os.tmpdir(), `kbfgs-clip-${process.pid}.json`);
+  fs.writeFileSync(file, JSON.stringify({ 'curves-synth': { adam: { lr: 0.001, clipNorm: -1 } } }));
+  const r = spawnSync(process.execPath, [cli, 'bench', '--problems', 'curves-synth', '--methods', 'adam', '--train-size', '200',
+    '--epochs', '1', '--settings', file, '--quiet'], { cwd: root, encoding: 'utf8' });
+  fs.unlinkSync(file);
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toMatch(/clipNorm must be > 0, got -1/);
+});
+
 test('tune --lr and --damping replace those axes of the grid and keep the others', () => {
   const { grid } = require('../lib/cli/methods') as typeof import('../lib/cli/methods');
   expect(grid('kbfgs', true, { damping: [0.01, 0.03] })).toEqual(

@@ -23,6 +23,8 @@ export interface MethodSettings {
   curvatureEvery?: number;
   /** α is multiplied by this after every epoch, α_e = α·lrDecay^e (default 1: constant; settings files only, not tuned). */
   lrDecay?: number;
+  /** The gradient clipped to this global norm (algorithm.md §15.2; default none; settings files only, not tuned). */
+  clipNorm?: number;
 }
 
 /**
@@ -93,17 +95,18 @@ export function settingsFor(problem: string, method: MethodName, override?: Part
 
 /** Every method in the paper's protocol (algorithm.md §2): gradient momentum 0.9/0.1 and τ = 1e-5 for all. */
 export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): Optimizer {
+  const clip = s.clipNorm === undefined ? {} : { clipNorm: s.clipNorm };
   switch (method) {
-    case 'kbfgs': return new KBFGS({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery });
-    case 'kbfgs-l': return new KBFGSL({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery });
-    case 'kfac': return new KFAC({ lr: s.lr, damping: s.damping, seed });
-    case 'adam': return new Adam({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
-    case 'rmsprop': return new RMSprop({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper' });
-    case 'sgd': return new SGD({ lr: s.lr, protocol: 'paper' });
+    case 'kbfgs': return new KBFGS({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery, ...clip });
+    case 'kbfgs-l': return new KBFGSL({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery, ...clip });
+    case 'kfac': return new KFAC({ lr: s.lr, damping: s.damping, seed, ...clip });
+    case 'adam': return new Adam({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper', ...clip });
+    case 'rmsprop': return new RMSprop({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper', ...clip });
+    case 'sgd': return new SGD({ lr: s.lr, protocol: 'paper', ...clip });
     // 'adaptive' reaches these two only to be refused with their own typed error
-    case 'shampoo': return new Shampoo({ lr: s.lr, damping: s.damping as number, epsilon: s.epsilon });
-    case 'soap': return new SOAP({ lr: s.lr, damping: s.damping as number });
-    case 'adamw': return new AdamW({ lr: s.lr, epsilon: s.epsilon, weightDecay: s.weightDecay });
+    case 'shampoo': return new Shampoo({ lr: s.lr, damping: s.damping as number, epsilon: s.epsilon, ...clip });
+    case 'soap': return new SOAP({ lr: s.lr, damping: s.damping as number, ...clip });
+    case 'adamw': return new AdamW({ lr: s.lr, epsilon: s.epsilon, weightDecay: s.weightDecay, ...clip });
   }
 }
 
