@@ -170,6 +170,20 @@ LOSSES.forEach((name, kind) => {
     ops.sampledGradient(kind, z, 200, d, 777, out, grad);
     return kind === 1 ? [out, grad] : [out];
   }, kind === 1 ? relativeError : mismatchFraction);
+  // The seed in a counter in backend memory (a recorded KFAC step): two draws, and the counter advanced twice,
+  // from just below 2^32 so that the second draw's seed carries into the high word.
+  const base = kind === 1 ? relativeError : mismatchFraction;
+  check(`sampledGradientCounted ${name} (two draws, the counter advanced)`, kind === 1 ? 1e-6 : 1e-3, (ops, r) => {
+    const z = uniform(200 * d, r, -3, 3), counter = new Float32Array(2), words = new Uint32Array(counter.buffer);
+    words.set([0xfffffffe, 3]);
+    const outputs = [];
+    for (let draw = 0; draw < 2; draw++) {
+      const out = new Float32Array(200 * d), grad = new Float32Array(200 * d);
+      ops.sampledGradientCounted(kind, z, 200, d, counter, out, grad);
+      outputs.push(...(kind === 1 ? [out, grad] : [out]));
+    }
+    return [...outputs, Float32Array.from(words)];
+  }, (gpu, cpu) => (relativeError([gpu.at(-1)], [cpu.at(-1)]) === 0 ? base(gpu.slice(0, -1), cpu.slice(0, -1)) : Infinity));
   check(`link ${name}`, 1e-6, (ops, r) => {
     const z = uniform(13 * d, r, -6, 6), out = new Float32Array(13 * d);
     ops.link(kind, z, 13, d, out);
@@ -306,6 +320,22 @@ for (const [name, refScale, gated] of [['applied', 1, false], ['skip rule', 1e6,
     ops.bfgsUpdate(n, h, s, y, hy, Float32Array.of(refScale), 1e-4, gated ? Float32Array.of(1) : null, skipped);
     return [h, skipped];
   });
+
+// K-BFGS(L)'s memory: kept, rejected (yᵀs < 0 and below threshold·‖ref‖), gated, then full (the oldest dropped).
+check('lbfgsAppend (kept, rejected, gated, full)', 0, (ops, r) => {
+  const d = 300, memory = 3, S = new Float32Array(memory * d), Y = new Float32Array(memory * d);
+  const size = new Float32Array(1), skipped = new Float32Array(1), ref = uniform(40, r);
+  for (const [scale, gated] of [[1, false], [-1, false], [2, false], [1e-9, false], [3, true], [0.5, false], [4, false]]) {
+    const s = uniform(d, r), y = Float32Array.from(s, (v) => scale * v + 0.01 * r());
+    ops.lbfgsAppend(d, memory, S, Y, s, y, ref, 1e-4, gated ? Float32Array.of(1) : null, size, skipped);
+  }
+  return [S, Y, size, skipped];
+});
+check('padDiagonal', 0, (ops, r) => {
+  const a = uniform(7 * 9, r);
+  ops.padDiagonal(a, 7, 9, Float32Array.of(3), 1);
+  return [a];
+});
 
 /** Runs every op check on both backends: [{ name, error, tol, ok }]. */
 function opParity(cpuOps, gpuOps) {
