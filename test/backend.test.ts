@@ -121,6 +121,11 @@ describe(`backend '${be.name}'`, () => {
     [1, 'relu', (h) => Math.max(h, 0), (h) => (h > 0 ? 1 : 0)],
     [2, 'sigmoid', (h) => 1 / (1 + Math.exp(-h)), (h) => { const s = 1 / (1 + Math.exp(-h)); return s * (1 - s); }],
     [3, 'tanh', Math.tanh, (h) => 1 - Math.tanh(h) ** 2],
+    // GELU's tanh form (algorithm.md §18.3), with u = √(2/π)(h + 0.044715 h³)
+    [4, 'gelu', (h) => 0.5 * h * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (h + 0.044715 * h ** 3))), (h) => {
+      const t = Math.tanh(Math.sqrt(2 / Math.PI) * (h + 0.044715 * h ** 3));
+      return 0.5 * (1 + t) + 0.5 * h * (1 - t * t) * Math.sqrt(2 / Math.PI) * (1 + 3 * 0.044715 * h * h);
+    }],
   ];
   test.each(activations)('activation %s (%s) forward and backward', (act, _name, f, df) => {
     const m = 3, d = 7;

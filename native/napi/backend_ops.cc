@@ -179,7 +179,7 @@ Napi::Value Potrs(const Napi::CallbackInfo& info) {
 // activationForward(act, h, m, d, out) / activationBackward(act, h, m, d, g)
 Activation activation_arg(Args& a, size_t i, const Napi::CallbackInfo& info) {
   const int act = a.num(i);
-  if (act < 0 || act > 3) throw_invalid(info.Env(), "unknown activation");
+  if (act < 0 || act > (int)Activation::Gelu) throw_invalid(info.Env(), "unknown activation");
   return (Activation)act;
 }
 Loss loss_arg(Args& a, size_t i, const Napi::CallbackInfo& info) {

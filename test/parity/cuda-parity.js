@@ -61,7 +61,7 @@ function mismatchFraction(gpu, cpu) {
   return a.filter((v, i) => v !== b[i]).length / a.length;
 }
 
-const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'];
+const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh', 'gelu'];  // in the order of rules/kinds.h
 const LOSSES = ['sigmoidCrossEntropy', 'halfSquaredError', 'softmaxCrossEntropy'];
 const KINDS = { sgd: 0, adam: 1, rmsprop: 2 };
 
