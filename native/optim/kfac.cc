@@ -130,10 +130,17 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   // A step without inversions queues the same work every time and reads nothing back (its draw's seed is the
   // counter), so a GPU backend records it once and replays it, as K-BFGS's step. The inversions read
   // Cholesky's status back; collectives and adaptive damping's losses cannot be recorded either.
-  if (!invert && comm_ == &single_process() && !adaptive_.enabled())
-    be_->run_recorded(recording_key(ws, 0), [&] { queue_step(net, ws, k, false); });
-  else
+  bool queued = true;
+  if (!invert && comm_ == &single_process() && !adaptive_.enabled()) {
+    queued = false;
+    be_->run_recorded(recording_key(ws, 0), [&] {
+      queued = true;
+      queue_step(net, ws, k, false);
+    });
+  } else {
     queue_step(net, ws, k, invert);
+  }
+  n_replayed_ += !queued;  // a replayed step queued nothing here
 }
 
 void KfacOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool invert) {
@@ -189,7 +196,8 @@ void KfacOptimizer::take_diagnostics(Diagnostics& out) {
   out.push_back({"curvatureSeconds", t_factors_});
   out.push_back({"inverseSeconds", t_inverse_});
   out.push_back({"directionSeconds", t_direction_});
-  n_inversions_ = t_sampled_ = t_factors_ = t_inverse_ = t_direction_ = 0;
+  out.push_back({"replayedSteps", n_replayed_});
+  n_inversions_ = t_sampled_ = t_factors_ = t_inverse_ = t_direction_ = n_replayed_ = 0;
 }
 
 }  // namespace kb

@@ -373,6 +373,10 @@ const STEP_OPTIMIZERS = {
   soap: (lib) => new lib.SOAP({ lr: 3e-3, precondEvery: 2, startPreconditioningStep: 4 }),
 };
 
+// The methods whose steps a GPU records and replays (algorithm.md §9.2): K-BFGS's and K-BFGS(L)'s from the third
+// step on, KFAC's without inversions (here, of steps 0-7: step 4 runs, 5 is recorded, 7 is replayed).
+const RECORDED = ['kbfgs', 'kbfgs-l', 'kfac'];
+
 // The networks of the step checks: a dense autoencoder, and a convolutional one (4 x 6 images, conv + max
 // pooling, flatten, dense) for the image layers.
 const STEP_NETWORKS = {
@@ -402,9 +406,11 @@ async function stepParity(lib, { tf32 = false } = {}) {
       const model = build(lib, device, tf32);
       try {
         const initial = model.getWeights().flatMap((w) => [w.weight, w.bias]);
-        const history = await model.fit(x, { optimizer: make(lib), epochs: 2, batchSize: 60, seed: 3 });
+        let replayed = 0;
+        const history = await model.fit(x, { optimizer: make(lib), epochs: 2, batchSize: 60, seed: 3,
+          onEpochEnd: (_epoch, logs) => { replayed += logs.diagnostics.replayedSteps ?? 0; } });
         const weights = model.getWeights().flatMap((w) => [w.weight, w.bias]);
-        return { losses: history.history.loss, weights, initial };
+        return { losses: history.history.loss, weights, initial, replayed };
       } finally {
         model.dispose();
       }
@@ -418,6 +424,12 @@ async function stepParity(lib, { tf32 = false } = {}) {
     const weightError = tf32 ? relativeError(gpu.weights, cpu.weights) : relativeError(fromCpu, moved);
     results.push({ name: `${name} steps${tf32 ? ' (tf32)' : ''}: losses`, error: lossError, tol, ok: lossError <= tol });
     results.push({ name: `${name} steps${tf32 ? ' (tf32)' : ''}: weights`, error: weightError, tol, ok: weightError <= tol });
+    // The steps that may be recorded were replayed from their graphs (a failed capture falls back silently).
+    if (RECORDED.includes(method)) {
+      const expected = process.env.KBFGS_CUDA_GRAPHS === '0' ? 0 : 1;
+      results.push({ name: `${name} steps${tf32 ? ' (tf32)' : ''}: replayed from graphs (${gpu.replayed})`, error: gpu.replayed,
+        tol: expected, ok: expected ? gpu.replayed >= 1 : gpu.replayed === 0 });
+    }
   }
   return results;
 }
