@@ -12,7 +12,9 @@
 // --units widens the first dense layer (the benchmark CNN has 128) on both sides. --clock cpu compares the
 // processor seconds of the two processes' Adam epochs (all their threads) instead of wall-clock seconds: on a
 // machine shared with other jobs, wall-clock time measures the share the scheduler gave each side, and
-// PyTorch's OpenMP threads lose more of it while they wait for each other.
+// PyTorch's OpenMP threads lose more of it while they wait for each other. --device cuda runs both sides on the
+// GPU (PyTorch's CUDA build): each Adam timing is then the second of two epochs, so that neither side's first
+// launches, library loading or kernel selection is counted.
 const { execFileSync } = require('child_process');
 const path = require('path');
 const { parseArgs } = require('util');
@@ -22,14 +24,17 @@ const { cnnClassifier } = require('../dist/cli/problems');
 const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '60000' }, 'step-rows': { type: 'string', default: '6400' },
   batch: { type: 'string', default: '128' }, threads: { type: 'string', default: '2' }, repeats: { type: 'string', default: '2' },
-  only: { type: 'string' }, clock: { type: 'string', default: 'wall' }, units: { type: 'string', default: '128' }, 'curvature-every': { type: 'string', default: '1' },
+  only: { type: 'string' }, clock: { type: 'string', default: 'wall' }, device: { type: 'string', default: 'cpu' }, units: { type: 'string', default: '128' }, 'curvature-every': { type: 'string', default: '1' },
   dir: { type: 'string' },  // default: where Debian's dataset-fashion-mnist installs it
 } });
 const batch = Number(values.batch), threads = Number(values.threads), units = Number(values.units);
+const device = values.device;
+if (!['cpu', 'cuda'].includes(device)) throw new Error(`--device must be cpu or cuda, not ${device}`);
+const adamEpochs = device === 'cuda' ? 2 : 1;  // on a GPU the second epoch is timed (above)
 
 // The benchmark CNN, or the same network with a wider first dense layer.
 function network() {
-  if (units === 128) return cnnClassifier(1);
+  if (units === 128) return cnnClassifier(1, device);
   return new lib.Sequential({
     inputShape: [1, 28, 28],
     layers: [
@@ -37,7 +42,7 @@ function network() {
       { type: 'conv2d', filters: 64, kernel: 5, padding: 2, activation: 'relu' }, { type: 'maxPool2d', pool: 2 },
       { type: 'flatten' }, { units, activation: 'relu' }, { units: 10 },
     ],
-    loss: 'softmaxCrossEntropy', seed: 1,
+    loss: 'softmaxCrossEntropy', seed: 1, device,
   });
 }
 
@@ -65,7 +70,7 @@ async function epochSeconds(data, optimizer, epochs, epoch) {
 const FASHION_DIR = values.dir ?? '/usr/share/datasets/fashion-mnist';
 
 function torchEpochSeconds(rows) {
-  const out = execFileSync('python3', [path.join(__dirname, 'cnn_torch.py'), FASHION_DIR, '1', String(batch), String(threads), String(rows), String(units)],
+  const out = execFileSync('python3', [path.join(__dirname, 'cnn_torch.py'), FASHION_DIR, String(adamEpochs), String(batch), String(threads), String(rows), String(units), device],
     { encoding: 'utf8' });
   const last = JSON.parse(out.trim().split('\n').pop());
   return values.clock === 'cpu' ? last.cpu_seconds : last.seconds;
@@ -78,12 +83,13 @@ const row = (label, ratios, base) =>
 (async () => {
   const data = await lib.datasets.fashionMnist({ dir: FASHION_DIR, labels: true });
   const rows = Number(values.rows), stepRows = Number(values['step-rows']);
-  console.log(`Fashion-MNIST, first dense layer ${units} units, batch ${batch}, ${threads} threads, ${values.clock} clock; ${rows} images per Adam epoch, ${stepRows} per step timing`);
+  const gpu = device === 'cuda' ? `; GPU: ${lib.devices().cuda.devices.map((d) => d.name).join(', ')}` : '';
+  console.log(`Fashion-MNIST, first dense layer ${units} units, batch ${batch}, ${threads} threads, ${values.clock} clock, device ${device}${gpu}; ${rows} images per Adam epoch, ${stepRows} per step timing`);
   console.log('| ratio | median | range | baseline seconds |');
   console.log('| --- | --- | --- | --- |');
   const epochRatios = [], torchSeconds = [], stepRatios = [], adamStep = [];
   for (let r = 0; r < Number(values.repeats) && values.only !== 'step'; r++) {
-    const ours = await epochSeconds(head(data.train, rows), new lib.Adam({ lr: 1e-3 }), 1, 0);
+    const ours = await epochSeconds(head(data.train, rows), new lib.Adam({ lr: 1e-3 }), adamEpochs, adamEpochs - 1);
     const theirs = torchEpochSeconds(rows);
     epochRatios.push(ours.seconds / theirs);
     torchSeconds.push(theirs);

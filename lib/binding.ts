@@ -278,6 +278,12 @@ export interface NativeBackendOps {
   /** sampleTargets into out, then lossGradient against them into grad (fused where a backend can). */
   sampledGradient(kind: number, z: Float32Array, m: number, d: number, seed: number, out: Float32Array,
     grad: Float32Array): void;
+  /**
+   * sampledGradient with the seed splitmix64(c), c the 64-bit counter in the bits of counter[0..1] (low word
+   * first), which then becomes c + 1 (KFAC's draws on a recorded GPU step).
+   */
+  sampledGradientCounted(kind: number, z: Float32Array, m: number, d: number, counter: Float32Array, out: Float32Array,
+    grad: Float32Array): void;
   sumSquares(x: Float32Array): number;
   firstNonFinite(x: Float32Array): number;
   /** flag[0] = 1 if x holds a NaN or an infinity; flag[0] is left as it is otherwise. */
@@ -297,14 +303,23 @@ export interface NativeBackendOps {
   /** The guarded BFGS inverse update of H (n x n); skipped[0] += 1 when the pair is not used. */
   bfgsUpdate(n: number, h: Float32Array, s: Float32Array, y: Float32Array, hy: Float32Array, ref: Float32Array,
     threshold: number, gate: Float32Array | null, skipped: Float32Array): void;
+  /**
+   * K-BFGS(L)'s memory: unless gate[0] != 0, keeps (s, y) when sᵀs is finite and yᵀs > threshold·sᵀs·‖ref‖, as
+   * row size[0] of S and Y (memory x d), dropping the oldest row when full; size[0] grows; else skipped[0] += 1.
+   */
+  lbfgsAppend(d: number, memory: number, S: Float32Array, Y: Float32Array, s: Float32Array, y: Float32Array, ref: Float32Array,
+    threshold: number, gate: Float32Array | null, size: Float32Array, skipped: Float32Array): void;
+  /** A[i][i] = value for count[0] <= i < n. */
+  padDiagonal(a: Float32Array, n: number, lda: number, count: Float32Array, value: number): void;
 }
 
 /** The curvature building blocks of native/optim on Float32Arrays, for tests. */
 export interface NativeCurvatureOps {
   bfgsUpdate(h: Float32Array, n: number, s: Float32Array, y: Float32Array, refNorm: number): boolean;
   doubleDamping(h: Float32Array, d: number, s: Float32Array, y: Float32Array, mu2: number): { powell: boolean; lm: boolean; degenerate: boolean };
+  /** fixedShape: the products over all `memory` rows, the unused ones padded (as on a GPU, optim/lbfgs.h). */
   lbfgsApply(d: number, memory: number, s: Float32Array, y: Float32Array, k: number, refNorm: number, v: Float32Array,
-    ncols: number): { out: Float32Array; size: number };
+    ncols: number, fixedShape: boolean): { out: Float32Array; size: number };
 }
 
 export interface NativeAddon {

@@ -121,6 +121,11 @@ describe(`backend '${be.name}'`, () => {
     [1, 'relu', (h) => Math.max(h, 0), (h) => (h > 0 ? 1 : 0)],
     [2, 'sigmoid', (h) => 1 / (1 + Math.exp(-h)), (h) => { const s = 1 / (1 + Math.exp(-h)); return s * (1 - s); }],
     [3, 'tanh', Math.tanh, (h) => 1 - Math.tanh(h) ** 2],
+    // GELU's tanh form (algorithm.md §18.3), with u = √(2/π)(h + 0.044715 h³)
+    [4, 'gelu', (h) => 0.5 * h * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (h + 0.044715 * h ** 3))), (h) => {
+      const t = Math.tanh(Math.sqrt(2 / Math.PI) * (h + 0.044715 * h ** 3));
+      return 0.5 * (1 + t) + 0.5 * h * (1 - t * t) * Math.sqrt(2 / Math.PI) * (1 + 3 * 0.044715 * h * h);
+    }],
   ];
   test.each(activations)('activation %s (%s) forward and backward', (act, _name, f, df) => {
     const m = 3, d = 7;
@@ -413,6 +418,71 @@ describe(`backend '${be.name}'`, () => {
       expect(ones).toBeGreaterThan(0.2 * m * d);
       expect(ones).toBeLessThan(0.8 * m * d);
     }
+  });
+
+  // KFAC's draws on a recorded GPU step take their seed from a counter in backend memory (rules/rng.h): the seed is
+  // splitmix64(c), c the counter's 64 bits (low word first), and c advances by one per draw. The Bernoulli
+  // targets are checked against uniform_at computed here in BigInt: t = 1 exactly when u < sigmoid(z).
+  test('sampledGradientCounted draws with seed splitmix64(c) and advances the counter c', () => {
+    const mask = (1n << 64n) - 1n;
+    const mix = (z: bigint) => {
+      z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & mask;
+      z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & mask;
+      return z ^ (z >> 31n);
+    };
+    const uniformAt = (seed: bigint, i: bigint) => Number(mix((seed + (i + 1n) * 0x9e3779b97f4a7c15n) & mask) >> 11n) * 2 ** -53;
+    const m = 40, d = 9, z = randomArray(m * d, rnd, 3);
+    const counter = new Float32Array(2), words = new Uint32Array(counter.buffer);
+    words.set([0xfffffffe, 7]);  // c = 7·2³² + 2³² − 2: the next draw carries into the high word
+    for (const c of [(7n << 32n) + 0xfffffffen, (7n << 32n) + 0xffffffffn]) {
+      const targets = new Float32Array(m * d), grad = new Float32Array(m * d), expected = new Float32Array(m * d);
+      be.sampledGradientCounted(0, z, m, d, counter, targets, grad);
+      const seed = mix(c);
+      const draws = Float32Array.from(z, (v, i) => (uniformAt(seed, 2n * BigInt(i)) < 1 / (1 + Math.exp(-v)) ? 1 : 0));
+      expect(targets).toEqual(draws);
+      be.lossGradient(0, z, targets, m, d, expected);
+      expect(grad).toEqual(expected);
+    }
+    expect(Array.from(words)).toEqual([0, 8]);
+  });
+
+  // K-BFGS(L)'s memory, decided where the vectors live (algorithm.md §4): keep (s, y) when yᵀs > threshold·sᵀs·‖ref‖
+  // and sᵀs is finite, as the next row, the oldest row dropped when all `memory` rows are held.
+  test('lbfgsAppend keeps pairs by the rule, drops the oldest when full, counts the pairs it does not keep', () => {
+    const d = 6, memory = 3, S = new Float32Array(memory * d), Y = new Float32Array(memory * d);
+    const size = new Float32Array(1), skipped = new Float32Array(1), ref = Float32Array.of(3, 4);  // ‖ref‖ = 5
+    const pair = (scale: number) => {
+      const s = randomArray(d, rnd);
+      return { s, y: Float32Array.from(s, (v) => scale * v) };  // yᵀs = scale·sᵀs
+    };
+    const append = (p: { s: Float32Array; y: Float32Array }, gate: Float32Array | null = null) =>
+      be.lbfgsAppend(d, memory, S, Y, p.s, p.y, ref, 0.1, gate, size, skipped);  // kept when scale > 0.1·5
+    const kept = [pair(0.6), pair(2), pair(0.7), pair(1.5)];
+    append(kept[0]);
+    append(kept[1]);
+    expect([size[0], skipped[0]]).toEqual([2, 0]);
+    expect(Array.from(S.subarray(0, 2 * d))).toEqual([...kept[0].s, ...kept[1].s]);
+    expect(Array.from(Y.subarray(d, 2 * d))).toEqual(Array.from(kept[1].y));
+    expect(Array.from(S.subarray(2 * d))).toEqual(new Array(d).fill(0));
+    append(pair(0.4));  // below 0.5 = threshold·‖ref‖
+    append(pair(-1));
+    const bad = pair(1);
+    bad.s[2] = NaN;
+    append(bad);
+    append(pair(3), Float32Array.of(1));  // gated: damping found the pair degenerate
+    expect([size[0], skipped[0]]).toEqual([2, 4]);
+    append(kept[2]);
+    append(kept[3]);
+    expect([size[0], skipped[0]]).toEqual([3, 4]);
+    expect(Array.from(S)).toEqual([...kept[1].s, ...kept[2].s, ...kept[3].s]);
+    expect(Array.from(Y)).toEqual([...kept[1].y, ...kept[2].y, ...kept[3].y]);
+  });
+
+  test('padDiagonal sets the diagonal from count[0] on', () => {
+    const n = 5, lda = 6, a = randomArray(n * lda, rnd), want = Float32Array.from(a);
+    for (let i = 2; i < n; i++) want[i * lda + i] = 1;
+    be.padDiagonal(a, n, lda, Float32Array.of(2), 1);
+    expect(a).toEqual(want);
   });
 
   test('a call with a too-short array throws instead of reading out of bounds', () => {

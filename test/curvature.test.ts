@@ -100,7 +100,9 @@ describe('double damping', () => {
   });
 });
 
-describe('L-BFGS operator', () => {
+// Both shapes of the products: over the pairs held (the CPU), and over every row of the memory with the unused
+// ones padded (a GPU, optim/lbfgs.h), which must give the same operator.
+describe.each([false, true])('L-BFGS operator (fixed shape %s)', (fixedShape) => {
   const d = 9, ncols = 4;
   const pairs = (k: number) => {
     const B = spd(d, rnd);
@@ -119,7 +121,7 @@ describe('L-BFGS operator', () => {
 
   test('the compact form equals dense BFGS from I while the memory holds every pair', () => {
     const k = 6, { S, Y } = pairs(k), V = randomArray(d * ncols, rnd);
-    const { out, size } = cv.lbfgsApply(d, 10, S, Y, k, 0, V, ncols);
+    const { out, size } = cv.lbfgsApply(d, 10, S, Y, k, 0, V, ncols, fixedShape);
     expect(size).toBe(k);
     const want = denseBfgs(S, Y, 0, k, V);
     expect(maxAbsDiff(out, want)).toBeLessThan(1e-3 * Math.max(...Array.from(want, Math.abs)));
@@ -127,7 +129,7 @@ describe('L-BFGS operator', () => {
 
   test('when full, the oldest pairs drop: memory 3 after 5 pairs equals BFGS over the last 3', () => {
     const { S, Y } = pairs(5), V = randomArray(d * ncols, rnd);
-    const { out, size } = cv.lbfgsApply(d, 3, S, Y, 5, 0, V, ncols);
+    const { out, size } = cv.lbfgsApply(d, 3, S, Y, 5, 0, V, ncols, fixedShape);
     expect(size).toBe(3);
     const want = denseBfgs(S, Y, 2, 5, V);
     expect(maxAbsDiff(out, want)).toBeLessThan(1e-3 * Math.max(...Array.from(want, Math.abs)));
@@ -137,16 +139,16 @@ describe('L-BFGS operator', () => {
 
   test('an empty memory is the identity; a pair failing yᵀs > 1e-4·sᵀs·‖ref‖ is not stored', () => {
     const V = randomArray(d, rnd);
-    expect(Array.from(cv.lbfgsApply(d, 5, new Float32Array(0), new Float32Array(0), 0, 0, V, 1).out)).toEqual(Array.from(V));
+    expect(Array.from(cv.lbfgsApply(d, 5, new Float32Array(0), new Float32Array(0), 0, 0, V, 1, fixedShape).out)).toEqual(Array.from(V));
     const s = randomArray(d, rnd), y = Float32Array.from(s, (v) => -v);
-    expect(cv.lbfgsApply(d, 5, s, y, 1, 1, V, 1).size).toBe(0);
+    expect(cv.lbfgsApply(d, 5, s, y, 1, 1, V, 1, fixedShape).size).toBe(0);
   });
 
   test('agrees with the two-loop recursion of the reference', () => {
     const k = 4, { S, Y } = pairs(k), v = randomArray(d, rnd);
     const list = Array.from({ length: k }, (_, i) => ({ s: Float64Array.from(S.subarray(i * d, (i + 1) * d)), y: Float64Array.from(Y.subarray(i * d, (i + 1) * d)) }));
     const want = twoLoop(list, Float64Array.from(v));
-    const { out } = cv.lbfgsApply(d, 10, S, Y, k, 0, v, 1);
+    const { out } = cv.lbfgsApply(d, 10, S, Y, k, 0, v, 1, fixedShape);
     expect(maxAbsDiff(out, want)).toBeLessThan(1e-3 * Math.max(...Array.from(want, Math.abs)));
   });
 });

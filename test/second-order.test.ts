@@ -8,8 +8,8 @@ const small = () => new Autoencoder({ encoder: [784, 64, 16], loss: 'sigmoidCros
 
 test.each<[string, () => Optimizer, string[]]>([
   ['K-BFGS', () => new KBFGS({ lr: 0.1, damping: 0.3 }), ['hgSkipped', 'haSkipped', 'powellDamping', 'lmDamping', 'secondPassSeconds', 'curvatureSeconds', 'directionSeconds']],
-  ['K-BFGS(L)', () => new KBFGSL({ lr: 0.1, damping: 0.3, memory: 100 }), ['hgSkipped', 'powellDamping', 'lmDamping', 'secondPassSeconds']],
-  ['KFAC', () => new KFAC({ lr: 1, damping: 3 }), ['inversions', 'sampledPassSeconds', 'inverseSeconds', 'directionSeconds']],
+  ['K-BFGS(L)', () => new KBFGSL({ lr: 0.1, damping: 0.3, memory: 100 }), ['hgSkipped', 'powellDamping', 'lmDamping', 'secondPassSeconds', 'replayedSteps']],
+  ['KFAC', () => new KFAC({ lr: 1, damping: 3 }), ['inversions', 'sampledPassSeconds', 'inverseSeconds', 'directionSeconds', 'replayedSteps']],
 ])('%s lowers the loss of a small autoencoder and logs its diagnostics', async (_name, make, keys) => {
   const model = small();
   const before = await model.evaluate(images);
@@ -19,6 +19,7 @@ test.each<[string, () => Optimizer, string[]]>([
   for (const key of ['forwardSeconds', 'backwardSeconds', ...keys]) expect(diagnostics[7][key]).toBeGreaterThanOrEqual(0);
   if (diagnostics[0].curvatureUpdates !== undefined) expect(diagnostics[0].curvatureUpdates).toBe(4 * 4);  // 4 steps x 4 layers
   if (diagnostics[0].inversions !== undefined) expect(diagnostics[0].inversions).toBe(4);                 // k <= 20: every step
+  if (diagnostics[7].replayedSteps !== undefined) expect(diagnostics[7].replayedSteps).toBe(0);          // the CPU records nothing
   model.dispose();
 });
 

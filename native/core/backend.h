@@ -13,6 +13,7 @@
 
 #include "../rules/image_geometry.h"
 #include "../rules/kinds.h"
+#include "../rules/rng.h"
 
 namespace kb {
 
@@ -114,6 +115,17 @@ class Backend {
     sample_targets(loss, z, m, d, seed, first, out);
     loss_gradient(loss, z, out, m, d, grad);
   }
+  // The same draw with its seed in backend memory: counter (2 floats, rules/rng.h's load_counter) holds c, the
+  // draw uses the seed splitmix64_mix(c), then c becomes c + 1. Nothing crosses to the host, so a GPU backend
+  // can record a step that draws (KFAC's, algorithm.md §5) and replay it with a new seed each time.
+  virtual void sampled_gradient_counted(Loss loss, const float* z, int m, int d, float* counter, uint64_t first,
+                                        float* out, float* grad) {
+    float c[2];
+    to_host(c, counter, 2);
+    sampled_gradient(loss, z, m, d, splitmix64_mix(load_counter(c)), first, out, grad);
+    store_counter(c, load_counter(c) + 1);
+    to_device(counter, c, 2);
+  }
   // ---- image layers (algorithm.md §12; the per-element rules are rules/image_rules.h) ------------------------
   // patches ((m·T) x (patch_size + 1), row i·T + t) = the kernel windows of the m images x, the homogeneous
   // coordinate last.
@@ -144,6 +156,17 @@ class Backend {
   // (ref_n values), unless gate is given and gate[0] != 0; a pair not used increments skipped[0].
   virtual void bfgs_update(int n, float* h, const float* s, const float* y, const float* hy, const float* ref,
                            int ref_n, double threshold, const float* gate, float* skipped) = 0;
+
+  // K-BFGS(L)'s memory (algorithm.md §4), its size kept in backend memory so that no step waits for it. Unless
+  // gate is given and gate[0] != 0, the pair (s, y) of d-vectors is kept when lbfgs_keeps_pair (curvature_rules.h)
+  // holds with ‖ref‖ (ref_n values): it becomes row size[0] of s_rows and y_rows (memory x d, oldest first), the
+  // rows moving up by one to drop the oldest when size[0] == memory, and size[0] grows up to memory. A pair not
+  // kept increments skipped[0].
+  virtual void lbfgs_append(int d, int memory, float* s_rows, float* y_rows, const float* s, const float* y,
+                            const float* ref, int ref_n, double threshold, const float* gate, float* size,
+                            float* skipped) = 0;
+  // A[i][i] = value for count[0] <= i < n (the unit diagonal of the memory's unused rows, optim/lbfgs.cc).
+  virtual void pad_diagonal(float* a, int n, int lda, const float* count, float value) = 0;
 
   // Waits until the work queued so far has run (a no-op on the CPU, whose calls return when done).
   virtual void synchronize() = 0;

@@ -190,10 +190,11 @@ double Network::output_gradient(Workspace& ws, const float* targets, bool want_l
   return scaled_token_loss(loss, ws, grad);
 }
 
-void Network::sampled_output_gradient(Workspace& ws, uint64_t seed, float* targets) {
+void Network::sampled_output_gradient(Workspace& ws, float* seed_counter, float* targets) {
   const int tokens = std::max(1, output_tokens()), d = output_row();
   float* grad = ws.layers.back().out_grad.data;
-  backend_.sampled_gradient(loss_, ws.output, ws.m * tokens, d, seed, (uint64_t)ws.first * tokens * d, targets, grad);
+  backend_.sampled_gradient_counted(loss_, ws.output, ws.m * tokens, d, seed_counter, (uint64_t)ws.first * tokens * d,
+                                    targets, grad);
   scaled_token_loss(NAN, ws, grad);
 }
 

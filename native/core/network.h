@@ -135,8 +135,9 @@ class Network {
   // sampled targets.
   double output_gradient(Workspace& ws, const float* targets, bool want_loss);
   // The same for targets sampled from the model's output (KFAC, algorithm.md §5), written to targets; the loss
-  // is not computed.
-  void sampled_output_gradient(Workspace& ws, uint64_t seed, float* targets);
+  // is not computed. The seed is splitmix64_mix of the counter in backend memory, which then advances by one
+  // (Backend::sampled_gradient_counted).
+  void sampled_output_gradient(Workspace& ws, float* seed_counter, float* targets);
   // Propagates the output gradient down the stack: afterwards g[l] = d loss_i / d h_l of every layer with
   // weights. If weight_grad is not null it receives the mean-loss gradient (1/batch) sum_i g_l^(i) abar^(i)^T
   // of every layer, laid out like the parameters, summed over the ranks.

@@ -556,6 +556,26 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void lbfgs_append(int d, int memory, float* s_rows, float* y_rows, const float* s, const float* y, const float* ref,
+                    int ref_n, double threshold, const float* gate, float* size, float* skipped) override {
+    if ((gate && gate[0] != 0) || !lbfgs_keeps_pair(dot(d, s, s), dot(d, y, s), std::sqrt(dot(ref_n, ref, ref)), threshold)) {
+      skipped[0] += 1;
+      return;
+    }
+    int k = (int)size[0];
+    if (k == memory) {  // drop the oldest pair
+      std::memmove(s_rows, s_rows + d, (size_t)(memory - 1) * d * sizeof(float));
+      std::memmove(y_rows, y_rows + d, (size_t)(memory - 1) * d * sizeof(float));
+      --k;
+    }
+    std::copy(s, s + d, s_rows + (size_t)k * d);
+    std::copy(y, y + d, y_rows + (size_t)k * d);
+    size[0] = (float)(k + 1);
+  }
+  void pad_diagonal(float* a, int n, int lda, const float* count, float value) override {
+    for (int i = std::max(0, (int)count[0]); i < n; ++i) a[(size_t)i * lda + i] = value;
+  }
+
   void synchronize() override {}
   void set_threads(int threads) override { openblas_set_num_threads(threads); }
   int threads() const override { return openblas_get_num_threads(); }

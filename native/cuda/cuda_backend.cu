@@ -320,7 +320,13 @@ class CudaBackend final : public Backend {
     launch_add_diagonal_from(stream_, a, n, lda, src, stride);
   }
   void sample_targets(Loss kind, const float* z, int m, int d, uint64_t seed, uint64_t first, float* out) override {
-    launch_sample_targets(stream_, kind, z, m, d, seed, first, out);
+    launch_sample_targets(stream_, kind, z, m, d, seed, nullptr, first, out);
+  }
+  void sampled_gradient_counted(Loss kind, const float* z, int m, int d, float* counter, uint64_t first, float* out,
+                                float* grad) override {
+    launch_sample_targets(stream_, kind, z, m, d, 0, counter, first, out);
+    loss_gradient(kind, z, out, m, d, grad);
+    launch_advance_counter(stream_, counter);
   }
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                           float* v) override {
@@ -342,6 +348,14 @@ class CudaBackend final : public Backend {
   void bfgs_update(int n, float* h, const float* s, const float* y, const float* hy, const float* ref, int ref_n,
                    double threshold, const float* gate, float* skipped) override {
     launch_bfgs_update(stream_, n, h, s, y, hy, ref, ref_n, threshold, gate, skipped, coefficients_.get(3));
+  }
+
+  void lbfgs_append(int d, int memory, float* s_rows, float* y_rows, const float* s, const float* y, const float* ref,
+                    int ref_n, double threshold, const float* gate, float* size, float* skipped) override {
+    launch_lbfgs_append(stream_, d, memory, s_rows, y_rows, s, y, ref, ref_n, threshold, gate, size, skipped);
+  }
+  void pad_diagonal(float* a, int n, int lda, const float* count, float value) override {
+    launch_pad_diagonal(stream_, a, n, lda, count, value);
   }
 
   void synchronize() override { sync(); }

@@ -117,6 +117,49 @@ __global__ void bfgs_rank_two_kernel(int n, float* h, const float* s, const floa
   }
 }
 
+// One block. The rows move up in chunks of one value per thread, each chunk read before any of it is written,
+// so a row may overwrite the one above it without a race.
+__global__ void lbfgs_append_kernel(int d, int memory, float* s_rows, float* y_rows, const float* s, const float* y,
+                                    const float* ref, int ref_n, double threshold, const float* gate, float* size,
+                                    float* skipped) {
+  const bool lead = threadIdx.x == 0;
+  const bool gated = gate && gate[0] != 0;
+  if (gated || !lbfgs_keeps_pair(block_dot(d, s, s), block_dot(d, y, s), sqrt(block_dot(ref_n, ref, ref)), threshold)) {
+    if (lead) skipped[0] += 1;
+    return;
+  }
+  int k = (int)size[0];
+  __syncthreads();  // every thread has read the size before the lead writes it
+  if (k == memory) {
+    const size_t moved = (size_t)(memory - 1) * d;
+    for (size_t base = 0; base < moved; base += blockDim.x) {
+      const size_t e = base + threadIdx.x;
+      float sv = 0, yv = 0;
+      if (e < moved) {
+        sv = s_rows[e + d];
+        yv = y_rows[e + d];
+      }
+      __syncthreads();
+      if (e < moved) {
+        s_rows[e] = sv;
+        y_rows[e] = yv;
+      }
+      __syncthreads();
+    }
+    --k;
+  }
+  for (int i = threadIdx.x; i < d; i += blockDim.x) {
+    s_rows[(size_t)k * d + i] = s[i];
+    y_rows[(size_t)k * d + i] = y[i];
+  }
+  if (lead) size[0] = (float)(k + 1);
+}
+
+__global__ void pad_diagonal_kernel(float* a, int n, int lda, const float* count, float value) {
+  const int first = count[0] > 0 ? (int)count[0] : 0;
+  KB_GRID_STRIDE(i, (size_t)n) if ((int)i >= first) a[i * lda + i] = value;
+}
+
 __global__ void fill_kernel(float* x, float value, size_t n) {
   KB_GRID_STRIDE(i, n) x[i] = value;
 }
@@ -206,22 +249,33 @@ __global__ void softmax_rows_kernel(const float* z, int d, float* out) {
   for (int j = threadIdx.x; j < d; j += blockDim.x) oi[j] = (float)(exp((double)zi[j] - zmax) / denom);
 }
 
-__global__ void bernoulli_kernel(const float* z, size_t n, uint64_t seed, uint64_t first, float* out) {
+// A draw's seed: the argument, or the counter in device memory (a recorded step's draws, rules/rng.h).
+__device__ uint64_t draw_seed(uint64_t seed, const float* counter) {
+  return counter ? splitmix64_mix(load_counter(counter)) : seed;
+}
+
+__global__ void bernoulli_kernel(const float* z, size_t n, uint64_t seed, const float* counter, uint64_t first,
+                                 float* out) {
+  seed = draw_seed(seed, counter);
   KB_GRID_STRIDE(i, n) out[i] = bernoulli_target(seed, first + i, sigmoid(z[i]));
 }
 
-__global__ void normal_kernel(const float* z, size_t n, uint64_t seed, uint64_t first, float* out) {
+__global__ void normal_kernel(const float* z, size_t n, uint64_t seed, const float* counter, uint64_t first, float* out) {
+  seed = draw_seed(seed, counter);
   KB_GRID_STRIDE(i, n) out[i] = normal_target(seed, first + i, z[i]);
 }
 
 // One thread per row: inverse CDF of the row's softmax (already in out) with the row's first uniform.
-__global__ void categorical_kernel(int m, int d, uint64_t seed, uint64_t first, float* out) {
+__global__ void categorical_kernel(int m, int d, uint64_t seed, const float* counter, uint64_t first, float* out) {
+  seed = draw_seed(seed, counter);
   KB_GRID_STRIDE(r, (size_t)m) {
     float* p = out + r * d;
     const int pick = categorical_target(p, d, uniform_at(seed, 2 * (first + r * d)));
     for (int j = 0; j < d; ++j) p[j] = j == pick ? 1.0f : 0.0f;
   }
 }
+
+__global__ void advance_counter_kernel(float* counter) { store_counter(counter, load_counter(counter) + 1); }
 
 __global__ void axpby_kernel(size_t n, float alpha, const float* x, float beta, float* y) {
   KB_GRID_STRIDE(i, n) y[i] = alpha * x[i] + beta * y[i];
@@ -418,19 +472,23 @@ void launch_link(cudaStream_t s, Loss loss, const float* z, int m, int d, float*
   }
   check_launch("link");
 }
-void launch_sample_targets(cudaStream_t s, Loss loss, const float* z, int m, int d, uint64_t seed, uint64_t first,
-                           float* out) {
+void launch_sample_targets(cudaStream_t s, Loss loss, const float* z, int m, int d, uint64_t seed,
+                           const float* seed_counter, uint64_t first, float* out) {
   const size_t n = (size_t)m * d;
   if (n == 0) return;
   if (loss == Loss::SigmoidCrossEntropy) {
-    bernoulli_kernel<<<grid_for(n), kThreads, 0, s>>>(z, n, seed, first, out);
+    bernoulli_kernel<<<grid_for(n), kThreads, 0, s>>>(z, n, seed, seed_counter, first, out);
   } else if (loss == Loss::HalfSquaredError) {
-    normal_kernel<<<grid_for(n), kThreads, 0, s>>>(z, n, seed, first, out);
+    normal_kernel<<<grid_for(n), kThreads, 0, s>>>(z, n, seed, seed_counter, first, out);
   } else {
     softmax_rows_kernel<<<m, kThreads, 0, s>>>(z, d, out);
-    categorical_kernel<<<grid_for(m), kThreads, 0, s>>>(m, d, seed, first, out);
+    categorical_kernel<<<grid_for(m), kThreads, 0, s>>>(m, d, seed, seed_counter, first, out);
   }
   check_launch("sample_targets");
+}
+void launch_advance_counter(cudaStream_t s, float* counter) {
+  advance_counter_kernel<<<1, 1, 0, s>>>(counter);
+  check_launch("advance_counter");
 }
 void launch_axpby(cudaStream_t s, size_t n, float alpha, const float* x, float beta, float* y) {
   axpby_kernel<<<grid_for(n), kThreads, 0, s>>>(n, alpha, x, beta, y);
@@ -479,6 +537,16 @@ void launch_bfgs_update(cudaStream_t s, int n, float* h, const float* sv, const 
   bfgs_coefficients_kernel<<<1, kThreads, 0, s>>>(n, sv, y, hy, ref, ref_n, threshold, gate, skipped, coefficients);
   bfgs_rank_two_kernel<<<grid_for((size_t)n * n), kThreads, 0, s>>>(n, h, sv, hy, coefficients);
   check_launch("bfgs_update");
+}
+void launch_lbfgs_append(cudaStream_t s, int d, int memory, float* s_rows, float* y_rows, const float* sv,
+                         const float* y, const float* ref, int ref_n, double threshold, const float* gate, float* size,
+                         float* skipped) {
+  lbfgs_append_kernel<<<1, kThreads, 0, s>>>(d, memory, s_rows, y_rows, sv, y, ref, ref_n, threshold, gate, size, skipped);
+  check_launch("lbfgs_append");
+}
+void launch_pad_diagonal(cudaStream_t s, float* a, int n, int lda, const float* count, float value) {
+  pad_diagonal_kernel<<<grid_for(n), kThreads, 0, s>>>(a, n, lda, count, value);
+  check_launch("pad_diagonal");
 }
 void launch_dot(cudaStream_t s, size_t n, const float* x, const float* y, double* partials, double* out) {
   dot_partials_kernel<<<kReduceBlocks, kThreads, 0, s>>>(n, x, y, partials);

@@ -26,8 +26,10 @@ void launch_activation_backward(cudaStream_t s, Activation act, const float* h, 
 void launch_row_losses(cudaStream_t s, Loss loss, const float* z, const float* t, int m, int d, float* grad,
                        double* row_totals);
 void launch_link(cudaStream_t s, Loss loss, const float* z, int m, int d, float* out);
-void launch_sample_targets(cudaStream_t s, Loss loss, const float* z, int m, int d, uint64_t seed, uint64_t first,
-                           float* out);
+// The seed is `seed`, or, when seed_counter is not null, splitmix64_mix of the counter there (rules/rng.h).
+void launch_sample_targets(cudaStream_t s, Loss loss, const float* z, int m, int d, uint64_t seed,
+                           const float* seed_counter, uint64_t first, float* out);
+void launch_advance_counter(cudaStream_t s, float* counter);  // the counter += 1
 void launch_axpby(cudaStream_t s, size_t n, float alpha, const float* x, float beta, float* y);
 void launch_add_diagonal(cudaStream_t s, float* a, int n, int lda, float value);
 void launch_add_diagonal_from(cudaStream_t s, float* a, int n, int lda, const float* src, int stride);
@@ -49,6 +51,11 @@ void launch_damp_pair(cudaStream_t s, int d, float* sv, float* y, const float* h
 void launch_bfgs_update(cudaStream_t s, int n, float* h, const float* sv, const float* y, const float* hy,
                         const float* ref, int ref_n, double threshold, const float* gate, float* skipped,
                         float* coefficients);
+// Backend::lbfgs_append in one block: the decision from block-wide sums, then the rows moved and the pair copied.
+void launch_lbfgs_append(cudaStream_t s, int d, int memory, float* s_rows, float* y_rows, const float* sv,
+                         const float* y, const float* ref, int ref_n, double threshold, const float* gate, float* size,
+                         float* skipped);
+void launch_pad_diagonal(cudaStream_t s, float* a, int n, int lda, const float* count, float value);
 
 // The image layers (Backend::im2col, col2im, pool_forward, pool_backward).
 void launch_im2col(cudaStream_t s, const PatchShape& shape, const float* x, int m, float* patches);

@@ -179,7 +179,7 @@ Napi::Value Potrs(const Napi::CallbackInfo& info) {
 // activationForward(act, h, m, d, out) / activationBackward(act, h, m, d, g)
 Activation activation_arg(Args& a, size_t i, const Napi::CallbackInfo& info) {
   const int act = a.num(i);
-  if (act < 0 || act > 3) throw_invalid(info.Env(), "unknown activation");
+  if (act < 0 || act > (int)Activation::Gelu) throw_invalid(info.Env(), "unknown activation");
   return (Activation)act;
 }
 Loss loss_arg(Args& a, size_t i, const Napi::CallbackInfo& info) {
@@ -261,6 +261,16 @@ Napi::Value SampledGradient(const Napi::CallbackInfo& info) {
     const uint64_t seed = (uint64_t)info[4].As<Napi::Number>().DoubleValue();
     const size_t n = (size_t)m * d;
     a.be().sampled_gradient(kind, a.arr(1, n), m, d, seed, 0, a.arr(5, n), a.arr(6, n));
+    return none(info);
+  });
+}
+// sampledGradientCounted(kind, z, m, d, counter[2], out, grad): the seed in the counter's bits, which advance by one
+Napi::Value SampledGradientCounted(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const Loss kind = loss_arg(a, 0, info);
+    const int m = a.num(2), d = a.num(3);
+    const size_t n = (size_t)m * d;
+    a.be().sampled_gradient_counted(kind, a.arr(1, n), m, d, a.arr(4, 2), 0, a.arr(5, n), a.arr(6, n));
     return none(info);
   });
 }
@@ -528,6 +538,26 @@ Napi::Value BfgsUpdate(const Napi::CallbackInfo& info) {
   });
 }
 
+// lbfgsAppend(d, memory, S (memory x d), Y, s, y, ref, threshold, gate[1]|null, size[1], skipped[1])
+Napi::Value LbfgsAppend(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int d = a.num(0), memory = a.num(1);
+    if (memory <= 0) throw_invalid(info.Env(), "memory must be positive");
+    const size_t ref_n = float32_arg(info[6], "ref").ElementLength(), rows = (size_t)memory * d;
+    a.be().lbfgs_append(d, memory, a.arr(2, rows), a.arr(3, rows), a.arr(4, d), a.arr(5, d), a.arr(6, ref_n), (int)ref_n,
+                        info[7].As<Napi::Number>().DoubleValue(), a.optional_arr(8, 1), a.arr(9, 1), a.arr(10, 1));
+    return none(info);
+  });
+}
+// padDiagonal(A, n, lda, count[1], value)
+Napi::Value PadDiagonal(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int n = a.num(1), lda = a.num(2);
+    a.be().pad_diagonal(a.arr(0, span(n, n, lda)), n, lda, a.arr(3, 1), a.fnum(4));
+    return none(info);
+  });
+}
+
 }  // namespace
 
 Napi::Object BackendOps(Napi::Env env, Backend& backend) {
@@ -554,6 +584,7 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("link", Link);
   add("sampleTargets", SampleTargets);
   add("sampledGradient", SampledGradient);
+  add("sampledGradientCounted", SampledGradientCounted);
   add("columnMean", ColumnMean);
   add("im2col", Im2col);
   add("col2im", Col2im);
@@ -577,6 +608,8 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("runningMeanOfSquares", RunningMeanOfSquares);
   add("dampPair", DampPair);
   add("bfgsUpdate", BfgsUpdate);
+  add("lbfgsAppend", LbfgsAppend);
+  add("padDiagonal", PadDiagonal);
   return o;
 }
 

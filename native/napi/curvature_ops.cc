@@ -56,8 +56,8 @@ Napi::Value DoubleDamping(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// lbfgsApply(d, memory, S (k x d), Y (k x d), k, refNorm, V (d x ncols), ncols) -> { out, size }: appends the
-// k pairs in order, then returns H V.
+// lbfgsApply(d, memory, S (k x d), Y (k x d), k, refNorm, V (d x ncols), ncols, fixedShape) -> { out, size }:
+// appends the k pairs in order, then returns H V (the products over all memory rows with fixedShape, as on a GPU).
 Napi::Value LbfgsApply(const Napi::CallbackInfo& info) {
   const int d = int_arg(info, 0, "d"), memory = int_arg(info, 1, "memory"), k = int_arg(info, 4, "k");
   const int ncols = int_arg(info, 7, "ncols");
@@ -66,8 +66,10 @@ Napi::Value LbfgsApply(const Napi::CallbackInfo& info) {
   const float* y = vec(info, 3, (size_t)k * d, "Y");
   const float* v = vec(info, 6, (size_t)d * ncols, "V");
   LbfgsOperator op;
-  op.init(be(), d, memory, ncols);
-  for (int i = 0; i < k; ++i) op.append(s + (size_t)i * d, y + (size_t)i * d, info[5].As<Napi::Number>().DoubleValue());
+  op.init(be(), d, memory, ncols, info[8].ToBoolean());
+  const float ref = (float)info[5].As<Napi::Number>().DoubleValue();  // a one-value reference of norm |refNorm|
+  float skipped = 0;
+  for (int i = 0; i < k; ++i) op.append(s + (size_t)i * d, y + (size_t)i * d, &ref, 1, nullptr, &skipped);
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), (size_t)d * ncols);
   op.apply(v, ncols, out.Data());
   publish(out);

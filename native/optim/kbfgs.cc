@@ -53,7 +53,7 @@ void KbfgsOptimizer::attach(Network& net, int batch_capacity, int train_rows) {
     layer.h_a = take(n * n);
     if (settings_.memory > 0) {
       layer.lbfgs = std::make_unique<LbfgsOperator>();
-      layer.lbfgs->init(*be_, layer.d, settings_.memory, layer.n);
+      layer.lbfgs->init(*be_, layer.d, settings_.memory, layer.n, /*fixed_shape=*/!be_->host_memory());
     } else {
       layer.h_g = take(d * d);
       be_->add_diagonal(layer.h_g, layer.d, layer.d, 1.0f);  // H_g = I (algorithm.md §3.2)
@@ -136,8 +136,8 @@ void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
 }
 
 void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
-  // After the first step a dense K-BFGS step queues the same work every time and reads nothing back, so a
-  // GPU backend records it once and replays it. A replayed step queues nothing here: it adds no phase time.
+  // After the first step a K-BFGS or K-BFGS(L) step queues the same work every time and reads nothing back (the
+  // L-BFGS memory's size stays in backend memory), so a GPU backend records it once and replays it. A replayed step queues nothing here: it adds no phase time.
   // With curvatureEvery r > 1 only every r-th step updates the curvature (algorithm.md §12.4); a step that
   // does not is other work, recorded as another graph.
   const bool curvature = k % settings_.curvature_every == 0;
@@ -148,11 +148,8 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   };
   // Collectives cannot be recorded into a GPU graph: a distributed step is queued every time. Nor can a step
   // under adaptive damping, which reads losses back and changes λ every few steps (algorithm.md §19).
-  if (k > 0 && settings_.memory == 0 && comm_ == &single_process() && !adaptive_.enabled())
-    be_->run_recorded(splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m ^
-                                     ((uint64_t)hyperparameter_changes_ << 40) ^ std::hash<double>{}(step_length_.scale())) ^
-                          (curvature ? 0 : 0x9e3779b97f4a7c15ull),
-                      queue);
+  if (k > 0 && comm_ == &single_process() && !adaptive_.enabled())
+    be_->run_recorded(recording_key(ws, curvature ? 0 : 0x9e3779b97f4a7c15ull), queue);
   else
     queue();
   n_replayed_ += !queued;
@@ -266,11 +263,8 @@ void KbfgsOptimizer::update_g_side(int l) {
     be_->bfgs_update(d, L.h_g, s_, y_, hy_, L.g_mean, d, kBfgsSkipThreshold, gate_, counters_ + kHgSkipped);
     return;
   }
-  // The L-BFGS memory's size decides the shapes of later products, so this decision comes to the host.
-  float degenerate = 0;
-  be_->to_host(&degenerate, gate_, 1);
-  const double ref = std::sqrt(be_->dot(d, L.g_mean, L.g_mean));
-  n_lbfgs_skipped_ += degenerate != 0 || !L.lbfgs->append(s_, y_, ref);
+  // Kept or not is decided where the vectors live: the step reads nothing back (algorithm.md §4).
+  L.lbfgs->append(s_, y_, L.g_mean, d, gate_, counters_ + kHgSkipped);
 }
 
 // Step 9 of algorithm.md §3.3: the Hessian-action update of every layer's H_a with u = [mean a; 1],
@@ -326,12 +320,9 @@ void KbfgsOptimizer::state_buffers(std::vector<StateBuffer>& out) {
   }
 }
 
-// A new λ changes A + √λ I: H_a starts again from its inverse at the next step. Any change is part of the
-// recording key of the CUDA graph (the recorded scalars change).
-void KbfgsOptimizer::hyperparameter_changed(bool damping) {
-  reinvert_ = reinvert_ || damping;
-  ++hyperparameter_changes_;
-}
+// A new λ changes A + √λ I: H_a starts again from its inverse at the next step. (Any change is also part of
+// recording_key: the recorded scalars change.)
+void KbfgsOptimizer::hyperparameter_changed(bool damping) { reinvert_ = reinvert_ || damping; }
 
 void KbfgsOptimizer::state_scalars(StateScalars& out) const {
   out.push_back({"syDecay", settings_.sy_decay});
@@ -361,7 +352,7 @@ void KbfgsOptimizer::take_diagnostics(Diagnostics& out) {
   }
   const double layer_updates = n_updates_ * layers_.size();
   out.push_back({"curvatureUpdates", layer_updates});
-  out.push_back({"hgSkipped", counts[kHgSkipped] + n_lbfgs_skipped_});
+  out.push_back({"hgSkipped", counts[kHgSkipped]});
   out.push_back({"haSkipped", counts[kHaSkipped]});
   out.push_back({"powellDamping", counts[kPowell]});
   out.push_back({"lmDamping", counts[kLm]});
@@ -370,7 +361,7 @@ void KbfgsOptimizer::take_diagnostics(Diagnostics& out) {
   out.push_back({"curvatureSeconds", t_curvature_});
   out.push_back({"replayedSteps", n_replayed_});
   adaptive_.take_diagnostics(out);
-  n_updates_ = n_lbfgs_skipped_ = n_replayed_ = 0;
+  n_updates_ = n_replayed_ = 0;
   t_direction_ = t_second_pass_ = t_curvature_ = 0;
 }
 

@@ -75,15 +75,14 @@ class KbfgsOptimizer final : public SecondOrderOptimizer<KbfgsSettings> {
   size_t a_block_size_ = 0, first_means_size_ = 0, second_means_size_ = 0, ya_block_size_ = 0;
   bool a_in_shares_ = false;
   enum Phase { kGradientPhase = 0, kDirectionPhase = 1, kPairPhase = 2 };
-  int hyperparameter_changes_ = 0;  // part of the recording key: a new α or λ changes the recorded scalars
   bool reinvert_ = false;   // after a raised damping, H_a starts again from (A + √λ I)⁻¹
   bool split_ = false;
   std::vector<int> owners_;  // by cost: n² + d² per update
   // Per-epoch diagnostics. The curvature counters live in backend memory (slots below) so that a GPU never
-  // waits for them; K-BFGS(L)'s appends are decided on the host and counted there.
+  // waits for them (K-BFGS(L)'s pairs not kept count as H_g's skipped updates).
   enum Counter { kPowell = 0, kLm = 1, kHgSkipped = 2, kHaSkipped = 3, kCounters = 4 };
   float* counters_ = nullptr;
-  double n_updates_ = 0, n_lbfgs_skipped_ = 0, n_replayed_ = 0;
+  double n_updates_ = 0, n_replayed_ = 0;
   double t_direction_ = 0, t_second_pass_ = 0, t_curvature_ = 0;
 };
 

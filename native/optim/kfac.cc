@@ -51,13 +51,21 @@ void KfacOptimizer::attach(Network& net, int batch_capacity, int) {
   delta_ = take(net.param_count());
   tmp_ = take(largest);
   sampled_ = take((size_t)batch_capacity * net.output_dim());
+  seed_counter_ = take(2);
+  write_seed_counter();
   non_finite_.init(*be_, owned_, {"gradient momentum", "Kronecker factors (A, G)", "direction"}, net.num_layers());
 }
 
 void KfacOptimizer::sampled_backward(Network& net, Workspace& ws) {
-  const uint64_t seed = splitmix64_mix(settings_.seed + draws_++);
-  net.sampled_output_gradient(ws, seed, sampled_);
+  net.sampled_output_gradient(ws, seed_counter_, sampled_);
   net.backward(ws, nullptr);
+}
+
+void KfacOptimizer::write_seed_counter() {
+  if (!seed_counter_) return;  // not attached yet: attach writes it
+  float counter[2];
+  store_counter(counter, settings_.seed + draws_);
+  be_->to_device(seed_counter_, counter, 2);
 }
 
 void KfacOptimizer::distribute(Collective& comm, bool split_curvature) {
@@ -111,10 +119,31 @@ void KfacOptimizer::invert_factors() {
 void KfacOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
   net.forward(ws, Network::Want::Nothing);
   sampled_backward(net, ws);
+  ++draws_;
   accumulate_factors(net, ws, (float)(j - 1) / j, 1.0f / j);
 }
 
 void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
+  const bool invert = invert_next_ || k <= settings_.inverse_every || k % settings_.inverse_every == 0;
+  invert_next_ = false;
+  ++draws_;  // the step's draw: the counter in backend memory advances with it, also in a replayed step
+  // A step without inversions queues the same work every time and reads nothing back (its draw's seed is the
+  // counter), so a GPU backend records it once and replays it, as K-BFGS's step. The inversions read
+  // Cholesky's status back; collectives and adaptive damping's losses cannot be recorded either.
+  bool queued = true;
+  if (!invert && comm_ == &single_process() && !adaptive_.enabled()) {
+    queued = false;
+    be_->run_recorded(recording_key(ws, 0), [&] {
+      queued = true;
+      queue_step(net, ws, k, false);
+    });
+  } else {
+    queue_step(net, ws, k, invert);
+  }
+  n_replayed_ += !queued;  // a replayed step queued nothing here
+}
+
+void KfacOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool invert) {
   PhaseTimer timer(*be_);
   be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
                          momentum_);
@@ -129,8 +158,7 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
     non_finite_.mark(kFactorPhase, (int)l, layers_[l].g, (size_t)layers_[l].d * layers_[l].d);
   }
   timer.lap(t_factors_);
-  if (invert_next_ || k <= settings_.inverse_every || k % settings_.inverse_every == 0) {
-    invert_next_ = false;
+  if (invert) {
     invert_factors();
     ++n_inversions_;
   }
@@ -168,7 +196,8 @@ void KfacOptimizer::take_diagnostics(Diagnostics& out) {
   out.push_back({"curvatureSeconds", t_factors_});
   out.push_back({"inverseSeconds", t_inverse_});
   out.push_back({"directionSeconds", t_direction_});
-  n_inversions_ = t_sampled_ = t_factors_ = t_inverse_ = t_direction_ = 0;
+  out.push_back({"replayedSteps", n_replayed_});
+  n_inversions_ = t_sampled_ = t_factors_ = t_inverse_ = t_direction_ = n_replayed_ = 0;
 }
 
 }  // namespace kb

@@ -34,7 +34,10 @@ class KfacOptimizer final : public SecondOrderOptimizer<KfacSettings> {
     SecondOrderOptimizer::state_scalars(out);
   }
   void set_scalar(const std::string& name, double value) override {
-    if (name == "draws") draws_ = (uint64_t)value;
+    if (name == "draws") {
+      draws_ = (uint64_t)value;
+      write_seed_counter();
+    }
     if (name == "invertNext") invert_next_ = value != 0;
     SecondOrderOptimizer::set_scalar(name, value);
   }
@@ -46,8 +49,12 @@ class KfacOptimizer final : public SecondOrderOptimizer<KfacSettings> {
     int d = 0, n = 0;
     float *a = nullptr, *g = nullptr, *a_inv = nullptr, *g_inv = nullptr;
   };
-  // Backpropagates targets sampled from the model's output at the current forward pass: ws.g becomes ǧ.
+  // The work of step k, with or without the inversions (a step without is recorded on a GPU: step()).
+  void queue_step(Network& net, Workspace& ws, int64_t k, bool invert);
+  // Backpropagates targets sampled from the model's output at the current forward pass: ws.g becomes ǧ. The
+  // seed is the counter in backend memory, which advances with the draw (the caller counts it in draws_).
   void sampled_backward(Network& net, Workspace& ws);
+  void write_seed_counter();  // the counter ← seed + draws_ (attach, a checkpoint's draws)
   // F ← keep F + add · XᵀX / m for both factors of every layer, from the current ws.
   void accumulate_factors(Network& net, Workspace& ws, float keep, float add);
   void invert_factors();
@@ -60,7 +67,8 @@ class KfacOptimizer final : public SecondOrderOptimizer<KfacSettings> {
   std::vector<int> owners_;  // the rank that inverts each layer's factors (every rank when empty), §13.2
   bool invert_next_ = false;  // a raised damping needs fresh inverses at the next step
   uint64_t draws_ = 0;  // sampling calls so far; the seed of call c is splitmix64_mix(seed + c)
-  double n_inversions_ = 0, t_sampled_ = 0, t_factors_ = 0, t_inverse_ = 0, t_direction_ = 0;
+  float* seed_counter_ = nullptr;  // seed + draws_ in backend memory (rules/rng.h load_counter)
+  double n_inversions_ = 0, n_replayed_ = 0, t_sampled_ = 0, t_factors_ = 0, t_inverse_ = 0, t_direction_ = 0;
 };
 
 }  // namespace kb

@@ -4,6 +4,8 @@
 // hyperparameters a callback may change, and the scalars a checkpoint keeps of them.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "../core/buffers.h"
@@ -11,6 +13,7 @@
 #include "../core/errors.h"
 #include "../core/optimizer.h"
 #include "../core/step_length.h"
+#include "../rules/rng.h"
 #include "adaptive_damping.h"
 #include "non_finite.h"
 
@@ -43,6 +46,7 @@ class SecondOrderOptimizer : public Optimizer {
     } else {
       throw Error(ErrorKind::InvalidArgument, std::string(this->name()) + " has no hyperparameter '" + name + "' to change");
     }
+    ++hyperparameter_changes_;
     hyperparameter_changed(name == "damping");
   }
   void hyperparameters(Diagnostics& out) const override {
@@ -65,6 +69,15 @@ class SecondOrderOptimizer : public Optimizer {
  protected:
   // After a new α or λ (from a callback, or raise_damping): what the method redoes at its next step.
   virtual void hyperparameter_changed(bool damping) = 0;
+
+  // The key of a step a GPU backend records and replays (Backend::run_recorded): this optimizer, the workspace
+  // and its batch size, and what changes the scalars the recording holds (a new α or λ, the safeguard's scale);
+  // `variant` tells apart the steps of one method that queue different work.
+  uint64_t recording_key(const Workspace& ws, uint64_t variant) const {
+    return splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m ^
+                          ((uint64_t)hyperparameter_changes_ << 40) ^ std::hash<double>{}(step_length_.scale())) ^
+           variant;
+  }
 
   // Adaptive damping (algorithm.md §19). On a judged step, once Δ (delta_) is known and before the weights
   // move: the inner products of the quadratic model, with ws.grad (∇L_B) and the momentum.
@@ -90,7 +103,8 @@ class SecondOrderOptimizer : public Optimizer {
   Settings settings_;
   StepLength step_length_;
   AdaptiveDamping adaptive_;
-  double batch_loss_ = NAN;  // this step's minibatch loss at θ_k (set_batch_loss)
+  double batch_loss_ = NAN;
+  int hyperparameter_changes_ = 0;  // part of recording_key  // this step's minibatch loss at θ_k (set_batch_loss)
   Backend* be_ = nullptr;
   OwnedBuffers owned_;
   NonFiniteFlags non_finite_;

@@ -53,4 +53,9 @@ KB_HOST_DEVICE inline BfgsCoefficients bfgs_coefficients(double sy, double ss, d
   return c;
 }
 
+// K-BFGS(L)'s memory keeps a pair when sᵀs is finite and yᵀs > threshold · sᵀs · ‖ref‖ (algorithm.md §4).
+KB_HOST_DEVICE inline bool lbfgs_keeps_pair(double ss, double ys, double ref_norm, double threshold) {
+  return is_finite(ss) && ys > threshold * ss * ref_norm;
+}
+
 }  // namespace kb

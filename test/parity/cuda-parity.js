@@ -61,7 +61,7 @@ function mismatchFraction(gpu, cpu) {
   return a.filter((v, i) => v !== b[i]).length / a.length;
 }
 
-const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'];
+const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh', 'gelu'];  // in the order of rules/kinds.h
 const LOSSES = ['sigmoidCrossEntropy', 'halfSquaredError', 'softmaxCrossEntropy'];
 const KINDS = { sgd: 0, adam: 1, rmsprop: 2 };
 
@@ -170,6 +170,20 @@ LOSSES.forEach((name, kind) => {
     ops.sampledGradient(kind, z, 200, d, 777, out, grad);
     return kind === 1 ? [out, grad] : [out];
   }, kind === 1 ? relativeError : mismatchFraction);
+  // The seed in a counter in backend memory (a recorded KFAC step): two draws, and the counter advanced twice,
+  // from just below 2^32 so that the second draw's seed carries into the high word.
+  const base = kind === 1 ? relativeError : mismatchFraction;
+  check(`sampledGradientCounted ${name} (two draws, the counter advanced)`, kind === 1 ? 1e-6 : 1e-3, (ops, r) => {
+    const z = uniform(200 * d, r, -3, 3), counter = new Float32Array(2), words = new Uint32Array(counter.buffer);
+    words.set([0xfffffffe, 3]);
+    const outputs = [];
+    for (let draw = 0; draw < 2; draw++) {
+      const out = new Float32Array(200 * d), grad = new Float32Array(200 * d);
+      ops.sampledGradientCounted(kind, z, 200, d, counter, out, grad);
+      outputs.push(...(kind === 1 ? [out, grad] : [out]));
+    }
+    return [...outputs, Float32Array.from(words)];
+  }, (gpu, cpu) => (relativeError([gpu.at(-1)], [cpu.at(-1)]) === 0 ? base(gpu.slice(0, -1), cpu.slice(0, -1)) : Infinity));
   check(`link ${name}`, 1e-6, (ops, r) => {
     const z = uniform(13 * d, r, -6, 6), out = new Float32Array(13 * d);
     ops.link(kind, z, 13, d, out);
@@ -307,6 +321,22 @@ for (const [name, refScale, gated] of [['applied', 1, false], ['skip rule', 1e6,
     return [h, skipped];
   });
 
+// K-BFGS(L)'s memory: kept, rejected (yᵀs < 0 and below threshold·‖ref‖), gated, then full (the oldest dropped).
+check('lbfgsAppend (kept, rejected, gated, full)', 0, (ops, r) => {
+  const d = 300, memory = 3, S = new Float32Array(memory * d), Y = new Float32Array(memory * d);
+  const size = new Float32Array(1), skipped = new Float32Array(1), ref = uniform(40, r);
+  for (const [scale, gated] of [[1, false], [-1, false], [2, false], [1e-9, false], [3, true], [0.5, false], [4, false]]) {
+    const s = uniform(d, r), y = Float32Array.from(s, (v) => scale * v + 0.01 * r());
+    ops.lbfgsAppend(d, memory, S, Y, s, y, ref, 1e-4, gated ? Float32Array.of(1) : null, size, skipped);
+  }
+  return [S, Y, size, skipped];
+});
+check('padDiagonal', 0, (ops, r) => {
+  const a = uniform(7 * 9, r);
+  ops.padDiagonal(a, 7, 9, Float32Array.of(3), 1);
+  return [a];
+});
+
 /** Runs every op check on both backends: [{ name, error, tol, ok }]. */
 function opParity(cpuOps, gpuOps) {
   return OP_CHECKS.map(({ name, tol, run, compare }, i) => {
@@ -343,6 +373,10 @@ const STEP_OPTIMIZERS = {
   soap: (lib) => new lib.SOAP({ lr: 3e-3, precondEvery: 2, startPreconditioningStep: 4 }),
 };
 
+// The methods whose steps a GPU records and replays (algorithm.md §9.2): K-BFGS's and K-BFGS(L)'s from the third
+// step on, KFAC's without inversions (here, of steps 0-7: step 4 runs, 5 is recorded, 7 is replayed).
+const RECORDED = ['kbfgs', 'kbfgs-l', 'kfac'];
+
 // The networks of the step checks: a dense autoencoder, and a convolutional one (4 x 6 images, conv + max
 // pooling, flatten, dense) for the image layers.
 const STEP_NETWORKS = {
@@ -372,9 +406,11 @@ async function stepParity(lib, { tf32 = false } = {}) {
       const model = build(lib, device, tf32);
       try {
         const initial = model.getWeights().flatMap((w) => [w.weight, w.bias]);
-        const history = await model.fit(x, { optimizer: make(lib), epochs: 2, batchSize: 60, seed: 3 });
+        let replayed = 0;
+        const history = await model.fit(x, { optimizer: make(lib), epochs: 2, batchSize: 60, seed: 3,
+          onEpochEnd: (_epoch, logs) => { replayed += logs.diagnostics.replayedSteps ?? 0; } });
         const weights = model.getWeights().flatMap((w) => [w.weight, w.bias]);
-        return { losses: history.history.loss, weights, initial };
+        return { losses: history.history.loss, weights, initial, replayed };
       } finally {
         model.dispose();
       }
@@ -388,6 +424,12 @@ async function stepParity(lib, { tf32 = false } = {}) {
     const weightError = tf32 ? relativeError(gpu.weights, cpu.weights) : relativeError(fromCpu, moved);
     results.push({ name: `${name} steps${tf32 ? ' (tf32)' : ''}: losses`, error: lossError, tol, ok: lossError <= tol });
     results.push({ name: `${name} steps${tf32 ? ' (tf32)' : ''}: weights`, error: weightError, tol, ok: weightError <= tol });
+    // The steps that may be recorded were replayed from their graphs (a failed capture falls back silently).
+    if (RECORDED.includes(method)) {
+      const expected = process.env.KBFGS_CUDA_GRAPHS === '0' ? 0 : 1;
+      results.push({ name: `${name} steps${tf32 ? ' (tf32)' : ''}: replayed from graphs (${gpu.replayed})`, error: gpu.replayed,
+        tol: expected, ok: expected ? gpu.replayed >= 1 : gpu.replayed === 0 });
+    }
   }
   return results;
 }
