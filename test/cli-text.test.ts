@@ -24,7 +24,7 @@ test.each(['adamw', 'kfac', 'kbfgs'])('train --problem text --optimizer %s: the 
     expect(line.testBitsPerCharacter).toBeCloseTo(line.testLoss / Math.LN2, 10);  // ASCII: one token per character
   }
   expect(lines[1].testLoss).toBeLessThan(lines[0].testLoss);
-  if (method === 'adamw') expect(lines[0].settings).toEqual({ lr: 1e-3, epsilon: 1e-8, weightDecay: 0.01 });
+  if (method === 'adamw') expect(lines[0].settings).toEqual({ lr: 1e-3, epsilon: 1e-8, weightDecay: 0.01 });  // train: the API's defaults
 });
 
 test('train --steps-per-epoch and --max-steps: epochs of that many steps, the last cut short and marked', () => {
@@ -46,9 +46,10 @@ test('tune --problem text with a step budget ranks the settings by their validat
   const best = scores[0].loss < scores[1].loss ? scores[0] : scores[1];
   expect(scores[0].loss).not.toBe(scores[1].loss);
   expect(JSON.parse(fs.readFileSync(out, 'utf8')).text.adamw).toEqual(best.settings);
+  expect(best.settings.clipNorm).toBe(1);  // the problem's clipping kept in every tried setting
   // the same run by `train`: the score is its validation loss, not its training loss
   const run = execFileSync(process.execPath, [cli, 'train', ...tiny.filter((a, i) => a !== '--test-size' && tiny[i - 1] !== '--test-size'),
-    '--optimizer', 'adamw', '--lr', String(best.settings.lr), '--epsilon', String(best.settings.epsilon), '--max-steps', '6'], { cwd: root, encoding: 'utf8' });
+    '--optimizer', 'adamw', '--lr', String(best.settings.lr), '--epsilon', String(best.settings.epsilon), '--clip-norm', '1', '--max-steps', '6'], { cwd: root, encoding: 'utf8' });
   const last = JSON.parse(run.trim().split('\n').at(-1)!);
   expect(last.testLoss.toFixed(4)).toBe(best.loss.toFixed(4));
   expect(last.trainLoss.toFixed(4)).not.toBe(best.loss.toFixed(4));

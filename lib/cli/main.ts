@@ -128,6 +128,7 @@ withGptOptions(program.command('train'))
     })
   .option('--epsilon <eps>', 'ε of adam, adamw and rmsprop', positive('--epsilon'))
   .option('--weight-decay <lambda>', 'decoupled weight decay λ of adamw', nonNegative('--weight-decay'))
+  .option('--clip-norm <norm>', 'clip the gradient to this global norm (any method; default: no clipping)', positive('--clip-norm'))
   .option('--epochs <n>', 'epochs to train (default 10 unless --time-budget or --max-steps is given)', positiveInt('--epochs'))
   .addOption(stepsPerEpochOption())
   .addOption(timeBudgetOption('seconds of training'))
@@ -155,6 +156,7 @@ withGptOptions(program.command('train'))
     if (o.damping !== undefined) override.damping = o.damping;
     if (o.epsilon !== undefined) override.epsilon = o.epsilon;
     if (o.weightDecay !== undefined) override.weightDecay = o.weightDecay;
+    if (o.clipNorm !== undefined) override.clipNorm = o.clipNorm;
     const settings = { ...apiDefaults(method), ...override };
     if (o.save) checkWritable('--save', o.save, true);
     if (o.log) checkWritable('--log', o.log, false);
@@ -263,7 +265,10 @@ withGptOptions(program.command('tune'))
     const best: Partial<Record<MethodName, MethodSettings>> = { ...settingsFile[o.problem] };
     for (const method of o.methods as MethodName[]) {
       let winner: { loss: number; settings: MethodSettings } | null = null;
-      for (const settings of grid(method, !o.fullGrid, { lr: o.lr, damping: o.damping, epsilon: o.epsilon })) {
+      // The grid's settings, with the clipping of the problem's built-in ones (not tuned) kept.
+      const { clipNorm } = settingsFor(o.problem, method);
+      for (const tried of grid(method, !o.fullGrid, { lr: o.lr, damping: o.damping, epsilon: o.epsilon })) {
+        const settings: MethodSettings = clipNorm === undefined ? tried : { ...tried, clipNorm };
         const { records, failure } = await runOne({
           problem, method, settings, timeBudget, maxSteps: o.maxSteps, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device,
           progress: false,
