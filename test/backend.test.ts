@@ -279,6 +279,27 @@ describe(`backend '${be.name}'`, () => {
         }
         expect(maxAbsDiff(dx, Array.from(wantDx))).toBeLessThan(1e-6);
       });
+
+    // Windows that tile the image (no input outside them), 70 channels (more than one block of the CPU's
+    // channel loop), and inputs from {0, 0, 0, 1, 2}: the ties of ReLU outputs, where only the window's first
+    // largest input may take the gradient and every other input of the window must get exactly 0.
+    test.each([[2, 2], [3, 1]])('max pooling %ix%i with ties: the gradient to the first largest input only', (size, stride) => {
+      const m = 3, C = 70, H = 6, W = 6, shape = { kind: 1, channels: C, height: H, width: W, sizeH: size, sizeW: size, strideH: stride, strideW: stride };
+      const oh = Math.floor((H - size) / stride) + 1, ow = Math.floor((W - size) / stride) + 1, out = C * oh * ow;
+      const x = Float32Array.from({ length: m * C * H * W }, () => [0, 0, 0, 1, 2][Math.floor(rnd() * 5)]);
+      const dy = randomArray(m * out, rnd), dx = randomArray(x.length, rnd);  // stale values must be overwritten
+      be.poolBackward(shape, x, dy, out, m, dx);
+      const wantDx = new Float64Array(dx.length);
+      for (let i = 0; i < m; i++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let c = 0; c < C; c++) {
+        let best = -1, bestValue = -Infinity;
+        for (let wy = 0; wy < size; wy++) for (let wx = 0; wx < size; wx++) {
+          const e = i * C * H * W + ((oy * stride + wy) * W + ox * stride + wx) * C + c;
+          if (x[e] > bestValue) { best = e; bestValue = x[e]; }
+        }
+        wantDx[best] += dy[i * out + (oy * ow + ox) * C + c];
+      }
+      expect(maxAbsDiff(dx, Array.from(wantDx))).toBeLessThan(1e-6);  // overlapping windows: float sums
+    });
   });
 
   describe('first-order updates against the formulas', () => {
