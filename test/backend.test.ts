@@ -228,6 +228,15 @@ describe(`backend '${be.name}'`, () => {
       expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * Math.max(1, Math.abs(lhs)));
     });
 
+    // The runs with KBFGS_ONEDNN=all (package.json's test) must have reached oneDNN's kernels (scripts/setup.sh
+    // installs libdnnl2), or the conv tests below would check the patch path twice.
+    test('the convolutions\' direct kernels: oneDNN where asked for, none where turned off (§12.7)', () => {
+      const used = addon.blasKernels().convolutions;
+      if (process.env.KBFGS_ONEDNN === 'all') expect(used).toMatch(/^oneDNN 2\.\d+\.\d+/);
+      else if (process.env.KBFGS_ONEDNN === 'off') expect(used).toMatch(/^off/);
+      else expect(used.length).toBeGreaterThan(0);
+    });
+
     // Five images: the passes cut the batch into chunks (at most half of it each), so each chunk's offsets count.
     test.each(shapes)('the convolution passes against im2col, col2im and naive products (§12.6), %o', (shape) => {
       const m = 5, d = 3, size = shape.channels * shape.height * shape.width;
