@@ -79,6 +79,8 @@ const row = (label, ratios, base) =>
   const data = await lib.datasets.fashionMnist({ dir: FASHION_DIR, labels: true });
   const rows = Number(values.rows), stepRows = Number(values['step-rows']);
   console.log(`Fashion-MNIST, first dense layer ${units} units, batch ${batch}, ${threads} threads, ${values.clock} clock; ${rows} images per Adam epoch, ${stepRows} per step timing`);
+  const blas = require('../dist/binding').addon.blasKernels();
+  console.log(`kernels: OpenBLAS ${blas.version} ${blas.kernels}; convolutions: ${blas.convolutions ?? 'patches and SGEMM (a build before oneDNN)'}`);
   console.log('| ratio | median | range | baseline seconds |');
   console.log('| --- | --- | --- | --- |');
   const epochRatios = [], torchSeconds = [], stepRatios = [], adamStep = [];
