@@ -73,7 +73,7 @@ struct Api {
   Status (*execute)(Handle, Handle, int, const ExecArg*);
   Status (*stream_wait)(Handle);
   void (*omp_set_num_threads)(int);  // libgomp's, which Debian's oneDNN runs its threads on (may be absent)
-  Handle engine = nullptr, stream = nullptr;
+  Handle engine = nullptr;
   std::string status;
 };
 
@@ -117,8 +117,7 @@ const Api* load(Api& api) {
                    bind(lib, "dnnl_primitive_execute", api.execute) && bind(lib, "dnnl_stream_wait", api.stream_wait);
   if (!all || api.version()->major != 2) return api.status = "libdnnl.so.2 lacks oneDNN 2's C API", nullptr;
   bind(lib, "omp_set_num_threads", api.omp_set_num_threads);
-  if (api.engine_create(&api.engine, kCpuEngine, 0) != kSuccess ||
-      api.stream_create(&api.stream, api.engine, kStreamDefault) != kSuccess)
+  if (api.engine_create(&api.engine, kCpuEngine, 0) != kSuccess)
     return api.status = "its CPU engine could not be made", nullptr;
   const Version* v = api.version();
   api.status = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
@@ -225,21 +224,23 @@ Pass* pass_for(const Api& a, bool forward, const PatchShape& s, int m, int d) {
 // images and the outputs (forward: source and destination; input gradient: their gradients).
 bool run(const Api& a, Pass& p, const float* w, int d, int n, bool with_bias, int images_arg, const float* images,
          int outputs_arg, const float* outputs, int threads) {
+  thread_local Handle stream = nullptr;  // a stream per calling thread: models may train on several at once
+  if (!stream && a.stream_create(&stream, a.engine, kStreamDefault) != kSuccess) return false;
   std::lock_guard<std::mutex> hold(p.lock);
-  if (a.omp_set_num_threads) a.omp_set_num_threads(threads);
+  if (a.omp_set_num_threads) a.omp_set_num_threads(threads);  // OpenMP's count is the calling thread's own
   a.memory_set_data_handle(p.user_weights, const_cast<float*>(w));
   a.memory_set_data_handle(p.images, const_cast<float*>(images));
   a.memory_set_data_handle(p.outputs, const_cast<float*>(outputs));
   const ExecArg to_own[] = {{kArgFrom, p.user_weights}, {kArgTo, p.weights}};
-  if (a.execute(p.reorder, a.stream, 2, to_own) != kSuccess) return false;
+  if (a.execute(p.reorder, stream, 2, to_own) != kSuccess) return false;
   std::vector<ExecArg> args{{images_arg, p.images}, {kArgWeights, p.weights}, {outputs_arg, p.outputs}};
   if (with_bias) {
     for (int j = 0; j < d; ++j) p.bias_values[j] = w[(size_t)j * n + n - 1];
     a.memory_set_data_handle(p.bias, p.bias_values.data());
     args.push_back({kArgBias, p.bias});
   }
-  return a.execute(p.primitive, a.stream, (int)args.size(), args.data()) == kSuccess &&
-         a.stream_wait(a.stream) == kSuccess;
+  return a.execute(p.primitive, stream, (int)args.size(), args.data()) == kSuccess &&
+         a.stream_wait(stream) == kSuccess;
 }
 
 }  // namespace
