@@ -7,8 +7,9 @@
 // parameters); PyTorch's are its aten ops (bench/cnn_layers_torch.py). Each figure is the fastest of --repeats
 // calls after one untimed, over --rounds rounds that alternate the two (the fastest, not the median: on a
 // shared machine other jobs only ever add time); the last column is the ratio. A network with a wider first
-// dense layer: --units.
-//   node bench/cnn-layers.js [--batch 128] [--threads 2] [--repeats 10] [--rounds 3] [--units 128]
+// dense layer: --units. --clock cpu times each call in the process's processor seconds (all its threads)
+// on both sides instead of wall-clock seconds.
+//   node bench/cnn-layers.js [--batch 128] [--threads 2] [--repeats 10] [--rounds 3] [--units 128] [--clock wall|cpu]
 const { execFileSync } = require('child_process');
 const path = require('path');
 const { parseArgs } = require('util');
@@ -17,7 +18,10 @@ const { addon } = require('../dist/binding');
 const { values } = parseArgs({ options: {
   batch: { type: 'string', default: '128' }, threads: { type: 'string', default: '2' },
   repeats: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, units: { type: 'string', default: '128' },
+  clock: { type: 'string', default: 'wall' },
 } });
+const now = values.clock === 'cpu' ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; }
+  : () => Number(process.hrtime.bigint()) / 1e9;
 const B = Number(values.batch), threads = Number(values.threads), repeats = Number(values.repeats), units = Number(values.units);
 const RELU = 1, SOFTMAX_CROSS_ENTROPY = 2, ADAM = 1;
 
@@ -25,9 +29,9 @@ function fastestSeconds(fn) {
   fn();
   let best = Infinity;
   for (let r = 0; r < repeats; r++) {
-    const start = process.hrtime.bigint();
+    const start = now();
     fn();
-    best = Math.min(best, Number(process.hrtime.bigint() - start) / 1e9);
+    best = Math.min(best, now() - start);
   }
   return best;
 }
@@ -92,7 +96,7 @@ function ours() {
 }
 
 function torch() {
-  const json = execFileSync('python3', [path.join(__dirname, 'cnn_layers_torch.py'), String(B), String(threads), String(repeats), String(units)],
+  const json = execFileSync('python3', [path.join(__dirname, 'cnn_layers_torch.py'), String(B), String(threads), String(repeats), String(units), values.clock],
     { encoding: 'utf8' });
   return JSON.parse(json.trim().split('\n').pop());
 }
@@ -113,7 +117,8 @@ for (let r = 0; r < Number(values.rounds); r++) {
   there = faster(there, torch());
 }
 const ms = (s) => (s == null ? '-' : (s * 1e3).toFixed(2));
-console.log(`Batch ${B}, ${threads} threads, first dense layer ${units} units; milliseconds per call, fastest of ${repeats} calls in each of ${values.rounds} rounds`);
+console.log(`Batch ${B}, ${threads} threads, first dense layer ${units} units; ${values.clock} milliseconds per call, fastest of ${repeats} calls in each of ${values.rounds} rounds`);
+console.log(`convolutions: ${addon.blasKernels().convolutions ?? 'patches and SGEMM (a build before oneDNN)'}`);
 console.log('| layer | pass | kbfgs-native | PyTorch | ratio |');
 console.log('| --- | --- | --- | --- | --- |');
 const totals = [0, 0];

@@ -85,6 +85,8 @@ const row = (label, ratios, base) =>
   const rows = Number(values.rows), stepRows = Number(values['step-rows']);
   const gpu = device === 'cuda' ? `; GPU: ${lib.devices().cuda.devices.map((d) => d.name).join(', ')}` : '';
   console.log(`Fashion-MNIST, first dense layer ${units} units, batch ${batch}, ${threads} threads, ${values.clock} clock, device ${device}${gpu}; ${rows} images per Adam epoch, ${stepRows} per step timing`);
+  const blas = require('../dist/binding').addon.blasKernels();
+  console.log(`kernels: OpenBLAS ${blas.version} ${blas.kernels}; convolutions: ${blas.convolutions ?? 'patches and SGEMM (a build before oneDNN)'}`);
   console.log('| ratio | median | range | baseline seconds |');
   console.log('| --- | --- | --- | --- |');
   const epochRatios = [], torchSeconds = [], stepRatios = [], adamStep = [];

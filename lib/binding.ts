@@ -230,6 +230,11 @@ export interface NativeBlasReport {
   cpu: NativeCpuDescription;
   /** The families of this OpenBLAS that this CPU can execute, least capable first. */
   executable: string[];
+  /**
+   * The convolutions' direct kernels: the oneDNN found at run time ("oneDNN 2.6.3 (libdnnl.so.2)"), or why
+   * none is used (algorithm.md §12.7).
+   */
+  convolutions: string;
 }
 
 /** Every Backend operation on Float32Arrays (row-major), for tests and diagnostics. */

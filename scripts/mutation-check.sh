@@ -47,8 +47,12 @@ MUTATIONS=(
   "dist-shares-not-zeroed@native/optim/kbfgs.cc@s/if (comm_->rank() != 0) be_->fill(a_block_, 0.0f, a_block_size_);//@every rank starts its share of A from the whole A (§13.1)"
   "dist-split-no-broadcast@native/optim/kbfgs.cc@s/if (split_) share_updates();/(void)0;/@split curvature updates never broadcast (§13.2)"
   "dist-no-gather@native/core/trainer.cc@s/      if (gather_each_batch) opt.gather_state();//@a batch callback sees rank 0's share of K-BFGS's A, not A (§13.1)"
-  "pool-max-first-cell@native/cpu/image_ops.cc@s/at = larger ? cell : at;/at = c;/@max pooling's adjoint sends every window's gradient to its first cell, not its largest input (§12.1)"
+  "pool-max-wrong-cell@native/cpu/image_ops.cc@s/dx\[cell + c\] = largest ? left\[c\] : 0.0f;/dx[(wx * s.width + wy) * C + c0 + c] = largest ? left[c] : 0.0f;/@max pooling's adjoint writes each cell's gradient at the window's transposed cell: the gradient scattered to the wrong input (§12.1)"
+  "pool-max-cells-reordered@native/cpu/image_ops.cc@s/const int cell = (wy \* s.width + wx) \* C + c0;/const int cell = (wx * s.width + wy) * C + c0;/@max pooling's adjoint visits a window's cells transposed, so a tie goes to another than the first largest input (§12.1)"
+  "pool-max-ties-all@native/cpu/image_ops.cc@s/left\[c\] = largest ? 0.0f : left\[c\];/(void)0;/@max pooling's adjoint sends a window's gradient to every tied largest input after the first cell, not to the first only (§12.1)"
   "col2im-kernel-order@native/cpu/image_ops.cc@s/const float\* cell = src + (ky \* s.kernel_w + kx) \* C;/const float* cell = src + (kx * s.kernel_h + ky) * C;/@im2col's adjoint reads the kernel transposed (§12.1)"
+  "onednn-bias-column@native/cpu/onednn_conv.cc@s/p.bias_values\[j\] = w\[(size_t)j \* n + n - 1\];/p.bias_values[j] = w[(size_t)j * n];/@oneDNN's forward convolution takes W's first column as the bias, not its last (§12.7)"
+  "onednn-kernel-transposed@native/cpu/onednn_conv.cc@s/w_strides{n, 1, (int64_t)s.kernel_w \* C, C};/w_strides{n, 1, C, (int64_t)s.kernel_w * C};/@oneDNN reads the engine's kernels with rows and columns swapped (§12.7)"
   "rules-adamw-coupled@native/rules/first_order_rule.h@s/if (u.decoupled) theta \*= 1 - u.lr \* wd;/(void)0;/;s/const float g = u.decoupled ? grad : grad + wd \* theta;/const float g = grad + wd * theta;/@AdamW's decay coupled into the gradient as L2 (§15.1)"
   "rules-clip-per-layer@native/core/step_rules.cc@s/const bool clipped = clip_range(be, grad, net.param_count(), clip_norm);/bool clipped = false; for (int l = 0; l < net.num_layers(); ++l) clipped |= clip_range(be, grad + net.offset(l), net.offset(l + 1) - net.offset(l), clip_norm);/@the gradient clipped by each layer's norm instead of the global one (§15.2)"
   "rules-warmup-late@native/core/step_rules.cc@s/return (double)(k + 1) \/ (double)warmup_steps;/return (double)k \/ (double)warmup_steps;/@the warm-up one step late: factor k over W, the first step at 0 (§15.3)"
@@ -120,7 +124,9 @@ for entry in "${MUTATIONS[@]}"; do
   [[ "$name" == threads-* ]] && suites=(test/token-threads.test.ts)
   [[ "$name" == budget-* ]] && suites=(test/fit-budgets.test.ts)
   [[ "$name" == bits-* ]] && suites=(test/first-order-float32.test.ts test/backend.test.ts)
-  out="$(npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
+  run_env=()  # the oneDNN mutations on every shape oneDNN accepts, the golden suites' small ones included
+  [[ "$name" == onednn-* ]] && run_env=(KBFGS_ONEDNN=all)
+  out="$(env "${run_env[@]}" npx jest --runInBand --verbose "${suites[@]}" 2>&1)"
   failed="$(grep -E '✕' <<<"$out" | sed -E 's/^ *✕ //; s/ \([0-9]+ ms\)$//' | paste -sd ';' -)"
   if [ -n "$failed" ]; then echo "caught   $name ($what): $failed"; else echo "SURVIVED $name ($what)"; fi
   cp "build/mutant/orig/$file" "$file"

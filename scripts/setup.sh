@@ -34,6 +34,9 @@ apt_install fortunes
 apt_install chromium
 # Open MPI (mpirun and libmpi.so.40, which the addon loads at run time) for the distributed tests.
 apt_install openmpi-bin
+# oneDNN 2 (libdnnl.so.2, which the addon opens at run time for its convolutions where present) so the tests
+# run its path too; the package works without it (algorithm.md §12.7).
+apt_install libdnnl2
 gcc_major="$(g++ -dumpversion | cut -d. -f1)"
 case "$(g++ -print-file-name=libgfortran.a)" in
   /*) ;;

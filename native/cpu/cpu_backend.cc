@@ -41,6 +41,7 @@
 #include "../rules/rng.h"
 #include "blas_kernels.h"
 #include "image_ops.h"
+#include "onednn_conv.h"
 #include "parallel_rows.h"
 
 extern "C" {
@@ -404,6 +405,13 @@ class CpuBackend final : public Backend {
     cpu::parallel_rows(m, row, threads(), [&](int b, int e) {
       cpu::col2im(shape, dpatches + b * row, ld, e - b, dx + b * shape.in.size());
     });
+  }
+  bool direct_conv_forward(const PatchShape& shape, const float* x, int m, const float* w, int d, float* h) override {
+    return cpu::onednn_conv_forward(shape, x, m, w, d, h, threads());
+  }
+  bool direct_conv_backward_data(const PatchShape& shape, const float* g, int m, const float* w, int d,
+                                 float* dx) override {
+    return cpu::onednn_conv_backward_data(shape, g, m, w, d, dx, threads());
   }
   void pool_forward(const PoolShape& shape, const float* x, int m, float* y, int ldy) override {
     cpu::parallel_rows(m, shape.in_size(), threads(), [&](int b, int e) {

@@ -12,22 +12,43 @@ namespace {
 bool windows_disjoint(const PoolShape& s) { return s.stride_h >= s.size_h && s.stride_w >= s.size_w; }
 
 // Max pooling's adjoint for one window (window_argmax of rules/image_rules.h): each channel's gradient g[c]
-// goes to the window's first largest input; x, dx point at the window's first cell. Selects instead of
-// branches (on real activations half of them would be mispredicted).
+// goes to the window's first largest input and every other cell of the window gets 0; x, dx point at the
+// window's first cell. The window's largest value is found first, then the cells are written in window order,
+// a cell taking g[c] when it holds that value and no earlier cell took it: loops over the channels that the
+// compiler vectorizes, with no scatter. A NaN in the first cell is its largest (no later cell compares larger).
 void max_window_gradient(const PoolShape& s, const float* x, const float* g, float* dx) {
+  constexpr int kBlock = 64;  // channels per pass: the running largest values and what is left to send
   const int C = s.channels;
-  for (int c = 0; c < C; ++c) {
-    float best = x[c];
-    int at = c;
+  for (int c0 = 0; c0 < C; c0 += kBlock) {
+    const int cb = std::min(kBlock, C - c0);
+    float best[kBlock], left[kBlock];  // left: g until a cell took it, then 0
+    for (int c = 0; c < cb; ++c) best[c] = x[c0 + c];
     for (int wy = 0; wy < s.size_h; ++wy)
       for (int wx = 0; wx < s.size_w; ++wx) {
-        const int cell = (wy * s.width + wx) * C + c;
-        const bool larger = x[cell] > best;
-        at = larger ? cell : at;
-        best = larger ? x[cell] : best;
+        const float* v = x + (wy * s.width + wx) * C + c0;
+        for (int c = 0; c < cb; ++c) best[c] = v[c] > best[c] ? v[c] : best[c];
       }
-    dx[at] = 0.0f + g[c];
+    // Selects between floats only, no branch, so the loops vectorize.
+    for (int c = 0; c < cb; ++c) {  // the first cell takes it when equal, or when a NaN there stayed the largest
+      const float gc = 0.0f + g[c0 + c];
+      dx[c0 + c] = x[c0 + c] < best[c] ? 0.0f : gc;
+      left[c] = x[c0 + c] < best[c] ? gc : 0.0f;
+    }
+    for (int wy = 0; wy < s.size_h; ++wy)
+      for (int wx = wy == 0 ? 1 : 0; wx < s.size_w; ++wx) {
+        const int cell = (wy * s.width + wx) * C + c0;
+        for (int c = 0; c < cb; ++c) {
+          const bool largest = x[cell + c] == best[c];
+          dx[cell + c] = largest ? left[c] : 0.0f;
+          left[c] = largest ? 0.0f : left[c];
+        }
+      }
   }
+}
+
+// Windows of a stride equal to their size that cover the image: every input lies in exactly one window.
+bool windows_tile(const PoolShape& s) {
+  return s.stride_h == s.size_h && s.stride_w == s.size_w && s.height % s.size_h == 0 && s.width % s.size_w == 0;
 }
 
 // One channel is the same image in both layouts.
@@ -141,7 +162,7 @@ void pool_backward(const PoolShape& s, const float* x, const float* dy, int lddy
     } else if (!windows_disjoint(s)) {  // overlapping windows: each input sums what its windows send
       for (size_t e = 0; e < in; ++e) dxi[e] = pooled_gradient(s, xi, dyi, e);
     } else {  // each input in at most one window: the rule's sum has one term
-      std::fill(dxi, dxi + in, 0.0f);
+      if (!windows_tile(s)) std::fill(dxi, dxi + in, 0.0f);  // the inputs outside every window
       const float count = (float)(s.size_h * s.size_w);
       for (int oy = 0; oy < oh; ++oy)
         for (int ox = 0; ox < ow; ++ox) {

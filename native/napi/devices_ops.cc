@@ -6,6 +6,7 @@
 
 #include "../core/devices.h"
 #include "../cpu/blas_kernels.h"
+#include "../cpu/onednn_conv.h"
 
 namespace kb::napi {
 namespace {
@@ -56,6 +57,7 @@ Napi::Value BlasKernels(const Napi::CallbackInfo& info) {
   o.Set("reason", r.reason);
   o.Set("cpu", cpu_description(env, r.cpu));
   o.Set("executable", strings(env, r.executable));
+  o.Set("convolutions", cpu::onednn_conv_status());  // whether oneDNN's direct kernels are used (§12.7)
   return o;
 }
 

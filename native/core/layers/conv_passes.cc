@@ -23,6 +23,7 @@ int conv_chunk_images(const Backend& backend, const PatchShape& s, int m) {
 
 void conv_forward(Backend& be, const PatchShape& s, const float* x, int m, const float* w, int d, float* patches,
                   bool keep_patches, float* h) {
+  if (!keep_patches && be.direct_conv_forward(s, x, m, w, d, h)) return;  // no patches needed: none formed (§12.7)
   const int T = s.locations(), n = s.patch_size() + 1, chunk = conv_chunk_images(be, s, m);
   for (int first = 0; first < m; first += chunk) {
     const int count = std::min(chunk, m - first);
@@ -50,6 +51,7 @@ void conv_backward_weights_from_images(Backend& be, const PatchShape& s, const f
 
 void conv_backward_data(Backend& be, const PatchShape& s, const float* g, int m, const float* w, int d,
                         float* scratch, float* dx) {
+  if (be.direct_conv_backward_data(s, g, m, w, d, dx)) return;  // §12.7
   const int T = s.locations(), n = s.patch_size() + 1, chunk = conv_chunk_images(be, s, m);
   for (int first = 0; first < m; first += chunk) {
     const int count = std::min(chunk, m - first);
