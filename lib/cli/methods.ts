@@ -63,7 +63,7 @@ const CNN_SETTINGS: Partial<Record<MethodName, MethodSettings>> = {
 // gradient to norm 1 lowered AdamW's and KFAC's loss at every evaluation and raised K-BFGS's.
 const TEXT_SETTINGS: Partial<Record<MethodName, MethodSettings>> = {
   kbfgs: { lr: 0.3, damping: 0.03 },
-  kfac: { lr: 0.1, damping: 0.01, clipNorm: 1 },
+  kfac: { lr: 0.2, damping: 0.01, clipNorm: 1 },
   soap: { lr: 0.01, damping: 1e-8 },
   adamw: { lr: 1e-3, epsilon: 1e-8, weightDecay: 0.01, clipNorm: 1 },
 };
