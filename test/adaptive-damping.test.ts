@@ -100,14 +100,19 @@ describe('golden trajectories under adaptive damping, 3 layers, 32 samples, batc
     expect(got.damping.some((l) => l === 2.9 || l === 3.05)).toBe(true);
   });
 
-  // α = 10 is too long: the loss rises over the second judged step (ρ < 0) and over the third, whose model
-  // predicts a rise itself (no ρ). Catches: λ left alone where there is no ρ (adaptive-no-rho-keeps).
-  test('a step whose loss rises raises λ (α = 10, λ from 0.1), with and without a ρ', async () => {
+  // α = 3 is too long for λ = 0.01: judged on the next minibatch, the first step falls less than a quarter of
+  // what the model predicts (ρ ≈ 0.2), the second rises where the model predicted a fall (ρ < 0), the third rises
+  // where the model predicts a rise itself (no ρ): λ is raised every time. Catches: λ left alone where there is
+  // no ρ (adaptive-no-rho-keeps).
+  test('a step whose loss rises raises λ (α = 3, λ from 0.01), with and without a ρ', async () => {
     const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
-    const want = kfac(problem, 10, 0.1, 6, 5);
-    const got = await run(model, x, new KFAC({ lr: 10, damping: 'adaptive', adaptiveDamping: { every: 2, start: 0.1 }, seed: 5, safeguard: false }), 6);
+    const want = kfac(problem, 3, 0.01, 6, 5);
+    const got = await run(model, x, new KFAC({ lr: 3, damping: 'adaptive', adaptiveDamping: { every: 2, start: 0.01 }, seed: 5, safeguard: false }), 6);
     const [first, second, third] = want.judged!;
     expect(first.objective).toBeLessThan(0);
+    expect(first.rho).toBeGreaterThan(0);
+    expect(first.rho).toBeLessThan(0.25);
+    expect(first.lambda).toBeCloseTo(0.01 / 0.95 ** 2, 14);
     expect(second.objective).toBeGreaterThan(0);
     expect(second.rho).toBeLessThan(0);
     expect(second.lambda).toBeCloseTo(first.lambda / 0.95 ** 2, 14);
@@ -115,7 +120,7 @@ describe('golden trajectories under adaptive damping, 3 layers, 32 samples, batc
     expect(third.rho).toBeNaN();
     expect(third.lambda).toBeCloseTo(second.lambda / 0.95 ** 2, 14);
     got.damping.forEach((l, e) => expect(l).toBeCloseTo(want.judged![e].lambda, 12));
-    expect(got.raised).toBe(2);
+    expect(got.raised).toBe(3);
   });
 });
 

@@ -1,7 +1,7 @@
 // Adaptive damping (algorithm.md §19): the Levenberg-Marquardt rule of Martens & Grosse (2015, §6.5) for the λ
-// of K-BFGS, K-BFGS(L) and KFAC. Every T-th step compares the change of the minibatch objective over the step
-// with the change the method's own quadratic model predicts, on the same minibatch, and moves λ by
-// ω = (19/20)^T. The arithmetic lives here; second_order.h gathers its inputs.
+// of K-BFGS, K-BFGS(L) and KFAC. Every T-th step is judged on the minibatch that follows it: the change of that
+// minibatch's objective over the step against the change the method's quadratic model, with that minibatch's
+// gradient, predicts; λ moves by ω = (19/20)^T. The arithmetic lives here; second_order.h gathers its inputs.
 #pragma once
 
 #include <algorithm>
@@ -17,10 +17,11 @@ struct AdaptiveDampingSettings {
   double min = 1e-6, max = 1e6;  // λ is clamped to [min, max]
 };
 
-// Inner products over all parameters, taken after the direction Δ is known and before the weights move:
-// ĝ = ∇L_B + τθ splits into the data gradient and θ, M is the gradient momentum (algorithm.md §2 step 4).
+// Inner products over all parameters with the judged step's direction Δ: ĝ = ∇L_B' + τθ splits into the data
+// gradient of the next minibatch B' at θ_k (taken at the next step) and θ_k, M is the gradient momentum of the
+// judged step (algorithm.md §2 step 4, §19.1).
 struct StepProducts {
-  double grad_dir = 0;      // ⟨∇L_B, Δ⟩
+  double grad_dir = 0;      // ⟨∇L_B'(θ_k), Δ⟩
   double theta_dir = 0;     // ⟨θ_k, Δ⟩
   double momentum_dir = 0;  // ⟨M, Δ⟩
   double dir_dir = 0;       // ⟨Δ, Δ⟩
