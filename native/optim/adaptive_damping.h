@@ -56,8 +56,9 @@ class AdaptiveDamping {
   bool judges(int64_t k) const { return s_.every > 0 && k % s_.every == 0; }
 
   // The new λ after a judged step. Where the model predicts no decrease (α past twice the model's own step
-  // length, or momentum pointing away from the gradient), ρ has no meaning: a fall of the objective then did
-  // better than the model, as ρ > 3/4 does (ωλ), and anything else is a failed step (λ/ω), §19.1.
+  // length along Δ on the next minibatch), ρ has no meaning; the step is then judged by the share of its
+  // first-order decrease α⟨ĝ, Δ⟩ that it achieved, with the same thresholds, and a step that goes uphill to
+  // first order failed (§19.1).
   double judge(double lambda, double loss_before, double loss_after, const StepProducts& p, double alpha, double tau) {
     const double predicted = model_change(p, alpha, tau);
     const double actual = objective_change(loss_before, loss_after, p, alpha, tau);
@@ -66,7 +67,8 @@ class AdaptiveDamping {
     if (p.momentum_dir > 0) step_length_sum_ += (p.grad_dir + tau * p.theta_dir) / p.momentum_dir, ++step_lengths_;
     if (!(predicted < 0)) {
       ++without_ratio_;
-      const double next = next_damping(lambda, actual < 0 ? 1.0 : 0.0, s_);
+      const double first_order = alpha * (p.grad_dir + tau * p.theta_dir);
+      const double next = next_damping(lambda, first_order > 0 ? -actual / first_order : 0.0, s_);
       raised_ += next > lambda;
       lowered_ += next < lambda;
       return next;

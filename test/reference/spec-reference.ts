@@ -331,14 +331,16 @@ export interface JudgedStep { step: number; model: number; objective: number; rh
 
 /**
  * The rule of §19.1: ρ > 3/4 → ωλ, ρ < 1/4 (or NaN) → λ/ω, ω = (19/20)^T, then clamped. Where the model predicts
- * no decrease (model change ≥ 0) there is no ρ: a fall of the objective lowers λ, anything else raises it.
+ * no decrease (model change ≥ 0) there is no ρ: the same thresholds judge the share of the first-order decrease
+ * −ĝᵀδ (`firstOrder`) that the objective achieved, and a step uphill to first order (firstOrder ≤ 0) raises λ.
  */
-export function nextDamping(lambda: number, model: number, objective: number, a: AdaptiveDamping): { rho: number; lambda: number } {
+export function nextDamping(lambda: number, model: number, objective: number, a: AdaptiveDamping, firstOrder: number): { rho: number; lambda: number } {
   const omega = (19 / 20) ** a.every;
   const clamp = (v: number) => Math.min(a.max, Math.max(a.min, v));
-  if (!(model < 0)) return { rho: NaN, lambda: clamp(objective < 0 ? lambda * omega : lambda / omega) };
+  const rule = (ratio: number) => clamp(ratio > 0.75 ? lambda * omega : ratio >= 0.25 ? lambda : lambda / omega);
+  if (!(model < 0)) return { rho: NaN, lambda: rule(firstOrder > 0 ? -objective / firstOrder : 0) };
   const rho = objective / model;
-  return { rho, lambda: clamp(rho > 0.75 ? lambda * omega : rho >= 0.25 ? lambda : lambda / omega) };
+  return { rho, lambda: rule(rho) };
 }
 
 /**
@@ -369,9 +371,11 @@ const stored = (W: Mat[], problem: Problem): Mat[] => (problem.float32Weights ? 
 function judgeOnNextBatch(net: Net, tau: number, adaptive: AdaptiveDamping | undefined, judged: JudgedStep[], lambda: () => number) {
   return (pending: PendingJudgement, W: Mat[], B: Mat, lossAtW: number): number => {
     const atStart = pass(pending.W, B, B, true, net);
-    const model = modelChange(pending.delta, plus(atStart.grads, pending.W, tau), pending.left, pending.right);
+    const ghat = plus(atStart.grads, pending.W, tau);
+    const model = modelChange(pending.delta, ghat, pending.left, pending.right);
     const change = objective(lossAtW, W, tau) - objective(atStart.loss, pending.W, tau);
-    const rule = nextDamping(lambda(), model, change, adaptive!);
+    const firstOrder = -ghat.reduce((sum, g, l) => sum + dot(g.a, pending.delta[l].a), 0);
+    const rule = nextDamping(lambda(), model, change, adaptive!, firstOrder);
     judged.push({ step: pending.step, model, objective: change, ...rule });
     return rule.lambda;
   };
