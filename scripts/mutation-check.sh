@@ -87,7 +87,8 @@ MUTATIONS=(
   "adaptive-own-gradient@native/optim/second_order.h@s/judged_products_ = {NAN, /judged_products_ = {be_->dot(n, ws.grad, delta_), /;s/judged_products_.grad_dir = be_->dot(n, ws.grad, judged_dir_);//@the model's linear term from the judged step's own minibatch, not the next one (§19.1)"
   "adaptive-not-back-to-theta-k@native/optim/second_order.h@s/be_->axpby(n, (float)judged_lr_, judged_dir_, 1.0f, net.params());//@the next minibatch judged at θ_{k+1} instead of θ_k (§19.1)"
   "adaptive-weights-not-restored@native/optim/second_order.h@s/be_->copy(net.params(), judge_scratch_, n);//@the weights left at θ_k after the judgement (§19.1)"
-  "adaptive-no-rho-keeps@native/optim/adaptive_damping.h@s/next_damping(lambda, actual < 0 ? 1.0 : 0.0, s_)/lambda/@λ left alone where the model predicts no decrease (§19.1)"
+  "adaptive-no-rho-keeps@native/optim/adaptive_damping.h@s/next_damping(lambda, first_order > 0 ? -actual \/ first_order : 0.0, s_)/lambda/@λ left alone where the model predicts no decrease (§19.1)"
+  "adaptive-no-rho-any-fall@native/optim/adaptive_damping.h@s/next_damping(lambda, first_order > 0 ? -actual \/ first_order : 0.0, s_)/next_damping(lambda, actual < 0 ? 1.0 : 0.0, s_)/@where the model predicts no decrease, any fall lowers λ instead of the share of the first-order decrease deciding (§19.1)"
   "soap-moments-not-rotated@native/optim/soap.cc@s/be_->gemm(false, false, d, n, d, 1.0f, vectors_, d, tmp_, n, 0.0f, m, n);/(void)0;/;s/be_->gemm(false, true, d, n, n, 1.0f, tmp_, n, vectors_, n, 0.0f, m, n);/(void)0;/@SOAP's first moment left in the old basis when the basis changes (§17.3)"
   "bits-adam-rounding@native/rules/first_order_rule.h@s/step = (m \/ bias1) \/ (sqrtf(v) \/ sqrtf(bias2) + eps);/step = m \/ (bias1 * (sqrtf(v) \/ sqrtf(bias2) + eps));/@PyTorch Adam's step as one division: the same formula, rounded otherwise (§9.1)"
 )
