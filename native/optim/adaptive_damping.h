@@ -1,7 +1,7 @@
 // Adaptive damping (algorithm.md §19): the Levenberg-Marquardt rule of Martens & Grosse (2015, §6.5) for the λ
-// of K-BFGS, K-BFGS(L) and KFAC. Every T-th step compares the change of the minibatch objective over the step
-// with the change the method's own quadratic model predicts, on the same minibatch, and moves λ by
-// ω = (19/20)^T. The arithmetic lives here; second_order.h gathers its inputs.
+// of K-BFGS, K-BFGS(L) and KFAC. Every T-th step is judged on the minibatch that follows it: the change of that
+// minibatch's objective over the step against the change the method's quadratic model, with that minibatch's
+// gradient, predicts; λ moves by ω = (19/20)^T. The arithmetic lives here; second_order.h gathers its inputs.
 #pragma once
 
 #include <algorithm>
@@ -17,10 +17,11 @@ struct AdaptiveDampingSettings {
   double min = 1e-6, max = 1e6;  // λ is clamped to [min, max]
 };
 
-// Inner products over all parameters, taken after the direction Δ is known and before the weights move:
-// ĝ = ∇L_B + τθ splits into the data gradient and θ, M is the gradient momentum (algorithm.md §2 step 4).
+// Inner products over all parameters with the judged step's direction Δ: ĝ = ∇L_B' + τθ splits into the data
+// gradient of the next minibatch B' at θ_k (taken at the next step) and θ_k, M is the gradient momentum of the
+// judged step (algorithm.md §2 step 4, §19.1).
 struct StepProducts {
-  double grad_dir = 0;      // ⟨∇L_B, Δ⟩
+  double grad_dir = 0;      // ⟨∇L_B'(θ_k), Δ⟩
   double theta_dir = 0;     // ⟨θ_k, Δ⟩
   double momentum_dir = 0;  // ⟨M, Δ⟩
   double dir_dir = 0;       // ⟨Δ, Δ⟩
@@ -55,8 +56,9 @@ class AdaptiveDamping {
   bool judges(int64_t k) const { return s_.every > 0 && k % s_.every == 0; }
 
   // The new λ after a judged step. Where the model predicts no decrease (α past twice the model's own step
-  // length, or momentum pointing away from the gradient), ρ has no meaning: a fall of the objective then did
-  // better than the model, as ρ > 3/4 does (ωλ), and anything else is a failed step (λ/ω), §19.1.
+  // length along Δ on the next minibatch), ρ has no meaning; the step is then judged by the share of its
+  // first-order decrease α⟨ĝ, Δ⟩ that it achieved, with the same thresholds, and a step that goes uphill to
+  // first order failed (§19.1).
   double judge(double lambda, double loss_before, double loss_after, const StepProducts& p, double alpha, double tau) {
     const double predicted = model_change(p, alpha, tau);
     const double actual = objective_change(loss_before, loss_after, p, alpha, tau);
@@ -65,7 +67,8 @@ class AdaptiveDamping {
     if (p.momentum_dir > 0) step_length_sum_ += (p.grad_dir + tau * p.theta_dir) / p.momentum_dir, ++step_lengths_;
     if (!(predicted < 0)) {
       ++without_ratio_;
-      const double next = next_damping(lambda, actual < 0 ? 1.0 : 0.0, s_);
+      const double first_order = alpha * (p.grad_dir + tau * p.theta_dir);
+      const double next = next_damping(lambda, first_order > 0 ? -actual / first_order : 0.0, s_);
       raised_ += next > lambda;
       lowered_ += next < lambda;
       return next;

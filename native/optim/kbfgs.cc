@@ -204,20 +204,13 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool cur
   // H_a's update needs this batch's first pass (a convolution's patches, which the second pass overwrites).
   if (curvature) update_a_side(net, ws);
   reinvert_ = false;
-  const bool judged = adaptive_.judges(k);
-  StepProducts products;
-  if (judged) products = step_products(net, ws.grad);
+  judge_on_next_batch(net, ws, k);  // adaptive damping (algorithm.md §19.1)
   // θ_{k+1} = θ_k − α Δ, then the second pass on the same minibatch at exactly θ_{k+1} (algorithm.md §3.3 step 4):
   // only what the (s, y) pairs need, so backward computes no weight gradients and no patches are kept.
   be_->axpby(net.param_count(), -step_length_.lr(settings_.lr), delta_, 1.0f, net.params());
   timer.lap(t_direction_);
-  if (!curvature) {
-    // Adaptive damping (§19) needs the loss at θ_{k+1}: a step without a second pass makes a forward one.
-    if (judged) judge_damping(products, net.forward(ws, Network::Want::Loss, /*second_pass=*/true), ws.batch);
-    return;
-  }
-  // A judged step reads the loss of the second pass (§19): the same pass, no extra one.
-  const double loss_after = net.forward(ws, judged ? Network::Want::LossAndGradient : Network::Want::Gradient, /*second_pass=*/true);
+  if (!curvature) return finish_judgement();
+  net.forward(ws, Network::Want::Gradient, /*second_pass=*/true);
   net.backward(ws, nullptr);
   timer.lap(t_second_pass_);
   for (int l = 0; l < net.num_layers(); ++l) {
@@ -230,8 +223,7 @@ void KbfgsOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool cur
     if (!layers_[l].first_order) update_g_side(l);
   if (split_) share_updates();
   timer.lap(t_curvature_);
-  // After this step's updates, which used the λ it started with.
-  if (judged) judge_damping(products, loss_after, ws.batch);
+  finish_judgement();  // after this step's updates, which used the λ it started with
 }
 
 // Steps 5-8 of algorithm.md §3.3 for layer l, from the second pass's batch means.
@@ -318,6 +310,7 @@ void KbfgsOptimizer::state_buffers(std::vector<StateBuffer>& out) {
     out.push_back({p + "s_bar", L.s_bar, (size_t)L.d});
     out.push_back({p + "y_bar", L.y_bar, (size_t)L.d});
   }
+  judgement_buffers(out);
 }
 
 // A new λ changes A + √λ I: H_a starts again from its inverse at the next step. (Any change is also part of

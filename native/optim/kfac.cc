@@ -168,13 +168,10 @@ void KfacOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool inve
     kronecker_direction(*be_, L.d, L.n, L.g_inv, momentum_ + net.offset(l), L.a_inv, tmp_, delta_ + net.offset(l));
     non_finite_.mark(kDirectionPhase, (int)l, delta_ + net.offset(l), (size_t)L.d * L.n);
   }
-  const bool judged = adaptive_.judges(k);
-  StepProducts products;
-  if (judged) products = step_products(net, ws.grad);
+  judge_on_next_batch(net, ws, k);  // adaptive damping (algorithm.md §19.1)
   be_->axpby(net.param_count(), -step_length_.lr(settings_.lr), delta_, 1.0f, net.params());
   timer.lap(t_direction_);
-  // Adaptive damping (algorithm.md §19): the loss of the same minibatch at θ_{k+1}, one forward pass.
-  if (judged) judge_damping(products, net.forward(ws, Network::Want::Loss, /*second_pass=*/true), ws.batch);
+  finish_judgement();
 }
 
 void KfacOptimizer::state_buffers(std::vector<StateBuffer>& out) {
@@ -187,6 +184,7 @@ void KfacOptimizer::state_buffers(std::vector<StateBuffer>& out) {
     out.push_back({p + "A_inv", L.a_inv, (size_t)L.n * L.n});
     out.push_back({p + "G_inv", L.g_inv, (size_t)L.d * L.d});
   }
+  judgement_buffers(out);
 }
 
 void KfacOptimizer::take_diagnostics(Diagnostics& out) {

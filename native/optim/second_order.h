@@ -4,12 +4,15 @@
 // hyperparameters a callback may change, and the scalars a checkpoint keeps of them.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "../core/buffers.h"
 #include "../core/collective.h"
+#include "../core/network.h"
 #include "../core/errors.h"
 #include "../core/optimizer.h"
 #include "../core/step_length.h"
@@ -59,11 +62,20 @@ class SecondOrderOptimizer : public Optimizer {
     out.push_back({"damping", settings_.damping});
     out.push_back({"stepScale", step_length_.scale()});
     out.push_back({"lossAverage", step_length_.average()});
+    if (!adaptive_.enabled()) return;
+    const StepProducts& p = judged_products_;  // a pending judgement (§19.1)
+    out.insert(out.end(), {{"judgePending", judge_pending_}, {"judgedLr", judged_lr_},
+                           {"judgedThetaDir", p.theta_dir}, {"judgedMomentumDir", p.momentum_dir}, {"judgedDirDir", p.dir_dir}});
   }
   void set_scalar(const std::string& name, double value) override {
     if (name == "damping") settings_.damping = value;
     if (name == "stepScale") step_length_.restore(value, step_length_.average());
     if (name == "lossAverage") step_length_.restore(step_length_.scale(), value);
+    if (name == "judgePending") judge_pending_ = value;
+    if (name == "judgedLr") judged_lr_ = value;
+    if (name == "judgedThetaDir") judged_products_.theta_dir = value;
+    if (name == "judgedMomentumDir") judged_products_.momentum_dir = value;
+    if (name == "judgedDirDir") judged_products_.dir_dir = value;
   }
 
  protected:
@@ -79,38 +91,76 @@ class SecondOrderOptimizer : public Optimizer {
            variant;
   }
 
-  // Adaptive damping (algorithm.md §19). On a judged step, once Δ (delta_) is known and before the weights
-  // move: the inner products of the quadratic model, with ws.grad (∇L_B) and the momentum.
-  StepProducts step_products(const Network& net, const float* grad) const {
+  // Adaptive damping (algorithm.md §19), judged on the next minibatch (§19.1). Called by every step once its
+  // direction Δ (delta_) is known and before the weights move, when ws holds this step's minibatch B' and is
+  // free for another pass. A judgement pending from the judged step k is made here at k + 1: the weights go
+  // back to θ_k = θ_{k+1} + α_k Δ_k for one forward and backward pass on B', whose loss and gradient at θ_k
+  // give the model's linear term and h(θ_k); h(θ_{k+1}) is the loss the trainer computed before this step
+  // (batch_loss_). Then θ_{k+1} is put back bit for bit. A judged step keeps its Δ, α and inner products for
+  // the next one. The new λ is set by finish_judgement at the end of the step, so it acts from the next step.
+  void judge_on_next_batch(Network& net, Workspace& ws, int64_t k) {
+    if (!adaptive_.enabled()) return;
     const size_t n = net.param_count();
-    return {be_->dot(n, grad, delta_), be_->dot(n, net.params(), delta_), be_->dot(n, momentum_, delta_),
-            be_->dot(n, delta_, delta_)};
+    if (judge_pending_ != 0) {
+      judge_pending_ = 0;
+      if (!judge_scratch_) judge_scratch_ = owned_.take(n);
+      be_->copy(judge_scratch_, net.params(), n);
+      be_->axpby(n, (float)judged_lr_, judged_dir_, 1.0f, net.params());
+      const double loss_sum = net.forward(ws, Network::Want::LossAndGradient);
+      net.backward(ws, ws.grad);  // summed over the ranks: every rank has the same gradient
+      judged_products_.grad_dir = be_->dot(n, ws.grad, judged_dir_);
+      be_->copy(net.params(), judge_scratch_, n);
+      decided_damping_ = judge_damping(loss_sum, ws.batch);
+    }
+    if (!adaptive_.judges(k)) return;
+    judged_products_ = {NAN, be_->dot(n, net.params(), delta_), be_->dot(n, momentum_, delta_), be_->dot(n, delta_, delta_)};
+    judged_lr_ = step_length_.lr(settings_.lr);
+    if (!judged_dir_) judged_dir_ = owned_.take(n);
+    be_->copy(judged_dir_, delta_, n);
+    judge_pending_ = 1;
   }
-  // After the step: `loss_after_sum` is this rank's summed loss of the same minibatch at θ_{k+1}. The model's
-  // products are rank 0's, carried with the losses in one sum, so every rank computes the same ρ from the same
-  // bits and keeps the same λ (§13.1). A new λ acts from the next step, as a callback's would.
-  void judge_damping(const StepProducts& p, double loss_after_sum, int batch) {
-    const bool root = comm_->rank() == 0;
-    double sums[5] = {loss_after_sum, root ? p.grad_dir : 0, root ? p.theta_dir : 0, root ? p.momentum_dir : 0,
-                      root ? p.dir_dir : 0};
-    comm_->sum_host(sums, 5);
-    const StepProducts shared{sums[1], sums[2], sums[3], sums[4]};
-    const double alpha = step_length_.lr(settings_.lr);
-    const double next = adaptive_.judge(settings_.damping, batch_loss_, sums[0] / batch, shared, alpha, settings_.weight_decay);
-    if (next != settings_.damping) set_hyperparameter("damping", next);
+  void finish_judgement() {
+    if (decided_damping_ != settings_.damping && !std::isnan(decided_damping_)) set_hyperparameter("damping", decided_damping_);
+    decided_damping_ = NAN;
+  }
+  // The direction Δ_k of a pending judgement, in checkpoints and in the state the non-finite guard restores.
+  void judgement_buffers(std::vector<StateBuffer>& out) {
+    if (!adaptive_.enabled()) return;
+    if (!judged_dir_) judged_dir_ = owned_.take(param_count_);
+    out.push_back({"judgedDirection", judged_dir_, param_count_});
   }
 
   Settings settings_;
   StepLength step_length_;
   AdaptiveDamping adaptive_;
-  double batch_loss_ = NAN;
-  int hyperparameter_changes_ = 0;  // part of recording_key  // this step's minibatch loss at θ_k (set_batch_loss)
+  double batch_loss_ = NAN;  // this step's minibatch loss at θ_k (set_batch_loss)
+  int hyperparameter_changes_ = 0;  // part of recording_key
   Backend* be_ = nullptr;
   OwnedBuffers owned_;
   NonFiniteFlags non_finite_;
   Collective* comm_ = &single_process();
   size_t param_count_ = 0;
   float *momentum_ = nullptr, *delta_ = nullptr, *tmp_ = nullptr;  // M, the step, one layer's scratch
+  // A pending judgement (§19.1): the judged step's α, its direction and inner products (⟨∇L, Δ⟩ comes at k + 1).
+  double judge_pending_ = 0;  // 1 or 0, a checkpoint scalar
+  StepProducts judged_products_;
+  double judged_lr_ = 0;
+  double decided_damping_ = NAN;
+  float *judged_dir_ = nullptr, *judge_scratch_ = nullptr;
+
+ private:
+  // The rule on the pending judgement: `loss_before_sum` is this rank's summed loss of the minibatch at θ_k.
+  // The model's products are rank 0's, carried with the losses in one sum, so every rank computes the same ρ
+  // from the same bits and keeps the same λ (§13.1).
+  double judge_damping(double loss_before_sum, int batch) {
+    const bool root = comm_->rank() == 0;
+    const StepProducts& p = judged_products_;
+    double sums[5] = {loss_before_sum, root ? p.grad_dir : 0, root ? p.theta_dir : 0, root ? p.momentum_dir : 0,
+                      root ? p.dir_dir : 0};
+    comm_->sum_host(sums, 5);
+    const StepProducts shared{sums[1], sums[2], sums[3], sums[4]};
+    return adaptive_.judge(settings_.damping, sums[0] / batch, batch_loss_, shared, judged_lr_, settings_.weight_decay);
+  }
 };
 
 }  // namespace kb

@@ -331,14 +331,16 @@ export interface JudgedStep { step: number; model: number; objective: number; rh
 
 /**
  * The rule of §19.1: ρ > 3/4 → ωλ, ρ < 1/4 (or NaN) → λ/ω, ω = (19/20)^T, then clamped. Where the model predicts
- * no decrease (model change ≥ 0) there is no ρ: a fall of the objective lowers λ, anything else raises it.
+ * no decrease (model change ≥ 0) there is no ρ: the same thresholds judge the share of the first-order decrease
+ * −ĝᵀδ (`firstOrder`) that the objective achieved, and a step uphill to first order (firstOrder ≤ 0) raises λ.
  */
-export function nextDamping(lambda: number, model: number, objective: number, a: AdaptiveDamping): { rho: number; lambda: number } {
+export function nextDamping(lambda: number, model: number, objective: number, a: AdaptiveDamping, firstOrder: number): { rho: number; lambda: number } {
   const omega = (19 / 20) ** a.every;
   const clamp = (v: number) => Math.min(a.max, Math.max(a.min, v));
-  if (!(model < 0)) return { rho: NaN, lambda: clamp(objective < 0 ? lambda * omega : lambda / omega) };
+  const rule = (ratio: number) => clamp(ratio > 0.75 ? lambda * omega : ratio >= 0.25 ? lambda : lambda / omega);
+  if (!(model < 0)) return { rho: NaN, lambda: rule(firstOrder > 0 ? -objective / firstOrder : 0) };
   const rho = objective / model;
-  return { rho, lambda: clamp(rho > 0.75 ? lambda * omega : rho >= 0.25 ? lambda : lambda / omega) };
+  return { rho, lambda: rule(rho) };
 }
 
 /**
@@ -349,11 +351,35 @@ export function modelChange(delta: Mat[], ghat: Mat[], left: Mat[], right: Mat[]
   return delta.reduce((sum, d, l) => sum + 0.5 * dot(d.a, mul(mul(left[l], d), right[l]).a) + dot(ghat[l].a, d.a), 0);
 }
 
+/**
+ * A judged step k waits for the next minibatch B' (§19.1): its weights θ_k, its step δ = θ_{k+1} − θ_k and the
+ * curvature of its model (per layer X ↦ left·X·right), judged at step k + 1 on B'.
+ */
+interface PendingJudgement { step: number; W: Mat[]; delta: Mat[]; left: Mat[]; right: Mat[] }
+
 /** h(θ) = L_B(θ) + (τ/2)‖θ‖², the objective whose gradient is ĝ. */
 const objective = (loss: number, W: Mat[], tau: number) => loss + 0.5 * tau * W.reduce((sum, w) => sum + dot(w.a, w.a), 0);
 const plus = (A: Mat[], B: Mat[], b = 1): Mat[] => A.map((x, l) => ({ ...x, a: x.a.map((v, i) => v + b * B[l].a[i]) }));
 
 const stored = (W: Mat[], problem: Problem): Mat[] => (problem.float32Weights ? W.map((w) => ({ ...w, a: w.a.map(Math.fround) })) : W);
+
+/**
+ * The judgement of a pending step on the current minibatch B' at the current weights θ_{k+1}, whose loss the
+ * step computed anyway (`lossAtW`): one pass with gradients at the kept θ_k gives h_B'(θ_k) and the model's
+ * linear term ĝ = ∇L_B'(θ_k) + τθ_k. Records it in `judged`; returns λ after the rule.
+ */
+function judgeOnNextBatch(net: Net, tau: number, adaptive: AdaptiveDamping | undefined, judged: JudgedStep[], lambda: () => number) {
+  return (pending: PendingJudgement, W: Mat[], B: Mat, lossAtW: number): number => {
+    const atStart = pass(pending.W, B, B, true, net);
+    const ghat = plus(atStart.grads, pending.W, tau);
+    const model = modelChange(pending.delta, ghat, pending.left, pending.right);
+    const change = objective(lossAtW, W, tau) - objective(atStart.loss, pending.W, tau);
+    const firstOrder = -ghat.reduce((sum, g, l) => sum + dot(g.a, pending.delta[l].a), 0);
+    const rule = nextDamping(lambda(), model, change, adaptive!, firstOrder);
+    judged.push({ step: pending.step, model, objective: change, ...rule });
+    return rule.lambda;
+  };
+}
 /** Counts are over all layers and steps: Powell and LM damping applied, H_g and H_a updates skipped. */
 export interface Trajectory {
   batchLosses: number[]; W: Mat[]; counts: { powell: number; lm: number; hgSkipped: number; haSkipped: number };
@@ -397,6 +423,8 @@ export function kbfgs(problem: Problem, lr: number, startLambda: number, steps: 
   const counts = { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 };
   const judged: JudgedStep[] = [];
   let reinvert = false;  // λ changed: H_a starts again from (A + √λI)⁻¹ at the next step (§19.3)
+  let pending: PendingJudgement | undefined;
+  const judge = judgeOnNextBatch(net, tau, adaptive, judged, () => lambda);
   // warm start of A: one pass at θ₀ (algorithm.md §3.2), consuming one epoch of batches
   let A = W.map((w) => mat(w.cols, w.cols));
   for (let j = 1; j <= count; j++) {
@@ -444,7 +472,7 @@ export function kbfgs(problem: Problem, lr: number, startLambda: number, steps: 
       return mul(HgM, Ha[l]);
     });
     const Wnew = W.map((w, l) => ({ ...w, a: w.a.map((v, i) => v - lrAt(problem, lr, k) * delta[l].a[i]) }));
-    const p2 = curvature || judging ? pass(Wnew, B, B, false, net) : p;
+    const p2 = curvature ? pass(Wnew, B, B, false, net) : p;
     for (let l = 0; l < L && curvature; l++) {
       const gRef = colMean(p.g[l]);
       const s = colMean(p.h[l]).map((v, i) => v - colMean(p2.h[l])[i]);
@@ -473,16 +501,10 @@ export function kbfgs(problem: Problem, lr: number, startLambda: number, steps: 
       Ha[l] = update.H;
       counts.haSkipped += +!update.updated;
     }
-    if (judging && adaptive && curvatureBefore) {
-      const step = plus(Wnew, W, -1);
-      const ghat = plus(grads, W, tau);
-      const model = modelChange(step, ghat, curvatureBefore.left, curvatureBefore.right);
-      const change = objective(p2.loss, Wnew, tau) - objective(p.loss, W, tau);
-      const rule = nextDamping(lambda, model, change, adaptive);
-      judged.push({ step: k, model, objective: change, ...rule });
-      reinvert = rule.lambda !== lambda;
-      lambda = rule.lambda;
-    }
+    const decided = pending && adaptive ? judge(pending, W, B, p.loss) : lambda;
+    pending = judging && curvatureBefore ? { step: k, W, delta: plus(Wnew, W, -1), ...curvatureBefore } : undefined;
+    reinvert = decided !== lambda;  // after this step's updates, which used the λ it started with
+    lambda = decided;
     W = stored(Wnew, problem);
   }
   return {
@@ -510,6 +532,8 @@ export function kfac(problem: Problem, lr: number, startLambda: number, steps: n
   const net = netOf(problem), tau = problem.tau ?? 1e-5, adaptive = problem.adaptiveDamping;
   const judged: JudgedStep[] = [];
   let invertNext = false;  // λ changed: fresh inverses at the next step (§19.3)
+  let pending: PendingJudgement | undefined;
+  const judge = judgeOnNextBatch(net, tau, adaptive, judged, () => lambda);
   let draws = 0;
   const sampledG = (p: Pass, Wc: Mat[]) => {
     const z = p.h[Wc.length - 1];
@@ -557,15 +581,13 @@ export function kfac(problem: Problem, lr: number, startLambda: number, steps: n
       const delta = mul(mul(Ginv[l], M[l]), Ainv[l]);
       return { ...w, a: w.a.map((v, i) => v - lrAt(problem, lr, k) * delta.a[i]) };
     });
-    if (adaptive && k % adaptive.every === 0) {
-      // the model of the damped factors last inverted, whose inverses made this step (§19.2)
-      const model = modelChange(plus(Wnew, W, -1), plus(grads, W, tau), Gdamped, Adamped);
-      const change = objective(pass(Wnew, B, B, false, net).loss, Wnew, tau) - objective(p.loss, W, tau);
-      const rule = nextDamping(lambda, model, change, adaptive);
-      judged.push({ step: k, model, objective: change, ...rule });
-      invertNext = rule.lambda !== lambda;
-      lambda = rule.lambda;
-    }
+    const decided = pending && adaptive ? judge(pending, W, B, p.loss) : lambda;
+    // the model of the damped factors last inverted, whose inverses made this step (§19.2)
+    pending = adaptive && k % adaptive.every === 0
+      ? { step: k, W, delta: plus(Wnew, W, -1), left: Gdamped, right: Adamped }
+      : undefined;
+    invertNext = decided !== lambda;
+    lambda = decided;
     W = stored(Wnew, problem);
   }
   return {
