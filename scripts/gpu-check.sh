@@ -83,8 +83,8 @@ part() {
 
 # ---- what a bare machine lacks, from .gpu-carry ----------------------------------------------------------------
 if ! command -v node >/dev/null && [ -f "$CARRY/node.xz" ]; then
-  mkdir -p /tmp/kbfgs-node && unxz_to "$CARRY/node.xz" /tmp/kbfgs-node/node && chmod +x /tmp/kbfgs-node/node
-  export PATH="/tmp/kbfgs-node:$PATH"
+  NODE_DIR=$(mktemp -d) && unxz_to "$CARRY/node.xz" "$NODE_DIR/node" && chmod +x "$NODE_DIR/node"
+  export PATH="$NODE_DIR:$PATH"
 fi
 if [ -f "$CARRY/addon.node.xz" ] && [ ! -f build/Release/kbfgs_native.node ]; then
   mkdir -p build/Release && unxz_to "$CARRY/addon.node.xz" build/Release/kbfgs_native.node
