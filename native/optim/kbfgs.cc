@@ -137,22 +137,12 @@ void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
 
 void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   // After the first step a K-BFGS or K-BFGS(L) step queues the same work every time and reads nothing back (the
-  // L-BFGS memory's size stays in backend memory), so a GPU backend records it once and replays it. A replayed step queues nothing here: it adds no phase time.
-  // With curvatureEvery r > 1 only every r-th step updates the curvature (algorithm.md §12.4); a step that
-  // does not is other work, recorded as another graph.
+  // L-BFGS memory's size stays in backend memory), so a GPU backend records it once and replays it; a replayed
+  // step adds no phase time. With curvatureEvery r > 1 only every r-th step updates the curvature (algorithm.md
+  // §12.4); a step that does not is other work, recorded as another graph.
   const bool curvature = k % settings_.curvature_every == 0;
-  bool queued = false;
-  auto queue = [&] {
-    queued = true;
-    queue_step(net, ws, k, curvature);
-  };
-  // Collectives cannot be recorded into a GPU graph: a distributed step is queued every time. Nor can a step
-  // under adaptive damping, which reads losses back and changes λ every few steps (algorithm.md §19).
-  if (k > 0 && comm_ == &single_process() && !adaptive_.enabled())
-    be_->run_recorded(recording_key(ws, curvature ? 0 : 0x9e3779b97f4a7c15ull), queue);
-  else
-    queue();
-  n_replayed_ += !queued;
+  queue_or_replay(k > 0, recording_key(ws, curvature ? 0 : 0x9e3779b97f4a7c15ull),
+                  [&] { queue_step(net, ws, k, curvature); });
   n_updates_ += curvature;
 }
 

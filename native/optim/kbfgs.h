@@ -82,7 +82,7 @@ class KbfgsOptimizer final : public SecondOrderOptimizer<KbfgsSettings> {
   // waits for them (K-BFGS(L)'s pairs not kept count as H_g's skipped updates).
   enum Counter { kPowell = 0, kLm = 1, kHgSkipped = 2, kHaSkipped = 3, kCounters = 4 };
   float* counters_ = nullptr;
-  double n_updates_ = 0, n_replayed_ = 0;
+  double n_updates_ = 0;
   double t_direction_ = 0, t_second_pass_ = 0, t_curvature_ = 0;
 };
 

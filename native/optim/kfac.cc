@@ -129,18 +129,8 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   ++draws_;  // the step's draw: the counter in backend memory advances with it, also in a replayed step
   // A step without inversions queues the same work every time and reads nothing back (its draw's seed is the
   // counter), so a GPU backend records it once and replays it, as K-BFGS's step. The inversions read
-  // Cholesky's status back; collectives and adaptive damping's losses cannot be recorded either.
-  bool queued = true;
-  if (!invert && comm_ == &single_process() && !adaptive_.enabled()) {
-    queued = false;
-    be_->run_recorded(recording_key(ws, 0), [&] {
-      queued = true;
-      queue_step(net, ws, k, false);
-    });
-  } else {
-    queue_step(net, ws, k, invert);
-  }
-  n_replayed_ += !queued;  // a replayed step queued nothing here
+  // Cholesky's status back.
+  queue_or_replay(!invert, recording_key(ws, 0), [&] { queue_step(net, ws, k, invert); });
 }
 
 void KfacOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool invert) {

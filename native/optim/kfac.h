@@ -68,7 +68,7 @@ class KfacOptimizer final : public SecondOrderOptimizer<KfacSettings> {
   bool invert_next_ = false;  // a raised damping needs fresh inverses at the next step
   uint64_t draws_ = 0;  // sampling calls so far; the seed of call c is splitmix64_mix(seed + c)
   float* seed_counter_ = nullptr;  // seed + draws_ in backend memory (rules/rng.h load_counter)
-  double n_inversions_ = 0, n_replayed_ = 0, t_sampled_ = 0, t_factors_ = 0, t_inverse_ = 0, t_direction_ = 0;
+  double n_inversions_ = 0, t_sampled_ = 0, t_factors_ = 0, t_inverse_ = 0, t_direction_ = 0;
 };
 
 }  // namespace kb

@@ -91,6 +91,20 @@ class SecondOrderOptimizer : public Optimizer {
            variant;
   }
 
+  // Queues a step through the backend's recording under `key` where it can be recorded (a GPU replays it and
+  // `queue` is not called; collectives and adaptive damping's read-backs cannot be recorded), else queues it;
+  // counts the replayed steps (diagnostic replayedSteps).
+  template <class Queue>
+  void queue_or_replay(bool recordable, uint64_t key, Queue&& queue) {
+    if (!recordable || comm_ != &single_process() || adaptive_.enabled()) return queue();
+    bool queued = false;
+    be_->run_recorded(key, [&] {
+      queued = true;
+      queue();
+    });
+    n_replayed_ += !queued;
+  }
+
   // Adaptive damping (algorithm.md §19), judged on the next minibatch (§19.1). Called by every step once its
   // direction Δ (delta_) is known and before the weights move, when ws holds this step's minibatch B' and is
   // free for another pass. A judgement pending from the judged step k is made here at k + 1: the weights go
@@ -135,6 +149,7 @@ class SecondOrderOptimizer : public Optimizer {
   AdaptiveDamping adaptive_;
   double batch_loss_ = NAN;  // this step's minibatch loss at θ_k (set_batch_loss)
   int hyperparameter_changes_ = 0;  // part of recording_key
+  double n_replayed_ = 0;  // steps replayed from a recording since the last diagnostics
   Backend* be_ = nullptr;
   OwnedBuffers owned_;
   NonFiniteFlags non_finite_;
