@@ -442,6 +442,13 @@ export interface KFACOptions extends SafeguardOption, AdaptiveDampingOption {
   weightDecay?: number;
   /** Recompute the inverses every this many steps, and at every step up to it. Default 20. */
   inverseEvery?: number;
+  /**
+   * Draw the sampled targets and update A and G at every this many steps only (algorithm.md §5.1); the steps
+   * between take the momentum and the direction from the last inverses, at about the cost of a first-order
+   * step. The inverses are then remade at the first such update in each `inverseEvery` interval. Default 1
+   * (the paper's KFAC: every step).
+   */
+  curvatureEvery?: number;
   /** Seed of the targets sampled for the Fisher. Default 0. */
   seed?: number;
 }
@@ -455,8 +462,9 @@ export class KFAC extends SecondOrderOptimizer {
   readonly kind = 'kfac';
   constructor(options: KFACOptions = {}) {
     const where = 'KFAC';
-    super(where, options, { lr: 1, damping: 3, adaptive: true }, ['inverseEvery', 'seed'], () => ({
+    super(where, options, { lr: 1, damping: 3, adaptive: true }, ['inverseEvery', 'curvatureEvery', 'seed'], () => ({
       inverseEvery: checkNumber(where, 'inverseEvery', options.inverseEvery, 20, { min: 1, integer: true }),
+      curvatureEvery: checkNumber(where, 'curvatureEvery', options.curvatureEvery, 1, { min: 1, max: 2 ** 31 - 1, integer: true }),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: 2 ** 53 - 1, integer: true }),
     }));
   }

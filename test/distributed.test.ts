@@ -10,9 +10,9 @@ import { InvalidArgumentError, SGD, Sequential, devices, matrix } from '../dist'
 
 const worker = path.join(__dirname, 'distributed', 'worker.js');
 const mpirun = ['--allow-run-as-root', '--oversubscribe', '--mca', 'btl', 'self,vader', '-np'];
-// kbfgs-every-3: K-BFGS with curvatureEvery 3 (the steps between curvature steps sum no means); *-rules: AdamW
-// and K-BFGS with clipping by global norm and a schedule (algorithm.md §15).
-const METHODS = ['kbfgs', 'kbfgs-every-3', 'kbfgs-l', 'kfac', 'sgd', 'adam', 'rmsprop', 'adamw-rules', 'kbfgs-rules', 'shampoo', 'soap'];
+// kbfgs-every-3, kfac-every-3: K-BFGS and KFAC with curvatureEvery 3 (the steps between curvature steps sum no
+// means or factors); *-rules: AdamW and K-BFGS with clipping by global norm and a schedule (algorithm.md §15).
+const METHODS = ['kbfgs', 'kbfgs-every-3', 'kbfgs-l', 'kfac', 'kfac-every-3', 'sgd', 'adam', 'rmsprop', 'adamw-rules', 'kbfgs-rules', 'shampoo', 'soap'];
 
 interface Line {
   rank: number; epoch: number; loss: number; batchLoss: number; steps: number; weights: string; bytes?: number; clipped?: number;

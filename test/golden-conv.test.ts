@@ -124,6 +124,14 @@ describe('golden trajectories with convolutions, 24 samples, batch 8', () => {
     compare(await native(model, x, BATCH, new KFAC({ lr: 0.3, damping: 0.3, seed: 5 }), 24), kfac(problem, 0.3, 0.3, 24, 5), problem.W, 24);
   });
 
+  // Catches: a step between factor updates that still draws targets or updates Ω and Γ.
+  test('KFAC with curvatureEvery 2 and inverseEvery 5: factors on even steps only', async () => {
+    const { model, x, problem } = setup(pooled);
+    const got = await native(model, x, BATCH, new KFAC({ lr: 0.3, damping: 0.3, seed: 5, curvatureEvery: 2, inverseEvery: 5 }), 15);
+    compare(got, kfac(problem, 0.3, 0.3, 15, 5, { curvatureEvery: 2, inverseEvery: 5 }), problem.W, 15);
+    expect(agreement(got, kfac(problem, 0.3, 0.3, 15, 5, { inverseEvery: 5 }), problem.W).loss).toBeGreaterThan(LOSS_TOL);  // not the every-step run
+  });
+
   test('sensitivity: the reference with another λ does not match (the tolerances can fail)', async () => {
     const { model, x, problem } = setup(pooled);
     const got = await native(model, x, BATCH, new KBFGS({ lr: 0.3, damping: 0.3 }), 9);

@@ -92,6 +92,15 @@ describe('golden trajectories, 3 layers, 32 samples, batch 16', () => {
     compare(await native(model, x, BATCH, new KFAC({ lr: 0.3, damping: 0.3, seed: 7 }), 44), kfac(problem, 0.3, 0.3, 44, 7), problem.W, 44);
   });
 
+  // Steps 0, 3, 6, ... draw targets and update the factors; the inverses are remade at the updates with k ≤ 4
+  // (0, 3) and then at the first update after each multiple of 4 (6, 9, 12, 18, 21, 24; not 15: (12, 15] holds
+  // none). Catches: factors updated on every step, inversions on the old schedule or at every update.
+  test('KFAC with curvatureEvery 3 and inverseEvery 4: factors on steps 0, 3, 6, ... only', async () => {
+    const { model, x, problem } = setup({ hidden: 'relu', loss: 'sigmoidCrossEntropy' });
+    compare(await native(model, x, BATCH, new KFAC({ lr: 0.3, damping: 0.3, seed: 7, curvatureEvery: 3, inverseEvery: 4 }), 26),
+      kfac(problem, 0.3, 0.3, 26, 7, { inverseEvery: 4, curvatureEvery: 3 }), problem.W, 26);
+  });
+
   test('sensitivity: the reference with another λ does not match (the tolerances can fail)', async () => {
     const { model, x, problem } = setup();
     const got = await native(model, x, BATCH, new KBFGS({ lr: 0.3, damping: 0.3 }), 8);

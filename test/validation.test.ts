@@ -57,6 +57,7 @@ const syncCases: Case[] = [
   ['KBFGSL: memory not an integer', () => new KBFGSL({ memory: 1.5 }), /memory/],
   ['KFAC: inverseEvery 0', () => new KFAC({ inverseEvery: 0 }), /inverseEvery/],
   ['KBFGS: curvatureEvery 0', () => new KBFGS({ curvatureEvery: 0 }), /KBFGS: curvatureEvery must be >= 1, got 0/],
+  ['KFAC: curvatureEvery not an integer', () => new KFAC({ curvatureEvery: 1.5 }), /KFAC: curvatureEvery must be an integer/],
   ['KBFGSL: curvatureEvery not an integer', () => new KBFGSL({ curvatureEvery: 2.5 }), /KBFGSL: curvatureEvery must be an integer/],
   ['optimizerFromJSON: unknown kind', () => optimizerFromJSON({ kind: 'lbfgs', settings: {} }), /lbfgs/],
   ['optimizerFromJSON: bad setting', () => optimizerFromJSON({ kind: 'adam', settings: { lr: -1 } }), /lr/],
@@ -208,8 +209,9 @@ describe('the native contract', () => {
     await expect(fit({ ...kbfgs, curvatureEvery: 0 })).rejects.toThrow("optimizer 'kbfgs' setting 'curvatureEvery' must be a whole number of at least 1");
     await expect(fit({ ...kbfgs, curvatureEvery: 2.5 })).rejects.toThrow("setting 'curvatureEvery' must be a whole number");
     await expect(fit({ ...kbfgs, memory: -3 }, 'kbfgs-l')).rejects.toThrow("optimizer 'kbfgs-l' setting 'memory' must be a whole number of at least 1");
-    const kfac = { lr: 0.1, damping: 0.3, momentum: 0.9, weightDecay: 1e-5, safeguard: 1, inverseEvery: 0, seed: 0 };
+    const kfac = { lr: 0.1, damping: 0.3, momentum: 0.9, weightDecay: 1e-5, safeguard: 1, inverseEvery: 0, curvatureEvery: 1, seed: 0 };
     await expect(fit(kfac, 'kfac')).rejects.toThrow("optimizer 'kfac' setting 'inverseEvery' must be a whole number of at least 1");
+    await expect(fit({ ...kfac, inverseEvery: 20, curvatureEvery: 0 }, 'kfac')).rejects.toThrow("optimizer 'kfac' setting 'curvatureEvery' must be a whole number of at least 1");
   });
 
   test('every fit setting is required', async () => {

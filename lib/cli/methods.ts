@@ -19,7 +19,7 @@ export interface MethodSettings {
   weightDecay?: number;
   /** ε of Adam, AdamW and RMSprop, and of the Adam step Shampoo grafts onto. */
   epsilon?: number;
-  /** K-BFGS and K-BFGS(L): the curvature every this many steps (default 1; settings files only, not tuned). */
+  /** K-BFGS, K-BFGS(L) and KFAC: the curvature every this many steps (default 1; settings files only, not tuned). */
   curvatureEvery?: number;
   /** α is multiplied by this after every epoch, α_e = α·lrDecay^e (default 1: constant; settings files only, not tuned). */
   lrDecay?: number;
@@ -101,7 +101,7 @@ export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): 
   switch (method) {
     case 'kbfgs': return new KBFGS({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery, ...clip });
     case 'kbfgs-l': return new KBFGSL({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery, ...clip });
-    case 'kfac': return new KFAC({ lr: s.lr, damping: s.damping, seed, ...clip });
+    case 'kfac': return new KFAC({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery, seed, ...clip });
     case 'adam': return new Adam({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper', ...clip });
     case 'rmsprop': return new RMSprop({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper', ...clip });
     case 'sgd': return new SGD({ lr: s.lr, protocol: 'paper', ...clip });

@@ -93,11 +93,12 @@ std::unique_ptr<Optimizer> kbfgs(const OptimizerSpec& spec) {
 }
 
 std::unique_ptr<Optimizer> kfac(const OptimizerSpec& spec) {
-  const Settings s(spec, second_order_fields({"inverseEvery", "seed"}), kAdaptiveFields);
+  const Settings s(spec, second_order_fields({"inverseEvery", "curvatureEvery", "seed"}), kAdaptiveFields);
   KfacSettings k;
   read_second_order(s, k);
   read_adaptive(s, k);
   k.inverse_every = s.count("inverseEvery");
+  k.curvature_every = s.count("curvatureEvery");
   k.seed = (uint64_t)s.get("seed");
   return std::make_unique<KfacOptimizer>(k);
 }

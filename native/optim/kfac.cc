@@ -124,30 +124,38 @@ void KfacOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
 }
 
 void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
-  const bool invert = invert_next_ || k <= settings_.inverse_every || k % settings_.inverse_every == 0;
+  // With curvatureEvery r the factors change on steps k ≡ 0 (mod r) only, and the inverses are remade on the
+  // first of those in each interval of T_inv steps (algorithm.md §5.1); r = 1 gives k ≤ T_inv or k mod T_inv = 0.
+  const int64_t r = settings_.curvature_every, T = settings_.inverse_every;
+  const bool curvature = k % r == 0;
+  const bool invert = invert_next_ || (curvature && (k <= T || k / T != (k - r) / T));
   invert_next_ = false;
-  ++draws_;  // the step's draw: the counter in backend memory advances with it, also in a replayed step
+  draws_ += curvature;  // the step's draw: the counter in backend memory advances with it, also in a replayed step
   // A step without inversions queues the same work every time and reads nothing back (its draw's seed is the
-  // counter), so a GPU backend records it once and replays it, as K-BFGS's step. The inversions read
-  // Cholesky's status back.
-  queue_or_replay(!invert, recording_key(ws, 0), [&] { queue_step(net, ws, k, invert); });
+  // counter), so a GPU backend records it once and replays it, as K-BFGS's step; a step without factor updates
+  // is other work, recorded as another graph. The inversions read Cholesky's status back.
+  queue_or_replay(!invert, recording_key(ws, curvature ? 0 : 0x9e3779b97f4a7c15ull),
+                  [&] { queue_step(net, ws, k, curvature, invert); });
 }
 
-void KfacOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool invert) {
+void KfacOptimizer::queue_step(Network& net, Workspace& ws, int64_t k, bool curvature, bool invert) {
   PhaseTimer timer(*be_);
   be_->gradient_momentum(net.param_count(), settings_.momentum, settings_.weight_decay, net.params(), ws.grad,
                          momentum_);
-  // The extra pass needs only a backward: ws still holds this minibatch's forward at θ_k, and ā (for A)
-  // is not touched by backward.
-  sampled_backward(net, ws);
-  timer.lap(t_sampled_);
-  accumulate_factors(net, ws, settings_.factor_decay, 1 - settings_.factor_decay);
-  for (size_t l = 0; l < layers_.size(); ++l) {
+  for (size_t l = 0; l < layers_.size(); ++l)
     non_finite_.mark(kGradientPhase, (int)l, momentum_ + net.offset(l), (size_t)layers_[l].d * layers_[l].n);
-    non_finite_.mark(kFactorPhase, (int)l, layers_[l].a, (size_t)layers_[l].n * layers_[l].n);
-    non_finite_.mark(kFactorPhase, (int)l, layers_[l].g, (size_t)layers_[l].d * layers_[l].d);
+  if (curvature) {
+    // The extra pass needs only a backward: ws still holds this minibatch's forward at θ_k, and ā (for A)
+    // is not touched by backward.
+    sampled_backward(net, ws);
+    timer.lap(t_sampled_);
+    accumulate_factors(net, ws, settings_.factor_decay, 1 - settings_.factor_decay);
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      non_finite_.mark(kFactorPhase, (int)l, layers_[l].a, (size_t)layers_[l].n * layers_[l].n);
+      non_finite_.mark(kFactorPhase, (int)l, layers_[l].g, (size_t)layers_[l].d * layers_[l].d);
+    }
+    timer.lap(t_factors_);
   }
-  timer.lap(t_factors_);
   if (invert) {
     invert_factors();
     ++n_inversions_;

@@ -13,6 +13,7 @@ namespace kb {
 struct KfacSettings : SecondOrderSettings {
   float factor_decay = 0.9f;  // ρ of the factor moving averages
   int inverse_every = 20;     // T_inv; inverses also at every k ≤ inverse_every
+  int curvature_every = 1;    // r: the sampled pass and the factor updates every r-th step (algorithm.md §5.1)
   uint64_t seed = 0;          // of the sampled targets
 };
 
@@ -49,8 +50,9 @@ class KfacOptimizer final : public SecondOrderOptimizer<KfacSettings> {
     int d = 0, n = 0;
     float *a = nullptr, *g = nullptr, *a_inv = nullptr, *g_inv = nullptr;
   };
-  // The work of step k, with or without the inversions (a step without is recorded on a GPU: step()).
-  void queue_step(Network& net, Workspace& ws, int64_t k, bool invert);
+  // The work of step k, with or without the factor updates and the inversions (a step without inversions is
+  // recorded on a GPU: step()).
+  void queue_step(Network& net, Workspace& ws, int64_t k, bool curvature, bool invert);
   // Backpropagates targets sampled from the model's output at the current forward pass: ws.g becomes ǧ. The
   // seed is the counter in backend memory, which advances with the draw (the caller counts it in draws_).
   void sampled_backward(Network& net, Workspace& ws);

@@ -62,6 +62,7 @@ const optimizers = {
   'kbfgs-l': (lr = 0.1) => new kb.KBFGSL({ lr, damping: 0.3, memory: 4 }),
   'kbfgs-every-3': (lr = 0.1) => new kb.KBFGS({ lr, damping: 0.3, curvatureEvery: 3 }),
   kfac: (lr = 0.1) => new kb.KFAC({ lr, damping: 0.3 }),
+  'kfac-every-3': (lr = 0.1) => new kb.KFAC({ lr, damping: 0.3, curvatureEvery: 3, inverseEvery: 4 }),
   sgd: (lr = 0.1) => new kb.SGD({ lr, momentum: 0.9 }),
   adam: (lr = 0.003) => new kb.Adam({ lr }),
   rmsprop: (lr = 0.001) => new kb.RMSprop({ lr }),

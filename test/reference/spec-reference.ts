@@ -524,9 +524,12 @@ const uniformAt = (seed: bigint, i: number) => Number(mix((seed + BigInt(i + 1) 
 
 /**
  * KFAC (algorithm.md §5) with sampled targets, call c using seed mix(seed + c): N(z, 1) for ½SSE (uniforms 2i
- * and 2i + 1 of the call, Box-Muller), Bernoulli(sigmoid(z)) for sigmoid cross-entropy (uniform 2i).
+ * and 2i + 1 of the call, Box-Muller), Bernoulli(sigmoid(z)) for sigmoid cross-entropy (uniform 2i). With
+ * curvatureEvery r (§5.1) only steps k ≡ 0 (mod r) draw targets and update A and G, and the inverses are remade
+ * at such a step when it is the first of its interval of inverseEvery steps (or k ≤ inverseEvery).
  */
-export function kfac(problem: Problem, lr: number, startLambda: number, steps: number, seed = 0): Trajectory {
+export function kfac(problem: Problem, lr: number, startLambda: number, steps: number, seed = 0,
+  { inverseEvery = 20, curvatureEvery = 1 } = {}): Trajectory {
   let W = problem.W.map(clone), lambda = startLambda;
   const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
   const net = netOf(problem), tau = problem.tau ?? 1e-5, adaptive = problem.adaptiveDamping;
@@ -567,10 +570,15 @@ export function kfac(problem: Problem, lr: number, startLambda: number, steps: n
     losses.push(p.loss);
     const grads = clipGradient(p.grads, problem.clipNorm).grads;
     M = momentum(M, grads, W, tau);
-    const g = sampledG(p, W);
-    A = A.map((Al, l) => blend(Al, gram(p.abar[l], m), 0.9, 0.1));
-    G = G.map((Gl, l) => blend(Gl, gram(g[l]), 0.9, 0.1));
-    if (k <= 20 || k % 20 === 0 || invertNext) {
+    const curvature = k % curvatureEvery === 0;
+    if (curvature) {
+      const g = sampledG(p, W);
+      A = A.map((Al, l) => blend(Al, gram(p.abar[l], m), 0.9, 0.1));
+      G = G.map((Gl, l) => blend(Gl, gram(g[l]), 0.9, 0.1));
+    }
+    // a multiple of inverseEvery in (k − r, k]: the first factor update of that interval
+    const firstOfInterval = Math.floor(k / inverseEvery) !== Math.floor((k - curvatureEvery) / inverseEvery);
+    if ((curvature && (k <= inverseEvery || firstOfInterval)) || invertNext) {
       Adamped = A.map((Al) => addDiag(Al, sq));
       Gdamped = G.map((Gl) => addDiag(Gl, sq));
       Ainv = Adamped.map(inverse);
@@ -592,7 +600,7 @@ export function kfac(problem: Problem, lr: number, startLambda: number, steps: n
   }
   return {
     batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 }, judged,
-    rerun: (changes) => kfac({ ...problem, ...changes }, lr, startLambda, steps, seed),
+    rerun: (changes) => kfac({ ...problem, ...changes }, lr, startLambda, steps, seed, { inverseEvery, curvatureEvery }),
   };
 }
 
