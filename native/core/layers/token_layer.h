@@ -1,6 +1,6 @@
 // What the layers over token rows share (algorithm.md §18): `tokens` rows per sample (tokens 0: one row per
-// sample, a vector) of `width` output values, their own input and output-gradient buffers, and passes over host
-// memory.
+// sample, a vector) of `width` output values, and their own input and output-gradient buffers. Their passes are
+// Backend operations (the token layers' section of core/backend.h).
 #pragma once
 
 #include <algorithm>
@@ -20,7 +20,6 @@ class TokenLayer : public Layer {
   size_t output_size() const override { return (size_t)width_ * per_sample_; }
   DataKind output_kind() const override { return tokens_ ? DataKind::Tokens : DataKind::Vector; }
   int tokens() const override { return tokens_; }
-  bool host_only() const override { return true; }
   void check_below(int i, const Layer* below) const override {
     if (!below || below->tokens() != tokens_ || below->output_kind() == DataKind::Image)
       throw Error(ErrorKind::InvalidArgument, layer_name(i, kind()) + " takes the " + std::to_string(tokens_) +
