@@ -142,7 +142,7 @@ class Backend {
   virtual void pool_forward(const PoolShape& shape, const float* x, int m, float* y, int ldy) = 0;
   // dx = pooling's adjoint at the inputs x applied to dy (row stride lddy).
   virtual void pool_backward(const PoolShape& shape, const float* x, const float* dy, int lddy, int m, float* dx) = 0;
-  // ---- token layers (algorithm.md §18; the CPU's loops in cpu/token_ops.cc, the GPU's in cuda/token_kernels.cu) ----
+  // ---- token layers (algorithm.md §18.9: the CPU's loops in cpu/token_ops.cc, the GPU's in cuda/token_kernels.cu) ---
   // Rows of floats: dst = src, out = a + b, out = a ⊙ b (rows x width, each with its own row stride).
   virtual void copy_rows(const float* src, int ld_src, float* dst, int ld_dst, size_t rows, int width) = 0;
   virtual void add_rows(const float* a, int lda, const float* b, int ldb, float* out, int ldo, size_t rows, int width) = 0;

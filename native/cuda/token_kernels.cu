@@ -1,4 +1,4 @@
-// Kernels of the token layers (algorithm.md §18) on the CUDA backend. Where the CPU sums in double
+// Kernels of the token layers (algorithm.md §18.9) on the CUDA backend. Where the CPU sums in double
 // (cpu/token_ops.cc) these sum in double too, by block-wide reductions in a fixed order, so a result does not
 // change from run to run; the sums over rows of the layer norm's weight gradient run in the CPU's row order.
 #include "token_kernels.h"

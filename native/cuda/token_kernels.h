@@ -1,4 +1,4 @@
-// The CUDA backend's kernels for the token layers (algorithm.md §18): row copies, sums and products, ids checked
+// The CUDA backend's kernels for the token layers (algorithm.md §18.9): row copies, sums and products, ids checked
 // and expanded, the embedding's two-hot rows, layer norm, attention's causal softmax and its backward, and
 // dropout masks. The attention's products are strided-batched GEMMs, queued by the backend (cuda_backend.cu).
 // Each launcher enqueues on the stream and checks the launch; none synchronizes.
