@@ -126,7 +126,7 @@ for entry in "${MUTATIONS[@]}"; do
   [[ "$name" == guard-* ]] && suites=(test/safeguard.test.ts)
   [[ "$name" == rules-* ]] && suites=(test/step-rules.test.ts)
   [[ "$name" == shampoo-* || "$name" == soap-* || "$name" == kronecker-* ]] && suites=(test/golden-shampoo.test.ts)
-  [[ "$name" == token-* ]] && suites=(test/transformer.test.ts test/golden-transformer.test.ts)
+  [[ "$name" == token-* ]] && suites=(test/transformer.test.ts test/golden-transformer.test.ts test/token-ops.test.ts)
   [[ "$name" == adaptive-* ]] && suites=(test/adaptive-damping.test.ts)
   [[ "$name" == threads-* ]] && suites=(test/token-threads.test.ts)
   [[ "$name" == budget-* ]] && suites=(test/fit-budgets.test.ts)
