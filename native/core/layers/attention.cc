@@ -13,7 +13,7 @@ class CausalAttention final : public TokenLayer {
   CausalAttention(int width, int tokens, int heads)
       : TokenLayer(width, tokens, 3 * width), shape_{tokens, heads, width / heads} {}
   const char* kind() const override { return "causalSelfAttention"; }
-  // saved: P for the m samples, then as much again for the backend's backward (a GPU's ∂ℓ/∂P).
+  // saved: P for the m samples, then (off the host) as much again for the GPU's ∂ℓ/∂P (algorithm.md §18.9).
   void forward(const LayerPass& p, Rows out) const override {
     p.backend.attention_forward(shape_, p.own.in.data, p.own.in.ld, p.ws.m, p.own.saved, out.data, out.ld);
   }
@@ -25,7 +25,8 @@ class CausalAttention final : public TokenLayer {
   }
 
  protected:
-  uint64_t saved_per_sample() const override { return 2 * (uint64_t)shape_.weights_per_sample(); }
+  uint64_t saved_per_sample() const override { return (uint64_t)shape_.weights_per_sample(); }
+  uint64_t device_scratch_per_sample() const override { return (uint64_t)shape_.weights_per_sample(); }
 
  private:
   AttentionShape shape_;
