@@ -1,7 +1,7 @@
 // Dropout (algorithm.md §18.5): in training passes each value is kept with probability 1 − rate and then scaled
 // by 1/(1 − rate), so that its expectation is the input; evaluation passes copy the input. The mask is drawn
-// from the layer's seed, the count of training passes and the value's place in the whole batch (the same on
-// every rank of a data-parallel fit), and K-BFGS's second pass reuses it.
+// from the layer's seed, the count of training passes (kept in backend memory, §18.9) and the value's place in
+// the whole batch (the same on every rank of a data-parallel fit), and K-BFGS's second pass reuses it.
 #include "token_layer.h"
 
 namespace kb {
