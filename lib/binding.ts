@@ -316,6 +316,45 @@ export interface NativeBackendOps {
     threshold: number, gate: Float32Array | null, size: Float32Array, skipped: Float32Array): void;
   /** A[i][i] = value for count[0] <= i < n. */
   padDiagonal(a: Float32Array, n: number, lda: number, count: Float32Array, value: number): void;
+  // The token layers' operations (algorithm.md §18.9); rows of width values, each buffer with its row stride.
+  copyRows(src: Float32Array, ldSrc: number, dst: Float32Array, ldDst: number, rows: number, width: number): void;
+  addRows(a: Float32Array, lda: number, b: Float32Array, ldb: number, out: Float32Array, ldo: number, rows: number, width: number): void;
+  multiplyRows(a: Float32Array, lda: number, b: Float32Array, ldb: number, out: Float32Array, ldo: number, rows: number,
+    width: number): void;
+  /** The index r·cols + c of the first id that is not a whole number in [0, classes), or −1. */
+  firstBadId(ids: Float32Array, rows: number, cols: number, ld: number, classes: number): number;
+  oneHot(ids: Float32Array, classes: number, out: Float32Array): void;
+  embeddingForward(shape: NativeEmbeddingShape, ids: Float32Array, ldIds: number, m: number, w: Float32Array, abar: Float32Array,
+    h: Float32Array, out: Float32Array, ldo: number): void;
+  embeddingWeightGradient(shape: NativeEmbeddingShape, ids: Float32Array, ldIds: number, m: number, abar: Float32Array,
+    g: Float32Array, ldg: number, scale: number, weightGrad: Float32Array): void;
+  layerNormForward(x: Float32Array, ldx: number, rows: number, width: number, w: Float32Array, xhat: Float32Array,
+    invStd: Float32Array, y: Float32Array, ldy: number): void;
+  layerNormBackward(g: Float32Array, ldg: number, xhat: Float32Array, invStd: Float32Array, rows: number, width: number,
+    w: Float32Array, batch: number, weightGrad: Float32Array | null, dx: Float32Array | null, lddx: number): void;
+  attentionForward(shape: NativeAttentionShape, qkv: Float32Array, ld: number, m: number, P: Float32Array, out: Float32Array,
+    ldo: number): void;
+  attentionBackward(shape: NativeAttentionShape, qkv: Float32Array, ld: number, P: Float32Array, dout: Float32Array,
+    lddout: number, m: number, dqkv: Float32Array, lddqkv: number): void;
+  /** Mask values 0 (probability rate) or 1/(1 − rate), numbered from first, for the pass count in counter[0..1]. */
+  dropoutMask(rate: number, seed: number, counter: Float32Array, first: number, mask: Float32Array): void;
+  /** The 64-bit counter in the bits of counter[0..1] (low word first) + 1. */
+  advanceCounter(counter: Float32Array): void;
+}
+
+/** An embedding's shape for backendOps (algorithm.md §18.1): W is width x (vocabulary + tokens if positional + 1). */
+export interface NativeEmbeddingShape {
+  vocabulary: number;
+  tokens: number;
+  width: number;
+  positional: boolean;
+}
+
+/** Causal attention's shape for backendOps (algorithm.md §18.4): input rows [q | k | v] of heads·headWidth each. */
+export interface NativeAttentionShape {
+  tokens: number;
+  heads: number;
+  headWidth: number;
 }
 
 /** The curvature building blocks of native/optim on Float32Arrays, for tests. */

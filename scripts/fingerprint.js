@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Fingerprints of training results: every optimizer (both protocols of the first-order ones) on a dense and a
-// convolutional network, a SHA-256 of the per-batch losses and the final weights (their float32 bits). A change
+// Fingerprints of training results: every optimizer (both protocols of the first-order ones) on a dense, a
+// convolutional and a small GPT network (every token layer, dropout included), a SHA-256 of the per-batch losses and the final weights (their float32 bits). A change
 // that must not alter results (a restructuring) prints the same lines before and after:
 //   node scripts/fingerprint.js > before.txt; <change, npm run build>; node scripts/fingerprint.js | diff before.txt -
 // Results are bit-identical only on the same machine, kernel family and thread count (docs/blas-kernels.md).
@@ -40,6 +40,11 @@ const networks = {
         { type: 'conv2d', filters: 3, kernel: 2, activation: 'tanh' }, { type: 'avgPool2d', pool: 3 }, { type: 'flatten' }, { units: 4 }],
     });
     return { model, data: { x, y } };
+  },
+  gpt: () => {
+    const ids = (seed) => ({ data: random(rows * 8, seed).map((v) => Math.floor((v + 0.5) * 16)), rows, cols: 8 });
+    const model = lib.Sequential.gpt({ vocabulary: 16, context: 8, width: 16, heads: 2, blocks: 1, mlpRatio: 2, dropout: 0.1, seed: 6 });
+    return { model, data: { x: ids(7), y: ids(8) } };
   },
 };
 const optimizers = {

@@ -9,6 +9,9 @@
 #              K-BFGS (clipped, scheduled), K-BFGS, K-BFGS(L), KFAC, Shampoo and SOAP on a dense autoencoder and a
 #              CNN against the CPU, fp32 and TF32 (K-BFGS, K-BFGS(L) and KFAC steps replayed from CUDA graphs)
 #   memcheck   compute-sanitizer's memcheck of the operation checks (run.js --ops)
+#   gpt        test/parity/run.js --gpt: a tiny GPT (embedding, attention, layer norm, dropout, residual blocks, the
+#              per-token loss) trained a few steps with AdamW, KFAC and K-BFGS on the GPU against the CPU, the
+#              KFAC and K-BFGS steps replayed from CUDA graphs
 #   memory     the optimizer-state memory check against the GPU's free memory: refused before allocating
 #   mnist      bench/gpu-mnist.js: the paper's six methods on the MNIST autoencoder, EPOCHS epochs at batch 1000
 #   cnn        bench/cnn-speed.js --device cuda: the Fashion-MNIST CNN's Adam epoch against PyTorch's on the same
@@ -17,7 +20,7 @@
 #   nographs   the whole-step checks again with KBFGS_CUDA_GRAPHS=0: a step failing only when recorded is told
 #              from one failing anyway
 #   phases     K-BFGS, K-BFGS(L) and KFAC on MNIST with each phase timed on its own (KBFGS_SYNC_PHASES=1)
-# The token (transformer) layers are not run: the CUDA backend refuses them (README).
+# The token layers' operations are in the parity part's op checks (test/parity/cuda-parity.js).
 #
 # A bare machine gets the working tree and what is carried beside it, nothing else (no node_modules, no build
 # outputs, no network). Here, with nvcc installed: `npm run build && bash scripts/gpu-pack.sh` writes
@@ -163,6 +166,7 @@ MNIST=${MNIST_DIR:+--dir $MNIST_DIR}
 TAIL=30 part device 30 device_report
 part parity 120 node test/parity/run.js $PARITY
 if [ "$DEVICE" = cuda ]; then part memcheck 90 memcheck; else say "memcheck: not rehearsed (it needs the GPU)"; fi
+part gpt 30 node test/parity/run.js --gpt $PARITY
 part memory 20 memory_check
 TAIL=12 part mnist 100 node bench/gpu-mnist.js --device "$DEVICE" --methods "$MNIST_METHODS" --epochs "$EPOCHS" --time-budget "$BUDGET" $MNIST \
   --log "$LOGS/gpu-mnist.jsonl"

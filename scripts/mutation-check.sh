@@ -44,7 +44,7 @@ MUTATIONS=(
   "dist-beta-everywhere@native/core/rank_sums.cc@s/net.collective().rank() == 0 ? beta : 0.0f/beta/@every rank keeps KFAC's beta·A before the sum over ranks (§13.1)"
   "dist-mean-unscaled@native/core/rank_sums.cc@s/(float)ws.m \/ ws.batch/1.0f/@each rank's batch mean summed instead of weighted by its share (§13.1)"
   "dist-sample-offset@native/core/network.cc@s/(uint64_t)ws.first \* tokens \* d/(uint64_t)0/@every rank draws KFAC's targets from the first rows' uniforms (§13.1)"
-  "dist-dropout-offset@native/core/layers/dropout.cc@s/const uint64_t first = (uint64_t)p.ws.first \* per_sample_ \* width_;/const uint64_t first = 0;/@every rank draws dropout masks from the first rows' uniforms (§18.5)"
+  "dist-dropout-offset@native/core/layers/dropout.cc@s/(uint64_t)p.ws.first \* per_sample_ \* width_, count, mask)/(uint64_t)0, count, mask)/@every rank draws dropout masks from the first rows' uniforms (§18.5)"
   "dist-ya-local@native/optim/kbfgs.cc@s/comm_->sum(\*be_, ya_block_, ya_block_size_);//@H_a's Hessian action A s_a from this rank's share and patches only (§13.1)"
   "dist-shares-not-zeroed@native/optim/kbfgs.cc@s/if (comm_->rank() != 0) be_->fill(a_block_, 0.0f, a_block_size_);//@every rank starts its share of A from the whole A (§13.1)"
   "dist-split-no-broadcast@native/optim/kbfgs.cc@s/if (split_) share_updates();/(void)0;/@split curvature updates never broadcast (§13.2)"
@@ -61,12 +61,15 @@ MUTATIONS=(
   "token-loss-per-sequence@native/core/network.cc@s/const float scale = 1.0f \/ (float)tokens;/const float scale = 1.0f;/;s/  return summed \/ tokens;/  return summed;/@the token model's loss and gradient summed over positions: a mean over sequences only (§18.1)"
   "token-grad-unscaled@native/core/network.cc@s/const float scale = 1.0f \/ (float)tokens;/const float scale = 1.0f;/@the token model's output gradient not divided by the sequence length (§18.1)"
   "token-loss-summed@native/core/network.cc@s/  return summed \/ tokens;/  return summed;/@the token model's loss summed over positions, not averaged (§18.1)"
-  "token-no-causal-mask@native/core/layers/attention.cc@s/static bool visible(int t, int s) { return s <= t; }/static bool visible(int, int) { return true; }/@attention sees later positions (§18.4)"
-  "token-attention-unscaled@native/core/layers/attention.cc@s/P\[t \* T + s\] = dot \* scale;/P[t * T + s] = dot;/@scores q·k not divided by √d_h (§18.4)"
-  "token-no-residual-path@native/core/layers/residual.cc@s/out.data\[r \* out.ld + c\] = p.own.in.data\[r \* p.own.in.ld + c\] + x.data\[r \* x.ld + c\];/out.data[r * out.ld + c] = p.own.in.data[r * p.own.in.ld + c];/@a residual block without its skip path (§18.5)"
-  "token-no-residual-gradient@native/core/layers/residual.cc@s/ + skipped\[r \* width_ + c\];/;/@the skip path's gradient not added at the block's start (§18.5)"
-  "token-layer-norm-grad@native/core/layers/layer_norm.cc@s/ - mean_d - xr\[c\] \* mean_dx/ - mean_d/@layer norm's input gradient without the x̂ mean(d ⊙ x̂) term (§18.2)"
-  "token-no-position@native/core/layers/embedding.cc@s/(positional_ ? wc\[vocabulary_ + t\] : 0.0f)/0.0f/@the positional embedding left out of the forward pass (§18.1)"
+  "token-no-causal-mask@native/cpu/token_ops.cc@s/static bool visible(int t, int s) { return s <= t; }/static bool visible(int, int) { return true; }/@attention sees later positions (§18.4)"
+  "token-attention-unscaled@native/cpu/token_ops.cc@s/P\[t \* T + u\] = dot \* scale;/P[t * T + u] = dot;/@scores q·k not divided by √d_h (§18.4)"
+  "token-no-residual-path@native/core/layers/residual.cc@s/p.backend.add_rows(p.own.in.data, p.own.in.ld, x.data, x.ld, out.data/p.backend.copy_rows(p.own.in.data, p.own.in.ld, out.data/@a residual block without its skip path (§18.5)"
+  "token-no-residual-gradient@native/core/layers/residual.cc@s/p.backend.add_rows(p.own.out_grad.data, p.own.out_grad.ld, skipped, width_, in_grad.data/p.backend.copy_rows(p.own.out_grad.data, p.own.out_grad.ld, in_grad.data/@the skip path's gradient not added at the block's start (§18.5)"
+  "token-layer-norm-grad@native/cpu/token_ops.cc@s/ - mean_d - xr\[c\] \* mean_dx/ - mean_d/@layer norm's input gradient without the x̂ mean(d ⊙ x̂) term (§18.2)"
+  "token-no-position@native/cpu/token_ops.cc@s/(s.positional ? wc\[s.vocabulary + t\] : 0.0f)/0.0f/@the positional embedding left out of the forward pass (§18.1)"
+  "token-dropout-counter-stuck@native/core/network.cc@s/    backend_.advance_counter(pass_counter_);/    (void)0;/@dropout's pass count in backend memory never advances: every training pass draws the same masks (§18.5, §18.9)"
+  "token-dropout-counter-not-restored@native/core/network.cc@s/  backend_.to_device(pass_counter_, counter, 2);//@a resumed run's dropout pass count in backend memory starts again from 0 (§18.5, §18.9)"
+  "token-one-hot-first-id@native/cpu/cpu_backend.cc@s/out\[r \* classes + (size_t)ids\[r\]\] = 1.0f;/out[r * classes + (size_t)ids[0]] = 1.0f;/@every token row's target is the batch's first id (§18.1)"
   "token-gelu-derivative@native/rules/elementwise_rules.h@s/(1 + 3 \* kGeluCubic \* h \* h)/(1 + kGeluCubic * h * h)/@GELU's derivative with a wrong cubic term (§18.3)"
   "token-kfac-a-summed@native/optim/kfac.cc@s/add \/ ((float)ws.batch \* S), ws.abar\[l\]/add \/ ws.batch, ws.abar[l]/@KFAC's A of a layer over tokens summed over positions, not averaged (§18.6)"
   "token-kfac-g-unscaled@native/optim/kfac.cc@s/add \* S \/ ws.batch, ws.g\[l\]/add \/ ((float)ws.batch * S), ws.g[l]/@KFAC's G of a layer over tokens from g, not from the token rows' gradients S g (§18.6)"
@@ -74,8 +77,8 @@ MUTATIONS=(
   "token-kbfgs-a-by-m@native/optim/kbfgs.cc@s/(1 - settings_.a_decay) \/ ((float)ws.batch \* L.tokens_as_samples)/(1 - settings_.a_decay) \/ (float)ws.batch/@K-BFGS's moving average of A over a layer's token rows divided by m, not m·S (§18.6)"
   "token-kbfgs-warm-a@native/optim/kbfgs.cc@s/ws.batch \* L.tokens_as_samples), ws.abar\[l\]/ws.batch), ws.abar[l]/@K-BFGS's warm-start A summed over positions (§18.6)"
   "token-kbfgs-y-unscaled@native/optim/kbfgs.cc@s/if (L.tokens_as_samples > 1) be_->axpby/if (false) be_->axpby/@K-BFGS's y from g, not from the token rows' gradients S g (§18.6)"
-  "threads-attention-pair-skipped@native/core/layers/attention.cc@s/for (int pair = begin; pair < end; ++pair)/for (int pair = begin + (begin > 0); pair < end; ++pair)/@attention's second thread skips its first (sample, head) pair (§18.8)"
-  "threads-embedding-zeroes-all@native/core/layers/embedding.cc@s/std::fill(weight_grad + (size_t)begin \* n, weight_grad + (size_t)end \* n, 0.0f);/std::fill(weight_grad, weight_grad + (size_t)width_ * n, 0.0f);/@each thread of the embedding's weight gradient zeroes all rows, the other threads' sums too (§18.8)"
+  "threads-attention-pair-skipped@native/cpu/token_ops.cc@s/for (int pair = begin; pair < end; ++pair)/for (int pair = begin + (begin > 0); pair < end; ++pair)/@attention's second thread skips its first (sample, head) pair (§18.8)"
+  "threads-embedding-zeroes-all@native/cpu/token_ops.cc@s/std::fill(weight_grad + (size_t)begin \* n, weight_grad + (size_t)end \* n, 0.0f);/std::fill(weight_grad, weight_grad + (size_t)s.width * n, 0.0f);/@each thread of the embedding's weight gradient zeroes all rows, the other threads' sums too (§18.8)"
   "budget-epoch-ends-only@native/core/trainer.cc@s/b > 0 \&\& stop_wanted(), b > 0 \&\& out_of_time())/b > 0 \&\& stop_wanted(), false)/@the time budget judged only at epoch ends, not after every step (§2.2)"
   "budget-steps-of-model@native/core/trainer.cc@s/state.step - start_step >= config.max_steps/state.step >= config.max_steps/@maxSteps counts the model's steps, not this fit's (§2.2)"
   "budget-epoch-is-a-pass@native/core/trainer.cc@s/config.steps_per_epoch > 0 ? config.steps_per_epoch : pass;/pass;/@stepsPerEpoch ignored: every epoch one pass of the data (§2.2)"
@@ -125,7 +128,7 @@ for entry in "${MUTATIONS[@]}"; do
   [[ "$name" == guard-* ]] && suites=(test/safeguard.test.ts)
   [[ "$name" == rules-* ]] && suites=(test/step-rules.test.ts)
   [[ "$name" == shampoo-* || "$name" == soap-* || "$name" == kronecker-* ]] && suites=(test/golden-shampoo.test.ts)
-  [[ "$name" == token-* ]] && suites=(test/transformer.test.ts test/golden-transformer.test.ts)
+  [[ "$name" == token-* ]] && suites=(test/transformer.test.ts test/golden-transformer.test.ts test/token-ops.test.ts)
   [[ "$name" == adaptive-* ]] && suites=(test/adaptive-damping.test.ts)
   [[ "$name" == threads-* ]] && suites=(test/token-threads.test.ts)
   [[ "$name" == budget-* ]] && suites=(test/fit-budgets.test.ts)

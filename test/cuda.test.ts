@@ -118,6 +118,12 @@ gpu('CUDA parity with the CPU backend', () => {
     expect(parity.formatTable(failed)).toBe('');
   }, 120_000);
 
+  test('a tiny GPT: AdamW, KFAC and K-BFGS steps through every token layer', async () => {
+    const results = await parity.gptStepParity(require('../lib'));
+    const failed = results.filter((r: { ok: boolean }) => !r.ok);
+    expect(parity.formatTable(failed)).toBe('');
+  }, 120_000);
+
   test('a CUDA model saves and loads onto either device', () => {
     const model = Autoencoder.curves({ device: 'cuda', seed: 3 });
     const file = path.join(os.tmpdir(), `kbfgs-cuda-${process.pid}.safetensors`);

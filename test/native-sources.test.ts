@@ -10,7 +10,7 @@ const root = path.join(__dirname, '..');
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
 const listed = read('native/sources.txt').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
 // Compiled only by a CMake build that finds nvcc; binding.gyp builds the CPU addon with cuda_absent.cc instead.
-const DEVICE = ['native/cuda/cuda_backend.cu', 'native/cuda/cuda_kernels.cu', 'native/cuda/cuda_libraries.cc',
+const DEVICE = ['native/cuda/cuda_backend.cu', 'native/cuda/cuda_kernels.cu', 'native/cuda/token_kernels.cu', 'native/cuda/cuda_libraries.cc',
   'native/cuda/cuda_absent.cc', 'native/dist/nccl_world.cc'];
 // The WebAssembly build's own BLAS, which only cmake/wasm.cmake compiles (in place of OpenBLAS).
 const WASM_BLAS = 'native/wasm/blas/';

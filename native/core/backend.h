@@ -14,6 +14,7 @@
 #include "../rules/image_geometry.h"
 #include "../rules/kinds.h"
 #include "../rules/rng.h"
+#include "../rules/token_shapes.h"
 
 namespace kb {
 
@@ -141,6 +142,50 @@ class Backend {
   virtual void pool_forward(const PoolShape& shape, const float* x, int m, float* y, int ldy) = 0;
   // dx = pooling's adjoint at the inputs x applied to dy (row stride lddy).
   virtual void pool_backward(const PoolShape& shape, const float* x, const float* dy, int lddy, int m, float* dx) = 0;
+  // ---- token layers (algorithm.md §18.9: the CPU's loops in cpu/token_ops.cc, the GPU's in cuda/token_kernels.cu) ---
+  // Rows of floats: dst = src, out = a + b, out = a ⊙ b (rows x width, each with its own row stride).
+  virtual void copy_rows(const float* src, int ld_src, float* dst, int ld_dst, size_t rows, int width) = 0;
+  virtual void add_rows(const float* a, int lda, const float* b, int ldb, float* out, int ldo, size_t rows, int width) = 0;
+  virtual void multiply_rows(const float* a, int lda, const float* b, int ldb, float* out, int ldo, size_t rows,
+                             int width) = 0;
+  // The index (r·cols + c) of the first of the rows x cols ids (row stride ld) that is not a whole number in
+  // [0, classes), or -1. It returns a value, so a GPU backend waits: passes that may be recorded skip it.
+  virtual int64_t first_bad_id(const float* ids, int rows, int cols, int ld, int classes) = 0;
+  // out (count x classes) = the one-hot rows of the count ids (valid ones: first_bad_id checks them).
+  virtual void one_hot(const float* ids, size_t count, int classes, float* out) = 0;
+  // The embedding's forward (§18.1) over m samples of shape.tokens valid ids (row stride ld_ids): abar (rows of
+  // shape.cols()) = the two-hot rows with the homogeneous 1, h (rows of shape.width) = W abar, out = h (stride ldo).
+  virtual void embedding_forward(const EmbeddingShape& shape, const float* ids, int ld_ids, int m, const float* w,
+                                 float* abar, float* h, float* out, int ldo) = 0;
+  // weight_grad (W's layout) = scale Σ_rows g_r abar_rᵀ for the ids of embedding_forward and the gradient rows g
+  // (stride ldg): the scatter-add of the token, position and bias columns.
+  virtual void embedding_weight_gradient(const EmbeddingShape& shape, const float* ids, int ld_ids, int m,
+                                         const float* abar, const float* g, int ldg, float scale,
+                                         float* weight_grad) = 0;
+  // Layer norm (§18.2) of rows x width values x (stride ldx) with W = [γ | β] (width x 2): xhat (rows x width)
+  // and inv_std (rows) for backward, y = γ ⊙ x̂ + β (stride ldy).
+  virtual void layer_norm_forward(const float* x, int ldx, int rows, int width, const float* w, float* xhat,
+                                  float* inv_std, float* y, int ldy) = 0;
+  // Its backward from g = ∂ℓ/∂y (stride ldg): weight_grad = [Σ g ⊙ x̂ | Σ g] / batch when not null, and dx
+  // (stride lddx) when not null.
+  virtual void layer_norm_backward(const float* g, int ldg, const float* xhat, const float* inv_std, int rows,
+                                   int width, const float* w, int batch, float* weight_grad, float* dx, int lddx) = 0;
+  // Causal attention (§18.4) of m samples: qkv has shape.tokens rows per sample of [q | k | v] (stride ld); P
+  // (m x weights_per_sample(), sample-major then head) receives the softmax weights, out (stride ldo) the
+  // shape.width() values per row.
+  virtual void attention_forward(const AttentionShape& shape, const float* qkv, int ld, int m, float* P, float* out,
+                                 int ldo) = 0;
+  // Its backward from dout (stride lddout): dqkv (stride lddqkv) = ∂ℓ/∂[q | k | v]. scratch holds as many floats
+  // as P (a GPU backend's ∂ℓ/∂P).
+  virtual void attention_backward(const AttentionShape& shape, const float* qkv, int ld, const float* P,
+                                  const float* dout, int lddout, int m, float* scratch, float* dqkv, int lddqkv) = 0;
+  // A dropout mask (§18.5) of count values numbered from `first` within the whole batch: 0 with probability
+  // rate, else 1/(1 − rate), drawn by uniform_at from the seed splitmix64_mix(seed + c·0x9E3779B97F4A7C15), c the
+  // count of training passes in `counter` (2 floats, rng.h's load_counter). Nothing crosses to the host.
+  virtual void dropout_mask(double rate, uint64_t seed, const float* counter, uint64_t first, size_t count,
+                            float* mask) = 0;
+  // counter (2 floats, rng.h) += 1, where it lives.
+  virtual void advance_counter(float* counter) = 0;
   // theta, m, v are the flat parameter vector and its two optimizer buffers; grad is the data-loss gradient.
   virtual void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                                   float* v) = 0;

@@ -29,10 +29,6 @@ int token_field(int i, const LayerFields& fields) {
   return tokens;
 }
 
-void copy_token_rows(const float* src, int ld_src, float* dst, int ld_dst, size_t rows, int width) {
-  for (size_t r = 0; r < rows; ++r) std::copy(src + r * ld_src, src + r * ld_src + width, dst + r * ld_dst);
-}
-
 void initialize_uniform(Rng& rng, float* w, int rows, int cols, bool bias) {
   const double bound = 1.0 / std::sqrt((double)(cols - 1));
   for (int i = 0; i < rows; ++i)

@@ -80,8 +80,6 @@ class Layer {
   int tokens_as_samples() const { return tokens() > 0 && has_weights() ? tokens() : 1; }
   // Values per row of the output: per token row for token output, else per sample.
   size_t output_row() const { return tokens() ? output_size() / tokens() : output_size(); }
-  // A kind whose passes loop over host memory (no GPU kernels yet): the network refuses it on a GPU backend.
-  virtual bool host_only() const { return false; }
   // Weights for which the curvature methods keep no statistics (a layer norm's gains and biases, algorithm.md
   // §18.6): KFAC and K-BFGS give them their damped identity preconditioner.
   virtual bool first_order_only() const { return false; }
@@ -141,8 +139,6 @@ constexpr int kMaxTokens = 1 << 14;
 // The "tokens" setting: token rows per sample, 0 for a layer over vectors (Error InvalidArgument naming layer i
 // when out of range).
 int token_field(int i, const LayerFields& fields);
-// `rows` rows of `width` values from one strided buffer to another.
-void copy_token_rows(const float* src, int ld_src, float* dst, int ld_dst, size_t rows, int width);
 // W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = cols − 1, weights row by row, then the bias column (the
 // order PyTorch's nn.Linear draws them); without bias the bias column stays 0 (algorithm.md §7.2).
 void initialize_uniform(Rng& rng, float* w, int rows, int cols, bool bias);

@@ -80,16 +80,13 @@ Workspace::Workspace(const Network& net, int capacity) : capacity_(capacity) {
   output = stack.back()->output_is_h() ? h.back() : take(m * net.output_dim());
   target = take(m * net.output_dim());
   if (net.output_tokens()) target_ids = take(m * net.target_dim());
+  pass_counter = net.pass_counter();
   grad = take(net.param_count());
 }
 
 Network::Network(Backend& backend, std::vector<std::unique_ptr<Layer>> stack, Loss loss)
     : backend_(backend), stack_(std::move(stack)), loss_(loss) {
   check_layers(stack_);
-  for (size_t i = 0; i < stack_.size(); ++i)
-    if (stack_[i]->host_only() && !backend_.host_memory())
-      throw Error(ErrorKind::InvalidArgument, layer_name((int)i, stack_[i]->kind()) + " runs on the CPU only: the " +
-                                                  backend_.name() + " backend has no kernels for it; use device 'cpu'");
   if (output_tokens() && loss_ != Loss::SoftmaxCrossEntropy)
     throw Error(ErrorKind::InvalidArgument, "a model with token outputs takes loss 'softmaxCrossEntropy' (one softmax per token)");
   for (size_t i = 0; i < stack_.size(); ++i) {
@@ -102,9 +99,20 @@ Network::Network(Backend& backend, std::vector<std::unique_ptr<Layer>> stack, Lo
   offsets_.push_back(0);
   for (int l = 0; l < num_layers(); ++l) offsets_.push_back(offsets_.back() + (size_t)rows(l) * cols(l));
   params_ = backend_.alloc(param_count());
+  pass_counter_ = backend_.alloc(2);  // zero: no training pass yet
 }
 
-Network::~Network() { backend_.release(params_); }
+Network::~Network() {
+  backend_.release(pass_counter_);
+  backend_.release(params_);
+}
+
+void Network::set_training_passes(uint64_t passes) {
+  training_passes_ = passes;
+  float counter[2];
+  store_counter(counter, passes);
+  backend_.to_device(pass_counter_, counter, 2);
+}
 
 void Network::initialize(uint64_t seed) {
   Rng rng(seed);
@@ -127,18 +135,18 @@ void Network::load_batch(Workspace& ws, const float* x, const float* y, const ui
     backend_.gather_rows(ws.target, output_dim(), y, output_dim(), rows, m);
     return;
   }
-  // Next-token ids become one-hot rows of the vocabulary (§18.1); a token model runs on host memory.
+  // Next-token ids become one-hot rows of the vocabulary (§18.1), checked first.
   const int positions = output_tokens(), classes = output_row();
   backend_.gather_rows(ws.target_ids, positions, y, positions, rows, m);
-  backend_.fill(ws.target, 0.0f, (size_t)m * output_dim());
-  for (size_t r = 0; r < (size_t)m * positions; ++r) {
-    const float id = ws.target_ids[r];
-    if (!(id >= 0 && id < classes && id == std::floor(id)))
-      throw Error(ErrorKind::InvalidData, "target token id " + std::to_string(id) + " (row " + std::to_string(rows[r / positions]) +
-                                              ", position " + std::to_string(r % positions) + ") is not in [0, " +
-                                              std::to_string(classes) + ")");
-    ws.target[r * classes + (size_t)id] = 1.0f;
+  const int64_t bad = backend_.first_bad_id(ws.target_ids, m, positions, positions, classes);
+  if (bad >= 0) {
+    float id = 0;
+    backend_.to_host(&id, ws.target_ids + bad, 1);
+    throw Error(ErrorKind::InvalidData, "target token id " + std::to_string(id) + " (row " + std::to_string(rows[bad / positions]) +
+                                            ", position " + std::to_string(bad % positions) + ") is not in [0, " +
+                                            std::to_string(classes) + ")");
   }
+  backend_.one_hot(ws.target_ids, (size_t)m * positions, classes, ws.target);
 }
 
 LayerPass Network::pass(Workspace& ws, int i, bool second_pass) const {
@@ -150,7 +158,10 @@ double Network::forward(Workspace& ws, Want want, bool second_pass) {
   const int depth = (int)stack_.size();
   // Passes that compute a gradient train: dropout layers draw a new mask (§18.5).
   ws.training = want == Want::Gradient || want == Want::LossAndGradient;
-  if (ws.training && !second_pass) ws.training_passes = ++training_passes_;
+  if (ws.training && !second_pass) {
+    ++training_passes_;
+    backend_.advance_counter(pass_counter_);
+  }
   for (int i = 0; i < depth; ++i) {
     // Each layer writes the next one's input (a dense layer's abar after its homogeneous column's stride, an
     // image, token rows), the last the network's output.

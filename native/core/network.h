@@ -56,9 +56,10 @@ class Workspace {
   float* target = nullptr;     // m x d_L targets of the batch
   float* grad = nullptr;       // flat gradient of the mean data loss, laid out like the parameters
   // Training passes (those that compute a gradient) drop units of dropout layers; each such pass draws a new
-  // mask from the layer's seed and the network's count of such passes (algorithm.md §18.5).
+  // mask from the layer's seed and the network's count of such passes, kept in backend memory (2 floats,
+  // rules/rng.h's counter) so that a GPU can record a pass that draws (algorithm.md §18.5).
   bool training = false;
-  uint64_t training_passes = 0;
+  const float* pass_counter = nullptr;
   // A token model's next-token targets (m x tokens ids), expanded into one-hot rows of `target` (§18.1).
   float* target_ids = nullptr;
   // Sum of the squared per-sample losses of the last pass that computed the loss: with the summed loss it gives
@@ -112,7 +113,8 @@ class Network {
 
   // Training passes so far (dropout masks, §18.5); a checkpoint keeps the count so a resumed run draws on.
   uint64_t training_passes() const { return training_passes_; }
-  void set_training_passes(uint64_t passes) { training_passes_ = passes; }
+  void set_training_passes(uint64_t passes);
+  const float* pass_counter() const { return pass_counter_; }  // the count in backend memory
 
   // Every layer's weights from one seeded SplitMix64 stream, layer by layer (Layer::initialize, algorithm.md §7.2).
   void initialize(uint64_t seed);
@@ -158,6 +160,7 @@ class Network {
   float* params_ = nullptr;
   Collective* collective_ = &single_process();
   uint64_t training_passes_ = 0;  // of this network, over all workspaces (dropout masks, §18.5)
+  float* pass_counter_ = nullptr;  // the same count in backend memory, which the dropout layers read
   bool keep_patches_ = true;
 };
 

@@ -43,6 +43,7 @@
 #include "image_ops.h"
 #include "onednn_conv.h"
 #include "parallel_rows.h"
+#include "token_ops.h"
 
 extern "C" {
 void spotrf_(const char* uplo, const int* n, float* a, const int* lda, int* info);
@@ -423,6 +424,59 @@ class CpuBackend final : public Backend {
       cpu::pool_backward(shape, x + b * shape.in_size(), dy + (size_t)b * lddy, lddy, e - b, dx + b * shape.in_size());
     });
   }
+  // The token layers (cpu/token_ops.cc).
+  void copy_rows(const float* src, int ld_src, float* dst, int ld_dst, size_t rows, int width) override {
+    for (size_t r = 0; r < rows; ++r) std::copy(src + r * ld_src, src + r * ld_src + width, dst + r * ld_dst);
+  }
+  void add_rows(const float* a, int lda, const float* b, int ldb, float* out, int ldo, size_t rows, int width) override {
+    for (size_t r = 0; r < rows; ++r)
+      for (int c = 0; c < width; ++c) out[r * ldo + c] = a[r * lda + c] + b[r * ldb + c];
+  }
+  void multiply_rows(const float* a, int lda, const float* b, int ldb, float* out, int ldo, size_t rows,
+                     int width) override {
+    for (size_t r = 0; r < rows; ++r)
+      for (int c = 0; c < width; ++c) out[r * ldo + c] = a[r * lda + c] * b[r * ldb + c];
+  }
+  int64_t first_bad_id(const float* ids, int rows, int cols, int ld, int classes) override {
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c)
+        if (!valid_token_id(ids[(size_t)r * ld + c], classes)) return (int64_t)r * cols + c;
+    return -1;
+  }
+  void one_hot(const float* ids, size_t count, int classes, float* out) override {
+    std::fill(out, out + count * classes, 0.0f);
+    for (size_t r = 0; r < count; ++r) out[r * classes + (size_t)ids[r]] = 1.0f;
+  }
+  void embedding_forward(const EmbeddingShape& shape, const float* ids, int ld_ids, int m, const float* w, float* abar,
+                         float* h, float* out, int ldo) override {
+    cpu::embedding_forward(shape, ids, ld_ids, m, w, abar, h, out, ldo, threads());
+  }
+  void embedding_weight_gradient(const EmbeddingShape& shape, const float* ids, int ld_ids, int m, const float*,
+                                 const float* g, int ldg, float scale, float* weight_grad) override {
+    cpu::embedding_weight_gradient(shape, ids, ld_ids, m, g, ldg, scale, weight_grad, threads());
+  }
+  void layer_norm_forward(const float* x, int ldx, int rows, int width, const float* w, float* xhat, float* inv_std,
+                          float* y, int ldy) override {
+    cpu::layer_norm_forward(x, ldx, rows, width, w, xhat, inv_std, y, ldy, threads());
+  }
+  void layer_norm_backward(const float* g, int ldg, const float* xhat, const float* inv_std, int rows, int width,
+                           const float* w, int batch, float* weight_grad, float* dx, int lddx) override {
+    cpu::layer_norm_backward(g, ldg, xhat, inv_std, rows, width, w, batch, weight_grad, dx, lddx, threads());
+  }
+  void attention_forward(const AttentionShape& shape, const float* qkv, int ld, int m, float* P, float* out,
+                         int ldo) override {
+    cpu::attention_forward(shape, qkv, ld, m, P, out, ldo, threads());
+  }
+  void attention_backward(const AttentionShape& shape, const float* qkv, int ld, const float* P, const float* dout,
+                          int lddout, int m, float*, float* dqkv, int lddqkv) override {
+    cpu::attention_backward(shape, qkv, ld, P, dout, lddout, m, dqkv, lddqkv, threads());
+  }
+  void dropout_mask(double rate, uint64_t seed, const float* counter, uint64_t first, size_t count,
+                    float* mask) override {
+    cpu::dropout_mask(rate, seed, load_counter(counter), first, count, mask);
+  }
+  void advance_counter(float* counter) override { store_counter(counter, load_counter(counter) + 1); }
+
   void column_mean(const float* a, int m, int cols, int ld, float* out) override {
     // (1/m) Aᵀ 1 as one threaded GEMV; the ones vector is kept and grown as needed.
     thread_local std::vector<float> ones;

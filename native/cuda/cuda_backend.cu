@@ -20,6 +20,7 @@
 #include "../rules/first_order_rule.h"
 #include "cuda_kernels.h"
 #include "cuda_libraries.h"
+#include "token_kernels.h"
 
 namespace kb::cuda {
 namespace {
@@ -310,9 +311,7 @@ class CudaBackend final : public Backend {
     unsigned long long* out = index_.get(1);
     check(cudaMemsetAsync(out, 0xFF, sizeof(unsigned long long), stream_), "cudaMemset");
     launch_first_non_finite(stream_, x, n, out);
-    check(cudaMemcpyAsync(host_index_, out, sizeof(unsigned long long), cudaMemcpyDeviceToHost, stream_), "copy");
-    sync();
-    return *host_index_ == ~0ull ? -1 : (int64_t)*host_index_;
+    return read_index(out);
   }
   void mark_non_finite(const float* x, size_t n, float* flag) override { launch_mark_non_finite(stream_, x, n, flag); }
   void add_diagonal(float* a, int n, int lda, float value) override { launch_add_diagonal(stream_, a, n, lda, value); }
@@ -328,6 +327,96 @@ class CudaBackend final : public Backend {
     loss_gradient(kind, z, out, m, d, grad);
     launch_advance_counter(stream_, counter);
   }
+  // ---- token layers (token_kernels.cu; attention's products as strided-batched GEMMs) ------------------------
+  void copy_rows(const float* src, int ld_src, float* dst, int ld_dst, size_t rows, int width) override {
+    launch_row_op(stream_, RowOp::Copy, src, ld_src, nullptr, 0, dst, ld_dst, rows, width);
+  }
+  void add_rows(const float* a, int lda, const float* b, int ldb, float* out, int ldo, size_t rows, int width) override {
+    launch_row_op(stream_, RowOp::Add, a, lda, b, ldb, out, ldo, rows, width);
+  }
+  void multiply_rows(const float* a, int lda, const float* b, int ldb, float* out, int ldo, size_t rows,
+                     int width) override {
+    launch_row_op(stream_, RowOp::Multiply, a, lda, b, ldb, out, ldo, rows, width);
+  }
+  int64_t first_bad_id(const float* ids, int rows, int cols, int ld, int classes) override {
+    if (rows <= 0 || cols <= 0) return -1;
+    unsigned long long* out = index_.get(1);
+    check(cudaMemsetAsync(out, 0xFF, sizeof(unsigned long long), stream_), "cudaMemset");
+    launch_first_bad_id(stream_, ids, rows, cols, ld, classes, out);
+    return read_index(out);
+  }
+  void one_hot(const float* ids, size_t count, int classes, float* out) override {
+    launch_one_hot(stream_, ids, count, classes, out);
+  }
+  void embedding_forward(const EmbeddingShape& shape, const float* ids, int ld_ids, int m, const float* w, float* abar,
+                         float* h, float* out, int ldo) override {
+    launch_embedding_forward(stream_, shape, ids, ld_ids, m, w, abar, h, out, ldo);
+  }
+  // The scatter-add as one GEMM, scale gᵀ ā over the token rows: the two-hot rows pick W's columns, and the sums
+  // run in one order on every call (atomic adds would not).
+  void embedding_weight_gradient(const EmbeddingShape& shape, const float*, int, int m, const float* abar,
+                                 const float* g, int ldg, float scale, float* weight_grad) override {
+    gemm(true, false, shape.width, shape.cols(), m * shape.tokens, scale, g, ldg, abar, shape.cols(), 0.0f,
+         weight_grad, shape.cols());
+  }
+  void layer_norm_forward(const float* x, int ldx, int rows, int width, const float* w, float* xhat, float* inv_std,
+                          float* y, int ldy) override {
+    launch_layer_norm_forward(stream_, x, ldx, rows, width, w, xhat, inv_std, y, ldy);
+  }
+  void layer_norm_backward(const float* g, int ldg, const float* xhat, const float* inv_std, int rows, int width,
+                           const float* w, int batch, float* weight_grad, float* dx, int lddx) override {
+    launch_layer_norm_backward(stream_, g, ldg, xhat, inv_std, rows, width, w, batch, weight_grad, dx, lddx);
+  }
+  // Per head h, over the m samples as one strided batch: S = QₕKₕᵀ/√dh into P, the causal softmax of its rows, then
+  // out_h = P Vₕ. The masked entries of P are 0, so the full products equal the masked sums.
+  void attention_forward(const AttentionShape& s, const float* qkv, int ld, int m, float* P, float* out,
+                         int ldo) override {
+    if (m == 0) return;
+    const int T = s.tokens, dh = s.head_width, w = s.width();
+    const long long sample = (long long)T * ld, weights = s.weights_per_sample();
+    for (int h = 0; h < s.heads; ++h) {
+      float* Ph = P + (size_t)h * T * T;
+      const float* q = qkv + h * dh;
+      batched_gemm(false, true, T, T, dh, 1.0f / std::sqrt((float)dh), q, ld, sample, q + w, ld, sample, 0.0f, Ph, T,
+                   weights, m);
+    }
+    launch_causal_softmax(stream_, m * s.heads * T, T, P);
+    for (int h = 0; h < s.heads; ++h)
+      batched_gemm(false, false, T, dh, T, 1.0f, P + (size_t)h * T * T, T, weights, qkv + 2 * w + h * dh, ld, sample,
+                   0.0f, out + h * dh, ldo, (long long)T * ldo, m);
+  }
+  // dVₕ = Pᵀ dOₕ, dP = dOₕ Vₕᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √dh (in scratch), dQₕ = dS Kₕ, dKₕ = dSᵀ Qₕ (§18.4).
+  void attention_backward(const AttentionShape& s, const float* qkv, int ld, const float* P, const float* dout,
+                          int lddout, int m, float* scratch, float* dqkv, int lddqkv) override {
+    if (m == 0) return;
+    const int T = s.tokens, dh = s.head_width, w = s.width();
+    const long long sample = (long long)T * ld, grad_sample = (long long)T * lddqkv, out_sample = (long long)T * lddout;
+    const long long weights = s.weights_per_sample();
+    const float scale = 1.0f / std::sqrt((float)dh);
+    for (int h = 0; h < s.heads; ++h) {
+      const float* Ph = P + (size_t)h * T * T;
+      const float* d_out = dout + h * dh;
+      batched_gemm(true, false, T, dh, T, 1.0f, Ph, T, weights, d_out, lddout, out_sample, 0.0f, dqkv + 2 * w + h * dh,
+                   lddqkv, grad_sample, m);
+      batched_gemm(false, true, T, T, dh, 1.0f, d_out, lddout, out_sample, qkv + 2 * w + h * dh, ld, sample, 0.0f,
+                   scratch + (size_t)h * T * T, T, weights, m);
+    }
+    launch_causal_softmax_backward(stream_, m * s.heads * T, T, scale, P, scratch);
+    for (int h = 0; h < s.heads; ++h) {
+      const float* dS = scratch + (size_t)h * T * T;
+      const float* q = qkv + h * dh;
+      batched_gemm(false, false, T, dh, T, 1.0f, dS, T, weights, q + w, ld, sample, 0.0f, dqkv + h * dh, lddqkv,
+                   grad_sample, m);
+      batched_gemm(true, false, T, dh, T, 1.0f, dS, T, weights, q, ld, sample, 0.0f, dqkv + w + h * dh, lddqkv,
+                   grad_sample, m);
+    }
+  }
+  void dropout_mask(double rate, uint64_t seed, const float* counter, uint64_t first, size_t count,
+                    float* mask) override {
+    launch_dropout_mask(stream_, rate, seed, counter, first, count, mask);
+  }
+  void advance_counter(float* counter) override { launch_advance_counter(stream_, counter); }
+
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
                           float* v) override {
     const auto [bias1, bias2] = bias_corrections(u);  // on the host, exactly as the CPU backend
@@ -407,6 +496,22 @@ class CudaBackend final : public Backend {
 
  private:
   void sync() { check(cudaStreamSynchronize(stream_), "stream synchronize"); }
+  // The index a search kernel left at device (UINT64_MAX: none found) as -1 or the index; waits for it.
+  int64_t read_index(const unsigned long long* device) {
+    check(cudaMemcpyAsync(host_index_, device, sizeof(unsigned long long), cudaMemcpyDeviceToHost, stream_), "copy");
+    sync();
+    return *host_index_ == ~0ull ? -1 : (int64_t)*host_index_;
+  }
+  // Row-major C = alpha op(A) op(B) + beta C for `batch` products, each operand advancing by its stride: as gemm
+  // does, the column-major Cᵀ = op(B)ᵀ op(A)ᵀ.
+  void batched_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, long long stride_a,
+                    const float* b, int ldb, long long stride_b, float beta, float* c, int ldc, long long stride_c,
+                    int batch) {
+    if (m == 0 || n == 0 || batch == 0) return;
+    check_library(api_.sgemm_strided_batched(blas_, tb ? kTrans : kNoTrans, ta ? kTrans : kNoTrans, n, m, k, &alpha, b,
+                                             ldb, stride_b, a, lda, stride_a, &beta, c, ldc, stride_c, batch),
+                  "cublasSgemmStridedBatched");
+  }
   double read_double(const double* device) {
     check(cudaMemcpyAsync(host_double_, device, sizeof(double), cudaMemcpyDeviceToHost, stream_), "copy");
     sync();

@@ -12,50 +12,10 @@
 #include "../core/errors.h"
 #include "../rules/first_order_rule.h"
 #include "../rules/rng.h"
+#include "kernel_helpers.cuh"
 
 namespace kb::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-
-int grid_for(size_t n) {
-  const size_t blocks = (n + kThreads - 1) / kThreads;
-  return (int)(blocks < 1 ? 1 : blocks > 8192 ? 8192 : blocks);
-}
-
-void check_launch(const char* kernel) {
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) throw Error(ErrorKind::Device, std::string("CUDA kernel ") + kernel + ": " + cudaGetErrorString(e));
-}
-
-#define KB_GRID_STRIDE(i, n) \
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)blockDim.x * gridDim.x)
-
-// Block-wide sum / max of one value per thread (blockDim.x == kThreads); every thread gets the result.
-__device__ double block_sum(double v) {
-  __shared__ double cell[kThreads];
-  cell[threadIdx.x] = v;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half >>= 1) {
-    if ((int)threadIdx.x < half) cell[threadIdx.x] += cell[threadIdx.x + half];
-    __syncthreads();
-  }
-  const double total = cell[0];
-  __syncthreads();
-  return total;
-}
-__device__ float block_max(float v) {
-  __shared__ float cell[kThreads];
-  cell[threadIdx.x] = v;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half >>= 1) {
-    if ((int)threadIdx.x < half) cell[threadIdx.x] = fmaxf(cell[threadIdx.x], cell[threadIdx.x + half]);
-    __syncthreads();
-  }
-  const float result = cell[0];
-  __syncthreads();
-  return result;
-}
 
 // Σ x[i] y[i] over n values by the whole block, in double; every thread gets the sum.
 __device__ double block_dot(int n, const float* x, const float* y) {

@@ -86,6 +86,7 @@ bool load_generation(const Generation& gen, const std::vector<std::string>& dirs
   ok &= bind(blas, "cublasGetProperty", a.blas_get_property, missing, gen.cublas);
   a.blas_set_workspace = reinterpret_cast<decltype(a.blas_set_workspace)>(dlsym(blas, "cublasSetWorkspace_v2"));
   ok &= bind(blas, "cublasSgemm_v2", a.sgemm, missing, gen.cublas);
+  ok &= bind(blas, "cublasSgemmStridedBatched", a.sgemm_strided_batched, missing, gen.cublas);
   ok &= bind(blas, "cublasSgemv_v2", a.sgemv, missing, gen.cublas);
   ok &= bind(blas, "cublasSger_v2", a.sger, missing, gen.cublas);
   ok &= bind(blas, "cublasStrsm_v2", a.strsm, missing, gen.cublas);

@@ -35,6 +35,9 @@ struct Api {
   int (*blas_set_workspace)(BlasHandle, void*, size_t);  // optional: null when the library lacks it
   int (*sgemm)(BlasHandle, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*,
                float*, int);
+  // cublasSgemmStridedBatched: batchCount products, each operand advancing by its stride (long long) per product
+  int (*sgemm_strided_batched)(BlasHandle, int, int, int, int, int, const float*, const float*, int, long long,
+                               const float*, int, long long, const float*, float*, int, long long, int);
   int (*sgemv)(BlasHandle, int, int, int, const float*, const float*, int, const float*, int, const float*, float*,
                int);
   int (*sger)(BlasHandle, int, int, const float*, const float*, int, const float*, int, float*, int);

@@ -337,6 +337,85 @@ check('padDiagonal', 0, (ops, r) => {
   return [a];
 });
 
+// The token layers' ops (algorithm.md §18). Copies, sums, products, id checks, one-hot rows, the embedding's
+// forward and the dropout mask compute the same floats on both backends (0); the reductions (layer norm, the
+// embedding's weight gradient as a GEMM on the GPU, attention's softmax and products) agree to rounding.
+const ids = (n, classes, r) => Float32Array.from({ length: n }, () => Math.floor(r() * classes));
+check('copyRows, addRows, multiplyRows', 0, (ops, r) => {
+  const a = uniform(11 * 9, r), b = uniform(11 * 8, r), copied = uniform(11 * 10, r);
+  const sum = uniform(11 * 7, r), product = uniform(11 * 7, r);
+  ops.copyRows(a, 9, copied, 10, 11, 6);
+  ops.addRows(a, 9, b, 8, sum, 7, 11, 6);
+  ops.multiplyRows(a, 9, b, 8, product, 7, 11, 6);
+  return [copied, sum, product];
+});
+check('firstBadId (valid, fractional, out of range)', 0, (ops, r) => {
+  const x = ids(13 * 10, 50, r);
+  const valid = ops.firstBadId(x, 13, 9, 10, 50);
+  x[7 * 10 + 4] = 2.5;
+  const fractional = ops.firstBadId(x, 13, 9, 10, 50);
+  x[3 * 10 + 8] = 50;
+  x[3 * 10 + 9] = -1;  // outside the rows' 9 columns: not read
+  return [valid, fractional, ops.firstBadId(x, 13, 9, 10, 50)];
+});
+check('oneHot', 0, (ops, r) => {
+  const out = uniform(37 * 11, r);
+  ops.oneHot(ids(37, 11, r), 11, out);
+  return [out];
+});
+for (const positional of [true, false]) {
+  const shape = { vocabulary: 23, tokens: 7, width: 12, positional }, n = 23 + (positional ? 7 : 0) + 1, m = 5;
+  check(`embeddingForward${positional ? ' with positions' : ''}`, 0, (ops, r) => {
+    const abar = uniform(m * 7 * n, r), h = uniform(m * 7 * 12, r), out = uniform(m * 7 * 14, r);
+    ops.embeddingForward(shape, ids(m * 9, 23, r), 9, m, uniform(12 * n, r), abar, h, out, 14);
+    return [abar, h, out];
+  });
+  check(`embeddingWeightGradient${positional ? ' with positions' : ''}`, 1e-6, (ops, r) => {
+    const x = ids(m * 9, 23, r), abar = new Float32Array(m * 7 * n), grad = uniform(12 * n, r);
+    ops.embeddingForward(shape, x, 9, m, uniform(12 * n, r), abar, new Float32Array(m * 7 * 12), new Float32Array(m * 7 * 12), 12);
+    ops.embeddingWeightGradient(shape, x, 9, m, abar, uniform(m * 7 * 13, r), 13, 0.2, grad);
+    return [grad];
+  });
+}
+check('layerNormForward', 1e-6, (ops, r) => {
+  const rows = 29, width = 37, xhat = new Float32Array(rows * width), inv = new Float32Array(rows), y = uniform(rows * 40, r);
+  const x = uniform(rows * 39, r, -3, 5);
+  ops.layerNormForward(x, 39, rows, width, uniform(2 * width, r, 0.5, 1.5), xhat, inv, y, 40);
+  return [xhat, inv, y];
+});
+for (const [name, weights, input] of [['both gradients', true, true], ['input gradient only', false, true], ['weight gradient only', true, false]])
+  check(`layerNormBackward (${name})`, 1e-5, (ops, r) => {
+    const rows = 29, width = 37, xhat = new Float32Array(rows * width), inv = new Float32Array(rows);
+    const w = uniform(2 * width, r, 0.5, 1.5);
+    ops.layerNormForward(uniform(rows * width, r, -3, 5), width, rows, width, w, xhat, inv, new Float32Array(rows * width), width);
+    const wg = weights ? uniform(2 * width, r) : null, dx = input ? uniform(rows * 38, r) : null;
+    ops.layerNormBackward(uniform(rows * 41, r), 41, xhat, inv, rows, width, w, 6, wg, dx, 38);
+    return [...(wg ? [wg] : []), ...(dx ? [dx] : [])];
+  });
+// 4 samples of 9 positions, 3 heads of 5 values, with padded row strides.
+const attention = { tokens: 9, heads: 3, headWidth: 5 };
+check('attentionForward (causal softmax weights, output)', 1e-5, (ops, r) => {
+  const m = 4, rows = m * 9, P = uniform(m * 3 * 81, r), out = uniform(rows * 17, r);
+  ops.attentionForward(attention, uniform(rows * 47, r, -2, 2), 47, m, P, out, 17);
+  return [P, out];
+});
+check('attentionBackward (∂ℓ/∂[q | k | v])', 1e-5, (ops, r) => {
+  const m = 4, rows = m * 9, qkv = uniform(rows * 47, r, -2, 2), P = new Float32Array(m * 3 * 81);
+  ops.attentionForward(attention, qkv, 47, m, P, new Float32Array(rows * 15), 15);
+  const dqkv = uniform(rows * 46, r);
+  ops.attentionBackward(attention, qkv, 47, P, uniform(rows * 16, r), 16, m, dqkv, 46);
+  return [dqkv];
+});
+// The pass count in backend memory: two masks with the counter advanced between them, from just below 2^32.
+check('dropoutMask, advanceCounter (two passes)', 0, (ops) => {
+  const counter = new Float32Array(2), words = new Uint32Array(counter.buffer), first = new Float32Array(3001), second = new Float32Array(3001);
+  words.set([0xffffffff, 0]);
+  ops.dropoutMask(0.3, 12345, counter, 4000, first);
+  ops.advanceCounter(counter);
+  ops.dropoutMask(0.3, 12345, counter, 4000, second);
+  return [first, second, Float32Array.from(words)];
+});
+
 /** Runs every op check on both backends: [{ name, error, tol, ok }]. */
 function opParity(cpuOps, gpuOps) {
   return OP_CHECKS.map(({ name, tol, run, compare }, i) => {
@@ -434,9 +513,57 @@ async function stepParity(lib, { tf32 = false } = {}) {
   return results;
 }
 
+/**
+ * A tiny GPT (algorithm.md §18: embedding with positions, a pre-norm block with attention and dropout, layer
+ * norm, the per-token loss) on token data: a few steps of AdamW, KFAC and K-BFGS on `device` against the CPU,
+ * compared as stepParity compares (losses, and the weights relative to how far training moved them). With
+ * device 'cpu' both sides are the CPU (the harness's own check, every error 0).
+ */
+async function gptStepParity(lib, { device = 'cuda' } = {}) {
+  const vocabulary = 13, context = 8, rows = 48;
+  const r = seeded(31);
+  const tokenRows = () => lib.matrix(Float32Array.from({ length: rows * context }, () => Math.floor(r() * vocabulary)), rows, context);
+  const data = { x: tokenRows(), y: tokenRows() };
+  const optimizers = {
+    adamw: () => new lib.AdamW({ lr: 3e-3, weightDecay: 0.1, clipNorm: 1 }),
+    kfac: () => new lib.KFAC({ lr: 0.05, damping: 1, inverseEvery: 3 }),
+    kbfgs: () => new lib.KBFGS({ lr: 0.05, damping: 1 }),
+  };
+  const results = [];
+  for (const [method, make] of Object.entries(optimizers)) {
+    const run = async (on) => {
+      const model = lib.Sequential.gpt({ vocabulary, context, width: 12, heads: 3, blocks: 1, mlpRatio: 2, dropout: 0.1, seed: 2, device: on });
+      try {
+        const initial = model.getWeights().flatMap((w) => [w.weight, w.bias]);
+        let replayed = 0;
+        const history = await model.fit(data, { optimizer: make(), epochs: 2, batchSize: 12, seed: 3,
+          onEpochEnd: (_epoch, logs) => { replayed += logs.diagnostics.replayedSteps ?? 0; } });
+        return { losses: history.history.loss, weights: model.getWeights().flatMap((w) => [w.weight, w.bias]), initial, replayed };
+      } finally {
+        model.dispose();
+      }
+    };
+    const cpu = await run('cpu');
+    const other = await run(device);
+    const tol = 1e-3;
+    const moved = cpu.weights.map((w, i) => w.map((v, j) => v - cpu.initial[i][j]));
+    const fromCpu = other.weights.map((w, i) => w.map((v, j) => v - cpu.initial[i][j]));
+    const lossError = relativeError(other.losses, cpu.losses), weightError = relativeError(fromCpu, moved);
+    results.push({ name: `gpt ${method} steps (${device}): losses`, error: lossError, tol, ok: lossError <= tol });
+    results.push({ name: `gpt ${method} steps (${device}): weights`, error: weightError, tol, ok: weightError <= tol });
+    // K-BFGS's steps (with their second pass through every token layer) and KFAC's were replayed from graphs.
+    if (device === 'cuda' && RECORDED.includes(method)) {
+      const expected = process.env.KBFGS_CUDA_GRAPHS === '0' ? 0 : 1;
+      results.push({ name: `gpt ${method} steps: replayed from graphs (${other.replayed})`, error: other.replayed, tol: expected,
+        ok: expected ? other.replayed >= 1 : other.replayed === 0 });
+    }
+  }
+  return results;
+}
+
 function formatTable(results) {
   const width = Math.max(...results.map((r) => r.name.length));
   return results.map((r) => `${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(width)}  error ${r.error.toExponential(2)}  tol ${r.tol.toExponential(0)}`).join('\n');
 }
 
-module.exports = { opParity, tf32Parity, stepParity, formatTable, OP_COUNT: OP_CHECKS.length };
+module.exports = { opParity, tf32Parity, stepParity, gptStepParity, formatTable, OP_COUNT: OP_CHECKS.length };

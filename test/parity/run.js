@@ -6,11 +6,12 @@
 //   node test/parity/run.js --ops      (the Backend operations only: short enough for compute-sanitizer)
 //   node test/parity/run.js --steps    (the whole steps in fp32 only: e.g. again with KBFGS_CUDA_GRAPHS=0, so that a
 //                                       step that fails only when recorded is told from one that fails anyway)
+//   node test/parity/run.js --gpt      (a tiny GPT's AdamW, KFAC and K-BFGS steps only; with --cpu, CPU against CPU)
 'use strict';
 const path = require('path');
 const lib = require(path.join(__dirname, '..', '..', 'dist'));
 const { native } = require(path.join(__dirname, '..', '..', 'dist', 'internal'));
-const { opParity, tf32Parity, stepParity, formatTable } = require('./cuda-parity');
+const { opParity, tf32Parity, stepParity, gptStepParity, formatTable } = require('./cuda-parity');
 
 // Prints the table and the count; exits 1 if any check failed.
 function report(results, what) {
@@ -28,6 +29,7 @@ async function main() {
     console.log(`CUDA parity not run: ${found.cuda.reason}`);
     process.exit(1);
   }
+  if (process.argv.includes('--gpt')) report(await gptStepParity(lib, { device: selfTest ? 'cpu' : 'cuda' }), 'GPT step parity checks');
   if (!selfTest && process.argv.includes('--steps')) report(await stepParity(lib), 'step parity checks');
   const cpu = native.backendOps('cpu');
   const gpu = selfTest ? cpu : native.backendOps('cuda');

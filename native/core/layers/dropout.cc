@@ -1,10 +1,8 @@
 // Dropout (algorithm.md §18.5): in training passes each value is kept with probability 1 − rate and then scaled
 // by 1/(1 − rate), so that its expectation is the input; evaluation passes copy the input. The mask is drawn
-// from the layer's seed, the count of training passes and the value's place in the whole batch (the same on
-// every rank of a data-parallel fit), and K-BFGS's second pass reuses it.
+// from the layer's seed, the count of training passes (kept in backend memory, §18.9) and the value's place in
+// the whole batch (the same on every rank of a data-parallel fit), and K-BFGS's second pass reuses it.
 #include "token_layer.h"
-
-#include "../../rules/rng.h"
 
 namespace kb {
 namespace {
@@ -20,26 +18,21 @@ class Dropout final : public TokenLayer {
   }
   void forward(const LayerPass& p, Rows out) const override {
     float* mask = p.own.saved;
+    const size_t count = rows(p) * width_;
     if (!p.ws.training) {
-      std::fill(mask, mask + rows(p) * width_, 1.0f);
-      copy_token_rows(p.own.in.data, p.own.in.ld, out.data, out.ld, rows(p), width_);
+      p.backend.fill(mask, 1.0f, count);
+      p.backend.copy_rows(p.own.in.data, p.own.in.ld, out.data, out.ld, rows(p), width_);
       return;
     }
-    if (!p.second_pass) {
-      const uint64_t pass_seed = splitmix64_mix(seed_ + p.ws.training_passes * 0x9E3779B97F4A7C15ull);
-      const uint64_t first = (uint64_t)p.ws.first * per_sample_ * width_;
-      for (size_t k = 0; k < rows(p) * width_; ++k)
-        mask[k] = uniform_at(pass_seed, first + k) < rate_ ? 0.0f : (float)(1.0 / (1.0 - rate_));
-    }
-    for (size_t r = 0; r < rows(p); ++r)
-      for (int c = 0; c < width_; ++c) out.data[r * out.ld + c] = p.own.in.data[r * p.own.in.ld + c] * mask[r * width_ + c];
+    // The pass count is read where it lives (backend memory), so a GPU can record a pass that draws.
+    if (!p.second_pass)
+      p.backend.dropout_mask(rate_, seed_, p.ws.pass_counter, (uint64_t)p.ws.first * per_sample_ * width_, count, mask);
+    p.backend.multiply_rows(p.own.in.data, p.own.in.ld, mask, width_, out.data, out.ld, rows(p), width_);
   }
   void backward(const LayerPass& p, Rows in_grad, float*) const override {
     if (!in_grad.data) return;
-    const float* mask = p.own.saved;
-    for (size_t r = 0; r < rows(p); ++r)
-      for (int c = 0; c < width_; ++c)
-        in_grad.data[r * in_grad.ld + c] = p.own.out_grad.data[r * p.own.out_grad.ld + c] * mask[r * width_ + c];
+    p.backend.multiply_rows(p.own.out_grad.data, p.own.out_grad.ld, p.own.saved, width_, in_grad.data, in_grad.ld,
+                            rows(p), width_);
   }
 
  protected:

@@ -5,9 +5,6 @@
 // that dense map over tokens: its ā rows are the two-hot inputs, so KFAC's and K-BFGS's A holds the token and
 // position frequencies (§18.6).
 #include "token_layer.h"
-#include "../../cpu/parallel_rows.h"
-
-#include <cmath>
 
 namespace kb {
 namespace {
@@ -40,59 +37,31 @@ class Embedding final : public TokenLayer {
     own.out_grad = {own.g, width_};
   }
 
-  // The token rows go to the backend's threads in ranges (the ids are checked first, on the calling thread, so
-  // that a bad one is an error and not an exception in a worker). The weight gradient's rows (one per output
-  // column c) go to the threads too, each summing over the tokens in the same order whatever the thread count
-  // (§18.8).
+  // The ids are checked once per batch, where a pass may wait for the answer (not in K-BFGS's second pass,
+  // which a GPU may record: its ids are the first pass's).
   void forward(const LayerPass& p, Rows out) const override {
-    const int n = weight_cols();
-    for (int i = 0; i < p.ws.m; ++i)
-      for (int t = 0; t < tokens_; ++t) token(p, i, t);
-    cpu::parallel_rows(p.ws.m * tokens_, n + 2 * width_, p.backend.threads(), [&](int begin, int end) {
-      for (int r = begin; r < end; ++r) {
-        const int t = r % tokens_, v = token(p, r / tokens_, t);
-        float* abar = p.own.abar + (size_t)r * n;  // the two-hot input row with its homogeneous 1, for the curvature methods
-        std::fill(abar, abar + n, 0.0f);
-        abar[v] = 1.0f;
-        if (positional_) abar[vocabulary_ + t] = 1.0f;
-        abar[n - 1] = 1.0f;
-        float* h = p.own.h + (size_t)r * width_;
-        for (int c = 0; c < width_; ++c) {
-          const float* wc = p.weights + (size_t)c * n;
-          h[c] = wc[v] + (positional_ ? wc[vocabulary_ + t] : 0.0f) + wc[n - 1];
-        }
-        std::copy(h, h + width_, out.data + (size_t)r * out.ld);
-      }
-    });
+    if (!p.second_pass) check_ids(p);
+    p.backend.embedding_forward(shape(), p.own.in.data, p.own.in.ld, p.ws.m, p.weights, p.own.abar, p.own.h, out.data,
+                                out.ld);
   }
   void backward(const LayerPass& p, Rows, float* weight_grad) const override {
     if (!weight_grad) return;
-    const int n = weight_cols(), rows = p.ws.m * tokens_;
-    const float scale = 1.0f / p.ws.batch;
-    cpu::parallel_rows(width_, (size_t)n + 3 * rows, p.backend.threads(), [&](int begin, int end) {
-      std::fill(weight_grad + (size_t)begin * n, weight_grad + (size_t)end * n, 0.0f);
-      for (int r = 0; r < rows; ++r) {
-        const int t = r % tokens_, v = token(p, r / tokens_, t);
-        const float* g = p.own.out_grad.data + (size_t)r * p.own.out_grad.ld;
-        for (int c = begin; c < end; ++c) {
-          float* dc = weight_grad + (size_t)c * n;
-          dc[v] += scale * g[c];
-          if (positional_) dc[vocabulary_ + t] += scale * g[c];
-          dc[n - 1] += scale * g[c];
-        }
-      }
-    });
+    p.backend.embedding_weight_gradient(shape(), p.own.in.data, p.own.in.ld, p.ws.m, p.own.abar, p.own.out_grad.data,
+                                        p.own.out_grad.ld, 1.0f / p.ws.batch, weight_grad);
   }
 
  private:
-  // Token t of sample i; an id outside the vocabulary is an error naming it (lib/tokens.ts checks data first).
-  int token(const LayerPass& p, int i, int t) const {
-    const float id = p.own.in.data[(size_t)i * p.own.in.ld + t];
-    if (!(id >= 0 && id < vocabulary_ && id == std::floor(id)))
-      throw Error(ErrorKind::InvalidData, "token id " + std::to_string(id) + " (sample " + std::to_string(p.ws.first + i) +
-                                              " of the batch, position " + std::to_string(t) + ") is not in [0, " +
-                                              std::to_string(vocabulary_) + ")");
-    return (int)id;
+  EmbeddingShape shape() const { return {vocabulary_, tokens_, width_, positional_}; }
+  // An id outside the vocabulary is an error naming it (lib/tokens.ts checks data first).
+  void check_ids(const LayerPass& p) const {
+    const int64_t bad = p.backend.first_bad_id(p.own.in.data, p.ws.m, tokens_, p.own.in.ld, vocabulary_);
+    if (bad < 0) return;
+    const int i = (int)(bad / tokens_), t = (int)(bad % tokens_);
+    float id = 0;
+    p.backend.to_host(&id, p.own.in.data + (size_t)i * p.own.in.ld + t, 1);
+    throw Error(ErrorKind::InvalidData, "token id " + std::to_string(id) + " (sample " + std::to_string(p.ws.first + i) +
+                                            " of the batch, position " + std::to_string(t) + ") is not in [0, " +
+                                            std::to_string(vocabulary_) + ")");
   }
 
   int vocabulary_;

@@ -12,14 +12,12 @@ class ResidualStart final : public TokenLayer {
   using TokenLayer::TokenLayer;
   const char* kind() const override { return "residualStart"; }
   void forward(const LayerPass& p, Rows out) const override {
-    copy_token_rows(p.own.in.data, p.own.in.ld, out.data, out.ld, rows(p), width_);
+    p.backend.copy_rows(p.own.in.data, p.own.in.ld, out.data, out.ld, rows(p), width_);
   }
   void backward(const LayerPass& p, Rows in_grad, float*) const override {
     if (!in_grad.data) return;
     const float* skipped = p.own.saved;  // written by the block's end
-    for (size_t r = 0; r < rows(p); ++r)
-      for (int c = 0; c < width_; ++c)
-        in_grad.data[r * in_grad.ld + c] = p.own.out_grad.data[r * p.own.out_grad.ld + c] + skipped[r * width_ + c];
+    p.backend.add_rows(p.own.out_grad.data, p.own.out_grad.ld, skipped, width_, in_grad.data, in_grad.ld, rows(p), width_);
   }
 
  protected:
@@ -33,14 +31,12 @@ class ResidualEnd final : public TokenLayer {
   int skip_from() const override { return start_; }
   void forward(const LayerPass& p, Rows out) const override {
     const Rows x = p.ws.layers[start_].in;
-    for (size_t r = 0; r < rows(p); ++r)
-      for (int c = 0; c < width_; ++c)
-        out.data[r * out.ld + c] = p.own.in.data[r * p.own.in.ld + c] + x.data[r * x.ld + c];
+    p.backend.add_rows(p.own.in.data, p.own.in.ld, x.data, x.ld, out.data, out.ld, rows(p), width_);
   }
   void backward(const LayerPass& p, Rows in_grad, float*) const override {
     const Rows g = p.own.out_grad;
-    copy_token_rows(g.data, g.ld, p.ws.layers[start_].saved, width_, rows(p), width_);
-    if (in_grad.data) copy_token_rows(g.data, g.ld, in_grad.data, in_grad.ld, rows(p), width_);
+    p.backend.copy_rows(g.data, g.ld, p.ws.layers[start_].saved, width_, rows(p), width_);
+    if (in_grad.data) p.backend.copy_rows(g.data, g.ld, in_grad.data, in_grad.ld, rows(p), width_);
   }
 
  private:
