@@ -8,7 +8,8 @@
 //   node bench/five-methods.js --problem mnist --out bench/results/five-methods/mnist [--seeds 1-3] [--threads 1]
 //     [--methods shampoo,soap,kbfgs,kfac,adam] [--tune-steps N] [--steps N] [--steps-per-epoch N]
 //     [--train-size N] [--tune-train-size N] [--stage all|tune|train|report]
-// Writes <out>/settings.json (tune's winners), <out>/tune-<method>.log, <out>/seed-<s>/<method>/ (the bench
+// Writes <out>/settings.json (tune's winners), <out>/tune-<method>.log (each setting's final loss),
+// <out>/seed-<s>/<method>/ (the bench
 // output of one run: runs/*.jsonl, REPORT.md) with rss-kb.txt beside it, and <out>/SUMMARY.md (also printed):
 // per seed the bench table of all methods, then the medians over seeds.
 const fs = require('fs');
@@ -62,7 +63,7 @@ if (!['all', 'tune', 'train', 'report'].includes(stage)) throw new Error(`--stag
 const out = values.out;
 const settingsFile = path.join(out, 'settings.json');
 const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
-const common = ['--problem', values.problem, '--batch-size', String(preset.batch), '--threads', values.threads, '--quiet'];
+const common = ['--problem', values.problem, '--batch-size', String(preset.batch), '--threads', values.threads];
 fs.mkdirSync(out, { recursive: true });
 
 /** Runs the CLI under GNU time; returns its maximum RSS in kB. Stops the campaign if the run fails. */
@@ -103,7 +104,7 @@ function train() {
       fs.mkdirSync(dir, { recursive: true });
       const kb = runCli(['bench', '--problems', values.problem, '--methods', method, ...common.slice(2), '--settings', settingsFile,
         '--max-steps', steps, '--steps-per-epoch', values['steps-per-epoch'] ?? String(preset.stepsPerEpoch), '--seed', String(seed),
-        '--out', dir, ...(values['train-size'] ? ['--train-size', values['train-size']] : [])], path.join(dir, 'bench.log'));
+        '--out', dir, '--quiet', ...(values['train-size'] ? ['--train-size', values['train-size']] : [])], path.join(dir, 'bench.log'));
       fs.writeFileSync(path.join(dir, 'rss-kb.txt'), `${kb}\n`);
     }
   }
