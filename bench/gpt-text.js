@@ -10,7 +10,8 @@
 //   node bench/gpt-text.js --budget 600 [--steps N] [--methods adamw,kfac,kbfgs] [--batch-size 32] [--threads 2]
 //     [--eval-every 25] [--eval-rows 256] [--settings '{"kfac":{"lr":0.3,"damping":0.1}}'] [--out gpt-text-results]
 //     [--options '{"kfac":{"clipNorm":1,"inverseEvery":5}}']   (more of the optimizer's own options, by method)
-// Writes <out>/<method>.jsonl (one line per measurement: step, seconds, valLoss, valBitsPerCharacter),
+// Writes <out>/<method>.jsonl (one line per measurement: step, seconds, cpuSeconds (the process's processor time
+// during the fits, which a loaded machine disturbs less than seconds), valLoss, valBitsPerCharacter),
 // <out>/samples.txt and <out>/summary.md (also printed): the final figures and, for each second-order method,
 // the steps and seconds it took to reach AdamW's final validation loss.
 const fs = require('fs');
@@ -81,18 +82,21 @@ async function run(method) {
   const log = path.join(values.out, `${method}.jsonl`);
   fs.writeFileSync(log, '');
   const points = [];
+  let seconds = 0, cpuSeconds = 0, failure;
   const measure = async (step, seconds) => {
     const valLoss = await model.evaluate(evalData);
-    const point = { method, step, seconds, valLoss, valBitsPerCharacter: lib.bitsPerCharacter(valLoss, tokensPerCharacter) };
+    const point = { method, step, seconds, cpuSeconds, valLoss, valBitsPerCharacter: lib.bitsPerCharacter(valLoss, tokensPerCharacter) };
     points.push(point);
     fs.appendFileSync(log, JSON.stringify(point) + '\n');
     process.stderr.write(`${method} step ${step}, ${seconds.toFixed(1)} s: ${point.valBitsPerCharacter.toFixed(3)} bits per character\n`);
   };
   await measure(0, 0);
-  let seconds = 0, failure;
   for (let c = 0; seconds < budget && model.steps < maxSteps; c++) {
     try {
-      const history = await model.fit(chunk(c), { optimizer, epochs: 1, batchSize, shuffle: false, threads });
+      const data = chunk(c), before = process.cpuUsage();
+      const history = await model.fit(data, { optimizer, epochs: 1, batchSize, shuffle: false, threads });
+      const used = process.cpuUsage(before);
+      cpuSeconds += (used.user + used.system) / 1e6;  // the whole process's processor time during the fits
       seconds = history.history.seconds.at(-1);  // the model's training time so far, over all its fits
     } catch (error) {
       failure = error.message;
@@ -115,10 +119,10 @@ const reach = (points, loss) => points.find((p) => p.valLoss <= loss) ?? null;
   const lines = [`# GPT on text: ${JSON.stringify(gpt)}, ${train.rows} training sequences, batch ${batchSize}, ` +
     `${budget} s${Number.isFinite(maxSteps) ? ` or ${maxSteps} steps` : ''} of training per method, ${threads} threads, validation loss on ${evalRows} sequences`, '',
     `Engine: ${require('../dist/devices').engineSummary('cpu')}`, '',
-    '| method | settings | steps | seconds | final validation bits per character | stopped |', '| --- | --- | --- | --- | --- | --- |'];
+    '| method | settings | steps | seconds | processor seconds | final validation bits per character | stopped |', '| --- | --- | --- | --- | --- | --- | --- |'];
   for (const r of results) {
     const last = r.points.at(-1);
-    lines.push(`| ${r.method} | ${JSON.stringify({ ...r.settings, ...extraOptions[r.method] })} | ${last.step} | ${last.seconds.toFixed(1)} | ${last.valBitsPerCharacter.toFixed(4)} | ${r.failure ?? ''} |`);
+    lines.push(`| ${r.method} | ${JSON.stringify({ ...r.settings, ...extraOptions[r.method] })} | ${last.step} | ${last.seconds.toFixed(1)} | ${last.cpuSeconds.toFixed(1)} | ${last.valBitsPerCharacter.toFixed(4)} | ${r.failure ?? ''} |`);
   }
   const adamw = results.find((r) => r.method === 'adamw');
   if (adamw) {
