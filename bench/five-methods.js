@@ -9,9 +9,8 @@
 //     [--methods shampoo,soap,kbfgs,kfac,adam] [--tune-steps N] [--steps N] [--steps-per-epoch N]
 //     [--train-size N] [--tune-train-size N] [--stage all|tune|train|report]
 // Writes <out>/settings.json (tune's winners), <out>/tune-<method>.log (each setting's final loss),
-// <out>/seed-<s>/<method>/ (the bench
-// output of one run: runs/*.jsonl, REPORT.md) with rss-kb.txt beside it, and <out>/SUMMARY.md (also printed):
-// per seed the bench table of all methods, then the medians over seeds.
+// <out>/seed-<s>/<method>/ (the bench output of one run: runs/*.jsonl, REPORT.md) with rss-kb.txt beside it,
+// and <out>/SUMMARY.md (also printed): per seed the bench table of all methods, then the medians over seeds.
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
