@@ -50,7 +50,8 @@ function compareRule(got: Awaited<ReturnType<typeof run>>, want: Trajectory, sta
     expect(Math.abs(got.model[e] - j.model) / Math.abs(j.model)).toBeLessThan(1e-5);
     if (Number.isNaN(j.rho)) expect(got.rho[e]).toBeNaN();  // no ρ: the epoch reports none
     else expect(Math.abs(got.rho[e] - j.rho)).toBeLessThan(1e-3 * Math.max(1, Math.abs(j.rho)));
-    expect(got.damping[e]).toBeCloseTo(j.lambda, 12);
+    // relative 1e-6: a scaled start (§19.7) is formed from float32 inner products; a given one is exact
+    expect(Math.abs(got.damping[e] / j.lambda - 1)).toBeLessThan(1e-6);
   });
   const before = (i: number) => (i ? judged[i - 1].lambda : start);
   expect(got.raised).toBe(judged.filter((j, i) => j.lambda > before(i)).length);
@@ -59,42 +60,56 @@ function compareRule(got: Awaited<ReturnType<typeof run>>, want: Trajectory, sta
 }
 
 const T2: AdaptiveDamping = { every: 2, min: 1e-4, max: 1e4 };
+const T2_SCALED: AdaptiveDamping = { ...T2, scaledStart: true };  // no start given: λ₀ from the first step (§19.7)
 
 describe('golden trajectories under adaptive damping, 3 layers, 32 samples, batch 16, T = 2', () => {
   // Catches: the ½ of the model's quadratic term dropped (adaptive-model-half), the gradient's inner product
   // in place of the momentum's in the quadratic term (adaptive-model-momentum), ω = 19/20 instead of (19/20)^T
-  // (adaptive-omega), λ changed without fresh inverses (adaptive-no-reinvert).
-  test('K-BFGS (α = 0.3, λ from 0.3)', async () => {
-    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
+  // (adaptive-omega), λ changed without fresh inverses (adaptive-no-reinvert). With the scaled start (KFAC's
+  // default, K-BFGS's on request), λ₀ is α‖ĝ₀‖/‖θ₀‖ (§19.7), not the fallback. Catches: the start left at the fallback (scaled-start-off),
+  // without α (scaled-start-alpha), from ‖θ₀‖² (scaled-start-norm), from the gradient without τθ₀
+  // (scaled-start-tau: K-BFGS(L), the case that sees it).
+  test('K-BFGS (α = 0.3, scaled start)', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2_SCALED });
     const want = kbfgs(problem, 0.3, 0.3, STEPS);
-    const got = await run(model, x, new KBFGS({ lr: 0.3, damping: 'adaptive', adaptiveDamping: { every: 2 }, safeguard: false }), STEPS);
+    const got = await run(model, x, new KBFGS({ lr: 0.3, damping: 'adaptive', adaptiveDamping: { every: 2, scaledStart: true }, safeguard: false }), STEPS);
+    expect(Math.abs(want.startDamping! / 0.3 - 1)).toBeGreaterThan(0.1);  // not the fallback
     compare(got, want, problem.W, STEPS);
-    const moves = compareRule(got, want, 0.3);
+    const moves = compareRule(got, want, want.startDamping!);
     expect(moves.raised + moves.lowered).toBeGreaterThan(0);  // λ moved
   });
 
-  test('K-BFGS(L) (α = 0.3, λ from 0.3, memory 3)', async () => {
-    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
+  test('K-BFGS(L) (α = 0.3, scaled start, memory 3)', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2_SCALED });
     const want = kbfgs(problem, 0.3, 0.3, STEPS, 3);
-    const got = await run(model, x, new KBFGSL({ lr: 0.3, damping: 'adaptive', adaptiveDamping: { every: 2 }, memory: 3, safeguard: false }), STEPS);
+    const got = await run(model, x, new KBFGSL({ lr: 0.3, damping: 'adaptive', adaptiveDamping: { every: 2, scaledStart: true }, memory: 3, safeguard: false }), STEPS);
     compare(got, want, problem.W, STEPS);
-    compareRule(got, want, 0.3);
+    compareRule(got, want, want.startDamping!);
   });
 
-  test('KFAC (α = 1, λ from 3)', async () => {
-    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
+  test('KFAC (α = 1, scaled start: its default)', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2_SCALED });
     const want = kfac(problem, 1, 3, STEPS, 5);
     const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2 }, seed: 5, safeguard: false }), STEPS);
+    expect(Math.abs(want.startDamping! / 3 - 1)).toBeGreaterThan(0.1);
     compare(got, want, problem.W, STEPS);
-    const moves = compareRule(got, want, 3);
+    const moves = compareRule(got, want, want.startDamping!);
     expect(moves.raised + moves.lowered).toBeGreaterThan(0);
+  });
+
+  test('KFAC (α = 1, λ from 3 exactly: a given start is not scaled)', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
+    const want = kfac(problem, 1, 3, STEPS, 5);
+    const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2, start: 3 }, seed: 5, safeguard: false }), STEPS);
+    compare(got, want, problem.W, STEPS);
+    compareRule(got, want, 3);
   });
 
   test('clamped: λ never leaves [min, max], and sits at a bound once the rule pushes past it', async () => {
     const range: AdaptiveDamping = { every: 2, min: 2.9, max: 3.05 };
     const { model, x, problem } = smallDenseProblem({ adaptiveDamping: range });
     const want = kfac(problem, 1, 3, STEPS, 5);
-    const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2, min: 2.9, max: 3.05 }, seed: 5, safeguard: false }), STEPS);
+    const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2, start: 3, min: 2.9, max: 3.05 }, seed: 5, safeguard: false }), STEPS);
     compare(got, want, problem.W, STEPS);
     compareRule(got, want, 3);
     for (const l of got.damping) expect(l >= 2.9 && l <= 3.05).toBe(true);
@@ -202,7 +217,11 @@ describe('checkpoints resume adaptive damping bit for bit', () => {
 test('options: defaults, JSON round trip, typed errors that name the problem', () => {
   const k = new KBFGS({ damping: 'adaptive' });
   expect(k.adaptiveDamping).toBe(true);
-  expect(k.settings).toMatchObject({ damping: 0.3, dampingEvery: 5, dampingMin: 1e-4, dampingMax: 1e4 });
+  expect(k.settings).toMatchObject({ damping: 0.3, dampingEvery: 5, dampingMin: 1e-4, dampingMax: 1e4, dampingScaledStart: 0 });
+  expect(new KFAC({ damping: 'adaptive' }).settings).toMatchObject({ damping: 3, dampingScaledStart: 1 });
+  expect(new KFAC({ damping: 'adaptive', adaptiveDamping: { start: 0.2 } }).settings).toMatchObject({ damping: 0.2, dampingScaledStart: 0 });
+  expect(new KBFGSL({ damping: 'adaptive', adaptiveDamping: { scaledStart: true } }).settings).toMatchObject({ damping: 0.3, dampingScaledStart: 1 });
+  expect(new KFAC({ damping: 'adaptive', adaptiveDamping: { start: 2, scaledStart: true } }).settings).toMatchObject({ damping: 2, dampingScaledStart: 1 });
   expect(new KFAC({ damping: 'adaptive' }).settings.damping).toBe(3);
   expect(new KFAC().adaptiveDamping).toBe(false);
   expect(new KFAC().settings.dampingEvery).toBeUndefined();
@@ -218,6 +237,7 @@ test('options: defaults, JSON round trip, typed errors that name the problem', (
     [() => new KBFGS({ damping: 'adaptive', adaptiveDamping: { min: 1, max: 0.5 } }), /adaptiveDamping.max must be >= 1/],
     [() => new KBFGS({ damping: 'adaptive', adaptiveDamping: { start: 100, max: 10 } }), /adaptiveDamping.start must be <= 10/],
     [() => new KBFGS({ damping: 'adaptive', adaptiveDamping: { evry: 3 } as never }), /did you mean 'every'/],
+    [() => new KFAC({ damping: 'adaptive', adaptiveDamping: { scaledStart: 1 as never } }), /KFAC: adaptiveDamping.scaledStart must be a boolean, got 1/],
     [() => new KBFGS({ damping: 0.3, adaptiveDamping: { every: 3 } }), /KBFGS: adaptiveDamping needs damping: 'adaptive'/],
     [() => new Shampoo({ damping: 'adaptive' as never }), /Shampoo: damping 'adaptive' is for K-BFGS, K-BFGS\(L\) and KFAC only/],
     [() => new SOAP({ adaptiveDamping: {} } as never), /SOAP: unknown option 'adaptiveDamping'/],

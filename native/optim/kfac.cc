@@ -124,6 +124,7 @@ void KfacOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
 }
 
 void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
+  scale_start(net, ws, k);  // adaptive damping's start (algorithm.md §19.7)
   const bool invert = invert_next_ || k <= settings_.inverse_every || k % settings_.inverse_every == 0;
   invert_next_ = false;
   ++draws_;  // the step's draw: the counter in backend memory advances with it, also in a replayed step
