@@ -17,7 +17,11 @@ struct AdaptiveDampingSettings {
   int every = 0;          // T: λ is judged at the steps k with k mod T = 0; 0 keeps λ fixed
   double min = 1e-6, max = 1e6;  // λ is clamped to [min, max]
   bool scaled_start = false;      // λ at the first step from its gradient's scale (§19.7), else as set
+  int64_t first_judged = 0;       // no step before this one is judged (after a scaled start: §19.7)
 };
+
+// After a scaled start the first judged step is the first past the momentum's warm-up, ρ/(1 − ρ) steps (§19.7).
+inline int64_t warmup_steps(double momentum) { return (int64_t)std::ceil(momentum / (1 - momentum) - 1e-6); }
 
 // The scaled start (§19.7): λ₀ = α ‖ĝ₀‖ / ‖θ₀‖ with ĝ₀ = ∇L_B(θ₀) + τθ₀ of the first minibatch, from ‖∇L‖²,
 // ⟨∇L, θ⟩ and ‖θ‖²: the λ at which the step of the damping alone, α ĝ₀ / λ, is as long as the weights. Clamped
@@ -65,7 +69,7 @@ class AdaptiveDamping {
  public:
   explicit AdaptiveDamping(const AdaptiveDampingSettings& s) : s_(s) {}
   bool enabled() const { return s_.every > 0; }
-  bool judges(int64_t k) const { return s_.every > 0 && k % s_.every == 0; }
+  bool judges(int64_t k) const { return s_.every > 0 && k % s_.every == 0 && k >= s_.first_judged; }
   bool scales_start() const { return s_.every > 0 && s_.scaled_start; }
 
   // The new λ after a judged step. Where the model predicts no decrease (α past twice the model's own step

@@ -75,6 +75,7 @@ void read_adaptive(const Settings& s, SecondOrderSettings& k) {
   if (present == 0) return;
   if (present != 3) s.fail("needs dampingEvery, dampingMin and dampingMax together (adaptive damping)");
   k.adaptive.scaled_start = s.has("dampingScaledStart") && s.flag("dampingScaledStart");
+  if (k.adaptive.scaled_start) k.adaptive.first_judged = warmup_steps(k.momentum);
   k.adaptive.every = s.count("dampingEvery");
   k.adaptive.min = s.get("dampingMin");
   k.adaptive.max = s.get("dampingMax");

@@ -325,8 +325,12 @@ export interface Problem {
 
 // ---- adaptive damping (algorithm.md §19) --------------------------------------------------------------------
 
-/** `scaledStart`: λ at step 0 from that step's scale (§19.7) instead of the given start. */
+/**
+ * `scaledStart`: λ at step 0 from that step's scale (§19.7) instead of the given start, and no step judged before
+ * the momentum's warm-up, ρ/(1 − ρ) = 9 steps, is over.
+ */
 export interface AdaptiveDamping { every: number; min: number; max: number; scaledStart?: boolean }
+const judges = (a: AdaptiveDamping | undefined, k: number) => a !== undefined && k % a.every === 0 && (!a.scaledStart || k >= 9);
 /** One judged step: the model's change M(δ) − M(0), the objective's h(θ + δ) − h(θ), ρ, and λ after the rule. */
 export interface JudgedStep { step: number; model: number; objective: number; rho: number; lambda: number }
 
@@ -474,7 +478,7 @@ export function kbfgs(problem: Problem, lr: number, startLambda: number, steps: 
       for (let c = 0; c < d; c++) applyHg(l, Float64Array.from({ length: d }, (_, i) => +(i === c))).forEach((v, i) => (H.a[i * d + c] = v));
       return H;
     };
-    const judging = adaptive !== undefined && k % adaptive.every === 0;
+    const judging = judges(adaptive, k);
     const curvatureBefore = judging ? { left: W.map((_, l) => inverse(HgMatrix(l))), right: Ha.map(inverse) } : undefined;
     const delta = W.map((_, l) => {
       const Ml = M[l];
@@ -598,7 +602,7 @@ export function kfac(problem: Problem, lr: number, startLambda: number, steps: n
     });
     const decided = pending && adaptive ? judge(pending, W, B, p.loss) : lambda;
     // the model of the damped factors last inverted, whose inverses made this step (§19.2)
-    pending = adaptive && k % adaptive.every === 0
+    pending = adaptive && judges(adaptive, k)
       ? { step: k, W, delta: plus(Wnew, W, -1), left: Gdamped, right: Adamped }
       : undefined;
     invertNext = decided !== lambda;
