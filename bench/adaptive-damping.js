@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Adaptive damping (algorithm.md §19) against a fixed λ, per seed: the MNIST autoencoder (batch 1000) and the
 // Fashion-MNIST CNN (batch 128), K-BFGS and KFAC, each at the step size `bench` uses for the problem
-// (lib/cli/methods.ts), once with `damping: 'adaptive'` (λ starting at the method's default, no other tuning)
-// and once with the fixed λ given by --fixed (default: the bench's λ for the problem). Seed s sets the
+// (lib/cli/methods.ts), once with `damping: 'adaptive'` (no other tuning: K-BFGS's λ starts at its default,
+// KFAC's at its scaled start, algorithm.md §19.7) and once with the fixed λ given by --fixed (default: the
+// bench's λ for the problem); --runs fixed or --runs adaptive runs only one of the two. Seed s sets the
 // initialisation, the data order and KFAC's sampling. One JSON line per run (appended; runs already in the
 // log are not repeated), then a markdown table per seed of the whole log.
 //   node bench/adaptive-damping.js --log bench/results/adaptive-damping.jsonl [--problems mnist,fashion-mnist-cnn]
