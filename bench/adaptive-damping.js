@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Adaptive damping (algorithm.md §19) against a fixed λ, per seed: the MNIST autoencoder (batch 1000) and the
 // Fashion-MNIST CNN (batch 128), K-BFGS and KFAC, each at the step size `bench` uses for the problem
-// (lib/cli/methods.ts), once with `damping: 'adaptive'` (λ starting at the method's default, no other tuning)
-// and once with the fixed λ given by --fixed (default: the bench's λ for the problem). Seed s sets the
+// (lib/cli/methods.ts), once with `damping: 'adaptive'` (no other tuning: K-BFGS's λ starts at its default,
+// KFAC's at its scaled start, algorithm.md §19.7) and once with the fixed λ given by --fixed (default: the
+// bench's λ for the problem); --runs fixed or --runs adaptive runs only one of the two. Seed s sets the
 // initialisation, the data order and KFAC's sampling. One JSON line per run (appended; runs already in the
 // log are not repeated), then a markdown table per seed of the whole log.
 //   node bench/adaptive-damping.js --log bench/results/adaptive-damping.jsonl [--problems mnist,fashion-mnist-cnn]
 //     [--methods kbfgs,kfac] [--seeds 1-10] [--epochs 3] [--train-size N] [--every 5] [--threads 2]
-//     [--fixed mnist:kbfgs=0.3,mnist:kfac=3]
+//     [--fixed mnist:kbfgs=0.3,mnist:kfac=3] [--runs fixed,adaptive]
 //   node bench/adaptive-damping.js --table bench/results/adaptive-damping.jsonl
 const { parseArgs } = require('util');
 const lib = require('../dist');
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     every: { type: 'string', default: '5' },
     threads: { type: 'string', default: '2' },
     fixed: { type: 'string', default: '' },
+    runs: { type: 'string', default: 'fixed,adaptive' },
     log: { type: 'string' },
     table: { type: 'string' },
   },
@@ -106,7 +108,9 @@ async function main() {
     const data = await loadProblem(problem, { trainSize, testSize: 1 });
     for (const method of values.methods.split(',')) {
       for (const seed of seedList(values.seeds)) {
-        for (const damping of [fixedDamping(problem, method), 'adaptive']) {
+        const runs = values.runs.split(',');
+        for (const damping of [runs.includes('fixed') && fixedDamping(problem, method), runs.includes('adaptive') && 'adaptive']) {
+          if (damping === false) continue;
           const probe = { problem, method, damping, seed, trainRows: data.trainRows, epochsRequested: Number(values.epochs) };
           if (done.has(key(probe))) continue;
           const record = await run(data, problem, method, damping, seed);

@@ -329,13 +329,14 @@ interface AdaptiveDampingOption {
  * are their option names.
  */
 abstract class SecondOrderOptimizer extends Optimizer {
-  protected constructor(where: string, options: SecondOrderOptions, defaults: { lr: number; damping: number; adaptive?: boolean },
+  protected constructor(where: string, options: SecondOrderOptions, defaults: { lr: number; damping: number; adaptive?: boolean; scaledStart?: boolean },
     ownKeys: string[], own: () => Record<string, number>) {
     checkKeys(where, options, ['lr', 'damping', 'momentum', 'weightDecay', 'safeguard', ...RULE_KEYS,
       ...(defaults.adaptive ? ['adaptiveDamping'] : []), ...ownKeys]);
     super('paper', {
       lr: checkNumber(where, 'lr', options.lr, defaults.lr, { above: 0 }),
-      ...dampingSettings(where, options.damping, options.adaptiveDamping, defaults.damping, defaults.adaptive === true),
+      ...dampingSettings(where, options.damping, options.adaptiveDamping, defaults.damping, defaults.adaptive === true,
+        defaults.scaledStart === true),
       momentum: checkNumber(where, 'momentum', options.momentum, PAPER_RHO, { min: 0, below: 1 }),
       weightDecay: checkNumber(where, 'weightDecay', options.weightDecay, PAPER_TAU, { min: 0 }),
       safeguard: checkBoolean(where, 'safeguard', options.safeguard, true) ? 1 : 0,
@@ -462,7 +463,7 @@ export class KFAC extends SecondOrderOptimizer {
   readonly kind = 'kfac';
   constructor(options: KFACOptions = {}) {
     const where = 'KFAC';
-    super(where, options, { lr: 1, damping: 3, adaptive: true }, ['inverseEvery', 'curvatureEvery', 'seed'], () => ({
+    super(where, options, { lr: 1, damping: 3, adaptive: true, scaledStart: true }, ['inverseEvery', 'curvatureEvery', 'seed'], () => ({
       inverseEvery: checkNumber(where, 'inverseEvery', options.inverseEvery, 20, { min: 1, integer: true }),
       curvatureEvery: checkNumber(where, 'curvatureEvery', options.curvatureEvery, 1, { min: 1, max: 2 ** 31 - 1, integer: true }),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: 2 ** 53 - 1, integer: true }),
@@ -550,7 +551,7 @@ export class SOAP extends KroneckerEigen {
 
 /** Settings as toJSON() stores them (the safeguard as 1 or 0; absent in files from before it) as options. */
 function secondOrderFromJSON(s: Record<string, number>, rules: StepRuleOptions): Record<string, unknown> {
-  const { dampingEvery: _e, dampingMin: _n, dampingMax: _x, ...rest } = s;
+  const { dampingEvery: _e, dampingMin: _n, dampingMax: _x, dampingScaledStart: _s, ...rest } = s;
   return { ...rest, ...dampingOptions(s), ...rules, safeguard: s.safeguard === undefined ? undefined : s.safeguard === 1 };
 }
 

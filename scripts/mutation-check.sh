@@ -101,6 +101,12 @@ MUTATIONS=(
   "adaptive-weights-not-restored@native/optim/second_order.h@s/be_->copy(net.params(), judge_scratch_, n);//@the weights left at θ_k after the judgement (§19.1)"
   "adaptive-no-rho-keeps@native/optim/adaptive_damping.h@s/next_damping(lambda, first_order > 0 ? -actual \/ first_order : 0.0, s_)/lambda/@λ left alone where the model predicts no decrease (§19.1)"
   "adaptive-no-rho-any-fall@native/optim/adaptive_damping.h@s/next_damping(lambda, first_order > 0 ? -actual \/ first_order : 0.0, s_)/next_damping(lambda, actual < 0 ? 1.0 : 0.0, s_)/@where the model predicts no decrease, any fall lowers λ instead of the share of the first-order decrease deciding (§19.1)"
+  "adaptive-start-off@native/optim/second_order.h@s/if (k != 0 || !adaptive_.scales_start()) return;/if (k >= 0) return;/@the scaled start never made: λ starts at the fallback (§19.7)"
+  "adaptive-start-alpha@native/optim/adaptive_damping.h@s/const double start = alpha \* std::sqrt(ghat2 \/ theta_theta);/const double start = std::sqrt(ghat2 \/ theta_theta);/@the scaled start without α (§19.7)"
+  "adaptive-start-norm@native/optim/adaptive_damping.h@s/const double start = alpha \* std::sqrt(ghat2 \/ theta_theta);/const double start = alpha * std::sqrt(ghat2) \/ theta_theta;/@the scaled start divided by ‖θ₀‖² instead of ‖θ₀‖ (§19.7)"
+  "adaptive-start-tau@native/optim/adaptive_damping.h@s/const double ghat2 = grad_grad + 2 \* tau \* grad_theta + tau \* tau \* theta_theta;/const double ghat2 = grad_grad;/@the scaled start from ∇L without τθ₀ (§19.7)"
+  "adaptive-start-always@native/optim/factory.cc@s/k.adaptive.scaled_start = s.has(\"dampingScaledStart\") \&\& s.flag(\"dampingScaledStart\");/k.adaptive.scaled_start = true;/@a given start scaled too, so it is not the λ of the first step (§19.7)"
+  "adaptive-start-judged-early@native/optim/adaptive_damping.h@s/k % s_.every == 0 \&\& k >= s_.first_judged;/k % s_.every == 0;/@steps judged during the momentum's warm-up after a scaled start (§19.7)"
   "soap-moments-not-rotated@native/optim/soap.cc@s/be_->gemm(false, false, d, n, d, 1.0f, vectors_, d, tmp_, n, 0.0f, m, n);/(void)0;/;s/be_->gemm(false, true, d, n, n, 1.0f, tmp_, n, vectors_, n, 0.0f, m, n);/(void)0;/@SOAP's first moment left in the old basis when the basis changes (§17.3)"
   "bits-adam-rounding@native/rules/first_order_rule.h@s/step = (m \/ bias1) \/ (sqrtf(v) \/ sqrtf(bias2) + eps);/step = m \/ (bias1 * (sqrtf(v) \/ sqrtf(bias2) + eps));/@PyTorch Adam's step as one division: the same formula, rounded otherwise (§9.1)"
 )

@@ -14,6 +14,7 @@ import { compare, smallDenseProblem } from './reference/golden-harness';
 import { kbfgs, kfac, nextDamping, type AdaptiveDamping, type Trajectory } from './reference/spec-reference';
 
 const ROWS = 32, BATCH = 16, STEPS = 12;  // smallDenseProblem's rows and batch: 2 steps per epoch
+const SCALED_STEPS = 16;  // after a scaled start steps 10, 12 and 14 are judged (none before the warm-up's 9, §19.7)
 
 /** The golden harness's run, with what every epoch reports of the rule. */
 async function run(model: Sequential, x: { data: Float32Array; rows: number; cols: number }, optimizer: Optimizer, steps: number) {
@@ -40,17 +41,20 @@ async function run(model: Sequential, x: { data: Float32Array; rows: number; col
 }
 
 /**
- * With T = 2 and 2 steps per epoch, each epoch judges exactly its first step: the epoch's λ, model change and ρ
- * are those of one judged step of the reference.
+ * With T = 2 and 2 steps per epoch, each epoch judges at most its first step: the epoch's λ, model change and ρ
+ * are those of one judged step of the reference (after a scaled start, the epochs before the momentum's warm-up
+ * judge none, §19.7).
  */
 function compareRule(got: Awaited<ReturnType<typeof run>>, want: Trajectory, start: number) {
   const judged = want.judged!;
   expect(got.judged).toBe(judged.length);
-  judged.forEach((j, e) => {
+  judged.forEach((j) => {
+    const e = j.step / (ROWS / BATCH);
     expect(Math.abs(got.model[e] - j.model) / Math.abs(j.model)).toBeLessThan(1e-5);
     if (Number.isNaN(j.rho)) expect(got.rho[e]).toBeNaN();  // no ρ: the epoch reports none
     else expect(Math.abs(got.rho[e] - j.rho)).toBeLessThan(1e-3 * Math.max(1, Math.abs(j.rho)));
-    expect(got.damping[e]).toBeCloseTo(j.lambda, 12);
+    // relative 1e-6: a scaled start (§19.7) is formed from float32 inner products; a given one is exact
+    expect(Math.abs(got.damping[e] / j.lambda - 1)).toBeLessThan(1e-6);
   });
   const before = (i: number) => (i ? judged[i - 1].lambda : start);
   expect(got.raised).toBe(judged.filter((j, i) => j.lambda > before(i)).length);
@@ -59,42 +63,58 @@ function compareRule(got: Awaited<ReturnType<typeof run>>, want: Trajectory, sta
 }
 
 const T2: AdaptiveDamping = { every: 2, min: 1e-4, max: 1e4 };
+const T2_SCALED: AdaptiveDamping = { ...T2, scaledStart: true };  // no start given: λ₀ from the first step (§19.7)
 
 describe('golden trajectories under adaptive damping, 3 layers, 32 samples, batch 16, T = 2', () => {
   // Catches: the ½ of the model's quadratic term dropped (adaptive-model-half), the gradient's inner product
   // in place of the momentum's in the quadratic term (adaptive-model-momentum), ω = 19/20 instead of (19/20)^T
-  // (adaptive-omega), λ changed without fresh inverses (adaptive-no-reinvert).
-  test('K-BFGS (α = 0.3, λ from 0.3)', async () => {
-    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
-    const want = kbfgs(problem, 0.3, 0.3, STEPS);
-    const got = await run(model, x, new KBFGS({ lr: 0.3, damping: 'adaptive', adaptiveDamping: { every: 2 }, safeguard: false }), STEPS);
-    compare(got, want, problem.W, STEPS);
-    const moves = compareRule(got, want, 0.3);
+  // (adaptive-omega), λ changed without fresh inverses (adaptive-no-reinvert). With the scaled start (KFAC's
+  // default, K-BFGS's on request), λ₀ is α‖ĝ₀‖/‖θ₀‖ (§19.7), not the fallback, and no step before the
+  // momentum's warm-up is judged. Catches: the start left at the fallback (adaptive-start-off), judgements during
+  // the warm-up (adaptive-start-judged-early),
+  // without α (adaptive-start-alpha), from ‖θ₀‖² (adaptive-start-norm), from the gradient without τθ₀
+  // (adaptive-start-tau: K-BFGS(L), the case that sees it).
+  test('K-BFGS (α = 0.3, scaled start)', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2_SCALED });
+    const want = kbfgs(problem, 0.3, 0.3, SCALED_STEPS);
+    const got = await run(model, x, new KBFGS({ lr: 0.3, damping: 'adaptive', adaptiveDamping: { every: 2, scaledStart: true }, safeguard: false }), SCALED_STEPS);
+    expect(Math.abs(want.startDamping! / 0.3 - 1)).toBeGreaterThan(0.1);  // not the fallback
+    compare(got, want, problem.W, SCALED_STEPS);
+    const moves = compareRule(got, want, want.startDamping!);
     expect(moves.raised + moves.lowered).toBeGreaterThan(0);  // λ moved
   });
 
-  test('K-BFGS(L) (α = 0.3, λ from 0.3, memory 3)', async () => {
-    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
-    const want = kbfgs(problem, 0.3, 0.3, STEPS, 3);
-    const got = await run(model, x, new KBFGSL({ lr: 0.3, damping: 'adaptive', adaptiveDamping: { every: 2 }, memory: 3, safeguard: false }), STEPS);
-    compare(got, want, problem.W, STEPS);
-    compareRule(got, want, 0.3);
+  test('K-BFGS(L) (α = 0.3, scaled start, memory 3)', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2_SCALED });
+    const want = kbfgs(problem, 0.3, 0.3, SCALED_STEPS, 3);
+    const got = await run(model, x, new KBFGSL({ lr: 0.3, damping: 'adaptive', adaptiveDamping: { every: 2, scaledStart: true }, memory: 3, safeguard: false }), SCALED_STEPS);
+    compare(got, want, problem.W, SCALED_STEPS);
+    compareRule(got, want, want.startDamping!);
   });
 
-  test('KFAC (α = 1, λ from 3)', async () => {
+  test('KFAC (α = 1, scaled start: its default)', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2_SCALED });
+    const want = kfac(problem, 1, 3, SCALED_STEPS, 5);
+    const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2 }, seed: 5, safeguard: false }), SCALED_STEPS);
+    expect(Math.abs(want.startDamping! / 3 - 1)).toBeGreaterThan(0.1);
+    compare(got, want, problem.W, SCALED_STEPS);
+    const moves = compareRule(got, want, want.startDamping!);
+    expect(moves.raised + moves.lowered).toBeGreaterThan(0);
+  });
+
+  test('KFAC (α = 1, λ from 3 exactly: a given start is not scaled)', async () => {
     const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
     const want = kfac(problem, 1, 3, STEPS, 5);
-    const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2 }, seed: 5, safeguard: false }), STEPS);
+    const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2, start: 3 }, seed: 5, safeguard: false }), STEPS);
     compare(got, want, problem.W, STEPS);
-    const moves = compareRule(got, want, 3);
-    expect(moves.raised + moves.lowered).toBeGreaterThan(0);
+    compareRule(got, want, 3);
   });
 
   test('clamped: λ never leaves [min, max], and sits at a bound once the rule pushes past it', async () => {
     const range: AdaptiveDamping = { every: 2, min: 2.9, max: 3.05 };
     const { model, x, problem } = smallDenseProblem({ adaptiveDamping: range });
     const want = kfac(problem, 1, 3, STEPS, 5);
-    const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2, min: 2.9, max: 3.05 }, seed: 5, safeguard: false }), STEPS);
+    const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2, start: 3, min: 2.9, max: 3.05 }, seed: 5, safeguard: false }), STEPS);
     compare(got, want, problem.W, STEPS);
     compareRule(got, want, 3);
     for (const l of got.damping) expect(l >= 2.9 && l <= 3.05).toBe(true);
@@ -202,7 +222,11 @@ describe('checkpoints resume adaptive damping bit for bit', () => {
 test('options: defaults, JSON round trip, typed errors that name the problem', () => {
   const k = new KBFGS({ damping: 'adaptive' });
   expect(k.adaptiveDamping).toBe(true);
-  expect(k.settings).toMatchObject({ damping: 0.3, dampingEvery: 5, dampingMin: 1e-4, dampingMax: 1e4 });
+  expect(k.settings).toMatchObject({ damping: 0.3, dampingEvery: 5, dampingMin: 1e-4, dampingMax: 1e4, dampingScaledStart: 0 });
+  expect(new KFAC({ damping: 'adaptive' }).settings).toMatchObject({ damping: 3, dampingScaledStart: 1 });
+  expect(new KFAC({ damping: 'adaptive', adaptiveDamping: { start: 0.2 } }).settings).toMatchObject({ damping: 0.2, dampingScaledStart: 0 });
+  expect(new KBFGSL({ damping: 'adaptive', adaptiveDamping: { scaledStart: true } }).settings).toMatchObject({ damping: 0.3, dampingScaledStart: 1 });
+  expect(new KFAC({ damping: 'adaptive', adaptiveDamping: { start: 2, scaledStart: true } }).settings).toMatchObject({ damping: 2, dampingScaledStart: 1 });
   expect(new KFAC({ damping: 'adaptive' }).settings.damping).toBe(3);
   expect(new KFAC().adaptiveDamping).toBe(false);
   expect(new KFAC().settings.dampingEvery).toBeUndefined();
@@ -218,6 +242,7 @@ test('options: defaults, JSON round trip, typed errors that name the problem', (
     [() => new KBFGS({ damping: 'adaptive', adaptiveDamping: { min: 1, max: 0.5 } }), /adaptiveDamping.max must be >= 1/],
     [() => new KBFGS({ damping: 'adaptive', adaptiveDamping: { start: 100, max: 10 } }), /adaptiveDamping.start must be <= 10/],
     [() => new KBFGS({ damping: 'adaptive', adaptiveDamping: { evry: 3 } as never }), /did you mean 'every'/],
+    [() => new KFAC({ damping: 'adaptive', adaptiveDamping: { scaledStart: 1 as never } }), /KFAC: adaptiveDamping.scaledStart must be a boolean, got 1/],
     [() => new KBFGS({ damping: 0.3, adaptiveDamping: { every: 3 } }), /KBFGS: adaptiveDamping needs damping: 'adaptive'/],
     [() => new Shampoo({ damping: 'adaptive' as never }), /Shampoo: damping 'adaptive' is for K-BFGS, K-BFGS\(L\) and KFAC only/],
     [() => new SOAP({ adaptiveDamping: {} } as never), /SOAP: unknown option 'adaptiveDamping'/],
@@ -253,12 +278,15 @@ describe('the command line', () => {
   const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
   test('train --damping adaptive', () => {
     const out = execFileSync(process.execPath, [cli, 'train', '--problem', 'curves-synth', '--train-size', '400', '--test-size', '100',
-      '--optimizer', 'kfac', '--lr', '0.1', '--damping', 'adaptive', '--epochs', '2', '--batch-size', '100', '--threads', '1', '--quiet'],
+      '--optimizer', 'kfac', '--lr', '0.1', '--damping', 'adaptive', '--epochs', '3', '--batch-size', '100', '--threads', '1', '--quiet'],
     { encoding: 'utf8' });
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines[0].settings).toEqual({ lr: 0.1, damping: 'adaptive' });
-    expect(lines[1].diagnostics.dampingJudged).toBe(1);  // epoch 1 holds steps 4-7, of which T = 5 judges step 5
-    expect(Number.isFinite(lines[1].trainLoss)).toBe(true);
+    // KFAC's scaled start judges no step before the warm-up's 9 (§19.7): epoch 3 holds steps 8-11, of which T = 5
+    // judges step 10, and epoch 2 (steps 4-7) none
+    expect(lines[1].diagnostics.dampingJudged).toBe(0);
+    expect(lines[2].diagnostics.dampingJudged).toBe(1);
+    expect(Number.isFinite(lines[2].trainLoss)).toBe(true);
   });
   test.each([
     [['train', '--damping', 'adaptiv'], /--damping must be a number of at least 0 or 'adaptive'/],
@@ -286,7 +314,8 @@ describe('data-parallel training keeps λ the same on every rank', () => {
       const [a, b] = [0, 1].map((rank) => lines.find((l) => l.epoch === epoch && l.rank === rank)!);
       expect(a.damping).toBe(b.damping);
       expect(a.weights).toBe(b.weights);
-      expect(a.damping).toBeCloseTo(one[epoch].damping, 10);
+      // relative 1e-7: KFAC's scaled start (§19.7) is formed from the float32 gradient, summed otherwise over 2 ranks
+      expect(Math.abs(a.damping / one[epoch].damping - 1)).toBeLessThan(1e-7);
       expect(Math.abs(a.loss - one[epoch].loss) / one[epoch].loss).toBeLessThan(1e-5);
     }
     expect(one.reduce((sum, l) => sum + l.dampingMoves, 0)).toBeGreaterThan(0);  // λ moved

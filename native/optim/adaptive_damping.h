@@ -1,7 +1,8 @@
 // Adaptive damping (algorithm.md §19): the Levenberg-Marquardt rule of Martens & Grosse (2015, §6.5) for the λ
 // of K-BFGS, K-BFGS(L) and KFAC. Every T-th step is judged on the minibatch that follows it: the change of that
 // minibatch's objective over the step against the change the method's quadratic model, with that minibatch's
-// gradient, predicts; λ moves by ω = (19/20)^T. The arithmetic lives here; second_order.h gathers its inputs.
+// gradient, predicts; λ moves by ω = (19/20)^T. Without a given start, λ starts from the scale of the first
+// step's gradient (§19.7). The arithmetic lives here; second_order.h gathers its inputs.
 #pragma once
 
 #include <algorithm>
@@ -15,7 +16,22 @@ namespace kb {
 struct AdaptiveDampingSettings {
   int every = 0;          // T: λ is judged at the steps k with k mod T = 0; 0 keeps λ fixed
   double min = 1e-6, max = 1e6;  // λ is clamped to [min, max]
+  bool scaled_start = false;      // λ at the first step from its gradient's scale (§19.7), else as set
+  int64_t first_judged = 0;       // no step before this one is judged (after a scaled start: §19.7)
 };
+
+// After a scaled start the first judged step is the first past the momentum's warm-up, ρ/(1 − ρ) steps (§19.7).
+inline int64_t warmup_steps(double momentum) { return (int64_t)std::ceil(momentum / (1 - momentum) - 1e-6); }
+
+// The scaled start (§19.7): λ₀ = α ‖ĝ₀‖ / ‖θ₀‖ with ĝ₀ = ∇L_B(θ₀) + τθ₀ of the first minibatch, from ‖∇L‖²,
+// ⟨∇L, θ⟩ and ‖θ‖²: the λ at which the step of the damping alone, α ĝ₀ / λ, is as long as the weights. Clamped
+// to [min, max]; `fallback` where it is not a positive finite number (weights or gradient all zero).
+inline double scaled_start(double alpha, double grad_grad, double grad_theta, double theta_theta, double tau,
+                           double fallback, const AdaptiveDampingSettings& s) {
+  const double ghat2 = grad_grad + 2 * tau * grad_theta + tau * tau * theta_theta;
+  const double start = alpha * std::sqrt(ghat2 / theta_theta);
+  return std::isfinite(start) && start > 0 ? std::clamp(start, s.min, s.max) : fallback;
+}
 
 // Inner products over all parameters with the judged step's direction Δ: ĝ = ∇L_B' + τθ splits into the data
 // gradient of the next minibatch B' at θ_k (taken at the next step) and θ_k, M is the gradient momentum of the
@@ -53,7 +69,8 @@ class AdaptiveDamping {
  public:
   explicit AdaptiveDamping(const AdaptiveDampingSettings& s) : s_(s) {}
   bool enabled() const { return s_.every > 0; }
-  bool judges(int64_t k) const { return s_.every > 0 && k % s_.every == 0; }
+  bool judges(int64_t k) const { return s_.every > 0 && k % s_.every == 0 && k >= s_.first_judged; }
+  bool scales_start() const { return s_.every > 0 && s_.scaled_start; }
 
   // The new λ after a judged step. Where the model predicts no decrease (α past twice the model's own step
   // length along Δ on the next minibatch), ρ has no meaning; the step is then judged by the share of its

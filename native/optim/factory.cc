@@ -63,14 +63,19 @@ void read_second_order(const Settings& s, SecondOrderSettings& k) {
   k.safeguard = s.flag("safeguard");
 }
 
-// Adaptive damping (algorithm.md §19): the three settings come together, and only for K-BFGS, K-BFGS(L), KFAC.
+// Adaptive damping (algorithm.md §19): the three settings come together, and only for K-BFGS, K-BFGS(L), KFAC;
+// dampingScaledStart (§19.7) may be absent (settings from before it: the start as set).
 const std::vector<const char*> kAdaptiveFields = {"dampingEvery", "dampingMin", "dampingMax"};
+const std::vector<const char*> kAdaptiveOptional = {"dampingEvery", "dampingMin", "dampingMax", "dampingScaledStart"};
 
 void read_adaptive(const Settings& s, SecondOrderSettings& k) {
   int present = 0;
   for (const char* field : kAdaptiveFields) present += s.has(field);
+  if (present == 0 && s.has("dampingScaledStart")) s.fail("has dampingScaledStart without adaptive damping");
   if (present == 0) return;
   if (present != 3) s.fail("needs dampingEvery, dampingMin and dampingMax together (adaptive damping)");
+  k.adaptive.scaled_start = s.has("dampingScaledStart") && s.flag("dampingScaledStart");
+  if (k.adaptive.scaled_start) k.adaptive.first_judged = warmup_steps(k.momentum);
   k.adaptive.every = s.count("dampingEvery");
   k.adaptive.min = s.get("dampingMin");
   k.adaptive.max = s.get("dampingMax");
@@ -83,7 +88,7 @@ void read_adaptive(const Settings& s, SecondOrderSettings& k) {
 std::unique_ptr<Optimizer> kbfgs(const OptimizerSpec& spec) {
   const bool limited = spec.kind == "kbfgs-l";
   const Settings s(spec, limited ? second_order_fields({"curvatureEvery", "memory"}) : second_order_fields({"curvatureEvery"}),
-                   kAdaptiveFields);
+                   kAdaptiveOptional);
   KbfgsSettings k;
   read_second_order(s, k);
   read_adaptive(s, k);
@@ -93,7 +98,7 @@ std::unique_ptr<Optimizer> kbfgs(const OptimizerSpec& spec) {
 }
 
 std::unique_ptr<Optimizer> kfac(const OptimizerSpec& spec) {
-  const Settings s(spec, second_order_fields({"inverseEvery", "curvatureEvery", "seed"}), kAdaptiveFields);
+  const Settings s(spec, second_order_fields({"inverseEvery", "curvatureEvery", "seed"}), kAdaptiveOptional);
   KfacSettings k;
   read_second_order(s, k);
   read_adaptive(s, k);

@@ -136,6 +136,7 @@ void KbfgsOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
 }
 
 void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
+  scale_start(net, ws, k);  // adaptive damping's start (algorithm.md §19.7)
   // After the first step a K-BFGS or K-BFGS(L) step queues the same work every time and reads nothing back (the
   // L-BFGS memory's size stays in backend memory), so a GPU backend records it once and replays it; a replayed
   // step adds no phase time. With curvatureEvery r > 1 only every r-th step updates the curvature (algorithm.md

@@ -124,6 +124,7 @@ void KfacOptimizer::warm_start_batch(Network& net, Workspace& ws, int j) {
 }
 
 void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
+  scale_start(net, ws, k);  // adaptive damping's start (algorithm.md §19.7)
   // With curvatureEvery r the factors change on steps k ≡ 0 (mod r) only, and the inverses are remade on the
   // first of those in each interval of T_inv steps (algorithm.md §5.1); r = 1 gives k ≤ T_inv or k mod T_inv = 0.
   const int64_t r = settings_.curvature_every, T = settings_.inverse_every;

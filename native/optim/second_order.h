@@ -105,6 +105,16 @@ class SecondOrderOptimizer : public Optimizer {
     n_replayed_ += !queued;
   }
 
+  // The scaled start of adaptive damping (§19.7): at the first step (k = 0), before λ is first used, from this
+  // minibatch's gradient (summed over the ranks, so every rank computes the same λ) and θ₀.
+  void scale_start(Network& net, const Workspace& ws, int64_t k) {
+    if (k != 0 || !adaptive_.scales_start()) return;
+    const size_t n = net.param_count();
+    const float* theta = net.params();
+    settings_.damping = scaled_start(step_length_.lr(settings_.lr), be_->dot(n, ws.grad, ws.grad), be_->dot(n, ws.grad, theta),
+                                     be_->dot(n, theta, theta), settings_.weight_decay, settings_.damping, settings_.adaptive);
+  }
+
   // Adaptive damping (algorithm.md §19), judged on the next minibatch (§19.1). Called by every step once its
   // direction Δ (delta_) is known and before the weights move, when ws holds this step's minibatch B' and is
   // free for another pass. A judgement pending from the judged step k is made here at k + 1: the weights go

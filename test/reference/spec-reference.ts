@@ -325,7 +325,12 @@ export interface Problem {
 
 // ---- adaptive damping (algorithm.md §19) --------------------------------------------------------------------
 
-export interface AdaptiveDamping { every: number; min: number; max: number }
+/**
+ * `scaledStart`: λ at step 0 from that step's scale (§19.7) instead of the given start, and no step judged before
+ * the momentum's warm-up, ρ/(1 − ρ) = 9 steps, is over.
+ */
+export interface AdaptiveDamping { every: number; min: number; max: number; scaledStart?: boolean }
+const judges = (a: AdaptiveDamping | undefined, k: number) => a !== undefined && k % a.every === 0 && (!a.scaledStart || k >= 9);
 /** One judged step: the model's change M(δ) − M(0), the objective's h(θ + δ) − h(θ), ρ, and λ after the rule. */
 export interface JudgedStep { step: number; model: number; objective: number; rho: number; lambda: number }
 
@@ -341,6 +346,17 @@ export function nextDamping(lambda: number, model: number, objective: number, a:
   if (!(model < 0)) return { rho: NaN, lambda: rule(firstOrder > 0 ? -objective / firstOrder : 0) };
   const rho = objective / model;
   return { rho, lambda: rule(rho) };
+}
+
+/**
+ * The scaled start of §19.7: λ₀ = α‖ĝ₀‖/‖θ₀‖ with ĝ₀ = ∇L_B(θ₀) + τθ₀ (the step's gradient, after any clipping),
+ * formed from the vector ĝ₀ itself; clamped to [min, max], `fallback` where it is not a positive finite number.
+ */
+export function scaledStart(alpha: number, grads: Mat[], W: Mat[], tau: number, fallback: number, a: AdaptiveDamping): number {
+  const ghat = plus(grads, W, tau);
+  const norm2 = (X: Mat[]) => X.reduce((sum, x) => sum + dot(x.a, x.a), 0);
+  const start = alpha * Math.sqrt(norm2(ghat)) / Math.sqrt(norm2(W));
+  return Number.isFinite(start) && start > 0 ? Math.min(a.max, Math.max(a.min, start)) : fallback;
 }
 
 /**
@@ -383,8 +399,9 @@ function judgeOnNextBatch(net: Net, tau: number, adaptive: AdaptiveDamping | und
 /** Counts are over all layers and steps: Powell and LM damping applied, H_g and H_a updates skipped. */
 export interface Trajectory {
   batchLosses: number[]; W: Mat[]; counts: { powell: number; lm: number; hgSkipped: number; haSkipped: number };
-  /** Under adaptive damping: every judged step (algorithm.md §19). */
+  /** Under adaptive damping: every judged step (algorithm.md §19), and λ at the first step (§19.7). */
   judged?: JudgedStep[];
+  startDamping?: number;
   /** Steps whose gradient was clipped (algorithm.md §15.2), where the method reports them. */
   clippedSteps?: number;
   /** The same run with some of the problem changed (golden-harness.ts: the weights stored in float32). */
@@ -417,7 +434,7 @@ function momentum(M: Mat[], grads: Mat[], W: Mat[], tau: number): Mat[] {
 
 /** K-BFGS (memory = 0) or K-BFGS(L) (memory = p) for `steps` steps, algorithm.md §3 and §4. */
 export function kbfgs(problem: Problem, lr: number, startLambda: number, steps: number, memory = 0, curvatureEvery = 1): Trajectory {
-  let W = problem.W.map(clone), lambda = startLambda;
+  let W = problem.W.map(clone), lambda = startLambda, startDamping = startLambda;
   const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
   const L = W.length, net = netOf(problem), tau = problem.tau ?? 1e-5, adaptive = problem.adaptiveDamping;
   const counts = { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 };
@@ -442,9 +459,10 @@ export function kbfgs(problem: Problem, lr: number, startLambda: number, steps: 
   for (let k = 0; k < steps; k++) {
     const B = next(count + k);
     const p = pass(W, B, B, true, net);
-    const sq = Math.sqrt(lambda);
     losses.push(p.loss);
     const grads = clipGradient(p.grads, problem.clipNorm).grads;
+    if (k === 0 && adaptive?.scaledStart) lambda = startDamping = scaledStart(lrAt(problem, lr, 0), grads, W, tau, lambda, adaptive);
+    const sq = Math.sqrt(lambda);
     M = momentum(M, grads, W, tau);
     // only every curvatureEvery-th step updates A, the pairs, H_g and H_a (algorithm.md §12.4)
     const curvature = k % curvatureEvery === 0;
@@ -460,7 +478,7 @@ export function kbfgs(problem: Problem, lr: number, startLambda: number, steps: 
       for (let c = 0; c < d; c++) applyHg(l, Float64Array.from({ length: d }, (_, i) => +(i === c))).forEach((v, i) => (H.a[i * d + c] = v));
       return H;
     };
-    const judging = adaptive !== undefined && k % adaptive.every === 0;
+    const judging = judges(adaptive, k);
     const curvatureBefore = judging ? { left: W.map((_, l) => inverse(HgMatrix(l))), right: Ha.map(inverse) } : undefined;
     const delta = W.map((_, l) => {
       const Ml = M[l];
@@ -508,7 +526,7 @@ export function kbfgs(problem: Problem, lr: number, startLambda: number, steps: 
     W = stored(Wnew, problem);
   }
   return {
-    batchLosses: losses, W, counts, judged,
+    batchLosses: losses, W, counts, judged, startDamping,
     rerun: (changes) => kbfgs({ ...problem, ...changes }, lr, startLambda, steps, memory, curvatureEvery),
   };
 }
@@ -530,7 +548,7 @@ const uniformAt = (seed: bigint, i: number) => Number(mix((seed + BigInt(i + 1) 
  */
 export function kfac(problem: Problem, lr: number, startLambda: number, steps: number, seed = 0,
   { inverseEvery = 20, curvatureEvery = 1 } = {}): Trajectory {
-  let W = problem.W.map(clone), lambda = startLambda;
+  let W = problem.W.map(clone), lambda = startLambda, startDamping = startLambda;
   const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
   const net = netOf(problem), tau = problem.tau ?? 1e-5, adaptive = problem.adaptiveDamping;
   const judged: JudgedStep[] = [];
@@ -566,9 +584,10 @@ export function kfac(problem: Problem, lr: number, startLambda: number, steps: n
   for (let k = 0; k < steps; k++) {
     const B = next(count + k);
     const p = pass(W, B, B, true, net);
-    const sq = Math.sqrt(lambda);
     losses.push(p.loss);
     const grads = clipGradient(p.grads, problem.clipNorm).grads;
+    if (k === 0 && adaptive?.scaledStart) lambda = startDamping = scaledStart(lrAt(problem, lr, 0), grads, W, tau, lambda, adaptive);
+    const sq = Math.sqrt(lambda);
     M = momentum(M, grads, W, tau);
     const curvature = k % curvatureEvery === 0;
     if (curvature) {
@@ -591,7 +610,7 @@ export function kfac(problem: Problem, lr: number, startLambda: number, steps: n
     });
     const decided = pending && adaptive ? judge(pending, W, B, p.loss) : lambda;
     // the model of the damped factors last inverted, whose inverses made this step (§19.2)
-    pending = adaptive && k % adaptive.every === 0
+    pending = adaptive && judges(adaptive, k)
       ? { step: k, W, delta: plus(Wnew, W, -1), left: Gdamped, right: Adamped }
       : undefined;
     invertNext = decided !== lambda;
@@ -599,7 +618,7 @@ export function kfac(problem: Problem, lr: number, startLambda: number, steps: n
     W = stored(Wnew, problem);
   }
   return {
-    batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 }, judged,
+    batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 }, judged, startDamping,
     rerun: (changes) => kfac({ ...problem, ...changes }, lr, startLambda, steps, seed, { inverseEvery, curvatureEvery }),
   };
 }
