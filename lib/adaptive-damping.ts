@@ -1,6 +1,6 @@
 /**
  * Adaptive damping for K-BFGS, K-BFGS(L) and KFAC (`damping: 'adaptive'`, algorithm.md §19): the
- * Levenberg-Marquardt rule of Martens & Grosse (2015). Every `every` steps the loss of the step's own minibatch
+ * Levenberg-Marquardt rule of Martens & Grosse (2015). Every `every` steps the loss of the next minibatch
  * after the step is compared with the decrease the method's quadratic model predicted; λ shrinks by
  * ω = (19/20)^every when the ratio ρ is above 3/4 and grows by 1/ω when it is below 1/4. KFAC's λ starts, without
  * a given `start`, at α‖ĝ₀‖/‖θ₀‖ from the first minibatch's gradient (§19.7).
