@@ -434,7 +434,8 @@ export interface KFACOptions extends SafeguardOption, AdaptiveDampingOption {
   /**
    * Damping λ (default 3): both Kronecker factors get √λ added to their diagonal before inversion (π = 1,
    * algorithm.md §5), so the step is (G + √λI)⁻¹ M (A + √λI)⁻¹. Larger λ: closer to a scaled gradient step.
-   * `'adaptive'`: λ tunes itself by the Levenberg-Marquardt rule (algorithm.md §19), starting at 3.
+   * `'adaptive'`: λ tunes itself by the Levenberg-Marquardt rule (algorithm.md §19), starting at α‖ĝ₀‖/‖θ₀‖ of the
+   * first step (§19.7; 3 where that is not a positive number) unless `adaptiveDamping.start` says otherwise.
    */
   damping?: number | 'adaptive';
   /** ρ of the gradient momentum (algorithm.md §2). Default 0.9. */
