@@ -95,7 +95,9 @@ test('the tarball holds every binary, with OpenBLAS linked in', () => {
   expect([machine('linux-x64'), machine('linux-arm64')]).toEqual([62, 183]);  // ELF e_machine: x86-64, AArch64
   // Windows: a PE32+ file for x86-64 importing only Windows' own DLLs and node.exe (Node-API)
   expect(listing).toContain(`package/prebuilds/win32-x64/${WINDOWS_BINARY}`);
-  const headers = execFileSync('x86_64-w64-mingw32-objdump', ['-p', path.join(root, 'prebuilds', 'win32-x64', WINDOWS_BINARY)], { encoding: 'utf8' });
+  // the private headers include the export table, over a megabyte (more than execFileSync's default buffer)
+  const headers = execFileSync('x86_64-w64-mingw32-objdump', ['-p', path.join(root, 'prebuilds', 'win32-x64', WINDOWS_BINARY)],
+    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   expect(headers).toMatch(/file format pei-x86-64/);
   expect(headers).toMatch(/Magic\s+020b/);
   const dlls = [...headers.matchAll(/DLL Name: (\S+)/g)].map((m) => m[1].toLowerCase());
