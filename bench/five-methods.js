@@ -62,7 +62,7 @@ if (!['all', 'tune', 'train', 'report'].includes(stage)) throw new Error(`--stag
 const out = values.out;
 const settingsFile = path.join(out, 'settings.json');
 const cli = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
-const common = ['--problem', values.problem, '--batch-size', String(preset.batch), '--threads', values.threads];
+const common = ['--batch-size', String(preset.batch), '--threads', values.threads];  // tune and bench alike
 fs.mkdirSync(out, { recursive: true });
 
 /** Runs the CLI under GNU time; returns its maximum RSS in kB. Stops the campaign if the run fails. */
@@ -83,7 +83,7 @@ function tune() {
   for (const method of methods) {
     if (tuned[method]) continue;  // tuned already: `tune` adds each method's winner to the file
     console.error(`tune ${method} …`);
-    runCli(['tune', ...common.slice(2), '--problem', values.problem, '--methods', method, ...preset.grids[method],
+    runCli(['tune', '--problem', values.problem, ...common, '--methods', method, ...preset.grids[method],
       '--max-steps', values['tune-steps'] ?? String(preset.tuneSteps), '--seed', '9999', '--out', settingsFile,
       ...(trainSize ? ['--train-size', String(trainSize)] : [])], path.join(out, `tune-${method}.log`));
   }
@@ -101,7 +101,7 @@ function train() {
       if (fs.existsSync(path.join(dir, 'rss-kb.txt'))) continue;  // finished earlier
       console.error(`seed ${seed} ${method} …`);
       fs.mkdirSync(dir, { recursive: true });
-      const kb = runCli(['bench', '--problems', values.problem, '--methods', method, ...common.slice(2), '--settings', settingsFile,
+      const kb = runCli(['bench', '--problems', values.problem, '--methods', method, ...common, '--settings', settingsFile,
         '--max-steps', steps, '--steps-per-epoch', values['steps-per-epoch'] ?? String(preset.stepsPerEpoch), '--seed', String(seed),
         '--out', dir, '--quiet', ...(values['train-size'] ? ['--train-size', values['train-size']] : [])], path.join(dir, 'bench.log'));
       fs.writeFileSync(path.join(dir, 'rss-kb.txt'), `${kb}\n`);

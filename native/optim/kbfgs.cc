@@ -142,7 +142,7 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   // step adds no phase time. With curvatureEvery r > 1 only every r-th step updates the curvature (algorithm.md
   // §12.4); a step that does not is other work, recorded as another graph.
   const bool curvature = k % settings_.curvature_every == 0;
-  queue_or_replay(k > 0, recording_key(ws, curvature ? 0 : 0x9e3779b97f4a7c15ull),
+  queue_or_replay(k > 0, recording_key(ws, curvature ? 0 : kWithoutCurvature),
                   [&] { queue_step(net, ws, k, curvature); });
   n_updates_ += curvature;
 }

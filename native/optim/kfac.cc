@@ -135,7 +135,7 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   // A step without inversions queues the same work every time and reads nothing back (its draw's seed is the
   // counter), so a GPU backend records it once and replays it, as K-BFGS's step; a step without factor updates
   // is other work, recorded as another graph. The inversions read Cholesky's status back.
-  queue_or_replay(!invert, recording_key(ws, curvature ? 0 : 0x9e3779b97f4a7c15ull),
+  queue_or_replay(!invert, recording_key(ws, curvature ? 0 : kWithoutCurvature),
                   [&] { queue_step(net, ws, k, curvature, invert); });
 }
 

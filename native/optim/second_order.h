@@ -84,7 +84,8 @@ class SecondOrderOptimizer : public Optimizer {
 
   // The key of a step a GPU backend records and replays (Backend::run_recorded): this optimizer, the workspace
   // and its batch size, and what changes the scalars the recording holds (a new α or λ, the safeguard's scale);
-  // `variant` tells apart the steps of one method that queue different work.
+  // `variant` tells apart the steps of one method that queue different work, such as kWithoutCurvature.
+  static constexpr uint64_t kWithoutCurvature = 0x9e3779b97f4a7c15ull;  // a curvatureEvery step between updates
   uint64_t recording_key(const Workspace& ws, uint64_t variant) const {
     return splitmix64_mix((uint64_t)(uintptr_t)this ^ ((uint64_t)(uintptr_t)&ws << 1) ^ (uint64_t)ws.m ^
                           ((uint64_t)hyperparameter_changes_ << 40) ^ std::hash<double>{}(step_length_.scale())) ^
