@@ -105,7 +105,7 @@ def main():
         import training_function
 
         batch_starts, step_ends, losses = [], [], []
-        step_losses_seen = [0]  # get_loss_from_z calls since the last step end
+        step_losses_seen = [0]  # get_loss_from_z calls since this step drew its minibatch
 
         original_next_batch = datasets_utils.DataSet.next_batch
 
