@@ -45,7 +45,7 @@ struct Version {
 };
 constexpr Status kSuccess = 0;
 constexpr int kCpuEngine = 1, kStreamDefault = 1, kF32 = 3, kFormatAny = 1, kForwardTraining = 64, kDirect = 1;
-constexpr int kQueryWeightsMd = 131, kQueryDiffWeightsMd = 132;
+constexpr int kQueryImplInfo = 8, kQueryWeightsMd = 131, kQueryDiffWeightsMd = 132;
 constexpr int kArgSrc = 1, kArgDst = 17, kArgWeights = 33, kArgBias = 41, kArgDiffSrc = 129, kArgDiffDst = 145,
               kArgDiffWeights = 161, kArgDiffBias = 169;
 constexpr int kArgFrom = 1, kArgTo = 17;
@@ -72,6 +72,7 @@ struct Api {
                                        const Dims, const Dims);
   Status (*pd_create)(Handle*, const void*, const void*, Handle, Handle);
   const void* (*pd_query_md)(Handle, int, int);
+  Status (*pd_query)(Handle, int, int, void*);
   Status (*primitive_create)(Handle*, Handle);
   Status (*reorder_pd_create)(Handle*, const void*, Handle, const void*, Handle, const void*);
   Status (*memory_create)(Handle*, const void*, Handle, void*);
@@ -117,6 +118,7 @@ const Api* load(Api& api) {
                    bind(lib, "dnnl_convolution_backward_weights_desc_init", api.conv_backward_weights_desc) &&
                    bind(lib, "dnnl_primitive_desc_create", api.pd_create) &&
                    bind(lib, "dnnl_primitive_desc_query_md", api.pd_query_md) &&
+                   bind(lib, "dnnl_primitive_desc_query", api.pd_query) &&
                    bind(lib, "dnnl_primitive_create", api.primitive_create) &&
                    bind(lib, "dnnl_reorder_primitive_desc_create", api.reorder_pd_create) &&
                    bind(lib, "dnnl_memory_create", api.memory_create) &&
@@ -152,20 +154,29 @@ bool has_avx512() {
 #endif
 }
 
-// The weight gradient only on CPUs with AVX-512: there oneDNN's kernels for 5 x 5 kernels measured about twice
-// as fast as patches and SGEMM, on an AVX2 EPYC slower (bench/RESULTS.md; algorithm.md §12.7).
+// The weight gradient only on CPUs with AVX-512: there oneDNN's kernels for a 5 x 5 kernel over 32 channels
+// measured twice as fast as patches and SGEMM (even as SGEMM alone on kept patches), on an AVX2 EPYC slower;
+// over one channel 1.3 x slower than SGEMM on the first layer's kept patches (bench/RESULTS.md; §12.7).
 bool chosen_for_weights(const PatchShape& s) {
   static const bool avx512 = has_avx512();
-  return use_setting() == Use::All || (avx512 && s.kernel_h >= 5 && s.kernel_w >= 5);
+  return use_setting() == Use::All || (avx512 && s.kernel_h >= 5 && s.kernel_w >= 5 && s.in.channels > 1);
 }
 
-// A layer's image batch as oneDNN's N, C, H, W dimensions with the strides of the engine's layout.
+// A layer's image batch as oneDNN's N, C, H, W dimensions with the strides of the engine's layout. One channel
+// is the same memory in both layouts: described channels-last like the outputs, since with the images channels
+// first and the outputs channels last oneDNN's weight gradient fell to its reference kernel.
 void image_desc(const Api& a, void* md, int m, const ImageShape& in) {
   const Dims dims{m, in.channels, in.height, in.width};
   const int64_t size = (int64_t)in.size();
   const Dims cf{size, (int64_t)in.height * in.width, in.width, 1}, hwc{size, 1, (int64_t)in.width * in.channels,
                                                                      in.channels};
-  a.md_by_strides(md, 4, dims, kF32, in.channels_first ? cf : hwc);
+  a.md_by_strides(md, 4, dims, kF32, in.channels_first && in.channels > 1 ? cf : hwc);
+}
+
+// oneDNN's reference kernels (plain loops, "ref:any") ran the weight gradient 300 times slower than the patches.
+bool reference_kernel(const Api& a, Handle pd) {
+  const char* info = nullptr;
+  return a.pd_query(pd, kQueryImplInfo, 0, &info) != kSuccess || !info || std::strncmp(info, "ref", 3) == 0;
 }
 
 enum class Kind { Forward, BackwardData, BackwardWeights };
@@ -220,7 +231,8 @@ void build(const Api& a, Pass& p, Kind kind, const PatchShape& s, int m, int d) 
   } else if (a.conv_backward_weights_desc(data_desc->data(), kDirect, images.data(), any_weights.data(),
                                           s.bias ? bias.data() : nullptr, outputs.data(), strides, pad,
                                           pad_r) != kSuccess ||
-             a.pd_create(&pd, data_desc->data(), nullptr, a.engine, forward_pd) != kSuccess) {
+             a.pd_create(&pd, data_desc->data(), nullptr, a.engine, forward_pd) != kSuccess ||
+             (use_setting() != Use::All && reference_kernel(a, pd))) {
     return;
   }
   const bool gradient = kind == Kind::BackwardWeights;
