@@ -155,8 +155,8 @@ bool has_avx512() {
 }
 
 // The weight gradient only on CPUs with AVX-512: there oneDNN's kernels for a 5 x 5 kernel over 32 channels
-// measured twice as fast as patches and SGEMM (even as SGEMM alone on kept patches), on an AVX2 EPYC slower;
-// over one channel 1.3 x slower than SGEMM on the first layer's kept patches (bench/RESULTS.md; §12.7).
+// measured twice as fast as patches and SGEMM, on an AVX2 EPYC slower; over one channel 1.4 x slower than
+// SGEMM on the first layer's kept patches (bench/RESULTS.md; algorithm.md §12.7).
 bool chosen_for_weights(const PatchShape& s) {
   static const bool avx512 = has_avx512();
   return use_setting() == Use::All || (avx512 && s.kernel_h >= 5 && s.kernel_w >= 5 && s.in.channels > 1);
