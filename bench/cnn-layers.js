@@ -51,7 +51,7 @@ function ours() {
       forward: fastestSeconds(() => { be.convForward(shape, x, B, w, d, kept, h); be.activationForward(RELU, h, rows, d, a); }),
       'activation backward': fastestSeconds(() => be.activationBackward(RELU, h, rows, d, g)),
       'backward data': first ? null : fastestSeconds(() => be.convBackwardData(shape, g, B, w, d, dx)),
-      'backward weights': fastestSeconds(() => (first ? be.convBackwardWeights(shape, g, patches, B, d, 1 / B, dw)
+      'backward weights': fastestSeconds(() => (first ? be.convBackwardWeights(shape, g, patches, B, d, 1 / B, dw, x)
         : be.convBackwardWeightsFromImages(shape, g, x, B, d, 1 / B, dw))),
     };
   };

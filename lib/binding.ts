@@ -261,12 +261,13 @@ export interface NativeBackendOps {
   im2col(shape: NativePatchShape, x: Float32Array, m: number, patches: Float32Array): void;
   col2im(shape: NativePatchShape, dpatches: Float32Array, ld: number, m: number, dx: Float32Array): void;
   /** A convolution's passes as the conv2d layer runs them (algorithm.md §12.6): h = P̄ Wᵀ with P̄ kept in patches
-   * (null: formed a chunk at a time and dropped); dw = alpha Gᵀ P̄ from kept patches, or from the images with
-   * the patches formed again; dx = im2col's adjoint of G W[:, :n−1]. W is d x n, n = kernelH·kernelW·channels + 1. */
+   * (null: formed a chunk at a time and dropped); dw = alpha Gᵀ P̄ from kept patches (given the images x too, a
+   * direct kernel may read them instead, §12.7), or from the images with the patches formed again (or that
+   * kernel); dx = im2col's adjoint of G W[:, :n−1]. W is d x n, n = kernelH·kernelW·channels + 1. */
   convForward(shape: NativePatchShape, x: Float32Array, m: number, w: Float32Array, d: number, patches: Float32Array | null,
     h: Float32Array): void;
   convBackwardWeights(shape: NativePatchShape, g: Float32Array, patches: Float32Array, m: number, d: number,
-    alpha: number, dw: Float32Array): void;
+    alpha: number, dw: Float32Array, x?: Float32Array | null): void;
   convBackwardWeightsFromImages(shape: NativePatchShape, g: Float32Array, x: Float32Array, m: number, d: number,
     alpha: number, dw: Float32Array): void;
   convBackwardData(shape: NativePatchShape, g: Float32Array, m: number, w: Float32Array, d: number, dx: Float32Array): void;

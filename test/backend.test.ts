@@ -259,6 +259,10 @@ describe(`backend '${be.name}'`, () => {
       be.convBackwardWeights(shape, g, patches, m, d, 0.5, dw);
       const wantDw = Array.from(naiveGemm(true, false, d, n, rows, g, d, wantPatches, n), (v) => 0.5 * v);
       expect(maxAbsDiff(dw, wantDw)).toBeLessThan(1e-5);
+      // Kept patches and the images: a direct kernel reads the images where one is chosen (§12.7)
+      const dwKept = new Float32Array(d * n);
+      be.convBackwardWeights(shape, g, patches, m, d, 0.5, dwKept, x);
+      expect(maxAbsDiff(dwKept, wantDw)).toBeLessThan(1e-5);
       const h2 = new Float32Array(rows * d), dw2 = new Float32Array(d * n);
       // No patches kept: formed in a scratch and dropped, or none at all where oneDNN's kernel runs (§12.7)
       be.convForward(shape, x, m, w, d, null, h2);

@@ -133,11 +133,14 @@ class Backend {
   virtual void im2col(const PatchShape& shape, const float* x, int m, float* patches) = 0;
   // dx (m images) = im2col's adjoint applied to dpatches ((m·T) x patch_size, row stride ld).
   virtual void col2im(const PatchShape& shape, const float* dpatches, int ld, int m, float* dx) = 0;
-  // h ((m·T) x d) = P̄ Wᵀ for the m images x, or dx = the input gradient at g, computed from the images without
-  // patches by a library's direct kernel where one is loaded and chosen for this shape (algorithm.md §12.7);
-  // false, with nothing written, where not: conv_passes.h then forms the patches.
+  // h ((m·T) x d) = P̄ Wᵀ for the m images x, dx = the input gradient at g, or dw (d x n) = α Gᵀ P̄ from g and
+  // the images x, computed without patches by a library's direct kernel where one is loaded and chosen for this
+  // shape (algorithm.md §12.7); false, with nothing written, where not: conv_passes.h then uses the patches.
   virtual bool direct_conv_forward(const PatchShape&, const float*, int, const float*, int, float*) { return false; }
   virtual bool direct_conv_backward_data(const PatchShape&, const float*, int, const float*, int, float*) { return false; }
+  virtual bool direct_conv_backward_weights(const PatchShape&, const float*, const float*, int, int, float, float*) {
+    return false;
+  }
   // y row i (stride ldy) = image i of x pooled (copied for PoolKind::None).
   virtual void pool_forward(const PoolShape& shape, const float* x, int m, float* y, int ldy) = 0;
   // dx = pooling's adjoint at the inputs x applied to dy (row stride lddy).

@@ -414,6 +414,10 @@ class CpuBackend final : public Backend {
                                  float* dx) override {
     return cpu::onednn_conv_backward_data(shape, g, m, w, d, dx, threads());
   }
+  bool direct_conv_backward_weights(const PatchShape& shape, const float* g, const float* x, int m, int d,
+                                    float alpha, float* dw) override {
+    return cpu::onednn_conv_backward_weights(shape, g, x, m, d, alpha, dw, threads());
+  }
   void pool_forward(const PoolShape& shape, const float* x, int m, float* y, int ldy) override {
     cpu::parallel_rows(m, shape.in_size(), threads(), [&](int b, int e) {
       cpu::pool_forward(shape, x + b * shape.in_size(), e - b, y + (size_t)b * ldy, ldy);

@@ -1,4 +1,4 @@
-// A convolution's forward product and input gradient by oneDNN's direct kernels, where the user's system has
+// A convolution's forward product, input gradient and weight gradient by oneDNN's direct kernels, where the user's system has
 // oneDNN 2 (libdnnl.so.2) and the layer's shape is one where they measured faster than the engine's patches
 // and SGEMM (algorithm.md §12.7). The library is opened at run time and never linked or shipped: without it
 // (and on Windows and WebAssembly) every call answers false and conv_passes.cc forms the patches as before.
@@ -21,6 +21,11 @@ bool onednn_conv_forward(const PatchShape& shape, const float* x, int m, const f
 // dx untouched, where oneDNN is not used.
 bool onednn_conv_backward_data(const PatchShape& shape, const float* g, int m, const float* w, int d, float* dx,
                                int threads);
+
+// dw (d x n, W's layout) = alpha Gᵀ P̄ for the output gradient g ((m·T) x d) and the m images x, without
+// patches; false, with dw untouched, where oneDNN is not used for this shape (there only on CPUs with AVX-512).
+bool onednn_conv_backward_weights(const PatchShape& shape, const float* g, const float* x, int m, int d, float alpha,
+                                  float* dw, int threads);
 
 // "oneDNN 2.6.3 (libdnnl.so.2)", or why it is not used.
 std::string onednn_conv_status();

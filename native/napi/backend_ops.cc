@@ -267,7 +267,8 @@ Napi::Value Col2im(const Napi::CallbackInfo& info) {
 }
 // The convolution's passes (core/layers/conv_passes.h), W d x n with n = patch + 1:
 // convForward(shape, x, m, w, d, patches | null, h): the patches kept in `patches`, or with null formed in a
-// scratch and dropped; convBackwardWeights(shape, g, patches, m, d, alpha, dw);
+// scratch and dropped; convBackwardWeights(shape, g, patches, m, d, alpha, dw, x?) (with the images x a direct
+// kernel may take their place);
 // convBackwardWeightsFromImages(shape, g, x, m, d, alpha, dw); convBackwardData(shape, g, m, w, d, dx) (the
 // scratches are allocated here)
 Napi::Value ConvForward(const Napi::CallbackInfo& info) {
@@ -297,7 +298,8 @@ Napi::Value ConvBackwardWeights(const Napi::CallbackInfo& info) {
     const PatchShape s = patch_shape(info[0]);
     const int m = a.num(3), d = a.num(4), n = s.patch_size() + 1;
     const size_t rows = (size_t)m * s.locations();
-    conv_backward_weights(a.be(), s, a.arr(1, rows * d), a.arr(2, rows * n), m, d, a.fnum(5), a.arr(6, (size_t)d * n));
+    conv_backward_weights(a.be(), s, a.arr(1, rows * d), a.arr(2, rows * n), a.optional_arr(7, (size_t)m * s.in.size()),
+                          m, d, a.fnum(5), a.arr(6, (size_t)d * n));
     return none(info);
   });
 }

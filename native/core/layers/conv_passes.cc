@@ -33,14 +33,16 @@ void conv_forward(Backend& be, const PatchShape& s, const float* x, int m, const
   }
 }
 
-void conv_backward_weights(Backend& be, const PatchShape& s, const float* g, const float* patches, int m, int d,
-                           float alpha, float* dw) {
+void conv_backward_weights(Backend& be, const PatchShape& s, const float* g, const float* patches, const float* x,
+                           int m, int d, float alpha, float* dw) {
+  if (x && be.direct_conv_backward_weights(s, g, x, m, d, alpha, dw)) return;  // §12.7
   const int r = m * s.locations(), n = s.patch_size() + 1;
   be.gemm(true, false, d, n, r, alpha, g, d, patches, n, 0.0f, dw, n);
 }
 
 void conv_backward_weights_from_images(Backend& be, const PatchShape& s, const float* g, const float* x, int m,
                                        int d, float alpha, float* scratch, float* dw) {
+  if (be.direct_conv_backward_weights(s, g, x, m, d, alpha, dw)) return;  // no patches needed: none formed (§12.7)
   const int T = s.locations(), n = s.patch_size() + 1, chunk = conv_chunk_images(be, s, m);
   for (int first = 0; first < m; first += chunk) {
     const int count = std::min(chunk, m - first);

@@ -20,12 +20,14 @@ int conv_chunk_images(const Backend& backend, const PatchShape& shape, int m);
 void conv_forward(Backend& backend, const PatchShape& shape, const float* x, int m, const float* w, int d,
                   float* patches, bool keep_patches, float* h);
 
-// dw (d x n) = alpha Gᵀ P̄ from the patches conv_forward kept (one product: its sum runs over all m·T rows).
-void conv_backward_weights(Backend& backend, const PatchShape& shape, const float* g, const float* patches, int m,
-                           int d, float alpha, float* dw);
+// dw (d x n) = alpha Gᵀ P̄ from the patches conv_forward kept (one product: its sum runs over all m·T rows), or,
+// given the images x (else null) and a direct kernel the backend has for this shape, from them (§12.7).
+void conv_backward_weights(Backend& backend, const PatchShape& shape, const float* g, const float* patches,
+                           const float* x, int m, int d, float alpha, float* dw);
 
-// The same from the images x instead of kept patches: each chunk's patches formed again in `scratch`
-// (conv_chunk_images(...)·T·n floats) and its product added on, so no m·T·n patch matrix goes to memory.
+// The same from the images x instead of kept patches: by a direct kernel where the backend has one for this
+// shape (§12.7), else each chunk's patches formed again in `scratch` (conv_chunk_images(...)·T·n floats) and its
+// product added on, so no m·T·n patch matrix goes to memory.
 void conv_backward_weights_from_images(Backend& backend, const PatchShape& shape, const float* g, const float* x,
                                        int m, int d, float alpha, float* scratch, float* dw);
 
