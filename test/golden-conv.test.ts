@@ -94,7 +94,8 @@ describe('golden trajectories with convolutions, 24 samples, batch 8', () => {
   });
 
   // Catches: a step between curvature steps that still updates A, H_a, H_g or the s̄/ȳ averages, or that skips
-  // the direction; the curvature steps counted at the wrong k.
+  // the direction; the curvature steps counted at the wrong k; a curvature step whose passes kept no patches
+  // (the second convolution forms them in chunks of 4 images at batch 8, so its ā would be stale, §12.4).
   test('K-BFGS and K-BFGS(L) with curvatureEvery 3: curvature on steps 0, 3, 6 only', async () => {
     let { model, x, problem } = setup(pooled);
     const got = await native(model, x, BATCH, new KBFGS({ lr: 0.3, damping: 0.3, curvatureEvery: 3 }), 9);
@@ -124,7 +125,8 @@ describe('golden trajectories with convolutions, 24 samples, batch 8', () => {
     compare(await native(model, x, BATCH, new KFAC({ lr: 0.3, damping: 0.3, seed: 5 }), 24), kfac(problem, 0.3, 0.3, 24, 5), problem.W, 24);
   });
 
-  // Catches: a step between factor updates that still draws targets or updates Ω and Γ.
+  // Catches: a step between factor updates that still draws targets or updates Ω and Γ; a factor update whose
+  // passes kept no patches (the second convolution's ā stale, §5.1).
   test('KFAC with curvatureEvery 2 and inverseEvery 5: factors on even steps only', async () => {
     const { model, x, problem } = setup(pooled);
     const got = await native(model, x, BATCH, new KFAC({ lr: 0.3, damping: 0.3, seed: 5, curvatureEvery: 2, inverseEvery: 5 }), 15);

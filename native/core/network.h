@@ -108,8 +108,10 @@ class Network {
 
   // Whether the convolutions keep their patches in abar after the passes (the optimizer reads them: KFAC's and
   // K-BFGS's statistics) or may form them in cache twice, for the forward product and the weight gradient
-  // (algorithm.md §12.6). Set from Optimizer::reads_layer_inputs when an optimizer is attached.
+  // (algorithm.md §12.6). Set from Optimizer::reads_layer_inputs when an optimizer is attached, and for each
+  // training step from Optimizer::step_reads_layer_inputs (core/trainer.cc).
   void set_keep_patches(bool keep) { keep_patches_ = keep; }
+  bool keep_patches() const { return keep_patches_; }
 
   // Training passes so far (dropout masks, §18.5); a checkpoint keeps the count so a resumed run draws on.
   uint64_t training_passes() const { return training_passes_; }

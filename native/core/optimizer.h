@@ -38,6 +38,12 @@ class Optimizer {
   virtual bool wants_warm_start() const { return false; }
   // Whether step() reads the layers' input rows abar left by the passes (a convolution's patches, §12.6).
   virtual bool reads_layer_inputs() const { return true; }
+  // Whether step k (0-based) reads them; the trainer's passes of a step that reads none keep no patches. A method
+  // that updates its curvature every r-th step reads them at those steps only (algorithm.md §12.4, §5.1).
+  virtual bool step_reads_layer_inputs(int64_t k) const {
+    (void)k;
+    return reads_layer_inputs();
+  }
   virtual void warm_start_batch(Network&, Workspace&, int /*j*/) {}
 
   // One step k (0-based). On entry ws holds the forward and backward of the minibatch at theta_k, with the

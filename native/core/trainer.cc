@@ -166,6 +166,23 @@ BoundaryVote batch_boundary(const FitCallbacks& callbacks, const std::atomic<boo
 
 namespace {
 
+// The passes of one training step keep the convolutions' patches only where the step reads them (algorithm.md
+// §12.4, §12.6): with curvatureEvery r the steps between curvature updates run oneDNN's direct kernel or
+// chunked patches. Outside the steps (warm start, evaluations) the network's setting stays as it was.
+class StepPatches {
+ public:
+  StepPatches(Network& net, const Optimizer& opt, int64_t k) : net_(net), outside_(net.keep_patches()) {
+    net.set_keep_patches(outside_ && opt.step_reads_layer_inputs(k));
+  }
+  ~StepPatches() { net_.set_keep_patches(outside_); }
+  StepPatches(const StepPatches&) = delete;
+  StepPatches& operator=(const StepPatches&) = delete;
+
+ private:
+  Network& net_;
+  const bool outside_;
+};
+
 void run_fit(Network& net, TrainingState& state, const DataView& train, const DataView* validation,
              const FitConfig& config, const FitCallbacks& callbacks, const std::atomic<bool>& cancel) {
   const int m = config.batch_size;  // the whole batch; each rank holds its share (§13.1)
@@ -239,6 +256,7 @@ void run_fit(Network& net, TrainingState& state, const DataView& train, const Da
         break;
       }
       const auto t0 = phase_boundary(net.backend());
+      const StepPatches patches(net, opt, state.step);
       load_share(net, ws, train, state.sampler.next(m), m);
       double sums[2] = {net.forward(ws, Network::Want::LossAndGradient), ws.loss_square_sum};
       comm.sum_host(sums, 2);

@@ -29,6 +29,8 @@ class KbfgsOptimizer final : public SecondOrderOptimizer<KbfgsSettings> {
   void attach(Network& net, int batch_capacity, int train_rows) override;
   bool wants_warm_start() const override { return true; }
   void warm_start_batch(Network& net, Workspace& ws, int j) override;
+  // Only a curvature step reads ā: its means, A's average and H_a's update (algorithm.md §12.4).
+  bool step_reads_layer_inputs(int64_t k) const override { return k % settings_.curvature_every == 0; }
   void step(Network& net, Workspace& ws, int64_t k) override;
   void distribute(Collective& comm, bool split_curvature) override;
   void gather_state() override;

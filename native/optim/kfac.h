@@ -25,6 +25,8 @@ class KfacOptimizer final : public SecondOrderOptimizer<KfacSettings> {
   void attach(Network& net, int batch_capacity, int train_rows) override;
   bool wants_warm_start() const override { return true; }
   void warm_start_batch(Network& net, Workspace& ws, int j) override;
+  // Only a step that updates the factors reads ā, for A (algorithm.md §5.1).
+  bool step_reads_layer_inputs(int64_t k) const override { return k % settings_.curvature_every == 0; }
   void step(Network& net, Workspace& ws, int64_t k) override;
   void take_diagnostics(Diagnostics& out) override;
   void distribute(Collective& comm, bool split_curvature) override;
