@@ -122,7 +122,7 @@ async function timeStep(method, data) {
     return;
   }
   const data = { data: train.data.subarray(0, 10000 * 784), rows: 10000, cols: 784 };
-  console.log(`threads ${threads}; MNIST autoencoder, batch ${m}; ${values.clock} clock; package in ${root}`);
+  console.log(`threads ${threads}; MNIST autoencoder, batch ${m}; ${values.clock} clock; package in ${path.relative(process.cwd(), root) || "."}`);
   const repeats = Number(values.repeats);
   const unit = values.clock === 'cpu' ? 'processor ms' : 'ms';
   console.log(`| method | step (${unit}) | GEMM floor (${unit}) | step / floor | phases (wall ms per step) |`);
