@@ -266,12 +266,20 @@ Pass* pass_for(const Api& a, Kind kind, const PatchShape& s, int m, int d) {
   return passes.emplace(key, std::move(made)).first->second.get();
 }
 
+// A stream per calling thread, shared by its passes (models may train on several threads at once); null where
+// oneDNN cannot make one.
+Handle calling_thread_stream(const Api& a) {
+  thread_local Handle stream = nullptr;
+  if (!stream && a.stream_create(&stream, a.engine, kStreamDefault) != kSuccess) stream = nullptr;
+  return stream;
+}
+
 // The engine's W into oneDNN's weights format (and its bias column into a vector), then the pass on the
 // images and the outputs (forward: source and destination; input gradient: their gradients).
 bool run(const Api& a, Pass& p, const float* w, int d, int n, bool with_bias, int images_arg, const float* images,
          int outputs_arg, const float* outputs, int threads) {
-  thread_local Handle stream = nullptr;  // a stream per calling thread: models may train on several at once
-  if (!stream && a.stream_create(&stream, a.engine, kStreamDefault) != kSuccess) return false;
+  const Handle stream = calling_thread_stream(a);
+  if (!stream) return false;
   std::lock_guard<std::mutex> hold(p.lock);
   if (a.omp_set_num_threads) a.omp_set_num_threads(threads);  // OpenMP's count is the calling thread's own
   a.memory_set_data_handle(p.user_weights, const_cast<float*>(w));
@@ -294,8 +302,8 @@ bool run(const Api& a, Pass& p, const float* w, int d, int n, bool with_bias, in
 // or 0 without a bias as the patches' homogeneous column is then 0 (algorithm.md §12.1).
 bool run_weights(const Api& a, Pass& p, const float* x, const float* g, int d, int n, bool with_bias, float alpha,
                  float* dw, int threads) {
-  thread_local Handle stream = nullptr;
-  if (!stream && a.stream_create(&stream, a.engine, kStreamDefault) != kSuccess) return false;
+  const Handle stream = calling_thread_stream(a);
+  if (!stream) return false;
   std::lock_guard<std::mutex> hold(p.lock);
   if (a.omp_set_num_threads) a.omp_set_num_threads(threads);
   a.memory_set_data_handle(p.images, const_cast<float*>(x));
