@@ -75,10 +75,19 @@ export function pinnedForNative(data: Float32Array): Float32Array {
   return isSharedBuffer(data.buffer) ? data : data.slice();
 }
 
+/**
+ * A zeroed Float32Array for the values a reader or dataset loader returns: on a SharedArrayBuffer where the
+ * platform has one (Node always, a browser page only when cross-origin isolated), so that fit, evaluate and
+ * predict read it in place instead of copying it (pinnedForNative), else on an ordinary ArrayBuffer.
+ */
+export function datasetArray(length: number): Float32Array {
+  return typeof SharedArrayBuffer === 'function' ? new Float32Array(new SharedArrayBuffer(4 * length)) : new Float32Array(length);
+}
+
 /** One-hot targets: row i has a 1 in column labels[i] (for softmaxCrossEntropy). */
 export function oneHot(labels: ArrayLike<number>, classes: number): Matrix {
   if (!Number.isInteger(classes) || classes < 1) throw new InvalidArgumentError(`oneHot: classes must be a positive integer, got ${classes}`);
-  const data = new Float32Array(labels.length * classes);
+  const data = datasetArray(labels.length * classes);
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i];
     if (!Number.isInteger(c) || c < 0 || c >= classes) throw new InvalidArgumentError(`oneHot: label ${c} at row ${i} is not a class 0 to ${classes - 1}`);

@@ -4,7 +4,8 @@
  * targeting browsers resolves it), the engine's files are served beside the bundle, and headless Chromium runs
  * it, once cross-origin isolated (threads) and once not (the one-thread build). The app trains with batch and
  * epoch hooks, saves checkpoints to a Blob and an ArrayBuffer and resumes from them, reads a compressed MAT file
- * and CIFAR-10 records from bytes, and meets the typed refusals of what needs a file system. Needs Debian's
+ * and CIFAR-10 records from bytes, trains on a reader's data (on a SharedArrayBuffer where the page is isolated,
+ * an ordinary ArrayBuffer where not), and meets the typed refusals of what needs a file system. Needs Debian's
  * chromium like test/browser.test.ts; skipped, saying so, where it is absent.
  */
 import { execFileSync } from 'child_process';
@@ -33,6 +34,7 @@ interface AppResult {
   blob: { type: string; size: number }; checkpoint: number[]; weights: number[];
   mat: { dims: number[]; className: string; samples: number[] };
   cifar: { rows: number; labels: number[]; pixels: number[] };
+  readerData: { buffers: string[]; inPlace: number[]; copy: number[] };
   refused: Record<'mnist' | 'readIdx' | 'loadPath' | 'savePath', Refusal>;
   curvesSynthRows: number;
   limits: { state: Refusal; usable: number; device: Refusal };
@@ -138,6 +140,10 @@ describeIf('a bundled application that imports kbfgs-native, in headless Chromiu
     expect(r.mat.className).toBe(faces.className);
     expect(r.mat.samples).toEqual([0, 4096 * 7 + 64 * 50 + 10, faces.data.length - 1].map((i) => faces.data[i]));
     expect(r.cifar).toEqual({ rows: 2, labels: [3, 9], pixels: [Math.fround(1 / 255), 1] });
+    // A reader's data trains in the worker as a private copy of it does.
+    expect(r.readerData.inPlace).toHaveLength(2);
+    expect(r.readerData.inPlace[1]).toBeLessThan(r.readerData.inPlace[0]);
+    expect(r.readerData.inPlace).toEqual(r.readerData.copy);
 
     // What needs a file system says so with NoFileSystemError.
     for (const [call, refusal] of Object.entries(r.refused)) {
@@ -161,6 +167,8 @@ describeIf('a bundled application that imports kbfgs-native, in headless Chromiu
     expect(result.support.crossOriginIsolated).toBe(true);
     expect(result.support.threads).toBeGreaterThan(1);
     checkApp(result);
+    // The readers' arrays are on a SharedArrayBuffer, which the page shares with the model's worker.
+    expect(result.readerData.buffers).toEqual(['[object SharedArrayBuffer]', '[object SharedArrayBuffer]']);
     // A checkpoint written in the browser loads in Node (here the native engine) with the same weights.
     const inNode = Autoencoder.fromCheckpoint(Uint8Array.from(result.checkpoint), 'from the browser');
     try {
@@ -176,6 +184,7 @@ describeIf('a bundled application that imports kbfgs-native, in headless Chromiu
     const { result, console: messages } = await runApp(false);
     expect(result.support).toEqual({ crossOriginIsolated: false, threads: 1 });
     checkApp(result);
+    expect(result.readerData.buffers).toEqual(['[object ArrayBuffer]', '[object ArrayBuffer]']);  // none without isolation
     expect(messages.some((m) => /not cross-origin isolated, so training runs on one thread/.test(m))).toBe(true);
   });
 });

@@ -6,7 +6,7 @@
  * channel-major order ([3, 32, 32]), so a file of n records is an n × 3072 matrix with n labels.
  */
 import * as path from 'path';
-import { oneHot } from '../data';
+import { datasetArray, oneHot } from '../data';
 import { KbfgsError } from '../errors';
 import { readRegularFile } from '../files';
 import { checkBoolean, checkKeys, checkNumber } from '../options';
@@ -40,7 +40,7 @@ export function parseCifar10(bytes: Uint8Array, name = 'buffer'): CifarBatch {
   if (!(bytes instanceof Uint8Array)) throw new CifarFormatError(`${name}: expected the file's bytes as a Uint8Array`);
   checkLength(bytes.length, name);
   const rows = bytes.length / RECORD;
-  const data = new Float32Array(rows * PIXELS);
+  const data = datasetArray(rows * PIXELS);
   const labels = new Uint8Array(rows);
   for (let r = 0; r < rows; r++) {
     const label = bytes[r * RECORD];
@@ -76,7 +76,7 @@ export function cifar10(options: Cifar10Options): Dataset | ClassificationDatase
   const withLabels = checkBoolean('cifar10', 'labels', options.labels, false);
   const batches = [1, 2, 3, 4, 5].map((i) => readCifar10(path.join(options.dir, `data_batch_${i}.bin`)));
   const rows = batches.reduce((n, b) => n + b.images.rows, 0);
-  const data = new Float32Array(rows * PIXELS), labels = new Uint8Array(rows);
+  const data = datasetArray(rows * PIXELS), labels = new Uint8Array(rows);
   let row = 0;
   for (const b of batches) {
     data.set(b.images.data, row * PIXELS);

@@ -8,6 +8,7 @@
 import type { Dataset, ProgressCallback } from './dataset';
 import { split } from './dataset';
 import { checkKeys, checkNumber } from '../options';
+import { datasetArray } from '../data';
 
 /** mulberry32: a double in [0, 1) per call. */
 export function mulberry32(seed: number): () => number {
@@ -99,7 +100,7 @@ export function curvesSynth(options: CurvesSynthOptions = {}): Dataset {
   const trainSize = checkNumber(where, 'trainSize', options.trainSize, 20_000, { min: 1, integer: true });
   const testSize = checkNumber(where, 'testSize', options.testSize, 10_000, { min: 1, integer: true });
   const total = trainSize + testSize, dim = SIZE * SIZE;
-  const data = new Float32Array(total * dim);
+  const data = datasetArray(total * dim);
   const rnd = mulberry32(seed);
   const acc = new Float64Array(CANVAS * CANVAS), tmp = new Float64Array(CANVAS * SIZE);
   const every = Math.max(1, Math.floor(total / 20));

@@ -7,6 +7,7 @@
  */
 import * as path from 'path';
 import { readIdx } from './idx';
+import { datasetArray } from '../data';
 import { InvalidArgumentError } from '../errors';
 import { checkChoice, checkKeys } from '../options';
 import { split, type Dataset, type ProgressCallback } from './dataset';
@@ -116,7 +117,7 @@ export function facesSynth(options: FacesSynthOptions = {}): FacesSynthDataset {
   const faces = idx.dims[0];
   if (faces % FACES_PER_PERSON !== 0) throw new InvalidArgumentError(`${where}: ${faces} faces is not ten per person`);
   const dim = OUT * OUT, rows = faces * PER_FACE;
-  const data = new Float32Array(rows * dim);
+  const data = datasetArray(rows * dim);
   const image = new Float64Array(dim);
   // Per-pixel sums over the rows the statistics cover (all, or the first 25 people).
   const people = faces / FACES_PER_PERSON;

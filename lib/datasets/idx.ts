@@ -4,7 +4,7 @@
  * is an IdxFormatError that names the file and the problem; nothing is allocated beyond what the header declares.
  */
 import { KbfgsError } from '../errors';
-import { isUint8Array } from '../data';
+import { datasetArray, isUint8Array } from '../data';
 import { readRegularFile } from '../files';
 import { HEAD_INPUT_BYTES, InflateFailure, inflateBounded, inflateHead, largestGzip } from './inflate';
 
@@ -120,7 +120,7 @@ export function idxImages(idx: IdxArray, name: string): { data: Float32Array; ro
     throw new IdxFormatError(`${name}: expected uint8 images with at least 2 dimensions, got ${idx.type} ${idx.dims.join(' x ')}`);
   const rows = idx.dims[0];
   const cols = idx.dims.slice(1).reduce((a, b) => a * b, 1);
-  const data = new Float32Array(rows * cols);
+  const data = datasetArray(rows * cols);
   for (let i = 0; i < data.length; i++) data[i] = idx.bytes[i] / 255;
   return { data, rows, cols };
 }

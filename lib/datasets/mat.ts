@@ -5,7 +5,7 @@
  * against the bytes present; problems are MatFormatErrors naming the file.
  */
 import { KbfgsError } from '../errors';
-import { isUint8Array } from '../data';
+import { datasetArray, isUint8Array } from '../data';
 import { readRegularFile } from '../files';
 import { InflateFailure, inflateBounded, inflateHead } from './inflate';
 
@@ -90,7 +90,7 @@ class Reader {
     if (!size) this.fail(`${what} has non-numeric data type ${el.type}`);
     if (el.data.byteLength % size !== 0) this.fail(`${what}: ${el.data.byteLength} bytes is not a whole number of elements`);
     const n = el.data.byteLength / size, d = el.data, le = this.little;
-    const out = new Float32Array(n);
+    const out = datasetArray(n);
     const get: (i: number) => number = {
       [MI.INT8]: (i: number) => d.getInt8(i), [MI.UINT8]: (i: number) => d.getUint8(i),
       [MI.INT16]: (i: number) => d.getInt16(2 * i, le), [MI.UINT16]: (i: number) => d.getUint16(2 * i, le),
@@ -207,7 +207,7 @@ export function matVariableRows(variable: MatVariable, samplesAlong: 'rows' | 'c
   if (variable.dims.length !== 2) throw new MatFormatError(`variable '${variable.name}' is not 2-D (${variable.dims.join(' x ')})`);
   const [r, c] = variable.dims, src = variable.data;
   if (samplesAlong === 'columns') return { data: src, rows: c, cols: r };  // column-major r x c = row-major c x r
-  const out = new Float32Array(r * c);  // transpose column-major r x c into row-major r x c
+  const out = datasetArray(r * c);  // transpose column-major r x c into row-major r x c
   for (let j = 0; j < c; j++) for (let i = 0; i < r; i++) out[i * c + j] = src[j * r + i];
   return { data: out, rows: r, cols: c };
 }
