@@ -7,6 +7,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -246,7 +247,13 @@ class CpuBackend final : public Backend {
   }
   void to_device(float* dst, const float* host, size_t n) override { std::memcpy(dst, host, n * sizeof(float)); }
   void to_host(float* host, const float* src, size_t n) override { std::memcpy(host, src, n * sizeof(float)); }
-  void copy(float* dst, const float* src, size_t n) override { std::memmove(dst, src, n * sizeof(float)); }
+  void copy(float* dst, const float* src, size_t n) override {
+    // Disjoint ranges (the numerical guard's copies of the weights and optimizer state) go to the threads.
+    if (dst + n <= src || src + n <= dst)
+      cpu::parallel_elements(n, threads(), [&](size_t b, size_t e) { std::memcpy(dst + b, src + b, (e - b) * sizeof(float)); });
+    else
+      std::memmove(dst, src, n * sizeof(float));
+  }
   void fill(float* x, float value, size_t n) override { std::fill(x, x + n, value); }
   const float* stage_dataset(const float* host, size_t) override { return host; }
   void release_dataset(const float*) override {}
@@ -278,7 +285,9 @@ class CpuBackend final : public Backend {
     return s;
   }
   void axpby(size_t n, float alpha, const float* x, float beta, float* y) override {
-    for (size_t i = 0; i < n; ++i) y[i] = alpha * x[i] + beta * y[i];
+    cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) y[i] = alpha * x[i] + beta * y[i];
+    });
   }
 
   int potrf(int n, float* a, int lda) override {
@@ -495,13 +504,17 @@ class CpuBackend final : public Backend {
   }
   void mark_non_finite(const float* x, size_t n, float* flag) override {
     // NaN and ±Inf are the floats whose exponent bits are all ones; an integer OR over the array vectorizes.
-    uint32_t any = 0;
-    for (size_t i = 0; i < n; ++i) {
-      uint32_t bits;
-      std::memcpy(&bits, x + i, sizeof bits);
-      any |= (bits & 0x7f800000u) == 0x7f800000u;
-    }
-    if (any) flag[0] = 1;
+    std::atomic<bool> found{false};
+    cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) {
+      uint32_t any = 0;
+      for (size_t i = begin; i < end; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, x + i, sizeof bits);
+        any |= (bits & 0x7f800000u) == 0x7f800000u;
+      }
+      if (any) found = true;
+    });
+    if (found) flag[0] = 1;
   }
   void add_diagonal(float* a, int n, int lda, float value) override {
     for (int i = 0; i < n; ++i) a[(size_t)i * lda + i] += value;
@@ -536,13 +549,15 @@ class CpuBackend final : public Backend {
                         float* grad) override {
     if (kind != Loss::SigmoidCrossEntropy) return Backend::sampled_gradient(kind, z, m, d, seed, first, out, grad);
     // One pass: sigmoid(z), the Bernoulli draw against it, and the gradient sigmoid(z) − t.
-    const size_t n = (size_t)m * d;
-    for (size_t i = 0; i < n; ++i) {
-      const float p = sigmoid(z[i]);
-      const float t = bernoulli_target(seed, first + i, p);
-      out[i] = t;
-      grad[i] = p - t;
-    }
+    // Draw i is the stream's element first + i whichever thread takes it.
+    cpu::parallel_elements((size_t)m * d, threads(), [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) {
+        const float p = sigmoid(z[i]);
+        const float t = bernoulli_target(seed, first + i, p);
+        out[i] = t;
+        grad[i] = p - t;
+      }
+    });
   }
 
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
@@ -552,11 +567,15 @@ class CpuBackend final : public Backend {
     const float bias1 = bias.first, bias2 = bias.square;
     // One loop per method and protocol, so the compiler folds the rule's branches out of the loop and
     // vectorizes it (algorithm.md §9.1).
+    // Each thread's block runs on its own copy of the settings: read through a lambda's captures, their
+    // branches stayed in the loop.
     auto run = [&](auto paper, auto kind) {
-      FirstOrderUpdate fixed = u;
-      fixed.paper = paper;
-      fixed.kind = kind;
-      for (size_t i = 0; i < n; ++i) first_order_element(fixed, bias1, bias2, theta[i], grad[i], m[i], v[i]);
+      cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) {
+        FirstOrderUpdate fixed = u;
+        fixed.paper = decltype(paper)::value;
+        fixed.kind = decltype(kind)::value;
+        for (size_t i = begin; i < end; ++i) first_order_element(fixed, bias1, bias2, theta[i], grad[i], m[i], v[i]);
+      });
     };
     using K = FirstOrderUpdate;
     using Paper = std::true_type;
@@ -572,7 +591,9 @@ class CpuBackend final : public Backend {
   }
 
   void gradient_momentum(size_t n, float rho, float tau, const float* theta, const float* grad, float* m) override {
-    for (size_t i = 0; i < n; ++i) m[i] = kb::gradient_momentum(rho, tau, theta[i], grad[i], m[i]);
+    cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) m[i] = kb::gradient_momentum(rho, tau, theta[i], grad[i], m[i]);
+    });
   }
   void running_mean_of_squares(size_t n, int j, float tau, const float* theta, const float* grad,
                                float* v) override {
