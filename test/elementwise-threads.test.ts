@@ -1,5 +1,5 @@
-// The CPU backend's element-wise passes (the numerical guard's copies, axpby, the first-order updates, the
-// gradient momentum, the non-finite scan, KFAC's sampled gradient) split a long array over the engine's threads
+// The CPU backend's element-wise passes (axpby, the first-order updates, the gradient momentum, the non-finite
+// scan, KFAC's sampled gradient) split a long array over the engine's threads
 // in fixed blocks (cpu/parallel_rows.h, parallel_elements): every element is computed by the same operations
 // whatever the thread count. At 1 and 2 threads each pass must write the same bits, equal to the rule in float32
 // where the rule is one line, over a length that splits into two ranges with a partial last block.
@@ -72,7 +72,7 @@ test('Adam, RMSprop and SGD updates write the same bits at 1 and 2 threads over 
   }
 });
 
-test('copies of disjoint ranges are exact at 2 threads; overlapping ranges still copy as memmove does', () => {
+test('copies (one thread: bound by memory bandwidth) are exact at either thread count, overlapping ranges as memmove', () => {
   const rnd = seeded(4);
   const x0 = randomArray(2 * N + 10, rnd);
   const [one, two] = atOneAndTwo(() => { const x = x0.slice(); be.copyWithin(x, N + 10, 0, N); return x; });

@@ -140,6 +140,17 @@ size_t host_available_bytes() {
 }
 #endif
 
+// The first-order rule over elements [begin, end), one instance per protocol and method so that the compiler
+// folds the rule's branches out of the loop and vectorizes it (algorithm.md §9.1). The settings come by value:
+// read through a lambda's captures, their branches stayed in the loop.
+template <bool Paper, FirstOrderUpdate::Kind Kind>
+void first_order_range(FirstOrderUpdate u, float bias1, float bias2, size_t begin, size_t end, float* theta,
+                       const float* grad, float* m, float* v) {
+  u.paper = Paper;
+  u.kind = Kind;
+  for (size_t i = begin; i < end; ++i) first_order_element(u, bias1, bias2, theta[i], grad[i], m[i], v[i]);
+}
+
 // The loss of one row (zi, ti of d values), and its gradient into gi when gi is not null.
 double row_loss(Loss kind, const float* zi, const float* ti, float* gi, int d) {
   double row = 0;
@@ -247,13 +258,8 @@ class CpuBackend final : public Backend {
   }
   void to_device(float* dst, const float* host, size_t n) override { std::memcpy(dst, host, n * sizeof(float)); }
   void to_host(float* host, const float* src, size_t n) override { std::memcpy(host, src, n * sizeof(float)); }
-  void copy(float* dst, const float* src, size_t n) override {
-    // Disjoint ranges (the numerical guard's copies of the weights and optimizer state) go to the threads.
-    if (dst + n <= src || src + n <= dst)
-      cpu::parallel_elements(n, threads(), [&](size_t b, size_t e) { std::memcpy(dst + b, src + b, (e - b) * sizeof(float)); });
-    else
-      std::memmove(dst, src, n * sizeof(float));
-  }
+  // One thread: a copy is bound by memory bandwidth, which one core's copy already uses (bench/elementwise.js).
+  void copy(float* dst, const float* src, size_t n) override { std::memmove(dst, src, n * sizeof(float)); }
   void fill(float* x, float value, size_t n) override { std::fill(x, x + n, value); }
   const float* stage_dataset(const float* host, size_t) override { return host; }
   void release_dataset(const float*) override {}
@@ -565,28 +571,16 @@ class CpuBackend final : public Backend {
     // Plain variables, not a structured binding: a lambda may capture those only from C++20 (Clang 14 refuses).
     const BiasCorrections bias = bias_corrections(u);
     const float bias1 = bias.first, bias2 = bias.square;
-    // One loop per method and protocol, so the compiler folds the rule's branches out of the loop and
-    // vectorizes it (algorithm.md §9.1).
-    // Each thread's block runs on its own copy of the settings: read through a lambda's captures, their
-    // branches stayed in the loop.
-    auto run = [&](auto paper, auto kind) {
-      cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) {
-        FirstOrderUpdate fixed = u;
-        fixed.paper = decltype(paper)::value;
-        fixed.kind = decltype(kind)::value;
-        for (size_t i = begin; i < end; ++i) first_order_element(fixed, bias1, bias2, theta[i], grad[i], m[i], v[i]);
-      });
+    // One loop per method and protocol (first_order_range), each thread's blocks in turn.
+    auto run = [&](auto range) {
+      cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) { range(u, bias1, bias2, begin, end, theta, grad, m, v); });
     };
     using K = FirstOrderUpdate;
-    using Paper = std::true_type;
-    using Torch = std::false_type;
     switch (u.kind) {
-      case K::Sgd: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::Sgd>{})
-                                  : run(Torch{}, std::integral_constant<K::Kind, K::Sgd>{});
-      case K::Adam: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::Adam>{})
-                                   : run(Torch{}, std::integral_constant<K::Kind, K::Adam>{});
-      case K::RmsProp: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::RmsProp>{})
-                                      : run(Torch{}, std::integral_constant<K::Kind, K::RmsProp>{});
+      case K::Sgd: return u.paper ? run(first_order_range<true, K::Sgd>) : run(first_order_range<false, K::Sgd>);
+      case K::Adam: return u.paper ? run(first_order_range<true, K::Adam>) : run(first_order_range<false, K::Adam>);
+      case K::RmsProp:
+        return u.paper ? run(first_order_range<true, K::RmsProp>) : run(first_order_range<false, K::RmsProp>);
     }
   }
 

@@ -44,7 +44,7 @@ void parallel_rows(int rows, size_t values_per_row, int threads, Fn&& fn) {
 }
 
 // Calls fn(begin, end) on contiguous ranges covering [0, n) of a pass over n independent elements (the
-// first-order updates, the guard's copies, the gradient momentum): blocks of kElementBlock values go to the
+// first-order updates, the gradient momentum, KFAC's draws): blocks of kElementBlock values go to the
 // threads as rows, so every element is computed by the same operations whatever the thread count.
 template <class Fn>
 void parallel_elements(size_t n, int threads, Fn&& fn) {
