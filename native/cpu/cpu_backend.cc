@@ -7,6 +7,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -139,6 +140,17 @@ size_t host_available_bytes() {
 }
 #endif
 
+// The first-order rule over elements [begin, end), one instance per protocol and method so that the compiler
+// folds the rule's branches out of the loop and vectorizes it (algorithm.md §9.1). The settings come by value:
+// read through a lambda's captures, their branches stayed in the loop.
+template <bool Paper, FirstOrderUpdate::Kind Kind>
+void first_order_range(FirstOrderUpdate u, float bias1, float bias2, size_t begin, size_t end, float* theta,
+                       const float* grad, float* m, float* v) {
+  u.paper = Paper;
+  u.kind = Kind;
+  for (size_t i = begin; i < end; ++i) first_order_element(u, bias1, bias2, theta[i], grad[i], m[i], v[i]);
+}
+
 // The loss of one row (zi, ti of d values), and its gradient into gi when gi is not null.
 double row_loss(Loss kind, const float* zi, const float* ti, float* gi, int d) {
   double row = 0;
@@ -246,6 +258,7 @@ class CpuBackend final : public Backend {
   }
   void to_device(float* dst, const float* host, size_t n) override { std::memcpy(dst, host, n * sizeof(float)); }
   void to_host(float* host, const float* src, size_t n) override { std::memcpy(host, src, n * sizeof(float)); }
+  // One thread: a copy is bound by memory bandwidth, which one core's copy already uses (bench/elementwise.js).
   void copy(float* dst, const float* src, size_t n) override { std::memmove(dst, src, n * sizeof(float)); }
   void fill(float* x, float value, size_t n) override { std::fill(x, x + n, value); }
   const float* stage_dataset(const float* host, size_t) override { return host; }
@@ -278,7 +291,9 @@ class CpuBackend final : public Backend {
     return s;
   }
   void axpby(size_t n, float alpha, const float* x, float beta, float* y) override {
-    for (size_t i = 0; i < n; ++i) y[i] = alpha * x[i] + beta * y[i];
+    cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) y[i] = alpha * x[i] + beta * y[i];
+    });
   }
 
   int potrf(int n, float* a, int lda) override {
@@ -495,13 +510,17 @@ class CpuBackend final : public Backend {
   }
   void mark_non_finite(const float* x, size_t n, float* flag) override {
     // NaN and ±Inf are the floats whose exponent bits are all ones; an integer OR over the array vectorizes.
-    uint32_t any = 0;
-    for (size_t i = 0; i < n; ++i) {
-      uint32_t bits;
-      std::memcpy(&bits, x + i, sizeof bits);
-      any |= (bits & 0x7f800000u) == 0x7f800000u;
-    }
-    if (any) flag[0] = 1;
+    std::atomic<bool> found{false};
+    cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) {
+      uint32_t any = 0;
+      for (size_t i = begin; i < end; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, x + i, sizeof bits);
+        any |= (bits & 0x7f800000u) == 0x7f800000u;
+      }
+      if (any) found = true;
+    });
+    if (found) flag[0] = 1;
   }
   void add_diagonal(float* a, int n, int lda, float value) override {
     for (int i = 0; i < n; ++i) a[(size_t)i * lda + i] += value;
@@ -536,13 +555,15 @@ class CpuBackend final : public Backend {
                         float* grad) override {
     if (kind != Loss::SigmoidCrossEntropy) return Backend::sampled_gradient(kind, z, m, d, seed, first, out, grad);
     // One pass: sigmoid(z), the Bernoulli draw against it, and the gradient sigmoid(z) − t.
-    const size_t n = (size_t)m * d;
-    for (size_t i = 0; i < n; ++i) {
-      const float p = sigmoid(z[i]);
-      const float t = bernoulli_target(seed, first + i, p);
-      out[i] = t;
-      grad[i] = p - t;
-    }
+    // Draw i is the stream's element first + i whichever thread takes it.
+    cpu::parallel_elements((size_t)m * d, threads(), [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) {
+        const float p = sigmoid(z[i]);
+        const float t = bernoulli_target(seed, first + i, p);
+        out[i] = t;
+        grad[i] = p - t;
+      }
+    });
   }
 
   void first_order_update(const FirstOrderUpdate& u, size_t n, float* theta, const float* grad, float* m,
@@ -550,29 +571,23 @@ class CpuBackend final : public Backend {
     // Plain variables, not a structured binding: a lambda may capture those only from C++20 (Clang 14 refuses).
     const BiasCorrections bias = bias_corrections(u);
     const float bias1 = bias.first, bias2 = bias.square;
-    // One loop per method and protocol, so the compiler folds the rule's branches out of the loop and
-    // vectorizes it (algorithm.md §9.1).
-    auto run = [&](auto paper, auto kind) {
-      FirstOrderUpdate fixed = u;
-      fixed.paper = paper;
-      fixed.kind = kind;
-      for (size_t i = 0; i < n; ++i) first_order_element(fixed, bias1, bias2, theta[i], grad[i], m[i], v[i]);
+    // One loop per method and protocol (first_order_range), each thread's blocks in turn.
+    auto run = [&](auto range) {
+      cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) { range(u, bias1, bias2, begin, end, theta, grad, m, v); });
     };
     using K = FirstOrderUpdate;
-    using Paper = std::true_type;
-    using Torch = std::false_type;
     switch (u.kind) {
-      case K::Sgd: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::Sgd>{})
-                                  : run(Torch{}, std::integral_constant<K::Kind, K::Sgd>{});
-      case K::Adam: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::Adam>{})
-                                   : run(Torch{}, std::integral_constant<K::Kind, K::Adam>{});
-      case K::RmsProp: return u.paper ? run(Paper{}, std::integral_constant<K::Kind, K::RmsProp>{})
-                                      : run(Torch{}, std::integral_constant<K::Kind, K::RmsProp>{});
+      case K::Sgd: return u.paper ? run(first_order_range<true, K::Sgd>) : run(first_order_range<false, K::Sgd>);
+      case K::Adam: return u.paper ? run(first_order_range<true, K::Adam>) : run(first_order_range<false, K::Adam>);
+      case K::RmsProp:
+        return u.paper ? run(first_order_range<true, K::RmsProp>) : run(first_order_range<false, K::RmsProp>);
     }
   }
 
   void gradient_momentum(size_t n, float rho, float tau, const float* theta, const float* grad, float* m) override {
-    for (size_t i = 0; i < n; ++i) m[i] = kb::gradient_momentum(rho, tau, theta[i], grad[i], m[i]);
+    cpu::parallel_elements(n, threads(), [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) m[i] = kb::gradient_momentum(rho, tau, theta[i], grad[i], m[i]);
+    });
   }
   void running_mean_of_squares(size_t n, int j, float tau, const float* theta, const float* grad,
                                float* v) override {

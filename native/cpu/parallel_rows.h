@@ -43,4 +43,16 @@ void parallel_rows(int rows, size_t values_per_row, int threads, Fn&& fn) {
   for (std::thread& t : others) t.join();
 }
 
+// Calls fn(begin, end) on contiguous ranges covering [0, n) of a pass over n independent elements (the
+// first-order updates, the gradient momentum, KFAC's draws): blocks of kElementBlock values go to the
+// threads as rows, so every element is computed by the same operations whatever the thread count.
+template <class Fn>
+void parallel_elements(size_t n, int threads, Fn&& fn) {
+  constexpr size_t kElementBlock = 1 << 14;
+  const size_t blocks = (n + kElementBlock - 1) / kElementBlock;
+  parallel_rows((int)blocks, kElementBlock, threads, [&](int first, int last) {
+    fn((size_t)first * kElementBlock, std::min(n, (size_t)last * kElementBlock));
+  });
+}
+
 }  // namespace kb::cpu
