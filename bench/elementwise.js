@@ -34,7 +34,7 @@ const PASSES = [
 ];
 
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
-console.log(`package in ${root}`);
+console.log(`package in ${path.relative(process.cwd(), root) || "."}`);
 console.log('| pass | threads | wall ms (median of 20) | processor ms (mean of 20) |');
 console.log('| --- | ---: | ---: | ---: |');
 for (const [name, fn] of PASSES) {

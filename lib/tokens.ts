@@ -4,7 +4,7 @@
  * Float32Array of whole numbers; the engine reads them as Float32 (exact up to 2^24, far beyond any vocabulary).
  */
 import { InvalidDataError, InvalidArgumentError } from './errors';
-import { isFloat32Array, type LabeledData, type Matrix, type TrainingData } from './data';
+import { datasetArray, isFloat32Array, type LabeledData, type Matrix, type TrainingData } from './data';
 
 /** A matrix whose values are token ids. */
 export interface TokenMatrix {
@@ -25,7 +25,10 @@ const isInt32Array = (v: unknown): v is Int32Array => Object.prototype.toString.
 export function tokenIds(what: string, m: TokenMatrix, vocabulary: number): Matrix {
   if (!m || typeof m !== 'object') throw new InvalidArgumentError(`${what} must be a matrix { data, rows, cols } of token ids`);
   if (!isInt32Array(m.data) && !isFloat32Array(m.data)) throw new InvalidArgumentError(`${what}.data must be an Int32Array or a Float32Array of token ids`);
-  const data = isInt32Array(m.data) ? Float32Array.from(m.data) : m.data;
+  // Int32 ids become a Float32 array of this call's own, on a SharedArrayBuffer where there is one, so that fit reads
+  // it in place rather than copying it again (README, Data lifetime)
+  const data = isInt32Array(m.data) ? datasetArray(m.data.length) : m.data;
+  if (data !== m.data) data.set(m.data);
   for (let i = 0; i < data.length; i++) {
     const id = data[i];
     if (!(Number.isInteger(id) && id >= 0 && id < vocabulary)) {

@@ -11,6 +11,7 @@ import { MessageChannel } from 'worker_threads';
 import { Autoencoder, KBFGS, datasets, oneHot, parseCifar10, parseIdx, readIdxImages } from '../lib';
 import { datasetArray, pinnedForNative } from '../lib/data';
 import { idxImages } from '../lib/datasets/idx';
+import { tokenIds } from '../lib/tokens';
 
 const dataDir = path.join(__dirname, '..', 'data');
 const fixtures = path.join(__dirname, 'fixtures');
@@ -169,4 +170,14 @@ test('shared with another thread by postMessage without a transfer list, refused
   const copy = x.slice();
   const moved = structuredClone(copy, { transfer: [copy.buffer] });
   expect([copy.length, moved.length, moved[0], bufferKind(moved)]).toEqual([0, x.length, 42, '[object ArrayBuffer]']);
+});
+
+test('Int32 token ids become one shared Float32 array that fit reads in place, with the same ids', () => {
+  const ids = Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 13);
+  const m = tokenIds('x', { data: ids, rows: 8, cols: 8 }, 13);
+  expect(Object.prototype.toString.call(m.data.buffer)).toBe('[object SharedArrayBuffer]');
+  expect(Array.from(m.data)).toEqual(Array.from(ids));
+  expect(pinnedForNative(m.data)).toBe(m.data);
+  const floats = Float32Array.from(ids);  // Float32 ids are the caller's own array: used as given
+  expect(tokenIds('x', { data: floats, rows: 8, cols: 8 }, 13).data).toBe(floats);
 });
