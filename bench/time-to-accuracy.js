@@ -77,7 +77,7 @@ async function child(name, seed) {
     ...(byCpu ? { onBatchEnd: () => { const t = cpuNow(); cpuSeconds += t - lastCpu; lastCpu = t; } } : {}),
     optimizer, callbacks: [decay], epochs: Math.ceil(Number(values.passes) * PASS_STEPS / evalEvery), stepsPerEpoch: evalEvery,
     batchSize: BATCH, seed, threads: Number(values.threads), trainingLossRows: TRAINING_LOSS_ROWS,
-    warmStartBatches: warmStartBatches ?? problem.warmStartBatches, validationData: problem.test,
+    warmStartBatches, validationData: problem.test,  // a pass unless the configuration says (-w20), whatever the CLI's problem does
     onEpochEnd: (epoch, logs) => {
       const record = { config: name, method, settings: configs[name], seed, steps: logs.steps, passes: logs.steps / PASS_STEPS,
         seconds: logs.seconds, ...(byCpu ? { cpuSeconds } : {}), trainLoss: logs.loss, testLoss: logs.valLoss, testAccuracy: logs.valAccuracy,

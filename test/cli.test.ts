@@ -132,6 +132,30 @@ test('train runs the convolutional classifier on Fashion-MNIST with K-BFGS', () 
   expect(lines[1].testAccuracy).toBeGreaterThan(0.4);  // 40 steps on 1,280 images at untuned settings; chance is 0.1
 });
 
+test("bench runs K-BFGS on the CNN problems with the curvature at every 10th step and a 20-batch warm start", async () => {
+  const { settingsFor } = require('../lib/cli/methods') as typeof import('../lib/cli/methods');
+  const { loadProblem } = require('../lib/cli/problems') as typeof import('../lib/cli/problems');
+  expect(settingsFor('fashion-mnist-cnn', 'kbfgs').curvatureEvery).toBe(10);
+  expect(settingsFor('mnist-cnn', 'kbfgs-l').curvatureEvery).toBe(10);
+  expect(settingsFor('fashion-mnist-cnn', 'kfac').curvatureEvery).toBeUndefined();  // KFAC at r = 10 was slower
+  expect(settingsFor('mnist', 'kbfgs').curvatureEvery).toBeUndefined();  // the paper's method elsewhere
+  expect((await loadProblem('fashion-mnist-cnn', { trainSize: 128, testSize: 64 })).warmStartBatches).toBe(20);
+  expect((await loadProblem('mnist', { trainSize: 128, testSize: 64 })).warmStartBatches).toBeUndefined();  // a pass
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbfgs-cnn-bench-'));
+  try {
+    const r = spawnSync(process.execPath, [cli, 'bench', '--problems', 'fashion-mnist-cnn', '--methods', 'kbfgs', '--train-size', '1280',
+      '--test-size', '64', '--batch-size', '64', '--max-steps', '20', '--steps-per-epoch', '20', '--threads', '2', '--out', dir, '--quiet'],
+    { cwd: root, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const line = JSON.parse(fs.readFileSync(path.join(dir, 'runs', 'fashion-mnist-cnn-kbfgs.jsonl'), 'utf8').trim().split('\n')[0]);
+    expect(line.settings.curvatureEvery).toBe(10);
+    expect(line.diagnostics.curvatureUpdates).toBe(2 * 4);  // steps 0 and 10 of 20, four layers
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('every command has --help', () => {
   for (const command of ['train', 'bench', 'tune']) {
     const out = execFileSync(process.execPath, [cli, command, '--help'], { cwd: root, encoding: 'utf8' });
