@@ -175,7 +175,7 @@ test('shared with another thread by postMessage without a transfer list, refused
 test('Int32 token ids become one shared Float32 array that fit reads in place, with the same ids', () => {
   const ids = Int32Array.from({ length: 64 }, (_, i) => (i * 7) % 13);
   const m = tokenIds('x', { data: ids, rows: 8, cols: 8 }, 13);
-  expect(Object.prototype.toString.call(m.data.buffer)).toBe('[object SharedArrayBuffer]');
+  expect(bufferKind(m.data)).toBe(SHARED);
   expect(Array.from(m.data)).toEqual(Array.from(ids));
   expect(pinnedForNative(m.data)).toBe(m.data);
   const floats = Float32Array.from(ids);  // Float32 ids are the caller's own array: used as given

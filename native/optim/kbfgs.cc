@@ -141,7 +141,7 @@ void KbfgsOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   // L-BFGS memory's size stays in backend memory), so a GPU backend records it once and replays it; a replayed
   // step adds no phase time. With curvatureEvery r > 1 only every r-th step updates the curvature (algorithm.md
   // §12.4); a step that does not is other work, recorded as another graph.
-  const bool curvature = k % settings_.curvature_every == 0;
+  const bool curvature = curvature_step(k);
   queue_or_replay(k > 0, recording_key(ws, curvature ? 0 : kWithoutCurvature),
                   [&] { queue_step(net, ws, k, curvature); });
   n_updates_ += curvature;

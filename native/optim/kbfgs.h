@@ -30,7 +30,7 @@ class KbfgsOptimizer final : public SecondOrderOptimizer<KbfgsSettings> {
   bool wants_warm_start() const override { return true; }
   void warm_start_batch(Network& net, Workspace& ws, int j) override;
   // Only a curvature step reads ā: its means, A's average and H_a's update (algorithm.md §12.4).
-  bool step_reads_layer_inputs(int64_t k) const override { return k % settings_.curvature_every == 0; }
+  bool step_reads_layer_inputs(int64_t k) const override { return curvature_step(k); }
   void step(Network& net, Workspace& ws, int64_t k) override;
   void distribute(Collective& comm, bool split_curvature) override;
   void gather_state() override;
@@ -41,6 +41,8 @@ class KbfgsOptimizer final : public SecondOrderOptimizer<KbfgsSettings> {
   void set_scalar(const std::string& name, double value) override;
 
  private:
+  // Steps k ≡ 0 (mod r) take the second pass and the curvature updates (algorithm.md §12.4).
+  bool curvature_step(int64_t k) const { return k % settings_.curvature_every == 0; }
   void hyperparameter_changed(bool damping) override;
   std::vector<MemoryPart> state_size(const Network& net) const;
   struct Layer {

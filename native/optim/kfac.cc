@@ -128,7 +128,7 @@ void KfacOptimizer::step(Network& net, Workspace& ws, int64_t k) {
   // With curvatureEvery r the factors change on steps k ≡ 0 (mod r) only, and the inverses are remade on the
   // first of those in each interval of T_inv steps (algorithm.md §5.1); r = 1 gives k ≤ T_inv or k mod T_inv = 0.
   const int64_t r = settings_.curvature_every, T = settings_.inverse_every;
-  const bool curvature = k % r == 0;
+  const bool curvature = curvature_step(k);
   const bool invert = invert_next_ || (curvature && (k <= T || k / T != (k - r) / T));
   invert_next_ = false;
   draws_ += curvature;  // the step's draw: the counter in backend memory advances with it, also in a replayed step

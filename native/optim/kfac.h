@@ -26,7 +26,7 @@ class KfacOptimizer final : public SecondOrderOptimizer<KfacSettings> {
   bool wants_warm_start() const override { return true; }
   void warm_start_batch(Network& net, Workspace& ws, int j) override;
   // Only a step that updates the factors reads ā, for A (algorithm.md §5.1).
-  bool step_reads_layer_inputs(int64_t k) const override { return k % settings_.curvature_every == 0; }
+  bool step_reads_layer_inputs(int64_t k) const override { return curvature_step(k); }
   void step(Network& net, Workspace& ws, int64_t k) override;
   void take_diagnostics(Diagnostics& out) override;
   void distribute(Collective& comm, bool split_curvature) override;
@@ -46,6 +46,8 @@ class KfacOptimizer final : public SecondOrderOptimizer<KfacSettings> {
   }
 
  private:
+  // Steps k ≡ 0 (mod r) draw the targets and update the factors (algorithm.md §5.1).
+  bool curvature_step(int64_t k) const { return k % settings_.curvature_every == 0; }
   // A new λ changes both damped factors: fresh inverses at the next step.
   void hyperparameter_changed(bool damping) override { invert_next_ = invert_next_ || damping; }
   struct Layer {
