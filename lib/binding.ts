@@ -291,6 +291,8 @@ export interface NativeBackendOps {
   sampledGradientCounted(kind: number, z: Float32Array, m: number, d: number, counter: Float32Array, out: Float32Array,
     grad: Float32Array): void;
   sumSquares(x: Float32Array): number;
+  /** Σ_i A[i][i] for i < n (A n x n with stride lda), summed in double. */
+  trace(a: Float32Array, n: number, lda: number): number;
   firstNonFinite(x: Float32Array): number;
   /** flag[0] = 1 if x holds a NaN or an infinity; flag[0] is left as it is otherwise. */
   markNonFinite(x: Float32Array, flag: Float32Array): void;

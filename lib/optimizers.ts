@@ -432,8 +432,9 @@ export interface KFACOptions extends SafeguardOption, AdaptiveDampingOption {
   /** Learning rate α. Default 1 (the paper's MNIST setting). */
   lr?: number;
   /**
-   * Damping λ (default 3): both Kronecker factors get √λ added to their diagonal before inversion (π = 1,
-   * algorithm.md §5), so the step is (G + √λI)⁻¹ M (A + √λI)⁻¹. Larger λ: closer to a scaled gradient step.
+   * Damping λ (default 3): the Kronecker factors get π√λ (A) and √λ/π (G) added to their diagonal before
+   * inversion, π as `dampingSplit` says (1 by default), so the step is (G + √λ/π I)⁻¹ M (A + π√λ I)⁻¹.
+   * Larger λ: closer to a scaled gradient step.
    * `'adaptive'`: λ tunes itself by the Levenberg-Marquardt rule (algorithm.md §19), starting at α‖ĝ₀‖/‖θ₀‖ of the
    * first step (§19.7; 3 where that is not a positive number) unless `adaptiveDamping.start` says otherwise.
    */
@@ -453,7 +454,18 @@ export interface KFACOptions extends SafeguardOption, AdaptiveDampingOption {
   curvatureEvery?: number;
   /** Seed of the targets sampled for the Fisher. Default 0. */
   seed?: number;
+  /**
+   * How λ is shared between the two factors (algorithm.md §5.2). `'even'` (default, the paper's KFAC): π = 1,
+   * each factor gets √λ. `'trace'`: π = √((tr A/n)/(tr G/d)) per layer at each inversion (Martens & Grosse's
+   * factored Tikhonov damping), so each factor is damped in proportion to its own scale. Where A and G differ
+   * by orders of magnitude, as in a transformer's layers, the even split drowns the smaller factor in damping
+   * and 'trace' keeps its curvature (bench/RESULTS.md, the GPT on text).
+   */
+  dampingSplit?: 'even' | 'trace';
 }
+
+/** KFAC's `dampingSplit` choices; a setting holds the index (0 even, 1 trace), as the native side reads it. */
+const DAMPING_SPLITS = ['even', 'trace'] as const;
 
 /**
  * KFAC as run in the paper's comparison (algorithm.md §5): the true Fisher with targets sampled from the model
@@ -464,10 +476,11 @@ export class KFAC extends SecondOrderOptimizer {
   readonly kind = 'kfac';
   constructor(options: KFACOptions = {}) {
     const where = 'KFAC';
-    super(where, options, { lr: 1, damping: 3, adaptive: true, scaledStart: true }, ['inverseEvery', 'curvatureEvery', 'seed'], () => ({
+    super(where, options, { lr: 1, damping: 3, adaptive: true, scaledStart: true }, ['inverseEvery', 'curvatureEvery', 'seed', 'dampingSplit'], () => ({
       inverseEvery: checkNumber(where, 'inverseEvery', options.inverseEvery, 20, { min: 1, integer: true }),
       curvatureEvery: checkNumber(where, 'curvatureEvery', options.curvatureEvery, 1, { min: 1, max: 2 ** 31 - 1, integer: true }),
       seed: checkNumber(where, 'seed', options.seed, 0, { min: 0, max: 2 ** 53 - 1, integer: true }),
+      dampingSplit: DAMPING_SPLITS.indexOf(checkChoice(where, 'dampingSplit', options.dampingSplit, 'even', DAMPING_SPLITS)),
     }));
   }
 }
@@ -571,7 +584,7 @@ export function optimizerFromJSON(json: OptimizerJSON): Optimizer {
     case 'rmsprop': return new RMSprop({ ...s, ...rules, protocol: json.protocol });
     case 'kbfgs': return new KBFGS(secondOrderFromJSON(s, rules));
     case 'kbfgs-l': return new KBFGSL(secondOrderFromJSON(s, rules));
-    case 'kfac': return new KFAC(secondOrderFromJSON(s, rules));
+    case 'kfac': return new KFAC({ ...secondOrderFromJSON(s, rules), dampingSplit: s.dampingSplit === undefined ? undefined : DAMPING_SPLITS[s.dampingSplit] });
     case 'shampoo': return new Shampoo(secondOrderFromJSON(s, rules));
     case 'soap': return new SOAP(secondOrderFromJSON(s, rules));
     default: throw new InvalidArgumentError(`unknown optimizer kind '${json.kind}'`);

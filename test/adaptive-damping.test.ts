@@ -113,6 +113,17 @@ describe('golden trajectories under adaptive damping, 3 layers, 32 samples, batc
     compareRule(got, want, 3);
   });
 
+  // The trace split (algorithm.md §5.2) under adaptive damping: every inversion after a new λ splits it by the
+  // factors' traces, and the model judges the split factors that made the step (§19.2).
+  test('KFAC with the trace damping split (α = 1, λ from 0.3)', async () => {
+    const { model, x, problem } = smallDenseProblem({ adaptiveDamping: T2 });
+    const want = kfac(problem, 1, 0.3, STEPS, 5, { dampingSplit: 'trace' });
+    const got = await run(model, x, new KFAC({ lr: 1, damping: 'adaptive', adaptiveDamping: { every: 2, start: 0.3 }, seed: 5, safeguard: false, dampingSplit: 'trace' }), STEPS);
+    compare(got, want, problem.W, STEPS);
+    const moves = compareRule(got, want, 0.3);
+    expect(moves.raised + moves.lowered).toBeGreaterThan(0);
+  });
+
   test('clamped: λ never leaves [min, max], and sits at a bound once the rule pushes past it', async () => {
     const range: AdaptiveDamping = { every: 2, min: 2.9, max: 3.05 };
     const { model, x, problem } = smallDenseProblem({ adaptiveDamping: range });

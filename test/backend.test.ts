@@ -520,6 +520,16 @@ describe(`backend '${be.name}'`, () => {
     expect(a).toEqual(want);
   });
 
+  test('trace sums the diagonal in double and reads nothing else', () => {
+    const n = 7, lda = 9, a = randomArray(n * lda, rnd);
+    let want = 0;
+    for (let i = 0; i < n; i++) want += a[i * lda + i];
+    expect(be.trace(a, n, lda)).toBe(want);  // the same sum in the same order: exact
+    a.fill(NaN, n * lda - (lda - n));  // the last row's padding is not the diagonal's
+    expect(be.trace(a, n, lda)).toBe(want);
+    expect(be.trace(a, 0, lda)).toBe(0);
+  });
+
   test('a call with a too-short array throws instead of reading out of bounds', () => {
     expect(() => be.gemm(false, false, 4, 4, 4, 1, new Float32Array(3), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4))
       .toThrow(/needs 16/);

@@ -26,6 +26,8 @@ const optimizers: Array<[string, () => Optimizer]> = [
   ['kfac', () => new KFAC({ lr: 0.3, damping: 3, inverseEvery: 3, seed: 7 })],
   // factor updates at steps 0, 3, 6, 9, 12: the resume (step 10) lands between two
   ['kfac, curvatureEvery 3', () => new KFAC({ lr: 0.3, damping: 3, inverseEvery: 4, curvatureEvery: 3, seed: 7 })],
+  // the resumed run re-inverts at step 12 with π from the restored factors
+  ['kfac, trace damping split', () => new KFAC({ lr: 0.3, damping: 0.3, inverseEvery: 4, seed: 7, dampingSplit: 'trace' })],
   // The step rules (algorithm.md §15): the resume lands in the middle of the schedule's decay.
   ['adamw, clipped, warm-up and cosine', () => new AdamW({ lr: 3e-3, weightDecay: 0.05, clipNorm: 0.5, schedule: new WarmupCosine({ warmupSteps: 4, totalSteps: 16, minFactor: 0.1 }) })],
   ['kbfgs, clipped, warm-up and cosine', () => new KBFGS({ lr: 0.05, damping: 0.3, clipNorm: 0.5, schedule: new WarmupCosine({ warmupSteps: 4, totalSteps: 16 }) })],

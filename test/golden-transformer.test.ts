@@ -79,6 +79,15 @@ describe('golden trajectories of a tiny transformer, 24 sequences of 5 tokens, b
     compare(await native(model, data, BATCH, new KFAC({ lr: 0.3, damping: 0.3, seed: 5 }), 9), tokenKfac(problem, 0.3, 0.3, 9, 5), problem.W, 9);
   });
 
+  // The trace split (algorithm.md §5.2): here tr(A)/n and tr(G)/d differ by orders of magnitude in every block,
+  // as in the text problem's GPT; the layer norms (no statistics) keep π = 1. The even reference must not match.
+  test('KFAC with the trace damping split (α = 0.3, λ = 0.01)', async () => {
+    const { model, data, problem } = setup();
+    const got = await native(model, data, BATCH, new KFAC({ lr: 0.3, damping: 0.01, seed: 5, dampingSplit: 'trace' }), 9);
+    compare(got, tokenKfac(problem, 0.3, 0.01, 9, 5, 'trace'), problem.W, 9);
+    expect(agreement(got, tokenKfac(problem, 0.3, 0.01, 9, 5), problem.W).loss).toBeGreaterThan(LOSS_TOL);
+  });
+
   // The key projection's biases have a zero gradient: adding b to every key adds q_t·b to all of a query's
   // scores, which the softmax ignores. So their gradient is rounding noise (about 1e-10 in float32, 1e-17 in
   // float64), and Adam's division by √v turns noise into steps of size α, in directions that differ between

@@ -101,6 +101,16 @@ describe('golden trajectories, 3 layers, 32 samples, batch 16', () => {
       kfac(problem, 0.3, 0.3, 26, 7, { inverseEvery: 4, curvatureEvery: 3 }), problem.W, 26);
   });
 
+  // λ split by the factors' traces (algorithm.md §5.2), over 24 steps so that inversions at k ≤ 20 and k = 20
+  // see changing traces. The even split's reference must not match it, so the case can tell the splits apart.
+  // Catches: π applied to the wrong factor, π² or √π, the traces not divided by the dimensions, π left at 1.
+  test('KFAC with the trace damping split matches, and differs from the even split', async () => {
+    const { model, x, problem } = setup({ hidden: 'relu', loss: 'sigmoidCrossEntropy' });
+    const got = await native(model, x, BATCH, new KFAC({ lr: 0.3, damping: 0.03, seed: 7, dampingSplit: 'trace' }), 24);
+    compare(got, kfac(problem, 0.3, 0.03, 24, 7, { dampingSplit: 'trace' }), problem.W, 24);
+    expect(agreement(got, kfac(problem, 0.3, 0.03, 24, 7), problem.W).loss).toBeGreaterThan(LOSS_TOL);
+  });
+
   test('sensitivity: the reference with another λ does not match (the tolerances can fail)', async () => {
     const { model, x, problem } = setup();
     const got = await native(model, x, BATCH, new KBFGS({ lr: 0.3, damping: 0.3 }), 8);

@@ -56,6 +56,7 @@ const syncCases: Case[] = [
   ['KBFGS: unknown option', () => new KBFGS({ dampening: 1 } as never), /unknown option/],
   ['KBFGSL: memory not an integer', () => new KBFGSL({ memory: 1.5 }), /memory/],
   ['KFAC: inverseEvery 0', () => new KFAC({ inverseEvery: 0 }), /inverseEvery/],
+  ['KFAC: an unknown damping split', () => new KFAC({ dampingSplit: 'half' as never }), /KFAC: dampingSplit must be one of 'even', 'trace', got 'half'/],
   ['KBFGS: curvatureEvery 0', () => new KBFGS({ curvatureEvery: 0 }), /KBFGS: curvatureEvery must be >= 1, got 0/],
   ['KFAC: curvatureEvery not an integer', () => new KFAC({ curvatureEvery: 1.5 }), /KFAC: curvatureEvery must be an integer/],
   ['KBFGSL: curvatureEvery not an integer', () => new KBFGSL({ curvatureEvery: 2.5 }), /KBFGSL: curvatureEvery must be an integer/],

@@ -95,6 +95,8 @@ class Backend {
   // out[j] = mean over the m rows of A[:, j], A is m x cols with stride ld.
   virtual void column_mean(const float* a, int m, int cols, int ld, float* out) = 0;
   virtual double sum_squares(const float* x, size_t n) = 0;
+  // Σ_i A[i][i] for i < n, accumulated in double in the order of i (KFAC's damping split, algorithm.md §5.2).
+  virtual double trace(const float* a, int n, int lda) = 0;
   // Index of the first non-finite entry, or -1 if all are finite.
   virtual int64_t first_non_finite(const float* x, size_t n) = 0;
   // flag[0] = 1 if any entry is NaN or infinite, else flag[0] is left as it is; nothing is returned, so a GPU

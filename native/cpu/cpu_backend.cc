@@ -503,6 +503,11 @@ class CpuBackend final : public Backend {
     cblas_sgemv(CblasRowMajor, CblasTrans, m, cols, 1.0f / m, a, ld, ones.data(), 1, 0.0f, out, 1);
   }
   double sum_squares(const float* x, size_t n) override { return dot(n, x, x); }
+  double trace(const float* a, int n, int lda) override {
+    double s = 0;
+    for (int i = 0; i < n; ++i) s += a[(size_t)i * lda + i];
+    return s;
+  }
   int64_t first_non_finite(const float* x, size_t n) override {
     for (size_t i = 0; i < n; ++i)
       if (!std::isfinite(x[i])) return (int64_t)i;

@@ -306,6 +306,12 @@ class CudaBackend final : public Backend {
     check_library(api_.sgemv(blas_, kNoTrans, cols, m, &alpha, a, ld, ones, 1, &beta, out, 1), "cublasSgemv");
   }
   double sum_squares(const float* x, size_t n) override { return dot(n, x, x); }
+  double trace(const float* a, int n, int lda) override {
+    if (n == 0) return 0;
+    double* out = reduce_out_.get(1);
+    launch_trace(stream_, a, n, lda, out);
+    return read_double(out);
+  }
   int64_t first_non_finite(const float* x, size_t n) override {
     if (n == 0) return -1;
     unsigned long long* out = index_.get(1);

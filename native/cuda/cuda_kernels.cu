@@ -513,6 +513,17 @@ void launch_dot(cudaStream_t s, size_t n, const float* x, const float* y, double
   sum_kernel<<<1, kThreads, 0, s>>>(partials, kReduceBlocks, out, nullptr);
   check_launch("dot");
 }
+// One block adds the diagonal's n entries: a few hundred to a few thousand, read once per inversion.
+__global__ void trace_kernel(const float* a, int n, int lda, double* out) {
+  double acc = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) acc += a[(size_t)i * lda + i];
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) out[0] = acc;
+}
+void launch_trace(cudaStream_t s, const float* a, int n, int lda, double* out) {
+  trace_kernel<<<1, kThreads, 0, s>>>(a, n, lda, out);
+  check_launch("trace");
+}
 void launch_sum(cudaStream_t s, const double* values, int n, double* out, double* square_out) {
   sum_kernel<<<1, kThreads, 0, s>>>(values, n, out, square_out);
   check_launch("sum");

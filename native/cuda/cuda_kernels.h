@@ -67,6 +67,7 @@ void launch_pool_backward(cudaStream_t s, const PoolShape& shape, const float* x
 // Reductions: out[0] receives the result in device memory. partials needs reduce_partials() doubles.
 constexpr int kReduceBlocks = 256;
 void launch_dot(cudaStream_t s, size_t n, const float* x, const float* y, double* partials, double* out);
+void launch_trace(cudaStream_t s, const float* a, int n, int lda, double* out);
 // Fixed order (deterministic); square_out, when not null, receives the sum of the squares.
 void launch_sum(cudaStream_t s, const double* values, int n, double* out, double* square_out = nullptr);
 // out[0] = index of the first non-finite entry, or UINT64_MAX; out must be set to UINT64_MAX first.

@@ -335,6 +335,13 @@ Napi::Value PoolBackward(const Napi::CallbackInfo& info) {
     return none(info);
   });
 }
+// trace(A, n, lda) -> number
+Napi::Value Trace(const Napi::CallbackInfo& info) {
+  return run(info, [&](Args& a) {
+    const int n = a.num(1), lda = a.num(2);
+    return Napi::Number::New(info.Env(), a.be().trace(a.arr(0, span(n, n, lda)), n, lda));
+  });
+}
 // sumSquares(x) -> number; firstNonFinite(x) -> index or -1
 Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   return run(info, [&](Args& a) {
@@ -529,6 +536,7 @@ Napi::Object BackendOps(Napi::Env env, Backend& backend) {
   add("poolForward", PoolForward);
   add("poolBackward", PoolBackward);
   add("sumSquares", SumSquares);
+  add("trace", Trace);
   add("firstNonFinite", FirstNonFinite);
   add("markNonFinite", MarkNonFinite);
   add("addDiagonal", AddDiagonal);

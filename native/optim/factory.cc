@@ -98,10 +98,18 @@ std::unique_ptr<Optimizer> kbfgs(const OptimizerSpec& spec) {
 }
 
 std::unique_ptr<Optimizer> kfac(const OptimizerSpec& spec) {
-  const Settings s(spec, second_order_fields({"inverseEvery", "curvatureEvery", "seed"}), kAdaptiveOptional);
+  // dampingSplit may be absent (settings from before it: the even split).
+  std::vector<const char*> optional = kAdaptiveOptional;
+  optional.push_back("dampingSplit");
+  const Settings s(spec, second_order_fields({"inverseEvery", "curvatureEvery", "seed"}), optional);
   KfacSettings k;
   read_second_order(s, k);
   read_adaptive(s, k);
+  if (s.has("dampingSplit")) {
+    const double split = s.get("dampingSplit");
+    if (split != 0 && split != 1) s.fail("setting 'dampingSplit' must be 0 (even) or 1 (trace)");
+    k.trace_split = split == 1;
+  }
   k.inverse_every = s.count("inverseEvery");
   k.curvature_every = s.count("curvatureEvery");
   k.seed = (uint64_t)s.get("seed");

@@ -97,15 +97,24 @@ void KfacOptimizer::accumulate_factors(Network& net, Workspace& ws, float keep, 
   comm_->sum(*be_, factors_, factors_size_);
 }
 
-// (A + √λ I)⁻¹ and (G + √λ I)⁻¹ of every layer, each layer by its owner when the work is split (§13.2).
+// π of the damping split (algorithm.md §5.2): 1 for the even split; for the trace split
+// π = √((tr A / n) / (tr G / d)), or 1 where a factor's trace is not positive (a layer without statistics).
+double KfacOptimizer::damping_split(const Layer& L) const {
+  if (!settings_.trace_split) return 1.0;
+  const double a = be_->trace(L.a, L.n, L.n) / L.n, g = be_->trace(L.g, L.d, L.d) / L.d;
+  return a > 0 && g > 0 && std::isfinite(a) && std::isfinite(g) ? std::sqrt(a / g) : 1.0;
+}
+
+// (A + π√λ I)⁻¹ and (G + √λ/π I)⁻¹ of every layer, each layer by its owner when the work is split (§13.2).
 void KfacOptimizer::invert_factors() {
-  const float sqrt_lambda = (float)std::sqrt(settings_.damping);
+  const double sqrt_lambda = std::sqrt(settings_.damping);
   run_on_owners(*comm_, owners_, (int)layers_.size(), [&](int l) {
     Layer& L = layers_[l];
+    const double pi = damping_split(L);
     // The damped factors are formed in the inverse buffers, then inverted in place.
-    damped_factor(*be_, L.a, L.n, sqrt_lambda, L.a_inv);
+    damped_factor(*be_, L.a, L.n, (float)(sqrt_lambda * pi), L.a_inv);
     spd_inverse(*be_, L.a_inv, L.a_inv, L.n, l, "A + sqrt(damping) I");
-    damped_factor(*be_, L.g, L.d, sqrt_lambda, L.g_inv);
+    damped_factor(*be_, L.g, L.d, (float)(sqrt_lambda / pi), L.g_inv);
     spd_inverse(*be_, L.g_inv, L.g_inv, L.d, l, "G + sqrt(damping) I");
   });
   if (owners_.empty()) return;

@@ -9,8 +9,9 @@
 
 namespace kb {
 
-// λ: each factor gets √λ (π = 1).
+// λ: A gets π√λ and G gets √λ/π, π = 1 (the paper's even split) or from the factors' traces (§5.2).
 struct KfacSettings : SecondOrderSettings {
+  bool trace_split = false;   // dampingSplit 'trace' (algorithm.md §5.2)
   float factor_decay = 0.9f;  // ρ of the factor moving averages
   int inverse_every = 20;     // T_inv; inverses also at every k ≤ inverse_every
   int curvature_every = 1;    // r: the sampled pass and the factor updates every r-th step (algorithm.md §5.1)
@@ -64,6 +65,7 @@ class KfacOptimizer final : public SecondOrderOptimizer<KfacSettings> {
   // F ← keep F + add · XᵀX / m for both factors of every layer, from the current ws.
   void accumulate_factors(Network& net, Workspace& ws, float keep, float add);
   void invert_factors();
+  double damping_split(const Layer& L) const;  // π of the layer (1 for the even split)
 
   std::vector<Layer> layers_;
   float* sampled_ = nullptr;  // the targets drawn from the model

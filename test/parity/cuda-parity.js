@@ -106,6 +106,7 @@ for (const trans of [false, true])
   });
 check('dot', 1e-12, (ops, r) => [ops.dot(10001, uniform(10001, r), uniform(10001, r))]);
 check('sumSquares', 1e-12, (ops, r) => [ops.sumSquares(uniform(70001, r))]);
+check('trace', 1e-12, (ops, r) => [ops.trace(uniform(1029 * 1031, r), 1029, 1031)]);
 check('axpby', 1e-7, (ops, r) => {
   const y = uniform(5003, r);
   ops.axpby(5003, 0.37, uniform(5003, r), -1.2, y);

@@ -38,6 +38,18 @@ const colMean = (A: Mat): Vec => {
   return out;
 };
 const addDiag = (A: Mat, v: number): Mat => { const B = clone(A); for (let i = 0; i < A.rows; i++) B.a[i * A.cols + i] += v; return B; };
+const meanDiagonal = (A: Mat) => { let s = 0; for (let i = 0; i < A.rows; i++) s += A.a[i * A.cols + i]; return s / A.rows; };
+
+export type DampingSplit = 'even' | 'trace';
+/**
+ * KFAC's damped factors (algorithm.md §5.2): [A + π√λ I, G + (√λ/π) I] with π = 1 for the even split and
+ * π = √((tr A/n)/(tr G/d)) for the trace split (1 where either trace is not positive).
+ */
+export function kfacDamped(A: Mat, G: Mat, sqrtLambda: number, split: DampingSplit): [Mat, Mat] {
+  const a = meanDiagonal(A), g = meanDiagonal(G);
+  const pi = split === 'trace' && a > 0 && g > 0 ? Math.sqrt(a / g) : 1;
+  return [addDiag(A, sqrtLambda * pi), addDiag(G, sqrtLambda / pi)];
+}
 /** (1/m) XᵀX: over all rows (G of KFAC: a convolution's locations averaged), or with m given (A: a
  * convolution's m·T patch rows summed per sample, algorithm.md §12). */
 const gram = (X: Mat, m = X.rows): Mat => { const G = mul(X, X, true, false); G.a.forEach((v, i) => (G.a[i] = v / m)); return G; };
@@ -547,7 +559,7 @@ const uniformAt = (seed: bigint, i: number) => Number(mix((seed + BigInt(i + 1) 
  * at such a step when it is the first of its interval of inverseEvery steps (or k ≤ inverseEvery).
  */
 export function kfac(problem: Problem, lr: number, startLambda: number, steps: number, seed = 0,
-  { inverseEvery = 20, curvatureEvery = 1 } = {}): Trajectory {
+  { inverseEvery = 20, curvatureEvery = 1, dampingSplit = 'even' as DampingSplit } = {}): Trajectory {
   let W = problem.W.map(clone), lambda = startLambda, startDamping = startLambda;
   const m = problem.batch, count = Math.floor(problem.X.rows / m), next = batches(problem.X, m);
   const net = netOf(problem), tau = problem.tau ?? 1e-5, adaptive = problem.adaptiveDamping;
@@ -598,8 +610,9 @@ export function kfac(problem: Problem, lr: number, startLambda: number, steps: n
     // a multiple of inverseEvery in (k − r, k]: the first factor update of that interval
     const firstOfInterval = Math.floor(k / inverseEvery) !== Math.floor((k - curvatureEvery) / inverseEvery);
     if ((curvature && (k <= inverseEvery || firstOfInterval)) || invertNext) {
-      Adamped = A.map((Al) => addDiag(Al, sq));
-      Gdamped = G.map((Gl) => addDiag(Gl, sq));
+      const damped = A.map((Al, l) => kfacDamped(Al, G[l], sq, dampingSplit));
+      Adamped = damped.map(([Ad]) => Ad);
+      Gdamped = damped.map(([, Gd]) => Gd);
       Ainv = Adamped.map(inverse);
       Ginv = Gdamped.map(inverse);
     }
@@ -619,7 +632,7 @@ export function kfac(problem: Problem, lr: number, startLambda: number, steps: n
   }
   return {
     batchLosses: losses, W, counts: { powell: 0, lm: 0, hgSkipped: 0, haSkipped: 0 }, judged, startDamping,
-    rerun: (changes) => kfac({ ...problem, ...changes }, lr, startLambda, steps, seed, { inverseEvery, curvatureEvery }),
+    rerun: (changes) => kfac({ ...problem, ...changes }, lr, startLambda, steps, seed, { inverseEvery, curvatureEvery, dampingSplit }),
   };
 }
 

@@ -9,7 +9,7 @@
  */
 import {
   addDiag, bfgs, blend, clipGradient, clone, colMean, dot, doubleDamping, eye, gram, inverse, matrix, matvec, mix, momentum, mul,
-  uniformAt, type Mat, type Problem, type Trajectory,
+  kfacDamped, uniformAt, type DampingSplit, type Mat, type Problem, type Trajectory,
 } from './spec-reference';
 import { softmax, tokenBackward, tokenPass, type TokenForward, type TokenNet } from './transformer-reference';
 
@@ -92,7 +92,8 @@ export function tokenKbfgs(problem: TokenProblem, lr: number, lambda: number, st
  * KFAC (algorithm.md §5) with the token rows as samples (§18.6): call c draws with seed mix(seed + c), token row r
  * of the batch takes the class at which the cumulative softmax first exceeds uniform 2·r·V of the call.
  */
-export function tokenKfac(problem: TokenProblem, lr: number, lambda: number, steps: number, seed = 0): Trajectory {
+export function tokenKfac(problem: TokenProblem, lr: number, lambda: number, steps: number, seed = 0,
+  dampingSplit: DampingSplit = 'even'): Trajectory {
   const { net } = problem, S = net.tokens, m = problem.batch, count = Math.floor(problem.rows / m);
   const sq = Math.sqrt(lambda), tau = problem.tau ?? 1e-5, curved = (l: number) => !net.layerNorm[l];
   let draws = 0;
@@ -125,12 +126,13 @@ export function tokenKfac(problem: TokenProblem, lr: number, lambda: number, ste
     M = momentum(M, clipGradient(p.grads, problem.clipNorm).grads, W, tau);
     blendFactors(p, 0.9, 0.1);
     if (k <= 20 || k % 20 === 0) {
-      Ainv = A.map((Al) => inverse(addDiag(Al, sq)));
-      Ginv = G.map((Gl) => inverse(addDiag(Gl, sq)));
+      const damped = A.map((Al, l) => kfacDamped(Al, G[l], sq, dampingSplit));
+      Ainv = damped.map(([Ad]) => inverse(Ad));
+      Ginv = damped.map(([, Gd]) => inverse(Gd));
     }
     W = keep(problem, step(W, M.map((Ml, l) => mul(mul(Ginv[l], Ml), Ainv[l])), stepLr(problem, lr, k)));
   }
-  return { batchLosses: losses, W, counts: NO_COUNTS, rerun: rerunOf(problem, (q) => tokenKfac(q, lr, lambda, steps, seed)) };
+  return { batchLosses: losses, W, counts: NO_COUNTS, rerun: rerunOf(problem, (q) => tokenKfac(q, lr, lambda, steps, seed, dampingSplit)) };
 }
 
 /** AdamW (algorithm.md §15.1) on a token model, batches in stored order from the first (no warm start). */
