@@ -265,10 +265,11 @@ withGptOptions(program.command('tune'))
     const best: Partial<Record<MethodName, MethodSettings>> = { ...settingsFile[o.problem] };
     for (const method of o.methods as MethodName[]) {
       let winner: { loss: number; settings: MethodSettings } | null = null;
-      // The grid's settings, with the clipping of the problem's built-in ones (not tuned) kept.
-      const { clipNorm } = settingsFor(o.problem, method);
+      // The grid's settings, with the clipping and KFAC's damping split of the problem's built-in ones (not tuned) kept.
+      const { clipNorm, dampingSplit } = settingsFor(o.problem, method);
+      const kept = { ...(clipNorm === undefined ? {} : { clipNorm }), ...(dampingSplit === undefined ? {} : { dampingSplit }) };
       for (const tried of grid(method, !o.fullGrid, { lr: o.lr, damping: o.damping, epsilon: o.epsilon })) {
-        const settings: MethodSettings = clipNorm === undefined ? tried : { ...tried, clipNorm };
+        const settings: MethodSettings = { ...tried, ...kept };
         const { records, failure } = await runOne({
           problem, method, settings, timeBudget, maxSteps: o.maxSteps, batchSize: o.batchSize, seed: o.seed, threads: o.threads, device,
           progress: false,

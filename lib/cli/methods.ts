@@ -25,6 +25,8 @@ export interface MethodSettings {
   lrDecay?: number;
   /** The gradient clipped to this global norm (algorithm.md §15.2; default none; settings files only, not tuned). */
   clipNorm?: number;
+  /** KFAC: how λ is shared between A and G (algorithm.md §5.2; default 'even'; settings files only, not tuned). */
+  dampingSplit?: 'even' | 'trace';
 }
 
 /**
@@ -104,7 +106,7 @@ export function makeOptimizer(method: MethodName, s: MethodSettings, seed = 0): 
   switch (method) {
     case 'kbfgs': return new KBFGS({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery, ...clip });
     case 'kbfgs-l': return new KBFGSL({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery, ...clip });
-    case 'kfac': return new KFAC({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery, seed, ...clip });
+    case 'kfac': return new KFAC({ lr: s.lr, damping: s.damping, curvatureEvery: s.curvatureEvery, seed, dampingSplit: s.dampingSplit, ...clip });
     case 'adam': return new Adam({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper', ...clip });
     case 'rmsprop': return new RMSprop({ lr: s.lr, epsilon: s.epsilon, protocol: 'paper', ...clip });
     case 'sgd': return new SGD({ lr: s.lr, protocol: 'paper', ...clip });
