@@ -12,14 +12,16 @@
 //     [--options '{"kfac":{"clipNorm":1,"inverseEvery":5}}']   (more of the optimizer's own options, by method)
 // Writes <out>/<method>.jsonl (one line per measurement: step, seconds, cpuSeconds (the process's processor time
 // during the fits, which a loaded machine disturbs less than seconds), valLoss, valBitsPerCharacter),
-// <out>/samples.txt and <out>/summary.md (also printed): the final figures and, for each second-order method,
-// the steps and seconds it took to reach AdamW's final validation loss.
+// <out>/samples.txt, <out>/summary.md (also printed): the final figures and, for each second-order method,
+// the steps and seconds it took to reach AdamW's final validation loss; and <out>/gpt-text.svg (and .png where
+// the optional plotting packages load): validation bits per character against steps and against seconds.
 const fs = require('fs');
 const path = require('path');
 const { parseArgs } = require('util');
 const lib = require('../dist');
 const { makeOptimizer, settingsFor } = require('../dist/cli/methods');
 const { TEXT_GPT } = require('../dist/cli/problems');
+const { renderFigure } = require('../dist/cli/report');
 
 const { values } = parseArgs({ options: {
   budget: { type: 'string', default: '600' }, steps: { type: 'string', default: 'Infinity' }, methods: { type: 'string', default: 'adamw,kfac,kbfgs' },
@@ -109,6 +111,23 @@ async function run(method) {
   return { method, settings, points, failure, sample: values.prompt + sample.text };
 }
 
+/** Validation bits per character against steps and against training seconds, one line per method. */
+function figureSpec(results) {
+  const values = results.flatMap((r) => r.points.map((p) => ({ method: r.method, step: p.step, seconds: p.seconds, bits: p.valBitsPerCharacter })));
+  const panel = (field, title) => ({
+    width: 360, height: 260, title, mark: { type: 'line', point: { size: 18 } },
+    encoding: {
+      x: { field, type: 'quantitative', title: field === 'step' ? 'steps' : 'training seconds (evaluation excluded)' },
+      y: { field: 'bits', type: 'quantitative', scale: { zero: false }, title: 'validation bits per character' },
+      color: { field: 'method', type: 'nominal', title: 'method' },
+    },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: `GPT on text: ${JSON.stringify(gpt)}, batch ${batchSize}, ${threads} threads`,
+    data: { values }, hconcat: [panel('step', 'against steps'), panel('seconds', 'against time')],
+  };
+}
+
 /** The first measurement at or below `loss`: its step and seconds, or null. */
 const reach = (points, loss) => points.find((p) => p.valLoss <= loss) ?? null;
 
@@ -136,6 +155,7 @@ const reach = (points, loss) => points.find((p) => p.valLoss <= loss) ?? null;
     }
   }
   const summary = lines.join('\n') + '\n';
+  await renderFigure(figureSpec(results), path.join(values.out, 'gpt-text'));
   fs.writeFileSync(path.join(values.out, 'summary.md'), summary);
   fs.writeFileSync(path.join(values.out, 'samples.txt'),
     results.map((r) => `## ${r.method} (temperature 0.8, seed 1)\n${r.sample}\n`).join('\n'));
