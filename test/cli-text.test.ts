@@ -55,6 +55,17 @@ test('tune --problem text with a step budget ranks the settings by their validat
   expect(last.trainLoss.toFixed(4)).not.toBe(best.loss.toFixed(4));
 });
 
+// The text problem's KFAC splits λ by the factors' traces (algorithm.md §5.2); tune varies α and λ only.
+test('tune --problem text keeps KFAC\'s damping split and clipping in the settings it tries and writes', () => {
+  const out = path.join(dir, 'tuned-kfac.json');
+  const r = spawnSync(process.execPath, [cli, 'tune', '--problem', 'text', '--file', text, '--context', '8', '--width', '16', '--heads', '2',
+    '--blocks', '1', '--batch-size', '16', '--train-size', '64', '--threads', '1', '--methods', 'kfac', '--lr', '0.3', '--damping', '0.01',
+    '--max-steps', '3', '--out', out], { cwd: root, encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  expect(r.stderr).toMatch(/^kfac \{"lr":0\.3,"damping":0\.01,"clipNorm":1,"dampingSplit":"trace"\}: /m);
+  expect(JSON.parse(fs.readFileSync(out, 'utf8')).text.kfac).toEqual({ lr: 0.3, damping: 0.01, clipNorm: 1, dampingSplit: 'trace' });
+});
+
 test('generate prints the prompt and its continuation from a checkpoint, the same for the same seed', () => {
   const run = (seed: string) => execFileSync(process.execPath, [cli, 'generate', '--checkpoint', path.join(dir, 'adamw.ckpt'),
     '--prompt', 'the cat', '--tokens', '12', '--seed', seed], { cwd: root }).toString('latin1');
