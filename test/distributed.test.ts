@@ -80,7 +80,7 @@ describe.each(['dense', 'cnn'])('%s problem', (problem) => {
 
 // A token model (algorithm.md §18): the per-token means and factors over every rank's token rows (§18.6), the
 // sampled targets and the dropout masks numbered by the row's place in the whole batch.
-test.each(['kbfgs', 'kfac', 'adamw-rules'])('%s on a token model: 2 ranks follow the single-process trajectory with identical weights on both', (method) => {
+test.each(['kbfgs', 'kfac', 'kfac-trace', 'adamw-rules'])('%s on a token model: 2 ranks follow the single-process trajectory with identical weights on both', (method) => {
   const one = single({ method, problem: 'tokens' });
   const { lines, run } = ranks(2, { method, problem: 'tokens', allRanks: true });
   expect(run.status).toBe(0);
@@ -91,7 +91,7 @@ test.each(['kbfgs', 'kfac', 'adamw-rules'])('%s on a token model: 2 ranks follow
 });
 
 test.each([
-  ['kbfgs', 'dense'], ['kbfgs-l', 'dense'], ['kfac', 'dense'], ['kbfgs', 'cnn'], ['kfac', 'cnn'], ['kbfgs', 'tokens'],
+  ['kbfgs', 'dense'], ['kbfgs-l', 'dense'], ['kfac', 'dense'], ['kbfgs', 'cnn'], ['kfac', 'cnn'], ['kbfgs', 'tokens'], ['kfac-trace', 'tokens'],
 ])("%s on the %s problem: curvature split by layer gives the replicated run's weights bit for bit", (method, problem) => {
   const replicated = ranks(2, { method, problem });
   const split = ranks(2, { method, problem, curvature: 'layer', allRanks: true });

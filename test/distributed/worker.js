@@ -63,6 +63,8 @@ const optimizers = {
   'kbfgs-every-3': (lr = 0.1) => new kb.KBFGS({ lr, damping: 0.3, curvatureEvery: 3 }),
   kfac: (lr = 0.1) => new kb.KFAC({ lr, damping: 0.3 }),
   'kfac-every-3': (lr = 0.1) => new kb.KFAC({ lr, damping: 0.3, curvatureEvery: 3, inverseEvery: 4 }),
+  // λ split by the factors' traces (algorithm.md §5.2): π from the factors summed over the ranks
+  'kfac-trace': (lr = 0.1) => new kb.KFAC({ lr, damping: 0.3, dampingSplit: 'trace' }),
   sgd: (lr = 0.1) => new kb.SGD({ lr, momentum: 0.9 }),
   adam: (lr = 0.003) => new kb.Adam({ lr }),
   rmsprop: (lr = 0.001) => new kb.RMSprop({ lr }),
