@@ -483,6 +483,11 @@ export class KFAC extends SecondOrderOptimizer {
       dampingSplit: DAMPING_SPLITS.indexOf(checkChoice(where, 'dampingSplit', options.dampingSplit, 'even', DAMPING_SPLITS)),
     }));
   }
+
+  /** How λ is shared between A and G (algorithm.md §5.2); `settings.dampingSplit` holds its index. */
+  get dampingSplit(): 'even' | 'trace' {
+    return DAMPING_SPLITS[this.settings.dampingSplit ?? 0];
+  }
 }
 
 /** The settings Shampoo and SOAP share (algorithm.md §17). */

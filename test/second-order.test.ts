@@ -1,7 +1,7 @@
 // K-BFGS, K-BFGS(L) and KFAC through the public API: they train, report diagnostics, validate their
 // settings, and a factor that is not positive definite is a typed error naming the layer and the factor.
 import * as path from 'path';
-import { Autoencoder, InvalidArgumentError, KBFGS, KBFGSL, KFAC, NotPositiveDefiniteError, readIdxImages, type Optimizer } from '../lib';
+import { Autoencoder, InvalidArgumentError, KBFGS, KBFGSL, KFAC, NotPositiveDefiniteError, optimizerFromJSON, readIdxImages, type Optimizer } from '../lib';
 
 const images = readIdxImages(path.join(__dirname, '..', 'data', 'mnist-t10k-first100-images-idx3-ubyte'));
 const small = () => new Autoencoder({ encoder: [784, 64, 16], loss: 'sigmoidCrossEntropy', seed: 1 });
@@ -45,4 +45,10 @@ test('second-order settings are validated', () => {
   const k = new KBFGSL();
   expect(k.settings).toMatchObject({ lr: 0.3, damping: 0.3, momentum: 0.9, weightDecay: 1e-5, memory: 100 });
   expect(new KFAC().settings).toMatchObject({ lr: 1, damping: 3, inverseEvery: 20 });
+  expect(new KFAC().dampingSplit).toBe('even');
+  expect(new KFAC({ dampingSplit: 'trace' }).dampingSplit).toBe('trace');
+  expect(optimizerFromJSON(new KFAC({ dampingSplit: 'trace' }).toJSON()).toJSON()).toEqual(new KFAC({ dampingSplit: 'trace' }).toJSON());
+  // a checkpoint from before the option: the even split
+  const { dampingSplit: _omitted, ...older } = new KFAC().toJSON().settings;
+  expect((optimizerFromJSON({ kind: 'kfac', protocol: 'paper', settings: older }) as KFAC).dampingSplit).toBe('even');
 });
