@@ -55,6 +55,16 @@ test('tune --problem text with a step budget ranks the settings by their validat
   expect(last.trainLoss.toFixed(4)).not.toBe(best.loss.toFixed(4));
 });
 
+test('train --optimizer kfac --damping-split trace: the split in the settings it logs; another split refused', () => {
+  const out = execFileSync(process.execPath, [cli, 'train', ...tiny, '--optimizer', 'kfac', '--lr', '0.3', '--damping', '0.01',
+    '--damping-split', 'trace', '--max-steps', '2'], { cwd: root, encoding: 'utf8' });
+  const line = JSON.parse(out.trim().split('\n').at(-1)!);
+  expect(line.settings).toEqual({ lr: 0.3, damping: 0.01, dampingSplit: 'trace' });
+  const bad = spawnSync(process.execPath, [cli, 'train', ...tiny, '--optimizer', 'kfac', '--damping-split', 'half'], { cwd: root, encoding: 'utf8' });
+  expect(bad.status).not.toBe(0);
+  expect(bad.stderr).toMatch(/--damping-split.*half.*even, trace/s);
+});
+
 // The text problem's KFAC splits λ by the factors' traces (algorithm.md §5.2); tune varies α and λ only.
 test('tune --problem text keeps KFAC\'s damping split and clipping in the settings it tries and writes', () => {
   const out = path.join(dir, 'tuned-kfac.json');

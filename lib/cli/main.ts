@@ -129,6 +129,7 @@ withGptOptions(program.command('train'))
   .option('--epsilon <eps>', 'ε of adam, adamw and rmsprop', positive('--epsilon'))
   .option('--weight-decay <lambda>', 'decoupled weight decay λ of adamw', nonNegative('--weight-decay'))
   .option('--clip-norm <norm>', 'clip the gradient to this global norm (any method; default: no clipping)', positive('--clip-norm'))
+  .addOption(new Option('--damping-split <split>', 'how kfac shares λ between its factors: even (the paper\'s) or by their traces (algorithm.md §5.2)').choices(['even', 'trace']))
   .option('--epochs <n>', 'epochs to train (default 10 unless --time-budget or --max-steps is given)', positiveInt('--epochs'))
   .addOption(stepsPerEpochOption())
   .addOption(timeBudgetOption('seconds of training'))
@@ -157,6 +158,7 @@ withGptOptions(program.command('train'))
     if (o.epsilon !== undefined) override.epsilon = o.epsilon;
     if (o.weightDecay !== undefined) override.weightDecay = o.weightDecay;
     if (o.clipNorm !== undefined) override.clipNorm = o.clipNorm;
+    if (o.dampingSplit !== undefined) override.dampingSplit = o.dampingSplit;
     const settings = { ...apiDefaults(method), ...override };
     if (o.save) checkWritable('--save', o.save, true);
     if (o.log) checkWritable('--log', o.log, false);
