@@ -459,7 +459,8 @@ export interface KFACOptions extends SafeguardOption, AdaptiveDampingOption {
    * each factor gets √λ. `'trace'`: π = √((tr A/n)/(tr G/d)) per layer at each inversion (Martens & Grosse's
    * factored Tikhonov damping), so each factor is damped in proportion to its own scale. Where A and G differ
    * by orders of magnitude, as in a transformer's layers, the even split drowns the smaller factor in damping
-   * and 'trace' keeps its curvature (bench/RESULTS.md, the GPT on text).
+   * and 'trace' keeps its curvature (bench/RESULTS.md, the GPT on text). A λ tuned with one split does not
+   * carry over to the other (on the paper's MNIST and CNN settings 'trace' did worse).
    */
   dampingSplit?: 'even' | 'trace';
 }
