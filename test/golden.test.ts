@@ -103,7 +103,7 @@ describe('golden trajectories, 3 layers, 32 samples, batch 16', () => {
 
   // λ split by the factors' traces (algorithm.md §5.2), over 24 steps so that inversions at k ≤ 20 and k = 20
   // see changing traces. The even split's reference must not match it, so the case can tell the splits apart.
-  // Catches: π applied to the wrong factor, π² or √π, the traces not divided by the dimensions, π left at 1.
+  // Catches: π applied to the wrong factor, π without its root, the traces not divided by the dimensions, π left at 1.
   test('KFAC with the trace damping split matches, and differs from the even split', async () => {
     const { model, x, problem } = setup({ hidden: 'relu', loss: 'sigmoidCrossEntropy' });
     const got = await native(model, x, BATCH, new KFAC({ lr: 0.3, damping: 0.03, seed: 7, dampingSplit: 'trace' }), 24);
