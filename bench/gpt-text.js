@@ -21,7 +21,7 @@ const { parseArgs } = require('util');
 const lib = require('../dist');
 const { makeOptimizer, settingsFor } = require('../dist/cli/methods');
 const { TEXT_GPT } = require('../dist/cli/problems');
-const { renderFigure } = require('../dist/cli/report');
+const { renderFigure, twoPanels } = require('../dist/cli/report');
 
 const { values } = parseArgs({ options: {
   budget: { type: 'string', default: '600' }, steps: { type: 'string', default: 'Infinity' }, methods: { type: 'string', default: 'adamw,kfac,kbfgs' },
@@ -114,18 +114,9 @@ async function run(method) {
 /** Validation bits per character against steps and against training seconds, one line per method. */
 function figureSpec(results) {
   const values = results.flatMap((r) => r.points.map((p) => ({ method: r.method, step: p.step, seconds: p.seconds, bits: p.valBitsPerCharacter })));
-  const panel = (field, title) => ({
-    width: 360, height: 260, title, mark: { type: 'line', point: { size: 18 } },
-    encoding: {
-      x: { field, type: 'quantitative', title: field === 'step' ? 'steps' : 'training seconds (evaluation excluded)' },
-      y: { field: 'bits', type: 'quantitative', scale: { zero: false }, title: 'validation bits per character' },
-      color: { field: 'method', type: 'nominal', title: 'method' },
-    },
-  });
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: `GPT on text: ${JSON.stringify(gpt)}, batch ${batchSize}, ${threads} threads`,
-    data: { values }, hconcat: [panel('step', 'against steps'), panel('seconds', 'against time')],
-  };
+  return twoPanels(`GPT on text: ${JSON.stringify(gpt)}, batch ${batchSize}, ${threads} threads`, values,
+    { field: 'bits', type: 'quantitative', scale: { zero: false }, title: 'validation bits per character' },
+    { field: 'step', title: 'steps', subtitle: 'against steps' });
 }
 
 /** The first measurement at or below `loss`: its step and seconds, or null. */

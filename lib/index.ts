@@ -21,7 +21,7 @@ export type { AdaptiveDampingOptions } from './adaptive-damping';
 export type { LrSchedule, ScheduleJSON, WarmupCosineOptions } from './schedules';
 export { CheckpointError } from './checkpoint';
 export type {
-  AdamOptions, AdamWOptions, KBFGSOptions, KBFGSLOptions, KFACOptions, OptimizerJSON, Protocol, RMSpropOptions, SGDOptions,
+  AdamOptions, AdamWOptions, KBFGSOptions, KBFGSLOptions, KFACOptions, DampingSplit, OptimizerJSON, Protocol, RMSpropOptions, SGDOptions,
   ShampooOptions, SOAPOptions, StepRuleOptions,
 } from './optimizers';
 export { argmax, matrix, oneHot } from './data';

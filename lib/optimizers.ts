@@ -462,11 +462,12 @@ export interface KFACOptions extends SafeguardOption, AdaptiveDampingOption {
    * and 'trace' keeps its curvature (bench/RESULTS.md, the GPT on text). A λ tuned with one split does not
    * carry over to the other (on the paper's MNIST and CNN settings 'trace' did worse).
    */
-  dampingSplit?: 'even' | 'trace';
+  dampingSplit?: DampingSplit;
 }
 
 /** KFAC's `dampingSplit` choices; a setting holds the index (0 even, 1 trace), as the native side reads it. */
 const DAMPING_SPLITS = ['even', 'trace'] as const;
+export type DampingSplit = (typeof DAMPING_SPLITS)[number];
 
 /**
  * KFAC as run in the paper's comparison (algorithm.md §5): the true Fisher with targets sampled from the model
@@ -486,7 +487,7 @@ export class KFAC extends SecondOrderOptimizer {
   }
 
   /** How λ is shared between A and G (algorithm.md §5.2); `settings.dampingSplit` holds its index. */
-  get dampingSplit(): 'even' | 'trace' {
+  get dampingSplit(): DampingSplit {
     return DAMPING_SPLITS[this.settings.dampingSplit ?? 0];
   }
 }

@@ -1,7 +1,7 @@
 /** The methods `train`, `bench` and `tune` know (the paper's six, then Shampoo, SOAP and AdamW), with the settings the benchmark uses unless `tune` found better ones. */
 import { LearningRateScheduler } from '../callbacks';
 import { InvalidArgumentError } from '../errors';
-import { Adam, AdamW, KBFGS, KBFGSL, KFAC, RMSprop, SGD, SOAP, Shampoo, type Optimizer } from '../optimizers';
+import { Adam, AdamW, KBFGS, KBFGSL, KFAC, RMSprop, SGD, SOAP, Shampoo, type DampingSplit, type Optimizer } from '../optimizers';
 
 export const METHODS = ['kbfgs', 'kbfgs-l', 'kfac', 'adam', 'rmsprop', 'sgd', 'shampoo', 'soap', 'adamw'] as const;
 export type MethodName = (typeof METHODS)[number];
@@ -26,7 +26,7 @@ export interface MethodSettings {
   /** The gradient clipped to this global norm (algorithm.md §15.2; default none; settings files only, not tuned). */
   clipNorm?: number;
   /** KFAC: how λ is shared between A and G (algorithm.md §5.2; default 'even'; settings files only, not tuned). */
-  dampingSplit?: 'even' | 'trace';
+  dampingSplit?: DampingSplit;
 }
 
 /**

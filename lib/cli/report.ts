@@ -13,13 +13,17 @@ import type { EpochRecord } from './run';
 // CommonJS output of tsc would otherwise turn into require().
 const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<any>;  // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** One quantity against epochs and against seconds, one line per method. */
-function twoPanels(title: string, values: object[], y: object): object {
-  const panel = (field: 'epoch' | 'seconds', subtitle: string) => ({
+/** The progress axis of the first panel: epochs by default, or another field of the values such as steps. */
+export interface ProgressAxis { field: string; title: string; subtitle: string }
+const EPOCHS: ProgressAxis = { field: 'epoch', title: 'epochs trained', subtitle: 'against epochs' };
+
+/** One quantity against progress (epochs, or `progress`) and against seconds, one line per method. */
+export function twoPanels(title: string, values: object[], y: object, progress: ProgressAxis = EPOCHS): object {
+  const panel = (field: string, xTitle: string, subtitle: string) => ({
     width: 360, height: 260, title: subtitle,
     mark: { type: 'line', point: { size: 18 } },
     encoding: {
-      x: { field, type: 'quantitative', title: field === 'epoch' ? 'epochs trained' : 'wall-clock seconds (evaluation excluded)' },
+      x: { field, type: 'quantitative', title: xTitle },
       y,
       color: { field: 'method', type: 'nominal', title: 'method' },
     },
@@ -27,7 +31,8 @@ function twoPanels(title: string, values: object[], y: object): object {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title, data: { values },
-    hconcat: [panel('epoch', 'against epochs'), panel('seconds', 'against time')],
+    hconcat: [panel(progress.field, progress.title, progress.subtitle),
+      panel('seconds', 'wall-clock seconds (evaluation excluded)', 'against time')],
   };
 }
 
